@@ -1,0 +1,2 @@
+//! The `zeroipc` command-line tool.
+fn main() {}

@@ -1,0 +1,5 @@
+//! Algorithms over views: lock-free protocols written against `&Header` and `&[atomic]` /
+//! `&[cell]` slices, never against addresses, and never making a system call. That is what
+//! lets loom test them on the heap and the same code run between processes.
+
+pub(crate) mod words;

@@ -1,0 +1,197 @@
+//! THE gate: the only place where an address in the segment becomes a Rust reference.
+//!
+//! Everything above receives `&H` (a header made of atomics) or `&[A]` (a run of atomics or
+//! cells), checked here to lie inside the mapping and to be aligned. No `&mut` into shared
+//! memory and no `&[u8]` over it are ever created: other processes write these bytes at any
+//! time, so only types whose every field has interior mutability may be referenced in place.
+
+use core::mem::{align_of, size_of};
+
+use zerocopy::{FromBytes, IntoBytes, KnownLayout};
+
+use crate::error::Corruption;
+use crate::layout::array::ArrayHeader;
+use crate::layout::table::{TableEntry, TableHeader};
+use crate::loom::{AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
+use crate::sys::mapping::Mapping;
+use crate::sys::shm::Access;
+
+/// Types that may be referenced in place inside the segment.
+///
+/// # Safety
+///
+/// Implementors are `FromBytes` (every byte pattern a peer may leave is a valid value) and
+/// every byte of them lies inside an `UnsafeCell` (atomics or cells): a write by another
+/// process never mutates memory behind a plain shared borrow.
+pub(crate) unsafe trait InPlace: FromBytes + KnownLayout + Sync {}
+
+macro_rules! in_place {
+    ($($t:ty),* $(,)?) => {$(
+        // SAFETY: `$t` is an atomic integer or a `#[repr(C)]` struct/array made only of
+        // atomic integers: `FromBytes`, and every byte is interior-mutable.
+        unsafe impl InPlace for $t {}
+    )*};
+}
+
+// The list of shared-memory types. A new layout adds itself here.
+in_place!(
+    AtomicU8, AtomicU16, AtomicU32, AtomicU64, AtomicI8, AtomicI16, AtomicI32, AtomicI64,
+    TableHeader, TableEntry, ArrayHeader,
+);
+
+/// A mapped segment as a bounded, checked address space.
+#[derive(Debug)]
+pub(crate) struct Region {
+    mapping: Mapping,
+}
+
+impl Region {
+    pub(crate) fn new(mapping: Mapping) -> Self {
+        Self { mapping }
+    }
+
+    /// The mapped length in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        self.mapping.len() as u64
+    }
+
+    /// Whether the mapping is writable (handles of read-only segments never write).
+    pub(crate) fn writable(&self) -> bool {
+        self.mapping.access() == Access::ReadWrite
+    }
+
+    /// Proves `at..at+len` lies inside the mapping and `at` is a multiple of `align`;
+    /// returns `at` as a `usize`.
+    pub(crate) fn check(&self, at: u64, len: u64, align: u64) -> Result<usize, Corruption> {
+        let bound = self.len();
+        let end = at.checked_add(len);
+        if end.is_none_or(|end| end > bound) {
+            return Err(Corruption::OutOfBounds { offset: at, len, bound });
+        }
+        if at % align != 0 {
+            return Err(Corruption::Misaligned { offset: at, align });
+        }
+        // Cannot fail: `at < bound`, and `bound` came from a `usize`.
+        usize::try_from(at).map_err(|_| Corruption::OutOfBounds { offset: at, len, bound })
+    }
+
+    /// A reference to the `H` stored at offset `at`.
+    pub(crate) fn header<H: InPlace>(&self, at: u64) -> Result<&H, Corruption> {
+        let start = self.check(at, size_of::<H>() as u64, align_of::<H>() as u64)?;
+        // SAFETY:
+        // - in bounds and aligned: `check` proved start..start+size_of::<H>() lies inside the
+        //   mapping and `start` is a multiple of align_of::<H>() (the mapping is page-aligned);
+        // - valid: `H: FromBytes`, so whatever bytes a peer left there form a valid `H`;
+        // - aliasing: `H: InPlace` has only atomics/`UnsafeCell`, so writes by other processes
+        //   never mutate memory behind a plain shared borrow;
+        // - lifetime: the borrow is tied to `&self`, and `self` owns the mapping.
+        // (`wrapping_add` is exact here because `start` is inside the mapping.)
+        Ok(unsafe { &*self.mapping.base().as_ptr().wrapping_add(start).cast::<H>() })
+    }
+
+    /// A slice of `n` values of `A` starting at offset `at`.
+    #[allow(clippy::disallowed_methods)] // this is the gate that the lint points everyone to
+    pub(crate) fn slice<A: InPlace>(&self, at: u64, n: u64) -> Result<&[A], Corruption> {
+        let bytes = n.checked_mul(size_of::<A>() as u64).ok_or(Corruption::OutOfBounds {
+            offset: at,
+            len: u64::MAX,
+            bound: self.len(),
+        })?;
+        let start = self.check(at, bytes, align_of::<A>() as u64)?;
+        // Cannot fail: `n * size_of::<A>() <= len`, which fits in a usize.
+        let count = usize::try_from(n).map_err(|_| Corruption::OutOfBounds {
+            offset: at,
+            len: bytes,
+            bound: self.len(),
+        })?;
+        // SAFETY:
+        // - in bounds and aligned: `check` proved the `n * size_of::<A>()` bytes from `start`
+        //   lie inside the mapping, and `start` is aligned for `A`;
+        // - valid: `A: FromBytes`; aliasing: `A: InPlace` is all interior-mutable;
+        // - lifetime: tied to `&self`, which owns the mapping.
+        Ok(unsafe {
+            core::slice::from_raw_parts(self.mapping.base().as_ptr().wrapping_add(start).cast::<A>(), count)
+        })
+    }
+
+    /// Copies `out.len()` bytes from offset `at` with Relaxed loads: a consistent-enough
+    /// snapshot for inspection, never a data race, never a write.
+    pub(crate) fn read_bytes(&self, at: u64, out: &mut [u8]) -> Result<(), Corruption> {
+        let bytes: &[AtomicU8] = self.slice(at, out.len() as u64)?;
+        for (o, b) in out.iter_mut().zip(bytes) {
+            // ORDERING: Relaxed — an inspection snapshot; no happens-before is claimed.
+            *o = b.load(Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Stores zero into `len` bytes from offset `at`. The caller holds the allocation lock and
+    /// the range is not yet published, so no one else writes it.
+    pub(crate) fn zero(&self, at: u64, len: u64) -> Result<(), Corruption> {
+        debug_assert!(self.writable());
+        // Word stores where aligned, bytes for the ragged ends.
+        let head = (at.next_multiple_of(8) - at).min(len);
+        let words = (len - head) / 8;
+        let tail = len - head - words * 8;
+        // ORDERING: Relaxed — the range is published later by the Release store of
+        // `entry_count` in `table::allocate`.
+        for b in self.slice::<AtomicU8>(at, head)? {
+            b.store(0, Ordering::Relaxed);
+        }
+        for w in self.slice::<AtomicU64>(at + head, words)? {
+            w.store(0, Ordering::Relaxed);
+        }
+        for b in self.slice::<AtomicU8>(at + head + words * 8, tail)? {
+            b.store(0, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+impl Region {
+    /// A plain shared slice of `n` `T`s at `at`, for zero-copy access under a caller contract.
+    ///
+    /// # Safety
+    ///
+    /// While the returned borrow lives, no process or thread writes these bytes.
+    #[allow(clippy::disallowed_methods)] // the gate
+    pub(crate) unsafe fn plain_slice<T: FromBytes + zerocopy::Immutable>(
+        &self,
+        at: u64,
+        n: usize,
+    ) -> Result<&[T], Corruption> {
+        let bytes = (n as u64).saturating_mul(size_of::<T>() as u64);
+        let start = self.check(at, bytes, align_of::<T>() as u64)?;
+        // SAFETY:
+        // - in bounds and aligned: checked above;
+        // - valid: `T: FromBytes`;
+        // - aliasing: the caller promises no writes while the borrow lives;
+        // - lifetime: tied to `&self`, which owns the mapping.
+        Ok(unsafe { core::slice::from_raw_parts(self.mapping.base().as_ptr().wrapping_add(start).cast::<T>(), n) })
+    }
+
+    /// A unique slice of `n` `T`s at `at`, for zero-copy writes under a caller contract.
+    ///
+    /// # Safety
+    ///
+    /// While the returned borrow lives, no other process or thread reads or writes these
+    /// bytes, and the mapping is writable.
+    #[allow(clippy::disallowed_methods, clippy::mut_from_ref)] // the gate; uniqueness is the caller's promise
+    pub(crate) unsafe fn plain_slice_mut<T: FromBytes + IntoBytes>(
+        &self,
+        at: u64,
+        n: usize,
+    ) -> Result<&mut [T], Corruption> {
+        debug_assert!(self.writable());
+        let bytes = (n as u64).saturating_mul(size_of::<T>() as u64);
+        let start = self.check(at, bytes, align_of::<T>() as u64)?;
+        // SAFETY:
+        // - in bounds and aligned: checked above; valid: `T: FromBytes`, and any `T` written
+        //   is valid bytes for peers (`T: IntoBytes`);
+        // - aliasing: the caller promises exclusive access while the borrow lives;
+        // - lifetime: tied to `&self`, which owns the mapping.
+        Ok(unsafe {
+            core::slice::from_raw_parts_mut(self.mapping.base().as_ptr().wrapping_add(start).cast::<T>(), n)
+        })
+    }
+}

@@ -1,0 +1,115 @@
+//! POSIX shared-memory objects: `shm_open`, `fstat`, `ftruncate`, `fallocate`, `flock`,
+//! `shm_unlink`.
+//!
+//! Names are validated by [`crate::segment::name`] before they reach this module.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use rustix::fs::{FallocateFlags, FlockOperation, Mode};
+use rustix::shm::OFlags;
+
+/// An open shared-memory object (its descriptor). Closed on drop; never unlinked on drop.
+#[derive(Debug)]
+pub(crate) struct Shm {
+    fd: OwnedFd,
+}
+
+/// How [`Shm::open`] opens the object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    ReadOnly,
+    ReadWrite,
+}
+
+impl Shm {
+    /// `shm_open(name, O_CREAT | O_EXCL | O_RDWR, mode)`, then `fchmod(mode)` so the object
+    /// gets exactly `mode` whatever the umask.
+    ///
+    /// # References
+    ///  - [Linux `shm_open(3)`](https://man7.org/linux/man-pages/man3/shm_open.3.html)
+    #[doc(alias = "shm_open")]
+    pub(crate) fn create_exclusive(name: &str, mode: u32) -> io::Result<Self> {
+        let fd = rustix::shm::open(
+            name,
+            OFlags::CREATE | OFlags::EXCL | OFlags::RDWR,
+            Mode::from_raw_mode(mode),
+        )?;
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
+        Ok(Self { fd })
+    }
+
+    /// `shm_open(name, O_RDONLY or O_RDWR, 0)`: opens an existing object.
+    #[doc(alias = "shm_open")]
+    pub(crate) fn open(name: &str, access: Access) -> io::Result<Self> {
+        let flags = match access {
+            Access::ReadOnly => OFlags::RDONLY,
+            Access::ReadWrite => OFlags::RDWR,
+        };
+        let fd = rustix::shm::open(name, flags, Mode::empty())?;
+        Ok(Self { fd })
+    }
+
+    /// `shm_unlink(name)`.
+    #[doc(alias = "shm_unlink")]
+    pub(crate) fn unlink(name: &str) -> io::Result<()> {
+        Ok(rustix::shm::unlink(name)?)
+    }
+
+    /// The object's current size in bytes (`fstat().st_size`).
+    #[doc(alias = "fstat")]
+    pub(crate) fn size(&self) -> io::Result<u64> {
+        let st = rustix::fs::fstat(&self.fd)?;
+        // A negative st_size is impossible for a shm object; treat it as empty.
+        Ok(u64::try_from(st.st_size).unwrap_or(0))
+    }
+
+    /// The object's permission bits and owner (`fstat().st_mode & 0o7777`, `st_uid`).
+    #[doc(alias = "fstat")]
+    pub(crate) fn mode_and_owner(&self) -> io::Result<(u32, u32)> {
+        let st = rustix::fs::fstat(&self.fd)?;
+        Ok((st.st_mode & 0o7777, st.st_uid))
+    }
+
+    /// Sizes a fresh object to `len` bytes and reserves its pages.
+    ///
+    /// `fallocate(fd, 0, 0, len)` both sets the size and reserves tmpfs pages, so a segment
+    /// larger than `/dev/shm` can hold fails here with `ENOSPC` rather than with `SIGBUS` on
+    /// first touch later. Where `fallocate` is not supported we fall back to `ftruncate`.
+    #[doc(alias = "fallocate")]
+    #[doc(alias = "ftruncate")]
+    pub(crate) fn reserve(&self, len: u64) -> io::Result<()> {
+        match rustix::fs::fallocate(&self.fd, FallocateFlags::empty(), 0, len) {
+            Ok(()) => Ok(()),
+            Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS => {
+                Ok(rustix::fs::ftruncate(&self.fd, len)?)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `flock(fd, LOCK_EX)`: an advisory lock that serialises table mutations among zeroipc
+    /// processes. Released by [`Shm::unlock`] (or when the descriptor is closed, so a process
+    /// that dies while holding it releases it).
+    #[doc(alias = "flock")]
+    pub(crate) fn lock_exclusive(&self) -> io::Result<()> {
+        loop {
+            match rustix::fs::flock(&self.fd, FlockOperation::LockExclusive) {
+                Err(rustix::io::Errno::INTR) => continue,
+                other => return Ok(other?),
+            }
+        }
+    }
+
+    /// `flock(fd, LOCK_UN)`.
+    #[doc(alias = "flock")]
+    pub(crate) fn unlock(&self) -> io::Result<()> {
+        Ok(rustix::fs::flock(&self.fd, FlockOperation::Unlock)?)
+    }
+}
+
+impl AsFd for Shm {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}

@@ -1,0 +1,122 @@
+//! Shared test helpers: unique segment names that unlink themselves, re-running this test
+//! binary as a child process, and golden images from `../shared/golden`.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Environment variable naming the role of a child process.
+pub const ROLE_ENV: &str = "ZEROIPC_TEST_ROLE";
+/// Environment variable carrying the segment name to a child process.
+pub const NAME_ENV: &str = "ZEROIPC_TEST_SEGMENT";
+
+/// A unique segment name, `/zeroipc-test-<pid>-<test>-<n>`, unlinked on drop (also when the
+/// test panics).
+#[derive(Debug)]
+pub struct ShmName(String);
+
+impl ShmName {
+    pub fn new(test: &str) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let mut short: String = test.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        short.truncate(80);
+        Self(format!("/zeroipc-test-{}-{short}-{n}", std::process::id()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The file behind the name.
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(format!("/dev/shm{}", self.0))
+    }
+}
+
+impl Drop for ShmName {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.path());
+    }
+}
+
+/// If this process is a child started by [`spawn_child`] with `role`, the segment name.
+pub fn child_role(role: &str) -> Option<String> {
+    match std::env::var(ROLE_ENV) {
+        Ok(r) if r == role => std::env::var(NAME_ENV).ok(),
+        _ => None,
+    }
+}
+
+/// Whether this process is any child (so a test body can return early in children that run
+/// other roles).
+pub fn is_child() -> bool {
+    std::env::var_os(ROLE_ENV).is_some()
+}
+
+/// Re-runs this test binary with only `test` selected, as `role`, with the segment name in
+/// the environment. The child's stdout/stderr go to ours (captured by the harness).
+pub fn spawn_child(test: &str, role: &str, name: &ShmName) -> Child {
+    spawn_child_with(test, role, name, &[])
+}
+
+/// [`spawn_child`] with extra environment variables.
+pub fn spawn_child_with(test: &str, role: &str, name: &ShmName, env: &[(&str, String)]) -> Child {
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut cmd = Command::new(exe);
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(ROLE_ENV, role)
+        .env(NAME_ENV, name.as_str())
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("spawn child test process")
+}
+
+/// Waits for `child` up to `secs` seconds; kills it and panics on a hang, panics on failure.
+pub fn wait_ok(mut child: Child, secs: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            assert!(status.success(), "child failed: {status}");
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("child did not finish within {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// `../shared/golden` (relative to the workspace root).
+pub fn golden_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden")
+}
+
+/// Copies golden image `file` into /dev/shm under a fresh unique name.
+pub fn load_golden(file: &str) -> ShmName {
+    let name = ShmName::new(&format!("golden_{}", file.replace('.', "_")));
+    std::fs::copy(golden_dir().join(file), name.path()).expect("copy golden image into /dev/shm");
+    name
+}
+
+/// `manifest.json` from the golden directory.
+pub fn manifest() -> serde_json::Value {
+    let text = std::fs::read_to_string(golden_dir().join("manifest.json")).expect("read manifest.json");
+    serde_json::from_str(&text).expect("parse manifest.json")
+}
+
+/// The manifest's record for image `file`.
+pub fn image(file: &str) -> serde_json::Value {
+    manifest()["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .find(|i| i["file"] == file)
+        .cloned()
+        .unwrap_or_else(|| panic!("{file} not in manifest"))
+}
