@@ -262,8 +262,14 @@ impl<T: Element> Array<T> {
         let end = start.checked_add(n as u64).filter(|&e| e <= self.len);
         match end {
             Some(_) => Ok(self.data + start * size_of::<T>() as u64),
+            // One element: name its index (`set(10)` on 10 elements is "index 10", not 11);
+            // a range: name its end.
             None => Err(OutOfBounds {
-                index: start.saturating_add(n as u64),
+                index: if n == 1 {
+                    start
+                } else {
+                    start.saturating_add(n as u64)
+                },
                 len: self.len,
             }),
         }
