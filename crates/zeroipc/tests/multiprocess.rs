@@ -342,21 +342,44 @@ const INCREMENTS: u64 = 100_000;
 #[test]
 fn fetch_add_from_two_processes_loses_no_increment() {
     const TEST: &str = "fetch_add_from_two_processes_loses_no_increment";
-    fn hammer(seg: &Segment) {
+    /// Process `me` (0 parent, 1 child) adds 1 a hundred thousand times, in lock step with
+    /// the other: chunk `k` starts only once both have finished chunk `k - 1`, so the two
+    /// processes' increments overlap whatever the scheduler does between chunks.
+    fn hammer(seg: &Segment, me: u64) {
+        const CHUNK: u64 = 10_000;
         let counter = Array::<u64>::open(seg, "counter").unwrap();
-        let flags = Array::<u32>::open(seg, "flags").unwrap();
-        flags.atomic(1).unwrap().fetch_add(1, Release);
-        // Both processes start together, so their increments interleave.
-        spin_until("the other process", || {
-            flags.atomic(1).unwrap().load(Acquire) == 2
-        });
+        let progress = Array::<u32>::open(seg, "progress").unwrap();
+        let (mine, other) = (
+            progress.atomic(me).unwrap(),
+            progress.atomic(1 - me).unwrap(),
+        );
         let c = counter.atomic(0).unwrap();
-        for _ in 0..INCREMENTS {
-            c.fetch_add(1, Relaxed);
+        for step in 1..=u32::try_from(INCREMENTS / CHUNK).unwrap() {
+            mine.store(step, Release);
+            // Busy-spin first, so both usually leave the barrier at the same moment (with a
+            // non-atomic increment this test then fails in most runs); yield after a while so
+            // a descheduled partner gets the core back.
+            let t0 = Instant::now();
+            let mut spins = 0u32;
+            while other.load(Acquire) < step {
+                assert!(
+                    t0.elapsed() < DEADLINE,
+                    "timed out waiting for the other process"
+                );
+                spins += 1;
+                if spins < 100_000 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+            for _ in 0..CHUNK {
+                c.fetch_add(1, Relaxed);
+            }
         }
     }
     if let Some(name) = child_role("adder") {
-        hammer(&Segment::open(&name).unwrap());
+        hammer(&Segment::open(&name).unwrap(), 1);
         return;
     }
 
@@ -366,10 +389,10 @@ fn fetch_add_from_two_processes_loses_no_increment() {
         .create_new(name.as_str())
         .unwrap();
     let counter = Array::<u64>::create(&seg, "counter", 1).unwrap();
-    Array::<u32>::create(&seg, "flags", 2).unwrap();
+    Array::<u32>::create(&seg, "progress", 2).unwrap();
     let deadline = Instant::now() + DEADLINE;
     let children = Children(vec![spawn_child(TEST, "adder", &name)]);
-    hammer(&seg);
+    hammer(&seg, 0);
     children.wait_all(deadline);
     assert_eq!(counter.atomic(0).unwrap().load(Acquire), 2 * INCREMENTS);
 }
