@@ -391,6 +391,15 @@ fn rebuild_arrays_and_compare(file: &str, test: &str) {
     assert_eq!(h.entry_count as usize, arrays.len());
     let last = entries.last().unwrap();
     assert_eq!(h.next_offset, last.offset() + last.size());
+    // The whole data area up to the last array, alignment gaps included, is the image's.
+    let data = seg
+        .read_bytes(h.table_size, h.next_offset - h.table_size)
+        .unwrap();
+    assert_eq!(
+        data,
+        file_bytes[range(h.table_size, h.next_offset - h.table_size)],
+        "{file}: data area"
+    );
 }
 
 #[test]
