@@ -494,6 +494,70 @@ fn truncated_objects_are_refused() {
     );
 }
 
+/// Runs `Segment::open` and `Segment::open_read_only` on `name` in a thread; fails the test if
+/// they do not return within 10 s (they used to block forever on a FIFO).
+fn open_both_with_deadline(name: &ShmName) -> (OpenError, OpenError) {
+    let n = name.as_str().to_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rw = Segment::open(&n).err();
+        let ro = Segment::open_read_only(&n).err();
+        let _ = tx.send((rw, ro));
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(10)) {
+        Ok((Some(rw), Some(ro))) => (rw, ro),
+        Ok(other) => panic!("opened something that is not a segment: {other:?}"),
+        Err(_) => panic!("open blocked on {} for 10 s", name.as_str()),
+    }
+}
+
+#[test]
+fn a_fifo_directory_or_symlink_under_the_name_is_refused_without_blocking() {
+    use rustix::fs::{CWD, FileType, Mode, mknodat};
+
+    let fifo = ShmName::new("fifo");
+    mknodat(
+        CWD,
+        fifo.path().as_path(),
+        FileType::Fifo,
+        Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let (rw, ro) = open_both_with_deadline(&fifo);
+    for err in [rw, ro] {
+        assert!(
+            matches!(err, OpenError::Os { op: "shm_open", .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+
+    let dir = ShmName::new("directory");
+    std::fs::create_dir(dir.path()).unwrap();
+    let (rw, ro) = open_both_with_deadline(&dir);
+    let _ = std::fs::remove_dir(dir.path());
+    for err in [rw, ro] {
+        assert!(
+            matches!(err, OpenError::Os { op: "shm_open", .. }),
+            "{err:?}"
+        );
+    }
+
+    // A symlink to a valid segment is not followed (glibc's shm_open uses O_NOFOLLOW too).
+    let target = image_with("symlink_target", |_| {});
+    let link = ShmName::new("symlink");
+    std::os::unix::fs::symlink(target.path(), link.path()).unwrap();
+    let (rw, ro) = open_both_with_deadline(&link);
+    for err in [rw, ro] {
+        assert!(
+            matches!(err, OpenError::Os { op: "shm_open", .. }),
+            "{err:?}"
+        );
+    }
+    assert!(Segment::open(target.as_str()).is_ok());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Random corruption: whatever the bytes, `open` and everything after it returns, never panics.
 
