@@ -36,9 +36,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     let samples: Array<f64> = Array::create(&seg, "samples", SAMPLES)?;
     // progress[0]: samples written by the child; progress[1]: its pid.
     let progress: Array<u64> = Array::create(&seg, "progress", 2)?;
-    println!("parent {}: created {name} with arrays 'samples' and 'progress'", std::process::id());
+    println!(
+        "parent {}: created {name} with arrays 'samples' and 'progress'",
+        std::process::id()
+    );
 
-    let mut child = Command::new(std::env::current_exe()?).args(["--child", &name]).spawn()?;
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["--child", &name])
+        .spawn()?;
     let written = progress.atomic(0).ok_or("progress has 2 elements")?;
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut seen = 0;
@@ -48,7 +53,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         let n = written.load(Ordering::Acquire);
         for i in seen..n {
             let v = samples.get(i).ok_or("index below capacity")?;
-            println!("parent: sample {i:2} = {v:+.4}   (written by pid {})", progress.get(1).unwrap_or(0));
+            println!(
+                "parent: sample {i:2} = {v:+.4}   (written by pid {})",
+                progress.get(1).unwrap_or(0)
+            );
         }
         seen = n;
         if Instant::now() > deadline {
@@ -69,7 +77,11 @@ fn child(name: &str) -> Result<(), Box<dyn Error>> {
     let samples: Array<f64> = Array::open(&seg, "samples")?;
     let progress: Array<u64> = Array::open(&seg, "progress")?;
     progress.set(1, u64::from(std::process::id()))?;
-    println!("child {}: opened {name}, {} entries", std::process::id(), seg.entries()?.len());
+    println!(
+        "child {}: opened {name}, {} entries",
+        std::process::id(),
+        seg.entries()?.len()
+    );
     let written = progress.atomic(0).ok_or("progress has 2 elements")?;
     for i in 0..samples.len() {
         #[allow(clippy::cast_precision_loss)] // small indices
