@@ -129,7 +129,11 @@ impl TableLayout {
     }
 
     /// Reads and validates entry `index` (the caller checked `index < entry_count`).
-    pub(crate) fn entry(&self, region: &Region, index: u32) -> Result<Entry, Corruption> {
+    ///
+    /// `Ok(None)` for an all-zero entry: a C++ peer increments `entry_count` *before* writing
+    /// the entry (FORMAT.md IH-7), so a reader racing it sees a blank slot. Skipping it is safe
+    /// (a blank entry names nothing) and keeps such a race from failing a whole open.
+    pub(crate) fn entry(&self, region: &Region, index: u32) -> Result<Option<Entry>, Corruption> {
         let e: &TableEntry = region.header(Self::entry_offset(index))?;
         let mut raw = [0u8; NAME_FIELD_LEN];
         for (dst, src) in raw.iter_mut().zip(&e.name) {
@@ -137,12 +141,15 @@ impl TableLayout {
             // `entry_count` in `entry_count` above.
             *dst = src.load(Relaxed);
         }
+        let offset = e.offset.load(Relaxed);
+        let size = e.size.load(Relaxed);
+        if offset == 0 && size == 0 && raw.iter().all(|&b| b == 0) {
+            return Ok(None);
+        }
         let len = raw
             .iter()
             .position(|&b| b == 0)
             .ok_or(Corruption::EntryName { index })?;
-        let offset = e.offset.load(Relaxed);
-        let size = e.size.load(Relaxed);
         if offset % 8 != 0 {
             return Err(Corruption::EntryMisaligned { index, offset });
         }
@@ -157,11 +164,11 @@ impl TableLayout {
                 bound: self.bound,
             });
         }
-        Ok(Entry {
+        Ok(Some(Entry {
             index,
             name: EntryName::from_field(&raw, len),
             offset,
             size,
-        })
+        }))
     }
 }
