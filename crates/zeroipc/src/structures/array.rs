@@ -56,7 +56,7 @@ use crate::loom::{
 use crate::raw::words::{self, word_size};
 use crate::segment::{Entry, Segment};
 
-/// A fixed-size array of `T` in a segment. See the [module docs](self).
+/// A fixed-size array of `T` in a segment (layout: FORMAT.md §5.1; see [`crate::structures`]).
 pub struct Array<T: Element> {
     seg: Segment,
     entry: Entry,
