@@ -391,3 +391,63 @@ fn fetch_add_from_two_processes_loses_no_increment() {
     children.wait_all(deadline);
     assert_eq!(counter.atomic(0).unwrap().load(Acquire), 2 * INCREMENTS);
 }
+
+/// Arrays the parent publishes while the child watches.
+const PUBLISHED: u32 = 200;
+
+/// Capacity of published array `k`: growing, so creating the later ones takes a while.
+fn published_capacity(k: u32) -> u64 {
+    1 + 16 * u64::from(k)
+}
+
+#[test]
+fn every_entry_another_process_can_see_is_complete() {
+    const TEST: &str = "every_entry_another_process_can_see_is_complete";
+    // A structure becomes visible when `entry_count` is stored (Release) after its entry and
+    // header are written: a reader in another process must never see an entry whose capacity
+    // is not yet consistent with its size. The watcher opens each newest entry the moment
+    // the count shows it.
+    if let Some(name) = child_role("watcher") {
+        let seg = Segment::open(&name).unwrap();
+        let flags = Array::<u32>::open(&seg, "flags").unwrap();
+        flags.atomic(0).unwrap().store(1, Release);
+        let mut seen = 0;
+        spin_until("all arrays to be published", || {
+            let count = seg
+                .header()
+                .expect("a published table is always valid")
+                .entry_count;
+            // Entry 0 is `flags`; entry i + 1 is `pub_{i}`.
+            if count > 1 && count - 1 > seen {
+                let k = count - 2;
+                let n = format!("pub_{k}");
+                let a = Array::<u64>::open(&seg, &n).unwrap_or_else(|err| panic!("{n}: {err}"));
+                assert_eq!(a.len(), published_capacity(k), "{n}");
+                seen = count - 1;
+            }
+            seen == PUBLISHED
+        });
+        for k in 0..PUBLISHED {
+            let a = Array::<u64>::open(&seg, &format!("pub_{k}")).unwrap();
+            assert_eq!(a.len(), published_capacity(k));
+        }
+        return;
+    }
+
+    let name = ShmName::new(TEST);
+    let seg = SegmentOptions::new()
+        .size(8 << 20)
+        .max_entries(PUBLISHED + 1)
+        .create_new(name.as_str())
+        .unwrap();
+    let flags = Array::<u32>::create(&seg, "flags", 1).unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    let children = Children(vec![spawn_child(TEST, "watcher", &name)]);
+    spin_until("the watcher", || {
+        flags.atomic(0).unwrap().load(Acquire) == 1
+    });
+    for k in 0..PUBLISHED {
+        Array::<u64>::create(&seg, &format!("pub_{k}"), published_capacity(k)).unwrap();
+    }
+    children.wait_all(deadline);
+}
