@@ -33,10 +33,15 @@ impl TableLayout {
     /// creator, everything it wrote before publishing the magic is visible.
     pub(crate) fn read(region: &Region, name: &str) -> Result<Self, OpenError> {
         let mapped = region.len();
+        // Every creator sizes the object in one call (ftruncate or fallocate to the full
+        // size), so a non-empty object smaller than the header is not one being initialised:
+        // it is not a ZeroIPC segment. (An empty one is reported by the caller before mapping.)
         if mapped < TABLE_HEADER_LEN {
-            return Err(OpenError::NotInitialized {
-                name: name.to_owned(),
-            });
+            return Err(Corruption::TooSmall {
+                size: mapped,
+                min: TABLE_HEADER_LEN,
+            }
+            .into());
         }
         let h: &TableHeader = region.header(0)?;
         // ORDERING: Acquire — pairs with the Release store of `magic` in `Segment::create`;
