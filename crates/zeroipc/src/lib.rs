@@ -62,13 +62,15 @@ pub(crate) mod sys;
 #[cfg(not(loom))]
 mod error;
 #[cfg(not(loom))]
+pub mod inspect;
+#[cfg(not(loom))]
 pub mod segment;
 #[cfg(not(loom))]
 pub mod structures;
 
 #[cfg(not(loom))]
 pub use error::{
-    CreateError, Corruption, Full, NameError, OpenError, OutOfBounds, StructureError, TableError,
+    Corruption, CreateError, Full, NameError, OpenError, OutOfBounds, StructureError, TableError,
     Timeout,
 };
 #[cfg(not(loom))]
