@@ -57,6 +57,16 @@ pub const SHM_DIR: &str = "/dev/shm";
 /// free list) are checked, so classifying a huge structure stays cheap.
 const SCAN_LIMIT: u64 = 1 << 16;
 
+/// At most this many bytes of map or set slots are read.
+const SCAN_BYTES: u64 = 1 << 20;
+
+/// How many of `capacity` slots of `stride` bytes to scan.
+fn scan_count(capacity: u32, stride: u64) -> u64 {
+    u64::from(capacity)
+        .min(SCAN_LIMIT)
+        .min((SCAN_BYTES / stride.max(1)).max(1))
+}
+
 // ---------------------------------------------------------------------------------------
 // Listing /dev/shm
 // ---------------------------------------------------------------------------------------
@@ -1355,14 +1365,21 @@ impl<'a> Classifier<'a> {
         vec![map]
     }
 
+    /// Byte `at` and its 3 successors of slot `i` (a state word), read on its own so a
+    /// huge slot stride never means a huge read.
+    fn slot_word(&self, entry: &Entry, stride: u64, i: u64, at: u64) -> Option<Vec<u8>> {
+        let start = i.checked_mul(stride)?.checked_add(16)?.checked_add(at)?;
+        self.bytes(entry, start, 4)
+    }
+
     fn slots_consistent(&self, entry: &Entry, capacity: u32, stride: u64, len: u32) -> bool {
-        let n = u64::from(capacity).min(SCAN_LIMIT);
-        let Some(slots) = self.bytes(entry, 16, n * stride) else {
-            return false;
-        };
+        let n = scan_count(capacity, stride);
         let (mut occupied, mut inserting) = (0u64, 0u64);
-        for slot in slots.chunks(usize::try_from(stride).unwrap_or(usize::MAX)) {
-            match u32_at(slot, 0) {
+        for i in 0..n {
+            match self
+                .slot_word(entry, stride, i, 0)
+                .and_then(|w| u32_at(&w, 0))
+            {
                 Some(0 | 2) => {}
                 Some(1) => occupied += 1,
                 Some(3) => inserting += 1,
@@ -1376,16 +1393,17 @@ impl<'a> Classifier<'a> {
         len <= occupied + inserting && occupied <= len + inserting
     }
 
+    /// Every occupied slot's value byte (after a `ks`-byte key at 4) is 1.
     fn python_set_values(&self, entry: &Entry, capacity: u32, stride: u64, ks: u64) -> bool {
-        let n = u64::from(capacity).min(SCAN_LIMIT);
-        let Some(slots) = self.bytes(entry, 16, n * stride) else {
-            return false;
-        };
-        let value_at = usize::try_from(4 + ks).unwrap_or(usize::MAX);
-        slots
-            .chunks(usize::try_from(stride).unwrap_or(usize::MAX))
-            .filter(|s| u32_at(s, 0) == Some(1))
-            .all(|s| u8_at(s, value_at) == Some(1))
+        (0..scan_count(capacity, stride)).all(|i| {
+            let state = self
+                .slot_word(entry, stride, i, 0)
+                .and_then(|w| u32_at(&w, 0));
+            state != Some(1)
+                || self
+                    .bytes(entry, 16 + i * stride + 4 + ks, 1)
+                    .is_some_and(|v| v == [1])
+        })
     }
 
     // --- weak fits ---------------------------------------------------------------------
@@ -1407,7 +1425,10 @@ impl<'a> Classifier<'a> {
         // PENDING: nothing was set yet (the value is zeroed at creation, the time is stored
         // by the setter); READY: the setter stored a completion time.
         let pending_ok = state != 0
-            || (completion_time == 0 && self.bytes(entry, 16, min).is_some_and(|v| all_zero(&v)));
+            || (completion_time == 0
+                && self
+                    .bytes(entry, 16, min.min(4096))
+                    .is_some_and(|v| all_zero(&v)));
         if state > 3 || !pending_ok || (state == 2 && completion_time == 0) {
             return None;
         }
