@@ -88,6 +88,31 @@ fn classification_never_contradicts_the_golden_manifests() {
         undecided.len(),
         undecided.join("\n")
     );
+    // Only these kinds may stay undecided: the 16-byte sync primitives and Lazy<bool>
+    // (identical 16-byte layouts), Futures vs Lazies (the C++ 280-byte and the Python
+    // layouts overlap), and Python Sets (a Python Set is a Python Map<T, u8>).
+    let allowed = [
+        "(semaphore)",
+        "(barrier)",
+        "(latch)",
+        "(mutex)",
+        "(future)",
+        "(lazy)",
+        "(lazy_bool)",
+    ];
+    for u in &undecided {
+        let python_set = u.starts_with("python_all.bin:set_") && u.contains("(set)");
+        assert!(
+            python_set || allowed.iter().any(|a| u.contains(a)),
+            "undecided: {u}"
+        );
+        assert!(!u.ends_with("unknown"), "{u}");
+    }
+    assert!(
+        undecided.len() <= 35,
+        "{} undecided entries",
+        undecided.len()
+    );
 }
 
 #[test]
