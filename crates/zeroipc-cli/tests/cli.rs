@@ -351,3 +351,31 @@ fn help_has_an_example_for_every_command() {
     let line = zeroipc(&["frobnicate"]).one_line_error();
     assert!(line.contains("frobnicate"), "{line}");
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let name = load_golden("cpp_all.bin");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zeroipc"))
+        .args(["dump", name.as_str()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap(); // then the pipe closes
+    let out = child.wait_with_output().unwrap();
+    assert!(first.starts_with(b"00000000  4d 50 49 5a"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

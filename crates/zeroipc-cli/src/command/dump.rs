@@ -46,20 +46,27 @@ pub(crate) fn run(
             .map_err(|e| CliError::Message(format!("{}: {e}", seg.name())))
     };
     if json {
-        let bytes = read(start, len)?;
-        let mut hex = String::with_capacity(bytes.len() * 2);
-        for b in &bytes {
-            let _ = write!(hex, "{b:02x}");
-        }
+        // The bytes are streamed as hex: a range may be as large as the segment.
         let doc = json!({
             "segment": seg.name(),
             "entry": entry,
             "offset": start,
             "len": len,
-            "hex": hex,
         });
-        serde_json::to_writer_pretty(&mut *out, &doc)?;
-        writeln!(out)?;
+        let text = serde_json::to_string_pretty(&doc)?;
+        let head = text.strip_suffix("\n}").unwrap_or(&text);
+        write!(out, "{head},\n  \"hex\": \"")?;
+        let mut at = start;
+        while at < start + len {
+            let n = (start + len - at).min(CHUNK);
+            let mut hex = String::with_capacity(2 * usize::try_from(n).unwrap_or(0));
+            for b in read(at, n)? {
+                let _ = write!(hex, "{b:02x}");
+            }
+            out.write_all(hex.as_bytes())?;
+            at += n;
+        }
+        writeln!(out, "\"\n}}")?;
         return Ok(());
     }
     let end = start + len;

@@ -125,8 +125,9 @@ fn show_entry(
         .find(name)
         .map_err(|e| CliError::Message(format!("{}: {e}", seg.name())))?;
     let kind = classify(seg, &entry);
-    let values = match as_type {
-        Some(t) => Some(array_values(seg, &entry, t)?),
+    // Checked before anything is printed, so an error leaves stdout empty.
+    let array = match as_type {
+        Some(t) => Some(ArrayGeometry::read(seg, &entry, t)?),
         None => None,
     };
     if json {
@@ -139,16 +140,28 @@ fn show_entry(
         });
         if let (Some(obj), serde_json::Value::Object(k)) = (doc.as_object_mut(), kind_json(&kind)) {
             obj.extend(k);
-            if let (Some(t), Some(vals)) = (as_type, &values) {
-                obj.insert("as".into(), t.name().into());
-                obj.insert(
-                    "values".into(),
-                    vals.iter().map(|v| v.json.clone()).collect(),
-                );
-            }
         }
-        serde_json::to_writer_pretty(&mut *out, &doc)?;
-        writeln!(out)?;
+        let Some(array) = array else {
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            writeln!(out)?;
+            return Ok(());
+        };
+        // Values are streamed: an array may be as large as the segment.
+        let text = serde_json::to_string_pretty(&doc)?;
+        let head = text.strip_suffix("\n}").unwrap_or(&text);
+        write!(
+            out,
+            "{head},\n  \"as\": \"{}\",\n  \"values\": [",
+            array.t.name()
+        )?;
+        let mut first = true;
+        array.for_each(seg, |_, v| {
+            let sep = if first { "" } else { "," };
+            first = false;
+            write!(out, "{sep}\n    {}", v.json)?;
+            Ok(())
+        })?;
+        writeln!(out, "\n  ]\n}}")?;
         return Ok(());
     }
     writeln!(out, "segment  {}", printable(seg.name()))?;
@@ -174,11 +187,12 @@ fn show_entry(
             }
         }
     }
-    if let (Some(t), Some(vals)) = (as_type, values) {
-        writeln!(out, "values   {} x {}", vals.len(), t.name())?;
-        for (i, v) in vals.iter().enumerate() {
+    if let Some(array) = array {
+        writeln!(out, "values   {} x {}", array.capacity, array.t.name())?;
+        array.for_each(seg, |i, v| {
             writeln!(out, "  [{i}] {}", v.text)?;
-        }
+            Ok(())
+        })?;
     }
     Ok(())
 }
@@ -188,41 +202,71 @@ struct Value {
     json: serde_json::Value,
 }
 
-/// The elements of an Array entry (C++/Go/Python layout, or the C layout) read as `t`.
-fn array_values(seg: &ReadOnlySegment, entry: &Entry, t: ElemType) -> Result<Vec<Value>, CliError> {
-    let head = seg
-        .read_bytes(entry.offset(), entry.size().min(16))
-        .map_err(|e| corrupt(seg, e))?;
-    let word = |at: usize| {
-        head.get(at..at + 8)
-            .and_then(|b| b.try_into().ok())
-            .map(u64::from_le_bytes)
-    };
-    let es = t.size();
-    let fits = |header: u64, cap: u64| {
-        cap.checked_mul(es).and_then(|d| d.checked_add(header)) == Some(entry.size())
-    };
-    let (data, cap) = match (word(0), word(8)) {
-        (Some(cap), _) if fits(8, cap) => (8, cap),
-        (Some(cap), Some(stored_es)) if stored_es == es && fits(16, cap) => (16, cap),
-        _ => {
-            return fail(format!(
-                "{}: entry '{}' is not an array of {} ({} bytes, capacity field {})",
-                seg.name(),
-                printable(&entry.name().to_string()),
-                t.name(),
-                entry.size(),
-                word(0).map_or_else(|| "missing".to_owned(), |c| c.to_string()),
-            ));
+/// Where the elements of an Array entry are (C++/Go/Python layout, or the C layout), read
+/// as `t`.
+struct ArrayGeometry {
+    t: ElemType,
+    /// Segment offset of element 0.
+    data: u64,
+    capacity: u64,
+}
+
+impl ArrayGeometry {
+    fn read(seg: &ReadOnlySegment, entry: &Entry, t: ElemType) -> Result<Self, CliError> {
+        let head = seg
+            .read_bytes(entry.offset(), entry.size().min(16))
+            .map_err(|e| corrupt(seg, e))?;
+        let word = |at: usize| {
+            head.get(at..at + 8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_le_bytes)
+        };
+        let es = t.size();
+        let fits = |header: u64, cap: u64| {
+            cap.checked_mul(es).and_then(|d| d.checked_add(header)) == Some(entry.size())
+        };
+        let (header, capacity) = match (word(0), word(8)) {
+            (Some(cap), _) if fits(8, cap) => (8, cap),
+            (Some(cap), Some(stored_es)) if stored_es == es && fits(16, cap) => (16, cap),
+            _ => {
+                return fail(format!(
+                    "{}: entry '{}' is not an array of {} ({} bytes, capacity field {})",
+                    seg.name(),
+                    printable(&entry.name().to_string()),
+                    t.name(),
+                    entry.size(),
+                    word(0).map_or_else(|| "missing".to_owned(), |c| c.to_string()),
+                ));
+            }
+        };
+        Ok(Self {
+            t,
+            data: entry.offset() + header,
+            capacity,
+        })
+    }
+
+    /// Calls `f(index, value)` for every element, reading the segment in chunks.
+    fn for_each(
+        &self,
+        seg: &ReadOnlySegment,
+        mut f: impl FnMut(u64, Value) -> Result<(), CliError>,
+    ) -> Result<(), CliError> {
+        let es = self.t.size();
+        let per_chunk = (64 * 1024) / es;
+        let mut index = 0;
+        while index < self.capacity {
+            let n = (self.capacity - index).min(per_chunk);
+            let bytes = seg
+                .read_bytes(self.data + index * es, n * es)
+                .map_err(|e| corrupt(seg, e))?;
+            for b in bytes.chunks_exact(usize::try_from(es).unwrap_or(1)) {
+                f(index, decode(self.t, b))?;
+                index += 1;
+            }
         }
-    };
-    let bytes = seg
-        .read_bytes(entry.offset() + data, cap * es)
-        .map_err(|e| corrupt(seg, e))?;
-    Ok(bytes
-        .chunks_exact(usize::try_from(es).unwrap_or(1))
-        .map(|b| decode(t, b))
-        .collect())
+        Ok(())
+    }
 }
 
 fn decode(t: ElemType, b: &[u8]) -> Value {
