@@ -51,6 +51,12 @@ use crate::error::{Corruption, OpenError};
 use crate::segment::{Entry, ReadOnlySegment, Segment};
 
 /// Where POSIX shared-memory objects live on Linux.
+///
+/// # Examples
+///
+/// ```
+/// assert!(std::path::Path::new(zeroipc::inspect::SHM_DIR).is_dir());
+/// ```
 pub const SHM_DIR: &str = "/dev/shm";
 
 /// At most this many slots of a per-slot array (queue `seq`, stack states, map slots, pool
@@ -71,7 +77,19 @@ fn scan_count(capacity: u32, stride: u64) -> u64 {
 // Listing /dev/shm
 // ---------------------------------------------------------------------------------------
 
-/// One object in `/dev/shm`.
+/// One object in `/dev/shm`, as [`list_segments`] reports it.
+///
+/// # Examples
+///
+/// ```
+/// use zeroipc::inspect::{list_segments, Status};
+/// for l in list_segments()? {
+///     if let Status::Segment(s) = l.status {
+///         println!("{}: {} entries, {} of {} bytes used", l.name, s.entry_count, s.next_offset, l.size);
+///     }
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listing {
     /// The shm name, with its leading `/` (non-UTF-8 bytes replaced).
@@ -83,6 +101,14 @@ pub struct Listing {
 }
 
 /// What an object in `/dev/shm` is.
+///
+/// # Examples
+///
+/// ```
+/// use zeroipc::inspect::{NotZeroIpc, Status};
+/// let s = Status::NotZeroIpc(NotZeroIpc::BadMagic { found: 0xdeadbeef });
+/// assert_eq!(s.to_string(), "not a zeroipc segment: bad magic 0xdeadbeef");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Status {
@@ -108,6 +134,13 @@ pub enum Status {
 }
 
 /// Why an object in `/dev/shm` is not (yet) a ZeroIPC segment.
+///
+/// # Examples
+///
+/// ```
+/// use zeroipc::inspect::NotZeroIpc;
+/// assert_eq!(NotZeroIpc::TooSmall.to_string(), "too small for a segment header");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NotZeroIpc {
@@ -126,6 +159,20 @@ pub enum NotZeroIpc {
 }
 
 /// The table header of a valid segment, as [`list_segments`] reports it.
+///
+/// # Examples
+///
+/// ```
+/// use zeroipc::{Segment, SegmentOptions};
+/// use zeroipc::inspect::{list_segments, Status};
+/// # let name = format!("/zeroipc-doc-summary-{}", std::process::id());
+/// let _seg = SegmentOptions::new().size(64 * 1024).max_entries(8).create_new(&name)?;
+/// let l = list_segments()?.into_iter().find(|l| l.name == name).unwrap();
+/// let Status::Segment(s) = l.status else { panic!("{}", l.status) };
+/// assert_eq!((s.max_entries, s.table_size, s.next_offset), (8, 416, 416));
+/// # Segment::unlink(&name)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Summary {
@@ -282,6 +329,12 @@ pub enum Flavor {
 
 impl Flavor {
     /// `"cpp"`, `"python"` or `"cpp|python"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(zeroipc::inspect::Flavor::CppOrPython.as_str(), "cpp|python");
+    /// ```
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -306,6 +359,12 @@ pub enum Composite {
 
 impl Composite {
     /// `"rwlock"`, `"monitor"` or `"signal"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(zeroipc::inspect::Composite::Monitor.as_str(), "monitor");
+    /// ```
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -319,7 +378,18 @@ impl Composite {
 /// What a table entry holds, as far as its bytes prove it, with the decoded header fields.
 ///
 /// Element sizes are in bytes. A range `*_min..=*_max` is given where the format leaves a
-/// size open (a Future's value size is only known up to the C++ padding).
+/// size open (a Future's value size is only known up to the C++ padding). Field names are
+/// those of FORMAT.md, so they are not documented one by one.
+///
+/// # Examples
+///
+/// ```
+/// use zeroipc::inspect::Kind;
+/// let k = Kind::Queue { capacity: 8, elem_size: 4, head: 5, tail: 12 };
+/// assert_eq!(k.to_string(), "queue (head=5 tail=12 capacity=8 elem_size=4 len=7)");
+/// let both = Kind::Ambiguous(vec![Kind::Latch { count: 1, initial_count: 2 }, k]);
+/// assert_eq!(both.to_string(), "ambiguous (latch | queue)");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 #[allow(missing_docs)] // the fields are named as in FORMAT.md
@@ -461,6 +531,13 @@ pub enum Kind {
 }
 
 /// A decoded header field, for display.
+///
+/// # Examples
+///
+/// ```
+/// use zeroipc::inspect::FieldValue;
+/// assert_eq!(FieldValue::Signed(-1).to_string(), "-1");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FieldValue {
