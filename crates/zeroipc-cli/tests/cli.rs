@@ -379,3 +379,21 @@ fn a_reader_that_stops_early_is_not_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_segment_of_another_format_version_is_a_one_line_error() {
+    let mut bytes = golden_bytes("cpp_min.bin");
+    bytes[4..8].copy_from_slice(&3u32.to_le_bytes());
+    let name = install("version3", &bytes);
+    let line = zeroipc(&["show", name.as_str()]).one_line_error();
+    assert!(line.contains("version 3"), "{line}");
+    let listed = zeroipc_json(&["list", "--json"]);
+    let me = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == name.as_str())
+        .unwrap();
+    assert_eq!(me["status"], "unsupported_version");
+    assert_eq!(me["version"], 3);
+}

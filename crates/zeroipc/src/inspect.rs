@@ -248,6 +248,8 @@ pub fn list_segments() -> io::Result<Vec<Listing>> {
         let name = format!("/{}", dirent.file_name().to_string_lossy());
         let meta = match dirent.metadata() {
             Ok(m) => m,
+            // Removed since the directory was read: it is gone, not unreadable.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => {
                 out.push(Listing {
                     name,
@@ -267,7 +269,10 @@ pub fn list_segments() -> io::Result<Vec<Listing>> {
                 reason: "the name is not UTF-8".to_owned(),
             }
         } else {
-            probe(&name, size)
+            match probe(&name, size) {
+                Some(status) => status,
+                None => continue, // removed meanwhile
+            }
         };
         out.push(Listing { name, size, status });
     }
@@ -275,12 +280,12 @@ pub fn list_segments() -> io::Result<Vec<Listing>> {
     Ok(out)
 }
 
-/// Opens `name` read-only and says what it is.
-fn probe(name: &str, size: u64) -> Status {
+/// Opens `name` read-only and says what it is; `None` if it no longer exists.
+fn probe(name: &str, size: u64) -> Option<Status> {
     if size < 32 {
-        return Status::NotZeroIpc(NotZeroIpc::TooSmall);
+        return Some(Status::NotZeroIpc(NotZeroIpc::TooSmall));
     }
-    match Segment::open_read_only(name) {
+    Some(match Segment::open_read_only(name) {
         Ok(seg) => match seg.header() {
             Ok(h) => Status::Segment(Summary {
                 entry_count: h.entry_count,
@@ -304,10 +309,11 @@ fn probe(name: &str, size: u64) -> Status {
             reason: c.to_string(),
         },
         Err(OpenError::Version { found, .. }) => Status::UnsupportedVersion { found },
+        Err(OpenError::NotFound { .. }) => return None,
         Err(e) => Status::Unreadable {
             reason: e.to_string(),
         },
-    }
+    })
 }
 
 // ---------------------------------------------------------------------------------------

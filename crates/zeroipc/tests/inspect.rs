@@ -243,6 +243,11 @@ fn list_segments_reports_segments_foreign_objects_and_corruption() {
     bytes[32 + 32..32 + 40].copy_from_slice(&(1u64 << 40).to_le_bytes());
     std::fs::write(corrupt.path(), bytes).unwrap();
 
+    let mut v3 = std::fs::read(good.path()).unwrap();
+    v3[4..8].copy_from_slice(&3u32.to_le_bytes());
+    let newer = ShmName::new("list_v3");
+    std::fs::write(newer.path(), v3).unwrap();
+
     let all = list_segments().unwrap();
     let status = |n: &ShmName| {
         all.iter()
@@ -269,6 +274,7 @@ fn list_segments_reports_segments_foreign_objects_and_corruption() {
         status(&zeros),
         Status::NotZeroIpc(NotZeroIpc::NotInitialized)
     );
+    assert_eq!(status(&newer), Status::UnsupportedVersion { found: 3 });
     match status(&corrupt) {
         Status::Corrupt { reason } => assert!(reason.contains("entry 0"), "{reason}"),
         other => panic!("{other}"),
