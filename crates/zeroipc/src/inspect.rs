@@ -1013,7 +1013,7 @@ fn all_zero(b: &[u8]) -> bool {
     b.iter().all(|&x| x == 0)
 }
 
-/// Bytes at most 64 KiB are read whole; the first bytes are the header.
+/// How many leading bytes of an entry are read to decode its header (every header fits).
 const HEAD_LEN: u64 = 64;
 
 struct Classifier<'a> {
@@ -1095,20 +1095,24 @@ impl<'a> Classifier<'a> {
         let size = entry.size();
         let split = |suffix: &[u8]| name.strip_suffix(suffix);
         let has = |base: &[u8], suffix: &[u8]| self.sibling(base, suffix).is_some();
+        let sized = |base: &[u8], suffix: &[u8], n: u64| {
+            self.sibling(base, suffix).is_some_and(|e| e.size() == n)
+        };
         let marker = |base: &[u8]| self.sibling(base, b"").is_some_and(|e| e.size() == 1);
 
         if size == 1 {
-            if has(name, b"_state") && has(name, b"_rmtx") && has(name, b"_wmtx") {
+            if sized(name, b"_state", 8) && sized(name, b"_rmtx", 16) && sized(name, b"_wmtx", 16) {
                 return Some(Kind::Marker {
                     of: Composite::RwLock,
                 });
             }
-            if has(name, b"_mtx") && has(name, b"_cond") && has(name, b"_count") {
+            if sized(name, b"_mtx", 16) && sized(name, b"_cond", 16) && sized(name, b"_count", 4) {
                 return Some(Kind::Marker {
                     of: Composite::Monitor,
                 });
             }
-            if has(name, b"_state") && has(name, b"_mtx") {
+            let state = self.sibling(name, b"_state").is_some_and(|e| e.size() > 8);
+            if state && sized(name, b"_mtx", 16) {
                 return Some(Kind::Marker {
                     of: Composite::Signal,
                 });
