@@ -103,6 +103,17 @@ fn show_entry_decodes_golden_structures() {
     let expected = image("cpp_all.bin")["structures"][0]["expected"]["values"].clone();
     assert_eq!(values["values"], expected);
 
+    let sem = zeroipc_json(&["show", name.as_str(), "sem", "--json"]);
+    assert_eq!(sem["kind"], "ambiguous");
+    let candidates: Vec<&str> = sem["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert!(candidates.contains(&"semaphore"), "{candidates:?}");
+    assert_eq!(sem["candidates"][1]["fields"]["max_count"], 5);
+
     let text = zeroipc(&["show", name.as_str(), "arr_f64", "--as", "f64"]).ok();
     assert!(text.contains("[1] -1.5"), "{text}");
     assert!(text.contains("kind     array"), "{text}");
@@ -336,6 +347,8 @@ fn names_work_with_and_without_the_leading_slash() {
     let with = zeroipc(&["show", name.as_str()]).ok();
     let without = zeroipc(&["show", name.bare()]).ok();
     assert_eq!(with, without);
+    let row = with.lines().last().unwrap();
+    assert!(row.ends_with("array (capacity=3 elem_size=1)"), "{row}");
     assert!(Segment::open_read_only(name.as_str()).is_ok());
 }
 
