@@ -55,8 +55,10 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Hex + ASCII dump (16 bytes a line, offsets absolute in the segment) of a whole
-    /// segment, one entry's bytes, or a range of either.
+    /// Hex + ASCII dump of a whole segment, one entry, or a range of either.
+    ///
+    /// 16 bytes a line, offsets absolute in the segment (as `hexdump -C`). With ENTRY,
+    /// --offset and --len are relative to the entry's bytes.
     #[command(
         after_help = "Examples:\n  zeroipc dump /sensors\n  zeroipc dump /sensors readings\n  \
                             zeroipc dump /sensors readings --offset 8 --len 16\n  \
