@@ -249,7 +249,7 @@ fn table_rejects_duplicates_long_names_and_overflow_without_leaking_space() {
     );
     // Failures consumed nothing: the next allocation lands right after the last success.
     let b = Array::<u64>::create(&seg, "b", 1).unwrap();
-    assert_eq!(b.entry().offset(), after_a.div_ceil(8) * 8 + 16);
+    assert_eq!(b.entry().offset(), after_a.next_multiple_of(8) + 16);
     Array::<u8>::create(&seg, "c", 1).unwrap();
     let full = Array::<u8>::create(&seg, "d", 1).unwrap_err();
     assert!(
@@ -266,4 +266,39 @@ fn table_rejects_duplicates_long_names_and_overflow_without_leaking_space() {
         .map(|e| e.name().to_string())
         .collect();
     assert_eq!(names, ["a", "y".repeat(31).as_str(), "b", "c"]);
+}
+
+#[test]
+fn a_blank_entry_counted_before_it_is_written_is_skipped() {
+    // C++ increments entry_count before writing the entry (FORMAT.md IH-7): an opener racing
+    // it sees a counted but all-zero entry. It must not fail the open or shadow real entries.
+    use zeroipc::structures::Array;
+    let name = ShmName::new("blank_entry");
+    let seg = SegmentOptions::new()
+        .size(64 * 1024)
+        .create_new(name.as_str())
+        .unwrap();
+    Array::<u32>::create(&seg, "a", 4).unwrap();
+    drop(seg);
+    let mut bytes = std::fs::read(name.path()).unwrap();
+    bytes[8..12].copy_from_slice(&2u32.to_le_bytes()); // entry_count 2, entry 1 still zero
+    std::fs::write(name.path(), &bytes).unwrap();
+    let seg = Segment::open(name.as_str()).unwrap();
+    let names: Vec<String> = seg
+        .entries()
+        .unwrap()
+        .iter()
+        .map(|e| e.name().to_string())
+        .collect();
+    assert_eq!(names, ["a"]);
+    assert!(Array::<u32>::open(&seg, "a").is_ok());
+    // Once the peer fills it in, it appears.
+    let mut bytes = std::fs::read(name.path()).unwrap();
+    let e1 = 32 + 48;
+    bytes[e1..e1 + 1].copy_from_slice(b"b");
+    bytes[e1 + 32..e1 + 40].copy_from_slice(&4096u64.to_le_bytes());
+    bytes[e1 + 40..e1 + 48].copy_from_slice(&8u64.to_le_bytes());
+    std::fs::write(name.path(), &bytes).unwrap();
+    let seg = Segment::open(name.as_str()).unwrap();
+    assert_eq!(seg.entries().unwrap().len(), 2);
 }
