@@ -62,6 +62,8 @@ pub(crate) mod sys;
 #[cfg(not(loom))]
 mod error;
 #[cfg(not(loom))]
+pub mod inspect;
+#[cfg(not(loom))]
 pub mod segment;
 #[cfg(not(loom))]
 pub mod structures;
