@@ -65,12 +65,15 @@ mod error;
 pub mod segment;
 #[cfg(not(loom))]
 pub mod structures;
+pub mod sync;
 
 #[cfg(not(loom))]
 pub use error::{
     CreateError, Corruption, Full, NameError, OpenError, OutOfBounds, StructureError, TableError,
     Timeout,
 };
+#[cfg(not(loom))]
+pub use sync::{LockError, OwnerDead, ReleaseError, WaitError};
 #[cfg(not(loom))]
 pub use segment::{Entry, EntryName, ReadOnlySegment, Segment, SegmentHeader, SegmentOptions};
 

@@ -134,7 +134,7 @@ fn table_rejects_duplicates_long_names_and_overflow_without_leaking_space() {
     assert!(matches!(big, zeroipc::StructureError::Table(TableError::OutOfSpace { .. })), "{big}");
     // Failures consumed nothing: the next allocation lands right after the last success.
     let b = Array::<u64>::create(&seg, "b", 1).unwrap();
-    assert_eq!(b.entry().offset(), (after_a + 7) / 8 * 8 + 16);
+    assert_eq!(b.entry().offset(), after_a.div_ceil(8) * 8 + 16);
     Array::<u8>::create(&seg, "c", 1).unwrap();
     let full = Array::<u8>::create(&seg, "d", 1).unwrap_err();
     assert!(matches!(full, zeroipc::StructureError::Table(TableError::TableFull { max_entries: 4 })), "{full}");

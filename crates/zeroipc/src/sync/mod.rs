@@ -1,0 +1,82 @@
+//! Synchronisation primitives shared by processes: kernel-assisted blocking, and dead holders
+//! that never hang anyone forever.
+//!
+//! # Which primitive for which job
+//!
+//! | job                                                    | primitive        |
+//! |--------------------------------------------------------|------------------|
+//! | one process at a time in a critical section            | [`Mutex`]        |
+//! | at most N processes at a time (a pool of N slots)      | [`Semaphore`]    |
+//! | run an initialiser exactly once, whoever comes first   | [`Once`]         |
+//! | wait until N workers have each reported "done"         | [`Latch`]        |
+//! | N processes meet at a point, again and again           | [`Barrier`]      |
+//!
+//! The bytes are FORMAT.md §7's, so C++, Go and Python peers use the same structures. Every
+//! blocking operation comes as `op` (no limit), `op_timeout(Duration)`, `op_deadline(Instant)`
+//! and, where it makes sense, `try_op`; locks return RAII guards.
+//!
+//! # Waiting
+//!
+//! Waiters spin briefly, then sleep on a *shared* futex on the word they wait for, and
+//! re-check at least every millisecond, because peers in other languages change the words
+//! without waking anyone (they poll). zeroipc's own releases always wake. An uncontended
+//! acquire or release makes no system call.
+//!
+//! # Dead holders
+//!
+//! A zeroipc [`Mutex`] holder and a zeroipc [`Once`] initialiser record their pid in bytes
+//! the format leaves unused (listed in each module); a waiter that finds that process gone
+//! takes over and is told so ([`LockError::OwnerDead`]; a `Once` re-runs the initialiser).
+//! A holder that is a C++, C, Go or Python process records nothing: there the `_timeout` and
+//! `_deadline` variants are the answer, and so they are for counting semaphores, latches and
+//! barriers, which have no single owner.
+#![cfg_attr(loom, allow(dead_code, unreachable_pub, unused_imports))]
+
+pub(crate) mod barrier;
+pub(crate) mod latch;
+pub(crate) mod mutex;
+pub(crate) mod once;
+pub(crate) mod semaphore;
+pub(crate) mod wait;
+
+#[cfg(not(loom))]
+mod error;
+
+#[cfg(not(loom))]
+pub use barrier::{Barrier, BarrierWaitResult};
+#[cfg(not(loom))]
+pub use error::{LockError, OwnerDead, ReleaseError, WaitError};
+#[cfg(not(loom))]
+pub use latch::Latch;
+#[cfg(not(loom))]
+pub use mutex::{Mutex, MutexGuard};
+#[cfg(not(loom))]
+pub use once::{Once, OnceOutcome};
+#[cfg(not(loom))]
+pub use semaphore::Semaphore;
+
+/// A word read from the segment that holds an impossible value (turned into
+/// [`Corruption::Field`](crate::Corruption::Field) by the handle, which knows the entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BadWord {
+    pub(crate) field: &'static str,
+    pub(crate) found: u64,
+    pub(crate) expected: &'static str,
+}
+
+/// Checks an entry's size against the primitive's fixed size.
+#[cfg(not(loom))]
+pub(crate) fn check_size(
+    entry: &crate::segment::Entry,
+    size: u64,
+) -> Result<(), crate::Corruption> {
+    if entry.size() == size {
+        return Ok(());
+    }
+    Err(crate::Corruption::Field {
+        entry: entry.name().to_string(),
+        field: "entry size",
+        found: entry.size(),
+        expected: format!("{size}"),
+    })
+}
