@@ -21,9 +21,11 @@
 //!
 //! **D-19 fixed.** Upstream, a waiter that times out decrements `arrived` unconditionally; if
 //! the last participant had just reset it to 0, `arrived` becomes −1 and every later cycle
-//! hangs. Here a timed-out waiter withdraws with a CAS that only decrements a positive
-//! `arrived` while `generation` is unchanged; if it finds `arrived == 0` the cycle completed
-//! (the reset happened) and it reports passing instead of timing out.
+//! hangs. Here a timed-out waiter withdraws with a CAS that only decrements `arrived` when it
+//! lies strictly between 0 and `num_participants` and `generation` is unchanged. If it finds
+//! `arrived == num_participants` (the last one arrived and is releasing) or `0` (the last one
+//! reset the counter), the cycle completed with our arrival, and it reports passing instead
+//! of timing out. (loom caught the `== num_participants` case.)
 //!
 //! # Process death
 //!
@@ -111,9 +113,11 @@ impl RawBarrier<'_> {
             if self.generation.load(Acquire) != g {
                 return RawBarrierWait::Passed(false);
             }
-            if a as i32 <= 0 {
-                // Our arrival is still counted unless the last arriver reset the counter: the
-                // cycle completed and its `generation` bump is a store away.
+            let v = a as i32;
+            if v <= 0 || v >= self.n {
+                // `n`: the last participant arrived and is releasing us (reset and bump are
+                // on their way). `0`: it already reset the counter, the bump follows. Our
+                // arrival counted for a completed cycle either way: we passed.
                 return RawBarrierWait::Passed(false);
             }
             // ORDERING: Relaxed — only takes back our own count; nothing is published.
@@ -418,7 +422,7 @@ mod loom_tests {
                 "arrived went to {arrived} ({mine:?}, {theirs:?})"
             );
             if w.generation.load(Relaxed) == 1 {
-                assert_eq!(arrived, 0);
+                assert_eq!(arrived, 0, "{mine:?} {theirs:?}");
             }
         });
     }
