@@ -405,3 +405,124 @@ fn barrier_sigkilled_participant_makes_others_time_out_and_barrier_stays_usable(
     });
     assert_eq!(b.generation().unwrap(), 1);
 }
+
+#[test]
+fn rwlock_sigkilled_writer_is_cleared_by_reader_and_lock_recovers() {
+    use zeroipc::sync::RwLock;
+    if let Some(name) = child_role("writer") {
+        let seg = Segment::open(&name).unwrap();
+        let lock = RwLock::open(&seg, "rw").unwrap();
+        let flag: Array<u32> = Array::open(&seg, "flag").unwrap();
+        let _w = lock.write().unwrap();
+        flag.set(0, 1).unwrap(); // "I hold the write lock"
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+    let name = ShmName::new("rwlock_sigkill_writer");
+    let seg = create(&name);
+    let lock = RwLock::create(&seg, "rw").unwrap();
+    let flag: Array<u32> = Array::create(&seg, "flag", 1).unwrap();
+    let mut child = spawn_child(
+        "rwlock_sigkilled_writer_is_cleared_by_reader_and_lock_recovers",
+        "writer",
+        &name,
+    );
+    let pid = child.id();
+    wait_for("the child to hold the write lock", || {
+        flag.get(0) == Some(1)
+    });
+    assert_eq!(lock.snapshot().unwrap(), (0, true));
+    assert!(matches!(
+        lock.read_timeout(Duration::from_millis(20)),
+        Err(LockError::Timeout)
+    ));
+    assert!(matches!(
+        lock.write_timeout(Duration::from_millis(20)),
+        Err(LockError::Timeout)
+    ));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    match lock.read_timeout(TEST_DEADLINE) {
+        Err(LockError::OwnerDead(dead)) => {
+            assert_eq!(dead.pid(), pid);
+            assert_eq!(lock.snapshot().unwrap(), (1, false));
+            drop(dead.into_guard());
+        }
+        other => panic!("expected OwnerDead, got {:?}", other.map(|_| ())),
+    }
+    assert_eq!(lock.snapshot().unwrap(), (0, false));
+    let w = lock.write_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        lock.writer_mutex().owner().unwrap(),
+        Some(std::process::id())
+    );
+    drop(w);
+    let _r = lock.read_timeout(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn rwlock_writer_excludes_readers_across_processes() {
+    use zeroipc::sync::RwLock;
+    const ROUNDS: u64 = 2_000;
+    if let Some(name) = child_role("rw_writer") {
+        let seg = Segment::open(&name).unwrap();
+        let lock = RwLock::open(&seg, "rw").unwrap();
+        let pair: Array<u64> = Array::open(&seg, "pair").unwrap();
+        for i in 1..=ROUNDS {
+            let _w = lock.write_timeout(TEST_DEADLINE).unwrap();
+            pair.set(0, i).unwrap();
+            pair.set(1, i).unwrap();
+        }
+        return;
+    }
+    let name = ShmName::new("rwlock_exclusion");
+    let seg = create(&name);
+    let lock = RwLock::create(&seg, "rw").unwrap();
+    let pair: Array<u64> = Array::create(&seg, "pair", 2).unwrap();
+    let child = spawn_child(
+        "rwlock_writer_excludes_readers_across_processes",
+        "rw_writer",
+        &name,
+    );
+    let t0 = Instant::now();
+    loop {
+        let r = lock.read_timeout(TEST_DEADLINE).unwrap();
+        let (a, b) = (pair.get(0).unwrap(), pair.get(1).unwrap());
+        drop(r);
+        assert_eq!(a, b, "a reader saw a half-written pair");
+        if a == ROUNDS {
+            break;
+        }
+        assert!(t0.elapsed() < TEST_DEADLINE);
+    }
+    wait_ok(child, 60);
+    assert_eq!(lock.snapshot().unwrap(), (0, false));
+}
+
+#[test]
+fn composite_names_are_checked_first_and_half_created_is_reported() {
+    use zeroipc::sync::RwLock;
+    let name = ShmName::new("composite_names");
+    let seg = create(&name);
+    let long = "a".repeat(26); // + "_state" = 32 bytes > 31
+    assert!(RwLock::create(&seg, &long).is_err());
+    assert!(seg.entries().unwrap().is_empty(), "nothing was created");
+    // A creator that died after `_state` and `_rmtx`:
+    Mutex::create(&seg, "half_rmtx").unwrap();
+    Semaphore::create(&seg, "half_state", 0, 0).ok(); // any entry will do for the test
+    let e = RwLock::open(&seg, "half").unwrap_err();
+    assert!(e.to_string().contains("half_wmtx"), "{e}");
+    let e = RwLock::create(&seg, "half").unwrap_err();
+    assert!(e.to_string().contains("half-created"), "{e}");
+    assert!(matches!(
+        RwLock::open(&seg, "none"),
+        Err(zeroipc::StructureError::Table(_))
+    ));
+    RwLock::create(&seg, "ok").unwrap();
+    assert!(matches!(
+        RwLock::create(&seg, "ok"),
+        Err(zeroipc::StructureError::Table(_))
+    ));
+    RwLock::open(&seg, "ok").unwrap();
+}

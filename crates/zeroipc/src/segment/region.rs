@@ -39,6 +39,7 @@ in_place!(
     TableHeader, TableEntry, ArrayHeader,
 );
 in_place!(crate::layout::semaphore::SemaphoreHeader, crate::layout::barrier::BarrierHeader, crate::layout::latch::LatchHeader);
+in_place!(crate::layout::event::EventHeader, crate::layout::rwlock::RwLockState);
 
 /// A mapped segment as a bounded, checked address space.
 #[derive(Debug)]

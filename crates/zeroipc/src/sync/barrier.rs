@@ -424,8 +424,14 @@ mod loom_tests {
             if w.generation.load(Relaxed) == 1 {
                 // The cycle completed: both arrivals counted, nobody reports a timeout.
                 assert_eq!(arrived, 0, "{mine:?} {theirs:?}");
-                assert!(!matches!(mine, RawBarrierWait::TimedOut), "{mine:?} {theirs:?}");
-                assert!(!matches!(theirs, RawBarrierWait::TimedOut), "{mine:?} {theirs:?}");
+                assert!(
+                    !matches!(mine, RawBarrierWait::TimedOut),
+                    "{mine:?} {theirs:?}"
+                );
+                assert!(
+                    !matches!(theirs, RawBarrierWait::TimedOut),
+                    "{mine:?} {theirs:?}"
+                );
             }
         });
     }

@@ -10,6 +10,10 @@
 //! | run an initialiser exactly once, whoever comes first   | [`Once`]         |
 //! | wait until N workers have each reported "done"         | [`Latch`]        |
 //! | N processes meet at a point, again and again           | [`Barrier`]      |
+//! | many readers or one writer                             | [`RwLock`]       |
+//! | "go" for one waiter per signal, or for everyone        | [`Event`]        |
+//! | wait under a lock until a condition holds              | [`Monitor`]      |
+//! | publish a value; readers wait for the next version     | [`Signal`]       |
 //!
 //! The bytes are FORMAT.md §7's, so C++, Go and Python peers use the same structures. Every
 //! blocking operation comes as `op` (no limit), `op_timeout(Duration)`, `op_deadline(Instant)`
@@ -33,10 +37,16 @@
 #![cfg_attr(loom, allow(dead_code, unreachable_pub, unused_imports))]
 
 pub(crate) mod barrier;
+#[cfg(not(loom))]
+pub(crate) mod composite;
+pub(crate) mod event;
 pub(crate) mod latch;
+pub(crate) mod monitor;
 pub(crate) mod mutex;
 pub(crate) mod once;
+pub(crate) mod rwlock;
 pub(crate) mod semaphore;
+pub(crate) mod signal;
 pub(crate) mod wait;
 
 #[cfg(not(loom))]
@@ -47,13 +57,21 @@ pub use barrier::{Barrier, BarrierWaitResult};
 #[cfg(not(loom))]
 pub use error::{LockError, OwnerDead, ReleaseError, WaitError};
 #[cfg(not(loom))]
+pub use event::{Event, EventMode, PULSE_GRACE};
+#[cfg(not(loom))]
 pub use latch::Latch;
+#[cfg(not(loom))]
+pub use monitor::{Monitor, MonitorGuard};
 #[cfg(not(loom))]
 pub use mutex::{Mutex, MutexGuard};
 #[cfg(not(loom))]
 pub use once::{Once, OnceOutcome};
 #[cfg(not(loom))]
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+#[cfg(not(loom))]
 pub use semaphore::Semaphore;
+#[cfg(not(loom))]
+pub use signal::Signal;
 
 /// A word read from the segment that holds an impossible value (turned into
 /// [`Corruption::Field`](crate::Corruption::Field) by the handle, which knows the entry).

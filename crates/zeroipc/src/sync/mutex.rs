@@ -311,7 +311,11 @@ mod handle {
         /// [`StructureError::Table`] if there is no such entry; [`StructureError::Corrupt`]
         /// if it is not 16 bytes or its `max_count` is not 1 (as Go and Python check).
         pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
-            let entry = seg.find(name)?;
+            Self::open_entry(seg, seg.find(name)?)
+        }
+
+        /// Validates `entry` as a mutex (size 16, `max_count` 1).
+        pub(crate) fn open_entry(seg: &Segment, entry: Entry) -> Result<Self, StructureError> {
             let max = open_header(seg, &entry)?;
             if max != 1 {
                 return Err(Corruption::Field {
@@ -332,7 +336,7 @@ mod handle {
             self.seg.region().header(self.entry.offset())
         }
 
-        fn raw(&self) -> Result<RawMutex<'_>, Corruption> {
+        pub(crate) fn raw(&self) -> Result<RawMutex<'_>, Corruption> {
             let h = self.header()?;
             Ok(RawMutex {
                 count: &h.count,
