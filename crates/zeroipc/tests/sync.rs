@@ -526,3 +526,148 @@ fn composite_names_are_checked_first_and_half_created_is_reported() {
     ));
     RwLock::open(&seg, "ok").unwrap();
 }
+
+#[test]
+fn event_signals_cross_processes_in_both_modes() {
+    use zeroipc::sync::{Event, EventMode};
+    if let Some(name) = child_role("manual_waiter") {
+        let seg = Segment::open(&name).unwrap();
+        let ev = Event::open(&seg, "manual").unwrap();
+        ev.wait_timeout(TEST_DEADLINE).unwrap();
+        Event::open(&seg, "auto").unwrap().signal().unwrap();
+        return;
+    }
+    let name = ShmName::new("event_cross");
+    let seg = create(&name);
+    let manual = Event::create(&seg, "manual", EventMode::ManualReset).unwrap();
+    let auto = Event::create(&seg, "auto", EventMode::AutoReset).unwrap();
+    let kids: Vec<_> = (0..2)
+        .map(|_| {
+            spawn_child(
+                "event_signals_cross_processes_in_both_modes",
+                "manual_waiter",
+                &name,
+            )
+        })
+        .collect();
+    wait_for("both children to wait", || manual.waiting().unwrap() == 2);
+    manual.signal().unwrap(); // releases both
+    // Each child signals the auto-reset event once: two waits pass, a third times out.
+    auto.wait_timeout(TEST_DEADLINE).unwrap();
+    auto.wait_timeout(TEST_DEADLINE).unwrap();
+    for k in kids {
+        wait_ok(k, 60);
+    }
+    assert!(matches!(
+        auto.wait_timeout(Duration::from_millis(10)),
+        Err(WaitError::Timeout)
+    ));
+    assert!(!auto.is_signaled().unwrap());
+    assert!(manual.is_signaled().unwrap());
+    manual.pulse().unwrap();
+    assert!(!manual.is_signaled().unwrap());
+}
+
+#[test]
+fn monitor_wait_notify_across_processes() {
+    use zeroipc::sync::Monitor;
+    if let Some(name) = child_role("consumer") {
+        let seg = Segment::open(&name).unwrap();
+        let mon = Monitor::open(&seg, "mon").unwrap();
+        let items: Array<u32> = Array::open(&seg, "items").unwrap();
+        let g = mon.lock_timeout(TEST_DEADLINE).unwrap();
+        let (_g, ok) = mon
+            .wait_while_timeout(g, TEST_DEADLINE, || items.get(0) == Some(1))
+            .unwrap();
+        assert!(ok);
+        return;
+    }
+    let name = ShmName::new("monitor_cross");
+    let seg = create(&name);
+    let mon = Monitor::create(&seg, "mon").unwrap();
+    let items: Array<u32> = Array::create(&seg, "items", 1).unwrap();
+    let kids: Vec<_> = (0..2)
+        .map(|_| spawn_child("monitor_wait_notify_across_processes", "consumer", &name))
+        .collect();
+    wait_for("both consumers to wait", || mon.waiting().unwrap() == 2);
+    {
+        let _g = mon.lock().unwrap();
+        items.set(0, 1).unwrap();
+    }
+    mon.notify_all().unwrap();
+    for k in kids {
+        wait_ok(k, 60);
+    }
+    // D-24: exactly one permit per notified waiter, none left over.
+    assert_eq!(mon.condition().count().unwrap(), 0);
+    assert_eq!(mon.waiting().unwrap(), 0);
+    mon.notify_all().unwrap();
+    mon.notify_one().unwrap();
+    assert_eq!(
+        mon.condition().count().unwrap(),
+        0,
+        "no waiters: no permits"
+    );
+}
+
+#[test]
+fn monitor_timed_out_waiters_leave_no_permits_behind() {
+    use zeroipc::sync::Monitor;
+    let name = ShmName::new("monitor_d24");
+    let seg = create(&name);
+    let mon = Monitor::create(&seg, "mon").unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                let g = mon.lock().unwrap();
+                let (_g, _timed_out) = mon.wait_timeout(g, Duration::from_millis(30)).unwrap();
+            });
+        }
+        // Notify while some may be timing out.
+        std::thread::sleep(Duration::from_millis(25));
+        mon.notify_all().unwrap();
+        mon.notify_all().unwrap();
+    });
+    assert_eq!(mon.waiting().unwrap(), 0);
+    assert_eq!(
+        mon.condition().count().unwrap(),
+        0,
+        "permits piled up (D-24)"
+    );
+}
+
+#[test]
+fn signal_wait_for_change_sees_value_set_in_other_process() {
+    use zeroipc::sync::Signal;
+    if let Some(name) = child_role("watcher") {
+        let seg = Segment::open(&name).unwrap();
+        let sig: Signal<u64> = Signal::open(&seg, "sig").unwrap();
+        let mut seen = sig.version().unwrap();
+        let mut values = Vec::new();
+        while values.last() != Some(&5) {
+            seen = sig.wait_for_change(seen, TEST_DEADLINE).unwrap();
+            values.push(sig.get().unwrap());
+        }
+        assert!(values.windows(2).all(|w| w[0] < w[1]), "{values:?}");
+        return;
+    }
+    let name = ShmName::new("signal_cross");
+    let seg = create(&name);
+    let sig: Signal<u64> = Signal::create(&seg, "sig", 0).unwrap();
+    let child = spawn_child(
+        "signal_wait_for_change_sees_value_set_in_other_process",
+        "watcher",
+        &name,
+    );
+    for v in 1..=5u64 {
+        std::thread::sleep(Duration::from_millis(5));
+        sig.update(|x| x + 1).unwrap();
+        assert_eq!(sig.get().unwrap(), v);
+    }
+    wait_ok(child, 60);
+    assert_eq!(sig.version().unwrap(), 5);
+    assert!(matches!(
+        sig.wait_for_change(5, Duration::from_millis(5)),
+        Err(WaitError::Timeout)
+    ));
+}
