@@ -161,7 +161,7 @@ mod handle {
         }
     }
 
-    /// A reusable barrier in a segment. See the [module docs](self).
+    /// A reusable barrier in a segment. See the [module docs](super).
     ///
     /// # Examples
     ///

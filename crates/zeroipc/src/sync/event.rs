@@ -62,7 +62,7 @@ mod handle {
         ManualReset,
     }
 
-    /// An event in a segment. See the [module docs](self).
+    /// An event in a segment. See the [module docs](super).
     ///
     /// # Examples
     ///

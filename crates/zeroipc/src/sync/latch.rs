@@ -137,7 +137,7 @@ mod handle {
     use crate::sync::wait::deadline_after;
     use crate::sync::{WaitError, check_size};
 
-    /// A countdown latch in a segment. See the [module docs](self).
+    /// A countdown latch in a segment. See the [module docs](super).
     ///
     /// # Examples
     ///

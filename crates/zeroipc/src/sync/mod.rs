@@ -36,17 +36,17 @@
 //! barriers, which have no single owner.
 #![cfg_attr(loom, allow(dead_code, unreachable_pub, unused_imports))]
 
-pub(crate) mod barrier;
+pub mod barrier;
 #[cfg(not(loom))]
 pub(crate) mod composite;
-pub(crate) mod event;
-pub(crate) mod latch;
-pub(crate) mod monitor;
-pub(crate) mod mutex;
-pub(crate) mod once;
-pub(crate) mod rwlock;
-pub(crate) mod semaphore;
-pub(crate) mod signal;
+pub mod event;
+pub mod latch;
+pub mod monitor;
+pub mod mutex;
+pub mod once;
+pub mod rwlock;
+pub mod semaphore;
+pub mod signal;
 pub(crate) mod wait;
 
 #[cfg(not(loom))]

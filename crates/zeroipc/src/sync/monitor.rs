@@ -59,7 +59,7 @@ mod handle {
     /// How long a timed-out waiter that was notified meanwhile waits for its permit.
     const CLAIMED_GRACE: Duration = Duration::from_millis(100);
 
-    /// A monitor (mutex + condition) in a segment. See the [module docs](self).
+    /// A monitor (mutex + condition) in a segment. See the [module docs](super).
     ///
     /// # Examples
     ///

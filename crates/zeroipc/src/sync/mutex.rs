@@ -31,7 +31,7 @@
 //! clears it right before the CAS that releases it. A blocked locker checks that pid with
 //! `kill(pid, 0)` every time it re-checks (about every millisecond). If the holder is gone,
 //! the locker takes the lock over with a CAS on `owner` (dead pid → own pid; `count` stays
-//! 0), and gets [`LockError::OwnerDead`] carrying the guard: the protected data may be
+//! 0), and gets [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead) carrying the guard: the protected data may be
 //! half-updated, repair it (or not) and drop the guard. Only one locker wins that CAS.
 //!
 //! Not detected, so the `_timeout`/`_deadline` variants are the answer:
@@ -220,7 +220,7 @@ mod handle {
     use crate::sync::{LockError, OwnerDead, ReleaseError};
     use crate::sys::process::{current_pid, pid_alive};
 
-    /// A mutex in a segment, shared by processes. See the [module docs](self).
+    /// A mutex in a segment, shared by processes. See the [module docs](super).
     ///
     /// # Examples
     ///
@@ -378,7 +378,7 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LockError::OwnerDead`] (the lock is held, through the guard inside);
+        /// [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead) (the lock is held, through the guard inside);
         /// [`LockError::Corrupt`] if `count` is neither 0 nor 1.
         pub fn lock(&self) -> Result<MutexGuard<'_>, LockError<MutexGuard<'_>>> {
             self.lock_inner(None)
@@ -388,7 +388,7 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LockError::WouldBlock`]; [`LockError::OwnerDead`]; [`LockError::Corrupt`].
+        /// [`LockError::WouldBlock`]; [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead); [`LockError::Corrupt`].
         pub fn try_lock(&self) -> Result<MutexGuard<'_>, LockError<MutexGuard<'_>>> {
             let raw = self.raw()?;
             let me = current_pid();
@@ -406,7 +406,7 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`]; [`LockError::OwnerDead`]; [`LockError::Corrupt`].
+        /// [`LockError::Timeout`](crate::sync::LockError::Timeout); [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead); [`LockError::Corrupt`].
         pub fn lock_timeout(
             &self,
             timeout: Duration,
@@ -418,7 +418,7 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`]; [`LockError::OwnerDead`]; [`LockError::Corrupt`].
+        /// [`LockError::Timeout`](crate::sync::LockError::Timeout); [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead); [`LockError::Corrupt`].
         pub fn lock_deadline(
             &self,
             deadline: Instant,

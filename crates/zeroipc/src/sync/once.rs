@@ -193,7 +193,7 @@ mod handle {
     use crate::sync::wait::deadline_after;
     use crate::sys::process::{current_pid, pid_alive};
 
-    /// A once-only initialisation flag in a segment. See the [module docs](self).
+    /// A once-only initialisation flag in a segment. See the [module docs](super).
     ///
     /// # Examples
     ///

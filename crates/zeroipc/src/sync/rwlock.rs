@@ -27,10 +27,10 @@
 //! - **A dead zeroipc writer** holds `wmtx`, whose padding word names it (see
 //!   [`Mutex`](super::Mutex)). A reader that finds `writer_active` set checks that pid; if the
 //!   process is gone it takes `wmtx` over, clears `writer_active`, releases `wmtx`, takes its
-//!   read lock and returns [`LockError::OwnerDead`] with the read guard. A writer that finds
+//!   read lock and returns [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead) with the read guard. A writer that finds
 //!   it gets `wmtx` through the Mutex takeover and returns `OwnerDead` with the write guard.
 //! - **A dead reader** leaves `readers` one too high (there is no room for reader pids):
-//!   writers get [`LockError::Timeout`] from the `_timeout` variants, readers are unaffected.
+//!   writers get [`LockError::Timeout`](crate::sync::LockError::Timeout) from the `_timeout` variants, readers are unaffected.
 //! - **A dead C++/Python holder** records no pid: the timeout is the answer.
 
 use crate::loom::{
@@ -89,7 +89,7 @@ mod handle {
     use crate::sync::{LockError, Mutex, OwnerDead, check_size, composite};
     use crate::sys::process::{current_pid, pid_alive};
 
-    /// A reader-writer lock in a segment. See the [module docs](self).
+    /// A reader-writer lock in a segment. See the [module docs](super).
     ///
     /// # Examples
     ///
@@ -377,7 +377,7 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LockError::OwnerDead`] if a dead zeroipc writer was cleared away (the read lock
+        /// [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead) if a dead zeroipc writer was cleared away (the read lock
         /// is held, in the guard); [`LockError::Corrupt`].
         pub fn read(&self) -> ReadResult<'_> {
             self.read_inner(None, true)
@@ -396,7 +396,7 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`]; otherwise as [`RwLock::read`].
+        /// [`LockError::Timeout`](crate::sync::LockError::Timeout); otherwise as [`RwLock::read`].
         pub fn read_timeout(&self, timeout: Duration) -> ReadResult<'_> {
             self.read_inner(deadline_after(timeout), true)
         }
@@ -405,7 +405,7 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`]; otherwise as [`RwLock::read`].
+        /// [`LockError::Timeout`](crate::sync::LockError::Timeout); otherwise as [`RwLock::read`].
         pub fn read_deadline(&self, deadline: Instant) -> ReadResult<'_> {
             self.read_inner(Some(deadline), true)
         }
@@ -414,7 +414,7 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LockError::OwnerDead`] if the previous writer died (the write lock is held, in
+        /// [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead) if the previous writer died (the write lock is held, in
         /// the guard); [`LockError::Corrupt`] (e.g. a negative `readers`).
         pub fn write(&self) -> WriteResult<'_> {
             self.write_inner(None, true)
@@ -434,7 +434,7 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`]; otherwise as [`RwLock::write`].
+        /// [`LockError::Timeout`](crate::sync::LockError::Timeout); otherwise as [`RwLock::write`].
         pub fn write_timeout(&self, timeout: Duration) -> WriteResult<'_> {
             self.write_inner(deadline_after(timeout), true)
         }
@@ -443,7 +443,7 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`]; otherwise as [`RwLock::write`].
+        /// [`LockError::Timeout`](crate::sync::LockError::Timeout); otherwise as [`RwLock::write`].
         pub fn write_deadline(&self, deadline: Instant) -> WriteResult<'_> {
             self.write_inner(Some(deadline), true)
         }

@@ -187,7 +187,7 @@ pub(crate) mod handle {
     use crate::sync::wait::deadline_after;
     use crate::sync::{LockError, ReleaseError, check_size};
 
-    /// A counting semaphore in a segment. See the [module docs](self).
+    /// A counting semaphore in a segment. See the [module docs](super).
     ///
     /// # Examples
     ///

@@ -1,4 +1,4 @@
-//! Signal<T>: a value with a version number; readers wait for it to change.
+//! `Signal<T>`: a value with a version number; readers wait for it to change.
 //!
 //! # Layout (FORMAT.md §7.9; entries created in this order)
 //!
@@ -54,7 +54,7 @@ mod handle {
     const SUFFIXES: [&str; 3] = ["_state", "_mtx", ""];
     const VALUE_OFFSET: u64 = 8;
 
-    /// A versioned value in a segment. See the [module docs](self).
+    /// A versioned value in a segment. See the [module docs](super).
     ///
     /// # Examples
     ///
