@@ -33,44 +33,210 @@
 //!   writers get [`LockError::Timeout`](crate::sync::LockError::Timeout) from the `_timeout` variants, readers are unaffected.
 //! - **A dead C++/Python holder** records no pid: the timeout is the answer.
 
+use std::time::Instant;
+
 use crate::loom::{
     AtomicU32,
-    Ordering::{AcqRel, Acquire, Release},
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
+use crate::sync::BadWord;
+use crate::sync::mutex::{RawLock, RawMutex};
+use crate::sync::wait::{self, Parked};
 
 #[cfg(not(loom))]
 pub use handle::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-/// Drops one reader; wakes writers when the last one leaves.
-#[allow(clippy::cast_possible_wrap)]
-pub(crate) fn read_unlock(readers: &AtomicU32) {
-    // ORDERING: Release pairs with the writer's Acquire load of `readers`: our reads of the
-    // protected data happen-before its writes.
-    let before = readers.fetch_sub(1, Release) as i32;
-    if before <= 1 {
-        crate::sync::wait::wake_all(readers);
+/// Which of the RWLock's entries a bad word was found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    State,
+    Rmtx,
+    Wmtx,
+}
+
+/// How a raw read or write lock attempt ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RawRw {
+    /// Held.
+    Locked,
+    /// Held, after clearing away (or taking over from) the dead process `pid`.
+    TookOver { pid: u32 },
+    /// Not held: busy (try) or the deadline passed.
+    NotLocked,
+    /// A word holds an impossible value.
+    Bad(Part, BadWord),
+}
+
+/// The RWLock state machine over views of `readers`, `writer_active` and the two mutexes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawRwLock<'a> {
+    pub(crate) readers: &'a AtomicU32,
+    pub(crate) writer_active: &'a AtomicU32,
+    pub(crate) rmtx: RawMutex<'a>,
+    pub(crate) wmtx: RawMutex<'a>,
+}
+
+/// Locks a sub-mutex: `Ok(None)` held, `Ok(Some(pid))` taken over, `Err` not held / bad.
+fn lock_sub(
+    m: RawMutex<'_>,
+    part: Part,
+    me: u32,
+    deadline: Option<Instant>,
+    block: bool,
+    alive: &impl Fn(u32) -> bool,
+) -> Result<Option<u32>, RawRw> {
+    let r = if block {
+        m.lock(me, deadline, alive)
+    } else {
+        match m.try_lock(me) {
+            RawLock::NotLocked => m
+                .take_over_from_dead(me, alive)
+                .map_or(RawLock::NotLocked, |pid| RawLock::TookOver { pid }),
+            other => other,
+        }
+    };
+    match r {
+        RawLock::Locked => Ok(None),
+        RawLock::TookOver { pid } => Ok(Some(pid)),
+        RawLock::NotLocked => Err(RawRw::NotLocked),
+        RawLock::Bad(b) => Err(RawRw::Bad(part, b)),
     }
 }
 
-/// Ends a write phase (the caller then releases `wmtx`).
-pub(crate) fn end_write(writer_active: &AtomicU32) {
-    // ORDERING: Release pairs with the readers' Acquire load of `writer_active`: the
-    // writer's changes happen-before their reads.
-    writer_active.store(0, Release);
-    crate::sync::wait::wake_all(writer_active);
+fn unlock_sub(m: RawMutex<'_>) {
+    // A foreign double unlock cannot be repaired here; the next lock reports a bad count.
+    let _ = m.unlock();
 }
 
-/// Registers a reader (the caller holds `rmtx` and saw `writer_active == 0`).
-pub(crate) fn add_reader(readers: &AtomicU32) {
-    // ORDERING: AcqRel — the increment is seen by a writer's Acquire drain loop; Acquire
-    // keeps our reads after it.
-    readers.fetch_add(1, AcqRel);
-}
+#[allow(clippy::cast_possible_wrap)] // i32 wire values held as u32 bits
+impl RawRwLock<'_> {
+    fn writer_active(&self) -> bool {
+        // ORDERING: Acquire pairs with the Release store in `end_write`: the writer's
+        // changes happen-before our reads.
+        self.writer_active.load(Acquire) != 0
+    }
 
-/// Whether a writer is active (Acquire pairs with `end_write`).
-pub(crate) fn writer_active(word: &AtomicU32) -> bool {
-    // ORDERING: Acquire pairs with the Release store in `end_write`.
-    word.load(Acquire) != 0
+    fn end_write(&self) {
+        // ORDERING: Release pairs with the Acquire load in `writer_active`.
+        self.writer_active.store(0, Release);
+        wait::wake_all(self.writer_active);
+    }
+
+    /// Takes a read lock (`block`: wait until `deadline`; else try once).
+    pub(crate) fn read(
+        &self,
+        me: u32,
+        deadline: Option<Instant>,
+        block: bool,
+        alive: impl Fn(u32) -> bool,
+    ) -> RawRw {
+        let mut dead = None;
+        loop {
+            match lock_sub(self.rmtx, Part::Rmtx, me, deadline, block, &alive) {
+                Ok(took) => dead = dead.or(took),
+                Err(e) => return e,
+            }
+            if !self.writer_active() {
+                // ORDERING: AcqRel — a writer's Acquire drain loop sees us; we hold `rmtx`,
+                // so no writer sets `writer_active` between our check and this increment.
+                self.readers.fetch_add(1, AcqRel);
+                unlock_sub(self.rmtx);
+                break;
+            }
+            unlock_sub(self.rmtx);
+            // A writer is active: is it a dead zeroipc process (its pid is in `wmtx`)?
+            if let Some(pid) = self.wmtx.take_over_from_dead(me, &alive) {
+                // We hold `wmtx` for the dead writer: end its write phase and release it.
+                self.end_write();
+                unlock_sub(self.wmtx);
+                dead = Some(pid);
+                continue;
+            }
+            if !block || wait::park(self.writer_active, 1, deadline) == Parked::TimedOut {
+                return RawRw::NotLocked;
+            }
+        }
+        dead.map_or(RawRw::Locked, |pid| RawRw::TookOver { pid })
+    }
+
+    /// Drops one reader; wakes writers when the last one leaves.
+    pub(crate) fn read_unlock(&self) {
+        // ORDERING: Release pairs with the writer's Acquire drain loop: our reads of the
+        // protected data happen-before its writes.
+        let before = self.readers.fetch_sub(1, Release) as i32;
+        if before <= 1 {
+            wait::wake_all(self.readers);
+        }
+    }
+
+    /// Takes the write lock (`block`: wait until `deadline`; else try once).
+    pub(crate) fn write(
+        &self,
+        me: u32,
+        deadline: Option<Instant>,
+        block: bool,
+        alive: impl Fn(u32) -> bool,
+    ) -> RawRw {
+        let mut dead = match lock_sub(self.wmtx, Part::Wmtx, me, deadline, block, &alive) {
+            Ok(took) => took,
+            Err(e) => return e,
+        };
+        match lock_sub(self.rmtx, Part::Rmtx, me, deadline, block, &alive) {
+            Ok(took) => dead = dead.or(took),
+            Err(e) => {
+                unlock_sub(self.wmtx);
+                return e;
+            }
+        }
+        // ORDERING: Acquire pairs with `read_unlock`'s Release.
+        if !block && self.readers.load(Acquire) != 0 {
+            unlock_sub(self.rmtx);
+            unlock_sub(self.wmtx);
+            return RawRw::NotLocked;
+        }
+        // ORDERING: Release pairs with readers' Acquire in `writer_active`; stored under
+        // `rmtx`, so no reader registers after this.
+        self.writer_active.store(1, Release);
+        unlock_sub(self.rmtx);
+        loop {
+            // ORDERING: Acquire pairs with the Release decrement in `read_unlock`.
+            let r = self.readers.load(Acquire);
+            if r == 0 {
+                break;
+            }
+            if (r as i32) < 0 {
+                self.end_write();
+                unlock_sub(self.wmtx);
+                let bad = BadWord {
+                    field: "readers",
+                    found: u64::from(r),
+                    expected: "0 ..= i32::MAX",
+                };
+                return RawRw::Bad(Part::State, bad);
+            }
+            // ORDERING: Relaxed — the loop head re-reads with Acquire before deciding.
+            if wait::park(self.readers, r, deadline) == Parked::TimedOut
+                && self.readers.load(Relaxed) != 0
+            {
+                self.end_write();
+                unlock_sub(self.wmtx);
+                return RawRw::NotLocked;
+            }
+        }
+        dead.map_or(RawRw::Locked, |pid| RawRw::TookOver { pid })
+    }
+
+    /// Ends the write phase and releases `wmtx`.
+    pub(crate) fn write_unlock(&self) {
+        self.end_write();
+        unlock_sub(self.wmtx);
+    }
+
+    /// `(readers, writer_active)` as raw words (a snapshot).
+    pub(crate) fn snapshot(&self) -> (u32, u32) {
+        // ORDERING: Relaxed — a snapshot for display.
+        (self.readers.load(Relaxed), self.writer_active.load(Relaxed))
+    }
 }
 
 #[cfg(not(loom))]
@@ -78,14 +244,12 @@ mod handle {
     use core::fmt;
     use std::time::{Duration, Instant};
 
-    use super::{add_reader, end_write, read_unlock, writer_active};
+    use super::{Part, RawRw, RawRwLock};
     use crate::error::{Corruption, StructureError};
     use crate::layout::rwlock::{RWLOCK_STATE_LEN, RWLOCK_SUFFIXES, RwLockState};
-    use crate::loom::Ordering::{Acquire, Relaxed, Release};
     use crate::segment::{Entry, Segment};
-    use crate::sync::mutex::RawLock;
     use crate::sync::semaphore::handle::corrupt;
-    use crate::sync::wait::{self, Parked, deadline_after};
+    use crate::sync::wait::deadline_after;
     use crate::sync::{LockError, Mutex, OwnerDead, check_size, composite};
     use crate::sys::process::{current_pid, pid_alive};
 
@@ -155,31 +319,23 @@ mod handle {
 
     impl Drop for RwLockReadGuard<'_> {
         fn drop(&mut self) {
-            if let Ok(st) = self.lock.state() {
-                read_unlock(&st.readers);
+            // Cannot fail for a validated lock; nothing could be reported from drop anyway.
+            if let Ok(raw) = self.lock.raw() {
+                raw.read_unlock();
             }
         }
     }
 
     impl Drop for RwLockWriteGuard<'_> {
         fn drop(&mut self) {
-            if let Ok(st) = self.lock.state() {
-                end_write(&st.writer_active);
-            }
-            if let Ok(w) = self.lock.wmtx.raw() {
-                let _ = w.unlock();
+            if let Ok(raw) = self.lock.raw() {
+                raw.write_unlock();
             }
         }
     }
 
     type ReadResult<'a> = Result<RwLockReadGuard<'a>, LockError<RwLockReadGuard<'a>>>;
     type WriteResult<'a> = Result<RwLockWriteGuard<'a>, LockError<RwLockWriteGuard<'a>>>;
-
-    /// What locking a sub-mutex gave.
-    enum Sub {
-        Held,
-        TookOver(u32),
-    }
 
     impl RwLock {
         /// Creates an RWLock: `name_state`, `name_rmtx`, `name_wmtx`, then the marker `name`.
@@ -218,15 +374,12 @@ mod handle {
         /// wrong size or a mutex the wrong `max_count`.
         pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
             let names = composite::names(name, &RWLOCK_SUFFIXES)?;
-            let mut entries = composite::find_all(seg, name, &names)?.into_iter();
-            let (Some(state), Some(r), Some(w)) = (entries.next(), entries.next(), entries.next())
-            else {
-                unreachable!("find_all returns one entry per name");
-            };
+            let entries = composite::find_all(seg, name, &names)?;
+            let state = entries[0].clone();
             check_size(&state, RWLOCK_STATE_LEN)?;
             let _: &RwLockState = seg.region().header(state.offset())?;
-            let rmtx = Mutex::open_entry(seg, r)?;
-            let wmtx = Mutex::open_entry(seg, w)?;
+            let rmtx = Mutex::open_entry(seg, entries[1].clone())?;
+            let wmtx = Mutex::open_entry(seg, entries[2].clone())?;
             Ok(Self {
                 seg: seg.clone(),
                 state,
@@ -236,148 +389,53 @@ mod handle {
             })
         }
 
-        fn state(&self) -> Result<&RwLockState, Corruption> {
-            self.seg.region().header(self.state.offset())
+        fn raw(&self) -> Result<RawRwLock<'_>, Corruption> {
+            let st: &RwLockState = self.seg.region().header(self.state.offset())?;
+            Ok(RawRwLock {
+                readers: &st.readers,
+                writer_active: &st.writer_active,
+                rmtx: self.rmtx.raw()?,
+                wmtx: self.wmtx.raw()?,
+            })
         }
 
-        /// Locks `m` (or tries to); maps the raw outcome.
-        fn lock_sub<G>(
+        fn finish<G>(
             &self,
-            m: &Mutex,
-            deadline: Option<Instant>,
+            r: RawRw,
             block: bool,
-        ) -> Result<Sub, LockError<G>> {
-            let raw = m.raw()?;
-            let me = current_pid();
-            let r = if block {
-                raw.lock(me, deadline, pid_alive)
-            } else {
-                match raw.try_lock(me) {
-                    RawLock::NotLocked => raw
-                        .take_over_from_dead(me, &pid_alive)
-                        .map_or(RawLock::NotLocked, |pid| RawLock::TookOver { pid }),
-                    other => other,
-                }
-            };
+            guard: impl FnOnce() -> G,
+        ) -> Result<G, LockError<G>> {
             match r {
-                RawLock::Locked => Ok(Sub::Held),
-                RawLock::TookOver { pid } => Ok(Sub::TookOver(pid)),
-                RawLock::NotLocked if block => Err(LockError::Timeout),
-                RawLock::NotLocked => Err(LockError::WouldBlock),
-                RawLock::Bad(b) => Err(LockError::Corrupt(corrupt(m.entry(), b))),
-            }
-        }
-
-        fn unlock_sub(m: &Mutex) {
-            if let Ok(raw) = m.raw() {
-                let _ = raw.unlock();
+                RawRw::Locked => Ok(guard()),
+                RawRw::TookOver { pid } => Err(LockError::OwnerDead(OwnerDead::new(pid, guard()))),
+                RawRw::NotLocked if block => Err(LockError::Timeout),
+                RawRw::NotLocked => Err(LockError::WouldBlock),
+                RawRw::Bad(part, b) => {
+                    let entry = match part {
+                        Part::State => &self.state,
+                        Part::Rmtx => self.rmtx.entry(),
+                        Part::Wmtx => self.wmtx.entry(),
+                    };
+                    Err(LockError::Corrupt(corrupt(entry, b)))
+                }
             }
         }
 
         fn read_inner(&self, deadline: Option<Instant>, block: bool) -> ReadResult<'_> {
-            let st = self.state()?;
-            let mut dead = None;
-            loop {
-                if let Sub::TookOver(pid) = self.lock_sub(&self.rmtx, deadline, block)? {
-                    dead = Some(pid);
-                }
-                if !writer_active(&st.writer_active) {
-                    add_reader(&st.readers);
-                    Self::unlock_sub(&self.rmtx);
-                    break;
-                }
-                Self::unlock_sub(&self.rmtx);
-                // A writer is active: is it a dead zeroipc process?
-                let wraw = self.wmtx.raw()?;
-                if let Some(pid) = wraw.take_over_from_dead(current_pid(), &pid_alive) {
-                    // We hold `wmtx` for the dead writer: end its write phase and release.
-                    end_write(&st.writer_active);
-                    let _ = wraw.unlock();
-                    dead = Some(pid);
-                    continue;
-                }
-                if !block {
-                    return Err(LockError::WouldBlock);
-                }
-                if wait::park(&st.writer_active, 1, deadline) == Parked::TimedOut {
-                    return Err(LockError::Timeout);
-                }
-            }
-            let guard = RwLockReadGuard { lock: self };
-            match dead {
-                None => Ok(guard),
-                Some(pid) => Err(LockError::OwnerDead(OwnerDead::new(pid, guard))),
-            }
+            let r = self.raw()?.read(current_pid(), deadline, block, pid_alive);
+            self.finish(r, block, || RwLockReadGuard { lock: self })
         }
 
-        #[allow(clippy::cast_possible_wrap)]
         fn write_inner(&self, deadline: Option<Instant>, block: bool) -> WriteResult<'_> {
-            let st = self.state()?;
-            let mut dead = match self.lock_sub(&self.wmtx, deadline, block)? {
-                Sub::TookOver(pid) => Some(pid),
-                Sub::Held => None,
-            };
-            match self.lock_sub::<()>(&self.rmtx, deadline, block) {
-                Ok(Sub::TookOver(pid)) => dead = dead.or(Some(pid)),
-                Ok(Sub::Held) => {}
-                Err(e) => {
-                    Self::unlock_sub(&self.wmtx);
-                    return Err(match e {
-                        LockError::Corrupt(c) => LockError::Corrupt(c),
-                        LockError::WouldBlock => LockError::WouldBlock,
-                        _ => LockError::Timeout,
-                    });
-                }
-            }
-            if !block && st.readers.load(Acquire) as i32 > 0 {
-                Self::unlock_sub(&self.rmtx);
-                Self::unlock_sub(&self.wmtx);
-                return Err(LockError::WouldBlock);
-            }
-            // ORDERING: Release — pairs with readers' Acquire in `writer_active`; set under
-            // `rmtx`, so no reader registers after this.
-            st.writer_active.store(1, Release);
-            Self::unlock_sub(&self.rmtx);
-            // Drain readers.
-            loop {
-                // ORDERING: Acquire pairs with the Release decrement in `read_unlock`.
-                let r = st.readers.load(Acquire);
-                match r as i32 {
-                    0 => break,
-                    n if n < 0 => {
-                        end_write(&st.writer_active);
-                        Self::unlock_sub(&self.wmtx);
-                        return Err(LockError::Corrupt(corrupt(
-                            &self.state,
-                            crate::sync::BadWord {
-                                field: "readers",
-                                found: u64::from(r),
-                                expected: "0 ..= i32::MAX",
-                            },
-                        )));
-                    }
-                    _ => {}
-                }
-                if wait::park(&st.readers, r, deadline) == Parked::TimedOut
-                    && st.readers.load(Relaxed) != 0
-                {
-                    end_write(&st.writer_active);
-                    Self::unlock_sub(&self.wmtx);
-                    return Err(LockError::Timeout);
-                }
-            }
-            let guard = RwLockWriteGuard { lock: self };
-            match dead {
-                None => Ok(guard),
-                Some(pid) => Err(LockError::OwnerDead(OwnerDead::new(pid, guard))),
-            }
+            let r = self.raw()?.write(current_pid(), deadline, block, pid_alive);
+            self.finish(r, block, || RwLockWriteGuard { lock: self })
         }
 
         /// Takes a read lock, waiting as long as it takes.
         ///
         /// # Errors
         ///
-        /// [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead) if a dead zeroipc writer was cleared away (the read lock
+        /// [`LockError::OwnerDead`] if a dead zeroipc writer was cleared away (the read lock
         /// is held, in the guard); [`LockError::Corrupt`].
         pub fn read(&self) -> ReadResult<'_> {
             self.read_inner(None, true)
@@ -396,7 +454,7 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`](crate::sync::LockError::Timeout); otherwise as [`RwLock::read`].
+        /// [`LockError::Timeout`]; otherwise as [`RwLock::read`].
         pub fn read_timeout(&self, timeout: Duration) -> ReadResult<'_> {
             self.read_inner(deadline_after(timeout), true)
         }
@@ -405,7 +463,7 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`](crate::sync::LockError::Timeout); otherwise as [`RwLock::read`].
+        /// [`LockError::Timeout`]; otherwise as [`RwLock::read`].
         pub fn read_deadline(&self, deadline: Instant) -> ReadResult<'_> {
             self.read_inner(Some(deadline), true)
         }
@@ -414,7 +472,7 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead) if the previous writer died (the write lock is held, in
+        /// [`LockError::OwnerDead`] if the previous writer died (the write lock is held, in
         /// the guard); [`LockError::Corrupt`] (e.g. a negative `readers`).
         pub fn write(&self) -> WriteResult<'_> {
             self.write_inner(None, true)
@@ -434,7 +492,7 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`](crate::sync::LockError::Timeout); otherwise as [`RwLock::write`].
+        /// [`LockError::Timeout`]; otherwise as [`RwLock::write`].
         pub fn write_timeout(&self, timeout: Duration) -> WriteResult<'_> {
             self.write_inner(deadline_after(timeout), true)
         }
@@ -443,7 +501,7 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`](crate::sync::LockError::Timeout); otherwise as [`RwLock::write`].
+        /// [`LockError::Timeout`]; otherwise as [`RwLock::write`].
         pub fn write_deadline(&self, deadline: Instant) -> WriteResult<'_> {
             self.write_inner(Some(deadline), true)
         }
@@ -455,12 +513,8 @@ mod handle {
         /// [`Corruption`] if the state entry is out of the mapping (never once validated).
         #[allow(clippy::cast_possible_wrap)]
         pub fn snapshot(&self) -> Result<(i32, bool), Corruption> {
-            let st = self.state()?;
-            // ORDERING: Relaxed — a snapshot.
-            Ok((
-                st.readers.load(Relaxed) as i32,
-                st.writer_active.load(Relaxed) != 0,
-            ))
+            let (r, w) = self.raw()?.snapshot();
+            Ok((r as i32, w != 0))
         }
 
         /// The reader mutex (`name_rmtx`).
@@ -474,5 +528,100 @@ mod handle {
         pub fn writer_mutex(&self) -> &Mutex {
             &self.wmtx
         }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::cell::UnsafeCell;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::*;
+    use crate::layout::semaphore::MUTEX_UNLOCKED;
+
+    struct Words {
+        readers: AtomicU32,
+        writer_active: AtomicU32,
+        m: [[AtomicU32; 3]; 2],
+        data: UnsafeCell<u32>,
+    }
+
+    fn words(writer_active: u32, wmtx_count: u32, wmtx_owner: u32) -> Arc<Words> {
+        let m = |count: u32, owner: u32| {
+            [
+                AtomicU32::new(count),
+                AtomicU32::new(0),
+                AtomicU32::new(owner),
+            ]
+        };
+        Arc::new(Words {
+            readers: AtomicU32::new(0),
+            writer_active: AtomicU32::new(writer_active),
+            m: [m(MUTEX_UNLOCKED, 0), m(wmtx_count, wmtx_owner)],
+            data: UnsafeCell::new(0),
+        })
+    }
+
+    impl Words {
+        fn raw(&self) -> RawRwLock<'_> {
+            let mx = |i: usize| RawMutex {
+                count: &self.m[i][0],
+                waiting: &self.m[i][1],
+                owner: &self.m[i][2],
+            };
+            RawRwLock {
+                readers: &self.readers,
+                writer_active: &self.writer_active,
+                rmtx: mx(0),
+                wmtx: mx(1),
+            }
+        }
+    }
+
+    #[test]
+    fn loom_rwlock_writer_excludes_reader() {
+        loom::model(|| {
+            let w = words(0, MUTEX_UNLOCKED, 0);
+            let w2 = w.clone();
+            let writer = thread::spawn(move || {
+                assert_eq!(w2.raw().write(1, None, true, |_| true), RawRw::Locked);
+                // SAFETY: the write lock is held: no reader is registered and none can be.
+                w2.data.with_mut(|p| unsafe { *p = 7 });
+                w2.raw().write_unlock();
+            });
+            assert_eq!(w.raw().read(2, None, true, |_| true), RawRw::Locked);
+            // SAFETY: a read lock is held: the writer is not in its critical section.
+            let v = w.data.with(|p| unsafe { *p });
+            assert!(v == 0 || v == 7);
+            w.raw().read_unlock();
+            writer.join().unwrap();
+            assert_eq!(w.raw().snapshot(), (0, 0));
+        });
+    }
+
+    #[test]
+    fn loom_rwlock_dead_writer_is_cleared_once() {
+        loom::model(|| {
+            // Process 9 died holding the write lock.
+            let w = words(1, 0, 9);
+            let handles: Vec<_> = (1..=2)
+                .map(|me| {
+                    let w = w.clone();
+                    thread::spawn(move || {
+                        let r = w.raw().read(me, None, true, |pid| pid != 9);
+                        assert!(
+                            matches!(r, RawRw::Locked | RawRw::TookOver { pid: 9 }),
+                            "{r:?}"
+                        );
+                        w.raw().read_unlock();
+                        usize::from(r != RawRw::Locked)
+                    })
+                })
+                .collect();
+            let took: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+            assert_eq!(took, 1);
+            assert_eq!(w.raw().snapshot(), (0, 0));
+        });
     }
 }
