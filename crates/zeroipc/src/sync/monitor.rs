@@ -35,29 +35,133 @@
 //! the next waiter receives as a spurious wake-up (callers re-check their predicate, as with
 //! any condition variable).
 
+use std::time::{Duration, Instant};
+
+use crate::loom::{
+    AtomicU32,
+    Ordering::{AcqRel, Relaxed},
+};
+use crate::sync::BadWord;
+use crate::sync::mutex::{RawLock, RawMutex};
+use crate::sync::semaphore::{RawAcquire, RawRelease, RawSemaphore};
+
 #[cfg(not(loom))]
 pub use handle::{Monitor, MonitorGuard};
+
+/// How long a timed-out waiter that was notified meanwhile waits for its permit.
+const CLAIMED_GRACE: Duration = Duration::from_millis(100);
+
+/// How a raw `wait` ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RawWait {
+    /// Re-locked (`lock` says how: normally, or taken over from a dead holder).
+    Relocked { lock: RawLock, timed_out: bool },
+    /// The condition semaphore holds an impossible count; the lock is *not* held.
+    CondBad(BadWord),
+}
+
+/// The monitor state machine over views of the mutex, the condition semaphore and `waiting`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawMonitor<'a> {
+    pub(crate) mtx: RawMutex<'a>,
+    pub(crate) cond: RawSemaphore<'a>,
+    pub(crate) waiting: &'a AtomicU32,
+}
+
+impl RawMonitor<'_> {
+    /// Takes one unclaimed waiter out of `waiting`; `false` if there was none.
+    pub(crate) fn claim_one(&self) -> bool {
+        // ORDERING: Relaxed — `waiting` is a count of claims; the permits (semaphore
+        // Release/Acquire) carry the synchronisation.
+        let mut cur = self.waiting.load(Relaxed);
+        while cur > 0 {
+            // ORDERING: Relaxed — as above.
+            match self
+                .waiting
+                .compare_exchange_weak(cur, cur - 1, Relaxed, Relaxed)
+            {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+        false
+    }
+
+    /// Waits for a notification. The caller holds the mutex; it is released while waiting
+    /// and re-taken (without a deadline, as std's `Condvar`) before returning.
+    pub(crate) fn wait(
+        &self,
+        me: u32,
+        deadline: Option<Instant>,
+        alive: impl Fn(u32) -> bool,
+    ) -> RawWait {
+        // ORDERING: Relaxed — we hold the mutex; the permit carries the synchronisation.
+        self.waiting.fetch_add(1, Relaxed);
+        // A foreign unlock of our lock cannot be repaired; re-locking below reports a bad count.
+        let _ = self.mtx.unlock();
+        let timed_out = match self.cond.acquire(deadline) {
+            Ok(()) => false,
+            Err(RawAcquire::Bad(b)) => {
+                let _ = self.claim_one();
+                return RawWait::CondBad(b);
+            }
+            Err(RawAcquire::NotAcquired) => {
+                if self.claim_one() {
+                    true
+                } else {
+                    // A notifier claimed us between our timeout and now; its permit is on
+                    // its way: consume it so it does not wake someone else spuriously (D-24).
+                    let _ = self.cond.acquire(Instant::now().checked_add(CLAIMED_GRACE));
+                    false
+                }
+            }
+        };
+        RawWait::Relocked {
+            lock: self.mtx.lock(me, None, alive),
+            timed_out,
+        }
+    }
+
+    /// Wakes one unclaimed waiter.
+    pub(crate) fn notify_one(&self) -> Result<(), RawRelease> {
+        if self.claim_one() {
+            self.cond.release()?;
+        }
+        Ok(())
+    }
+
+    /// Wakes every unclaimed waiter.
+    pub(crate) fn notify_all(&self) -> Result<(), RawRelease> {
+        // ORDERING: AcqRel — claims every counted waiter at once; the permits carry the
+        // synchronisation.
+        let n = self.waiting.swap(0, AcqRel);
+        for _ in 0..n {
+            self.cond.release()?;
+        }
+        Ok(())
+    }
+}
 
 #[cfg(not(loom))]
 mod handle {
     use core::fmt;
     use std::time::{Duration, Instant};
 
+    use super::{RawMonitor, RawWait};
     use crate::error::{Corruption, StructureError};
-    use crate::loom::{
-        AtomicU32,
-        Ordering::{AcqRel, Relaxed},
-    };
+    use crate::loom::{AtomicU32, Ordering::Relaxed};
     use crate::segment::{Entry, Segment};
+    use crate::sync::mutex::RawLock;
+    use crate::sync::semaphore::RawRelease;
+    use crate::sync::semaphore::handle::corrupt;
     use crate::sync::wait::deadline_after;
     use crate::sync::{
         LockError, Mutex, MutexGuard, OwnerDead, ReleaseError, Semaphore, check_size, composite,
     };
+    use crate::sys::process::{current_pid, pid_alive};
 
     const SUFFIXES: [&str; 4] = ["_mtx", "_cond", "_count", ""];
     const COUNT_LEN: u64 = 4;
-    /// How long a timed-out waiter that was notified meanwhile waits for its permit.
-    const CLAIMED_GRACE: Duration = Duration::from_millis(100);
 
     /// A monitor (mutex + condition) in a segment. See the [module docs](super).
     ///
@@ -218,19 +322,12 @@ mod handle {
             self.wrap(self.mtx.lock_timeout(timeout))
         }
 
-        /// Withdraws one waiter if any is unclaimed; `false` if none was (we were notified).
-        fn withdraw(w: &AtomicU32) -> bool {
-            // ORDERING: Relaxed — `waiting` is a count; the permits (semaphore) carry the
-            // synchronisation.
-            let mut cur = w.load(Relaxed);
-            while cur > 0 {
-                // ORDERING: Relaxed — as above.
-                match w.compare_exchange_weak(cur, cur - 1, Relaxed, Relaxed) {
-                    Ok(_) => return true,
-                    Err(now) => cur = now,
-                }
-            }
-            false
+        fn raw(&self) -> Result<RawMonitor<'_>, Corruption> {
+            Ok(RawMonitor {
+                mtx: self.mtx.raw()?,
+                cond: self.cond.raw()?,
+                waiting: self.waiting_word()?,
+            })
         }
 
         fn wait_inner<'a>(
@@ -238,34 +335,27 @@ mod handle {
             guard: MonitorGuard<'a>,
             deadline: Option<Instant>,
         ) -> LockResult<'a, (MonitorGuard<'a>, bool)> {
-            let w = self.waiting_word()?;
-            // ORDERING: Relaxed — we hold the mutex; the permit carries the synchronisation.
-            w.fetch_add(1, Relaxed);
-            drop(guard);
-            let got = match deadline {
-                None => self.cond.acquire(),
-                Some(d) => self.cond.acquire_deadline(d),
-            };
-            let timed_out = match got {
-                Ok(()) => false,
-                Err(LockError::Corrupt(c)) => {
-                    Self::withdraw(w);
-                    return Err(LockError::Corrupt(c));
-                }
-                Err(_) => {
-                    if Self::withdraw(w) {
-                        true
-                    } else {
-                        // A notifier claimed us; its permit is on its way: consume it so it
-                        // does not wake someone else spuriously.
-                        let _ = self.cond.acquire_timeout(CLAIMED_GRACE);
-                        false
+            let raw = self.raw()?;
+            // The raw machine unlocks and re-locks; the guard must not unlock on drop.
+            core::mem::forget(guard);
+            let relocked = |lock: RawLock| -> LockResult<'a, MonitorGuard<'a>> {
+                let held = || MonitorGuard {
+                    monitor: self,
+                    _inner: MutexGuard::assume_locked(&self.mtx),
+                };
+                match lock {
+                    RawLock::Locked => Ok(held()),
+                    RawLock::TookOver { pid } => {
+                        Err(LockError::OwnerDead(OwnerDead::new(pid, held())))
                     }
+                    RawLock::NotLocked => Err(LockError::Timeout),
+                    RawLock::Bad(b) => Err(LockError::Corrupt(corrupt(self.mtx.entry(), b))),
                 }
             };
-            // Re-locking is not bounded by the caller's deadline (as with std's Condvar).
-            let g = self.lock()?;
-            Ok((g, timed_out))
+            match raw.wait(current_pid(), deadline, pid_alive) {
+                RawWait::Relocked { lock, timed_out } => Ok((relocked(lock)?, timed_out)),
+                RawWait::CondBad(b) => Err(LockError::Corrupt(corrupt(self.cond.entry(), b))),
+            }
         }
 
         /// Unlocks, waits for a notification, re-locks.
@@ -327,16 +417,20 @@ mod handle {
             Ok((guard, true))
         }
 
+        fn release_error(&self, e: RawRelease) -> ReleaseError {
+            match e {
+                RawRelease::Overflow { count, max } => ReleaseError::Overflow { count, max },
+                RawRelease::Bad(b) => ReleaseError::Corrupt(corrupt(self.cond.entry(), b)),
+            }
+        }
+
         /// Wakes one waiter, if any is waiting.
         ///
         /// # Errors
         ///
         /// [`ReleaseError`] if the condition semaphore is corrupt or full.
         pub fn notify_one(&self) -> Result<(), ReleaseError> {
-            if Self::withdraw(self.waiting_word()?) {
-                self.cond.release()?;
-            }
-            Ok(())
+            self.raw()?.notify_one().map_err(|e| self.release_error(e))
         }
 
         /// Wakes every waiter waiting now.
@@ -345,13 +439,7 @@ mod handle {
         ///
         /// As [`Monitor::notify_one`].
         pub fn notify_all(&self) -> Result<(), ReleaseError> {
-            // ORDERING: AcqRel — claims every counted waiter at once; the permits below
-            // carry the synchronisation.
-            let n = self.waiting_word()?.swap(0, AcqRel);
-            for _ in 0..n {
-                self.cond.release()?;
-            }
-            Ok(())
+            self.raw()?.notify_all().map_err(|e| self.release_error(e))
         }
 
         /// Waiters not yet notified (a snapshot).
@@ -369,5 +457,82 @@ mod handle {
         pub fn condition(&self) -> &Semaphore {
             &self.cond
         }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::*;
+    use crate::layout::semaphore::MUTEX_UNLOCKED;
+
+    struct Words {
+        mtx: [AtomicU32; 3],
+        cond: [AtomicU32; 2],
+        waiting: AtomicU32,
+        flag: AtomicU32,
+    }
+
+    impl Words {
+        fn raw(&self) -> RawMonitor<'_> {
+            RawMonitor {
+                mtx: RawMutex {
+                    count: &self.mtx[0],
+                    waiting: &self.mtx[1],
+                    owner: &self.mtx[2],
+                },
+                cond: RawSemaphore {
+                    count: &self.cond[0],
+                    waiting: &self.cond[1],
+                    max: 0,
+                },
+                waiting: &self.waiting,
+            }
+        }
+    }
+
+    #[test]
+    fn loom_monitor_notify_is_never_lost_and_leaves_no_permit() {
+        loom::model(|| {
+            let w = Arc::new(Words {
+                mtx: [
+                    AtomicU32::new(MUTEX_UNLOCKED),
+                    AtomicU32::new(0),
+                    AtomicU32::new(0),
+                ],
+                cond: [AtomicU32::new(0), AtomicU32::new(0)],
+                waiting: AtomicU32::new(0),
+                flag: AtomicU32::new(0),
+            });
+            let w2 = w.clone();
+            let waiter = thread::spawn(move || {
+                let m = w2.raw();
+                assert_eq!(m.mtx.lock(1, None, |_| true), RawLock::Locked);
+                // ORDERING: Relaxed — read under the mutex.
+                while w2.flag.load(Relaxed) == 0 {
+                    let r = m.wait(1, None, |_| true);
+                    assert_eq!(
+                        r,
+                        RawWait::Relocked {
+                            lock: RawLock::Locked,
+                            timed_out: false
+                        }
+                    );
+                }
+                m.mtx.unlock().unwrap();
+            });
+            let m = w.raw();
+            assert_eq!(m.mtx.lock(2, None, |_| true), RawLock::Locked);
+            // ORDERING: Relaxed — written under the mutex.
+            w.flag.store(1, Relaxed);
+            m.mtx.unlock().unwrap();
+            m.notify_all().unwrap();
+            waiter.join().unwrap();
+            // D-24: no permit is left for a future waiter to wake on spuriously.
+            assert_eq!(w.cond[0].load(Relaxed), 0);
+            assert_eq!(w.waiting.load(Relaxed), 0);
+        });
     }
 }

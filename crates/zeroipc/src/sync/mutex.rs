@@ -269,7 +269,12 @@ mod handle {
         }
     }
 
-    impl MutexGuard<'_> {
+    impl<'a> MutexGuard<'a> {
+        /// A guard for a lock the caller already holds (taken through the raw state machine).
+        pub(crate) fn assume_locked(mutex: &'a Mutex) -> Self {
+            Self { mutex }
+        }
+
         /// Unlocks now, reporting what `drop` would ignore.
         ///
         /// # Errors

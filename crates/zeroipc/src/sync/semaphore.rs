@@ -318,6 +318,15 @@ pub(crate) mod handle {
             self.seg.region().header(self.entry.offset())
         }
 
+        pub(crate) fn raw(&self) -> Result<RawSemaphore<'_>, Corruption> {
+            let h = self.header()?;
+            Ok(RawSemaphore {
+                count: &h.count,
+                waiting: &h.waiting,
+                max: self.max,
+            })
+        }
+
         fn with_raw<R>(&self, f: impl FnOnce(RawSemaphore<'_>) -> R) -> Result<R, Corruption> {
             let h = self.header()?;
             Ok(f(RawSemaphore {
