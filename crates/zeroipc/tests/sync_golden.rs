@@ -60,6 +60,16 @@ fn check_decode(seg: &Segment, s: &Value) {
                 None,
                 "{name}: upstream records no owner"
             );
+            if exp["locked"] == true {
+                // Held by a peer that records no pid: only the timeout can tell.
+                let r = m
+                    .lock_timeout(std::time::Duration::from_millis(10))
+                    .map(drop);
+                assert!(
+                    matches!(r, Err(zeroipc::LockError::Timeout)),
+                    "{name}: {r:?}"
+                );
+            }
             let sem = Semaphore::open(seg, name).unwrap();
             assert_eq!(i64::from(sem.count().unwrap()), int(exp, "count"), "{name}");
             assert_eq!(i64::from(sem.max_count()), int(exp, "max_count"), "{name}");

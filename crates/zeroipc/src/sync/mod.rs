@@ -28,12 +28,28 @@
 //!
 //! # Dead holders
 //!
-//! A zeroipc [`Mutex`] holder and a zeroipc [`Once`] initialiser record their pid in bytes
-//! the format leaves unused (listed in each module); a waiter that finds that process gone
-//! takes over and is told so ([`LockError::OwnerDead`]; a `Once` re-runs the initialiser).
-//! A holder that is a C++, C, Go or Python process records nothing: there the `_timeout` and
-//! `_deadline` variants are the answer, and so they are for counting semaphores, latches and
-//! barriers, which have no single owner.
+//! A zeroipc holder records its pid in bytes the format leaves unused, which C++, C, Go and
+//! Python write as zero and never read:
+//!
+//! | primitive                                   | bytes holding the pid                         |
+//! |---------------------------------------------|-----------------------------------------------|
+//! | [`Mutex`] (and every Mutex inside RwLock, Monitor, Signal: `_rmtx`, `_wmtx`, `_mtx`) | entry bytes 12..16 (the Semaphore padding word) |
+//! | [`Once`]                                    | the 4 bytes right after the 4-byte entry (the allocator's alignment gap) |
+//!
+//! A waiter that finds that process gone (`kill(pid, 0)` fails with `ESRCH`) takes over with
+//! a CAS on the pid word and is told so: [`LockError::OwnerDead`] carrying the guard (the
+//! protected data may be half-updated), or [`OnceOutcome::Recovered`] after re-running the
+//! initialiser. Not covered, so the `_timeout` / `_deadline` variants are the answer:
+//!
+//! - holders that are C++, C, Go or Python processes (they record no pid);
+//! - counting [`Semaphore`]s, [`Latch`]es and [`Barrier`]s (no single owner, no room for a
+//!   list), and RwLock *readers*;
+//! - a dead process that is still a zombie (its parent has not reaped it) or whose pid was
+//!   reused.
+//!
+//! **Assumption:** every zeroipc process sharing a segment lives in the same pid namespace.
+//! A holder in another namespace (another container sharing `/dev/shm`) would look dead and
+//! be taken over while alive.
 #![cfg_attr(loom, allow(dead_code, unreachable_pub, unused_imports))]
 
 pub mod barrier;

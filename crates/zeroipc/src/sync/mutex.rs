@@ -40,6 +40,9 @@
 //!   store;
 //! - a dead holder that is still a zombie (not yet reaped by its parent: `kill` succeeds), or
 //!   whose pid was reused by a new process.
+//!
+//! All zeroipc processes sharing the segment must share a pid namespace: a live holder in
+//! another namespace would look dead and be taken over.
 
 use std::time::Instant;
 
