@@ -32,10 +32,57 @@
 //! An Event has no holder. A waiter that dies leaves `waiting` one too high: `pulse` then
 //! waits its grace period. Waiters use the `_timeout` variants to bound their own wait.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crate::loom::{
+    AtomicU32,
+    Ordering::{Acquire, Relaxed, Release},
+};
+use crate::sync::wait::{self, Parked};
 
 #[cfg(not(loom))]
 pub use handle::{Event, EventMode};
+
+/// The manual-reset half of the Event state machine, over views of `signaled` and
+/// `waiting` (the auto-reset half is the `_sem` semaphore's).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawManualEvent<'a> {
+    pub(crate) signaled: &'a AtomicU32,
+    pub(crate) waiting: &'a AtomicU32,
+}
+
+impl RawManualEvent<'_> {
+    /// Sets the flag and wakes every sleeper.
+    pub(crate) fn signal(&self) {
+        // ORDERING: Release pairs with the Acquire load in `is_set`.
+        self.signaled.store(1, Release);
+        wait::wake_all(self.signaled);
+    }
+
+    /// Whether the flag is set.
+    pub(crate) fn is_set(&self) -> bool {
+        // ORDERING: Acquire pairs with the Release store in `signal`.
+        self.signaled.load(Acquire) != 0
+    }
+
+    /// Waits (counted in `waiting`, as C++) until the flag is set; `false` on timeout.
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> bool {
+        // ORDERING: Relaxed — `waiting` only tells `pulse` how long to hold the signal.
+        self.waiting.fetch_add(1, Relaxed);
+        let set = loop {
+            if self.is_set() {
+                break true;
+            }
+            if wait::park(self.signaled, 0, deadline) == Parked::TimedOut {
+                break self.is_set();
+            }
+        };
+        // ORDERING: Release — as upstream; `pulse` reads it (Acquire) to know we have left.
+        self.waiting.fetch_sub(1, Release);
+        wait::wake_all(self.waiting);
+        set
+    }
+}
 
 /// The longest `pulse` waits for counted manual-reset waiters to leave.
 pub const PULSE_GRACE: Duration = Duration::from_millis(50);
@@ -45,7 +92,7 @@ mod handle {
     use core::fmt;
     use std::time::{Duration, Instant};
 
-    use super::PULSE_GRACE;
+    use super::{PULSE_GRACE, RawManualEvent};
     use crate::error::{Corruption, StructureError};
     use crate::layout::event::{AUTO_RESET, EVENT_LEN, EventHeader, MANUAL_RESET, SEM_SUFFIX};
     use crate::loom::Ordering::{Acquire, Relaxed, Release};
@@ -192,9 +239,11 @@ mod handle {
         /// [`WaitError::Corrupt`] if the semaphore is corrupt (or would overflow i32).
         pub fn signal(&self) -> Result<(), WaitError> {
             let h = self.header()?;
-            // ORDERING: Release pairs with the Acquire load of `signaled` in `wait`.
-            h.signaled.store(1, Release);
-            wait::wake_all(&h.signaled);
+            RawManualEvent {
+                signaled: &h.signaled,
+                waiting: &h.waiting,
+            }
+            .signal();
             if self.mode == EventMode::AutoReset {
                 self.sem.release().map_err(|e| match e {
                     crate::sync::ReleaseError::Corrupt(c) => WaitError::Corrupt(c),
@@ -242,24 +291,15 @@ mod handle {
                 h.signaled.store(0, Release);
                 return Ok(());
             }
-            // ORDERING: Relaxed — `waiting` only tells `pulse` how long to hold the signal.
-            h.waiting.fetch_add(1, Relaxed);
-            let result = loop {
-                // ORDERING: Acquire pairs with the Release store in `signal`.
-                if h.signaled.load(Acquire) != 0 {
-                    break Ok(());
-                }
-                if wait::park(&h.signaled, 0, deadline) == Parked::TimedOut {
-                    break if h.signaled.load(Acquire) != 0 {
-                        Ok(())
-                    } else {
-                        Err(WaitError::Timeout)
-                    };
-                }
+            let raw = RawManualEvent {
+                signaled: &h.signaled,
+                waiting: &h.waiting,
             };
-            // ORDERING: Release — as upstream; `pulse` reads it to know we have left.
-            h.waiting.fetch_sub(1, Release);
-            result
+            if raw.wait(deadline) {
+                Ok(())
+            } else {
+                Err(WaitError::Timeout)
+            }
         }
 
         /// Waits until signaled (auto-reset: consumes the signal).
@@ -325,5 +365,42 @@ mod handle {
         pub fn semaphore(&self) -> &Semaphore {
             &self.sem
         }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::*;
+
+    #[test]
+    fn loom_manual_event_signal_releases_every_waiter() {
+        loom::model(|| {
+            let w = Arc::new((AtomicU32::new(0), AtomicU32::new(0)));
+            let waiters: Vec<_> = (0..2)
+                .map(|_| {
+                    let w = w.clone();
+                    thread::spawn(move || {
+                        RawManualEvent {
+                            signaled: &w.0,
+                            waiting: &w.1,
+                        }
+                        .wait(None)
+                    })
+                })
+                .collect();
+            RawManualEvent {
+                signaled: &w.0,
+                waiting: &w.1,
+            }
+            .signal();
+            for t in waiters {
+                assert!(t.join().unwrap());
+            }
+            // ORDERING: Relaxed — after join.
+            assert_eq!(w.1.load(Relaxed), 0);
+        });
     }
 }

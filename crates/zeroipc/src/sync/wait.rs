@@ -100,3 +100,37 @@ pub(crate) fn wake_one(word: &AtomicU32) {
 pub(crate) fn wake_all(word: &AtomicU32) {
     futex::wake_all(word);
 }
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::*;
+    use crate::loom::Ordering::{Acquire, Release};
+
+    /// The pattern every primitive uses: check, park on the observed value, re-check; the
+    /// other side stores, then wakes. A wake that slips between the check and the sleep
+    /// would leave the waiter blocked forever: loom reports that as a deadlock.
+    #[test]
+    fn loom_park_then_wake_is_never_lost() {
+        loom::model(|| {
+            let word = Arc::new(AtomicU32::new(0));
+            let w2 = word.clone();
+            let waiter = thread::spawn(move || {
+                loop {
+                    // ORDERING: Acquire pairs with the Release store below.
+                    let v = w2.load(Acquire);
+                    if v != 0 {
+                        return v;
+                    }
+                    let _ = park(&w2, v, None);
+                }
+            });
+            // ORDERING: Release pairs with the waiter's Acquire load.
+            word.store(7, Release);
+            wake_all(&word);
+            assert_eq!(waiter.join().unwrap(), 7);
+        });
+    }
+}
