@@ -38,8 +38,11 @@ in_place!(
     AtomicU8, AtomicU16, AtomicU32, AtomicU64, AtomicI8, AtomicI16, AtomicI32, AtomicI64,
     TableHeader, TableEntry, ArrayHeader,
 );
-in_place!(crate::layout::semaphore::SemaphoreHeader, crate::layout::barrier::BarrierHeader, crate::layout::latch::LatchHeader);
-in_place!(crate::layout::event::EventHeader, crate::layout::rwlock::RwLockState);
+in_place!(crate::layout::semaphore::SemaphoreHeader);
+in_place!(crate::layout::barrier::BarrierHeader);
+in_place!(crate::layout::latch::LatchHeader);
+in_place!(crate::layout::event::EventHeader);
+in_place!(crate::layout::rwlock::RwLockState);
 
 /// A mapped segment as a bounded, checked address space.
 #[derive(Debug)]
