@@ -394,4 +394,55 @@ mod loom_tests {
             assert_eq!(state.0.load(Relaxed), DONE);
         });
     }
+
+    #[test]
+    fn loom_once_dead_initialiser_is_replaced_exactly_once() {
+        loom::model(|| {
+            // Process 9 died while executing the initialiser.
+            let state = Arc::new((
+                AtomicU32::new(EXECUTING),
+                AtomicU32::new(9),
+                AtomicUsize::new(0),
+            ));
+            let handles: Vec<_> = (1..=2)
+                .map(|me| {
+                    let s = state.clone();
+                    thread::spawn(move || {
+                        let raw = RawOnce {
+                            state: &s.0,
+                            pid: Some(&s.1),
+                        };
+                        let out = raw
+                            .call(
+                                me,
+                                None,
+                                |pid| pid != 9,
+                                || {
+                                    s.2.fetch_add(1, Relaxed);
+                                },
+                            )
+                            .unwrap();
+                        assert!(
+                            matches!(
+                                out,
+                                OnceOutcome::Recovered { pid: 9 } | OnceOutcome::AlreadyDone
+                            ),
+                            "{out:?}"
+                        );
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+            // ORDERING: Relaxed — after join.
+            assert_eq!(
+                state.2.load(Relaxed),
+                1,
+                "the initialiser re-ran exactly once"
+            );
+            assert_eq!(state.0.load(Relaxed), DONE);
+            assert_eq!(state.1.load(Relaxed), 0);
+        });
+    }
 }
