@@ -49,6 +49,11 @@ in_place!(
     TableEntry,
     ArrayHeader,
 );
+in_place!(crate::layout::semaphore::SemaphoreHeader);
+in_place!(crate::layout::barrier::BarrierHeader);
+in_place!(crate::layout::latch::LatchHeader);
+in_place!(crate::layout::event::EventHeader);
+in_place!(crate::layout::rwlock::RwLockState);
 
 /// A mapped segment as a bounded, checked address space.
 #[derive(Debug)]
