@@ -38,6 +38,9 @@ in_place!(
     AtomicU8, AtomicU16, AtomicU32, AtomicU64, AtomicI8, AtomicI16, AtomicI32, AtomicI64,
     TableHeader, TableEntry, ArrayHeader,
 );
+in_place!(
+    crate::layout::pool::PoolHeader, crate::layout::map::MapHeader, crate::layout::set::SetHeader,
+);
 
 /// A mapped segment as a bounded, checked address space.
 #[derive(Debug)]
