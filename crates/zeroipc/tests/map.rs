@@ -413,6 +413,72 @@ fn two_processes_insert_and_erase_in_one_map() {
     assert_eq!(m.len() as usize, expected.len());
 }
 
+#[test]
+fn a_process_killed_mid_operation_never_hangs_the_others() {
+    if let Some(seg_name) = child_role("map_victim") {
+        let seg = Segment::open(&seg_name).unwrap();
+        let m: Map<u32, u64> = Map::open(&seg, "m").unwrap();
+        wait_for_go(&seg);
+        for round in 0u64.. {
+            let k = u32::try_from(round % 24).unwrap();
+            let _ = m.insert(k, round);
+            let _ = m.get(&k);
+            if round % 2 == 0 {
+                let _ = m.remove(&k);
+            }
+        }
+        return;
+    }
+    if common::is_child() {
+        return;
+    }
+    let name = ShmName::new("map_victim");
+    let seg = SegmentOptions::new()
+        .size(64 * 1024)
+        .create_new(name.as_str())
+        .unwrap();
+    let mut m: Map<u32, u64> = Map::create(&seg, "m", 32).unwrap();
+    let go: zeroipc::structures::Array<u32> =
+        zeroipc::structures::Array::create(&seg, "go", 1).unwrap();
+    m.set_stuck_timeout(Duration::from_millis(50));
+    let t0 = Instant::now();
+    for _ in 0..3 {
+        let mut child = spawn_child(
+            "a_process_killed_mid_operation_never_hangs_the_others",
+            "map_victim",
+            &name,
+        );
+        go.atomic(0)
+            .unwrap()
+            .store(1, std::sync::atomic::Ordering::Release);
+        std::thread::sleep(Duration::from_millis(30));
+        child.kill().unwrap(); // SIGKILL, possibly while it owns a slot
+        child.wait().unwrap();
+        // Every operation answers: a value, absence, or Stuck naming the slot — never a hang.
+        for k in 0..24u32 {
+            match m.insert(k, 1) {
+                Ok(_) | Err(MapError::Stuck { .. } | MapError::Full { .. }) => {}
+                Err(e) => panic!("{e}"),
+            }
+            match m.get(&k) {
+                Ok(Some(_)) | Err(MapError::Stuck { .. }) => {}
+                other => panic!("key {k}: {other:?}"),
+            }
+        }
+        match m.pairs() {
+            Ok(pairs) => {
+                let mut keys: Vec<u32> = pairs.iter().map(|p| p.0).collect();
+                keys.sort_unstable();
+                keys.dedup();
+                assert_eq!(keys.len(), pairs.len(), "no duplicate keys");
+            }
+            Err(MapError::Stuck { .. }) => {}
+            Err(e) => panic!("{e}"),
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "deadline");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 

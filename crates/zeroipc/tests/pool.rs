@@ -429,6 +429,59 @@ fn two_processes_never_hold_the_same_node() {
     );
 }
 
+#[test]
+fn a_holder_killed_mid_operation_leaks_at_most_its_node() {
+    if let Some(seg_name) = child_role("pool_victim") {
+        let seg = Segment::open(&seg_name).unwrap();
+        let p: Pool<u64> = Pool::open(&seg, "p").unwrap();
+        wait_for_go(&seg);
+        loop {
+            if let Ok(i) = p.allocate() {
+                p.set(i, 1).unwrap();
+                p.free(i).unwrap();
+            }
+        }
+    }
+    if common::is_child() {
+        return;
+    }
+    let name = ShmName::new("pool_victim");
+    let seg = SegmentOptions::new()
+        .size(64 * 1024)
+        .create_new(name.as_str())
+        .unwrap();
+    let p: Pool<u64> = Pool::create(&seg, "p", 4).unwrap();
+    let go: zeroipc::structures::Array<u32> =
+        zeroipc::structures::Array::create(&seg, "go", 1).unwrap();
+    let mut child = spawn_child(
+        "a_holder_killed_mid_operation_leaks_at_most_its_node",
+        "pool_victim",
+        &name,
+    );
+    go.atomic(0)
+        .unwrap()
+        .store(1, std::sync::atomic::Ordering::Release);
+    std::thread::sleep(Duration::from_millis(50));
+    child.kill().unwrap(); // SIGKILL, possibly between a CAS and the next step
+    child.wait().unwrap();
+    // The list is intact (one CAS per change): no duplicates, no bad link.
+    let mut free = p.free_list().unwrap();
+    free.sort_unstable();
+    free.dedup();
+    assert!(
+        free.len() >= 3,
+        "at most the victim's one node is lost: {free:?}"
+    );
+    let mut got = Vec::new();
+    while let Ok(i) = p.allocate() {
+        got.push(i);
+    }
+    assert_eq!(got.len(), free.len());
+    for i in got {
+        p.free(i).unwrap();
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
