@@ -500,19 +500,18 @@ mod loom_tests {
     }
 
     /// An update races a reader of the same key: the reader sees the old or the new pair,
-    /// never a mix.
+    /// never a mix. (Negative control: with an upstream-style unowned copy in `get`, loom
+    /// finds `(1, 2)`. The reader must be the spawned thread for loom to find it.)
     #[test]
     fn get_never_returns_a_torn_value() {
         loom::model(|| {
             let h = heap(2);
             insert(&*h, &1, &(1, 1), OnPresent::Update, &mut Spin).unwrap();
             let h2 = h.clone();
-            let w = loom::thread::spawn(move || {
-                insert(&*h2, &1, &(2, 2), OnPresent::Update, &mut Spin).unwrap();
-            });
-            let v = get(&*h, &1, &mut Spin).unwrap().unwrap();
+            let r = loom::thread::spawn(move || get(&*h2, &1, &mut Spin).unwrap().unwrap());
+            insert(&*h, &1, &(2, 2), OnPresent::Update, &mut Spin).unwrap();
+            let v = r.join().unwrap();
             assert!(v == (1, 1) || v == (2, 2), "torn {v:?}");
-            w.join().unwrap();
             assert_eq!(get(&*h, &1, &mut Spin).unwrap(), Some((2, 2)));
         });
     }
