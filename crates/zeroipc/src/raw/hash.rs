@@ -7,7 +7,13 @@
 //!   GNU libstdc++ on 64-bit Linux (a MurmurHash64A variant): [`hash_bytes`]. LLVM libc++
 //!   hashes differently (FORMAT.md D-10); zeroipc follows libstdc++.
 //!
-//! Pure functions: no shared state, nothing to synchronise.
+//! # Synchronization
+//!
+//! None: pure functions over a copy of the key.
+//!
+//! # Process death
+//!
+//! Nothing shared, nothing to recover.
 
 /// The multiplier of the integral hash, `0x9E3779B1`.
 pub(crate) const INT_MULTIPLIER: u64 = 2_654_435_761;

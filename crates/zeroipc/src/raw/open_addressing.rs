@@ -23,7 +23,7 @@
 //! not do: an update goes OCCUPIED → INSERTING → OCCUPIED and is invisible to it (ABA).
 //! Upstream writers treat the claimed slot as being updated and wait (bounded) for it.
 //!
-//! # Stuck slots (process death)
+//! # Process death (stuck slots)
 //!
 //! A slot left INSERTING by a dead process never settles. Waiting on a slot is bounded by
 //! the caller's [`Patience`] (time-based in the handles). A slot that runs out of patience

@@ -825,6 +825,21 @@ impl<K: MapKey, V: Element> Map<K, V> {
     }
 
     /// Sets [`Map::stuck_timeout`] for this handle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::{Map, DEFAULT_STUCK_TIMEOUT}};
+    /// # use std::time::Duration;
+    /// # let name = format!("/zeroipc-doc-map-stuck-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let mut m: Map<u32, u32> = Map::create(&seg, "m", 4)?;
+    /// assert_eq!(m.stuck_timeout(), DEFAULT_STUCK_TIMEOUT);
+    /// m.set_stuck_timeout(Duration::from_millis(100));
+    /// assert_eq!((m.len(), m.capacity(), m.is_empty()), (0, 4, true));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_stuck_timeout(&mut self, timeout: Duration) {
         self.stuck_timeout = timeout;
     }

@@ -1,6 +1,15 @@
 //! Word-wise copies of plain-old-data values at validated segment offsets, shared by the
 //! Map, Set and Pool handles (the word is `min(align_of::<T>(), 8)` bytes; see
 //! [`crate::raw::words`]), and the time-bounded wait for slots another process owns.
+//!
+//! # Synchronization
+//!
+//! None here: the copies are Relaxed; the structures' state words carry the happens-before
+//! edges (see each structure).
+//!
+//! # Process death
+//!
+//! [`Timed`] is what turns a slot owned by a dead process into an error instead of a hang.
 
 use core::mem::size_of;
 use std::time::{Duration, Instant};

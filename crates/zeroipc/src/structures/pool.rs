@@ -504,6 +504,22 @@ impl<T: Element> Pool<T> {
     /// # Errors
     ///
     /// [`PoolError::OutOfRange`] for `index >= capacity()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Pool};
+    /// # let name = format!("/zeroipc-doc-pool-set-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let p: Pool<u16> = Pool::create(&seg, "p", 4)?;
+    /// let i = p.allocate()?;
+    /// p.set(i, 44)?;
+    /// assert_eq!((p.allocated(), p.capacity()), (1, 4));
+    /// assert_eq!(p.free_head(), (1, 1)); // generation 1, next free node 1
+    /// assert_eq!(p.free_list()?, vec![1, 2, 3]);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set(&self, index: u32, value: T) -> Result<(), PoolError> {
         let at = self.data_at(index)?;
         pod::store(self.seg.region(), at, &value).map_err(PoolError::Corrupt)
