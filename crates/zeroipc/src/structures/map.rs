@@ -41,7 +41,7 @@
 //!
 //! A process killed while owning a slot (inserting, updating or reading) leaves it
 //! INSERTING forever. Operations wait for such a slot up to [`Map::stuck_timeout`]
-//! ([`DEFAULT_STUCK_TIMEOUT`](super::DEFAULT_STUCK_TIMEOUT) by default) and then move on: if
+//! ([`DEFAULT_STUCK_TIMEOUT`] by default) and then move on: if
 //! the key is found further along the probe sequence the operation completes (keys are
 //! unique); if the probe ends without it, the stuck slot might hold it and the operation
 //! fails with [`MapError::Stuck`] — never a hang, never a silent duplicate.

@@ -11,10 +11,10 @@
 //! when it is created or opened, then works from that snapshot.
 
 mod array;
-mod map;
+pub mod map;
 mod pod;
-mod pool;
-mod set;
+pub mod pool;
+pub mod set;
 
 pub use array::Array;
 pub use map::{Map, MapError, MapKey, hash_bytes};
