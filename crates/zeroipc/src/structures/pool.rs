@@ -555,6 +555,29 @@ impl<T: Element> Pool<T> {
         self.raw().free_list().map_err(|f| self.err(f))
     }
 
+    /// Length of the free list (walked from the head, bounded by the capacity).
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::free_list`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Pool};
+    /// # let name = format!("/zeroipc-doc-pool-free-len-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let p: Pool<u8> = Pool::create(&seg, "p", 3)?;
+    /// p.allocate()?;
+    /// assert_eq!(p.free_len()?, 2);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn free_len(&self) -> Result<u32, PoolError> {
+        // At most `capacity` (a u32) entries: `free_list` stops there.
+        self.free_list().map(|l| u32::try_from(l.len()).unwrap_or(u32::MAX))
+    }
+
     /// The table entry this pool lives in.
     #[must_use]
     pub fn entry(&self) -> &Entry {
