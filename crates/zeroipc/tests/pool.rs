@@ -318,6 +318,13 @@ fn corrupt_free_list_indices_are_typed_errors() {
     // The head out of range.
     poke(&name, off, &7u64.to_le_bytes());
     assert!(matches!(
+        p.free(0),
+        Err(PoolError::Corrupt(Corruption::Field {
+            field: "free_head index",
+            ..
+        }))
+    ));
+    assert!(matches!(
         p.allocate(),
         Err(PoolError::Corrupt(Corruption::Field {
             field: "free_head index",

@@ -147,6 +147,11 @@ impl<L: Links> RawPool<'_, L> {
         let node = self.links.next(index);
         // ORDERING: Acquire — as in `allocate`.
         let mut old = self.head.load(Acquire);
+        if !self.is_link(unpack_head(old).1) {
+            return Err(PoolFault::HeadIndex {
+                found: unpack_head(old).1,
+            });
+        }
         // ORDERING: Relaxed — the CAS only decides which freer owns the node; the link it
         // stores is published by the Release CAS of `free_head` below.
         if let Err(found) = node.compare_exchange(ALLOCATED, unpack_head(old).1, Relaxed, Relaxed) {
@@ -165,6 +170,14 @@ impl<L: Links> RawPool<'_, L> {
                 }
                 Err(current) => {
                     old = current;
+                    if !self.is_link(unpack_head(old).1) {
+                        // Give the node back to its holder rather than link it to garbage.
+                        // ORDERING: Relaxed — the node is still ours, off the list.
+                        node.store(ALLOCATED, Relaxed);
+                        return Err(PoolFault::HeadIndex {
+                            found: unpack_head(old).1,
+                        });
+                    }
                     // ORDERING: Relaxed — the node is still ours (off the list); the link is
                     // published by the next CAS attempt.
                     node.store(unpack_head(old).1, Relaxed);
