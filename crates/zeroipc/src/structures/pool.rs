@@ -575,7 +575,8 @@ impl<T: Element> Pool<T> {
     /// ```
     pub fn free_len(&self) -> Result<u32, PoolError> {
         // At most `capacity` (a u32) entries: `free_list` stops there.
-        self.free_list().map(|l| u32::try_from(l.len()).unwrap_or(u32::MAX))
+        self.free_list()
+            .map(|l| u32::try_from(l.len()).unwrap_or(u32::MAX))
     }
 
     /// The table entry this pool lives in.
