@@ -54,6 +54,11 @@ in_place!(crate::layout::barrier::BarrierHeader);
 in_place!(crate::layout::latch::LatchHeader);
 in_place!(crate::layout::event::EventHeader);
 in_place!(crate::layout::rwlock::RwLockState);
+in_place!(
+    crate::layout::pool::PoolHeader,
+    crate::layout::map::MapHeader,
+    crate::layout::set::SetHeader,
+);
 
 /// A mapped segment as a bounded, checked address space.
 #[derive(Debug)]
