@@ -34,7 +34,10 @@ impl fmt::Display for NameError {
         match self {
             Self::Empty => write!(f, "segment name is empty"),
             Self::TooLong { len, max } => {
-                write!(f, "segment name is {len} bytes long (at most {max} allowed)")
+                write!(
+                    f,
+                    "segment name is {len} bytes long (at most {max} allowed)"
+                )
             }
             Self::InteriorSlash => write!(f, "segment name has a '/' after the leading one"),
             Self::Nul => write!(f, "segment name contains a NUL byte"),
@@ -155,14 +158,21 @@ impl fmt::Display for Corruption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::TooSmall { size, min } => {
-                write!(f, "segment is {size} bytes, smaller than the {min}-byte table header")
+                write!(
+                    f,
+                    "segment is {size} bytes, smaller than the {min}-byte table header"
+                )
             }
             Self::BadMagic { found } => write!(
                 f,
                 "bad magic {found:#010x} (expected {:#010x}): not a ZeroIPC segment",
                 crate::layout::MAGIC
             ),
-            Self::TableOutsideMapping { max_entries, table_size, mapped } => write!(
+            Self::TableOutsideMapping {
+                max_entries,
+                table_size,
+                mapped,
+            } => write!(
                 f,
                 "max_entries {max_entries} implies a {table_size}-byte table, larger than the \
                  {mapped}-byte segment"
@@ -178,20 +188,40 @@ impl fmt::Display for Corruption {
                 write!(f, "next_offset {found} outside [{min}, {max}]")
             }
             Self::EntryName { index } => {
-                write!(f, "entry {index}: name has no NUL terminator within 32 bytes")
+                write!(
+                    f,
+                    "entry {index}: name has no NUL terminator within 32 bytes"
+                )
             }
             Self::EntryMisaligned { index, offset } => {
                 write!(f, "entry {index}: offset {offset} is not a multiple of 8")
             }
-            Self::EntryOutOfBounds { index, offset, size, min, bound } => write!(
+            Self::EntryOutOfBounds {
+                index,
+                offset,
+                size,
+                min,
+                bound,
+            } => write!(
                 f,
                 "entry {index}: range {offset}+{size} leaves the data area [{min}, {bound})"
             ),
-            Self::Field { entry, field, found, expected } => {
-                write!(f, "entry '{entry}': {field} is {found}, expected {expected}")
+            Self::Field {
+                entry,
+                field,
+                found,
+                expected,
+            } => {
+                write!(
+                    f,
+                    "entry '{entry}': {field} is {found}, expected {expected}"
+                )
             }
             Self::OutOfBounds { offset, len, bound } => {
-                write!(f, "range {offset}+{len} lies outside the {bound}-byte mapping")
+                write!(
+                    f,
+                    "range {offset}+{len} lies outside the {bound}-byte mapping"
+                )
             }
             Self::Misaligned { offset, align } => {
                 write!(f, "offset {offset} is not aligned to {align}")
@@ -254,7 +284,9 @@ pub enum CreateError {
 impl fmt::Display for CreateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::InvalidName { name, reason } => write!(f, "invalid segment name {name:?}: {reason}"),
+            Self::InvalidName { name, reason } => {
+                write!(f, "invalid segment name {name:?}: {reason}")
+            }
             Self::AlreadyExists { name } => write!(
                 f,
                 "segment {name} already exists (open it, or ask for create_or_replace)"
@@ -328,10 +360,15 @@ pub enum OpenError {
 impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::InvalidName { name, reason } => write!(f, "invalid segment name {name:?}: {reason}"),
+            Self::InvalidName { name, reason } => {
+                write!(f, "invalid segment name {name:?}: {reason}")
+            }
             Self::NotFound { name } => write!(f, "segment {name} not found"),
             Self::NotInitialized { name } => {
-                write!(f, "segment {name} is still being initialised by its creator")
+                write!(
+                    f,
+                    "segment {name} is still being initialised by its creator"
+                )
             }
             Self::Version { found, supported } => write!(
                 f,
@@ -411,7 +448,10 @@ impl fmt::Display for TableError {
             Self::TableFull { max_entries } => {
                 write!(f, "the table is full ({max_entries} entries)")
             }
-            Self::OutOfSpace { requested, available } => write!(
+            Self::OutOfSpace {
+                requested,
+                available,
+            } => write!(
                 f,
                 "out of space: {requested} bytes requested, {available} available"
             ),
@@ -480,11 +520,19 @@ impl fmt::Display for StructureError {
             Self::InvalidCapacity { requested, reason } => {
                 write!(f, "invalid capacity {requested}: {reason}")
             }
-            Self::ElementSize { entry, stored, expected } => write!(
+            Self::ElementSize {
+                entry,
+                stored,
+                expected,
+            } => write!(
                 f,
                 "entry '{entry}' holds {stored}-byte elements, this type is {expected} bytes"
             ),
-            Self::Foreign { entry, format, detail } => write!(
+            Self::Foreign {
+                entry,
+                format,
+                detail,
+            } => write!(
                 f,
                 "entry '{entry}' is in the {format} layout, which this library does not read: \
                  {detail}"
@@ -530,7 +578,11 @@ pub struct OutOfBounds {
 
 impl fmt::Display for OutOfBounds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "index {} out of bounds for length {}", self.index, self.len)
+        write!(
+            f,
+            "index {} out of bounds for length {}",
+            self.index, self.len
+        )
     }
 }
 

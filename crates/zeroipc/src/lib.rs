@@ -68,7 +68,7 @@ pub mod structures;
 
 #[cfg(not(loom))]
 pub use error::{
-    CreateError, Corruption, Full, NameError, OpenError, OutOfBounds, StructureError, TableError,
+    Corruption, CreateError, Full, NameError, OpenError, OutOfBounds, StructureError, TableError,
     Timeout,
 };
 #[cfg(not(loom))]

@@ -7,14 +7,14 @@
 #[cfg(not(loom))]
 #[allow(unused_imports)]
 pub(crate) use core::sync::atomic::{
-    AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicU8, AtomicU16, AtomicU32, AtomicU64,
-    Ordering, fence,
+    AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering,
+    fence,
 };
 #[cfg(loom)]
 #[allow(unused_imports)]
 pub(crate) use loom::sync::atomic::{
-    AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicU8, AtomicU16, AtomicU32, AtomicU64,
-    Ordering, fence,
+    AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering,
+    fence,
 };
 
 #[cfg(loom)]
@@ -23,7 +23,7 @@ pub(crate) use loom::cell::UnsafeCell;
 
 /// `core::cell::UnsafeCell` with loom's closure API, so `raw` code compiles against both.
 #[cfg(not(loom))]
-#[derive(Debug)]
+#[derive(Debug, zerocopy::FromBytes, zerocopy::KnownLayout)]
 #[repr(transparent)]
 pub(crate) struct UnsafeCell<T>(core::cell::UnsafeCell<T>);
 

@@ -10,9 +10,15 @@ use zeroipc::{CreateError, OpenError, Segment, SegmentOptions, TableError};
 #[test]
 fn create_new_then_open_sees_the_same_header() {
     let name = ShmName::new("create_new_then_open");
-    let seg = SegmentOptions::new().size(64 * 1024).create_new(name.as_str()).unwrap();
+    let seg = SegmentOptions::new()
+        .size(64 * 1024)
+        .create_new(name.as_str())
+        .unwrap();
     let h = seg.header().unwrap();
-    assert_eq!((h.entry_count, h.max_entries, h.memory_size, h.next_offset), (0, 64, 65536, 3104));
+    assert_eq!(
+        (h.entry_count, h.max_entries, h.memory_size, h.next_offset),
+        (0, 64, 65536, 3104)
+    );
     let peer = Segment::open(name.as_str()).unwrap();
     assert_eq!(peer.header().unwrap(), h);
     let bytes = peer.read_bytes(0, 32).unwrap();
@@ -23,13 +29,29 @@ fn create_new_then_open_sees_the_same_header() {
 #[test]
 fn create_over_existing_name_fails_unless_replace_is_asked() {
     let name = ShmName::new("create_over_existing");
-    let first = SegmentOptions::new().size(64 * 1024).create_new(name.as_str()).unwrap();
+    let first = SegmentOptions::new()
+        .size(64 * 1024)
+        .create_new(name.as_str())
+        .unwrap();
     zeroipc::structures::Array::<u32>::create(&first, "a", 4).unwrap();
-    let err = SegmentOptions::new().size(64 * 1024).create_new(name.as_str()).unwrap_err();
+    let err = SegmentOptions::new()
+        .size(64 * 1024)
+        .create_new(name.as_str())
+        .unwrap_err();
     assert!(matches!(err, CreateError::AlreadyExists { .. }), "{err}");
     // The existing segment is intact.
-    assert_eq!(Segment::open(name.as_str()).unwrap().entries().unwrap().len(), 1);
-    let replaced = SegmentOptions::new().size(32 * 1024).create_or_replace(name.as_str()).unwrap();
+    assert_eq!(
+        Segment::open(name.as_str())
+            .unwrap()
+            .entries()
+            .unwrap()
+            .len(),
+        1
+    );
+    let replaced = SegmentOptions::new()
+        .size(32 * 1024)
+        .create_or_replace(name.as_str())
+        .unwrap();
     assert_eq!(replaced.entries().unwrap().len(), 0);
     assert_eq!(Segment::open(name.as_str()).unwrap().size(), 32 * 1024);
 }
@@ -37,13 +59,24 @@ fn create_over_existing_name_fails_unless_replace_is_asked() {
 #[test]
 fn created_segment_has_mode_0600_unless_asked() {
     let name = ShmName::new("mode_0600");
-    let _seg = SegmentOptions::new().size(64 * 1024).create_new(name.as_str()).unwrap();
+    let _seg = SegmentOptions::new()
+        .size(64 * 1024)
+        .create_new(name.as_str())
+        .unwrap();
     let mode = std::fs::metadata(name.path()).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o600);
 
     let name2 = ShmName::new("mode_0640");
-    let seg2 = SegmentOptions::new().size(64 * 1024).mode(0o640).create_new(name2.as_str()).unwrap();
-    let mode2 = std::fs::metadata(name2.path()).unwrap().permissions().mode() & 0o7777;
+    let seg2 = SegmentOptions::new()
+        .size(64 * 1024)
+        .mode(0o640)
+        .create_new(name2.as_str())
+        .unwrap();
+    let mode2 = std::fs::metadata(name2.path())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777;
     assert_eq!(mode2, 0o640);
     assert_eq!(seg2.mode_and_owner().unwrap().0, 0o640);
 }
@@ -52,7 +85,10 @@ fn created_segment_has_mode_0600_unless_asked() {
 fn names_without_slash_reach_the_same_object() {
     let name = ShmName::new("normalise");
     let bare = name.as_str().trim_start_matches('/').to_owned();
-    let seg = SegmentOptions::new().size(64 * 1024).create_new(&bare).unwrap();
+    let seg = SegmentOptions::new()
+        .size(64 * 1024)
+        .create_new(&bare)
+        .unwrap();
     assert_eq!(seg.name(), name.as_str());
     assert!(name.path().exists());
     assert_eq!(Segment::open(name.as_str()).unwrap().name(), name.as_str());
@@ -60,23 +96,59 @@ fn names_without_slash_reach_the_same_object() {
 
 #[test]
 fn bad_names_and_sizes_are_typed_errors() {
-    assert!(matches!(SegmentOptions::new().create_new("a/b"), Err(CreateError::InvalidName { .. })));
-    assert!(matches!(SegmentOptions::new().create_new(""), Err(CreateError::InvalidName { .. })));
+    assert!(matches!(
+        SegmentOptions::new().create_new("a/b"),
+        Err(CreateError::InvalidName { .. })
+    ));
+    assert!(matches!(
+        SegmentOptions::new().create_new(""),
+        Err(CreateError::InvalidName { .. })
+    ));
     let name = ShmName::new("too_small");
-    let err = SegmentOptions::new().size(100).create_new(name.as_str()).unwrap_err();
-    assert!(matches!(err, CreateError::TooSmall { size: 100, min: 3104 }), "{err}");
-    assert!(!name.path().exists(), "a refused create leaves nothing behind");
-    let err = SegmentOptions::new().max_entries(0).create_new(name.as_str()).unwrap_err();
-    assert!(matches!(err, CreateError::InvalidMaxEntries { found: 0 }), "{err}");
-    assert!(matches!(Segment::open("/zeroipc-test-does-not-exist"), Err(OpenError::NotFound { .. })));
+    let err = SegmentOptions::new()
+        .size(100)
+        .create_new(name.as_str())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CreateError::TooSmall {
+                size: 100,
+                min: 3104
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        !name.path().exists(),
+        "a refused create leaves nothing behind"
+    );
+    let err = SegmentOptions::new()
+        .max_entries(0)
+        .create_new(name.as_str())
+        .unwrap_err();
+    assert!(
+        matches!(err, CreateError::InvalidMaxEntries { found: 0 }),
+        "{err}"
+    );
+    assert!(matches!(
+        Segment::open("/zeroipc-test-does-not-exist"),
+        Err(OpenError::NotFound { .. })
+    ));
 }
 
 #[test]
 fn creating_larger_than_dev_shm_fails_with_no_space() {
     let name = ShmName::new("no_space");
     // Far beyond any tmpfs on these machines, but inside the address space.
-    let err = SegmentOptions::new().size(1 << 46).create_new(name.as_str()).unwrap_err();
-    assert!(matches!(err, CreateError::NoSpace { .. } | CreateError::Os { .. }), "{err}");
+    let err = SegmentOptions::new()
+        .size(1 << 46)
+        .create_new(name.as_str())
+        .unwrap_err();
+    assert!(
+        matches!(err, CreateError::NoSpace { .. } | CreateError::Os { .. }),
+        "{err}"
+    );
     assert!(!name.path().exists(), "nothing left behind");
 }
 
@@ -85,19 +157,29 @@ fn uninitialised_object_is_reported_and_open_timeout_waits_for_it() {
     let name = ShmName::new("not_initialised");
     // An object that exists but has no size yet: a creator between shm_open and ftruncate.
     std::fs::File::create(name.path()).unwrap();
-    assert!(matches!(Segment::open(name.as_str()), Err(OpenError::NotInitialized { .. })));
-    let err = Segment::open_timeout(name.as_str(), std::time::Duration::from_millis(50)).unwrap_err();
+    assert!(matches!(
+        Segment::open(name.as_str()),
+        Err(OpenError::NotInitialized { .. })
+    ));
+    let err =
+        Segment::open_timeout(name.as_str(), std::time::Duration::from_millis(50)).unwrap_err();
     assert!(matches!(err, OpenError::NotInitialized { .. }), "{err}");
     // A zero magic (ftruncate done, header not yet published) is the same state.
     std::fs::write(name.path(), vec![0u8; 65536]).unwrap();
-    assert!(matches!(Segment::open(name.as_str()), Err(OpenError::NotInitialized { .. })));
+    assert!(matches!(
+        Segment::open(name.as_str()),
+        Err(OpenError::NotInitialized { .. })
+    ));
 
     // open_timeout succeeds once the creator finishes.
     let later = ShmName::new("appears_later");
     let n2 = later.as_str().to_owned();
     let t = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(50));
-        SegmentOptions::new().size(64 * 1024).create_new(&n2).unwrap()
+        SegmentOptions::new()
+            .size(64 * 1024)
+            .create_new(&n2)
+            .unwrap()
     });
     let seg = Segment::open_timeout(later.as_str(), std::time::Duration::from_secs(10)).unwrap();
     assert_eq!(seg.size(), 64 * 1024);
@@ -107,18 +189,33 @@ fn uninitialised_object_is_reported_and_open_timeout_waits_for_it() {
 #[test]
 fn dropping_handles_never_unlinks() {
     let name = ShmName::new("drop_keeps");
-    drop(SegmentOptions::new().size(64 * 1024).create_new(name.as_str()).unwrap());
+    drop(
+        SegmentOptions::new()
+            .size(64 * 1024)
+            .create_new(name.as_str())
+            .unwrap(),
+    );
     assert!(Segment::open(name.as_str()).is_ok());
     Segment::unlink(name.as_str()).unwrap();
-    assert!(matches!(Segment::open(name.as_str()), Err(OpenError::NotFound { .. })));
-    assert!(matches!(Segment::unlink(name.as_str()), Err(OpenError::NotFound { .. })));
+    assert!(matches!(
+        Segment::open(name.as_str()),
+        Err(OpenError::NotFound { .. })
+    ));
+    assert!(matches!(
+        Segment::unlink(name.as_str()),
+        Err(OpenError::NotFound { .. })
+    ));
 }
 
 #[test]
 fn table_rejects_duplicates_long_names_and_overflow_without_leaking_space() {
     use zeroipc::structures::Array;
     let name = ShmName::new("table_errors");
-    let seg = SegmentOptions::new().size(4096).max_entries(4).create_new(name.as_str()).unwrap();
+    let seg = SegmentOptions::new()
+        .size(4096)
+        .max_entries(4)
+        .create_new(name.as_str())
+        .unwrap();
     let table_end = 32 + 48 * 4;
     assert_eq!(seg.header().unwrap().next_offset, table_end);
     Array::<u8>::create(&seg, "a", 5).unwrap();
@@ -126,18 +223,47 @@ fn table_rejects_duplicates_long_names_and_overflow_without_leaking_space() {
     assert_eq!(after_a, table_end + 13);
 
     let dup = Array::<u8>::create(&seg, "a", 5).unwrap_err();
-    assert!(matches!(dup, zeroipc::StructureError::Table(TableError::AlreadyExists { .. })), "{dup}");
+    assert!(
+        matches!(
+            dup,
+            zeroipc::StructureError::Table(TableError::AlreadyExists { .. })
+        ),
+        "{dup}"
+    );
     let long = Array::<u8>::create(&seg, &"x".repeat(32), 5).unwrap_err();
-    assert!(matches!(long, zeroipc::StructureError::Table(TableError::InvalidName { len: 32, .. })), "{long}");
+    assert!(
+        matches!(
+            long,
+            zeroipc::StructureError::Table(TableError::InvalidName { len: 32, .. })
+        ),
+        "{long}"
+    );
     Array::<u8>::create(&seg, &"y".repeat(31), 1).unwrap();
     let big = Array::<u8>::create(&seg, "big", 1 << 20).unwrap_err();
-    assert!(matches!(big, zeroipc::StructureError::Table(TableError::OutOfSpace { .. })), "{big}");
+    assert!(
+        matches!(
+            big,
+            zeroipc::StructureError::Table(TableError::OutOfSpace { .. })
+        ),
+        "{big}"
+    );
     // Failures consumed nothing: the next allocation lands right after the last success.
     let b = Array::<u64>::create(&seg, "b", 1).unwrap();
-    assert_eq!(b.entry().offset(), (after_a + 7) / 8 * 8 + 16);
+    assert_eq!(b.entry().offset(), after_a.next_multiple_of(8) + 16);
     Array::<u8>::create(&seg, "c", 1).unwrap();
     let full = Array::<u8>::create(&seg, "d", 1).unwrap_err();
-    assert!(matches!(full, zeroipc::StructureError::Table(TableError::TableFull { max_entries: 4 })), "{full}");
-    let names: Vec<String> = seg.entries().unwrap().iter().map(|e| e.name().to_string()).collect();
+    assert!(
+        matches!(
+            full,
+            zeroipc::StructureError::Table(TableError::TableFull { max_entries: 4 })
+        ),
+        "{full}"
+    );
+    let names: Vec<String> = seg
+        .entries()
+        .unwrap()
+        .iter()
+        .map(|e| e.name().to_string())
+        .collect();
     assert_eq!(names, ["a", "y".repeat(31).as_str(), "b", "c"]);
 }

@@ -10,6 +10,9 @@
 compile_error!("the zeroipc format is little-endian");
 
 pub(crate) mod array;
+pub(crate) mod queue;
+pub(crate) mod ring;
+pub(crate) mod stack;
 pub(crate) mod table;
 
 /// The table magic, `'ZIPM'` (bytes on disk `4D 50 49 5A`). FORMAT.md §3.1.

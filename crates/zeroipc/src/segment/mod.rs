@@ -102,7 +102,11 @@ impl SegmentOptions {
     /// 1 MiB, 64 entries (what upstream C++, Go and Python openers assume), mode 0600.
     #[must_use]
     pub fn new() -> Self {
-        Self { size: 1 << 20, max_entries: DEFAULT_MAX_ENTRIES, mode: DEFAULT_MODE }
+        Self {
+            size: 1 << 20,
+            max_entries: DEFAULT_MAX_ENTRIES,
+            mode: DEFAULT_MODE,
+        }
     }
 
     /// Total segment size in bytes, table included.
@@ -138,14 +142,19 @@ impl SegmentOptions {
     /// [`CreateError`]: invalid name or size, name taken, no space, or an OS error. On error
     /// nothing is left behind.
     pub fn create_new(&self, name: &str) -> Result<Segment, CreateError> {
-        let name = name::normalize(name)
-            .map_err(|reason| CreateError::InvalidName { name: name.to_owned(), reason })?;
+        let name = name::normalize(name).map_err(|reason| CreateError::InvalidName {
+            name: name.to_owned(),
+            reason,
+        })?;
         if self.max_entries == 0 {
             return Err(CreateError::InvalidMaxEntries { found: 0 });
         }
         let min = table_size(self.max_entries);
         if self.size < min {
-            return Err(CreateError::TooSmall { size: self.size, min });
+            return Err(CreateError::TooSmall {
+                size: self.size,
+                min,
+            });
         }
         let len = usize::try_from(self.size)
             .ok()
@@ -153,7 +162,10 @@ impl SegmentOptions {
             .ok_or(CreateError::TooLarge { size: self.size })?;
         let shm = Shm::create_exclusive(&name, self.mode).map_err(|e| match e.kind() {
             io::ErrorKind::AlreadyExists => CreateError::AlreadyExists { name: name.clone() },
-            _ => CreateError::Os { op: "shm_open", source: e },
+            _ => CreateError::Os {
+                op: "shm_open",
+                source: e,
+            },
         })?;
         // From here on, a failure removes what we created.
         let fail = |e: CreateError| {
@@ -161,23 +173,41 @@ impl SegmentOptions {
             e
         };
         shm.reserve(self.size).map_err(|e| {
-            fail(if e.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error()) {
-                CreateError::NoSpace { size: self.size, source: e }
-            } else {
-                CreateError::Os { op: "fallocate", source: e }
+            fail(
+                if e.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error()) {
+                    CreateError::NoSpace {
+                        size: self.size,
+                        source: e,
+                    }
+                } else {
+                    CreateError::Os {
+                        op: "fallocate",
+                        source: e,
+                    }
+                },
+            )
+        })?;
+        let mapping = Mapping::map(&shm, len, Access::ReadWrite).map_err(|e| {
+            fail(CreateError::Os {
+                op: "mmap",
+                source: e,
             })
         })?;
-        let mapping = Mapping::map(&shm, len, Access::ReadWrite)
-            .map_err(|e| fail(CreateError::Os { op: "mmap", source: e }))?;
         let region = Region::new(mapping);
         let table = table_size(self.max_entries);
-        let header: &TableHeader = region
-            .header(0)
-            .map_err(|_| fail(CreateError::TooSmall { size: self.size, min }))?;
+        let header: &TableHeader = region.header(0).map_err(|_| {
+            fail(CreateError::TooSmall {
+                size: self.size,
+                min,
+            })
+        })?;
         // Nobody can see the segment until the magic is stored: plain (Relaxed) stores.
-        region
-            .zero(0, table)
-            .map_err(|_| fail(CreateError::TooSmall { size: self.size, min }))?;
+        region.zero(0, table).map_err(|_| {
+            fail(CreateError::TooSmall {
+                size: self.size,
+                min,
+            })
+        })?;
         header.version.store(FORMAT_VERSION, Relaxed);
         header.entry_count.store(0, Relaxed);
         header.max_entries.store(self.max_entries, Relaxed);
@@ -186,8 +216,16 @@ impl SegmentOptions {
         // ORDERING: Release — pairs with the Acquire load of `magic` in `TableLayout::read`:
         // an opener that sees MAGIC sees the whole initialised table.
         header.magic.store(MAGIC, Release);
-        let layout = TableLayout { max_entries: self.max_entries, table_size: table, bound: self.size };
-        Ok(Segment { ro: ReadOnlySegment { inner: Arc::new(Inner::new(name, shm, region, layout)) } })
+        let layout = TableLayout {
+            max_entries: self.max_entries,
+            table_size: table,
+            bound: self.size,
+        };
+        Ok(Segment {
+            ro: ReadOnlySegment {
+                inner: Arc::new(Inner::new(name, shm, region, layout)),
+            },
+        })
     }
 
     /// Removes any object named `name`, then creates a new segment: the upstream C++/Go
@@ -201,8 +239,10 @@ impl SegmentOptions {
     /// As [`SegmentOptions::create_new`]. If another process recreates the name between
     /// our unlink and our create, one more unlink-and-create is tried, as upstream.
     pub fn create_or_replace(&self, name: &str) -> Result<Segment, CreateError> {
-        let normalized = name::normalize(name)
-            .map_err(|reason| CreateError::InvalidName { name: name.to_owned(), reason })?;
+        let normalized = name::normalize(name).map_err(|reason| CreateError::InvalidName {
+            name: name.to_owned(),
+            reason,
+        })?;
         let _ = Shm::unlink(&normalized);
         match self.create_new(&normalized) {
             Err(CreateError::AlreadyExists { .. }) => {
@@ -226,7 +266,13 @@ struct Inner {
 
 impl Inner {
     fn new(name: String, shm: Shm, region: Region, layout: TableLayout) -> Self {
-        Self { name, shm, region, layout, alloc: Mutex::new(()) }
+        Self {
+            name,
+            shm,
+            region,
+            layout,
+            alloc: Mutex::new(()),
+        }
     }
 }
 
@@ -283,27 +329,43 @@ impl Deref for Segment {
 }
 
 fn open_mapped(name: &str, access: Access) -> Result<ReadOnlySegment, OpenError> {
-    let name =
-        name::normalize(name).map_err(|reason| OpenError::InvalidName { name: name.to_owned(), reason })?;
+    let name = name::normalize(name).map_err(|reason| OpenError::InvalidName {
+        name: name.to_owned(),
+        reason,
+    })?;
     let shm = Shm::open(&name, access).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => OpenError::NotFound { name: name.clone() },
-        _ => OpenError::Os { op: "shm_open", source: e },
+        _ => OpenError::Os {
+            op: "shm_open",
+            source: e,
+        },
     })?;
-    let size = shm.size().map_err(|e| OpenError::Os { op: "fstat", source: e })?;
+    let size = shm.size().map_err(|e| OpenError::Os {
+        op: "fstat",
+        source: e,
+    })?;
     if size == 0 {
         // The creator has not sized it yet (or it is not ours; a timeout will tell).
         return Err(OpenError::NotInitialized { name });
     }
     let len = usize::try_from(size).map_err(|_| OpenError::Os {
         op: "mmap",
-        source: io::Error::new(io::ErrorKind::InvalidData, "segment larger than the address space"),
+        source: io::Error::new(
+            io::ErrorKind::InvalidData,
+            "segment larger than the address space",
+        ),
     })?;
-    let mapping = Mapping::map(&shm, len, access).map_err(|e| OpenError::Os { op: "mmap", source: e })?;
+    let mapping = Mapping::map(&shm, len, access).map_err(|e| OpenError::Os {
+        op: "mmap",
+        source: e,
+    })?;
     let region = Region::new(mapping);
     let layout = TableLayout::read(&region, &name)?;
     // Validate every entry now, so a corrupt table is reported at open.
     table::entries(&region, &layout)?;
-    Ok(ReadOnlySegment { inner: Arc::new(Inner::new(name, shm, region, layout)) })
+    Ok(ReadOnlySegment {
+        inner: Arc::new(Inner::new(name, shm, region, layout)),
+    })
 }
 
 fn with_timeout<T>(
@@ -336,7 +398,9 @@ impl Segment {
     /// initialising it), [`OpenError::Version`], [`OpenError::Corrupt`] naming the field that
     /// is wrong, or an OS error (for example permission denied).
     pub fn open(name: &str) -> Result<Segment, OpenError> {
-        Ok(Segment { ro: open_mapped(name, Access::ReadWrite)? })
+        Ok(Segment {
+            ro: open_mapped(name, Access::ReadWrite)?,
+        })
     }
 
     /// [`Segment::open`], waiting up to `timeout` for the segment to appear and be
@@ -363,7 +427,10 @@ impl Segment {
     /// # Errors
     ///
     /// As [`Segment::open_timeout`].
-    pub fn open_read_only_timeout(name: &str, timeout: Duration) -> Result<ReadOnlySegment, OpenError> {
+    pub fn open_read_only_timeout(
+        name: &str,
+        timeout: Duration,
+    ) -> Result<ReadOnlySegment, OpenError> {
         with_timeout(timeout, || Self::open_read_only(name))
     }
 
@@ -375,11 +442,16 @@ impl Segment {
     /// [`OpenError::InvalidName`], [`OpenError::NotFound`], or [`OpenError::Os`] (for
     /// example permission denied).
     pub fn unlink(name: &str) -> Result<(), OpenError> {
-        let name =
-            name::normalize(name).map_err(|reason| OpenError::InvalidName { name: name.to_owned(), reason })?;
+        let name = name::normalize(name).map_err(|reason| OpenError::InvalidName {
+            name: name.to_owned(),
+            reason,
+        })?;
         Shm::unlink(&name).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => OpenError::NotFound { name },
-            _ => OpenError::Os { op: "shm_unlink", source: e },
+            _ => OpenError::Os {
+                op: "shm_unlink",
+                source: e,
+            },
         })
     }
 
@@ -394,10 +466,14 @@ impl Segment {
         init: impl FnOnce(&Region, u64) -> Result<(), E>,
     ) -> Result<Entry, E> {
         let inner = &self.ro.inner;
-        let _local = inner.alloc.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _local = inner
+            .alloc
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         inner.shm.lock_exclusive().map_err(TableError::Lock)?;
-        let result =
-            table::allocate(&inner.region, &inner.layout, name, size, |at| init(&inner.region, at));
+        let result = table::allocate(&inner.region, &inner.layout, name, size, |at| {
+            init(&inner.region, at)
+        });
         let _ = inner.shm.unlock();
         result
     }
@@ -463,8 +539,11 @@ impl ReadOnlySegment {
     /// or [`TableError::Corrupt`].
     pub fn find(&self, name: &str) -> Result<Entry, TableError> {
         table::check_entry_name(name)?;
-        table::find(&self.inner.region, &self.inner.layout, name)?
-            .ok_or_else(|| TableError::NotFound { name: name.to_owned() })
+        table::find(&self.inner.region, &self.inner.layout, name)?.ok_or_else(|| {
+            TableError::NotFound {
+                name: name.to_owned(),
+            }
+        })
     }
 
     /// Copies `len` bytes at segment offset `offset` (Relaxed atomic loads: a snapshot that
@@ -566,7 +645,10 @@ impl EntryName {
         let len = len.min(NAME_FIELD_LEN - 1);
         bytes[..len].copy_from_slice(&field[..len]);
         // `len` <= 31 fits in a u8.
-        Self { bytes, len: u8::try_from(len).unwrap_or(31) }
+        Self {
+            bytes,
+            len: u8::try_from(len).unwrap_or(31),
+        }
     }
 
     /// The name's bytes, without the NUL.

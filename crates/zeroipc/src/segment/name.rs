@@ -24,7 +24,10 @@ pub(crate) fn normalize(name: &str) -> Result<String, NameError> {
         return Err(NameError::Nul);
     }
     if bare.len() > MAX_NAME_LEN {
-        return Err(NameError::TooLong { len: bare.len(), max: MAX_NAME_LEN });
+        return Err(NameError::TooLong {
+            len: bare.len(),
+            max: MAX_NAME_LEN,
+        });
     }
     Ok(format!("/{bare}"))
 }
@@ -47,6 +50,9 @@ mod tests {
         assert_eq!(normalize("/a/b"), Err(NameError::InteriorSlash));
         assert_eq!(normalize("a\0b"), Err(NameError::Nul));
         assert_eq!(normalize(&"x".repeat(255)).unwrap().len(), 256);
-        assert_eq!(normalize(&"x".repeat(256)), Err(NameError::TooLong { len: 256, max: 255 }));
+        assert_eq!(
+            normalize(&"x".repeat(256)),
+            Err(NameError::TooLong { len: 256, max: 255 })
+        );
     }
 }

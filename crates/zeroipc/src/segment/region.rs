@@ -11,8 +11,14 @@ use zerocopy::{FromBytes, IntoBytes, KnownLayout};
 
 use crate::error::Corruption;
 use crate::layout::array::ArrayHeader;
+use crate::layout::queue::QueueHeader;
+use crate::layout::ring::RingHeader;
+use crate::layout::stack::StackHeader;
 use crate::layout::table::{TableEntry, TableHeader};
-use crate::loom::{AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
+use crate::loom::{
+    AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering,
+};
+use crate::raw::cell::Slot;
 use crate::sys::mapping::Mapping;
 use crate::sys::shm::Access;
 
@@ -35,9 +41,23 @@ macro_rules! in_place {
 
 // The list of shared-memory types. A new layout adds itself here.
 in_place!(
-    AtomicU8, AtomicU16, AtomicU32, AtomicU64, AtomicI8, AtomicI16, AtomicI32, AtomicI64,
-    TableHeader, TableEntry, ArrayHeader,
+    AtomicU8,
+    AtomicU16,
+    AtomicU32,
+    AtomicU64,
+    AtomicI8,
+    AtomicI16,
+    AtomicI32,
+    AtomicI64,
+    TableHeader,
+    TableEntry,
+    ArrayHeader,
 );
+in_place!(QueueHeader, StackHeader, RingHeader);
+
+// SAFETY: `Slot<T>` is a `#[repr(transparent)]` `UnsafeCell<T>`: every byte is
+// interior-mutable, `T: FromBytes` makes any bytes a valid `T`, and it is `Sync` for `T: Send`.
+unsafe impl<T: FromBytes + KnownLayout + Send> InPlace for Slot<T> {}
 
 /// A mapped segment as a bounded, checked address space.
 #[derive(Debug)]
@@ -66,13 +86,21 @@ impl Region {
         let bound = self.len();
         let end = at.checked_add(len);
         if end.is_none_or(|end| end > bound) {
-            return Err(Corruption::OutOfBounds { offset: at, len, bound });
+            return Err(Corruption::OutOfBounds {
+                offset: at,
+                len,
+                bound,
+            });
         }
         if at % align != 0 {
             return Err(Corruption::Misaligned { offset: at, align });
         }
         // Cannot fail: `at < bound`, and `bound` came from a `usize`.
-        usize::try_from(at).map_err(|_| Corruption::OutOfBounds { offset: at, len, bound })
+        usize::try_from(at).map_err(|_| Corruption::OutOfBounds {
+            offset: at,
+            len,
+            bound,
+        })
     }
 
     /// A reference to the `H` stored at offset `at`.
@@ -92,11 +120,13 @@ impl Region {
     /// A slice of `n` values of `A` starting at offset `at`.
     #[allow(clippy::disallowed_methods)] // this is the gate that the lint points everyone to
     pub(crate) fn slice<A: InPlace>(&self, at: u64, n: u64) -> Result<&[A], Corruption> {
-        let bytes = n.checked_mul(size_of::<A>() as u64).ok_or(Corruption::OutOfBounds {
-            offset: at,
-            len: u64::MAX,
-            bound: self.len(),
-        })?;
+        let bytes = n
+            .checked_mul(size_of::<A>() as u64)
+            .ok_or(Corruption::OutOfBounds {
+                offset: at,
+                len: u64::MAX,
+                bound: self.len(),
+            })?;
         let start = self.check(at, bytes, align_of::<A>() as u64)?;
         // Cannot fail: `n * size_of::<A>() <= len`, which fits in a usize.
         let count = usize::try_from(n).map_err(|_| Corruption::OutOfBounds {
@@ -110,7 +140,10 @@ impl Region {
         // - valid: `A: FromBytes`; aliasing: `A: InPlace` is all interior-mutable;
         // - lifetime: tied to `&self`, which owns the mapping.
         Ok(unsafe {
-            core::slice::from_raw_parts(self.mapping.base().as_ptr().wrapping_add(start).cast::<A>(), count)
+            core::slice::from_raw_parts(
+                self.mapping.base().as_ptr().wrapping_add(start).cast::<A>(),
+                count,
+            )
         })
     }
 
@@ -167,7 +200,12 @@ impl Region {
         // - valid: `T: FromBytes`;
         // - aliasing: the caller promises no writes while the borrow lives;
         // - lifetime: tied to `&self`, which owns the mapping.
-        Ok(unsafe { core::slice::from_raw_parts(self.mapping.base().as_ptr().wrapping_add(start).cast::<T>(), n) })
+        Ok(unsafe {
+            core::slice::from_raw_parts(
+                self.mapping.base().as_ptr().wrapping_add(start).cast::<T>(),
+                n,
+            )
+        })
     }
 
     /// A unique slice of `n` `T`s at `at`, for zero-copy writes under a caller contract.
@@ -191,7 +229,10 @@ impl Region {
         // - aliasing: the caller promises exclusive access while the borrow lives;
         // - lifetime: tied to `&self`, which owns the mapping.
         Ok(unsafe {
-            core::slice::from_raw_parts_mut(self.mapping.base().as_ptr().wrapping_add(start).cast::<T>(), n)
+            core::slice::from_raw_parts_mut(
+                self.mapping.base().as_ptr().wrapping_add(start).cast::<T>(),
+                n,
+            )
         })
     }
 }

@@ -52,7 +52,10 @@ pub(crate) fn find(
 /// Checks an entry name: at most 31 bytes, no NUL.
 pub(crate) fn check_entry_name(name: &str) -> Result<(), TableError> {
     if name.len() > MAX_ENTRY_NAME_LEN || name.contains('\0') {
-        return Err(TableError::InvalidName { name: name.to_owned(), len: name.len() });
+        return Err(TableError::InvalidName {
+            name: name.to_owned(),
+            len: name.len(),
+        });
     }
     Ok(())
 }
@@ -71,11 +74,20 @@ pub(crate) fn allocate<E: From<TableError>>(
 ) -> Result<Entry, E> {
     check_entry_name(name)?;
     let count = layout.entry_count(region).map_err(TableError::from)?;
-    if find(region, layout, name).map_err(TableError::from)?.is_some() {
-        return Err(TableError::AlreadyExists { name: name.to_owned() }.into());
+    if find(region, layout, name)
+        .map_err(TableError::from)?
+        .is_some()
+    {
+        return Err(TableError::AlreadyExists {
+            name: name.to_owned(),
+        }
+        .into());
     }
     if count >= layout.max_entries {
-        return Err(TableError::TableFull { max_entries: layout.max_entries }.into());
+        return Err(TableError::TableFull {
+            max_entries: layout.max_entries,
+        }
+        .into());
     }
     let next = layout.next_offset(region).map_err(TableError::from)?;
     let out_of_space = || TableError::OutOfSpace {
@@ -83,13 +95,17 @@ pub(crate) fn allocate<E: From<TableError>>(
         available: align8(next).map_or(0, |a| layout.bound.saturating_sub(a)),
     };
     let offset = align8(next).ok_or_else(out_of_space)?;
-    let end = offset.checked_add(size).filter(|&end| end <= layout.bound).ok_or_else(out_of_space)?;
+    let end = offset
+        .checked_add(size)
+        .filter(|&end| end <= layout.bound)
+        .ok_or_else(out_of_space)?;
 
     region.zero(offset, size).map_err(TableError::from)?;
     init(offset)?;
 
-    let slot: &TableEntry =
-        region.header(TableLayout::entry_offset(count)).map_err(TableError::from)?;
+    let slot: &TableEntry = region
+        .header(TableLayout::entry_offset(count))
+        .map_err(TableError::from)?;
     let mut field = [0u8; 32];
     field[..name.len()].copy_from_slice(name.as_bytes());
     // ORDERING (stores below): Relaxed — published by the Release store of `entry_count`.

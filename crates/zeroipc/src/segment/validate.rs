@@ -7,8 +7,8 @@
 use crate::error::{Corruption, OpenError};
 use crate::layout::table::{TableEntry, TableHeader};
 use crate::layout::{
-    DEFAULT_MAX_ENTRIES, FORMAT_VERSION, MAGIC, NAME_FIELD_LEN, TABLE_ENTRY_LEN,
-    TABLE_HEADER_LEN, table_size,
+    DEFAULT_MAX_ENTRIES, FORMAT_VERSION, MAGIC, NAME_FIELD_LEN, TABLE_ENTRY_LEN, TABLE_HEADER_LEN,
+    table_size,
 };
 use crate::loom::Ordering::{Acquire, Relaxed};
 
@@ -34,14 +34,20 @@ impl TableLayout {
     pub(crate) fn read(region: &Region, name: &str) -> Result<Self, OpenError> {
         let mapped = region.len();
         if mapped < TABLE_HEADER_LEN {
-            return Err(OpenError::NotInitialized { name: name.to_owned() });
+            return Err(OpenError::NotInitialized {
+                name: name.to_owned(),
+            });
         }
         let h: &TableHeader = region.header(0)?;
         // ORDERING: Acquire — pairs with the Release store of `magic` in `Segment::create`;
         // a zeroipc creator writes every other header field before it.
         match h.magic.load(Acquire) {
             MAGIC => {}
-            0 => return Err(OpenError::NotInitialized { name: name.to_owned() }),
+            0 => {
+                return Err(OpenError::NotInitialized {
+                    name: name.to_owned(),
+                });
+            }
             found => return Err(Corruption::BadMagic { found }.into()),
         }
         // ORDERING (all loads below): Relaxed — ordered after the magic's Acquire; peers in
@@ -49,7 +55,10 @@ impl TableLayout {
         // ordering, is what protects us from them.
         let version = h.version.load(Relaxed);
         if version != FORMAT_VERSION {
-            return Err(OpenError::Version { found: version, supported: FORMAT_VERSION });
+            return Err(OpenError::Version {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
         }
         let max_entries = match h.max_entries.load(Relaxed) {
             0 => DEFAULT_MAX_ENTRIES,
@@ -57,13 +66,27 @@ impl TableLayout {
         };
         let table_size = table_size(max_entries);
         if table_size > mapped {
-            return Err(Corruption::TableOutsideMapping { max_entries, table_size, mapped }.into());
+            return Err(Corruption::TableOutsideMapping {
+                max_entries,
+                table_size,
+                mapped,
+            }
+            .into());
         }
         let memory_size = h.memory_size.load(Relaxed);
         if memory_size > mapped || memory_size < table_size {
-            return Err(Corruption::MemorySize { found: memory_size, min: table_size, mapped }.into());
+            return Err(Corruption::MemorySize {
+                found: memory_size,
+                min: table_size,
+                mapped,
+            }
+            .into());
         }
-        let layout = Self { max_entries, table_size, bound: memory_size };
+        let layout = Self {
+            max_entries,
+            table_size,
+            bound: memory_size,
+        };
         layout.entry_count(region)?;
         layout.next_offset(region)?;
         Ok(layout)
@@ -77,7 +100,10 @@ impl TableLayout {
         let h: &TableHeader = region.header(0)?;
         let found = h.entry_count.load(Acquire);
         if found > self.max_entries {
-            return Err(Corruption::EntryCount { found, max_entries: self.max_entries });
+            return Err(Corruption::EntryCount {
+                found,
+                max_entries: self.max_entries,
+            });
         }
         Ok(found)
     }
@@ -88,7 +114,11 @@ impl TableLayout {
         // ORDERING: Relaxed — read under the allocation lock (zeroipc writers) or for display.
         let found = h.next_offset.load(Relaxed);
         if found < self.table_size || found > self.bound {
-            return Err(Corruption::NextOffset { found, min: self.table_size, max: self.bound });
+            return Err(Corruption::NextOffset {
+                found,
+                min: self.table_size,
+                max: self.bound,
+            });
         }
         Ok(found)
     }
@@ -107,7 +137,10 @@ impl TableLayout {
             // `entry_count` in `entry_count` above.
             *dst = src.load(Relaxed);
         }
-        let len = raw.iter().position(|&b| b == 0).ok_or(Corruption::EntryName { index })?;
+        let len = raw
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or(Corruption::EntryName { index })?;
         let offset = e.offset.load(Relaxed);
         let size = e.size.load(Relaxed);
         if offset % 8 != 0 {
@@ -124,6 +157,11 @@ impl TableLayout {
                 bound: self.bound,
             });
         }
-        Ok(Entry { index, name: EntryName::from_field(&raw, len), offset, size })
+        Ok(Entry {
+            index,
+            name: EntryName::from_field(&raw, len),
+            offset,
+            size,
+        })
     }
 }

@@ -46,13 +46,15 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::mem::{align_of, size_of};
 
+use crate::Element;
 use crate::error::{Corruption, OutOfBounds, StructureError};
 use crate::layout::array::{ARRAY_HEADER_LEN, ArrayHeader, C_ARRAY_HEADER_LEN, array_size};
-use crate::loom::{AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicU8, AtomicU16, AtomicU32, AtomicU64};
 use crate::loom::Ordering::Relaxed;
+use crate::loom::{
+    AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicU8, AtomicU16, AtomicU32, AtomicU64,
+};
 use crate::raw::words::{self, word_size};
 use crate::segment::{Entry, Segment};
-use crate::Element;
 
 /// A fixed-size array of `T` in a segment. See the [module docs](self).
 pub struct Array<T: Element> {
@@ -66,7 +68,13 @@ pub struct Array<T: Element> {
 
 impl<T: Element> Clone for Array<T> {
     fn clone(&self) -> Self {
-        Self { seg: self.seg.clone(), entry: self.entry.clone(), len: self.len, data: self.data, _t: PhantomData }
+        Self {
+            seg: self.seg.clone(),
+            entry: self.entry.clone(),
+            len: self.len,
+            data: self.data,
+            _t: PhantomData,
+        }
     }
 }
 
@@ -107,8 +115,14 @@ macro_rules! with_word {
 
 impl<T: Element> Array<T> {
     const CHECK: () = {
-        assert!(align_of::<T>() <= 8, "zeroipc elements must have an alignment of at most 8");
-        assert!(size_of::<T>() > 0, "zeroipc elements must not be zero-sized");
+        assert!(
+            align_of::<T>() <= 8,
+            "zeroipc elements must have an alignment of at most 8"
+        );
+        assert!(
+            size_of::<T>() > 0,
+            "zeroipc elements must not be zero-sized"
+        );
     };
 
     /// Creates an array of `capacity` zeroed elements named `name`.
@@ -126,10 +140,11 @@ impl<T: Element> Array<T> {
                 reason: "an array needs at least one element",
             });
         }
-        let size = array_size(capacity, size_of::<T>() as u64).ok_or(StructureError::InvalidCapacity {
-            requested: capacity,
-            reason: "the array's size overflows",
-        })?;
+        let size =
+            array_size(capacity, size_of::<T>() as u64).ok_or(StructureError::InvalidCapacity {
+                requested: capacity,
+                reason: "the array's size overflows",
+            })?;
         let entry = seg.allocate(name, size, |region, at| -> Result<(), StructureError> {
             let h: &ArrayHeader = region.header(at)?;
             // ORDERING: Relaxed — published with the entry (Release of `entry_count`).
@@ -156,7 +171,13 @@ impl<T: Element> Array<T> {
 
     fn from_parts(seg: &Segment, entry: Entry, len: u64) -> Self {
         let data = entry.offset() + ARRAY_HEADER_LEN;
-        Self { seg: seg.clone(), entry, len, data, _t: PhantomData }
+        Self {
+            seg: seg.clone(),
+            entry,
+            len,
+            data,
+            _t: PhantomData,
+        }
     }
 
     /// Reads the header and proves `8 + capacity * size_of::<T>() == entry.size()`.
@@ -182,7 +203,9 @@ impl<T: Element> Array<T> {
         if entry.size() >= C_ARRAY_HEADER_LEN && capacity > 0 {
             let c_es: &AtomicU64 = seg.region().header(entry.offset() + 8)?;
             let c_es = c_es.load(Relaxed);
-            let c_size = capacity.checked_mul(c_es).and_then(|d| d.checked_add(C_ARRAY_HEADER_LEN));
+            let c_size = capacity
+                .checked_mul(c_es)
+                .and_then(|d| d.checked_add(C_ARRAY_HEADER_LEN));
             if c_es > 0 && c_size == Some(entry.size()) {
                 return Err(StructureError::Foreign {
                     entry: entry_name(),
@@ -196,7 +219,11 @@ impl<T: Element> Array<T> {
         }
         let data = entry.size() - ARRAY_HEADER_LEN;
         if capacity > 0 && data % capacity == 0 {
-            return Err(StructureError::ElementSize { entry: entry_name(), stored: data / capacity, expected: es });
+            return Err(StructureError::ElementSize {
+                entry: entry_name(),
+                stored: data / capacity,
+                expected: es,
+            });
         }
         Err(Corruption::Field {
             entry: entry_name(),
@@ -235,7 +262,10 @@ impl<T: Element> Array<T> {
         let end = start.checked_add(n as u64).filter(|&e| e <= self.len);
         match end {
             Some(_) => Ok(self.data + start * size_of::<T>() as u64),
-            None => Err(OutOfBounds { index: start.saturating_add(n as u64), len: self.len }),
+            None => Err(OutOfBounds {
+                index: start.saturating_add(n as u64),
+                len: self.len,
+            }),
         }
     }
 
@@ -267,10 +297,17 @@ impl<T: Element> Array<T> {
     /// [`OutOfBounds`] if the range passes the end; `out` is then untouched.
     pub fn read_into(&self, start: u64, out: &mut [T]) -> Result<(), OutOfBounds> {
         let at = self.check_range(start, out.len())?;
-        let oob = OutOfBounds { index: start, len: self.len };
+        let oob = OutOfBounds {
+            index: start,
+            len: self.len,
+        };
         with_word!(T, |W| {
             let per = size_of::<T>() / size_of::<W>();
-            let w = self.seg.region().slice::<W>(at, (per * out.len()) as u64).map_err(|_| oob)?;
+            let w = self
+                .seg
+                .region()
+                .slice::<W>(at, (per * out.len()) as u64)
+                .map_err(|_| oob)?;
             for (o, chunk) in out.iter_mut().zip(w.chunks_exact(per.max(1))) {
                 *o = words::load::<T, W>(chunk);
             }
@@ -285,10 +322,17 @@ impl<T: Element> Array<T> {
     /// [`OutOfBounds`] if the range passes the end; nothing is written then.
     pub fn write_from(&self, start: u64, src: &[T]) -> Result<(), OutOfBounds> {
         let at = self.check_range(start, src.len())?;
-        let oob = OutOfBounds { index: start, len: self.len };
+        let oob = OutOfBounds {
+            index: start,
+            len: self.len,
+        };
         with_word!(T, |W| {
             let per = size_of::<T>() / size_of::<W>();
-            let w = self.seg.region().slice::<W>(at, (per * src.len()) as u64).map_err(|_| oob)?;
+            let w = self
+                .seg
+                .region()
+                .slice::<W>(at, (per * src.len()) as u64)
+                .map_err(|_| oob)?;
             for (v, chunk) in src.iter().zip(w.chunks_exact(per.max(1))) {
                 words::store::<T, W>(chunk, v);
             }
@@ -330,8 +374,7 @@ impl<T: Element> Array<T> {
         let len = usize::try_from(self.len).unwrap_or(0);
         // SAFETY: the caller guarantees no writes while the slice lives; the range was
         // validated against the mapping when the array was created or opened.
-        unsafe { self.seg.region().plain_slice::<T>(self.data, len) }
-            .expect("validated at open")
+        unsafe { self.seg.region().plain_slice::<T>(self.data, len) }.expect("validated at open")
     }
 
     /// Zero-copy write access to all elements.

@@ -3,10 +3,20 @@
 //! | structure          | for                                                        |
 //! |--------------------|------------------------------------------------------------|
 //! | [`Array`]          | a fixed table of values every process reads and writes     |
+//! | [`Queue`]          | a bounded FIFO, any number of producers and consumers      |
+//! | [`Stack`]          | a bounded LIFO, any number of pushers and poppers          |
+//! | [`Ring`]           | a FIFO of elements for exactly one producer and one consumer, with bulk copies |
 //!
 //! Each handle validates the structure's header against the table entry and the mapping
 //! when it is created or opened, then works from that snapshot.
 
 mod array;
+pub mod queue;
+pub mod ring;
+pub mod stack;
+mod wait;
 
 pub use array::Array;
+pub use queue::{Queue, QueuePopError, QueuePushError};
+pub use ring::{Ring, RingConsumer, RingProducer, RingPushError};
+pub use stack::{Stack, StackError, StackPushError};

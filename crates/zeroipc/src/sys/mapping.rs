@@ -36,7 +36,10 @@ impl Mapping {
     #[doc(alias = "mmap")]
     pub(crate) fn map(fd: impl AsFd, len: usize, access: Access) -> io::Result<Self> {
         if len == 0 {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "cannot map 0 bytes"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot map 0 bytes",
+            ));
         }
         let prot = match access {
             Access::ReadOnly => ProtFlags::READ,
@@ -44,9 +47,8 @@ impl Mapping {
         };
         // SAFETY: a fresh mapping at an address chosen by the kernel (NULL hint) cannot
         // overlap memory Rust already uses; we keep the pointer until `munmap` in `Drop`.
-        let ptr = unsafe {
-            rustix::mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0)?
-        };
+        let ptr =
+            unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0)? };
         let base = NonNull::new(ptr.cast::<u8>())
             .ok_or_else(|| io::Error::other("mmap returned a null pointer"))?;
         Ok(Self { base, len, access })

@@ -5,7 +5,9 @@
 //! implementation is, in practice: Python hard-codes `/dev/shm`, Go refuses other systems).
 
 #[cfg(not(target_os = "linux"))]
-compile_error!("zeroipc supports Linux only: the segment format relies on POSIX shm in /dev/shm and on futexes");
+compile_error!(
+    "zeroipc supports Linux only: the segment format relies on POSIX shm in /dev/shm and on futexes"
+);
 
 pub(crate) mod futex;
 #[cfg(not(loom))]

@@ -3,7 +3,10 @@
 /// The calling process's id.
 #[allow(dead_code)] // used by the dead-holder detection of `sync`
 pub(crate) fn current_pid() -> u32 {
-    rustix::process::getpid().as_raw_nonzero().get().unsigned_abs()
+    rustix::process::getpid()
+        .as_raw_nonzero()
+        .get()
+        .unsigned_abs()
 }
 
 /// Whether a process with id `pid` exists (`kill(pid, 0)`).

@@ -20,7 +20,10 @@ impl ShmName {
     pub fn new(test: &str) -> Self {
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
-        let mut short: String = test.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let mut short: String = test
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
         short.truncate(80);
         Self(format!("/zeroipc-test-{}-{short}-{n}", std::process::id()))
     }
@@ -106,7 +109,8 @@ pub fn load_golden(file: &str) -> ShmName {
 
 /// `manifest.json` from the golden directory.
 pub fn manifest() -> serde_json::Value {
-    let text = std::fs::read_to_string(golden_dir().join("manifest.json")).expect("read manifest.json");
+    let text =
+        std::fs::read_to_string(golden_dir().join("manifest.json")).expect("read manifest.json");
     serde_json::from_str(&text).expect("parse manifest.json")
 }
 
