@@ -42,15 +42,40 @@ fn check_golden_stack<T: FromJson>(seg: &Segment, s: &Value) {
     let exp = &s["expected"];
     let lay = &s["layout"];
     let st: Stack<T> = Stack::open(seg, name).unwrap_or_else(|e| panic!("{name}: {e}"));
-    assert_eq!(st.entry().offset(), lay["top(i32)"].as_u64().unwrap(), "{name}: offset");
-    assert_eq!(u64::from(st.capacity()), exp["capacity"].as_u64().unwrap(), "{name}: capacity");
-    assert_eq!(u64::from(st.len()), exp["size"].as_u64().unwrap(), "{name}: len");
-    assert_eq!(i64::from(st.raw_top()), exp["top"].as_i64().unwrap(), "{name}: top");
+    assert_eq!(
+        st.entry().offset(),
+        lay["top(i32)"].as_u64().unwrap(),
+        "{name}: offset"
+    );
+    assert_eq!(
+        u64::from(st.capacity()),
+        exp["capacity"].as_u64().unwrap(),
+        "{name}: capacity"
+    );
+    assert_eq!(
+        u64::from(st.len()),
+        exp["size"].as_u64().unwrap(),
+        "{name}: len"
+    );
+    assert_eq!(
+        i64::from(st.raw_top()),
+        exp["top"].as_i64().unwrap(),
+        "{name}: top"
+    );
     let state_at = lay["state(u32[cap])"].as_u64().unwrap();
-    let raw = seg.read_bytes(state_at, 4 * u64::from(st.capacity())).unwrap();
-    let want: Vec<u64> = lay["raw"]["state"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
-    let got: Vec<u64> =
-        raw.chunks_exact(4).map(|c| u64::from(u32::from_le_bytes(c.try_into().unwrap()))).collect();
+    let raw = seg
+        .read_bytes(state_at, 4 * u64::from(st.capacity()))
+        .unwrap();
+    let want: Vec<u64> = lay["raw"]["state"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    let got: Vec<u64> = raw
+        .chunks_exact(4)
+        .map(|c| u64::from(u32::from_le_bytes(c.try_into().unwrap())))
+        .collect();
     assert_eq!(got, want, "{name}: state");
     for (k, v) in exp["pop_order"].as_array().unwrap().iter().enumerate() {
         assert_eq!(st.pop().unwrap(), Some(T::from_json(v)), "{name}: pop #{k}");
@@ -62,7 +87,12 @@ fn check_golden_image(file: &str) -> usize {
     let shm = load_golden(file);
     let seg = Segment::open(shm.as_str()).unwrap();
     let mut n = 0;
-    for s in image(file)["structures"].as_array().unwrap().iter().filter(|s| s["kind"] == "stack") {
+    for s in image(file)["structures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] == "stack")
+    {
         match s["types"]["elem"].as_str().unwrap() {
             "i32" => check_golden_stack::<i32>(&seg, s),
             "i64" => check_golden_stack::<i64>(&seg, s),
@@ -103,7 +133,10 @@ fn golden_entry_bytes(file: &str, name: &str) -> Vec<u8> {
 
 fn fresh(test: &str) -> (ShmName, Segment) {
     let name = ShmName::new(test);
-    let seg = SegmentOptions::new().size(64 * 1024).create_new(name.as_str()).unwrap();
+    let seg = SegmentOptions::new()
+        .size(64 * 1024)
+        .create_new(name.as_str())
+        .unwrap();
     (name, seg)
 }
 
@@ -112,7 +145,9 @@ fn zeroipc_reproduces_the_golden_stacks_byte_for_byte() {
     let (_n, seg) = fresh("stack_bytes");
     // stk_i32: push 10..50, pop x1 (slot 4 keeps 50 in its bytes, state EMPTY).
     let s: Stack<i32> = Stack::create(&seg, "stk_i32", 8).unwrap();
-    [10, 20, 30, 40, 50].into_iter().for_each(|v| s.push(v).unwrap());
+    [10, 20, 30, 40, 50]
+        .into_iter()
+        .for_each(|v| s.push(v).unwrap());
     assert_eq!(s.pop().unwrap(), Some(50));
     let s: Stack<u16> = Stack::create(&seg, "stk_u16", 5).unwrap();
     [7, 65535, 300].into_iter().for_each(|v| s.push(v).unwrap());
@@ -120,22 +155,34 @@ fn zeroipc_reproduces_the_golden_stacks_byte_for_byte() {
     [1.25, -8.5].into_iter().for_each(|v| s.push(v).unwrap());
     assert!(matches!(s.push(0.0), Err(StackPushError::Full(_))));
     let s: Stack<i64> = Stack::create(&seg, "stk_i64", 3).unwrap();
-    [-5, 9_000_000_000].into_iter().for_each(|v| s.push(v).unwrap());
+    [-5, 9_000_000_000]
+        .into_iter()
+        .for_each(|v| s.push(v).unwrap());
 
     for (file, names) in [
         ("cpp_all.bin", &["stk_i32", "stk_u16", "stk_f64_full"][..]),
-        ("python_all.bin", &["stk_i32", "stk_u16", "stk_f64_full"][..]),
+        (
+            "python_all.bin",
+            &["stk_i32", "stk_u16", "stk_f64_full"][..],
+        ),
         ("c_all.bin", &["stk_i32", "stk_u16"][..]),
         ("cpp_min.bin", &["stk_i64"][..]),
     ] {
         for name in names {
-            assert_eq!(entry_bytes(&seg, name), golden_entry_bytes(file, name), "{file}: {name}");
+            assert_eq!(
+                entry_bytes(&seg, name),
+                golden_entry_bytes(file, name),
+                "{file}: {name}"
+            );
         }
     }
 }
 
 fn poke(name: &ShmName, offset: u64, bytes: &[u8]) {
-    let f = std::fs::OpenOptions::new().write(true).open(name.path()).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(name.path())
+        .unwrap();
     f.write_all_at(bytes, offset).unwrap();
 }
 
@@ -146,7 +193,11 @@ fn open_refuses_bad_geometry_with_typed_errors() {
     let at = s.entry().offset();
     assert!(matches!(
         Stack::<u16>::open(&seg, "s"),
-        Err(StructureError::ElementSize { stored: 4, expected: 2, .. })
+        Err(StructureError::ElementSize {
+            stored: 4,
+            expected: 2,
+            ..
+        })
     ));
     for cap in [0u32, 3, 5, u32::MAX] {
         poke(&name, at + 4, &cap.to_le_bytes());
@@ -160,11 +211,20 @@ fn open_refuses_bad_geometry_with_typed_errors() {
     for top in [4i32, -2, i32::MAX, i32::MIN] {
         poke(&name, at, &top.to_le_bytes());
         let err = Stack::<u32>::open(&seg, "s").unwrap_err();
-        assert!(matches!(&err, StructureError::Corrupt(Corruption::Field { field: "top", .. })), "top {top}: {err}");
+        assert!(
+            matches!(
+                &err,
+                StructureError::Corrupt(Corruption::Field { field: "top", .. })
+            ),
+            "top {top}: {err}"
+        );
     }
     poke(&name, at, &(-1i32).to_le_bytes());
     assert!(Stack::<u32>::open(&seg, "s").is_ok());
-    assert!(matches!(Stack::<u32>::create(&seg, "z", 0), Err(StructureError::InvalidCapacity { .. })));
+    assert!(matches!(
+        Stack::<u32>::create(&seg, "z", 0),
+        Err(StructureError::InvalidCapacity { .. })
+    ));
 }
 
 #[test]
@@ -173,7 +233,14 @@ fn a_top_corrupted_after_open_is_a_typed_error_on_every_operation() {
     let s: Stack<u64> = Stack::create(&seg, "s", 2).unwrap();
     s.push(1).unwrap();
     poke(&name, s.entry().offset(), &7i32.to_le_bytes());
-    assert!(matches!(s.pop(), Err(StackError::Corrupt(Corruption::Field { field: "top", found: 7, .. }))));
+    assert!(matches!(
+        s.pop(),
+        Err(StackError::Corrupt(Corruption::Field {
+            field: "top",
+            found: 7,
+            ..
+        }))
+    ));
     assert!(matches!(s.peek(), Err(StackError::Corrupt(_))));
     match s.push(5) {
         Err(StackPushError::Corrupt { value: 5, .. }) => {}
@@ -185,7 +252,9 @@ fn a_top_corrupted_after_open_is_a_typed_error_on_every_operation() {
 #[test]
 fn a_slot_owned_by_a_dead_peer_is_a_stall_never_empty_or_full() {
     let (name, seg) = fresh("stack_stall");
-    let s = Stack::<u32>::create(&seg, "s", 4).unwrap().with_stall_timeout(Duration::from_millis(30));
+    let s = Stack::<u32>::create(&seg, "s", 4)
+        .unwrap()
+        .with_stall_timeout(Duration::from_millis(30));
     s.push(1).unwrap();
     s.push(2).unwrap();
     let state = s.entry().offset() + 16 + 16; // 16 + align8(4 * 4)
@@ -194,7 +263,11 @@ fn a_slot_owned_by_a_dead_peer_is_a_stall_never_empty_or_full() {
     poke(&name, state + 4, &3u32.to_le_bytes());
     let t0 = Instant::now();
     match s.push(9) {
-        Err(StackPushError::Stalled { value: 9, index: 1, orphaned: false }) => {}
+        Err(StackPushError::Stalled {
+            value: 9,
+            index: 1,
+            orphaned: false,
+        }) => {}
         other => panic!("{other:?}"),
     }
     assert!(t0.elapsed() >= Duration::from_millis(30));
@@ -202,11 +275,29 @@ fn a_slot_owned_by_a_dead_peer_is_a_stall_never_empty_or_full() {
     // A pusher reserved slot 1 (top = 1) and died while WRITING.
     poke(&name, s.entry().offset(), &1i32.to_le_bytes());
     poke(&name, state + 4, &1u32.to_le_bytes());
-    assert_eq!(s.pop(), Err(StackError::Stalled { index: 1, orphaned: false }));
-    assert_eq!(s.peek(), Err(StackError::Stalled { index: 1, orphaned: false }));
+    assert_eq!(
+        s.pop(),
+        Err(StackError::Stalled {
+            index: 1,
+            orphaned: false
+        })
+    );
+    assert_eq!(
+        s.peek(),
+        Err(StackError::Stalled {
+            index: 1,
+            orphaned: false
+        })
+    );
     // An unknown state value (corrupt) is never claimed either.
     poke(&name, state + 4, &77u32.to_le_bytes());
-    assert_eq!(s.pop(), Err(StackError::Stalled { index: 1, orphaned: false }));
+    assert_eq!(
+        s.pop(),
+        Err(StackError::Stalled {
+            index: 1,
+            orphaned: false
+        })
+    );
     // Repair by hand: the element below is intact.
     poke(&name, s.entry().offset(), &0i32.to_le_bytes());
     assert_eq!(s.pop(), Ok(Some(1)));
@@ -256,7 +347,10 @@ fn threads_push_and_pop_a_multiset() {
         })
         .collect();
     pushers.into_iter().for_each(|p| p.join().unwrap());
-    let mut all: Vec<u32> = poppers.into_iter().flat_map(|p| p.join().unwrap()).collect();
+    let mut all: Vec<u32> = poppers
+        .into_iter()
+        .flat_map(|p| p.join().unwrap())
+        .collect();
     while let Some(v) = s.pop().unwrap() {
         all.push(v);
     }
@@ -264,7 +358,11 @@ fn threads_push_and_pop_a_multiset() {
     assert_eq!(all, (0..2 * N).collect::<Vec<_>>());
 }
 
-const STRESS_N: u64 = if cfg!(debug_assertions) { 100_000 } else { 1_000_000 };
+const STRESS_N: u64 = if cfg!(debug_assertions) {
+    100_000
+} else {
+    1_000_000
+};
 const STRESS_TEST: &str = "two_pusher_and_two_popper_processes_move_every_item_exactly_once";
 
 #[test]
@@ -274,7 +372,9 @@ fn two_pusher_and_two_popper_processes_move_every_item_exactly_once() {
     if let Some(name) = child_role("pusher") {
         let id: u64 = std::env::var("STACK_ID").unwrap().parse().unwrap();
         let seg = Segment::open(&name).unwrap();
-        let s = Stack::<u64>::open(&seg, "s").unwrap().with_stall_timeout(Duration::from_secs(20));
+        let s = Stack::<u64>::open(&seg, "s")
+            .unwrap()
+            .with_stall_timeout(Duration::from_secs(20));
         for i in 0..per {
             let mut v = id * per + i;
             loop {
@@ -291,7 +391,9 @@ fn two_pusher_and_two_popper_processes_move_every_item_exactly_once() {
     }
     if let Some(name) = child_role("popper") {
         let seg = Segment::open(&name).unwrap();
-        let s = Stack::<u64>::open(&seg, "s").unwrap().with_stall_timeout(Duration::from_secs(20));
+        let s = Stack::<u64>::open(&seg, "s")
+            .unwrap()
+            .with_stall_timeout(Duration::from_secs(20));
         let seen: Array<u32> = Array::open(&seg, "seen").unwrap();
         let done: Array<u64> = Array::open(&seg, "done").unwrap();
         let done = done.atomic(0).unwrap();
@@ -309,19 +411,33 @@ fn two_pusher_and_two_popper_processes_move_every_item_exactly_once() {
         return;
     }
     let name = ShmName::new("stack_stress");
-    let seg = SegmentOptions::new().size(4 * STRESS_N + (1 << 20)).create_new(name.as_str()).unwrap();
+    let seg = SegmentOptions::new()
+        .size(4 * STRESS_N + (1 << 20))
+        .create_new(name.as_str())
+        .unwrap();
     let s: Stack<u64> = Stack::create(&seg, "s", 1024).unwrap();
     let seen: Array<u32> = Array::create(&seg, "seen", STRESS_N).unwrap();
     let _done: Array<u64> = Array::create(&seg, "done", 1).unwrap();
-    let children: Vec<_> = [("pusher", "0"), ("pusher", "1"), ("popper", "0"), ("popper", "1")]
-        .into_iter()
-        .map(|(role, id)| spawn_child_with(STRESS_TEST, role, &name, &[("STACK_ID", id.to_owned())]))
-        .collect();
+    let children: Vec<_> = [
+        ("pusher", "0"),
+        ("pusher", "1"),
+        ("popper", "0"),
+        ("popper", "1"),
+    ]
+    .into_iter()
+    .map(|(role, id)| spawn_child_with(STRESS_TEST, role, &name, &[("STACK_ID", id.to_owned())]))
+    .collect();
     for c in children {
         wait_ok(c, 300);
     }
-    let bad: Vec<usize> =
-        seen.to_vec().iter().enumerate().filter(|(_, c)| **c != 1).map(|(i, _)| i).take(10).collect();
+    let bad: Vec<usize> = seen
+        .to_vec()
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c != 1)
+        .map(|(i, _)| i)
+        .take(10)
+        .collect();
     assert!(bad.is_empty(), "items not seen exactly once: {bad:?}");
     assert!(s.is_empty());
 }
