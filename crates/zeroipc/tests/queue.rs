@@ -606,3 +606,63 @@ proptest! {
         }
     }
 }
+
+const CRASH_TEST: &str = "a_producer_killed_mid_stream_never_hangs_the_consumer";
+
+#[test]
+fn a_producer_killed_mid_stream_never_hangs_the_consumer() {
+    if let Some(name) = child_role("producer") {
+        let seg = Segment::open(&name).unwrap();
+        let q = Queue::<u64>::open(&seg, "q").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        for v in 0.. {
+            // Pushes until killed (or until the parent's deadline has long passed).
+            if q.push_deadline(v, deadline).is_err() {
+                return;
+            }
+        }
+        return;
+    }
+    let name = ShmName::new("queue_crash");
+    let seg = SegmentOptions::new()
+        .size(1 << 20)
+        .create_new(name.as_str())
+        .unwrap();
+    let q = Queue::<u64>::create(&seg, "q", 64)
+        .unwrap()
+        .with_stall_timeout(Duration::from_millis(200));
+    let mut child = common::spawn_child(CRASH_TEST, "producer", &name);
+    let mut next = 0u64;
+    while next < 5_000 {
+        assert_eq!(
+            q.pop_timeout(Duration::from_secs(30)),
+            Ok(next),
+            "in order before the kill"
+        );
+        next += 1;
+    }
+    child.kill().unwrap(); // SIGKILL, possibly between a tail CAS and its seq store
+    child.wait().unwrap();
+    // Drain: every call returns; the end is either an empty queue (Timeout) or the slot of
+    // the push the kill interrupted (Stalled), never a hang.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let end = loop {
+        assert!(Instant::now() < deadline, "drain deadline");
+        match q.pop_timeout(Duration::from_millis(100)) {
+            Ok(v) => {
+                assert_eq!(v, next, "in order after the kill");
+                next += 1;
+            }
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(end, QueuePopError::Timeout | QueuePopError::Stalled { .. }),
+        "{end}"
+    );
+    if let QueuePopError::Stalled { position } = end {
+        // The stall persists (nothing can repair a dead producer's slot) and is reported
+        // again, bounded in time, by every later call.
+        assert_eq!(q.try_pop(), Err(QueuePopError::Stalled { position }));
+    }
+}

@@ -409,6 +409,44 @@ mod loom_tests {
         });
     }
 
+    /// A pusher and a popper that give up after one failed claim: every element is either
+    /// popped, still on the stack, or handed back to its pusher, and a give-up that could
+    /// not undo its reservation says so.
+    #[test]
+    fn loom_give_up_undoes_or_reports_orphan() {
+        loom::model(|| {
+            let h = heap(2);
+            h.v().push(1, &mut wait()).unwrap();
+            let h2 = h.clone();
+            let p = thread::spawn(move || match h2.v().push(2, &mut || false) {
+                Ok(()) => None,
+                Err(PushFail::Stalled {
+                    value, orphaned, ..
+                }) => Some((value, orphaned)),
+                Err(e) => panic!("{e:?}"),
+            });
+            let popped = match h.v().pop(&mut || false) {
+                Ok(v) => Some(v),
+                Err(PopFail::Stalled { orphaned, .. }) => {
+                    assert!(!orphaned || h.v().len() > 0);
+                    None
+                }
+                Err(e) => panic!("{e:?}"),
+            };
+            let returned = p.join().unwrap();
+            if returned.is_some_and(|(_, orphaned)| orphaned) {
+                // An orphaned reservation: the stack holds an unpublished slot (D-8).
+                return;
+            }
+            let mut all: Vec<u32> = popped.into_iter().chain(returned.map(|(v, _)| v)).collect();
+            while let Ok(v) = h.v().pop(&mut || false) {
+                all.push(v);
+            }
+            all.sort_unstable();
+            assert_eq!(all, [1, 2]);
+        });
+    }
+
     /// Two pushers into a two-slot stack, a peek and a pop alongside.
     #[test]
     fn loom_two_pushers_and_a_peek() {
