@@ -666,3 +666,32 @@ fn a_producer_killed_mid_stream_never_hangs_the_consumer() {
         assert_eq!(q.try_pop(), Err(QueuePopError::Stalled { position }));
     }
 }
+
+#[test]
+fn a_sleeping_consumer_sees_a_peer_that_never_calls_futex_wake() {
+    // The peer is simulated by plain writes to the segment's file (as a C++/Go/Python
+    // producer would: claim `tail`, copy the element, store `seq`), without any wake.
+    let (name, seg) = fresh("queue_polling_peer");
+    let q: Queue<u32> = Queue::create(&seg, "q", 4).unwrap();
+    let at = q.entry().offset();
+    let peer = {
+        let path = name.path();
+        std::thread::spawn(move || {
+            let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+            for pos in 0..3u32 {
+                std::thread::sleep(Duration::from_millis(20));
+                let slot = u64::from(pos % 4);
+                f.write_all_at(&(pos + 1).to_le_bytes(), at + 4).unwrap(); // tail = pos + 1
+                f.write_all_at(&(100 + pos).to_le_bytes(), at + 16 + 4 * slot)
+                    .unwrap(); // data
+                f.write_all_at(&(pos + 1).to_le_bytes(), at + 32 + 4 * slot)
+                    .unwrap(); // seq
+            }
+        })
+    };
+    for pos in 0..3u32 {
+        assert_eq!(q.pop_timeout(Duration::from_secs(30)), Ok(100 + pos));
+    }
+    peer.join().unwrap();
+    assert_eq!(q.try_pop(), Err(QueuePopError::Empty));
+}

@@ -504,6 +504,21 @@ impl<T: Element> Queue<T> {
 
     /// Elements in the queue: `tail - head`, a snapshot that may be stale by the time it is
     /// used (it also counts elements that are being pushed or popped right now).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Queue};
+    /// # let name = format!("/zeroipc-doc-queue-len-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let q: Queue<u16> = Queue::create(&seg, "q", 2)?;
+    /// q.push(1)?;
+    /// assert_eq!((q.len(), q.is_empty(), q.is_full()), (1, false, false));
+    /// q.push(2)?;
+    /// assert!(q.is_full());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn len(&self) -> u32 {
         self.view().len()

@@ -364,6 +364,23 @@ impl<T: Element> Ring<T> {
     /// # Errors
     ///
     /// [`Corruption`] if the positions break the ring's invariants.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Ring};
+    /// # let name = format!("/zeroipc-doc-ring-producer-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let ring: Ring<u64> = Ring::create(&seg, "r", 8)?;
+    /// let mut tx = ring.producer()?;
+    /// tx.push(1)?;
+    /// drop(tx);
+    /// // A later producer (this or another process) continues where the last one stopped.
+    /// ring.producer()?.push(2)?;
+    /// assert_eq!(ring.len()?, 2);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn producer(&self) -> Result<RingProducer<T>, Corruption> {
         let cursor = self.view().write_cursor().map_err(|c| self.corruption(c))?;
         Ok(RingProducer {
@@ -378,6 +395,20 @@ impl<T: Element> Ring<T> {
     /// # Errors
     ///
     /// [`Corruption`] if the positions break the ring's invariants.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Ring};
+    /// # let name = format!("/zeroipc-doc-ring-consumer-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let ring: Ring<u64> = Ring::create(&seg, "r", 8)?;
+    /// ring.producer()?.write(&[1, 2])?;
+    /// assert_eq!(ring.consumer()?.pop()?, Some(1));
+    /// assert_eq!(ring.consumer()?.pop()?, Some(2)); // continues from `read_pos`
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn consumer(&self) -> Result<RingConsumer<T>, Corruption> {
         let cursor = self.view().read_cursor().map_err(|c| self.corruption(c))?;
         Ok(RingConsumer {
