@@ -481,3 +481,59 @@ proptest! {
         }
     }
 }
+
+const CRASH_TEST: &str = "a_pusher_killed_mid_stream_never_hangs_the_popper";
+
+#[test]
+fn a_pusher_killed_mid_stream_never_hangs_the_popper() {
+    if let Some(name) = child_role("pusher") {
+        let seg = Segment::open(&name).unwrap();
+        let s = Stack::<u64>::open(&seg, "s").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut v = 0u64;
+        while Instant::now() < deadline {
+            match s.push(v) {
+                Ok(()) => v += 1,
+                Err(StackPushError::Full(_)) => std::thread::yield_now(),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        return;
+    }
+    let name = ShmName::new("stack_crash");
+    let seg = SegmentOptions::new()
+        .size(1 << 20)
+        .create_new(name.as_str())
+        .unwrap();
+    let s = Stack::<u64>::create(&seg, "s", 64)
+        .unwrap()
+        .with_stall_timeout(Duration::from_millis(200));
+    let mut child = common::spawn_child(CRASH_TEST, "pusher", &name);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut popped = 0;
+    while popped < 5_000 {
+        assert!(Instant::now() < deadline, "popper deadline");
+        match s.pop().unwrap() {
+            Some(_) => popped += 1,
+            None => std::thread::yield_now(),
+        }
+    }
+    child.kill().unwrap(); // SIGKILL, possibly while the pusher owns a slot (WRITING)
+    child.wait().unwrap();
+    // Drain: every call returns Some, None, or a stall naming the slot; never a hang.
+    let mut stalls = 0;
+    for _ in 0..200 {
+        assert!(Instant::now() < deadline, "drain deadline");
+        match s.pop() {
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(StackError::Stalled { .. }) => {
+                stalls += 1;
+                if stalls > 2 {
+                    break;
+                }
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}

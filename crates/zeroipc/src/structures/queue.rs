@@ -569,7 +569,9 @@ impl<T: Element> Queue<T> {
         }
     }
 
-    /// Appends `value` unless the queue is full. Never sleeps; see [`Queue::try_push`].
+    /// Appends `value` unless the queue is full. Never waits for room; like
+    /// [`Queue::try_push`] it only waits (bounded by the stall timeout) while a consumer in
+    /// another process is still copying out the element one lap back.
     ///
     /// # Errors
     ///
@@ -595,6 +597,10 @@ impl<T: Element> Queue<T> {
 
     /// Removes the oldest element, or `None` if the queue is empty (or its head slot stayed
     /// held by a stuck peer for the stall timeout: use [`Queue::try_pop`] to tell apart).
+    ///
+    /// Never waits for an element; like [`Queue::try_pop`] it only waits (bounded by the
+    /// stall timeout) while a producer in another process is still copying in the element
+    /// at `head`.
     ///
     /// # Examples
     ///
