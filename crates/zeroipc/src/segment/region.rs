@@ -11,14 +11,10 @@ use zerocopy::{FromBytes, IntoBytes, KnownLayout};
 
 use crate::error::Corruption;
 use crate::layout::array::ArrayHeader;
-use crate::layout::queue::QueueHeader;
-use crate::layout::ring::RingHeader;
-use crate::layout::stack::StackHeader;
 use crate::layout::table::{TableEntry, TableHeader};
 use crate::loom::{
     AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering,
 };
-use crate::raw::cell::Slot;
 use crate::sys::mapping::Mapping;
 use crate::sys::shm::Access;
 
@@ -53,11 +49,12 @@ in_place!(
     TableEntry,
     ArrayHeader,
 );
-in_place!(QueueHeader, StackHeader, RingHeader);
-
+in_place!(crate::layout::queue::QueueHeader);
+in_place!(crate::layout::stack::StackHeader);
+in_place!(crate::layout::ring::RingHeader);
 // SAFETY: `Slot<T>` is a `#[repr(transparent)]` `UnsafeCell<T>`: every byte is
 // interior-mutable, `T: FromBytes` makes any bytes a valid `T`, and it is `Sync` for `T: Send`.
-unsafe impl<T: FromBytes + KnownLayout + Send> InPlace for Slot<T> {}
+unsafe impl<T: FromBytes + KnownLayout + Send> InPlace for crate::raw::cell::Slot<T> {}
 
 /// A mapped segment as a bounded, checked address space.
 #[derive(Debug)]
