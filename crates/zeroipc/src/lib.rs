@@ -62,9 +62,12 @@ pub(crate) mod sys;
 #[cfg(not(loom))]
 mod error;
 #[cfg(not(loom))]
+pub mod inspect;
+#[cfg(not(loom))]
 pub mod segment;
 #[cfg(not(loom))]
 pub mod structures;
+pub mod sync;
 
 #[cfg(not(loom))]
 pub use error::{
@@ -73,6 +76,8 @@ pub use error::{
 };
 #[cfg(not(loom))]
 pub use segment::{Entry, EntryName, ReadOnlySegment, Segment, SegmentHeader, SegmentOptions};
+#[cfg(not(loom))]
+pub use sync::{LockError, OwnerDead, ReleaseError, WaitError};
 
 pub use layout::{FORMAT_VERSION, MAGIC};
 

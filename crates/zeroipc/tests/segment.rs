@@ -267,3 +267,38 @@ fn table_rejects_duplicates_long_names_and_overflow_without_leaking_space() {
         .collect();
     assert_eq!(names, ["a", "y".repeat(31).as_str(), "b", "c"]);
 }
+
+#[test]
+fn a_blank_entry_counted_before_it_is_written_is_skipped() {
+    // C++ increments entry_count before writing the entry (FORMAT.md IH-7): an opener racing
+    // it sees a counted but all-zero entry. It must not fail the open or shadow real entries.
+    use zeroipc::structures::Array;
+    let name = ShmName::new("blank_entry");
+    let seg = SegmentOptions::new()
+        .size(64 * 1024)
+        .create_new(name.as_str())
+        .unwrap();
+    Array::<u32>::create(&seg, "a", 4).unwrap();
+    drop(seg);
+    let mut bytes = std::fs::read(name.path()).unwrap();
+    bytes[8..12].copy_from_slice(&2u32.to_le_bytes()); // entry_count 2, entry 1 still zero
+    std::fs::write(name.path(), &bytes).unwrap();
+    let seg = Segment::open(name.as_str()).unwrap();
+    let names: Vec<String> = seg
+        .entries()
+        .unwrap()
+        .iter()
+        .map(|e| e.name().to_string())
+        .collect();
+    assert_eq!(names, ["a"]);
+    assert!(Array::<u32>::open(&seg, "a").is_ok());
+    // Once the peer fills it in, it appears.
+    let mut bytes = std::fs::read(name.path()).unwrap();
+    let e1 = 32 + 48;
+    bytes[e1..e1 + 1].copy_from_slice(b"b");
+    bytes[e1 + 32..e1 + 40].copy_from_slice(&4096u64.to_le_bytes());
+    bytes[e1 + 40..e1 + 48].copy_from_slice(&8u64.to_le_bytes());
+    std::fs::write(name.path(), &bytes).unwrap();
+    let seg = Segment::open(name.as_str()).unwrap();
+    assert_eq!(seg.entries().unwrap().len(), 2);
+}

@@ -10,8 +10,14 @@
 compile_error!("the zeroipc format is little-endian");
 
 pub(crate) mod array;
+pub(crate) mod barrier;
+pub(crate) mod event;
+pub(crate) mod latch;
+pub(crate) mod once;
 pub(crate) mod queue;
 pub(crate) mod ring;
+pub(crate) mod rwlock;
+pub(crate) mod semaphore;
 pub(crate) mod stack;
 pub(crate) mod table;
 

@@ -5,7 +5,7 @@
 //! | offset                | size              | what                                  |
 //! |-----------------------|-------------------|---------------------------------------|
 //! | 0                     | 32                | table header (magic, version, counts) |
-//! | 32                    | 48 × max_entries  | entries: name[32], offset, size       |
+//! | 32                    | 48 × max_entries  | entries: `name[32]`, offset, size     |
 //! | 32 + 48 × max_entries | up to memory_size | structures, bump-allocated, 8-aligned |
 //!
 //! (FORMAT.md §3.) The creator zeroes the table, writes the header and stores the magic

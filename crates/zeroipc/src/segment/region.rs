@@ -49,6 +49,11 @@ in_place!(
     TableEntry,
     ArrayHeader,
 );
+in_place!(crate::layout::semaphore::SemaphoreHeader);
+in_place!(crate::layout::barrier::BarrierHeader);
+in_place!(crate::layout::latch::LatchHeader);
+in_place!(crate::layout::event::EventHeader);
+in_place!(crate::layout::rwlock::RwLockState);
 in_place!(crate::layout::queue::QueueHeader);
 in_place!(crate::layout::stack::StackHeader);
 in_place!(crate::layout::ring::RingHeader);

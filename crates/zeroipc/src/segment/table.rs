@@ -27,10 +27,13 @@ use super::Entry;
 use super::region::Region;
 use super::validate::TableLayout;
 
-/// Every valid entry in table order; stops at the first corrupt one with its error.
+/// Every entry in table order (blank ones, still being written by a C++ peer, skipped);
+/// stops at the first corrupt one with its error.
 pub(crate) fn entries(region: &Region, layout: &TableLayout) -> Result<Vec<Entry>, Corruption> {
     let count = layout.entry_count(region)?;
-    (0..count).map(|i| layout.entry(region, i)).collect()
+    (0..count)
+        .filter_map(|i| layout.entry(region, i).transpose())
+        .collect()
 }
 
 /// The first entry whose name is `name` (byte comparison up to the NUL, as upstream).
@@ -41,9 +44,10 @@ pub(crate) fn find(
 ) -> Result<Option<Entry>, Corruption> {
     let count = layout.entry_count(region)?;
     for i in 0..count {
-        let e = layout.entry(region, i)?;
-        if e.name.as_bytes() == name.as_bytes() {
-            return Ok(Some(e));
+        if let Some(e) = layout.entry(region, i)? {
+            if e.name.as_bytes() == name.as_bytes() {
+                return Ok(Some(e));
+            }
         }
     }
     Ok(None)

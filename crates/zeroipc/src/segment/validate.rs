@@ -33,10 +33,15 @@ impl TableLayout {
     /// creator, everything it wrote before publishing the magic is visible.
     pub(crate) fn read(region: &Region, name: &str) -> Result<Self, OpenError> {
         let mapped = region.len();
+        // Every creator sizes the object in one call (ftruncate or fallocate to the full
+        // size), so a non-empty object smaller than the header is not one being initialised:
+        // it is not a ZeroIPC segment. (An empty one is reported by the caller before mapping.)
         if mapped < TABLE_HEADER_LEN {
-            return Err(OpenError::NotInitialized {
-                name: name.to_owned(),
-            });
+            return Err(Corruption::TooSmall {
+                size: mapped,
+                min: TABLE_HEADER_LEN,
+            }
+            .into());
         }
         let h: &TableHeader = region.header(0)?;
         // ORDERING: Acquire — pairs with the Release store of `magic` in `Segment::create`;
@@ -129,7 +134,11 @@ impl TableLayout {
     }
 
     /// Reads and validates entry `index` (the caller checked `index < entry_count`).
-    pub(crate) fn entry(&self, region: &Region, index: u32) -> Result<Entry, Corruption> {
+    ///
+    /// `Ok(None)` for an all-zero entry: a C++ peer increments `entry_count` *before* writing
+    /// the entry (FORMAT.md IH-7), so a reader racing it sees a blank slot. Skipping it is safe
+    /// (a blank entry names nothing) and keeps such a race from failing a whole open.
+    pub(crate) fn entry(&self, region: &Region, index: u32) -> Result<Option<Entry>, Corruption> {
         let e: &TableEntry = region.header(Self::entry_offset(index))?;
         let mut raw = [0u8; NAME_FIELD_LEN];
         for (dst, src) in raw.iter_mut().zip(&e.name) {
@@ -137,12 +146,15 @@ impl TableLayout {
             // `entry_count` in `entry_count` above.
             *dst = src.load(Relaxed);
         }
+        let offset = e.offset.load(Relaxed);
+        let size = e.size.load(Relaxed);
+        if offset == 0 && size == 0 && raw.iter().all(|&b| b == 0) {
+            return Ok(None);
+        }
         let len = raw
             .iter()
             .position(|&b| b == 0)
             .ok_or(Corruption::EntryName { index })?;
-        let offset = e.offset.load(Relaxed);
-        let size = e.size.load(Relaxed);
         if offset % 8 != 0 {
             return Err(Corruption::EntryMisaligned { index, offset });
         }
@@ -157,11 +169,11 @@ impl TableLayout {
                 bound: self.bound,
             });
         }
-        Ok(Entry {
+        Ok(Some(Entry {
             index,
             name: EntryName::from_field(&raw, len),
             offset,
             size,
-        })
+        }))
     }
 }

@@ -56,7 +56,7 @@ use crate::loom::{
 use crate::raw::words::{self, word_size};
 use crate::segment::{Entry, Segment};
 
-/// A fixed-size array of `T` in a segment. See the [module docs](self).
+/// A fixed-size array of `T` in a segment (layout: FORMAT.md §5.1; see [`crate::structures`]).
 pub struct Array<T: Element> {
     seg: Segment,
     entry: Entry,
@@ -262,8 +262,14 @@ impl<T: Element> Array<T> {
         let end = start.checked_add(n as u64).filter(|&e| e <= self.len);
         match end {
             Some(_) => Ok(self.data + start * size_of::<T>() as u64),
+            // One element: name its index (`set(10)` on 10 elements is "index 10", not 11);
+            // a range: name its end.
             None => Err(OutOfBounds {
-                index: start.saturating_add(n as u64),
+                index: if n == 1 {
+                    start
+                } else {
+                    start.saturating_add(n as u64)
+                },
                 len: self.len,
             }),
         }

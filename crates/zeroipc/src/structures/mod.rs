@@ -7,10 +7,11 @@
 //! | [`Stack`]          | a bounded LIFO, any number of pushers and poppers          |
 //! | [`Ring`]           | a FIFO of elements for exactly one producer and one consumer, with bulk copies |
 //!
-//! Each handle validates the structure's header against the table entry and the mapping
-//! when it is created or opened, then works from that snapshot.
+//! Each module documents its byte layout, its synchronization and what happens when a peer
+//! dies mid-operation. Each handle validates the structure's header against the table entry
+//! and the mapping when it is created or opened, then works from that snapshot.
 
-mod array;
+pub mod array;
 pub mod queue;
 pub mod ring;
 pub mod stack;

@@ -39,14 +39,30 @@ impl Shm {
         Ok(Self { fd })
     }
 
-    /// `shm_open(name, O_RDONLY or O_RDWR, 0)`: opens an existing object.
+    /// `shm_open(name, O_RDONLY or O_RDWR | O_NONBLOCK | O_NOFOLLOW, 0)`: opens an existing
+    /// object, which must be a regular file.
+    ///
+    /// Anyone may create files in `/dev/shm`. Without `O_NONBLOCK`, a FIFO under the
+    /// segment's name would block a read-only open forever (until some writer opens it);
+    /// `O_NOFOLLOW` is what glibc's `shm_open` adds and rustix's raw backend does not. On a
+    /// regular file `O_NONBLOCK` changes nothing we use (`fstat`, `mmap`, `flock`).
+    /// Anything but a regular file is refused with `InvalidInput`.
     #[doc(alias = "shm_open")]
     pub(crate) fn open(name: &str, access: Access) -> io::Result<Self> {
         let flags = match access {
             Access::ReadOnly => OFlags::RDONLY,
             Access::ReadWrite => OFlags::RDWR,
         };
+        let extra = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOFOLLOW;
+        let flags = flags | OFlags::from_bits_retain(extra.bits());
         let fd = rustix::shm::open(name, flags, Mode::empty())?;
+        let st = rustix::fs::fstat(&fd)?;
+        if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a shared-memory object (not a regular file)",
+            ));
+        }
         Ok(Self { fd })
     }
 
