@@ -8,8 +8,8 @@
 //! | [`Ring`]           | a FIFO of elements for exactly one producer and one consumer, with bulk copies |
 //!
 //! Each module documents its byte layout, its synchronization and what happens when a peer
-//! dies mid-operation. Each handle validates the structure's header against the table entry
-//! and the mapping when it is created or opened, then works from that snapshot.
+//! dies mid-operation. Each handle validates the structure's header against the table entry and the mapping
+//! when it is created or opened, then works from that snapshot.
 
 pub mod array;
 pub mod queue;
