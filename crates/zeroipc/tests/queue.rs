@@ -695,3 +695,24 @@ fn a_sleeping_consumer_sees_a_peer_that_never_calls_futex_wake() {
     peer.join().unwrap();
     assert_eq!(q.try_pop(), Err(QueuePopError::Empty));
 }
+
+#[test]
+fn odd_element_sizes_put_seq_after_an_8_byte_aligned_data_area() {
+    let (_n, seg) = fresh("queue_odd_size");
+    let q: Queue<[u8; 3]> = Queue::create(&seg, "q", 4).unwrap();
+    // 16 + align8(4 * 3) = 32: seq starts at +32; entry 16 + 16 + 16 = 48.
+    assert_eq!(q.entry().size(), 48);
+    for k in 0..4u8 {
+        q.push([k, k + 1, k + 2]).unwrap();
+    }
+    let bytes = seg.read_bytes(q.entry().offset(), 48).unwrap();
+    assert_eq!(&bytes[16..28], &[0, 1, 2, 1, 2, 3, 2, 3, 4, 3, 4, 5]);
+    assert_eq!(&bytes[28..32], &[0; 4], "padding untouched");
+    let seq: Vec<u32> = (0..4).map(|k| u32_at(&bytes, 32 + 4 * k)).collect();
+    assert_eq!(seq, [1, 2, 3, 4]);
+    assert_eq!(q.pop(), Some([0, 1, 2]));
+    assert_eq!(
+        Queue::<[u8; 3]>::open(&seg, "q").unwrap().pop(),
+        Some([1, 2, 3])
+    );
+}
