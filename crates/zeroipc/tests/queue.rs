@@ -716,3 +716,30 @@ fn odd_element_sizes_put_seq_after_an_8_byte_aligned_data_area() {
         Some([1, 2, 3])
     );
 }
+
+#[test]
+fn a_sleeping_producer_sees_a_consumer_that_never_calls_futex_wake() {
+    // The consumer is simulated by plain writes (claim `head`, release `seq[i] = pos + cap`),
+    // as an upstream peer pops, without any wake.
+    let (name, seg) = fresh("queue_polling_consumer");
+    let q: Queue<u32> = Queue::create(&seg, "q", 2).unwrap();
+    q.push(1).unwrap();
+    q.push(2).unwrap();
+    let at = q.entry().offset();
+    let peer = {
+        let path = name.path();
+        std::thread::spawn(move || {
+            let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+            for pos in 0..2u32 {
+                std::thread::sleep(Duration::from_millis(20));
+                f.write_all_at(&(pos + 1).to_le_bytes(), at).unwrap(); // head = pos + 1
+                f.write_all_at(&(pos + 2).to_le_bytes(), at + 16 + 8 + 4 * u64::from(pos))
+                    .unwrap(); // seq
+            }
+        })
+    };
+    q.push_timeout(3, Duration::from_secs(30)).unwrap();
+    q.push_timeout(4, Duration::from_secs(30)).unwrap();
+    peer.join().unwrap();
+    assert_eq!((q.pop(), q.pop(), q.pop()), (Some(3), Some(4), None));
+}
