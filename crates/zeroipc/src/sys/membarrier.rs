@@ -18,39 +18,65 @@
 //! # References
 //!  - [Linux `membarrier(2)`](https://man7.org/linux/man-pages/man2/membarrier.2.html)
 
-use std::sync::OnceLock;
+//!
+//! Under `cfg(loom)` both barriers are `fence(SeqCst)`, which loom models: the Dekker pairs
+//! built on them are model-checked in that (stronger-on-the-fast-side) form.
 
-use rustix::thread::{MembarrierCommand, membarrier};
+#[cfg(not(loom))]
+pub(crate) use real::*;
 
-use crate::loom::Ordering::SeqCst;
-use crate::loom::{compiler_fence, fence};
+#[cfg(loom)]
+pub(crate) use model::*;
 
-static REGISTERED: OnceLock<bool> = OnceLock::new();
+#[cfg(not(loom))]
+mod real {
+    use std::sync::OnceLock;
 
-/// Registers this process for `MEMBARRIER_CMD_GLOBAL_EXPEDITED` (once); returns whether it
-/// is registered.
-#[doc(alias = "MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED")]
-pub(crate) fn register() -> bool {
-    *REGISTERED.get_or_init(|| membarrier(MembarrierCommand::RegisterGlobalExpedited).is_ok())
-}
+    use rustix::thread::{MembarrierCommand, membarrier};
 
-/// The fast side's barrier: a compiler fence if this process is registered (the slow side's
-/// [`heavy`] supplies the hardware barrier), else a full `fence(SeqCst)`.
-#[inline]
-pub(crate) fn light() {
-    if REGISTERED.get() == Some(&true) {
-        compiler_fence(SeqCst);
-    } else {
+    use crate::loom::Ordering::SeqCst;
+    use crate::loom::{compiler_fence, fence};
+
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+
+    /// Registers this process for `MEMBARRIER_CMD_GLOBAL_EXPEDITED` (once); returns whether it
+    /// is registered.
+    #[doc(alias = "MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED")]
+    pub(crate) fn register() -> bool {
+        *REGISTERED.get_or_init(|| membarrier(MembarrierCommand::RegisterGlobalExpedited).is_ok())
+    }
+
+    /// The fast side's barrier: a compiler fence if this process is registered (the slow side's
+    /// [`heavy`] supplies the hardware barrier), else a full `fence(SeqCst)`.
+    #[inline]
+    pub(crate) fn light() {
+        if REGISTERED.get() == Some(&true) {
+            compiler_fence(SeqCst);
+        } else {
+            fence(SeqCst);
+        }
+    }
+
+    /// The slow side's barrier: a full barrier here and on every running thread of every
+    /// registered process.
+    #[doc(alias = "MEMBARRIER_CMD_GLOBAL_EXPEDITED")]
+    pub(crate) fn heavy() {
         fence(SeqCst);
+        if membarrier(MembarrierCommand::GlobalExpedited).is_err() {
+            fence(SeqCst);
+        }
     }
 }
 
-/// The slow side's barrier: a full barrier here and on every running thread of every
-/// registered process.
-#[doc(alias = "MEMBARRIER_CMD_GLOBAL_EXPEDITED")]
-pub(crate) fn heavy() {
-    fence(SeqCst);
-    if membarrier(MembarrierCommand::GlobalExpedited).is_err() {
+#[cfg(loom)]
+mod model {
+    use crate::loom::{Ordering::SeqCst, fence};
+
+    pub(crate) fn light() {
+        fence(SeqCst);
+    }
+
+    pub(crate) fn heavy() {
         fence(SeqCst);
     }
 }

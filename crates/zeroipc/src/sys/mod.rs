@@ -12,7 +12,6 @@ compile_error!(
 pub(crate) mod futex;
 #[cfg(not(loom))]
 pub(crate) mod mapping;
-#[cfg(not(loom))]
 pub(crate) mod membarrier;
 #[cfg(not(loom))]
 pub(crate) mod process;
