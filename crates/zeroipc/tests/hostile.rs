@@ -145,6 +145,105 @@ fn creating_a_structure_gives_up_on_a_stopped_lock_holder() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Permissions
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn the_umask_does_not_narrow_the_requested_mode() {
+    const TEST: &str = "the_umask_does_not_narrow_the_requested_mode";
+    if let Some(name) = child_role("umask") {
+        // umask is per process: set it in a child, not in the shared test process.
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+        drop(
+            SegmentOptions::new()
+                .size(64 * 1024)
+                .mode(0o660)
+                .create_new(&name)
+                .unwrap(),
+        );
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let name = ShmName::new(TEST);
+    common::wait_ok(spawn_child(TEST, "umask", &name), 60);
+    let mode = std::fs::metadata(name.path()).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o660);
+}
+
+/// Environment variable naming the second (0644) segment for the "nobody" child.
+const READABLE_ENV: &str = "ZEROIPC_TEST_READABLE";
+
+#[test]
+fn another_user_can_neither_open_a_0600_segment_nor_write_a_0644_one() {
+    const TEST: &str = "another_user_can_neither_open_a_0600_segment_nor_write_a_0644_one";
+    if let Some(private) = child_role("nobody") {
+        let readable = std::env::var(READABLE_ENV).unwrap();
+        // Become `nobody` (credentials are per thread in Linux; this thread does the opens).
+        if let Err(e) = rustix::thread::set_thread_uid(rustix::process::Uid::from_raw(65534)) {
+            println!("SKIP cannot switch to uid 65534: {e}");
+            return;
+        }
+        let denied = |r: Result<_, OpenError>| match r {
+            Err(OpenError::Os { source, .. }) => {
+                assert_eq!(
+                    source.kind(),
+                    std::io::ErrorKind::PermissionDenied,
+                    "{source}"
+                );
+            }
+            Err(e) => panic!("expected permission denied, got {e:?}"),
+            Ok(_) => panic!("expected permission denied, it opened"),
+        };
+        // 0600: nothing at all.
+        denied(Segment::open(&private).map(drop));
+        denied(Segment::open_read_only(&private).map(drop));
+        // 0644: reading yes, writing no, and so no truncation either.
+        denied(Segment::open(&readable).map(drop));
+        let ro = Segment::open_read_only(&readable).unwrap();
+        assert_eq!(ro.entries().unwrap().len(), 1);
+        let path = format!("/dev/shm{readable}");
+        let err = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
+        let read_only_fd = std::fs::File::open(&path).unwrap();
+        assert!(
+            read_only_fd.set_len(4096).is_err(),
+            "truncated through a read-only descriptor"
+        );
+        // The sticky bit of /dev/shm: only the owner removes a segment.
+        assert!(matches!(
+            Segment::unlink(&readable),
+            Err(OpenError::Os { .. })
+        ));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 64 * 1024);
+        println!("nobody-checks-done");
+        return;
+    }
+    let private = ShmName::new("perm_private");
+    let readable = ShmName::new("perm_readable");
+    let _a = SegmentOptions::new()
+        .size(64 * 1024)
+        .create_new(private.as_str())
+        .unwrap();
+    let b = SegmentOptions::new()
+        .size(64 * 1024)
+        .mode(0o644)
+        .create_new(readable.as_str())
+        .unwrap();
+    Array::<u8>::create(&b, "x", 1).unwrap();
+    let child = common::spawn_child_with(
+        TEST,
+        "nobody",
+        &private,
+        &[(READABLE_ENV, readable.as_str().to_owned())],
+    );
+    common::wait_ok(child, 60);
+    assert!(readable.path().exists() && private.path().exists());
+}
+
+// ---------------------------------------------------------------------------------------
 // Truncation under our mapping
 // ---------------------------------------------------------------------------------------
 
@@ -213,6 +312,34 @@ fn a_truncated_segment_is_refused_with_a_typed_error_instead_of_sigbus() {
     let big = Array::<u64>::open(&seg, "big").unwrap();
     assert_eq!(big.get(0), Some(0x5A5A));
     assert_eq!(big.get(6999), Some(0));
+}
+
+/// Why truncation cannot be prevented: a shm_open'ed object starts sealed against new seals
+/// (`F_SEAL_SEAL`), so `F_SEAL_SHRINK` cannot be added (only memfds created with
+/// `MFD_ALLOW_SEALING` can take it); and the `fallocate` reservation does not stop a shrink.
+#[test]
+fn seals_cannot_be_added_to_a_shm_object_and_reservation_does_not_stop_a_shrink() {
+    use rustix::fs::SealFlags;
+    let name = ShmName::new("no_seals");
+    drop(
+        SegmentOptions::new()
+            .size(SHRINK_SIZE)
+            .create_new(name.as_str())
+            .unwrap(),
+    );
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.path())
+        .unwrap();
+    assert_eq!(rustix::fs::fcntl_get_seals(&file).unwrap(), SealFlags::SEAL);
+    assert_eq!(
+        rustix::fs::fcntl_add_seals(&file, SealFlags::SHRINK).unwrap_err(),
+        rustix::io::Errno::PERM
+    );
+    // `create_new` reserved the pages with fallocate; a peer shrinks it anyway.
+    file.set_len(4096).unwrap();
+    assert_eq!(std::fs::metadata(name.path()).unwrap().len(), 4096);
 }
 
 /// What cannot be defended: an `Array` opened before the truncation reads its elements
