@@ -73,7 +73,9 @@ fn remove_leftovers() {
         let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
             continue;
         };
-        let Ok(pid) = pid.parse::<u32>() else { continue };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
             let _ = std::fs::remove_file(e.path());
         }
@@ -118,7 +120,10 @@ pub fn read_only(ro: &ReadOnlySegment) {
     let _ = ro.header();
     let Ok(entries) = ro.entries() else { return };
     for e in &entries {
-        assert!(e.offset() + e.size() <= ro.bound(), "entry outside the bound");
+        assert!(
+            e.offset() + e.size() <= ro.bound(),
+            "entry outside the bound"
+        );
     }
     for e in entries.iter().take(EXERCISED_ENTRIES) {
         if let Some(name) = e.name().to_str() {

@@ -55,7 +55,7 @@ fuzz_target!(|data: &[u8]| {
                 for (at, bytes) in &writes {
                     scratch.write_at(*at, bytes, IMAGE_SIZE);
                     n += 1;
-                    if n % restore_every == 0 {
+                    if n.is_multiple_of(restore_every) {
                         scratch.write_at(0, valid_image(), IMAGE_SIZE);
                     }
                 }
