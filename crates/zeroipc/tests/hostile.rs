@@ -34,6 +34,16 @@ fn kill_and_reap(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// A child that is killed and reaped when the test ends, also when it fails: a stopped child
+/// would otherwise stay stopped forever.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        kill_and_reap(&mut self.0);
+    }
+}
+
 /// Asserts the verdict for a segment nobody uses: no visible user; `Unused` unless some
 /// process could not be inspected (then `Unknown`, never `InUse`). In this project's sandbox
 /// pid 1 is unreadable even to root, so both branches are real.
@@ -99,7 +109,7 @@ fn creating_a_structure_gives_up_on_a_stopped_lock_holder() {
         .size(64 * 1024)
         .create_new(name.as_str())
         .unwrap();
-    let mut child = spawn_child(TEST, "lock_holder", &name);
+    let mut child = KillOnDrop(spawn_child(TEST, "lock_holder", &name));
     // The child holds the lock once our own non-blocking attempt fails.
     let probe = std::fs::File::open(name.path()).unwrap();
     wait_until("the child to take the flock", || {
@@ -115,7 +125,7 @@ fn creating_a_structure_gives_up_on_a_stopped_lock_holder() {
         }
     });
     // A stopped holder: it will never release the lock by itself.
-    rustix::process::kill_process(pid_of(&child), Signal::STOP).unwrap();
+    rustix::process::kill_process(pid_of(&child.0), Signal::STOP).unwrap();
 
     let t0 = Instant::now();
     let err = Array::<u64>::create(&seg, "blocked", 4).unwrap_err();
@@ -138,7 +148,7 @@ fn creating_a_structure_gives_up_on_a_stopped_lock_holder() {
     assert!(seg.entries().unwrap().is_empty());
 
     // The holder dies: the kernel releases its flock with its descriptor, and we go on.
-    kill_and_reap(&mut child);
+    kill_and_reap(&mut child.0);
     let a = Array::<u64>::create(&seg, "after", 4).unwrap();
     a.set(3, 7).unwrap();
     assert_eq!(a.get(3), Some(7));
@@ -507,15 +517,15 @@ fn a_crashed_user_leaves_a_stale_segment_behind() {
             .create_new(name.as_str())
             .unwrap(),
     );
-    let mut child = spawn_child(TEST, "crasher", &name);
-    let pid = child.id();
+    let mut child = KillOnDrop(spawn_child(TEST, "crasher", &name));
+    let pid = child.0.id();
     wait_until("the child to map the segment", || {
         inspect::segment_users(name.as_str())
             .unwrap()
             .pids()
             .contains(&pid)
     });
-    kill_and_reap(&mut child);
+    kill_and_reap(&mut child.0);
     assert_unused(&inspect::segment_users(name.as_str()).unwrap());
     remove_unused(&name);
 }
