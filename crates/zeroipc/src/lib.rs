@@ -7,7 +7,8 @@
 //!
 //! ```text
 //!   codata        (Future, Lazy, Stream, Channel)
-//!   structures    (Array, ...)        sync (Mutex, Semaphore, ...)
+//!   structures    (Array, Queue, Stack, Ring, Pool, Map, Set)
+//!   sync          (Mutex, RwLock, Semaphore, Barrier, Latch, Once, Event, Monitor, Signal)
 //!   raw           lock-free algorithms over views (&Header, &[atomic])
 //!   segment       the table, validation, THE address -> reference gate
 //!   sys           shm_open / mmap / futex / flock (rustix)
@@ -16,9 +17,19 @@
 //!
 //! # Which structure for which job
 //!
-//! | job                                             | structure                      |
-//! |-------------------------------------------------|--------------------------------|
-//! | a table of values every process reads/writes    | [`structures::Array`]          |
+//! | job                                                        | structure                  |
+//! |------------------------------------------------------------|----------------------------|
+//! | a table of values every process reads and writes in place  | [`structures::Array`]      |
+//! | hand work items between any number of producers/consumers  | [`structures::Queue`]      |
+//! | a stream of elements from one producer to one consumer, bulk copies | [`structures::Ring`] |
+//! | last-in first-out work stealing / undo stacks              | [`structures::Stack`]      |
+//! | fixed-size objects handed out by index                     | [`structures::Pool`]       |
+//! | look values up by key; membership                          | [`structures::Map`], [`structures::Set`] |
+//! | mutual exclusion (with dead-holder recovery)               | [`sync::Mutex`], [`sync::RwLock`] |
+//! | count permits; wait for N arrivals; wait for a count to reach 0 | [`sync::Semaphore`], [`sync::Barrier`], [`sync::Latch`] |
+//! | run an initialiser exactly once across processes           | [`sync::Once`]             |
+//! | signal a condition; wait for a predicate under a lock; publish a value with a version | [`sync::Event`], [`sync::Monitor`], [`sync::Signal`] |
+//! | inspect any segment read-only (kinds, users, stale segments) | [`inspect`]              |
 //!
 //! # Example
 //!
