@@ -90,7 +90,11 @@ fn containers_show_their_contents_in_logical_order_as_json() {
     same_set(&set["members"], &expected(file, "set_u64")["members"]);
 
     let a = show("arr_f32", "f32");
-    assert_eq!(a["values"], json!([1.0, -2.5, 3.14, 0.1]));
+    // f32 values as their shortest decimals, not their f64 widenings.
+    assert_eq!(
+        a["values"],
+        serde_json::from_str::<Json>("[1.0, -2.5, 3.14, 0.1]").unwrap()
+    );
 }
 
 #[test]
