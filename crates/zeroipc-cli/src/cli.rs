@@ -1,7 +1,7 @@
 //! Command-line definitions (clap derive) and nothing else.
 
 use clap::{Parser, Subcommand};
-use zeroipc::inspect::TypeSpec;
+use zeroipc::inspect::{KIND_NAMES, TypeSpec};
 
 /// Inspect ZeroIPC shared-memory segments. Every command maps segments read-only and never
 /// writes to them.
@@ -43,7 +43,8 @@ pub(crate) enum Command {
     #[command(
         after_help = "Examples:\n  zeroipc show /sensors\n  zeroipc show sensors --json\n  \
                             zeroipc show /sensors q_jobs --as u64\n  zeroipc show /sensors readings --as f32\n  \
-                            zeroipc show /sensors prices --as u32,f64 --json\n  zeroipc show /sensors rw"
+                            zeroipc show /sensors prices --as u32,f64 --json\n  zeroipc show /sensors rw\n  \
+                            zeroipc show /sensors slots --kind semaphore"
     )]
     Show {
         /// Segment name, with or without the leading '/'.
@@ -56,6 +57,11 @@ pub(crate) enum Command {
         /// their pairs; sets their members; signals their value.
         #[arg(long = "as", value_name = "TYPE", requires = "entry", value_parser = parse_type)]
         as_type: Option<TypeSpec>,
+        /// Read ENTRY as this kind instead of the kind its bytes prove: to pick one for an
+        /// ambiguous entry, or to see the impossible values of a corrupt structure.
+        #[arg(long, value_name = "KIND", requires = "entry",
+              value_parser = clap::builder::PossibleValuesParser::new(KIND_NAMES))]
+        kind: Option<String>,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,

@@ -311,3 +311,55 @@ fn types_that_do_not_fit_are_one_line_errors() {
     zeroipc(&["show", name.as_str(), "q_i32", "--as", "i32,"]).one_line_error();
     zeroipc(&["show", name.as_str(), "no_such_entry"]).one_line_error();
 }
+
+#[test]
+fn kind_picks_a_reading_and_shows_impossible_values() {
+    let name = load_golden("cpp_all.bin");
+    let sem = zeroipc_json(&[
+        "show",
+        name.as_str(),
+        "sem",
+        "--kind",
+        "semaphore",
+        "--json",
+    ]);
+    assert_eq!(
+        (sem["kind"].clone(), sem["fields"]["count"].clone()),
+        (json!("semaphore"), json!(2))
+    );
+    assert!(sem.get("candidates").is_none());
+    let line = zeroipc(&["show", name.as_str(), "q_i32", "--kind", "stack"]).one_line_error();
+    assert!(line.contains("is not a stack"), "{line}");
+
+    // A stack whose top was overwritten: the classifier refuses it, --kind shows why.
+    let mut bytes = golden_bytes("cpp_all.bin");
+    let top = entry_offset("cpp_all.bin", "stk_i32");
+    bytes[top..top + 4].copy_from_slice(&99i32.to_le_bytes());
+    let name = install("top99", &bytes);
+    let plain = zeroipc_json(&["show", name.as_str(), "stk_i32", "--json"]);
+    assert_ne!(plain["kind"], "stack");
+    let text = zeroipc(&[
+        "show",
+        name.as_str(),
+        "stk_i32",
+        "--kind",
+        "stack",
+        "--as",
+        "i32",
+    ])
+    .ok();
+    assert!(
+        text.contains("problem  corrupt: top 99 >= capacity 8"),
+        "{text}"
+    );
+    assert!(text.contains("fill     8/8"), "{text}");
+    let doc = zeroipc_json(&[
+        "show",
+        name.as_str(),
+        "stk_i32",
+        "--kind",
+        "stack",
+        "--json",
+    ]);
+    assert_eq!(doc["problems"], json!(["corrupt: top 99 >= capacity 8"]));
+}

@@ -52,8 +52,8 @@ use crate::segment::{Entry, ReadOnlySegment, Segment};
 
 mod decode;
 pub use decode::{
-    Contents, Decoded, ElemType, Fill, Item, ParseTypeError, SlotState, TypeSpec, Value, decode,
-    find_structure,
+    Contents, Decoded, ElemType, Fill, Item, KIND_NAMES, KindError, ParseTypeError, SlotState,
+    TypeSpec, Value, decode, find_structure, read_as,
 };
 
 /// Where POSIX shared-memory objects live on Linux.

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use serde_json::Value as Json;
 use zeroipc::inspect::{
     Contents, Decoded, ElemType, FieldValue, Kind, SlotState, TypeSpec, Value, classify,
-    classify_all, decode, find_structure,
+    classify_all, decode, find_structure, read_as,
 };
 use zeroipc::structures::{Pool, Queue, Stack};
 use zeroipc::sync::{Mutex, RwLock};
@@ -473,19 +473,17 @@ fn impossible_values_are_reported() {
     std::fs::write(name.path(), &bytes).unwrap();
     let ro = Segment::open_read_only(name.as_str()).unwrap();
     let force = |entry: &str, kind: Kind, spec: &str| {
-        decode(
-            &ro,
-            &ro.find(entry).unwrap(),
-            &kind,
-            Some(spec.parse().unwrap()),
-        )
+        let e = ro.find(entry).unwrap();
+        // read_as gives the same kind from the raw header, without the classifier's checks.
+        assert_eq!(read_as(&ro, &e, kind.name()).unwrap(), kind);
+        decode(&ro, &e, &kind, Some(spec.parse().unwrap()))
     };
     let d = force(
         "stk_i32",
         Kind::Stack {
             capacity: 8,
             elem_size: 4,
-            top: 3,
+            top: 99,
         },
         "i32",
     );
@@ -497,16 +495,14 @@ fn impossible_values_are_reported() {
             capacity: 8,
             elem_size: 4,
             head: 5,
-            tail: 12,
+            tail: 100,
         },
         "i32",
     );
     assert_eq!(d.problems, ["corrupt: tail - head = 95 > capacity 8"]);
-    let e = ro.find("pool_f64").unwrap();
-    let d = decode(&ro, &e, &classify(&ro, &e), None);
     // The classifier refuses a cycling free list; decode it as the pool it was.
+    let e = ro.find("pool_f64").unwrap();
     assert!(!matches!(classify(&ro, &e), Kind::Pool { .. }));
-    drop(d);
     let d = force(
         "pool_f64",
         Kind::Pool {
@@ -637,5 +633,31 @@ proptest! {
         }
         drop(ro);
         prop_assert_eq!(std::fs::read(name.path()).unwrap(), bytes);
+    }
+}
+
+#[test]
+fn read_as_refuses_geometry_that_does_not_fit() {
+    let name = load_golden("cpp_all.bin");
+    let ro = Segment::open_read_only(name.as_str()).unwrap();
+    let e = ro.find("q_i32").unwrap();
+    let err = read_as(&ro, &e, "stack").unwrap_err().to_string();
+    assert!(err.contains("needs 160 bytes"), "{err}");
+    assert!(read_as(&ro, &e, "semaphore").is_err());
+    assert!(
+        read_as(&ro, &e, "no_such_kind")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown kind")
+    );
+    let e = ro.find("sem").unwrap();
+    let d = decode(&ro, &e, &read_as(&ro, &e, "semaphore").unwrap(), None);
+    assert_eq!(d.field("max_count"), Some(&FieldValue::Signed(5)));
+    for (entry, _) in classify_all(&ro).unwrap() {
+        for kind in zeroipc::inspect::KIND_NAMES {
+            if let Ok(k) = read_as(&ro, &entry, kind) {
+                let _ = decode(&ro, &entry, &k, Some("u8".parse().unwrap()));
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 use zeroipc::ReadOnlySegment;
 use zeroipc::inspect::{
     Contents, Decoded, FieldValue, Item, SlotState, TypeSpec, Value, classify, classify_all,
-    decode, find_structure,
+    decode, find_structure, read_as,
 };
 
 use super::{CliError, fail, kind_json, open, printable};
@@ -16,12 +16,13 @@ pub(crate) fn run(
     segment: &str,
     entry: Option<&str>,
     as_type: Option<TypeSpec>,
+    kind: Option<&str>,
     json: bool,
 ) -> Result<(), CliError> {
     let seg = open(segment)?;
     match entry {
         None => show_segment(out, &seg, json),
-        Some(name) => show_entry(out, &seg, name, as_type, json),
+        Some(name) => show_entry(out, &seg, name, as_type, kind, json),
     }
 }
 
@@ -121,11 +122,16 @@ fn show_entry(
     seg: &ReadOnlySegment,
     name: &str,
     as_type: Option<TypeSpec>,
+    forced: Option<&str>,
     json: bool,
 ) -> Result<(), CliError> {
     let entry =
         find_structure(seg, name).map_err(|e| CliError::Message(format!("{}: {e}", seg.name())))?;
-    let kind = classify(seg, &entry);
+    let kind = match forced {
+        None => classify(seg, &entry),
+        Some(k) => read_as(seg, &entry, k)
+            .map_err(|e| CliError::Message(format!("{}: {e}", seg.name())))?,
+    };
     let d = decode(seg, &entry, &kind, as_type);
     // Checked before anything is printed, so an error leaves stdout empty.
     if let Some(t) = as_type {

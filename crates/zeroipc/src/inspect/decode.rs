@@ -31,17 +31,20 @@ use std::str::FromStr;
 use super::{Composite, FieldValue, Flavor, Kind};
 use crate::error::TableError;
 use crate::layout::array::{ARRAY_HEADER_LEN, C_ARRAY_HEADER_LEN};
-use crate::layout::event::SEM_SUFFIX;
+use crate::layout::event::{EVENT_LEN, SEM_SUFFIX};
 use crate::layout::map::{
-    DELETED, EMPTY as MAP_EMPTY, INSERTING, MAP_HEADER_LEN, OCCUPIED, SlotLayout, slot_layout,
+    DELETED, EMPTY as MAP_EMPTY, INSERTING, MAP_HEADER_LEN, OCCUPIED, SlotLayout, python_stride,
+    slot_layout, table_bytes,
 };
 use crate::layout::once::{DONE, ONCE_LEN, ONCE_PID_OFFSET};
-use crate::layout::pool::{NULL_INDEX, POOL_HEADER_LEN, node_layout, unpack_head};
-use crate::layout::queue::{QUEUE_HEADER_LEN, queue_seq_offset};
-use crate::layout::ring::RING_HEADER_LEN;
+use crate::layout::pool::{NULL_INDEX, POOL_HEADER_LEN, node_layout, pool_size, unpack_head};
+use crate::layout::queue::{QUEUE_HEADER_LEN, queue_seq_offset, queue_size};
+use crate::layout::ring::{RING_HEADER_LEN, ring_size};
 use crate::layout::semaphore::{MUTEX_MAX, SEMAPHORE_LEN};
 use crate::layout::set::set_slot_layout;
-use crate::layout::stack::{EMPTY, READING, READY, STACK_HEADER_LEN, WRITING, stack_state_offset};
+use crate::layout::stack::{
+    EMPTY, READING, READY, STACK_HEADER_LEN, WRITING, stack_size, stack_state_offset,
+};
 use crate::raw::hash::{hash_bytes, int_hash};
 use crate::segment::{Entry, ReadOnlySegment};
 use crate::sys::process::pid_alive;
@@ -550,6 +553,283 @@ pub fn decode(
     let snap = Snap::new(seg, entry);
     let ctx = Ctx { seg, entry, spec };
     ctx.decode(&snap, kind)
+}
+
+/// The kinds [`read_as`] can read an entry as.
+pub const KIND_NAMES: [&str; 17] = [
+    "array",
+    "c_array",
+    "queue",
+    "stack",
+    "ring",
+    "pool",
+    "map",
+    "set",
+    "semaphore",
+    "mutex",
+    "barrier",
+    "latch",
+    "once",
+    "event",
+    "rwlock",
+    "monitor",
+    "signal",
+];
+
+/// Why [`read_as`] cannot read an entry as the kind asked for.
+///
+/// # Examples
+///
+/// ```
+/// let e = zeroipc::inspect::KindError::from("no".to_owned());
+/// assert_eq!(e.to_string(), "no");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KindError(String);
+
+impl From<String> for KindError {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl fmt::Display for KindError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for KindError {}
+
+/// `entry` read as the kind called `name` (one of [`KIND_NAMES`]) from its raw header,
+/// **without** the consistency checks of [`classify`](super::classify): for an entry that is
+/// ambiguous, or whose header holds impossible values that [`decode`] then reports.
+///
+/// Only the geometry must fit: the entry size must be what the size formula of FORMAT.md
+/// Appendix A gives for the stored capacity and element size.
+///
+/// # Errors
+///
+/// An unknown kind name, or an entry whose size does not fit that kind's geometry.
+///
+/// # Examples
+///
+/// ```
+/// use zeroipc::{Segment, SegmentOptions, sync::Semaphore};
+/// use zeroipc::inspect::{Kind, read_as};
+/// # let name = format!("/zeroipc-doc-read-as-{}", std::process::id());
+/// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+/// Semaphore::create(&seg, "slots", 3, 5)?;
+/// let e = seg.find("slots")?;
+/// assert_eq!(read_as(&seg, &e, "semaphore")?, Kind::Semaphore { count: 3, waiting: 0, max_count: 5 });
+/// assert!(read_as(&seg, &e, "queue").is_err());
+/// # Segment::unlink(&name)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind, KindError> {
+    let snap = Snap::new(seg, entry);
+    let size = entry.size();
+    let w = |at: u64| snap.u32(at).unwrap_or(0);
+    let sw = |at: u64| snap.i32(at).unwrap_or(0);
+    let misfit = |what: String| -> KindError {
+        KindError(format!(
+            "entry '{}' ({size} bytes) is not a {name}: {what}",
+            entry.name()
+        ))
+    };
+    let sized = |n: u64| {
+        if size == n {
+            Ok(())
+        } else {
+            Err(misfit(format!("a {name} is {n} bytes")))
+        }
+    };
+    let fits = |expected: Option<u64>, geometry: String| {
+        if expected == Some(size) {
+            Ok(())
+        } else {
+            Err(misfit(format!(
+                "its header says {geometry}, which needs {} bytes",
+                expected.map_or_else(|| "more than 2^64".to_owned(), |n| n.to_string())
+            )))
+        }
+    };
+    let kind = match name {
+        "array" | "c_array" => {
+            let capacity = snap.u64(0).unwrap_or(0);
+            let header = if name == "array" {
+                ARRAY_HEADER_LEN
+            } else {
+                C_ARRAY_HEADER_LEN
+            };
+            let data = size.saturating_sub(header);
+            let elem_size = if name == "array" {
+                data.checked_div(capacity).unwrap_or(0)
+            } else {
+                snap.u64(8).unwrap_or(0)
+            };
+            let needed = capacity
+                .checked_mul(elem_size)
+                .and_then(|d| d.checked_add(header));
+            fits(
+                needed.filter(|_| capacity > 0),
+                format!("capacity {capacity} x {elem_size} bytes"),
+            )?;
+            if name == "array" {
+                Kind::Array {
+                    capacity,
+                    elem_size,
+                }
+            } else {
+                Kind::CArray {
+                    capacity,
+                    elem_size,
+                }
+            }
+        }
+        "queue" => {
+            let (capacity, elem_size) = (w(8), w(12));
+            let needed = queue_size(capacity.into(), elem_size.into());
+            fits(
+                needed.filter(|_| capacity > 0),
+                format!("capacity {capacity} x {elem_size} bytes"),
+            )?;
+            Kind::Queue {
+                capacity,
+                elem_size,
+                head: w(0),
+                tail: w(4),
+            }
+        }
+        "stack" => {
+            let (capacity, elem_size) = (w(4), w(8));
+            let needed = stack_size(capacity.into(), elem_size.into());
+            fits(
+                needed.filter(|_| capacity > 0),
+                format!("capacity {capacity} x {elem_size} bytes"),
+            )?;
+            Kind::Stack {
+                capacity,
+                elem_size,
+                top: sw(0),
+            }
+        }
+        "ring" => {
+            let (capacity, elem_size) = (w(16), w(20));
+            fits(
+                Some(ring_size(capacity)).filter(|_| elem_size > 0),
+                format!("{capacity} bytes of {elem_size}-byte elements"),
+            )?;
+            Kind::Ring {
+                capacity,
+                elem_size,
+                write_pos: snap.u64(0).unwrap_or(0),
+                read_pos: snap.u64(8).unwrap_or(0),
+            }
+        }
+        "pool" => {
+            let (capacity, elem_size) = (w(16), w(20));
+            let node_size = [1u64, 2, 4, 8].into_iter().find_map(|a| {
+                let (_, node) = node_layout(elem_size.into(), a)?;
+                (pool_size(capacity.into(), node) == Some(size)).then_some(node)
+            });
+            let Some(node_size) = node_size.filter(|_| capacity > 0) else {
+                return Err(misfit(format!(
+                    "its header says capacity {capacity} x {elem_size} bytes, and no node size fits"
+                )));
+            };
+            Kind::Pool {
+                capacity,
+                elem_size,
+                allocated: w(8),
+                node_size,
+                free_head: snap.u64(0).unwrap_or(0),
+            }
+        }
+        "map" | "set" => {
+            let (len, capacity, ks, vs) = (w(0), w(4), w(8), w(12));
+            let entry_size = size
+                .checked_sub(MAP_HEADER_LEN)
+                .and_then(|d| d.checked_div(capacity.into()))
+                .filter(|&e| capacity > 0 && table_bytes(capacity.into(), e) == Some(size));
+            let Some(entry_size) = entry_size else {
+                return Err(misfit(format!(
+                    "its header says capacity {capacity}, which does not divide the slots"
+                )));
+            };
+            let python = python_stride(ks.into(), vs.into()) == Some(entry_size);
+            let flavor = if python { Flavor::Python } else { Flavor::Cpp };
+            if name == "map" {
+                Kind::Map {
+                    flavor,
+                    capacity,
+                    key_size: ks,
+                    value_size: vs,
+                    len,
+                    entry_size,
+                }
+            } else {
+                Kind::Set {
+                    flavor: if vs == 0 { Flavor::Cpp } else { flavor },
+                    capacity,
+                    elem_size: ks,
+                    len,
+                    entry_size,
+                }
+            }
+        }
+        "semaphore" | "mutex" | "barrier" | "latch" => {
+            sized(SEMAPHORE_LEN)?;
+            match name {
+                "semaphore" => Kind::Semaphore {
+                    count: sw(0),
+                    waiting: sw(4),
+                    max_count: sw(8),
+                },
+                "mutex" => Kind::Mutex {
+                    count: sw(0),
+                    waiting: sw(4),
+                },
+                "barrier" => Kind::Barrier {
+                    arrived: sw(0),
+                    generation: sw(4),
+                    participants: sw(8),
+                },
+                _ => Kind::Latch {
+                    count: sw(0),
+                    initial_count: sw(4),
+                },
+            }
+        }
+        "once" => {
+            sized(ONCE_LEN)?;
+            Kind::Once { state: w(0) }
+        }
+        "event" => {
+            sized(EVENT_LEN)?;
+            Kind::Event {
+                signaled: w(0),
+                mode: w(4),
+                waiting: w(8),
+            }
+        }
+        "rwlock" => Kind::Marker {
+            of: Composite::RwLock,
+        },
+        "monitor" => Kind::Marker {
+            of: Composite::Monitor,
+        },
+        "signal" => Kind::Marker {
+            of: Composite::Signal,
+        },
+        other => {
+            return Err(KindError(format!(
+                "unknown kind '{other}' (expected one of {})",
+                KIND_NAMES.join(", ")
+            )));
+        }
+    };
+    Ok(kind)
 }
 
 // ---------------------------------------------------------------------------------------
