@@ -294,6 +294,9 @@ fn write_decoded(
             _ => {}
         }
     }
+    if let (Some(t), Some(why), false) = (as_type, &d.type_error, pad.is_empty()) {
+        writeln!(out, "{pad}not as {t}: {}", printable(why))?;
+    }
     if d.truncated {
         writeln!(
             out,

@@ -398,7 +398,7 @@ pub enum Contents {
     Value(Value),
 }
 
-/// A structure decoded from a snapshot of its bytes; see the [module docs](self).
+/// A structure decoded from a snapshot of its bytes by [`decode`].
 ///
 /// # Examples
 ///
@@ -537,8 +537,25 @@ pub fn find_structure(seg: &ReadOnlySegment, name: &str) -> Result<Entry, TableE
     }
 }
 
-/// Decodes `entry`, classified as `kind` (from [`classify`](super::classify)), from one
-/// snapshot of its bytes; with `spec`, also its logical contents. Never changes the segment.
+/// Decodes `entry`, classified as `kind` (from [`classify`](super::classify), or
+/// [`read_as`]), from one snapshot of its bytes; with `spec`, also its logical contents.
+/// Never changes the segment (no pop, no lock).
+///
+/// | kind      | contents with a type                                                   |
+/// |-----------|------------------------------------------------------------------------|
+/// | Array     | the values by index                                                    |
+/// | Queue     | head to tail (pop order); a slot whose `seq` shows no published element is [`SlotState::Unpublished`] |
+/// | Stack     | top first (pop order); slots not READY carry their state               |
+/// | Ring      | `read_pos` to `write_pos`                                              |
+/// | Pool      | the allocated nodes (not on the free list, which is always walked, bounded) |
+/// | Map / Set | OCCUPIED slots' pairs / members in slot order (INSERTING ones marked)  |
+/// | Signal    | the value                                                              |
+///
+/// Sync primitives need no type: counts and waiters, and the pid of a zeroipc holder (a
+/// Mutex's padding word, the 4 bytes after a Once) with whether that process is alive.
+/// Composites (Event, RWLock, Monitor, Signal) are decoded whole from any of their entries,
+/// their parts' fields prefixed (`wmtx_holder_pid`, `sem_count`). An ambiguous entry has
+/// each candidate decoded in [`Decoded::candidates`].
 ///
 /// `kind` gives the structure's geometry (capacity, element size, layout); every other field
 /// is read again from the snapshot, so a structure that changed since it was classified is
