@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ShmName, golden_dir, image, load_golden};
+use common::{ShmName, child_role, golden_dir, image, load_golden, spawn_child};
 use proptest::prelude::*;
 use serde_json::Value as Json;
 use zeroipc::inspect::{
@@ -13,7 +13,7 @@ use zeroipc::inspect::{
     classify_all, decode, find_structure, read_as,
 };
 use zeroipc::structures::{Pool, Queue, Stack};
-use zeroipc::sync::{Mutex, RwLock};
+use zeroipc::sync::{Mutex, Once, RwLock};
 use zeroipc::{ReadOnlySegment, Segment, SegmentOptions};
 
 const IMAGES: [&str; 4] = ["cpp_all.bin", "cpp_min.bin", "python_all.bin", "c_all.bin"];
@@ -660,4 +660,81 @@ fn read_as_refuses_geometry_that_does_not_fit() {
             }
         }
     }
+}
+
+#[test]
+fn holders_that_died_are_shown_dead() {
+    if let Some(name) = child_role("die_holding") {
+        let seg = Segment::open(&name).unwrap();
+        let m = Mutex::open(&seg, "m").unwrap();
+        let once = Once::open(&seg, "init").unwrap();
+        let guard = m.lock().unwrap();
+        std::mem::forget(guard);
+        // Exits inside the initialiser: the Once stays EXECUTING with our pid.
+        let _ = once.call_once(|| std::process::exit(0));
+        unreachable!("call_once returned");
+    }
+    let name = ShmName::new("decode_dead_holders");
+    let seg = segment(&name);
+    Mutex::create(&seg, "m").unwrap();
+    Once::create(&seg, "init").unwrap();
+    let mut child = spawn_child("holders_that_died_are_shown_dead", "die_holding", &name);
+    let pid = child.id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "child: {status}");
+            break; // reaped: not a zombie
+        }
+        assert!(std::time::Instant::now() < deadline, "child did not exit");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let ro = Segment::open_read_only(name.as_str()).unwrap();
+    let dead = FieldValue::Bool(false);
+    let d = decode_named(&ro, "m", None);
+    assert_eq!(d.field("locked"), Some(&FieldValue::Bool(true)));
+    assert_eq!(
+        d.field("holder_pid"),
+        Some(&FieldValue::Unsigned(pid.into()))
+    );
+    assert_eq!(d.field("holder_alive"), Some(&dead));
+    let d = decode_named(&ro, "init", None);
+    assert_eq!(d.field("state"), Some(&FieldValue::Text("executing")));
+    assert_eq!(
+        d.field("initialiser_pid"),
+        Some(&FieldValue::Unsigned(pid.into()))
+    );
+    assert_eq!(d.field("initialiser_alive"), Some(&dead));
+}
+
+#[test]
+fn stack_slots_in_flight_are_marked() {
+    // stk_i32: top 3, states [2, 2, 2, 2, 0, ...]; slot 3 WRITING, slot 1 READING.
+    let mut bytes = std::fs::read(golden_dir().join("cpp_all.bin")).unwrap();
+    let img = image("cpp_all.bin");
+    let e = img["table_entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "stk_i32")
+        .cloned()
+        .unwrap();
+    let states = usize::try_from(e["offset"].as_u64().unwrap()).unwrap() + 48;
+    bytes[states + 12..states + 16].copy_from_slice(&1u32.to_le_bytes());
+    bytes[states + 4..states + 8].copy_from_slice(&3u32.to_le_bytes());
+    let name = ShmName::new("decode_stack_states");
+    std::fs::write(name.path(), &bytes).unwrap();
+    let ro = Segment::open_read_only(name.as_str()).unwrap();
+    let d = decode_named(&ro, "stk_i32", Some("i32"));
+    let states: Vec<SlotState> = d.items().iter().map(|i| i.state).collect();
+    assert_eq!(
+        states,
+        [
+            SlotState::Writing,
+            SlotState::Ready,
+            SlotState::Reading,
+            SlotState::Ready
+        ]
+    );
+    assert_eq!(values(&d), [40, 30, 20, 10].map(Value::Signed));
 }
