@@ -561,6 +561,21 @@ fn forced_kinds(b: &[u8]) -> Vec<Kind> {
             node_size: q(8),
             free_head: q(0),
         },
+        Kind::Map {
+            flavor: zeroipc::inspect::Flavor::Cpp,
+            capacity: w(4),
+            key_size: w(8),
+            value_size: w(12),
+            len: w(0),
+            entry_size: q(8) % 64,
+        },
+        Kind::Set {
+            flavor: zeroipc::inspect::Flavor::Python,
+            capacity: w(4),
+            elem_size: w(8),
+            len: w(0),
+            entry_size: q(8) % 64,
+        },
         Kind::Semaphore {
             count: s(0),
             waiting: 0,

@@ -56,6 +56,9 @@ const SNAPSHOT_LIMIT: u64 = 64 << 20;
 /// At most this many items are decoded ([`Decoded::truncated`] beyond).
 const MAX_ITEMS: u64 = 1 << 20;
 
+/// Maps with more slots than this are not probed to tell the C++ and Python layouts apart.
+const PROBE_LIMIT: u64 = 1 << 16;
+
 // ---------------------------------------------------------------------------------------
 // Types
 // ---------------------------------------------------------------------------------------
@@ -768,7 +771,11 @@ pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind,
             let entry_size = size
                 .checked_sub(MAP_HEADER_LEN)
                 .and_then(|d| d.checked_div(capacity.into()))
-                .filter(|&e| capacity > 0 && table_bytes(capacity.into(), e) == Some(size));
+                .filter(|&e| {
+                    capacity > 0
+                        && e >= 4 + u64::from(ks)
+                        && table_bytes(capacity.into(), e) == Some(size)
+                });
             let Some(entry_size) = entry_size else {
                 return Err(misfit(format!(
                     "its header says capacity {capacity}, which does not divide the slots"
@@ -1423,7 +1430,10 @@ impl Ctx<'_> {
     /// Counts slot states of a Map or Set (and reports impossible ones).
     fn slot_census(d: &mut Decoded, snap: &Snap, capacity: u32, stride: u64) {
         let (mut occupied, mut deleted, mut inserting, mut bad) = (0u64, 0u64, 0u64, 0u64);
-        for i in 0..u64::from(capacity) {
+        if u64::from(capacity) > MAX_ITEMS {
+            d.truncated = true;
+        }
+        for i in 0..u64::from(capacity).min(MAX_ITEMS) {
             match snap.u32(at(MAP_HEADER_LEN, i, stride)) {
                 Some(OCCUPIED) => occupied += 1,
                 Some(DELETED) => deleted += 1,
@@ -1588,7 +1598,10 @@ impl Ctx<'_> {
         v: Option<ElemType>,
     ) -> Vec<Item> {
         let mut items = Vec::new();
-        for i in 0..u64::from(capacity) {
+        if u64::from(capacity) > MAX_ITEMS {
+            d.truncated = true;
+        }
+        for i in 0..u64::from(capacity).min(MAX_ITEMS) {
             let base = at(MAP_HEADER_LEN, i, l.stride);
             let state = match snap.u32(base) {
                 Some(OCCUPIED) => SlotState::Ready,
@@ -1873,9 +1886,11 @@ fn int_name(size: u32) -> String {
 /// hash and linear probing (no EMPTY slot between its home slot and its slot).
 fn probes_ok(snap: &Snap, capacity: u32, l: SlotLayout, k: ElemType, flavor: Flavor) -> bool {
     let cap = u64::from(capacity);
-    if cap == 0 || cap > MAX_ITEMS {
+    // Inconclusive (false) past a bounded amount of probing: the walk is quadratic at worst.
+    if cap == 0 || cap > PROBE_LIMIT {
         return false;
     }
+    let mut budget = PROBE_LIMIT * 16;
     let state = |i: u64| snap.u32(at(MAP_HEADER_LEN, i, l.stride));
     (0..cap).all(|i| {
         if state(i) != Some(OCCUPIED) {
@@ -1899,6 +1914,10 @@ fn probes_ok(snap: &Snap, capacity: u32, l: SlotLayout, k: ElemType, flavor: Fla
         };
         let home = h % cap;
         let steps = (i + cap - home) % cap;
+        if steps > budget {
+            return false;
+        }
+        budget -= steps;
         (0..steps).all(|s| state((home + s) % cap) != Some(MAP_EMPTY))
     })
 }
