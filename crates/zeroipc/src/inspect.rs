@@ -5,6 +5,8 @@
 //! is answered with a value (a [`Status`], a [`Kind::Unknown`]), never a panic.
 //!
 //! * [`list_segments`] lists every object in `/dev/shm` and says which are ZeroIPC segments.
+//! * [`segment_users`], [`stale_segments`] and [`remove_if_stale`] find the processes that use
+//!   a segment through `/proc`, and remove segments nobody uses (see their limits there).
 //! * [`classify`] (and [`classify_all`]) say what kind of structure a table entry holds,
 //!   **where its bytes prove it**: the table stores no type tags (FORMAT.md §4), so the kind is
 //!   deduced from the exact size formulas of FORMAT.md Appendix A, the header fields they
@@ -54,6 +56,10 @@ mod decode;
 pub use decode::{
     Contents, Decoded, ElemType, Fill, Item, KIND_NAMES, KindError, ParseTypeError, SlotState,
     TypeSpec, Value, decode, find_structure, read_as,
+};
+pub mod users;
+pub use users::{
+    Removal, SegmentUsers, UnknownProcesses, Usage, remove_if_stale, segment_users, stale_segments,
 };
 
 /// Where POSIX shared-memory objects live on Linux.

@@ -52,6 +52,37 @@
 //! Elements aligned to more than 8 bytes (`u128`, `#[repr(align(16))]` types) are refused
 //! when the program is built (a `const` assertion evaluated as the structure is
 //! instantiated): the format only guarantees 8-byte alignment (FORMAT.md §4).
+//!
+//! # Sharing with processes you do not trust
+//!
+//! The full threat model is `docs/THREAT_MODEL.md` in the repository. In short:
+//!
+//! * Segments are created with mode 0600 (set exactly with `fchmod`; the umask is not
+//!   applied): only the owner's processes can open them unless [`SegmentOptions::mode`] says
+//!   otherwise.
+//! * Any bytes a peer with write access writes are answered with typed errors
+//!   ([`OpenError`], [`TableError`], [`StructureError`], [`Corruption`]), never with undefined
+//!   behaviour, a panic or a hang; nothing in the segment can make this process execute code
+//!   or access memory outside its mapping. Element values are whatever the peer wrote.
+//! * A peer that **truncates** the segment is detected before table accesses
+//!   ([`Corruption::Shrunk`]), but elements read through handles opened earlier raise
+//!   `SIGBUS` on the cut-off pages: **a process with write access can always crash the
+//!   processes that map the segment.** Nothing in POSIX shared memory prevents it.
+//! * A stopped holder of the allocation lock makes structure creation fail after
+//!   [`segment::ALLOCATION_LOCK_TIMEOUT`] instead of blocking forever.
+//! * [`Segment::open_read_only`] maps `PROT_READ` and returns a [`ReadOnlySegment`], which has
+//!   no writing API; structures are created and opened only from a read-write [`Segment`]:
+//!
+//! ```compile_fail
+//! # use zeroipc::{Segment, structures::Array};
+//! # fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! let ro = Segment::open_read_only("/sensors")?;
+//! let a: Array<u32> = Array::open(&ro, "readings")?; // a ReadOnlySegment is not a Segment
+//! # Ok(()) }
+//! ```
+//!
+//! * [`inspect::segment_users`], [`inspect::stale_segments`] and [`inspect::remove_if_stale`]
+//!   find and remove segments left behind by crashed processes.
 #![cfg_attr(loom, allow(dead_code, unreachable_pub, unused_imports))]
 
 pub(crate) mod layout;

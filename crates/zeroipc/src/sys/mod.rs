@@ -12,6 +12,7 @@ compile_error!(
 pub(crate) mod futex;
 #[cfg(not(loom))]
 pub(crate) mod mapping;
+pub(crate) mod membarrier;
 #[cfg(not(loom))]
 pub(crate) mod process;
 #[cfg(not(loom))]
