@@ -1,6 +1,7 @@
 //! Command-line definitions (clap derive) and nothing else.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+use zeroipc::inspect::{KIND_NAMES, TypeSpec};
 
 /// Inspect ZeroIPC shared-memory segments. Every command maps segments read-only and never
 /// writes to them.
@@ -41,16 +42,26 @@ pub(crate) enum Command {
     /// "queue", "ambiguous (semaphore | barrier)" when several kinds fit, or "unknown".
     #[command(
         after_help = "Examples:\n  zeroipc show /sensors\n  zeroipc show sensors --json\n  \
-                            zeroipc show /sensors q_jobs\n  zeroipc show /sensors readings --as f32"
+                            zeroipc show /sensors q_jobs --as u64\n  zeroipc show /sensors readings --as f32\n  \
+                            zeroipc show /sensors prices --as u32,f64 --json\n  zeroipc show /sensors rw\n  \
+                            zeroipc show /sensors slots --kind semaphore"
     )]
     Show {
         /// Segment name, with or without the leading '/'.
         segment: String,
         /// Show only this entry, with its decoded header fields.
         entry: Option<String>,
-        /// Print the values of an Array entry as this element type.
-        #[arg(long = "as", value_name = "TYPE", requires = "entry")]
-        as_type: Option<ElemType>,
+        /// Read the entry's contents as this type: i8, u8, i16, u16, i32, u32, i64, u64, f32
+        /// or f64, or KEY,VALUE for a map (such as i32,f64). Arrays show their values; queues
+        /// and stacks in pop order; rings from read_pos; pools their allocated nodes; maps
+        /// their pairs; sets their members; signals their value.
+        #[arg(long = "as", value_name = "TYPE", requires = "entry", value_parser = parse_type)]
+        as_type: Option<TypeSpec>,
+        /// Read ENTRY as this kind instead of the kind its bytes prove: to pick one for an
+        /// ambiguous entry, or to see the impossible values of a corrupt structure.
+        #[arg(long, value_name = "KIND", requires = "entry",
+              value_parser = clap::builder::PossibleValuesParser::new(KIND_NAMES))]
+        kind: Option<String>,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -81,45 +92,10 @@ pub(crate) enum Command {
     },
 }
 
-/// Element types `show --as` can decode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub(crate) enum ElemType {
-    I8,
-    U8,
-    I16,
-    U16,
-    I32,
-    U32,
-    I64,
-    U64,
-    F32,
-    F64,
-}
-
-impl ElemType {
-    pub(crate) fn size(self) -> u64 {
-        match self {
-            Self::I8 | Self::U8 => 1,
-            Self::I16 | Self::U16 => 2,
-            Self::I32 | Self::U32 | Self::F32 => 4,
-            Self::I64 | Self::U64 | Self::F64 => 8,
-        }
-    }
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::I8 => "i8",
-            Self::U8 => "u8",
-            Self::I16 => "i16",
-            Self::U16 => "u16",
-            Self::I32 => "i32",
-            Self::U32 => "u32",
-            Self::I64 => "i64",
-            Self::U64 => "u64",
-            Self::F32 => "f32",
-            Self::F64 => "f64",
-        }
-    }
+/// A `--as` type: one element type, or `KEY,VALUE` for a map.
+fn parse_type(s: &str) -> Result<TypeSpec, String> {
+    s.parse()
+        .map_err(|e: zeroipc::inspect::ParseTypeError| e.to_string())
 }
 
 /// A byte count or offset: decimal, or hexadecimal with a `0x` prefix.

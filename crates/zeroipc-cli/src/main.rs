@@ -30,8 +30,16 @@ fn main() -> ExitCode {
             segment,
             entry,
             as_type,
+            kind,
             json,
-        } => command::show::run(&mut out, &segment, entry.as_deref(), as_type, json),
+        } => command::show::run(
+            &mut out,
+            &segment,
+            entry.as_deref(),
+            as_type,
+            kind.as_deref(),
+            json,
+        ),
         Command::Dump {
             segment,
             entry,

@@ -252,8 +252,8 @@ fn bad_ranges_and_types_are_one_line_errors() {
     assert!(line.contains("past the end"), "{line}");
     zeroipc(&["dump", name.as_str(), "--offset", "0x10001"]).one_line_error();
     zeroipc(&["dump", name.as_str(), "--len", "banana"]).one_line_error();
-    let line = zeroipc(&["show", name.as_str(), "q_u32", "--as", "u32"]).one_line_error();
-    assert!(line.contains("not an array"), "{line}");
+    let line = zeroipc(&["show", name.as_str(), "q_u32", "--as", "u64"]).one_line_error();
+    assert!(line.contains("elements are 4 bytes, u64 is 8"), "{line}");
     zeroipc(&["show", name.as_str(), "arr_i32", "--as", "i128"]).one_line_error();
 }
 
