@@ -97,9 +97,21 @@ fn usage_error(e: &clap::Error) -> ExitCode {
             u8::try_from(e.exit_code()).map_or(ExitCode::FAILURE, ExitCode::from)
         }
         _ => {
+            // clap's first paragraph, joined: "the following required arguments were not
+            // provided:" is followed by the arguments on their own lines.
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid usage");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
+            let first: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let first = first.join(" ");
+            let first = first.strip_prefix("error: ").unwrap_or(&first);
+            let first = if first.is_empty() {
+                "invalid usage"
+            } else {
+                first
+            };
             report(&format!("{first} (see 'zeroipc --help')"));
             ExitCode::from(2)
         }
