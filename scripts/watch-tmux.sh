@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Real-terminal test of `zeroipc watch`: runs it in a detached tmux session of fixed size,
+# reads the screen with capture-pane, and checks what a person would see:
+#   1. the header names the segment, and every entry is listed with its kind;
+#   2. removing the segment while it is watched is shown in the view (no crash);
+#   3. q, Esc and Ctrl-C each quit with status 0 and leave the terminal as it was:
+#      alternate screen left, cursor visible, canonical mode and echo back on, shell prompt.
+#
+# Usage: scripts/watch-tmux.sh
+#   ZEROIPC_BIN=path/to/zeroipc WATCH_FIXTURE_BIN=path/to/watch_fixture  (optional; built
+#   with cargo when unset). Exits 0 on success, 1 with a message on any failure, 77 (SKIP)
+#   only when tmux is absent and cannot be installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fail() {
+  echo "watch-tmux: FAIL: $*" >&2
+  if [[ -n ${SOCK:-} ]] && tmux -L "$SOCK" has-session -t w 2>/dev/null; then
+    echo "--- screen ---" >&2
+    tmux -L "$SOCK" capture-pane -p -t w >&2 || true
+    echo "--------------" >&2
+  fi
+  exit 1
+}
+
+if ! command -v tmux >/dev/null 2>&1; then
+  echo "watch-tmux: tmux is missing; installing it with apt-get" >&2
+  if ! { command -v apt-get >/dev/null 2>&1 &&
+    apt-get update -qq >&2 &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >&2; } ||
+    ! command -v tmux >/dev/null 2>&1; then
+    echo "watch-tmux: SKIP: tmux is not installed and cannot be installed"
+    exit 77
+  fi
+fi
+
+if [[ -z ${ZEROIPC_BIN:-} || -z ${WATCH_FIXTURE_BIN:-} ]]; then
+  cargo build -q -p zeroipc-cli --bin zeroipc --example watch_fixture >&2 ||
+    fail "cargo build failed"
+  target=${CARGO_TARGET_DIR:-target}
+  ZEROIPC_BIN=${ZEROIPC_BIN:-$target/debug/zeroipc}
+  WATCH_FIXTURE_BIN=${WATCH_FIXTURE_BIN:-$target/debug/examples/watch_fixture}
+fi
+[[ -x $ZEROIPC_BIN ]] || fail "no zeroipc binary at $ZEROIPC_BIN"
+[[ -x $WATCH_FIXTURE_BIN ]] || fail "no watch_fixture binary at $WATCH_FIXTURE_BIN"
+ZEROIPC_BIN=$(realpath "$ZEROIPC_BIN")
+WATCH_FIXTURE_BIN=$(realpath "$WATCH_FIXTURE_BIN")
+
+# A private tmux server (never the user's), and a segment name CI's leak check knows.
+SOCK="zeroipc-watch-test-$$"
+SEG="/zeroipc-test-$$-watch-tmux"
+cleanup() {
+  tmux -L "$SOCK" kill-server 2>/dev/null || true
+  rm -f "/dev/shm$SEG"
+}
+trap cleanup EXIT
+
+screen() { tmux -L "$SOCK" capture-pane -p -t w; }
+pane() { tmux -L "$SOCK" display-message -p -t w "$1"; }
+
+# wait_for WHAT CMD...: retries CMD every 0.1 s for up to 20 s (a deadline, not a speed
+# requirement: a loaded 2-core machine may take a while to start a debug binary).
+wait_for() {
+  local what=$1
+  shift
+  for _ in $(seq 200); do
+    if "$@"; then return 0; fi
+    sleep 0.1
+  done
+  fail "timed out waiting for: $what"
+}
+screen_has() { screen | grep -qF -- "$1"; }
+# The last non-blank line of the screen is the shell's prompt.
+prompt_last() { [[ $(screen | grep -v '^ *$' | tail -n 1) == 'PROMPT$'* ]]; }
+
+# A shell with a known prompt in a 140x30 terminal.
+tmux -L "$SOCK" -f /dev/null new-session -d -s w -x 140 -y 30 \
+  "env -u NO_COLOR PS1='PROMPT\$ ' TERM=xterm-256color bash --norc --noprofile -i"
+wait_for "the shell prompt" prompt_last
+
+runs=0
+for key in q Escape C-c; do
+  runs=$((runs + 1))
+  rm -f "/dev/shm$SEG"
+  "$ZEROIPC_BIN" create "$SEG" --size 64K >/dev/null || fail "zeroipc create failed"
+  mapfile -t expected < <("$WATCH_FIXTURE_BIN" "$SEG") || fail "watch_fixture failed"
+  [[ ${#expected[@]} -ge 2 ]] || fail "watch_fixture created no entries"
+
+  tmux -L "$SOCK" send-keys -t w "clear; '$ZEROIPC_BIN' watch '$SEG' --interval 100; echo EXIT=\$?" Enter
+  wait_for "the watch header" screen_has "zeroipc watch $SEG  size 65536"
+  [[ $(pane '#{alternate_on}') == 1 ]] || fail "watch did not switch to the alternate screen"
+  wait_for "the entry count" screen_has "entries ${#expected[@]}/64"
+  for line in "${expected[@]}"; do
+    read -r name kind <<<"$line"
+    screen | grep -qE "^[0-9]+ +$name +$kind( |$)" ||
+      fail "entry '$name' with kind '$kind' is not on the screen"
+  done
+  screen_has "q, Esc or Ctrl-C: quit" || fail "no key help on the screen"
+
+  if [[ $key == q ]]; then
+    # The segment disappears while watched: the view says so and keeps running.
+    "$ZEROIPC_BIN" rm "$SEG" >/dev/null || fail "zeroipc rm failed"
+    wait_for "the 'removed' notice" screen_has "$SEG no longer exists"
+    screen_has "${expected[0]%% *}" || fail "the last sample's rows are gone"
+  fi
+
+  tmux -L "$SOCK" send-keys -t w "$key"
+  wait_for "watch to exit after $key" screen_has "EXIT="
+  screen_has "EXIT=0" || fail "watch exited non-zero after $key"
+  [[ $(pane '#{alternate_on}') == 0 ]] || fail "still on the alternate screen after $key"
+  [[ $(pane '#{cursor_flag}') == 1 ]] || fail "cursor left hidden after $key"
+  ! screen_has "OPS/S" || fail "the table is still on the screen after $key"
+  wait_for "the prompt after $key" prompt_last
+
+  # Raw mode is off again: canonical input and echo.
+  tmux -L "$SOCK" send-keys -t w "clear; stty -a | tr ' ' '\\n' | grep -xE -- '-?(icanon|echo)' | tr '\\n' ' '; echo" Enter
+  wait_for "stty's answer" screen_has "icanon echo"
+  ! screen_has "-icanon" || fail "the terminal was left in raw mode (no icanon) after $key"
+  ! screen_has "-echo " || fail "the terminal was left without echo after $key"
+done
+
+echo "watch-tmux: ok ($runs runs: entries and kinds shown, removal shown, q/Esc/Ctrl-C restore the terminal)"
