@@ -4,7 +4,11 @@
 #   1. the header names the segment, and every entry is listed with its kind;
 #   2. removing the segment while it is watched is shown in the view (no crash);
 #   3. q, Esc and Ctrl-C each quit with status 0 and leave the terminal as it was:
-#      alternate screen left, cursor visible, canonical mode and echo back on, shell prompt.
+#      alternate screen left, cursor visible, canonical mode and echo back on, shell prompt;
+#   4. rates: while another process advances the counters of a ring in a copy of the C++
+#      golden image, the ring's row shows non-zero bytes in/out per second;
+#   5. colour: `zeroipc list` colours its status on a terminal, not with NO_COLOR=1, and
+#      never when piped.
 #
 # Usage: scripts/watch-tmux.sh
 #   ZEROIPC_BIN=path/to/zeroipc WATCH_FIXTURE_BIN=path/to/watch_fixture  (optional; built
@@ -49,9 +53,12 @@ WATCH_FIXTURE_BIN=$(realpath "$WATCH_FIXTURE_BIN")
 # A private tmux server (never the user's), and a segment name CI's leak check knows.
 SOCK="zeroipc-watch-test-$$"
 SEG="/zeroipc-test-$$-watch-tmux"
+GOLD="/zeroipc-test-$$-watch-tmux-gold"
+BUMPER=
 cleanup() {
+  if [[ -n $BUMPER ]]; then kill "$BUMPER" 2>/dev/null || true; fi
   tmux -L "$SOCK" kill-server 2>/dev/null || true
-  rm -f "/dev/shm$SEG"
+  rm -f "/dev/shm$SEG" "/dev/shm$GOLD"
 }
 trap cleanup EXIT
 
@@ -119,4 +126,53 @@ for key in q Escape C-c; do
   ! screen_has "-echo " || fail "the terminal was left without echo after $key"
 done
 
-echo "watch-tmux: ok ($runs runs: entries and kinds shown, removal shown, q/Esc/Ctrl-C restore the terminal)"
+# --- 4. Rates from counters that another process changes -------------------------------
+golden=${GOLDEN_DIR:-../shared/golden}/cpp_all.bin
+[[ -f $golden ]] || fail "golden image $golden is missing"
+cp "$golden" "/dev/shm$GOLD"
+# ring_i32 in cpp_all.bin (MANIFEST.md): write_pos u64 at 8520, read_pos u64 at 8528,
+# 64-byte capacity, 4-byte elements, 52 bytes unread.
+RING=8520
+u64_at() { od -An -t u8 -j "$1" -N 8 "/dev/shm$GOLD" | tr -d ' '; }
+put_u64() { # put_u64 OFFSET VALUE: one 8-byte little-endian write
+  local s= i
+  for i in 0 1 2 3 4 5 6 7; do s+=$(printf '\\x%02x' $((($2 >> (8 * i)) & 255))); done
+  printf "$s" | dd of="/dev/shm$GOLD" bs=8 count=1 seek="$1" oflag=seek_bytes conv=notrunc status=none
+}
+w=$(u64_at $RING)
+r=$(u64_at $((RING + 8)))
+[[ $((w - r)) == 52 ]] || fail "ring_i32 is not where MANIFEST.md says (write_pos $w, read_pos $r)"
+tmux -L "$SOCK" send-keys -t w "clear; '$ZEROIPC_BIN' watch '$GOLD' --interval 200; echo EXIT=\$?" Enter
+wait_for "the golden image's header" screen_has "zeroipc watch $GOLD  size"
+screen | grep -qE '^[0-9]+ +ring_i32 +ring ' || fail "ring_i32 is not shown as a ring"
+# Consume, then produce, 8 elements at a time: read_pos first, so that every state a reader
+# can see keeps read_pos <= write_pos <= read_pos + capacity.
+(
+  for _ in $(seq 600); do
+    r=$((r + 32)) && put_u64 $((RING + 8)) $r
+    w=$((w + 32)) && put_u64 $RING $w
+    sleep 0.05
+  done
+) &
+BUMPER=$!
+ring_moving() { screen | grep -qE '^[0-9]+ +ring_i32 +ring .*B in [1-9][0-9.]* B out [1-9]'; }
+wait_for "non-zero ring rates" ring_moving
+kill "$BUMPER" 2>/dev/null || true
+wait "$BUMPER" 2>/dev/null || true
+BUMPER=
+tmux -L "$SOCK" send-keys -t w q
+wait_for "watch to exit" screen_has "EXIT=0"
+
+# --- 5. Colour only on a terminal, and not with NO_COLOR -----------------------------------
+tmux -L "$SOCK" send-keys -t w "clear; '$ZEROIPC_BIN' list; echo LISTED" Enter
+wait_for "zeroipc list" screen_has "LISTED"
+tmux -L "$SOCK" capture-pane -e -p -t w | grep -qF $'\e[32mok' ||
+  fail "zeroipc list shows no colour on a terminal"
+tmux -L "$SOCK" send-keys -t w "clear; NO_COLOR=1 '$ZEROIPC_BIN' list; echo LISTED" Enter
+wait_for "zeroipc list with NO_COLOR" screen_has "LISTED"
+screen_has "$GOLD" || fail "zeroipc list did not list $GOLD"
+! tmux -L "$SOCK" capture-pane -e -p -t w | grep -qF $'\e[32m' ||
+  fail "zeroipc list is coloured despite NO_COLOR=1"
+! "$ZEROIPC_BIN" list | grep -qF $'\e' || fail "zeroipc list is coloured when piped"
+
+echo "watch-tmux: ok ($runs runs: entries and kinds shown, removal shown, q/Esc/Ctrl-C restore the terminal; live ring rates; colour only on a terminal)"

@@ -46,6 +46,10 @@ fn watch_shows_every_entry_in_a_real_terminal_and_restores_it() {
         .arg(&script)
         .env("ZEROIPC_BIN", &bin)
         .env("WATCH_FIXTURE_BIN", fixture(&bin))
+        .env(
+            "GOLDEN_DIR",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden"),
+        )
         .output()
         .expect("run scripts/watch-tmux.sh");
     let stdout = String::from_utf8_lossy(&out.stdout);

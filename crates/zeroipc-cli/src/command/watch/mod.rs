@@ -72,10 +72,15 @@ pub(crate) fn run(segment: &str, interval_ms: u64, color: bool) -> Result<(), Cl
 
     let mut guard = TerminalGuard::enter().map_err(terminal_error)?;
     let mut next = Instant::now() + interval;
+    let mut scroll = 0_usize;
     loop {
+        let mut page = 1;
         guard
             .terminal
-            .draw(|f| render::draw(f, &watcher, look))
+            .draw(|f| {
+                page = usize::from(f.area().height.saturating_sub(4)).max(1);
+                render::draw(f, &watcher, look, &mut scroll);
+            })
             .map_err(terminal_error)?;
         let timeout = next.saturating_duration_since(Instant::now());
         if event::poll(timeout).map_err(terminal_error)? {
@@ -86,6 +91,16 @@ pub(crate) fn run(segment: &str, interval_ms: u64, color: bool) -> Result<(), Cl
                     if ctrl_c || matches!(k.code, KeyCode::Char('q' | 'Q') | KeyCode::Esc) {
                         return Ok(());
                     }
+                    // Clamped to the table when drawn.
+                    scroll = match k.code {
+                        KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
+                        KeyCode::Down | KeyCode::Char('j') => scroll.saturating_add(1),
+                        KeyCode::PageUp => scroll.saturating_sub(page),
+                        KeyCode::PageDown | KeyCode::Char(' ') => scroll.saturating_add(page),
+                        KeyCode::Home | KeyCode::Char('g') => 0,
+                        KeyCode::End | KeyCode::Char('G') => usize::MAX,
+                        _ => scroll,
+                    };
                 }
                 // Resizes and other keys: redraw, and keep waiting for the next refresh.
                 _ => {}

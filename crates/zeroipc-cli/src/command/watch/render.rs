@@ -4,7 +4,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, LineGauge, Paragraph, Row as TableRow, Table};
+use ratatui::widgets::{Cell, LineGauge, Paragraph, Row as TableRow, Table, TableState};
 
 use super::sample::{Fill, Row, Watcher};
 
@@ -25,8 +25,13 @@ impl Look {
     }
 }
 
-/// Draws the whole view into `frame`.
-pub(crate) fn draw(frame: &mut Frame<'_>, w: &Watcher, look: Look) {
+/// The widest a column other than the last may grow (a long `ambiguous (...)` label must
+/// not push the waiters off the screen; cells are cut at the column's edge).
+const MAX_COLUMN: usize = 30;
+
+/// Draws the whole view into `frame`, the table starting at row `*scroll` (clamped here to
+/// what the screen can show).
+pub(crate) fn draw(frame: &mut Frame<'_>, w: &Watcher, look: Look, scroll: &mut usize) {
     let [top, gauge, table, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
@@ -72,7 +77,8 @@ pub(crate) fn draw(frame: &mut Frame<'_>, w: &Watcher, look: Look) {
             .map(|c| c[i].chars().count())
             .chain([h.len()])
             .max()
-            .unwrap_or(0);
+            .unwrap_or(0)
+            .min(MAX_COLUMN);
         if i + 1 == COLUMNS {
             Constraint::Fill(1)
         } else {
@@ -87,14 +93,27 @@ pub(crate) fn draw(frame: &mut Frame<'_>, w: &Watcher, look: Look) {
         .iter()
         .zip(cells)
         .map(|(r, c)| table_row(r, c, look, stale));
-    frame.render_widget(
+    let visible = usize::from(table.height.saturating_sub(1));
+    let total = w.rows.len();
+    *scroll = (*scroll).min(total.saturating_sub(visible));
+    let mut state = TableState::default().with_offset(*scroll);
+    frame.render_stateful_widget(
         Table::new(rows, widths).header(head).column_spacing(2),
         table,
+        &mut state,
     );
 
+    let mut help = "q, Esc or Ctrl-C: quit".to_owned();
+    if total > visible {
+        let last = (*scroll + visible).min(total);
+        help.push_str(&format!(
+            "   ↑ ↓ PgUp PgDn Home End: scroll   rows {}-{last} of {total}",
+            *scroll + 1
+        ));
+    }
     frame.render_widget(
         Paragraph::new(Line::from(Span::styled(
-            "q, Esc or Ctrl-C: quit",
+            help,
             Style::new().add_modifier(Modifier::DIM),
         ))),
         footer,
@@ -255,7 +274,11 @@ mod tests {
     }
 
     fn screen(w: &Watcher) -> String {
-        let mut term = Terminal::new(TestBackend::new(120, 10)).unwrap();
+        screen_sized(w, 10, &mut 0)
+    }
+
+    fn screen_sized(w: &Watcher, height: u16, scroll: &mut usize) -> String {
+        let mut term = Terminal::new(TestBackend::new(120, height)).unwrap();
         term.draw(|f| {
             draw(
                 f,
@@ -264,6 +287,7 @@ mod tests {
                     interval_ms: 500,
                     color: false,
                 },
+                scroll,
             );
         })
         .unwrap();
@@ -301,6 +325,26 @@ mod tests {
         let text = screen(&w);
         assert!(text.contains("/w no longer exists"), "{text}");
         assert!(text.contains("jobs"), "{text}");
+    }
+
+    #[test]
+    fn a_table_taller_than_the_screen_scrolls_and_says_which_rows_it_shows() {
+        let w = watcher();
+        // 5 lines: header, gauge, table heading + 1 row, footer.
+        let mut scroll = 0;
+        let text = screen_sized(&w, 5, &mut scroll);
+        assert!(text.contains("jobs") && !text.contains("lock "), "{text}");
+        assert!(text.contains("rows 1-1 of 2"), "{text}");
+        scroll = 99;
+        let text = screen_sized(&w, 5, &mut scroll);
+        assert_eq!(scroll, 1, "clamped to the last full screen");
+        assert!(
+            text.contains("lock") && text.contains("rows 2-2 of 2"),
+            "{text}"
+        );
+        let mut scroll = 0;
+        let text = screen_sized(&w, 10, &mut scroll);
+        assert!(!text.contains("rows "), "everything fits: {text}");
     }
 
     #[test]

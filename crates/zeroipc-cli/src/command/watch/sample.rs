@@ -335,9 +335,11 @@ pub(crate) fn waiters(kind: &Kind) -> Option<String> {
     })
 }
 
-/// The kind as shown in the table: its name, and the candidates when ambiguous.
+/// The kind as shown in the table: its name, the candidates when ambiguous, and what a
+/// composite's marker entry marks.
 pub(crate) fn kind_label(kind: &Kind) -> String {
     match kind {
+        Kind::Marker { of } => format!("marker ({})", of.as_str()),
         Kind::Ambiguous(candidates) => {
             let names: Vec<&str> = candidates.iter().map(Kind::name).collect();
             format!("ambiguous ({})", names.join(" | "))
