@@ -6,7 +6,8 @@
 #   3. q, Esc and Ctrl-C each quit with status 0 and leave the terminal as it was:
 #      alternate screen left, cursor visible, canonical mode and echo back on, shell prompt;
 #   4. rates: while another process advances the counters of a ring in a copy of the C++
-#      golden image, the ring's row shows non-zero bytes in/out per second;
+#      golden image, the ring's row shows non-zero bytes in/out per second; then the image's
+#      magic is overwritten and the view says it is corrupt (and keeps running);
 #   5. colour: `zeroipc list` colours its status on a terminal, not with NO_COLOR=1, and
 #      never when piped.
 #
@@ -107,7 +108,7 @@ for key in q Escape C-c; do
   if [[ $key == q ]]; then
     # The segment disappears while watched: the view says so and keeps running.
     "$ZEROIPC_BIN" rm "$SEG" >/dev/null || fail "zeroipc rm failed"
-    wait_for "the 'removed' notice" screen_has "$SEG no longer exists"
+    wait_for "the 'removed' notice" screen_has "! last good sample shown: $SEG no longer exists"
     screen_has "${expected[0]%% *}" || fail "the last sample's rows are gone"
   fi
 
@@ -160,6 +161,11 @@ wait_for "non-zero ring rates" ring_moving
 kill "$BUMPER" 2>/dev/null || true
 wait "$BUMPER" 2>/dev/null || true
 BUMPER=
+# The segment turns corrupt while watched (its magic overwritten): shown, no crash.
+printf 'XXXX' | dd of="/dev/shm$GOLD" bs=4 count=1 conv=notrunc status=none
+wait_for "the corruption notice" screen_has "! last good sample shown: "
+screen_has "magic" || fail "the corruption notice does not say what is wrong"
+screen | grep -qE '^[0-9]+ +ring_i32 +ring ' || fail "the last good rows are gone"
 tmux -L "$SOCK" send-keys -t w q
 wait_for "watch to exit" screen_has "EXIT=0"
 
@@ -170,9 +176,9 @@ tmux -L "$SOCK" capture-pane -e -p -t w | grep -qF $'\e[32mok' ||
   fail "zeroipc list shows no colour on a terminal"
 tmux -L "$SOCK" send-keys -t w "clear; NO_COLOR=1 '$ZEROIPC_BIN' list; echo LISTED" Enter
 wait_for "zeroipc list with NO_COLOR" screen_has "LISTED"
-screen_has "$GOLD" || fail "zeroipc list did not list $GOLD"
+screen_has "$SEG " || fail "zeroipc list did not list $SEG"
 ! tmux -L "$SOCK" capture-pane -e -p -t w | grep -qF $'\e[32m' ||
   fail "zeroipc list is coloured despite NO_COLOR=1"
 ! "$ZEROIPC_BIN" list | grep -qF $'\e' || fail "zeroipc list is coloured when piped"
 
-echo "watch-tmux: ok ($runs runs: entries and kinds shown, removal shown, q/Esc/Ctrl-C restore the terminal; live ring rates; colour only on a terminal)"
+echo "watch-tmux: ok ($runs runs: entries and kinds shown, removal shown, q/Esc/Ctrl-C restore the terminal; live ring rates; corruption shown; colour only on a terminal)"

@@ -45,7 +45,8 @@ pub(crate) fn draw(frame: &mut Frame<'_>, w: &Watcher, look: Look, scroll: &mut 
     match (&w.problem, w.header) {
         (Some(problem), _) => frame.render_widget(
             Paragraph::new(Line::from(Span::styled(
-                format!("! {problem}"),
+                // The consequence first: a long reason is cut at the screen's edge.
+                format!("! last good sample shown: {problem}"),
                 look.fg(Color::Red).add_modifier(Modifier::BOLD),
             ))),
             gauge,

@@ -393,7 +393,8 @@ pub(crate) struct Watcher {
     last_good: Option<Snapshot>,
     pub(crate) header: Option<Header>,
     pub(crate) rows: Vec<Row>,
-    /// Why the rows are stale: the segment was removed or is broken.
+    /// Why the rows are stale (the last good sample's): the segment was removed, or is
+    /// corrupt or unreadable.
     pub(crate) problem: Option<String>,
     pub(crate) refreshes: u64,
 }
@@ -420,16 +421,10 @@ impl Watcher {
                 self.last_good = Some(snap);
             }
             Sample::Gone => {
-                self.problem = Some(format!(
-                    "{} no longer exists (removed); showing the last sample",
-                    self.name
-                ));
+                self.problem = Some(format!("{} no longer exists (removed)", self.name));
             }
             Sample::Broken(why) => {
-                self.problem = Some(format!(
-                    "{}: {why}; showing the last good sample",
-                    self.name
-                ));
+                self.problem = Some(why.clone());
             }
         }
     }
