@@ -5,6 +5,7 @@
 #   2. removing the segment while it is watched is shown in the view (no crash);
 #   3. q, Esc and Ctrl-C each quit with status 0 and leave the terminal as it was:
 #      alternate screen left, cursor visible, canonical mode and echo back on, shell prompt;
+#      with WATCH_PANIC_HOOK=1 (debug builds), so does a panic while drawing;
 #   4. rates: while another process advances the counters of a ring in a copy of the C++
 #      golden image, the ring's row shows non-zero bytes in/out per second; then the image's
 #      magic is overwritten and the view says it is corrupt (and keeps running);
@@ -78,6 +79,8 @@ wait_for() {
   fail "timed out waiting for: $what"
 }
 screen_has() { screen | grep -qF -- "$1"; }
+# "EXIT=<status>" at the start of a line (not the typed command's "echo EXIT=$?").
+exited() { screen | grep -qE '^EXIT=[0-9]+'; }
 # The last non-blank line of the screen is the shell's prompt.
 prompt_last() { [[ $(screen | grep -v '^ *$' | tail -n 1) == 'PROMPT$'* ]]; }
 
@@ -113,7 +116,7 @@ for key in q Escape C-c; do
   fi
 
   tmux -L "$SOCK" send-keys -t w "$key"
-  wait_for "watch to exit after $key" screen_has "EXIT="
+  wait_for "watch to exit after $key" exited
   screen_has "EXIT=0" || fail "watch exited non-zero after $key"
   [[ $(pane '#{alternate_on}') == 0 ]] || fail "still on the alternate screen after $key"
   [[ $(pane '#{cursor_flag}') == 1 ]] || fail "cursor left hidden after $key"
@@ -126,6 +129,23 @@ for key in q Escape C-c; do
   ! screen_has "-icanon" || fail "the terminal was left in raw mode (no icanon) after $key"
   ! screen_has "-echo " || fail "the terminal was left without echo after $key"
 done
+
+# --- 3b. A panic while drawing still restores the terminal (debug builds have the hook) ---
+if [[ ${WATCH_PANIC_HOOK:-0} == 1 ]]; then
+  "$ZEROIPC_BIN" create "$SEG" --size 64K --replace >/dev/null || fail "zeroipc create failed"
+  tmux -L "$SOCK" send-keys -t w "clear; ZEROIPC_WATCH_TEST_PANIC=1 '$ZEROIPC_BIN' watch '$SEG'; echo EXIT=\$?" Enter
+  wait_for "watch to panic" exited
+  screen_has "EXIT=101" || fail "watch did not panic (expected exit 101)"
+  screen_has "ZEROIPC_WATCH_TEST_PANIC is set" || fail "the panic message is not on the screen"
+  [[ $(pane '#{alternate_on}') == 0 ]] || fail "still on the alternate screen after a panic"
+  [[ $(pane '#{cursor_flag}') == 1 ]] || fail "cursor left hidden after a panic"
+  wait_for "the prompt after a panic" prompt_last
+  tmux -L "$SOCK" send-keys -t w "clear; stty -a | tr ' ' '\\n' | grep -xE -- '-?(icanon|echo)' | tr '\\n' ' '; echo" Enter
+  wait_for "stty's answer" screen_has "icanon echo"
+  ! screen_has "-icanon" || fail "the terminal was left in raw mode after a panic"
+  ! screen_has "-echo " || fail "the terminal was left without echo after a panic"
+  runs=$((runs + 1))
+fi
 
 # --- 4. Rates from counters that another process changes -------------------------------
 golden=${GOLDEN_DIR:-../shared/golden}/cpp_all.bin
@@ -167,7 +187,8 @@ wait_for "the corruption notice" screen_has "! last good sample shown: "
 screen_has "magic" || fail "the corruption notice does not say what is wrong"
 screen | grep -qE '^[0-9]+ +ring_i32 +ring ' || fail "the last good rows are gone"
 tmux -L "$SOCK" send-keys -t w q
-wait_for "watch to exit" screen_has "EXIT=0"
+wait_for "watch to exit" exited
+screen_has "EXIT=0" || fail "watch exited non-zero"
 
 # --- 5. Colour only on a terminal, and not with NO_COLOR -----------------------------------
 tmux -L "$SOCK" send-keys -t w "clear; '$ZEROIPC_BIN' list; echo LISTED" Enter

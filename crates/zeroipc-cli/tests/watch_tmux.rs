@@ -46,6 +46,12 @@ fn watch_shows_every_entry_in_a_real_terminal_and_restores_it() {
         .arg(&script)
         .env("ZEROIPC_BIN", &bin)
         .env("WATCH_FIXTURE_BIN", fixture(&bin))
+        // The binary has the panic hook when it is built with debug assertions, as this
+        // test is (same profile).
+        .env(
+            "WATCH_PANIC_HOOK",
+            if cfg!(debug_assertions) { "1" } else { "0" },
+        )
         .env(
             "GOLDEN_DIR",
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden"),

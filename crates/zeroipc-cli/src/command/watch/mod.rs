@@ -8,33 +8,77 @@ pub(crate) mod render;
 pub(crate) mod sample;
 
 use std::io::{self, IsTerminal};
+use std::panic;
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ratatui::DefaultTerminal;
+use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+use ratatui::crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
+use ratatui::crossterm::{cursor, execute};
+use ratatui::{DefaultTerminal, Terminal};
 
 use super::{CliError, display_name, fail, printable};
 use render::Look;
 use sample::{Sample, Snapshot, Watcher};
 
-/// Owns the terminal in raw mode on the alternate screen, and restores it when dropped:
-/// on return, on error, and while unwinding from a panic (ratatui's panic hook restores it
-/// too, before the panic message is printed).
+/// Whether the terminal is in raw mode on the alternate screen. Restoring clears it, so the
+/// terminal is restored exactly once: a second "leave the alternate screen" would move the
+/// cursor back over what was printed since (a panic message, for one).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Leaves raw mode and the alternate screen and shows the cursor, if not done already.
+fn restore_terminal() {
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let _ = terminal::disable_raw_mode();
+        let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
+    }
+}
+
+/// Restores the terminal when dropped: on return, on error, and while unwinding.
+struct RawMode;
+
+impl RawMode {
+    fn enter() -> io::Result<Self> {
+        // A panic restores the terminal *before* its message is printed (unwinding, which
+        // drops the guard, comes after the message, which would go to the alternate screen
+        // and vanish with it).
+        static HOOK: Once = Once::new();
+        HOOK.call_once(|| {
+            let previous = panic::take_hook();
+            panic::set_hook(Box::new(move |info| {
+                restore_terminal();
+                previous(info);
+            }));
+        });
+        terminal::enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
+        let guard = Self;
+        execute!(io::stdout(), EnterAlternateScreen)?;
+        Ok(guard)
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// The ratatui terminal, and the guard that restores the real one (dropped after it).
 struct TerminalGuard {
     terminal: DefaultTerminal,
+    _raw: RawMode,
 }
 
 impl TerminalGuard {
     fn enter() -> io::Result<Self> {
+        let raw = RawMode::enter()?;
         Ok(Self {
-            terminal: ratatui::try_init()?,
+            terminal: Terminal::new(CrosstermBackend::new(io::stdout()))?,
+            _raw: raw,
         })
-    }
-}
-
-impl Drop for TerminalGuard {
-    fn drop(&mut self) {
-        let _ = ratatui::try_restore();
     }
 }
 
@@ -82,6 +126,12 @@ pub(crate) fn run(segment: &str, interval_ms: u64, color: bool) -> Result<(), Cl
                 render::draw(f, &watcher, look, &mut scroll);
             })
             .map_err(terminal_error)?;
+        // Test hook (debug builds only): lets scripts/watch-tmux.sh check that a panic
+        // while the terminal is in raw mode still restores it.
+        #[cfg(debug_assertions)]
+        if std::env::var_os("ZEROIPC_WATCH_TEST_PANIC").is_some() {
+            panic!("ZEROIPC_WATCH_TEST_PANIC is set");
+        }
         let timeout = next.saturating_duration_since(Instant::now());
         if event::poll(timeout).map_err(terminal_error)? {
             match event::read().map_err(terminal_error)? {
