@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use zeroipc::inspect::{Kind, classify_all};
 use zeroipc::{OpenError, Segment};
 
-use crate::command::printable;
+use crate::command::{display_name, printable};
 
 /// One table entry as sampled.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,7 +105,7 @@ impl Snapshot {
             Err(e) => Sample::Broken(e.to_string()),
         };
         Self {
-            name: super::super::display_name(name),
+            name: display_name(name),
             at,
             sample,
         }
@@ -226,7 +226,9 @@ fn is_net(label: &str) -> bool {
     label == "Δlen"
 }
 
-/// Rates between `prev` and `cur` of one entry over `dt`; empty if the kinds differ.
+/// Rates between `prev` and `cur` of one entry over `dt`; empty if the kinds differ. A
+/// monotonic counter that went backwards (by more than half its range: less is a wrap) was
+/// reset, and gives no rate.
 pub(crate) fn rates(prev: &Kind, cur: &Kind, dt: Duration) -> Vec<Rate> {
     let secs = dt.as_secs_f64();
     if secs <= 0.0 || prev.name() != cur.name() {
@@ -236,7 +238,7 @@ pub(crate) fn rates(prev: &Kind, cur: &Kind, dt: Duration) -> Vec<Rate> {
     counters(cur)
         .into_iter()
         .zip(before)
-        .map(|((label, now, bits), (_, then, _))| {
+        .filter_map(|((label, now, bits), (_, then, _))| {
             let mask = if bits >= 64 {
                 u64::MAX
             } else {
@@ -247,13 +249,17 @@ pub(crate) fn rates(prev: &Kind, cur: &Kind, dt: Duration) -> Vec<Rate> {
             #[allow(clippy::cast_precision_loss)]
             let d = if is_net(label) {
                 i64::from_ne_bytes(delta.to_ne_bytes()) as f64
+            } else if delta > mask / 2 {
+                // A count that went backwards was reset (the structure recreated under the
+                // same name): no rate this time, rather than a huge one.
+                return None;
             } else {
                 delta as f64
             };
-            Rate {
+            Some(Rate {
                 label,
                 per_sec: d / secs,
-            }
+            })
         })
         .collect()
 }
@@ -402,7 +408,7 @@ pub(crate) struct Watcher {
 impl Watcher {
     pub(crate) fn new(name: &str) -> Self {
         Self {
-            name: super::super::display_name(name),
+            name: display_name(name),
             last_good: None,
             header: None,
             rows: Vec::new(),
@@ -531,6 +537,25 @@ mod tests {
         );
         assert_eq!(r[0].per_sec, 4.0);
         assert_eq!(r[1].per_sec, 3.0);
+    }
+
+    #[test]
+    fn a_counter_that_went_backwards_was_reset_and_gives_no_rate() {
+        let ring = |w, r| Kind::Ring {
+            capacity: 1024,
+            elem_size: 8,
+            write_pos: w,
+            read_pos: r,
+        };
+        assert!(rates(&ring(4096, 4000), &ring(16, 8), Duration::from_secs(1)).is_empty());
+        let r = rates(&queue(100, 200), &queue(0, 210), Duration::from_secs(1));
+        assert_eq!(
+            r,
+            vec![Rate {
+                label: "push",
+                per_sec: 10.0
+            }]
+        );
     }
 
     #[test]
