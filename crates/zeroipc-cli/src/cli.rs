@@ -81,9 +81,9 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// A live view of a segment: every entry with its kind, fill level, operations per
-    /// second and waiters, refreshed until q, Esc or Ctrl-C.
+    /// Live view of a segment: entries, kinds, fill levels, ops/s and waiters.
     ///
+    /// Refreshed until q, Esc or Ctrl-C; the arrow keys, PgUp/PgDn and Home/End scroll.
     /// Read-only. Rates are computed from the counters each kind stores, between two
     /// refreshes: queue pushes (tail) and pops (head), ring bytes written and read, stream
     /// and signal sequence numbers, barrier generations; for stacks, pools, maps and sets
@@ -126,10 +126,11 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Remove a segment. Objects that are not valid ZeroIPC segments are refused unless
-    /// --force is given.
+    /// Remove a segment (other objects in /dev/shm only with --force).
     ///
-    /// Processes that map the segment keep their mapping; the name is free at once.
+    /// Objects that are not valid ZeroIPC segments (bad magic, too small, corrupt,
+    /// uninitialised) are refused unless --force is given. Processes that map the segment
+    /// keep their mapping; the name is free at once.
     #[command(after_help = "Examples:\n  zeroipc rm /sensors\n  zeroipc rm leftover --force")]
     Rm {
         /// Segment name, with or without the leading '/'.
