@@ -67,6 +67,7 @@ pub mod inspect;
 pub mod segment;
 #[cfg(not(loom))]
 pub mod structures;
+pub mod sync;
 
 #[cfg(not(loom))]
 pub use error::{
@@ -75,6 +76,8 @@ pub use error::{
 };
 #[cfg(not(loom))]
 pub use segment::{Entry, EntryName, ReadOnlySegment, Segment, SegmentHeader, SegmentOptions};
+#[cfg(not(loom))]
+pub use sync::{LockError, OwnerDead, ReleaseError, WaitError};
 
 pub use layout::{FORMAT_VERSION, MAGIC};
 

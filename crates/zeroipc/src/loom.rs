@@ -23,7 +23,7 @@ pub(crate) use loom::cell::UnsafeCell;
 
 /// `core::cell::UnsafeCell` with loom's closure API, so `raw` code compiles against both.
 #[cfg(not(loom))]
-#[derive(Debug)]
+#[derive(Debug, zerocopy::FromBytes, zerocopy::KnownLayout)]
 #[repr(transparent)]
 pub(crate) struct UnsafeCell<T>(core::cell::UnsafeCell<T>);
 

@@ -10,6 +10,18 @@
 compile_error!("the zeroipc format is little-endian");
 
 pub(crate) mod array;
+pub(crate) mod barrier;
+pub(crate) mod event;
+pub(crate) mod latch;
+pub(crate) mod map;
+pub(crate) mod once;
+pub(crate) mod pool;
+pub(crate) mod queue;
+pub(crate) mod ring;
+pub(crate) mod rwlock;
+pub(crate) mod semaphore;
+pub(crate) mod set;
+pub(crate) mod stack;
 pub(crate) mod table;
 
 /// The table magic, `'ZIPM'` (bytes on disk `4D 50 49 5A`). FORMAT.md §3.1.

@@ -49,6 +49,22 @@ in_place!(
     TableEntry,
     ArrayHeader,
 );
+in_place!(crate::layout::semaphore::SemaphoreHeader);
+in_place!(crate::layout::barrier::BarrierHeader);
+in_place!(crate::layout::latch::LatchHeader);
+in_place!(crate::layout::event::EventHeader);
+in_place!(crate::layout::rwlock::RwLockState);
+in_place!(
+    crate::layout::pool::PoolHeader,
+    crate::layout::map::MapHeader,
+    crate::layout::set::SetHeader,
+);
+in_place!(crate::layout::queue::QueueHeader);
+in_place!(crate::layout::stack::StackHeader);
+in_place!(crate::layout::ring::RingHeader);
+// SAFETY: `Slot<T>` is a `#[repr(transparent)]` `UnsafeCell<T>`: every byte is
+// interior-mutable, `T: FromBytes` makes any bytes a valid `T`, and it is `Sync` for `T: Send`.
+unsafe impl<T: FromBytes + KnownLayout + Send> InPlace for crate::raw::cell::Slot<T> {}
 
 /// A mapped segment as a bounded, checked address space.
 #[derive(Debug)]

@@ -3,11 +3,32 @@
 //! | structure          | for                                                        |
 //! |--------------------|------------------------------------------------------------|
 //! | [`Array`]          | a fixed table of values every process reads and writes     |
+//! | [`Queue`]          | a bounded FIFO, any number of producers and consumers      |
+//! | [`Stack`]          | a bounded LIFO, any number of pushers and poppers          |
+//! | [`Ring`]           | a FIFO of elements for exactly one producer and one consumer, with bulk copies |
+//! | [`Map`]            | a fixed-capacity hash map shared by processes              |
+//! | [`Set`]            | a fixed-capacity hash set shared by processes              |
+//! | [`Pool`]           | fixed-size objects handed out by index, lock-free          |
 //!
 //! Each module documents its byte layout, its synchronization and what happens when a peer
-//! dies mid-operation. Each handle validates the structure's header against the table entry and the mapping
-//! when it is created or opened, then works from that snapshot.
+//! dies mid-operation. Each handle validates the structure's header against the table entry
+//! and the mapping when it is created or opened, then works from that snapshot.
 
 pub mod array;
+pub mod map;
+mod pod;
+pub mod pool;
+pub mod queue;
+pub mod ring;
+pub mod set;
+pub mod stack;
+mod wait;
 
 pub use array::Array;
+pub use map::{Map, MapError, MapKey, hash_bytes};
+pub use pod::DEFAULT_STUCK_TIMEOUT;
+pub use pool::{Pool, PoolError};
+pub use queue::{Queue, QueuePopError, QueuePushError};
+pub use ring::{Ring, RingConsumer, RingProducer, RingPushError};
+pub use set::Set;
+pub use stack::{Stack, StackError, StackPushError};

@@ -1,0 +1,85 @@
+//! Single-process micro-benchmarks (divan): the hot paths without a second process.
+//!
+//! ```text
+//! cargo bench -p zeroipc --bench micro
+//! ```
+//!
+//! Cross-process round trips and throughput are in `pingpong.rs`.
+
+use std::sync::atomic::Ordering;
+
+use zeroipc::structures::Array;
+use zeroipc::{Segment, SegmentOptions};
+
+fn main() {
+    divan::main();
+}
+
+/// A segment that unlinks itself when the benchmark ends.
+struct Scratch {
+    name: String,
+    seg: Segment,
+}
+
+impl Scratch {
+    fn new(tag: &str) -> Self {
+        let name = format!("/zeroipc-bench-{}-{tag}", std::process::id());
+        let seg = SegmentOptions::new()
+            .size(4 << 20)
+            .create_or_replace(&name)
+            .expect("create");
+        Self { name, seg }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = Segment::unlink(&self.name);
+    }
+}
+
+/// Opening and validating a segment with 64 entries (the cost a peer pays once).
+#[divan::bench]
+fn segment_open_validate(bencher: divan::Bencher) {
+    let s = Scratch::new("open");
+    for i in 0..64 {
+        Array::<u64>::create(&s.seg, &format!("a{i}"), 16).expect("array");
+    }
+    bencher.bench(|| Segment::open(divan::black_box(&s.name)).expect("open"));
+}
+
+/// Array element copy in (word-wise Relaxed stores) and out.
+#[divan::bench(types = [u32, u64, [u64; 4]])]
+fn array_set_get<T: zeroipc::Element + Default>(bencher: divan::Bencher) {
+    let s = Scratch::new("array");
+    let a: Array<T> = Array::create(&s.seg, "a", 1024).expect("array");
+    let mut i = 0u64;
+    bencher.bench_local(|| {
+        i = (i + 1) & 1023;
+        a.set(i, divan::black_box(T::default())).expect("in bounds");
+        divan::black_box(a.get(i))
+    });
+}
+
+/// The floor for `array_set_get::<u64>`: the same store and load on a heap atomic.
+#[divan::bench]
+fn floor_heap_atomic_u64(bencher: divan::Bencher) {
+    let v: Vec<std::sync::atomic::AtomicU64> = (0..1024)
+        .map(|_| std::sync::atomic::AtomicU64::new(0))
+        .collect();
+    let mut i = 0usize;
+    bencher.bench_local(|| {
+        i = (i + 1) & 1023;
+        v[i].store(divan::black_box(0), Ordering::Relaxed);
+        divan::black_box(v[i].load(Ordering::Relaxed))
+    });
+}
+
+/// `fetch_add` on a shared Array element.
+#[divan::bench]
+fn array_atomic_fetch_add(bencher: divan::Bencher) {
+    let s = Scratch::new("atomic");
+    let a: Array<u64> = Array::create(&s.seg, "a", 8).expect("array");
+    let w = a.atomic(0).expect("in bounds");
+    bencher.bench_local(|| w.fetch_add(1, Ordering::Relaxed));
+}

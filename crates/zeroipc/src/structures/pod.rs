@@ -1,0 +1,102 @@
+//! Word-wise copies of plain-old-data values at validated segment offsets, shared by the
+//! Map, Set and Pool handles (the word is `min(align_of::<T>(), 8)` bytes; see
+//! [`crate::raw::words`]), and the time-bounded wait for slots another process owns.
+//!
+//! # Synchronization
+//!
+//! None here: the copies are Relaxed; the structures' state words carry the happens-before
+//! edges (see each structure).
+//!
+//! # Process death
+//!
+//! [`Timed`] is what turns a slot owned by a dead process into an error instead of a hang.
+
+use core::mem::size_of;
+use std::time::{Duration, Instant};
+
+use crate::Element;
+use crate::error::Corruption;
+use crate::loom::{AtomicU8, AtomicU16, AtomicU32, AtomicU64};
+use crate::raw::open_addressing::Patience;
+use crate::raw::words::{self, word_size};
+use crate::segment::region::Region;
+
+macro_rules! with_word {
+    ($t:ty, |$w:ident| $body:expr) => {
+        match word_size::<$t>() {
+            8 => {
+                type $w = AtomicU64;
+                $body
+            }
+            4 => {
+                type $w = AtomicU32;
+                $body
+            }
+            2 => {
+                type $w = AtomicU16;
+                $body
+            }
+            _ => {
+                type $w = AtomicU8;
+                $body
+            }
+        }
+    };
+}
+
+/// Copies the `T` at `at` (Relaxed words: tear-free per word, never a data race).
+pub(crate) fn load<T: Element>(region: &Region, at: u64) -> Result<T, Corruption> {
+    with_word!(T, |W| {
+        let n = (size_of::<T>() / size_of::<W>()) as u64;
+        Ok(words::load::<T, W>(region.slice::<W>(at, n)?))
+    })
+}
+
+/// Stores `value` at `at` (Relaxed words).
+pub(crate) fn store<T: Element>(region: &Region, at: u64, value: &T) -> Result<(), Corruption> {
+    with_word!(T, |W| {
+        let n = (size_of::<T>() / size_of::<W>()) as u64;
+        words::store::<T, W>(region.slice::<W>(at, n)?, value);
+        Ok(())
+    })
+}
+
+/// How long a Map or Set operation waits for a slot in INSERTING before calling it stuck,
+/// unless changed with `set_stuck_timeout`.
+pub const DEFAULT_STUCK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Spin, then yield, until `timeout` has passed since [`Patience::begin`].
+pub(crate) struct Timed {
+    timeout: Duration,
+    deadline: Option<Instant>,
+    spins: u32,
+}
+
+impl Timed {
+    pub(crate) fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            deadline: None,
+            spins: 0,
+        }
+    }
+}
+
+impl Patience for Timed {
+    fn begin(&mut self) {
+        self.deadline = None;
+        self.spins = 0;
+    }
+
+    fn snooze(&mut self) -> bool {
+        self.spins = self.spins.saturating_add(1);
+        if self.spins < 32 {
+            core::hint::spin_loop();
+            return true;
+        }
+        std::thread::yield_now();
+        let now = Instant::now();
+        let deadline = *self.deadline.get_or_insert_with(|| now + self.timeout);
+        now < deadline
+    }
+}

@@ -1,0 +1,116 @@
+//! Synchronisation primitives shared by processes: kernel-assisted blocking, and dead holders
+//! that never hang anyone forever.
+//!
+//! # Which primitive for which job
+//!
+//! | job                                                    | primitive        |
+//! |--------------------------------------------------------|------------------|
+//! | one process at a time in a critical section            | [`Mutex`]        |
+//! | at most N processes at a time (a pool of N slots)      | [`Semaphore`]    |
+//! | run an initialiser exactly once, whoever comes first   | [`Once`]         |
+//! | wait until N workers have each reported "done"         | [`Latch`]        |
+//! | N processes meet at a point, again and again           | [`Barrier`]      |
+//! | many readers or one writer                             | [`RwLock`]       |
+//! | "go" for one waiter per signal, or for everyone        | [`Event`]        |
+//! | wait under a lock until a condition holds              | [`Monitor`]      |
+//! | publish a value; readers wait for the next version     | [`Signal`]       |
+//!
+//! The bytes are FORMAT.md §7's, so C++, Go and Python peers use the same structures. Every
+//! blocking operation comes as `op` (no limit), `op_timeout(Duration)`, `op_deadline(Instant)`
+//! and, where it makes sense, `try_op`; locks return RAII guards.
+//!
+//! # Waiting
+//!
+//! Waiters spin briefly, then sleep on a *shared* futex on the word they wait for, and
+//! re-check at least every millisecond, because peers in other languages change the words
+//! without waking anyone (they poll). zeroipc's own releases always wake. An uncontended
+//! acquire or release makes no system call.
+//!
+//! # Dead holders
+//!
+//! A zeroipc holder records its pid in bytes the format leaves unused, which C++, C, Go and
+//! Python write as zero and never read:
+//!
+//! | primitive                                   | bytes holding the pid                         |
+//! |---------------------------------------------|-----------------------------------------------|
+//! | [`Mutex`] (and every Mutex inside RwLock, Monitor, Signal: `_rmtx`, `_wmtx`, `_mtx`) | entry bytes 12..16 (the Semaphore padding word) |
+//! | [`Once`]                                    | the 4 bytes right after the 4-byte entry (the allocator's alignment gap) |
+//!
+//! A waiter that finds that process gone (`kill(pid, 0)` fails with `ESRCH`) takes over with
+//! a CAS on the pid word and is told so: [`LockError::OwnerDead`] carrying the guard (the
+//! protected data may be half-updated), or [`OnceOutcome::Recovered`] after re-running the
+//! initialiser. Not covered, so the `_timeout` / `_deadline` variants are the answer:
+//!
+//! - holders that are C++, C, Go or Python processes (they record no pid);
+//! - counting [`Semaphore`]s, [`Latch`]es and [`Barrier`]s (no single owner, no room for a
+//!   list), and RwLock *readers*;
+//! - a dead process that is still a zombie (its parent has not reaped it) or whose pid was
+//!   reused.
+//!
+//! **Assumption:** every zeroipc process sharing a segment lives in the same pid namespace.
+//! A holder in another namespace (another container sharing `/dev/shm`) would look dead and
+//! be taken over while alive.
+#![cfg_attr(loom, allow(dead_code, unreachable_pub, unused_imports))]
+
+pub mod barrier;
+#[cfg(not(loom))]
+pub(crate) mod composite;
+pub mod event;
+pub mod latch;
+pub mod monitor;
+pub mod mutex;
+pub mod once;
+pub mod rwlock;
+pub mod semaphore;
+pub mod signal;
+pub(crate) mod wait;
+
+#[cfg(not(loom))]
+mod error;
+
+#[cfg(not(loom))]
+pub use barrier::{Barrier, BarrierWaitResult};
+#[cfg(not(loom))]
+pub use error::{LockError, OwnerDead, ReleaseError, WaitError};
+#[cfg(not(loom))]
+pub use event::{Event, EventMode, PULSE_GRACE};
+#[cfg(not(loom))]
+pub use latch::Latch;
+#[cfg(not(loom))]
+pub use monitor::{Monitor, MonitorGuard};
+#[cfg(not(loom))]
+pub use mutex::{Mutex, MutexGuard};
+#[cfg(not(loom))]
+pub use once::{Once, OnceOutcome};
+#[cfg(not(loom))]
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+#[cfg(not(loom))]
+pub use semaphore::Semaphore;
+#[cfg(not(loom))]
+pub use signal::Signal;
+
+/// A word read from the segment that holds an impossible value (turned into
+/// [`Corruption::Field`](crate::Corruption::Field) by the handle, which knows the entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BadWord {
+    pub(crate) field: &'static str,
+    pub(crate) found: u64,
+    pub(crate) expected: &'static str,
+}
+
+/// Checks an entry's size against the primitive's fixed size.
+#[cfg(not(loom))]
+pub(crate) fn check_size(
+    entry: &crate::segment::Entry,
+    size: u64,
+) -> Result<(), crate::Corruption> {
+    if entry.size() == size {
+        return Ok(());
+    }
+    Err(crate::Corruption::Field {
+        entry: entry.name().to_string(),
+        field: "entry size",
+        found: entry.size(),
+        expected: format!("{size}"),
+    })
+}

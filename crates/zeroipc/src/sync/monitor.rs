@@ -1,0 +1,538 @@
+//! Monitor: a mutex plus a condition that processes wait on and notify.
+//!
+//! # Layout (FORMAT.md §7.8; entries created in this order)
+//!
+//! | entry         | size | contents                                          |
+//! |---------------|------|---------------------------------------------------|
+//! | `name_mtx`    | 16   | a [`Mutex`](super::Mutex)                         |
+//! | `name_cond`   | 16   | a [`Semaphore`](super::Semaphore), count 0, max 0 |
+//! | `name_count`  | 4    | `waiting` u32: waiters not yet notified           |
+//! | `name`        | 1    | marker                                            |
+//!
+//! The longest composed name (`name_count`) is checked before anything is created (base
+//! name at most 25 bytes); a half-created Monitor is reported.
+//!
+//! # Synchronization
+//!
+//! `wait` increments `waiting` while holding the mutex, unlocks, acquires a `_cond` permit,
+//! and re-locks. **D-24 fixed:** upstream waiters decrement `waiting` themselves after waking,
+//! so a `notify_all` in between releases permits for waiters that were already released and
+//! permits pile up (spurious wake-ups forever). Here the *notifier* takes the waiters out of
+//! `waiting` (`notify_one`: a CAS `w → w−1` for `w > 0`; `notify_all`: a swap to 0) and
+//! releases exactly that many permits, so permits never exceed notified waiters. A waiter
+//! that times out withdraws with the same CAS; if it finds `waiting == 0`, a notifier has
+//! already claimed it, and it consumes the permit that is on its way.
+//!
+//! This changes who decrements `_count`. Mixing zeroipc and C++/Python *waiters or
+//! notifiers* on one Monitor is therefore not supported (C++ waiters would decrement again);
+//! the bytes and the meaning of every field are unchanged.
+//!
+//! # Process death
+//!
+//! The mutex is a [`Mutex`](super::Mutex): a dead holder is taken over and reported as
+//! [`LockError::OwnerDead`](super::LockError::OwnerDead). A waiter that dies before being
+//! notified leaves `waiting` one too high; a later `notify_*` then releases one permit that
+//! the next waiter receives as a spurious wake-up (callers re-check their predicate, as with
+//! any condition variable).
+
+use std::time::{Duration, Instant};
+
+use crate::loom::{
+    AtomicU32,
+    Ordering::{AcqRel, Relaxed},
+};
+use crate::sync::BadWord;
+use crate::sync::mutex::{RawLock, RawMutex};
+use crate::sync::semaphore::{RawAcquire, RawRelease, RawSemaphore};
+
+#[cfg(not(loom))]
+pub use handle::{Monitor, MonitorGuard};
+
+/// How long a timed-out waiter that was notified meanwhile waits for its permit.
+const CLAIMED_GRACE: Duration = Duration::from_millis(100);
+
+/// How a raw `wait` ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RawWait {
+    /// Re-locked (`lock` says how: normally, or taken over from a dead holder).
+    Relocked { lock: RawLock, timed_out: bool },
+    /// The condition semaphore holds an impossible count; the lock is *not* held.
+    CondBad(BadWord),
+}
+
+/// The monitor state machine over views of the mutex, the condition semaphore and `waiting`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawMonitor<'a> {
+    pub(crate) mtx: RawMutex<'a>,
+    pub(crate) cond: RawSemaphore<'a>,
+    pub(crate) waiting: &'a AtomicU32,
+}
+
+impl RawMonitor<'_> {
+    /// Takes one unclaimed waiter out of `waiting`; `false` if there was none.
+    pub(crate) fn claim_one(&self) -> bool {
+        // ORDERING: Relaxed — `waiting` is a count of claims; the permits (semaphore
+        // Release/Acquire) carry the synchronisation.
+        let mut cur = self.waiting.load(Relaxed);
+        while cur > 0 {
+            // ORDERING: Relaxed — as above.
+            match self
+                .waiting
+                .compare_exchange_weak(cur, cur - 1, Relaxed, Relaxed)
+            {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+        false
+    }
+
+    /// Waits for a notification. The caller holds the mutex; it is released while waiting
+    /// and re-taken (without a deadline, as std's `Condvar`) before returning.
+    pub(crate) fn wait(
+        &self,
+        me: u32,
+        deadline: Option<Instant>,
+        alive: impl Fn(u32) -> bool,
+    ) -> RawWait {
+        // ORDERING: Relaxed — we hold the mutex; the permit carries the synchronisation.
+        self.waiting.fetch_add(1, Relaxed);
+        // A foreign unlock of our lock cannot be repaired; re-locking below reports a bad count.
+        let _ = self.mtx.unlock();
+        let timed_out = match self.cond.acquire(deadline) {
+            Ok(()) => false,
+            Err(RawAcquire::Bad(b)) => {
+                let _ = self.claim_one();
+                return RawWait::CondBad(b);
+            }
+            Err(RawAcquire::NotAcquired) => {
+                if self.claim_one() {
+                    true
+                } else {
+                    // A notifier claimed us between our timeout and now; its permit is on
+                    // its way: consume it so it does not wake someone else spuriously (D-24).
+                    let _ = self.cond.acquire(Instant::now().checked_add(CLAIMED_GRACE));
+                    false
+                }
+            }
+        };
+        RawWait::Relocked {
+            lock: self.mtx.lock(me, None, alive),
+            timed_out,
+        }
+    }
+
+    /// Wakes one unclaimed waiter.
+    pub(crate) fn notify_one(&self) -> Result<(), RawRelease> {
+        if self.claim_one() {
+            self.cond.release()?;
+        }
+        Ok(())
+    }
+
+    /// Wakes every unclaimed waiter.
+    pub(crate) fn notify_all(&self) -> Result<(), RawRelease> {
+        // ORDERING: AcqRel — claims every counted waiter at once; the permits carry the
+        // synchronisation.
+        let n = self.waiting.swap(0, AcqRel);
+        for _ in 0..n {
+            self.cond.release()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(not(loom))]
+mod handle {
+    use core::fmt;
+    use std::time::{Duration, Instant};
+
+    use super::{RawMonitor, RawWait};
+    use crate::error::{Corruption, StructureError};
+    use crate::loom::{AtomicU32, Ordering::Relaxed};
+    use crate::segment::{Entry, Segment};
+    use crate::sync::mutex::RawLock;
+    use crate::sync::semaphore::RawRelease;
+    use crate::sync::semaphore::handle::corrupt;
+    use crate::sync::wait::deadline_after;
+    use crate::sync::{
+        LockError, Mutex, MutexGuard, OwnerDead, ReleaseError, Semaphore, check_size, composite,
+    };
+    use crate::sys::process::{current_pid, pid_alive};
+
+    const SUFFIXES: [&str; 4] = ["_mtx", "_cond", "_count", ""];
+    const COUNT_LEN: u64 = 4;
+
+    /// A monitor (mutex + condition) in a segment. See the [module docs](super).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zeroipc::{LockError, Segment, SegmentOptions, sync::Monitor};
+    /// # let name = format!("/zeroipc-doc-monitor-{}", std::process::id());
+    /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let mon = Monitor::create(&seg, "jobs")?;
+    /// let g = mon.lock().map_err(LockError::drop_guard)?;
+    /// // Nobody notifies: the wait times out and hands the lock back.
+    /// let (g, timed_out) = mon.wait_timeout(g, Duration::from_millis(5)).map_err(LockError::drop_guard)?;
+    /// assert!(timed_out);
+    /// drop(g);
+    /// mon.notify_all()?; // no waiters: releases nothing
+    /// assert_eq!(mon.waiting()?, 0);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[derive(Clone)]
+    pub struct Monitor {
+        seg: Segment,
+        mtx: Mutex,
+        cond: Semaphore,
+        count: Entry,
+        name: String,
+    }
+
+    impl fmt::Debug for Monitor {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("Monitor")
+                .field("name", &self.name)
+                .finish_non_exhaustive()
+        }
+    }
+
+    /// The Monitor's lock, held; unlocks on drop.
+    #[must_use = "the monitor unlocks as soon as the guard is dropped"]
+    pub struct MonitorGuard<'a> {
+        monitor: &'a Monitor,
+        _inner: MutexGuard<'a>,
+    }
+
+    impl fmt::Debug for MonitorGuard<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("MonitorGuard")
+                .field("monitor", &self.monitor.name)
+                .finish()
+        }
+    }
+
+    type LockResult<'a, T> = Result<T, LockError<MonitorGuard<'a>>>;
+
+    impl Monitor {
+        /// Creates a monitor: `name_mtx`, `name_cond`, `name_count`, then the marker `name`.
+        ///
+        /// # Errors
+        ///
+        /// [`StructureError::Table`]: `InvalidName` if `name` is longer than 25 bytes (checked
+        /// first), `AlreadyExists`, or no room; [`StructureError::Corrupt`] if half-created.
+        pub fn create(seg: &Segment, name: &str) -> Result<Self, StructureError> {
+            let names = composite::names(name, &SUFFIXES)?;
+            composite::check_absent(seg, name, &names)?;
+            let mtx = Mutex::create(seg, &names[0])?;
+            let cond = Semaphore::create(seg, &names[1], 0, 0)?;
+            let count =
+                seg.allocate(&names[2], COUNT_LEN, |_, _| -> Result<(), StructureError> {
+                    Ok(())
+                })?;
+            composite::create_marker(seg, &names[3])?;
+            Ok(Self {
+                seg: seg.clone(),
+                mtx,
+                cond,
+                count,
+                name: name.to_owned(),
+            })
+        }
+
+        /// Opens the monitor named `name`.
+        ///
+        /// # Errors
+        ///
+        /// [`StructureError::Table`] (`NotFound`); [`StructureError::Corrupt`] if half-created
+        /// or an entry has the wrong size.
+        pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
+            let names = composite::names(name, &SUFFIXES)?;
+            let entries = composite::find_all(seg, name, &names)?;
+            let mtx = Mutex::open_entry(seg, entries[0].clone())?;
+            let cond = Semaphore::open(seg, &names[1])?;
+            let count = entries[2].clone();
+            check_size(&count, COUNT_LEN)?;
+            let _: &AtomicU32 = seg.region().header(count.offset())?;
+            Ok(Self {
+                seg: seg.clone(),
+                mtx,
+                cond,
+                count,
+                name: name.to_owned(),
+            })
+        }
+
+        fn waiting_word(&self) -> Result<&AtomicU32, Corruption> {
+            self.seg.region().header(self.count.offset())
+        }
+
+        fn wrap<'a>(
+            &'a self,
+            r: Result<MutexGuard<'a>, LockError<MutexGuard<'a>>>,
+        ) -> LockResult<'a, MonitorGuard<'a>> {
+            match r {
+                Ok(g) => Ok(MonitorGuard {
+                    monitor: self,
+                    _inner: g,
+                }),
+                Err(LockError::OwnerDead(d)) => {
+                    let pid = d.pid();
+                    Err(LockError::OwnerDead(OwnerDead::new(
+                        pid,
+                        MonitorGuard {
+                            monitor: self,
+                            _inner: d.into_guard(),
+                        },
+                    )))
+                }
+                Err(LockError::WouldBlock) => Err(LockError::WouldBlock),
+                Err(LockError::Timeout) => Err(LockError::Timeout),
+                Err(LockError::Corrupt(c)) => Err(LockError::Corrupt(c)),
+            }
+        }
+
+        /// Locks the monitor.
+        ///
+        /// # Errors
+        ///
+        /// As [`Mutex::lock`].
+        pub fn lock(&self) -> LockResult<'_, MonitorGuard<'_>> {
+            self.wrap(self.mtx.lock())
+        }
+
+        /// Locks the monitor if it is free now.
+        ///
+        /// # Errors
+        ///
+        /// As [`Mutex::try_lock`].
+        pub fn try_lock(&self) -> LockResult<'_, MonitorGuard<'_>> {
+            self.wrap(self.mtx.try_lock())
+        }
+
+        /// Locks the monitor, waiting at most `timeout`.
+        ///
+        /// # Errors
+        ///
+        /// As [`Mutex::lock_timeout`].
+        pub fn lock_timeout(&self, timeout: Duration) -> LockResult<'_, MonitorGuard<'_>> {
+            self.wrap(self.mtx.lock_timeout(timeout))
+        }
+
+        fn raw(&self) -> Result<RawMonitor<'_>, Corruption> {
+            Ok(RawMonitor {
+                mtx: self.mtx.raw()?,
+                cond: self.cond.raw()?,
+                waiting: self.waiting_word()?,
+            })
+        }
+
+        fn wait_inner<'a>(
+            &'a self,
+            guard: MonitorGuard<'a>,
+            deadline: Option<Instant>,
+        ) -> LockResult<'a, (MonitorGuard<'a>, bool)> {
+            let raw = self.raw()?;
+            // The raw machine unlocks and re-locks; the guard must not unlock on drop.
+            core::mem::forget(guard);
+            let relocked = |lock: RawLock| -> LockResult<'a, MonitorGuard<'a>> {
+                let held = || MonitorGuard {
+                    monitor: self,
+                    _inner: MutexGuard::assume_locked(&self.mtx),
+                };
+                match lock {
+                    RawLock::Locked => Ok(held()),
+                    RawLock::TookOver { pid } => {
+                        Err(LockError::OwnerDead(OwnerDead::new(pid, held())))
+                    }
+                    RawLock::NotLocked => Err(LockError::Timeout),
+                    RawLock::Bad(b) => Err(LockError::Corrupt(corrupt(self.mtx.entry(), b))),
+                }
+            };
+            match raw.wait(current_pid(), deadline, pid_alive) {
+                RawWait::Relocked { lock, timed_out } => Ok((relocked(lock)?, timed_out)),
+                RawWait::CondBad(b) => Err(LockError::Corrupt(corrupt(self.cond.entry(), b))),
+            }
+        }
+
+        /// Unlocks, waits for a notification, re-locks.
+        ///
+        /// # Errors
+        ///
+        /// [`LockError::OwnerDead`] if re-locking found the holder dead; [`LockError::Corrupt`].
+        pub fn wait<'a>(&'a self, guard: MonitorGuard<'a>) -> LockResult<'a, MonitorGuard<'a>> {
+            self.wait_inner(guard, None).map(|(g, _)| g)
+        }
+
+        /// As [`Monitor::wait`], giving up after `timeout`; the flag says whether it timed out.
+        ///
+        /// # Errors
+        ///
+        /// As [`Monitor::wait`].
+        pub fn wait_timeout<'a>(
+            &'a self,
+            guard: MonitorGuard<'a>,
+            timeout: Duration,
+        ) -> LockResult<'a, (MonitorGuard<'a>, bool)> {
+            self.wait_inner(guard, deadline_after(timeout))
+        }
+
+        /// As [`Monitor::wait`], giving up at `deadline`; the flag says whether it timed out.
+        ///
+        /// # Errors
+        ///
+        /// As [`Monitor::wait`].
+        pub fn wait_deadline<'a>(
+            &'a self,
+            guard: MonitorGuard<'a>,
+            deadline: Instant,
+        ) -> LockResult<'a, (MonitorGuard<'a>, bool)> {
+            self.wait_inner(guard, Some(deadline))
+        }
+
+        /// Waits until `pred()` holds (checked with the lock held), at most `timeout`;
+        /// returns the guard and whether `pred()` holds.
+        ///
+        /// # Errors
+        ///
+        /// As [`Monitor::wait`].
+        pub fn wait_while_timeout<'a>(
+            &'a self,
+            mut guard: MonitorGuard<'a>,
+            timeout: Duration,
+            mut pred: impl FnMut() -> bool,
+        ) -> LockResult<'a, (MonitorGuard<'a>, bool)> {
+            let deadline = deadline_after(timeout);
+            while !pred() {
+                let (g, timed_out) = self.wait_inner(guard, deadline)?;
+                guard = g;
+                if timed_out {
+                    let ok = pred();
+                    return Ok((guard, ok));
+                }
+            }
+            Ok((guard, true))
+        }
+
+        fn release_error(&self, e: RawRelease) -> ReleaseError {
+            match e {
+                RawRelease::Overflow { count, max } => ReleaseError::Overflow { count, max },
+                RawRelease::Bad(b) => ReleaseError::Corrupt(corrupt(self.cond.entry(), b)),
+            }
+        }
+
+        /// Wakes one waiter, if any is waiting.
+        ///
+        /// # Errors
+        ///
+        /// [`ReleaseError`] if the condition semaphore is corrupt or full.
+        pub fn notify_one(&self) -> Result<(), ReleaseError> {
+            self.raw()?.notify_one().map_err(|e| self.release_error(e))
+        }
+
+        /// Wakes every waiter waiting now.
+        ///
+        /// # Errors
+        ///
+        /// As [`Monitor::notify_one`].
+        pub fn notify_all(&self) -> Result<(), ReleaseError> {
+            self.raw()?.notify_all().map_err(|e| self.release_error(e))
+        }
+
+        /// Waiters not yet notified (a snapshot).
+        ///
+        /// # Errors
+        ///
+        /// [`Corruption`] if the count entry is out of the mapping (never once validated).
+        pub fn waiting(&self) -> Result<u32, Corruption> {
+            // ORDERING: Relaxed — a snapshot.
+            Ok(self.waiting_word()?.load(Relaxed))
+        }
+
+        /// The condition semaphore (`name_cond`).
+        #[must_use]
+        pub fn condition(&self) -> &Semaphore {
+            &self.cond
+        }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::*;
+    use crate::layout::semaphore::MUTEX_UNLOCKED;
+
+    struct Words {
+        mtx: [AtomicU32; 3],
+        cond: [AtomicU32; 2],
+        waiting: AtomicU32,
+        flag: AtomicU32,
+    }
+
+    impl Words {
+        fn raw(&self) -> RawMonitor<'_> {
+            RawMonitor {
+                mtx: RawMutex {
+                    count: &self.mtx[0],
+                    waiting: &self.mtx[1],
+                    owner: &self.mtx[2],
+                },
+                cond: RawSemaphore {
+                    count: &self.cond[0],
+                    waiting: &self.cond[1],
+                    max: 0,
+                },
+                waiting: &self.waiting,
+            }
+        }
+    }
+
+    #[test]
+    fn loom_monitor_notify_is_never_lost_and_leaves_no_permit() {
+        loom::model(|| {
+            let w = Arc::new(Words {
+                mtx: [
+                    AtomicU32::new(MUTEX_UNLOCKED),
+                    AtomicU32::new(0),
+                    AtomicU32::new(0),
+                ],
+                cond: [AtomicU32::new(0), AtomicU32::new(0)],
+                waiting: AtomicU32::new(0),
+                flag: AtomicU32::new(0),
+            });
+            let w2 = w.clone();
+            let waiter = thread::spawn(move || {
+                let m = w2.raw();
+                assert_eq!(m.mtx.lock(1, None, |_| true), RawLock::Locked);
+                // ORDERING: Relaxed — read under the mutex.
+                while w2.flag.load(Relaxed) == 0 {
+                    let r = m.wait(1, None, |_| true);
+                    assert_eq!(
+                        r,
+                        RawWait::Relocked {
+                            lock: RawLock::Locked,
+                            timed_out: false
+                        }
+                    );
+                }
+                m.mtx.unlock().unwrap();
+            });
+            let m = w.raw();
+            assert_eq!(m.mtx.lock(2, None, |_| true), RawLock::Locked);
+            // ORDERING: Relaxed — written under the mutex.
+            w.flag.store(1, Relaxed);
+            m.mtx.unlock().unwrap();
+            m.notify_all().unwrap();
+            waiter.join().unwrap();
+            // D-24: no permit is left for a future waiter to wake on spuriously.
+            assert_eq!(w.cond[0].load(Relaxed), 0);
+            assert_eq!(w.waiting.load(Relaxed), 0);
+        });
+    }
+}

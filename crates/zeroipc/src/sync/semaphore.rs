@@ -1,0 +1,511 @@
+//! Semaphore: a counting semaphore shared by processes.
+//!
+//! # Layout (FORMAT.md §7.1)
+//!
+//! | off | size | field       | notes                                   |
+//! |-----|------|-------------|-----------------------------------------|
+//! | 0   | 4    | `count`     | i32, permits left (≥ 0)                 |
+//! | 4   | 4    | `waiting`   | i32, acquirers currently blocked        |
+//! | 8   | 4    | `max_count` | i32, 0 = unbounded                      |
+//! | 12  | 4    | padding     | 0 (a [`Mutex`](super::Mutex) keeps its holder's pid here) |
+//!
+//! # Synchronization
+//!
+//! | store (Release)               | load (Acquire)                    | publishes                   |
+//! |-------------------------------|-----------------------------------|-----------------------------|
+//! | `count` CAS `c → c+1` in `release` | `count` CAS `c → c−1` in `acquire` | what the releaser wrote before |
+//!
+//! Blocking: an acquirer that finds `count == 0` increments `waiting`, then sleeps on the
+//! `count` word (a shared futex, re-checked every millisecond because C++/Go/Python peers
+//! never wake anyone). `release` increments `count`, and wakes one sleeper if `waiting != 0`.
+//! A `fence(SeqCst)` on each side (after `waiting += 1`; after the `count` increment) makes
+//! this a Dekker pair: either the releaser sees the waiter, or the waiter sees the permit.
+//! An uncontended `acquire` is one load and one CAS, no system call; an uncontended
+//! `release` is one CAS, the fence and a load of `waiting`, no system call.
+//!
+//! # Process death
+//!
+//! A counting semaphore has no owner: permits held by a process that dies are gone, and its
+//! `waiting` increment stays (every later release then makes one `FUTEX_WAKE` call that
+//! finds no one). Waiters are never stuck: use [`Semaphore::acquire_timeout`]. For a lock
+//! whose dead holder is detected and recovered, use [`Mutex`](super::Mutex).
+
+use std::time::Instant;
+
+use crate::loom::{
+    AtomicU32,
+    Ordering::{Acquire, Relaxed, Release, SeqCst},
+    fence,
+};
+use crate::sync::BadWord;
+use crate::sync::wait::{self, Parked};
+
+/// Why a raw acquire did not succeed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RawAcquire {
+    /// No permit (try) or the deadline passed (timed).
+    NotAcquired,
+    /// A word holds an impossible value.
+    Bad(BadWord),
+}
+
+/// Why a raw release did not succeed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RawRelease {
+    /// At `max` already.
+    Overflow { count: i32, max: i32 },
+    /// A word holds an impossible value.
+    Bad(BadWord),
+}
+
+/// The semaphore state machine over views of `count` and `waiting`.
+///
+/// `max` is the validated `max_count` (0 = unbounded), read once at open.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawSemaphore<'a> {
+    pub(crate) count: &'a AtomicU32,
+    pub(crate) waiting: &'a AtomicU32,
+    pub(crate) max: i32,
+}
+
+#[allow(clippy::cast_possible_wrap, clippy::cast_sign_loss)] // i32 wire values held as u32 bits
+impl RawSemaphore<'_> {
+    fn check(&self, raw: u32) -> Result<i32, BadWord> {
+        let v = raw as i32;
+        if v < 0 || (self.max > 0 && v > self.max) {
+            return Err(BadWord {
+                field: "count",
+                found: u64::from(raw),
+                expected: "0 ..= max_count",
+            });
+        }
+        Ok(v)
+    }
+
+    /// Takes a permit if one is free.
+    #[inline]
+    pub(crate) fn try_acquire(&self) -> Result<(), RawAcquire> {
+        // ORDERING: Relaxed — the CAS below (Acquire) is what synchronises.
+        let mut c = self.count.load(Relaxed);
+        loop {
+            let v = self.check(c).map_err(RawAcquire::Bad)?;
+            if v == 0 {
+                return Err(RawAcquire::NotAcquired);
+            }
+            // ORDERING: Acquire on success pairs with the Release CAS in `release`: the
+            // releaser's writes happen-before ours.
+            match self
+                .count
+                .compare_exchange_weak(c, (v - 1) as u32, Acquire, Relaxed)
+            {
+                Ok(_) => return Ok(()),
+                Err(now) => c = now,
+            }
+        }
+    }
+
+    /// Takes a permit, waiting until `deadline` (`None`: forever).
+    #[inline]
+    pub(crate) fn acquire(&self, deadline: Option<Instant>) -> Result<(), RawAcquire> {
+        match self.try_acquire() {
+            Err(RawAcquire::NotAcquired) => self.acquire_contended(deadline),
+            other => other,
+        }
+    }
+
+    #[cold]
+    fn acquire_contended(&self, deadline: Option<Instant>) -> Result<(), RawAcquire> {
+        if wait::spin_while(self.count, 0) {
+            match self.try_acquire() {
+                Err(RawAcquire::NotAcquired) => {}
+                other => return other,
+            }
+        }
+        // ORDERING: Relaxed + the SeqCst fence below — the fence orders this increment
+        // before our next look at `count` (and the kernel's), against the fence in `release`.
+        self.waiting.fetch_add(1, Relaxed);
+        fence(SeqCst);
+        let result = loop {
+            match self.try_acquire() {
+                Err(RawAcquire::NotAcquired) => {}
+                other => break other,
+            }
+            if wait::park(self.count, 0, deadline) == Parked::TimedOut {
+                break self.try_acquire();
+            }
+        };
+        // ORDERING: Relaxed — `waiting` is only a hint for releasers.
+        self.waiting.fetch_sub(1, Relaxed);
+        result
+    }
+
+    /// Returns a permit and wakes one sleeper if any is counted.
+    pub(crate) fn release(&self) -> Result<(), RawRelease> {
+        // ORDERING: Relaxed — the CAS below (Release) is what publishes.
+        let mut c = self.count.load(Relaxed);
+        loop {
+            let v = self.check(c).map_err(RawRelease::Bad)?;
+            if (self.max > 0 && v >= self.max) || v == i32::MAX {
+                return Err(RawRelease::Overflow {
+                    count: v,
+                    max: self.max,
+                });
+            }
+            // ORDERING: Release pairs with the Acquire CAS in `try_acquire`.
+            match self
+                .count
+                .compare_exchange_weak(c, (v + 1) as u32, Release, Relaxed)
+            {
+                Ok(_) => break,
+                Err(now) => c = now,
+            }
+        }
+        // ORDERING: SeqCst fence — pairs with the fence in `acquire_contended` (Dekker):
+        // either we see its `waiting` increment, or it sees our `count` increment.
+        fence(SeqCst);
+        // ORDERING: Relaxed — ordered by the fence above.
+        if self.waiting.load(Relaxed) != 0 {
+            wait::wake_one(self.count);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(not(loom))]
+pub use handle::Semaphore;
+
+#[cfg(not(loom))]
+pub(crate) mod handle {
+    use core::fmt;
+    use std::time::{Duration, Instant};
+
+    use super::{RawAcquire, RawRelease, RawSemaphore};
+    use crate::error::{Corruption, StructureError};
+    use crate::layout::semaphore::{SEMAPHORE_LEN, SemaphoreHeader};
+    use crate::loom::Ordering::Relaxed;
+    use crate::segment::{Entry, Segment};
+    use crate::sync::wait::deadline_after;
+    use crate::sync::{LockError, ReleaseError, check_size};
+
+    /// A counting semaphore in a segment. See the [module docs](super).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use zeroipc::{Segment, SegmentOptions, sync::Semaphore};
+    /// # let name = format!("/zeroipc-doc-sem-{}", std::process::id());
+    /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let slots = Semaphore::create(&seg, "slots", 2, 2)?;
+    /// slots.acquire()?;
+    /// slots.try_acquire()?;
+    /// assert!(slots.try_acquire().is_err());
+    /// slots.release()?;
+    /// assert_eq!(slots.count()?, 1);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[derive(Clone)]
+    pub struct Semaphore {
+        seg: Segment,
+        entry: Entry,
+        max: i32,
+    }
+
+    impl fmt::Debug for Semaphore {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("Semaphore")
+                .field("name", self.entry.name())
+                .field("max_count", &self.max)
+                .finish()
+        }
+    }
+
+    pub(crate) fn corrupt(entry: &Entry, b: crate::sync::BadWord) -> Corruption {
+        Corruption::Field {
+            entry: entry.name().to_string(),
+            field: b.field,
+            found: b.found,
+            expected: b.expected.to_owned(),
+        }
+    }
+
+    /// Creates the 16-byte semaphore header at a fresh entry (also used by Mutex).
+    pub(crate) fn create_header(
+        seg: &Segment,
+        name: &str,
+        initial: u32,
+        max: u32,
+    ) -> Result<Entry, StructureError> {
+        seg.allocate(
+            name,
+            SEMAPHORE_LEN,
+            |region, at| -> Result<(), StructureError> {
+                let h: &SemaphoreHeader = region.header(at)?;
+                // ORDERING: Relaxed — published with the entry (Release of `entry_count`).
+                h.count.store(initial, Relaxed);
+                h.max_count.store(max, Relaxed);
+                Ok(())
+            },
+        )
+    }
+
+    /// Opens a semaphore entry: size 16 and `max_count ≥ 0`; returns `max_count`.
+    #[allow(clippy::cast_possible_wrap)]
+    pub(crate) fn open_header(seg: &Segment, entry: &Entry) -> Result<i32, StructureError> {
+        check_size(entry, SEMAPHORE_LEN)?;
+        let h: &SemaphoreHeader = seg.region().header(entry.offset())?;
+        // ORDERING: Relaxed — the entry was published by the Acquire load of `entry_count`.
+        let max = h.max_count.load(Relaxed);
+        if (max as i32) < 0 {
+            return Err(Corruption::Field {
+                entry: entry.name().to_string(),
+                field: "max_count",
+                found: u64::from(max),
+                expected: "0 (unbounded) ..= i32::MAX".to_owned(),
+            }
+            .into());
+        }
+        Ok(max as i32)
+    }
+
+    impl Semaphore {
+        /// Creates a semaphore with `initial` permits and at most `max` (0 = unbounded).
+        ///
+        /// # Errors
+        ///
+        /// [`StructureError::InvalidCapacity`] if `initial` or `max` exceed `i32::MAX`, or
+        /// `max > 0` and `initial > max`; [`StructureError::Table`] if the name is taken or
+        /// there is no room.
+        pub fn create(
+            seg: &Segment,
+            name: &str,
+            initial: u32,
+            max: u32,
+        ) -> Result<Self, StructureError> {
+            let too_big = |v: u32| i32::try_from(v).is_err();
+            if too_big(initial) || too_big(max) || (max > 0 && initial > max) {
+                return Err(StructureError::InvalidCapacity {
+                    requested: u64::from(initial),
+                    reason: "a semaphore needs initial <= max (when max > 0), both <= i32::MAX",
+                });
+            }
+            let entry = create_header(seg, name, initial, max)?;
+            #[allow(clippy::cast_possible_wrap)]
+            Ok(Self {
+                seg: seg.clone(),
+                entry,
+                max: max as i32,
+            })
+        }
+
+        /// Opens the semaphore named `name`.
+        ///
+        /// # Errors
+        ///
+        /// [`StructureError::Table`] if there is no such entry; [`StructureError::Corrupt`]
+        /// if its size is not 16 or `max_count` is negative.
+        pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
+            let entry = seg.find(name)?;
+            let max = open_header(seg, &entry)?;
+            Ok(Self {
+                seg: seg.clone(),
+                entry,
+                max,
+            })
+        }
+
+        fn header(&self) -> Result<&SemaphoreHeader, Corruption> {
+            self.seg.region().header(self.entry.offset())
+        }
+
+        pub(crate) fn raw(&self) -> Result<RawSemaphore<'_>, Corruption> {
+            let h = self.header()?;
+            Ok(RawSemaphore {
+                count: &h.count,
+                waiting: &h.waiting,
+                max: self.max,
+            })
+        }
+
+        fn with_raw<R>(&self, f: impl FnOnce(RawSemaphore<'_>) -> R) -> Result<R, Corruption> {
+            let h = self.header()?;
+            Ok(f(RawSemaphore {
+                count: &h.count,
+                waiting: &h.waiting,
+                max: self.max,
+            }))
+        }
+
+        fn acquire_inner(&self, deadline: Option<Instant>, block: bool) -> Result<(), LockError> {
+            let r = self.with_raw(|raw| {
+                if block {
+                    raw.acquire(deadline)
+                } else {
+                    raw.try_acquire()
+                }
+            })?;
+            match r {
+                Ok(()) => Ok(()),
+                Err(RawAcquire::NotAcquired) if block => Err(LockError::Timeout),
+                Err(RawAcquire::NotAcquired) => Err(LockError::WouldBlock),
+                Err(RawAcquire::Bad(b)) => Err(LockError::Corrupt(corrupt(&self.entry, b))),
+            }
+        }
+
+        /// Takes a permit, waiting as long as it takes.
+        ///
+        /// # Errors
+        ///
+        /// [`LockError::Corrupt`] if `count` is negative or above `max_count`.
+        pub fn acquire(&self) -> Result<(), LockError> {
+            self.acquire_inner(None, true)
+        }
+
+        /// Takes a permit if one is free now.
+        ///
+        /// # Errors
+        ///
+        /// [`LockError::WouldBlock`] if none is; [`LockError::Corrupt`] as for `acquire`.
+        pub fn try_acquire(&self) -> Result<(), LockError> {
+            self.acquire_inner(None, false)
+        }
+
+        /// Takes a permit, waiting at most `timeout`.
+        ///
+        /// # Errors
+        ///
+        /// [`LockError::Timeout`]; [`LockError::Corrupt`] as for `acquire`.
+        pub fn acquire_timeout(&self, timeout: Duration) -> Result<(), LockError> {
+            self.acquire_inner(deadline_after(timeout), true)
+        }
+
+        /// Takes a permit, waiting until `deadline` at the latest.
+        ///
+        /// # Errors
+        ///
+        /// [`LockError::Timeout`]; [`LockError::Corrupt`] as for `acquire`.
+        pub fn acquire_deadline(&self, deadline: Instant) -> Result<(), LockError> {
+            self.acquire_inner(Some(deadline), true)
+        }
+
+        /// Returns a permit, waking one waiter.
+        ///
+        /// # Errors
+        ///
+        /// [`ReleaseError::Overflow`] if the count is at `max_count` (or `i32::MAX`);
+        /// [`ReleaseError::Corrupt`] if `count` is out of range.
+        pub fn release(&self) -> Result<(), ReleaseError> {
+            match self.with_raw(|raw| raw.release())? {
+                Ok(()) => Ok(()),
+                Err(RawRelease::Overflow { count, max }) => {
+                    Err(ReleaseError::Overflow { count, max })
+                }
+                Err(RawRelease::Bad(b)) => Err(ReleaseError::Corrupt(corrupt(&self.entry, b))),
+            }
+        }
+
+        /// Permits left now (a snapshot).
+        ///
+        /// # Errors
+        ///
+        /// [`Corruption`] if the header is out of the mapping (never for a validated entry).
+        #[allow(clippy::cast_possible_wrap)]
+        pub fn count(&self) -> Result<i32, Corruption> {
+            // ORDERING: Relaxed — a snapshot for display.
+            Ok(self.header()?.count.load(Relaxed) as i32)
+        }
+
+        /// Acquirers currently counted as blocked (a snapshot; dead waiters stay counted).
+        ///
+        /// # Errors
+        ///
+        /// As for [`Semaphore::count`].
+        #[allow(clippy::cast_possible_wrap)]
+        pub fn waiting(&self) -> Result<i32, Corruption> {
+            // ORDERING: Relaxed — a snapshot for display.
+            Ok(self.header()?.waiting.load(Relaxed) as i32)
+        }
+
+        /// The maximum count (0 = unbounded).
+        #[must_use]
+        pub fn max_count(&self) -> i32 {
+            self.max
+        }
+
+        /// The table entry.
+        #[must_use]
+        pub fn entry(&self) -> &Entry {
+            &self.entry
+        }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::*;
+
+    struct Words {
+        count: AtomicU32,
+        waiting: AtomicU32,
+    }
+
+    #[test]
+    fn loom_semaphore_release_wakes_blocked_acquirer() {
+        loom::model(|| {
+            let w = Arc::new(Words {
+                count: AtomicU32::new(0),
+                waiting: AtomicU32::new(0),
+            });
+            let w2 = w.clone();
+            let t = thread::spawn(move || {
+                let raw = RawSemaphore {
+                    count: &w2.count,
+                    waiting: &w2.waiting,
+                    max: 0,
+                };
+                raw.acquire(None).unwrap();
+            });
+            let raw = RawSemaphore {
+                count: &w.count,
+                waiting: &w.waiting,
+                max: 0,
+            };
+            raw.release().unwrap();
+            t.join().unwrap();
+            assert_eq!(w.count.load(Relaxed), 0);
+            assert_eq!(w.waiting.load(Relaxed), 0);
+        });
+    }
+
+    #[test]
+    fn loom_semaphore_bounded_never_overflows() {
+        loom::model(|| {
+            let w = Arc::new(Words {
+                count: AtomicU32::new(1),
+                waiting: AtomicU32::new(0),
+            });
+            let w2 = w.clone();
+            let t = thread::spawn(move || {
+                let raw = RawSemaphore {
+                    count: &w2.count,
+                    waiting: &w2.waiting,
+                    max: 1,
+                };
+                raw.acquire(None).unwrap();
+                raw.release().unwrap();
+            });
+            let raw = RawSemaphore {
+                count: &w.count,
+                waiting: &w.waiting,
+                max: 1,
+            };
+            raw.acquire(None).unwrap();
+            raw.release().unwrap();
+            t.join().unwrap();
+            assert_eq!(w.count.load(Relaxed), 1);
+        });
+    }
+}

@@ -1,0 +1,316 @@
+//! `Signal<T>`: a value with a version number; readers wait for it to change.
+//!
+//! # Layout (FORMAT.md §7.9; entries created in this order)
+//!
+//! | entry         | size                                   | contents                        |
+//! |---------------|----------------------------------------|---------------------------------|
+//! | `name_state`  | `align8(8 + size_of::<T>())` (C++)     | `version` u64 @0, `value` T @8  |
+//! | `name_mtx`    | 16                                     | a [`Mutex`](super::Mutex)       |
+//! | `name`        | 1                                      | marker                          |
+//!
+//! zeroipc creates the C++ size; it opens both the C++ size and Python's unpadded
+//! `8 + size_of::<T>()` (IH-19). The longest composed name (`name_state`) is checked before
+//! anything is created (base name at most 25 bytes); a half-created Signal is reported.
+//!
+//! # Synchronization
+//!
+//! | store (Release)                     | load (Acquire)                   | publishes     |
+//! |-------------------------------------|----------------------------------|---------------|
+//! | `version` fetch_add in `set`/`update` | `version` in `wait_for_change` | the new value |
+//!
+//! `set` and `update` write the value under the mutex, then bump `version` (Release) and
+//! wake sleepers on the futex at the low 32 bits of `version` (little-endian: offset 0).
+//! `get` reads under the mutex, as C++ does. Waiters re-check every millisecond for peers that
+//! poll (C++ polls every 100 µs, Python with back-off).
+//!
+//! # Process death
+//!
+//! The mutex is a [`Mutex`](super::Mutex): a writer that dies mid-`set` is detected by the
+//! next `get`/`set`, which takes the lock over and reports
+//! [`LockError::OwnerDead`](super::LockError::OwnerDead) (the value may be half-written).
+
+#[cfg(not(loom))]
+pub use handle::Signal;
+
+#[cfg(not(loom))]
+mod handle {
+    use core::fmt;
+    use core::marker::PhantomData;
+    use core::mem::size_of;
+    use std::time::{Duration, Instant};
+
+    use crate::Element;
+    use crate::error::{Corruption, StructureError};
+    use crate::layout::align8;
+    use crate::loom::{
+        AtomicU8, AtomicU32, AtomicU64,
+        Ordering::{Acquire, Release},
+    };
+    use crate::raw::words;
+    use crate::segment::{Entry, Segment};
+    use crate::sync::wait::{self, Parked, deadline_after};
+    use crate::sync::{LockError, Mutex, WaitError, composite};
+
+    const SUFFIXES: [&str; 3] = ["_state", "_mtx", ""];
+    const VALUE_OFFSET: u64 = 8;
+
+    /// A versioned value in a segment. See the [module docs](super).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zeroipc::{LockError, Segment, SegmentOptions, sync::Signal};
+    /// # let name = format!("/zeroipc-doc-signal-{}", std::process::id());
+    /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let temp: Signal<f64> = Signal::create(&seg, "temp", 20.0)?;
+    /// let v0 = temp.version()?;
+    /// temp.set(21.5).map_err(LockError::drop_guard)?;
+    /// assert_eq!(temp.wait_for_change(v0, Duration::from_secs(1))?, v0 + 1);
+    /// assert_eq!(temp.get().map_err(LockError::drop_guard)?, 21.5);
+    /// temp.update(|t| t + 1.0).map_err(LockError::drop_guard)?;
+    /// assert_eq!(temp.get().map_err(LockError::drop_guard)?, 22.5);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub struct Signal<T: Element> {
+        seg: Segment,
+        state: Entry,
+        mtx: Mutex,
+        name: String,
+        _t: PhantomData<fn() -> T>,
+    }
+
+    impl<T: Element> Clone for Signal<T> {
+        fn clone(&self) -> Self {
+            Self {
+                seg: self.seg.clone(),
+                state: self.state.clone(),
+                mtx: self.mtx.clone(),
+                name: self.name.clone(),
+                _t: PhantomData,
+            }
+        }
+    }
+
+    impl<T: Element> fmt::Debug for Signal<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("Signal")
+                .field("name", &self.name)
+                .field("elem_size", &size_of::<T>())
+                .finish()
+        }
+    }
+
+    type Res<T> = Result<T, LockError>;
+
+    impl<T: Element> Signal<T> {
+        const CHECK: () = assert!(
+            core::mem::align_of::<T>() <= 8,
+            "zeroipc elements must have an alignment of at most 8"
+        );
+
+        fn cpp_size() -> u64 {
+            align8(VALUE_OFFSET + size_of::<T>() as u64).unwrap_or(u64::MAX)
+        }
+
+        /// Creates a signal holding `initial` at version 0: `name_state`, `name_mtx`, marker.
+        ///
+        /// # Errors
+        ///
+        /// [`StructureError::Table`]: `InvalidName` if `name` is longer than 25 bytes (checked
+        /// first), `AlreadyExists`, or no room; [`StructureError::Corrupt`] if half-created.
+        pub fn create(seg: &Segment, name: &str, initial: T) -> Result<Self, StructureError> {
+            let () = Self::CHECK;
+            let names = composite::names(name, &SUFFIXES)?;
+            composite::check_absent(seg, name, &names)?;
+            let state = seg.allocate(
+                &names[0],
+                Self::cpp_size(),
+                |region, at| -> Result<(), StructureError> {
+                    let bytes: &[AtomicU8] =
+                        region.slice(at + VALUE_OFFSET, size_of::<T>() as u64)?;
+                    words::store::<T, AtomicU8>(bytes, &initial);
+                    Ok(())
+                },
+            )?;
+            let mtx = Mutex::create(seg, &names[1])?;
+            composite::create_marker(seg, &names[2])?;
+            Ok(Self {
+                seg: seg.clone(),
+                state,
+                mtx,
+                name: name.to_owned(),
+                _t: PhantomData,
+            })
+        }
+
+        /// Opens the signal named `name`.
+        ///
+        /// # Errors
+        ///
+        /// [`StructureError::Table`] (`NotFound`); [`StructureError::Corrupt`] if half-created;
+        /// [`StructureError::ElementSize`] if the state entry is neither the C++ nor the
+        /// Python size for `T`.
+        pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
+            let () = Self::CHECK;
+            let names = composite::names(name, &SUFFIXES)?;
+            let entries = composite::find_all(seg, name, &names)?;
+            let state = entries[0].clone();
+            let es = size_of::<T>() as u64;
+            if state.size() != Self::cpp_size() && state.size() != VALUE_OFFSET + es {
+                return Err(StructureError::ElementSize {
+                    entry: state.name().to_string(),
+                    stored: state.size().saturating_sub(VALUE_OFFSET),
+                    expected: es,
+                });
+            }
+            let _: &AtomicU64 = seg.region().header(state.offset())?;
+            let _: &[AtomicU8] = seg.region().slice(state.offset() + VALUE_OFFSET, es)?;
+            let mtx = Mutex::open_entry(seg, entries[1].clone())?;
+            Ok(Self {
+                seg: seg.clone(),
+                state,
+                mtx,
+                name: name.to_owned(),
+                _t: PhantomData,
+            })
+        }
+
+        fn version_word(&self) -> Result<&AtomicU64, Corruption> {
+            self.seg.region().header(self.state.offset())
+        }
+
+        /// The low 32 bits of `version`, for the futex only (never loaded from Rust).
+        fn futex_word(&self) -> Result<&AtomicU32, Corruption> {
+            self.seg.region().header(self.state.offset())
+        }
+
+        fn value_bytes(&self) -> Result<&[AtomicU8], Corruption> {
+            self.seg
+                .region()
+                .slice(self.state.offset() + VALUE_OFFSET, size_of::<T>() as u64)
+        }
+
+        fn locked<R>(&self, f: impl FnOnce() -> Result<R, Corruption>) -> Res<R> {
+            let g = self.mtx.lock().map_err(LockError::drop_guard)?;
+            let r = f();
+            drop(g);
+            Ok(r?)
+        }
+
+        /// The current version (incremented by every `set`/`update`).
+        ///
+        /// # Errors
+        ///
+        /// [`Corruption`] if the entry is out of the mapping (never once validated).
+        pub fn version(&self) -> Result<u64, Corruption> {
+            // ORDERING: Acquire pairs with the Release bump in `set`.
+            Ok(self.version_word()?.load(Acquire))
+        }
+
+        /// The value, read under the mutex.
+        ///
+        /// # Errors
+        ///
+        /// [`LockError::OwnerDead`] (a writer died; the lock was taken over and released
+        /// again, the value may be half-written); [`LockError::Corrupt`].
+        pub fn get(&self) -> Res<T> {
+            self.locked(|| Ok(words::load::<T, AtomicU8>(self.value_bytes()?)))
+        }
+
+        fn publish(&self) -> Result<u64, Corruption> {
+            // ORDERING: Release pairs with the Acquire load in `version`/`wait_for_change`:
+            // the value written before happens-before a reader that sees the new version.
+            let v = self.version_word()?.fetch_add(1, Release).wrapping_add(1);
+            wait::wake_all(self.futex_word()?);
+            Ok(v)
+        }
+
+        /// Stores `value` and bumps the version; returns the new version.
+        ///
+        /// # Errors
+        ///
+        /// As [`Signal::get`].
+        pub fn set(&self, value: T) -> Res<u64> {
+            self.locked(|| {
+                words::store::<T, AtomicU8>(self.value_bytes()?, &value);
+                self.publish()
+            })
+        }
+
+        /// Replaces the value with `f(value)` under the mutex; returns the new version.
+        ///
+        /// # Errors
+        ///
+        /// As [`Signal::get`].
+        pub fn update(&self, f: impl FnOnce(T) -> T) -> Res<u64> {
+            self.locked(|| {
+                let bytes = self.value_bytes()?;
+                let new = f(words::load::<T, AtomicU8>(bytes));
+                words::store::<T, AtomicU8>(bytes, &new);
+                self.publish()
+            })
+        }
+
+        /// Whether the version differs from `seen`.
+        ///
+        /// # Errors
+        ///
+        /// As [`Signal::version`].
+        pub fn has_changed(&self, seen: u64) -> Result<bool, Corruption> {
+            Ok(self.version()? != seen)
+        }
+
+        /// Waits until the version differs from `seen`, at most `timeout`; returns it.
+        ///
+        /// # Errors
+        ///
+        /// [`WaitError::Timeout`]; [`WaitError::Corrupt`].
+        pub fn wait_for_change(&self, seen: u64, timeout: Duration) -> Result<u64, WaitError> {
+            self.wait_for_change_until(seen, deadline_after(timeout))
+        }
+
+        /// Waits until the version differs from `seen`, until `deadline`; returns it.
+        ///
+        /// # Errors
+        ///
+        /// [`WaitError::Timeout`]; [`WaitError::Corrupt`].
+        pub fn wait_for_change_deadline(
+            &self,
+            seen: u64,
+            deadline: Instant,
+        ) -> Result<u64, WaitError> {
+            self.wait_for_change_until(seen, Some(deadline))
+        }
+
+        #[allow(clippy::cast_possible_truncation)] // the futex compares the low 32 bits
+        fn wait_for_change_until(
+            &self,
+            seen: u64,
+            deadline: Option<Instant>,
+        ) -> Result<u64, WaitError> {
+            let word = self.futex_word()?;
+            loop {
+                let v = self.version()?;
+                if v != seen {
+                    return Ok(v);
+                }
+                if wait::park(word, seen as u32, deadline) == Parked::TimedOut {
+                    let v = self.version()?;
+                    return if v != seen {
+                        Ok(v)
+                    } else {
+                        Err(WaitError::Timeout)
+                    };
+                }
+            }
+        }
+
+        /// The mutex (`name_mtx`).
+        #[must_use]
+        pub fn mutex(&self) -> &Mutex {
+            &self.mtx
+        }
+    }
+}

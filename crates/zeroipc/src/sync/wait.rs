@@ -1,0 +1,136 @@
+//! The wait layer: spin briefly, then sleep on a *shared* futex, re-checking at least every
+//! millisecond.
+//!
+//! Every blocking operation of [`crate::sync`] is a loop "try the fast path; if it fails,
+//! [`park`] on the word it is waiting for; repeat". This module owns the policy:
+//!
+//! - **Spin first** ([`spin_while`]): a few dozen loads with `spin_loop` hints, enough for a
+//!   hand-off between two running processes, never a whole time slice (2-core machines).
+//! - **Then futex** ([`park`]): `FUTEX_WAIT` *without* `FUTEX_PRIVATE_FLAG` on the 4-byte word,
+//!   so a wake from another process reaches us. Our own releases always wake.
+//! - **Never longer than [`SLICE`]**: C++, C, Go and Python peers change the same words but
+//!   never call `FUTEX_WAKE` (they poll, FORMAT.md §4), so each sleep is at most 1 ms before
+//!   the caller re-checks. That matches the upstream back-off cap of about 1.024 ms.
+//! - **Absolute deadlines**: callers pass an `Instant`; each slice is recomputed against it.
+//!
+//! Under `cfg(loom)` [`park`] calls the futex model with the caller's own deadline: an
+//! untimed wait then really blocks until a wake, so a missing wake shows up as a loom
+//! deadlock instead of being papered over by the 1 ms re-check.
+
+use std::time::{Duration, Instant};
+
+use crate::loom::{AtomicU32, Ordering::Relaxed};
+use crate::sys::futex;
+
+/// The longest a waiter sleeps before re-checking its word.
+pub(crate) const SLICE: Duration = Duration::from_millis(1);
+
+/// Load-spins before the first sleep.
+const SPINS: u32 = 64;
+
+/// Whether [`park`] gave up because the caller's deadline passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Parked {
+    /// Re-check the condition (woken, changed, spurious, or a slice ended).
+    Retry,
+    /// The deadline passed: re-check once more, then report a timeout.
+    TimedOut,
+}
+
+/// `Instant::now() + timeout`, or `None` (no limit) if that does not fit in an `Instant`.
+#[must_use]
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+/// Spins (loads only) while `*word == expected`; returns `true` if the word changed.
+#[inline]
+pub(crate) fn spin_while(word: &AtomicU32, expected: u32) -> bool {
+    if cfg!(loom) {
+        return false;
+    }
+    for _ in 0..SPINS {
+        // ORDERING: Relaxed — only a hint to stop spinning; the caller's fast path (an
+        // Acquire RMW) is what synchronises.
+        if word.load(Relaxed) != expected {
+            return true;
+        }
+        core::hint::spin_loop();
+    }
+    false
+}
+
+/// Sleeps while `*word == expected`, for at most [`SLICE`] and never past `deadline`.
+///
+/// May return early for any reason; callers re-check in a loop.
+#[cfg(not(loom))]
+pub(crate) fn park(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> Parked {
+    let now = Instant::now();
+    if deadline.is_some_and(|d| now >= d) {
+        return Parked::TimedOut;
+    }
+    let slice_end = now + SLICE;
+    let until = deadline.map_or(slice_end, |d| d.min(slice_end));
+    let _ = futex::wait(word, expected, Some(until));
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        Parked::TimedOut
+    } else {
+        Parked::Retry
+    }
+}
+
+/// The loom version: the caller's deadline goes straight to the futex model (an untimed wait
+/// blocks until woken; a timed one may time out at any point).
+#[cfg(loom)]
+pub(crate) fn park(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> Parked {
+    match futex::wait(word, expected, deadline) {
+        futex::WaitOutcome::TimedOut => Parked::TimedOut,
+        _ => Parked::Retry,
+    }
+}
+
+/// Wakes one waiter parked on `word` (in any process).
+#[inline]
+pub(crate) fn wake_one(word: &AtomicU32) {
+    futex::wake_one(word);
+}
+
+/// Wakes every waiter parked on `word` (in any process).
+#[inline]
+pub(crate) fn wake_all(word: &AtomicU32) {
+    futex::wake_all(word);
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::*;
+    use crate::loom::Ordering::{Acquire, Release};
+
+    /// The pattern every primitive uses: check, park on the observed value, re-check; the
+    /// other side stores, then wakes. A wake that slips between the check and the sleep
+    /// would leave the waiter blocked forever: loom reports that as a deadlock.
+    #[test]
+    fn loom_park_then_wake_is_never_lost() {
+        loom::model(|| {
+            let word = Arc::new(AtomicU32::new(0));
+            let w2 = word.clone();
+            let waiter = thread::spawn(move || {
+                loop {
+                    // ORDERING: Acquire pairs with the Release store below.
+                    let v = w2.load(Acquire);
+                    if v != 0 {
+                        return v;
+                    }
+                    let _ = park(&w2, v, None);
+                }
+            });
+            // ORDERING: Release pairs with the waiter's Acquire load.
+            word.store(7, Release);
+            wake_all(&word);
+            assert_eq!(waiter.join().unwrap(), 7);
+        });
+    }
+}
