@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real-terminal test of `zeroipc watch`: runs it in a detached tmux session of fixed size,
 # reads the screen with capture-pane, and checks what a person would see:
-#   1. the header names the segment, and every entry is listed with its kind;
+#   1. the header names the segment, and every entry is listed with its kind; while
+#      another process pushes and pops, the queue's row shows its push and pop rates;
 #   2. removing the segment while it is watched is shown in the view (no crash);
 #   3. q, Esc and Ctrl-C each quit with status 0 and leave the terminal as it was:
 #      alternate screen left, cursor visible, canonical mode and echo back on, shell prompt;
@@ -109,6 +110,15 @@ for key in q Escape C-c; do
   screen_has "q, Esc or Ctrl-C: quit" || fail "no key help on the screen"
 
   if [[ $key == q ]]; then
+    # Another process pushes and pops: the queue's row shows both rates.
+    "$WATCH_FIXTURE_BIN" "$SEG" churn 60 &
+    BUMPER=$!
+    queue_moving() { screen | grep -qE '^[0-9]+ +jobs +queue .*push [1-9][0-9.]* pop [1-9]'; }
+    wait_for "non-zero queue rates" queue_moving
+    kill "$BUMPER" 2>/dev/null || true
+    wait "$BUMPER" 2>/dev/null || true
+    BUMPER=
+    screen | grep -qE '^[0-9]+ +jobs +queue .* 5/16 ' || fail "the queue's fill is not 5/16"
     # The segment disappears while watched: the view says so and keeps running.
     "$ZEROIPC_BIN" rm "$SEG" >/dev/null || fail "zeroipc rm failed"
     wait_for "the 'removed' notice" screen_has "! last good sample shown: $SEG no longer exists"
@@ -202,4 +212,4 @@ screen_has "$SEG " || fail "zeroipc list did not list $SEG"
   fail "zeroipc list is coloured despite NO_COLOR=1"
 ! "$ZEROIPC_BIN" list | grep -qF $'\e' || fail "zeroipc list is coloured when piped"
 
-echo "watch-tmux: ok ($runs runs: entries and kinds shown, removal shown, q/Esc/Ctrl-C restore the terminal; live ring rates; corruption shown; colour only on a terminal)"
+echo "watch-tmux: ok ($runs runs: entries and kinds shown, removal shown, q/Esc/Ctrl-C restore the terminal; live queue and ring rates; corruption shown; colour only on a terminal)"
