@@ -49,6 +49,7 @@ pub(crate) mod name;
 pub(crate) mod region;
 pub(crate) mod table;
 pub(crate) mod validate;
+pub(crate) mod waiters;
 
 use std::fmt;
 use std::io;
@@ -142,6 +143,7 @@ impl SegmentOptions {
     /// [`CreateError`]: invalid name or size, name taken, no space, or an OS error. On error
     /// nothing is left behind.
     pub fn create_new(&self, name: &str) -> Result<Segment, CreateError> {
+        crate::sys::membarrier::register();
         let name = name::normalize(name).map_err(|reason| CreateError::InvalidName {
             name: name.to_owned(),
             reason,
@@ -262,6 +264,8 @@ struct Inner {
     layout: TableLayout,
     /// The in-process half of the allocation lock (flock is per open file description).
     alloc: Mutex<()>,
+    /// Where this process found the waiter registry (see `waiters`).
+    waiters: waiters::Cache,
 }
 
 impl Inner {
@@ -272,6 +276,7 @@ impl Inner {
             region,
             layout,
             alloc: Mutex::new(()),
+            waiters: waiters::Cache::default(),
         }
     }
 }
@@ -329,6 +334,7 @@ impl Deref for Segment {
 }
 
 fn open_mapped(name: &str, access: Access) -> Result<ReadOnlySegment, OpenError> {
+    crate::sys::membarrier::register();
     let name = name::normalize(name).map_err(|reason| OpenError::InvalidName {
         name: name.to_owned(),
         reason,

@@ -13,6 +13,8 @@ pub(crate) mod futex;
 #[cfg(not(loom))]
 pub(crate) mod mapping;
 #[cfg(not(loom))]
+pub(crate) mod membarrier;
+#[cfg(not(loom))]
 pub(crate) mod process;
 #[cfg(not(loom))]
 pub(crate) mod shm;
