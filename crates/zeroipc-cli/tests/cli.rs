@@ -354,7 +354,15 @@ fn names_work_with_and_without_the_leading_slash() {
 
 #[test]
 fn help_has_an_example_for_every_command() {
-    for cmd in ["list", "show", "dump"] {
+    for cmd in [
+        "list",
+        "show",
+        "dump",
+        "watch",
+        "create",
+        "rm",
+        "completions",
+    ] {
         let help = zeroipc(&[cmd, "--help"]).ok();
         assert!(
             help.contains("Examples:") && help.contains(&format!("zeroipc {cmd}")),
