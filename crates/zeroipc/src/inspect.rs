@@ -542,6 +542,14 @@ pub enum Kind {
     },
     /// The 1-byte marker entry `x` of a composite.
     Marker { of: Composite },
+    /// zeroipc's waiter registry (`__zeroipc_waiters`): two sleeper counters per table slot,
+    /// so wakers skip `FUTEX_WAKE` when nobody sleeps. Other implementations ignore it.
+    WaiterRegistry {
+        /// Table slots covered (the segment's `max_entries`).
+        slots: u32,
+        /// Processes registered as sleeping, summed over all counters.
+        sleepers: u64,
+    },
     /// Several kinds fit these bytes equally well.
     Ambiguous(Vec<Kind>),
     /// No kind fits (or the bytes could not be read).
@@ -619,6 +627,7 @@ impl Kind {
             Self::MonitorCount { .. } => "monitor_count",
             Self::SignalState { .. } => "signal_state",
             Self::Marker { .. } => "marker",
+            Self::WaiterRegistry { .. } => "waiter_registry",
             Self::Ambiguous(_) => "ambiguous",
             Self::Unknown => "unknown",
         }
@@ -909,6 +918,9 @@ impl Kind {
                 ("value_size_max", U(value_size_max)),
             ],
             Self::Marker { of } => vec![("of", T(of.as_str()))],
+            Self::WaiterRegistry { slots, sleepers } => {
+                vec![("slots", U(slots.into())), ("sleepers", U(sleepers))]
+            }
             Self::Ambiguous(_) | Self::Unknown => Vec::new(),
         }
     }
@@ -1060,7 +1072,27 @@ impl<'a> Classifier<'a> {
             .ok()
     }
 
+    /// zeroipc's waiter registry: known by its name and its exact size.
+    fn waiter_registry(&self, entry: &Entry) -> Option<Kind> {
+        if entry.name() != "__zeroipc_waiters" {
+            return None;
+        }
+        let slots = self.seg.max_entries();
+        if entry.size() != 8 * u64::from(slots) {
+            return None;
+        }
+        let bytes = self.seg.read_bytes(entry.offset(), entry.size()).ok()?;
+        let sleepers = bytes
+            .chunks_exact(4)
+            .map(|w| u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]])))
+            .sum();
+        Some(Kind::WaiterRegistry { slots, sleepers })
+    }
+
     fn classify(&self, entry: &Entry) -> Kind {
+        if let Some(k) = self.waiter_registry(entry) {
+            return k;
+        }
         let Some(head) = self.bytes(entry, 0, HEAD_LEN) else {
             return Kind::Unknown;
         };

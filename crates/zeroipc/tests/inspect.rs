@@ -324,3 +324,32 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn the_waiter_registry_created_by_a_blocking_pop_is_recognised() {
+    use std::time::Duration;
+    use zeroipc::inspect::{Kind, classify};
+    use zeroipc::structures::Queue;
+    let name = common::ShmName::new("waiter_registry");
+    let seg = zeroipc::SegmentOptions::new()
+        .size(64 * 1024)
+        .create_new(name.as_str())
+        .unwrap();
+    let q: Queue<u32> = Queue::create(&seg, "q", 4).unwrap();
+    assert!(
+        seg.find("__zeroipc_waiters").is_err(),
+        "non-blocking use adds no entry"
+    );
+    // A blocking pop that has to sleep registers itself (and creates the registry).
+    assert!(q.pop_timeout(Duration::from_millis(20)).is_err());
+    let e = seg.find("__zeroipc_waiters").unwrap();
+    assert_eq!(e.size(), 8 * 64);
+    assert_eq!(
+        classify(&seg, &e),
+        Kind::WaiterRegistry {
+            slots: 64,
+            sleepers: 0
+        },
+        "the sleeper left when its pop timed out"
+    );
+}
