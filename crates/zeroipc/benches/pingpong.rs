@@ -60,6 +60,8 @@ enum Unit {
     Throughput,
     /// CPU time as a percentage of wall time.
     CpuPercent,
+    /// Nanoseconds from a release to the sleeping waiter running again (lower is better).
+    WakeLatency,
 }
 
 struct Row {
@@ -120,7 +122,28 @@ fn main() {
     let spin = rtt("floor/spin", &cfg);
     let futex = rtt("floor/futex", &cfg);
     rtt("queue/rtt", &cfg);
-    rtt("semaphore/wake", &cfg);
+    let wake_cfg = Config {
+        iters: (cfg.iters / 20).max(50),
+        ..cfg
+    };
+    let futex_wake = run_pair("floor/futex-wake", &wake_cfg);
+    rows.push(Row {
+        scenario: "floor/futex-wake",
+        value: futex_wake,
+        unit: Unit::WakeLatency,
+    });
+    let sem_wake = run_pair("semaphore/wake", &wake_cfg);
+    rows.push(Row {
+        scenario: "semaphore/wake",
+        value: sem_wake,
+        unit: Unit::WakeLatency,
+    });
+    let mutex_wake = run_pair("mutex/wake", &wake_cfg);
+    rows.push(Row {
+        scenario: "mutex/wake",
+        value: mutex_wake,
+        unit: Unit::WakeLatency,
+    });
     rows.push(Row {
         scenario: "crossbeam/rtt",
         value: crossbeam_rtt(&cfg),
@@ -181,9 +204,12 @@ fn run_pair(scenario: &str, cfg: &Config) -> f64 {
     let mut side = Side::new(&seg);
     for _ in 0..cfg.batches {
         let t0 = Instant::now();
-        side.run(scenario, cfg.iters, true);
+        let latencies = side.run(scenario, cfg.iters, true);
         #[allow(clippy::cast_precision_loss)]
-        per.push(t0.elapsed().as_nanos() as f64 / cfg.iters as f64);
+        per.push(match latencies {
+            Some(mut l) => median(&mut l),
+            None => t0.elapsed().as_nanos() as f64 / cfg.iters as f64,
+        });
     }
     let status = kid.wait().expect("wait child");
     assert!(status.success(), "{scenario} child failed");
@@ -205,7 +231,7 @@ fn child(role: &str, name: &str, iters: u64) {
     if role == "mutex/blocked-cpu" {
         return blocked_child(&seg);
     }
-    Side::new(&seg).run(role, iters, false);
+    let _ = Side::new(&seg).run(role, iters, false);
 }
 
 /// One process's handles on the scenario structures.
@@ -216,6 +242,7 @@ struct Side {
     ring: Ring<u64>,
     s1: Semaphore,
     s2: Semaphore,
+    m1: Mutex,
     /// Items already produced/consumed, so successive batches continue the sequence.
     done: u64,
 }
@@ -229,12 +256,17 @@ impl Side {
             ring: Ring::open(seg, "ring").expect("ring"),
             s1: Semaphore::open(seg, "s1").expect("semaphore"),
             s2: Semaphore::open(seg, "s2").expect("semaphore"),
+            m1: Mutex::open(seg, "mutex").expect("mutex"),
             done: 0,
         }
     }
 
-    /// `initiator` is the parent (it times); the child is the responder / producer.
-    fn run(&mut self, scenario: &str, iters: u64, initiator: bool) {
+    /// `initiator` is the parent (it times); the child is the responder / producer. Wake
+    /// scenarios return the one-way wake latencies the responder measured.
+    fn run(&mut self, scenario: &str, iters: u64, initiator: bool) -> Option<Vec<f64>> {
+        if let Some(l) = self.run_wake(scenario, iters, initiator) {
+            return l;
+        }
         match scenario {
             "floor/spin" => spin_side(&self.words, iters, initiator),
             "floor/futex" => futex_side(&self.words, iters, initiator),
@@ -332,7 +364,133 @@ impl Side {
             }
             other => panic!("unknown scenario {other}"),
         }
+        None
     }
+
+    /// One-way wake latency: the responder blocks (futex, semaphore or mutex) and is surely
+    /// asleep when the initiator, after a 200 µs pause, stamps CLOCK_MONOTONIC into the
+    /// segment and releases; the responder stamps again when it runs. The two then swap
+    /// back through a second word or semaphore (or a flag word for the mutex).
+    /// `Some(None)` for the responder, `Some(Some(latencies))` for the initiator, `None` if
+    /// `scenario` is not a wake scenario.
+    #[allow(clippy::option_option)]
+    fn run_wake(
+        &mut self,
+        scenario: &str,
+        iters: u64,
+        initiator: bool,
+    ) -> Option<Option<Vec<f64>>> {
+        let stamp_at = word(&self.words, 4);
+        let latency_at = word(&self.words, 6);
+        let mut out = Vec::new();
+        let pause = || {
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_micros(200) {
+                std::hint::spin_loop();
+            }
+        };
+        match scenario {
+            "floor/futex-wake" => {
+                use rustix::thread::futex;
+                let (ping, pong) = (futex_word(&self.words, PING), futex_word(&self.words, PONG));
+                let wait = |w: &AtomicU32, until: u32| loop {
+                    let cur = w.load(Ordering::Acquire);
+                    if cur == until {
+                        return;
+                    }
+                    let _ = futex::wait(w, futex::Flags::empty(), cur, None);
+                };
+                #[allow(clippy::cast_possible_truncation)]
+                for i in 1..=iters as u32 {
+                    let round = self.done as u32 + i;
+                    if initiator {
+                        pause();
+                        stamp_at.store(now_ns(), Ordering::Release);
+                        ping.store(round, Ordering::Release);
+                        let _ = futex::wake(ping, futex::Flags::empty(), 1);
+                        wait(pong, round);
+                        #[allow(clippy::cast_precision_loss)]
+                        out.push(latency_at.load(Ordering::Acquire) as f64);
+                    } else {
+                        wait(ping, round);
+                        latency_at.store(
+                            now_ns() - stamp_at.load(Ordering::Acquire),
+                            Ordering::Release,
+                        );
+                        pong.store(round, Ordering::Release);
+                        let _ = futex::wake(pong, futex::Flags::empty(), 1);
+                    }
+                }
+                self.done += iters;
+            }
+            "semaphore/wake" => {
+                for _ in 0..iters {
+                    if initiator {
+                        pause();
+                        stamp_at.store(now_ns(), Ordering::Release);
+                        self.s1.release().expect("release");
+                        self.s2.acquire().expect("acquire");
+                        #[allow(clippy::cast_precision_loss)]
+                        out.push(latency_at.load(Ordering::Acquire) as f64);
+                    } else {
+                        self.s1.acquire().expect("acquire");
+                        latency_at.store(
+                            now_ns() - stamp_at.load(Ordering::Acquire),
+                            Ordering::Release,
+                        );
+                        self.s2.release().expect("release");
+                    }
+                }
+            }
+            "mutex/wake" => {
+                // The initiator holds m1; the responder announces it is about to block on it
+                // (word 8) and reports the latency through word 10.
+                for _ in 0..iters {
+                    if initiator {
+                        let g = self.m1.lock().expect("lock");
+                        let ready = word(&self.words, 8);
+                        // Wait for the responder to be about to block on m1.
+                        while ready.load(Ordering::Acquire) == 0 {
+                            std::hint::spin_loop();
+                        }
+                        ready.store(0, Ordering::Relaxed);
+                        pause();
+                        stamp_at.store(now_ns(), Ordering::Release);
+                        drop(g);
+                        let done = word(&self.words, 10);
+                        while done.load(Ordering::Acquire) == 0 {
+                            std::hint::spin_loop();
+                        }
+                        done.store(0, Ordering::Relaxed);
+                        #[allow(clippy::cast_precision_loss)]
+                        out.push(latency_at.load(Ordering::Acquire) as f64);
+                    } else {
+                        let ready = word(&self.words, 8);
+                        // Make sure the initiator holds m1 before we announce we block.
+                        while !self.m1.is_locked().expect("mutex") {
+                            std::hint::spin_loop();
+                        }
+                        ready.store(1, Ordering::Release);
+                        let g = self.m1.lock().expect("lock");
+                        latency_at.store(
+                            now_ns() - stamp_at.load(Ordering::Acquire),
+                            Ordering::Release,
+                        );
+                        drop(g);
+                        word(&self.words, 10).store(1, Ordering::Release);
+                    }
+                }
+            }
+            _ => return None,
+        }
+        Some(if initiator { Some(out) } else { None })
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: one clock for every process on the machine.
+fn now_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(t.tv_nsec).unwrap_or(0)
 }
 
 fn push_spin(q: &Queue<u64>, mut v: u64) {
@@ -543,8 +701,13 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 fn report(rows: &[Row], spin: f64, futex: f64, cfg: &Config) {
+    let futex_wake = rows
+        .iter()
+        .find(|r| r.scenario == "floor/futex-wake")
+        .map_or(1.0, |r| r.value);
     let ratio = |r: &Row| match (r.unit, r.scenario) {
-        (Unit::RoundTrip, s) if s.contains("wake") || s == "floor/futex" => Some(r.value / futex),
+        (Unit::WakeLatency, _) => Some(r.value / futex_wake),
+        (Unit::RoundTrip, "floor/futex") => Some(r.value / futex),
         (Unit::RoundTrip, _) => Some(r.value / spin),
         // Items/s against one floor round trip per item: how many items move in the time a
         // cache line makes one round trip.
@@ -559,6 +722,7 @@ fn report(rows: &[Row], spin: f64, futex: f64, cfg: &Config) {
                     Unit::RoundTrip => "ns_per_round_trip",
                     Unit::Throughput => "items_per_second",
                     Unit::CpuPercent => "cpu_percent",
+                    Unit::WakeLatency => "ns_wake_latency",
                 };
                 let ratio = ratio(r).map_or("null".to_owned(), |x| format!("{x:.3}"));
                 format!(
@@ -573,7 +737,7 @@ fn report(rows: &[Row], spin: f64, futex: f64, cfg: &Config) {
     println!("{:<26} {:>16} {:>12}  floor", "scenario", "value", "ratio");
     for r in rows {
         let (value, floor) = match r.unit {
-            Unit::RoundTrip if r.scenario.contains("wake") || r.scenario == "floor/futex" => {
+            Unit::RoundTrip if r.scenario == "floor/futex" => {
                 (format!("{:.0} ns", r.value), "futex")
             }
             Unit::RoundTrip => (format!("{:.0} ns", r.value), "spin"),
@@ -582,6 +746,7 @@ fn report(rows: &[Row], spin: f64, futex: f64, cfg: &Config) {
                 "spin (items per floor RTT)",
             ),
             Unit::CpuPercent => (format!("{:.2} %", r.value), "-"),
+            Unit::WakeLatency => (format!("{:.0} ns", r.value), "futex-wake"),
         };
         let ratio = ratio(r).map_or("-".to_owned(), |x| format!("{x:.2}x"));
         println!("{:<26} {value:>16} {ratio:>12}  {floor}", r.scenario);
