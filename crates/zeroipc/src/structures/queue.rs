@@ -548,6 +548,13 @@ impl<T: Element> Queue<T> {
         &self.seg
     }
 
+    /// The `head` and `tail` words, for structures built on a queue (a Channel) that sleep
+    /// on them: pushes wake `tail` on empty → non-empty, pops wake `head` on full → not full.
+    pub(crate) fn words(&self) -> (&AtomicU32, &AtomicU32) {
+        let h = self.header();
+        (&h.head, &h.tail)
+    }
+
     /// After a push at `pos`: wake consumers sleeping on `tail` if the queue was empty.
     #[inline]
     fn after_push(&self, pos: u32) {
