@@ -1,7 +1,7 @@
 //! Codata: values and sequences that are produced over time — [`Channel`] and [`Stream`].
 
 pub mod channel;
-// pub mod stream;
+pub mod stream;
 
 pub use channel::{Channel, RecvError, Select, SendError, select_recv};
-// pub use stream::{Stage, Stream, StreamError};
+pub use stream::{EmitError, Stage, Stream, StreamError, Subscription};

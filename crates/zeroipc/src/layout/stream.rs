@@ -10,7 +10,7 @@
 //! | 13  | 3    | padding                                                           |
 //! | 16  | 4    | `buffer_capacity` u32, in elements                                |
 //! | 20  | 32   | `transform_name`: "map", "filter", ... or zeros                   |
-//! | 52  | 4    | tail padding                                                      |
+//! | 52  | 4    | tail padding (C++); zeroipc: the ring lock, 0 when free           |
 //!
 //! `<name>_buffer`: a Ring (§5.7) of `buffer_capacity * size_of T` bytes.
 
@@ -36,8 +36,8 @@ pub(crate) struct StreamHeader {
     pub(crate) buffer_capacity: AtomicU32,
     /// 20: operator that produced this stream, NUL-padded text.
     pub(crate) transform_name: [AtomicU8; 32],
-    /// 52: tail padding.
-    pub(crate) _tail: [AtomicU8; 4],
+    /// 52: tail padding in C++; zeroipc's ring lock (0 = free, else the holder's pid).
+    pub(crate) lock: AtomicU32,
 }
 
 /// Size of `<name>_header`.
@@ -51,4 +51,5 @@ const _: () = {
     assert!(core::mem::offset_of!(StreamHeader, closed) == 12);
     assert!(core::mem::offset_of!(StreamHeader, buffer_capacity) == 16);
     assert!(core::mem::offset_of!(StreamHeader, transform_name) == 20);
+    assert!(core::mem::offset_of!(StreamHeader, lock) == 52);
 };
