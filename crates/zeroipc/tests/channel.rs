@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{ShmName, child_role, load_golden, spawn_child, spawn_child_with, wait_ok};
 use zeroipc::codata::{Channel, RecvError, Select, SendError, select_recv};
-use zeroipc::{Segment, SegmentOptions, StructureError};
+use zeroipc::{Segment, SegmentOptions, StructureError, TableError};
 
 const LONG: Duration = Duration::from_secs(20);
 
@@ -122,6 +122,11 @@ fn create_validates_names_and_capacity() {
     assert!(matches!(
         Channel::<u8>::create(&seg, "one", 4),
         Err(StructureError::Table(_))
+    ));
+    Channel::<u8>::create(&seg, "rz", 0).unwrap();
+    assert!(matches!(
+        Channel::<u8>::create(&seg, "rz", 0),
+        Err(StructureError::Table(TableError::AlreadyExists { .. }))
     ));
     // 25-byte base name: "_header" would not fit in 31 bytes.
     assert!(Channel::<u8>::create(&seg, "abcdefghijklmnopqrstuvwxy", 4).is_err());

@@ -282,6 +282,14 @@ impl<T: Element> Channel<T> {
     pub fn create(seg: &Segment, name: &str, capacity: u32) -> Result<Self, StructureError> {
         let () = Self::CHECK;
         let names = composite::names(name, &SUFFIXES)?;
+        let present = |n: &String| seg.find(n).is_ok();
+        if present(&names[0]) && (present(&names[1]) || present(&names[2])) {
+            return Err(crate::error::TableError::AlreadyExists {
+                name: name.to_owned(),
+            }
+            .into());
+        }
+        // Only some entries: reported as half-created (FORMAT.md D-26).
         composite::check_absent(seg, name, &[names[0].clone(), names[1].clone()])?;
         composite::check_absent(seg, name, &[names[0].clone(), names[2].clone()])?;
         let cap = if capacity == 0 {
@@ -376,7 +384,8 @@ impl<T: Element> Channel<T> {
         // ORDERING: Relaxed — written once at creation, published by the table entry.
         let cap = h.capacity.load(Relaxed);
         let kind = if cap == 0 {
-            let slot = seg.find(&names[2])?;
+            let slot = composite::find_all(seg, name, &[names[0].clone(), names[2].clone()])?
+                .swap_remove(1);
             let es = size_of::<T>() as u64;
             let want = slot_size(es, align_of::<T>() as u64);
             if slot.size() != want {

@@ -363,7 +363,7 @@ impl<T: Element> Stream<T> {
             // ORDERING: Acquire pairs with the holder's Release in `RingLock::drop`.
             match hdr.lock.compare_exchange(0, me, Acquire, Relaxed) {
                 Ok(_) => return Some(RingLock { hdr, me }),
-                Err(owner) if owner != me && !pid_alive(owner) => {
+                Err(owner) if spins >= 32 && owner != me && !pid_alive(owner) => {
                     // ORDERING: Acquire — take over from a dead holder (nothing it did is
                     // half-published: the ring publishes with its own Release stores).
                     if hdr
@@ -375,7 +375,7 @@ impl<T: Element> Stream<T> {
                     }
                 }
                 Err(owner) => {
-                    spins += 1;
+                    spins = spins.saturating_add(1);
                     if spins < 32 {
                         std::thread::yield_now();
                     } else if park(&hdr.lock, owner, deadline) == Parked::TimedOut {

@@ -205,9 +205,8 @@ mod loom_tests {
         while r.try_lock(me).is_err() {
             thread::yield_now();
         }
-        while !r.slot_free() {
-            thread::yield_now();
-        }
+        // Among zeroipc peers the lock chain implies an idle slot (no C++ receiver here).
+        assert!(r.slot_free(), "lock taken while a value is still published");
         r.publish(v);
         while !r.consumed() {
             thread::yield_now();
@@ -237,7 +236,9 @@ mod loom_tests {
     /// value, a torn slot, or a sender released by the other's consumption fails here).
     #[test]
     fn loom_rendezvous_two_senders_one_receiver() {
-        loom::model(|| {
+        let mut b = loom::model::Builder::new();
+        b.max_branches = b.max_branches.max(100_000);
+        b.check(|| {
             let s = shared();
             let senders: Vec<_> = [(1u64, 10u32), (2, 20)]
                 .into_iter()
@@ -261,6 +262,7 @@ mod loom_tests {
     fn loom_rendezvous_two_senders_two_receivers() {
         let mut b = loom::model::Builder::new();
         b.preemption_bound = Some(2);
+        b.max_branches = b.max_branches.max(100_000);
         b.check(|| {
             let s = shared();
             let senders: Vec<_> = [(1u64, 10u32), (2, 20)]
