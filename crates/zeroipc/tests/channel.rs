@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::{ShmName, child_role, load_golden, spawn_child, spawn_child_with, wait_ok};
-use zeroipc::codata::{Channel, RecvError, Select, SendError, select_recv};
+use zeroipc::codata::channel::{Channel, RecvError, Select, SendError, select_recv};
 use zeroipc::{Segment, SegmentOptions, StructureError, TableError};
 
 const LONG: Duration = Duration::from_secs(20);

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{ShmName, child_role, load_golden, spawn_child, wait_ok};
-use zeroipc::codata::{EmitError, Stream, StreamError};
+use zeroipc::codata::stream::{EmitError, Stream, StreamError};
 use zeroipc::{Segment, SegmentOptions, StructureError};
 
 const LONG: Duration = Duration::from_secs(20);

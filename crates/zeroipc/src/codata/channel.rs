@@ -78,7 +78,7 @@
 //! # Examples
 //!
 //! ```
-//! use zeroipc::{SegmentOptions, Segment, codata::{Channel, RecvError}};
+//! use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, RecvError}};
 //! # let name = format!("/zeroipc-doc-chan-{}", std::process::id());
 //! let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
 //! let jobs: Channel<u32> = Channel::create(&seg, "jobs", 4)?;
@@ -269,7 +269,7 @@ impl<T: Element> Channel<T> {
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{SegmentOptions, Segment, codata::Channel};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::Channel};
     /// # let name = format!("/zeroipc-doc-chan-create-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let c: Channel<f64> = Channel::create(&seg, "temps", 5)?;
@@ -338,7 +338,7 @@ impl<T: Element> Channel<T> {
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{SegmentOptions, Segment, StructureError, codata::Channel};
+    /// # use zeroipc::{SegmentOptions, Segment, StructureError, codata::channel::Channel};
     /// # let name = format!("/zeroipc-doc-chan-open-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// Channel::<u32>::create(&seg, "c", 0)?;
@@ -459,7 +459,7 @@ impl<T: Element> Channel<T> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::Channel};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::Channel};
     /// # let name = format!("/zeroipc-doc-chan-stall-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let c = Channel::<u8>::create(&seg, "c", 0)?.with_stall_timeout(Duration::from_millis(100));
@@ -523,7 +523,7 @@ impl<T: Element> Channel<T> {
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{SegmentOptions, Segment, codata::{Channel, SendError}};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, SendError}};
     /// # let name = format!("/zeroipc-doc-chan-close-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let c: Channel<u8> = Channel::create(&seg, "c", 2)?;
@@ -567,7 +567,7 @@ impl<T: Element> Channel<T> {
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{SegmentOptions, Segment, codata::Channel};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::Channel};
     /// # let name = format!("/zeroipc-doc-chan-send-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let c: Channel<u64> = Channel::create(&seg, "c", 0)?;
@@ -592,7 +592,7 @@ impl<T: Element> Channel<T> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::{Channel, SendError}};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, SendError}};
     /// # let name = format!("/zeroipc-doc-chan-send-timeout-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let c: Channel<u8> = Channel::create(&seg, "c", 0)?;
@@ -617,7 +617,7 @@ impl<T: Element> Channel<T> {
     ///
     /// ```
     /// # use std::time::{Duration, Instant};
-    /// # use zeroipc::{SegmentOptions, Segment, codata::Channel};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::Channel};
     /// # let name = format!("/zeroipc-doc-chan-send-deadline-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let c: Channel<u8> = Channel::create(&seg, "c", 2)?;
@@ -640,7 +640,7 @@ impl<T: Element> Channel<T> {
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{SegmentOptions, Segment, codata::{Channel, SendError}};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, SendError}};
     /// # let name = format!("/zeroipc-doc-chan-try-send-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let c: Channel<u8> = Channel::create(&seg, "c", 2)?;
@@ -828,7 +828,7 @@ impl<T: Element> Channel<T> {
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{SegmentOptions, Segment, codata::Channel};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::Channel};
     /// # let name = format!("/zeroipc-doc-chan-recv-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let c: Channel<i32> = Channel::create(&seg, "c", 4)?;
@@ -851,7 +851,7 @@ impl<T: Element> Channel<T> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::{Channel, RecvError}};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, RecvError}};
     /// # let name = format!("/zeroipc-doc-chan-recv-timeout-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let c: Channel<i32> = Channel::create(&seg, "c", 0)?;
@@ -874,7 +874,7 @@ impl<T: Element> Channel<T> {
     ///
     /// ```
     /// # use std::time::{Duration, Instant};
-    /// # use zeroipc::{SegmentOptions, Segment, codata::{Channel, RecvError}};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, RecvError}};
     /// # let name = format!("/zeroipc-doc-chan-recv-deadline-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let c: Channel<i32> = Channel::create(&seg, "c", 2)?;
@@ -898,7 +898,7 @@ impl<T: Element> Channel<T> {
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{SegmentOptions, Segment, codata::{Channel, RecvError}};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, RecvError}};
     /// # let name = format!("/zeroipc-doc-chan-try-recv-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let c: Channel<i32> = Channel::create(&seg, "c", 2)?;
@@ -974,7 +974,7 @@ impl<T: Element> Channel<T> {
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{SegmentOptions, Segment, codata::Channel};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::Channel};
     /// # let name = format!("/zeroipc-doc-chan-iter-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let c: Channel<u16> = Channel::create(&seg, "c", 4)?;
@@ -1031,7 +1031,7 @@ type Arm<'a, R> = Box<dyn FnMut() -> Result<R, RecvError> + 'a>;
 ///
 /// ```
 /// # use std::time::Duration;
-/// # use zeroipc::{SegmentOptions, Segment, codata::{Channel, Select}};
+/// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, Select}};
 /// # let name = format!("/zeroipc-doc-chan-select-{}", std::process::id());
 /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
 /// #[derive(Debug, PartialEq)]
@@ -1157,7 +1157,7 @@ impl<'a, R> Select<'a, R> {
 ///
 /// ```
 /// # use std::time::Duration;
-/// # use zeroipc::{SegmentOptions, Segment, codata::{Channel, select_recv}};
+/// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, select_recv}};
 /// # let name = format!("/zeroipc-doc-chan-select-recv-{}", std::process::id());
 /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
 /// let a: Channel<u32> = Channel::create(&seg, "a", 2)?;

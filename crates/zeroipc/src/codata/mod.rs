@@ -1,7 +1,4 @@
-//! Codata: values and sequences that are produced over time — [`Channel`] and [`Stream`].
+//! Codata: values and sequences produced over time ([`channel::Channel`], [`stream::Stream`]).
 
 pub mod channel;
 pub mod stream;
-
-pub use channel::{Channel, RecvError, Select, SendError, select_recv};
-pub use stream::{EmitError, Stage, Stream, StreamError, Subscription};

@@ -70,7 +70,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use zeroipc::{SegmentOptions, Segment, codata::Stream};
+//! use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
 //! # let name = format!("/zeroipc-doc-stream-{}", std::process::id());
 //! let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
 //! let temps: Stream<f64> = Stream::create(&seg, "temps", 64)?;
@@ -240,7 +240,7 @@ impl<T: Element> Stream<T> {
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{SegmentOptions, Segment, codata::Stream};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
     /// # let name = format!("/zeroipc-doc-stream-create-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let s: Stream<u32> = Stream::create(&seg, "ticks", 16)?;
@@ -294,7 +294,7 @@ impl<T: Element> Stream<T> {
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{SegmentOptions, Segment, codata::Stream};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
     /// # let name = format!("/zeroipc-doc-stream-open-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// Stream::<u32>::create(&seg, "s", 4)?;
@@ -471,7 +471,7 @@ impl<T: Element> Stream<T> {
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{SegmentOptions, Segment, codata::{Stream, EmitError}};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, EmitError}};
     /// # let name = format!("/zeroipc-doc-stream-emit-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let s: Stream<u8> = Stream::create(&seg, "s", 1)?;
@@ -548,7 +548,7 @@ impl<T: Element> Stream<T> {
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{SegmentOptions, Segment, codata::{Stream, StreamError}};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, StreamError}};
     /// # let name = format!("/zeroipc-doc-stream-next-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let s: Stream<u8> = Stream::create(&seg, "s", 4)?;
@@ -614,7 +614,7 @@ impl<T: Element> Stream<T> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::Stream};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
     /// # let name = format!("/zeroipc-doc-stream-sub-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let s: Stream<u32> = Stream::create(&seg, "s", 8)?;
@@ -643,7 +643,7 @@ impl<T: Element> Stream<T> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::{Stream, StreamError}};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, StreamError}};
     /// # let name = format!("/zeroipc-doc-stream-each-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let s: Stream<u32> = Stream::create(&seg, "s", 8)?;
@@ -736,7 +736,7 @@ impl<T: Element> Stream<T> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::Stream};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
     /// # let name = format!("/zeroipc-doc-stream-map-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let c: Stream<f64> = Stream::create(&seg, "celsius", 8)?;
@@ -785,7 +785,7 @@ impl<T: Element> Stream<T> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::Stream};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
     /// # let name = format!("/zeroipc-doc-stream-take-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let s: Stream<u32> = Stream::create(&seg, "s", 8)?;
@@ -837,7 +837,7 @@ impl<T: Element> Stream<T> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::Stream};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
     /// # let name = format!("/zeroipc-doc-stream-fold-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let s: Stream<u32> = Stream::create(&seg, "s", 8)?;
@@ -874,7 +874,7 @@ impl<T: Element> Stream<T> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::Stream};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
     /// # let name = format!("/zeroipc-doc-stream-window-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let s: Stream<u16> = Stream::create(&seg, "s", 8)?;
