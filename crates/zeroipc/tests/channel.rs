@@ -478,3 +478,45 @@ fn example_channel_pipeline_runs_across_processes() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("received 1000 values, sum 499500"), "{text}");
 }
+
+fn poke(name: &ShmName, offset: u64, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(name.path())
+        .unwrap();
+    f.write_all_at(bytes, offset).unwrap();
+}
+
+#[test]
+fn corrupt_headers_are_typed_errors_and_any_nonzero_flag_counts() {
+    let (name, seg) = fresh("chan_corrupt");
+    let b: Channel<u32> = Channel::create(&seg, "b", 4).unwrap();
+    let u: Channel<u32> = Channel::create(&seg, "u", 0).unwrap();
+    // capacity 3: not a power of two.
+    poke(&name, b.entry().offset(), &3u32.to_le_bytes());
+    match Channel::<u32>::open(&seg, "b") {
+        Err(StructureError::Corrupt(c)) => assert!(c.to_string().contains("capacity"), "{c}"),
+        other => panic!("{other:?}"),
+    }
+    // capacity 8 while the queue has 4 slots.
+    poke(&name, b.entry().offset(), &8u32.to_le_bytes());
+    assert!(matches!(
+        Channel::<u32>::open(&seg, "b"),
+        Err(StructureError::Corrupt(_))
+    ));
+    // capacity 0 claims a rendezvous slot that does not exist: half-created.
+    poke(&name, b.entry().offset(), &0u32.to_le_bytes());
+    assert!(matches!(
+        Channel::<u32>::open(&seg, "b"),
+        Err(StructureError::Corrupt(_))
+    ));
+    // A peer that writes `ready = 2` and `closed = 7`: read as true, never UB.
+    let slot = seg.find("u_slot").unwrap().offset();
+    poke(&name, slot + 4, &41u32.to_le_bytes());
+    poke(&name, slot, &[2]);
+    assert_eq!(u.try_recv(), Ok(41));
+    poke(&name, u.entry().offset() + 12, &[7]);
+    assert!(u.is_closed());
+    assert_eq!(u.send(1), Err(SendError::Disconnected(1)));
+}

@@ -214,3 +214,30 @@ fn sensor_pipeline_across_three_processes() {
     assert_eq!(got, want);
     assert_eq!(hot.transform_name(), "filter");
 }
+
+/// Writes `bytes` at `offset` of the segment file (as a crashed or foreign peer would).
+fn poke(name: &ShmName, offset: u64, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(name.path())
+        .unwrap();
+    f.write_all_at(bytes, offset).unwrap();
+}
+
+#[test]
+fn a_ring_lock_left_by_a_dead_process_is_taken_over() {
+    let (name, seg) = fresh("stream_dead_lock");
+    let s: Stream<u32> = Stream::create(&seg, "s", 4).unwrap();
+    // A process that has exited (and been reaped): its pid is free.
+    let mut dead = std::process::Command::new("true").spawn().unwrap();
+    let pid = dead.id();
+    dead.wait().unwrap();
+    // The ring lock lives in the header's tail padding, bytes 52..56.
+    poke(&name, s.entry().offset() + 52, &pid.to_le_bytes());
+    s.emit_timeout(1, LONG).unwrap();
+    assert_eq!(s.next_timeout(LONG), Ok(1));
+    // The lock is free again: the header is byte-for-byte C++'s.
+    let h = seg.read_bytes(s.entry().offset() + 52, 4).unwrap();
+    assert_eq!(h, [0, 0, 0, 0]);
+}
