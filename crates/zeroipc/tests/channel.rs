@@ -520,3 +520,85 @@ fn corrupt_headers_are_typed_errors_and_any_nonzero_flag_counts() {
     assert!(u.is_closed());
     assert_eq!(u.send(1), Err(SendError::Disconnected(1)));
 }
+
+/// A minimal executor: polls on the current thread, parking between wakes.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::sync::Arc::new(Unpark(std::thread::current())).into();
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park_timeout(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn async_send_and_recv_move_every_value_once() {
+    let (_n, seg) = fresh("chan_async");
+    for cap in [0, 4] {
+        let c: Channel<u32> = Channel::create(&seg, &format!("a{cap}"), cap).unwrap();
+        let senders: Vec<_> = (0..2u32)
+            .map(|s| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    for i in 0..100 {
+                        block_on(c.send_async(s * 1000 + i)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let rx = c.clone();
+        let receiver = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            while let Ok(v) = block_on(rx.recv_async()) {
+                got.push(v);
+            }
+            got
+        });
+        senders.into_iter().for_each(|t| t.join().unwrap());
+        c.close();
+        let mut got = receiver.join().unwrap();
+        got.sort_unstable();
+        let want: Vec<u32> = (0..2)
+            .flat_map(|s| (0..100).map(move |i| s * 1000 + i))
+            .collect();
+        assert_eq!(got, want, "capacity {cap}");
+    }
+}
+
+#[test]
+fn dropping_a_pending_async_send_retracts_its_value() {
+    use std::future::Future;
+    let (_n, seg) = fresh("chan_async_drop");
+    let c: Channel<u32> = Channel::create(&seg, "c", 0).unwrap();
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    {
+        let mut f = std::pin::pin!(c.send_async(9));
+        assert!(f.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(c.len(), 1, "published while pending");
+    }
+    assert_eq!(c.try_recv(), Err(RecvError::Empty), "retracted on drop");
+    // The lock was released: a later send goes through.
+    let tx = c.clone();
+    let t = std::thread::spawn(move || tx.send_timeout(10, LONG));
+    assert_eq!(c.recv_timeout(LONG), Ok(10));
+    assert_eq!(t.join().unwrap(), Ok(()));
+    // A pending receive counts as a waiting receiver and stops counting when dropped.
+    {
+        let mut r = std::pin::pin!(c.recv_async());
+        assert!(r.as_mut().poll(&mut cx).is_pending());
+        let header = seg.find("c_header").unwrap().offset();
+        assert_eq!(seg.read_bytes(header + 8, 4).unwrap(), 1u32.to_le_bytes());
+    }
+    let header = seg.find("c_header").unwrap().offset();
+    assert_eq!(seg.read_bytes(header + 8, 4).unwrap(), 0u32.to_le_bytes());
+}

@@ -39,6 +39,9 @@
 //!   (it waits at most a few milliseconds for that receiver to take the value, then takes the
 //!   value back): it never blocks past that, unlike C++ (D-16).
 //! - [`Select`] / [`select_recv`] wait on several channels at once.
+//! - [`Channel::send_async`] / [`Channel::recv_async`] are futures for any executor (no
+//!   runtime dependency: a pending future is re-polled by one process-wide ticker thread
+//!   about every 500 µs; dropping a pending unbuffered send retracts its value).
 //!
 //! # Synchronization
 //!
@@ -121,6 +124,9 @@ const DEFAULT_STALL: Duration = Duration::from_secs(1);
 /// How long an unbuffered `try_send` waits for a blocked receiver to take the value.
 const TRY_SEND_PATIENCE: Duration = Duration::from_millis(5);
 const SUFFIXES: [&str; 3] = ["_header", "_buffer", "_slot"];
+
+mod asynchronous;
+pub use asynchronous::{RecvFuture, SendFuture};
 
 /// Why a send did not deliver; the value is handed back.
 #[derive(Clone, Copy, PartialEq, Eq)]
