@@ -241,3 +241,66 @@ fn a_ring_lock_left_by_a_dead_process_is_taken_over() {
     let h = seg.read_bytes(s.entry().offset() + 52, 4).unwrap();
     assert_eq!(h, [0, 0, 0, 0]);
 }
+
+const BCAST_TEST: &str = "broadcast_every_subscriber_process_sees_every_value";
+const BCAST_N: u32 = 300;
+
+#[test]
+fn broadcast_every_subscriber_process_sees_every_value() {
+    use zeroipc::codata::channel::Channel;
+    if let Some(name) = child_role("subscriber") {
+        let seg = Segment::open(&name).unwrap();
+        let s: Stream<u32> = Stream::open(&seg, "b").unwrap();
+        assert!(s.is_broadcast());
+        let mut sub = s.broadcast_subscriber().unwrap();
+        let ready: Channel<u32> = Channel::open(&seg, "ready").unwrap();
+        ready.send_timeout(1, LONG).unwrap();
+        let mut got = Vec::new();
+        loop {
+            match sub.recv_timeout(LONG) {
+                Ok(v) => got.push(v),
+                Err(StreamError::Closed) => break,
+                Err(e) => panic!("{e:?} after {} values", got.len()),
+            }
+        }
+        assert_eq!(got, (0..BCAST_N).collect::<Vec<_>>());
+        return;
+    }
+    if common::is_child() {
+        return;
+    }
+    let (name, seg) = fresh(BCAST_TEST);
+    let s: Stream<u32> = Stream::create_broadcast(&seg, "b", 512).unwrap();
+    let ready: Channel<u32> = Channel::create(&seg, "ready", 2).unwrap();
+    let children: Vec<_> = (0..2)
+        .map(|_| spawn_child(BCAST_TEST, "subscriber", &name))
+        .collect();
+    for _ in 0..2 {
+        assert_eq!(ready.recv_timeout(LONG), Ok(1));
+    }
+    for v in 0..BCAST_N {
+        s.emit(v).unwrap();
+    }
+    s.close();
+    children.into_iter().for_each(|c| wait_ok(c, 30));
+}
+
+#[test]
+fn a_lagging_broadcast_subscriber_is_told_how_many_it_missed() {
+    let (_n, seg) = fresh("stream_lag");
+    let s: Stream<u16> = Stream::create_broadcast(&seg, "b", 4).unwrap();
+    let mut fast = s.broadcast_subscriber().unwrap();
+    let mut slow = s.broadcast_subscriber().unwrap();
+    let mut fast_got = Vec::new();
+    for v in 1..=10 {
+        s.emit(v).unwrap(); // never Full on a broadcast stream
+        fast_got.push(fast.try_recv().unwrap());
+    }
+    assert_eq!(fast_got, (1..=10).collect::<Vec<_>>());
+    assert_eq!(slow.try_recv(), Err(StreamError::Lagged { missed: 6 }));
+    let rest: Vec<u16> = std::iter::from_fn(|| slow.try_recv().ok()).collect();
+    assert_eq!(rest, [7, 8, 9, 10]);
+    s.close();
+    assert_eq!(slow.try_recv(), Err(StreamError::Closed));
+    assert_eq!(s.sequence(), 10);
+}

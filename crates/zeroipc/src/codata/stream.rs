@@ -27,11 +27,16 @@
 //!   [`Stream::subscribe`], stages): the ring has one read position. Values still buffered
 //!   at [`Stream::close`] are delivered; then readers see [`StreamError::Closed`] (C++ drops
 //!   them, D-15).
-//! - **Broadcast is not implemented.** The design it would take: a per-subscriber cursor
-//!   table as an extra entry (`<name>_subs`, `{pid u32, pos u64}` per subscriber), emitters
-//!   overwriting the oldest value instead of failing when full, and a subscriber whose
-//!   cursor fell more than `buffer_capacity` behind told `Lagged(missed)` and moved to the
-//!   oldest value still buffered (tokio's `broadcast`). C++ peers would not know the table.
+//! - **Broadcast** ([`Stream::create_broadcast`], zeroipc only): emitters never fail on a
+//!   full buffer — they drop the oldest value (advancing the ring's `read_pos`) — and each
+//!   [`Stream::broadcast_subscriber`] keeps its own cursor in process memory, starting at
+//!   the values emitted after it subscribed, so every subscriber sees every value. One that
+//!   falls more than `buffer_capacity` behind gets [`StreamError::Lagged`] with the number
+//!   of values it missed, then continues from the oldest value still buffered (tokio's
+//!   `broadcast` semantics). Reads hold the ring lock, so no read is torn by an overwrite.
+//!   The mode is bit 0 of header byte 13 (C++ padding, ignored by C++). Do not mix
+//!   `try_next`-style consumers into a broadcast stream: what they take is gone for
+//!   everyone (broadcast subscribers see it as lag).
 //! - Operators never block the caller (D-15): each creates its output stream (writing its
 //!   name into `transform_name` as C++ does), then runs in a thread returned as a [`Stage`]
 //!   with [`Stage::stop`] / [`Stage::join`]. A stage closes its output when its input is
@@ -94,7 +99,7 @@ use std::time::{Duration, Instant};
 
 use crate::Element;
 use crate::error::{Corruption, StructureError};
-use crate::layout::stream::{STREAM_HEADER_LEN, StreamHeader};
+use crate::layout::stream::{FLAG_BROADCAST, STREAM_HEADER_LEN, StreamHeader};
 use crate::loom::AtomicU8;
 use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::segment::{Entry, Segment};
@@ -169,6 +174,12 @@ pub enum StreamError {
     Corrupt(Corruption),
     /// A stage's thread panicked (in the caller's closure).
     Panicked,
+    /// A broadcast subscriber fell behind: `missed` values were overwritten before it read
+    /// them; its next read returns the oldest value still buffered.
+    Lagged {
+        /// Values this subscriber will never see.
+        missed: u64,
+    },
 }
 
 impl fmt::Display for StreamError {
@@ -179,6 +190,7 @@ impl fmt::Display for StreamError {
             Self::Closed => f.write_str("the stream is closed and drained"),
             Self::Corrupt(c) => write!(f, "corrupt stream: {c}"),
             Self::Panicked => f.write_str("a stream stage panicked"),
+            Self::Lagged { missed } => write!(f, "fell behind: {missed} values were overwritten"),
         }
     }
 }
@@ -250,6 +262,66 @@ impl<T: Element> Stream<T> {
     /// ```
     pub fn create(seg: &Segment, name: &str, buffer_capacity: u32) -> Result<Self, StructureError> {
         Self::create_with_transform(seg, name, buffer_capacity, "")
+    }
+
+    /// Creates a broadcast stream (see the module docs, *Semantics*): every
+    /// [`Stream::broadcast_subscriber`] sees every value; emitters overwrite the oldest
+    /// value when the buffer is full.
+    ///
+    /// # Errors
+    ///
+    /// As [`Stream::create`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, StreamError}};
+    /// # let name = format!("/zeroipc-doc-stream-bcast-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stream<u32> = Stream::create_broadcast(&seg, "news", 2)?;
+    /// let mut a = s.broadcast_subscriber()?;
+    /// let mut b = s.broadcast_subscriber()?;
+    /// s.emit(1)?;
+    /// assert_eq!((a.try_recv(), b.try_recv()), (Ok(1), Ok(1)));
+    /// (2..=5).try_for_each(|v| s.emit(v))?; // never full: overwrites
+    /// assert_eq!(a.try_recv(), Err(StreamError::Lagged { missed: 2 }));
+    /// assert_eq!(a.try_recv(), Ok(4));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create_broadcast(
+        seg: &Segment,
+        name: &str,
+        buffer_capacity: u32,
+    ) -> Result<Self, StructureError> {
+        let s = Self::create_with_transform(seg, name, buffer_capacity, "")?;
+        // ORDERING: Release pairs with the Acquire in `is_broadcast`; handles opened before
+        // this store (there are none yet unless another process raced the creation) would
+        // see a plain stream.
+        s.hdr().flags.store(FLAG_BROADCAST, Release);
+        Ok(s)
+    }
+
+    /// Whether this is a broadcast stream.
+    #[must_use]
+    pub fn is_broadcast(&self) -> bool {
+        // ORDERING: Acquire pairs with the Release in `create_broadcast`.
+        self.hdr().flags.load(Acquire) & FLAG_BROADCAST != 0
+    }
+
+    /// A broadcast subscriber starting after the last value emitted so far.
+    ///
+    /// # Errors
+    ///
+    /// [`StreamError::Corrupt`] if the ring's positions are inconsistent.
+    pub fn broadcast_subscriber(&self) -> Result<BroadcastSubscriber<T>, StreamError> {
+        let _guard = self.lock(None);
+        let (w, _, _) = self.ring.read_at(u64::MAX).map_err(StreamError::Corrupt)?;
+        Ok(BroadcastSubscriber {
+            stream: self.clone(),
+            pos: w,
+        })
     }
 
     fn create_with_transform(
@@ -496,7 +568,7 @@ impl<T: Element> Stream<T> {
 
     fn emit_until(
         &self,
-        value: T,
+        mut value: T,
         deadline: Option<Instant>,
         wait: bool,
     ) -> Result<(), EmitError<T>> {
@@ -521,6 +593,14 @@ impl<T: Element> Stream<T> {
                     drop(guard);
                     wake_all(&h.subscribers);
                     return Ok(());
+                }
+                Err(crate::structures::RingPushError::Full(v)) if self.is_broadcast() => {
+                    // Drop the oldest value (still under the lock), then retry.
+                    if let Err(c) = self.ring.consumer().and_then(|mut rx| rx.pop()) {
+                        return Err(EmitError::Corrupt(v, c));
+                    }
+                    drop(guard);
+                    value = v;
                 }
                 Err(crate::structures::RingPushError::Full(v)) => {
                     drop(guard);
@@ -988,6 +1068,78 @@ impl<U: Element> Drop for Stage<U> {
         if let Some(h) = self.handle.take() {
             self.stop();
             let _ = h.join();
+        }
+    }
+}
+
+/// A broadcast subscriber with its own cursor; see [`Stream::create_broadcast`].
+#[derive(Debug, Clone)]
+pub struct BroadcastSubscriber<T: Element> {
+    stream: Stream<T>,
+    /// Byte position of the next value to read.
+    pos: u64,
+}
+
+impl<T: Element> BroadcastSubscriber<T> {
+    /// The next value, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`StreamError::Empty`]; [`StreamError::Closed`] once closed and this subscriber has
+    /// read everything; [`StreamError::Lagged`]; [`StreamError::Corrupt`].
+    pub fn try_recv(&mut self) -> Result<T, StreamError> {
+        // Read `closed` first: everything emitted before the close is then in the ring.
+        let closed = self.stream.is_closed();
+        let (w, r, v) = {
+            let _guard = self.stream.lock(None);
+            self.stream
+                .ring
+                .read_at(self.pos)
+                .map_err(StreamError::Corrupt)?
+        };
+        let es = core::mem::size_of::<T>() as u64;
+        if let Some(v) = v {
+            self.pos = self.pos.wrapping_add(es);
+            return Ok(v);
+        }
+        if self.pos < r {
+            let missed = (r - self.pos) / es;
+            self.pos = r;
+            return Err(StreamError::Lagged { missed });
+        }
+        if self.pos > w {
+            // Only if the positions went backwards (a reset by a peer): start over.
+            self.pos = w;
+        }
+        Err(if closed {
+            StreamError::Closed
+        } else {
+            StreamError::Empty
+        })
+    }
+
+    /// The next value, waiting up to `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`BroadcastSubscriber::try_recv`], with [`StreamError::Timeout`] for `Empty`.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, StreamError> {
+        let deadline = Instant::now().checked_add(timeout);
+        let stream = self.stream.clone();
+        let h = stream.hdr();
+        loop {
+            // ORDERING: Relaxed — the futex compares it.
+            let seen = h.subscribers.load(Relaxed);
+            match self.try_recv() {
+                Err(StreamError::Empty) => {}
+                other => return other,
+            }
+            if park(&h.subscribers, seen, deadline) == Parked::TimedOut {
+                return match self.try_recv() {
+                    Err(StreamError::Empty) => Err(StreamError::Timeout),
+                    other => other,
+                };
+            }
         }
     }
 }

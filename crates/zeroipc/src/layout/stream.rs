@@ -7,7 +7,8 @@
 //! | 0   | 8    | `sequence` u64: values ever emitted                               |
 //! | 8   | 4    | `subscribers` u32: subscribers currently reading                  |
 //! | 12  | 1    | `closed` (C++ `std::atomic<bool>`: an `AtomicU8`, read as `!= 0`)  |
-//! | 13  | 3    | padding                                                           |
+//! | 13  | 1    | padding (C++); zeroipc: mode flags, bit 0 = broadcast             |
+//! | 14  | 2    | padding                                                           |
 //! | 16  | 4    | `buffer_capacity` u32, in elements                                |
 //! | 20  | 32   | `transform_name`: "map", "filter", ... or zeros                   |
 //! | 52  | 4    | tail padding (C++); zeroipc: the ring lock, 0 when free           |
@@ -30,8 +31,10 @@ pub(crate) struct StreamHeader {
     pub(crate) subscribers: AtomicU32,
     /// 12: closed flag, 0 or non-zero.
     pub(crate) closed: AtomicU8,
-    /// 13: padding.
-    pub(crate) _reserved: [AtomicU8; 3],
+    /// 13: padding in C++; zeroipc's mode flags ([`FLAG_BROADCAST`]), 0 for C++ streams.
+    pub(crate) flags: AtomicU8,
+    /// 14: padding.
+    pub(crate) _reserved: [AtomicU8; 2],
     /// 16: ring capacity in elements.
     pub(crate) buffer_capacity: AtomicU32,
     /// 20: operator that produced this stream, NUL-padded text.
@@ -39,6 +42,10 @@ pub(crate) struct StreamHeader {
     /// 52: tail padding in C++; zeroipc's ring lock (0 = free, else the holder's pid).
     pub(crate) lock: AtomicU32,
 }
+
+/// `flags` bit: emitters overwrite the oldest value instead of failing when full, and
+/// readers keep their own cursors (zeroipc only).
+pub(crate) const FLAG_BROADCAST: u8 = 1;
 
 /// Size of `<name>_header`.
 pub(crate) const STREAM_HEADER_LEN: u64 = 56;
