@@ -304,3 +304,16 @@ fn a_lagging_broadcast_subscriber_is_told_how_many_it_missed() {
     assert_eq!(slow.try_recv(), Err(StreamError::Closed));
     assert_eq!(s.sequence(), 10);
 }
+
+#[test]
+fn a_ring_lock_kept_by_a_live_process_is_a_stall_not_a_hang() {
+    let (name, seg) = fresh("stream_live_lock");
+    let s: Stream<u32> = Stream::create(&seg, "s", 4).unwrap();
+    // pid 1 exists and never releases the lock we pretend it holds.
+    poke(&name, s.entry().offset() + 52, &1u32.to_le_bytes());
+    assert_eq!(s.emit(1), Err(EmitError::Stalled(1)));
+    assert_eq!(s.try_next(), Err(StreamError::Stalled));
+    poke(&name, s.entry().offset() + 52, &0u32.to_le_bytes());
+    s.emit(2).unwrap();
+    assert_eq!(s.try_next(), Ok(2));
+}

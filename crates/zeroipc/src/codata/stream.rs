@@ -66,7 +66,9 @@
 //! # Process death
 //!
 //! A lock holder killed mid-operation leaves its pid in the lock: the next zeroipc user sees
-//! that the process is gone (`kill(pid, 0)`) and takes the lock over with a CAS. The ring
+//! that the process is gone (`kill(pid, 0)`) and takes the lock over with a CAS. A holder
+//! that looks alive but keeps the lock for 1 s (stopped, or killed and not yet reaped by its
+//! parent: a zombie) makes operations fail with `Stalled` instead of hanging. The ring
 //! publishes nothing half-written (see [`Ring`]). `subscribers` stays inflated by dead
 //! subscribers (advisory, as upstream). A stage's thread dies with its process; its output
 //! stream then never closes — readers use timeouts.
@@ -110,6 +112,24 @@ use crate::sync::wait::{Parked, park, wake_all};
 use crate::sys::process::{current_pid, pid_alive};
 
 const SUFFIXES: [&str; 2] = ["_header", "_buffer"];
+/// How long the ring lock may stay with one live holder before an operation gives up.
+const STALL: Duration = Duration::from_secs(1);
+
+/// Why the ring lock was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LockFail {
+    Timeout,
+    Stalled,
+}
+
+impl From<LockFail> for StreamError {
+    fn from(f: LockFail) -> Self {
+        match f {
+            LockFail::Timeout => Self::Timeout,
+            LockFail::Stalled => Self::Stalled,
+        }
+    }
+}
 /// How often a stage re-checks its stop flag while its input is idle.
 const STAGE_POLL: Duration = Duration::from_millis(10);
 
@@ -125,13 +145,19 @@ pub enum EmitError<T> {
     Closed(T),
     /// The ring's positions are inconsistent (never trusted, never an out-of-bounds copy).
     Corrupt(T, Corruption),
+    /// The ring lock stayed with one live process for 1 s (stopped, or a zombie).
+    Stalled(T),
 }
 
 impl<T> EmitError<T> {
     /// The value that was not emitted.
     pub fn into_inner(self) -> T {
         match self {
-            Self::Full(v) | Self::Timeout(v) | Self::Closed(v) | Self::Corrupt(v, _) => v,
+            Self::Full(v)
+            | Self::Timeout(v)
+            | Self::Closed(v)
+            | Self::Corrupt(v, _)
+            | Self::Stalled(v) => v,
         }
     }
 }
@@ -143,6 +169,7 @@ impl<T> fmt::Debug for EmitError<T> {
             Self::Timeout(_) => f.write_str("Timeout(..)"),
             Self::Closed(_) => f.write_str("Closed(..)"),
             Self::Corrupt(_, c) => write!(f, "Corrupt(.., {c:?})"),
+            Self::Stalled(_) => f.write_str("Stalled(..)"),
         }
     }
 }
@@ -154,6 +181,7 @@ impl<T> fmt::Display for EmitError<T> {
             Self::Timeout(_) => f.write_str("timed out waiting for room in the stream"),
             Self::Closed(_) => f.write_str("the stream is closed"),
             Self::Corrupt(_, c) => write!(f, "corrupt stream: {c}"),
+            Self::Stalled(_) => f.write_str("the stream's ring lock is held by a stuck process"),
         }
     }
 }
@@ -180,6 +208,8 @@ pub enum StreamError {
         /// Values this subscriber will never see.
         missed: u64,
     },
+    /// The ring lock stayed with one live process for 1 s (stopped, or a zombie).
+    Stalled,
 }
 
 impl fmt::Display for StreamError {
@@ -191,6 +221,7 @@ impl fmt::Display for StreamError {
             Self::Corrupt(c) => write!(f, "corrupt stream: {c}"),
             Self::Panicked => f.write_str("a stream stage panicked"),
             Self::Lagged { missed } => write!(f, "fell behind: {missed} values were overwritten"),
+            Self::Stalled => f.write_str("the stream's ring lock is held by a stuck process"),
         }
     }
 }
@@ -316,7 +347,7 @@ impl<T: Element> Stream<T> {
     ///
     /// [`StreamError::Corrupt`] if the ring's positions are inconsistent.
     pub fn broadcast_subscriber(&self) -> Result<BroadcastSubscriber<T>, StreamError> {
-        let _guard = self.lock(None);
+        let _guard = self.lock(None)?;
         let (w, _, _) = self.ring.read_at(u64::MAX).map_err(StreamError::Corrupt)?;
         Ok(BroadcastSubscriber {
             stream: self.clone(),
@@ -426,15 +457,18 @@ impl<T: Element> Stream<T> {
             .expect("validated at open")
     }
 
-    /// Takes the ring lock (a dead holder's lock is taken over), or `None` at `deadline`.
-    fn lock(&self, deadline: Option<Instant>) -> Option<RingLock<'_>> {
+    /// Takes the ring lock: a dead holder's lock is taken over; a live holder that keeps it
+    /// for [`STALL`] (a stopped process, or a zombie its parent never reaped) is
+    /// [`LockFail::Stalled`].
+    fn lock(&self, deadline: Option<Instant>) -> Result<RingLock<'_>, LockFail> {
         let hdr = self.hdr();
         let me = current_pid();
         let mut spins = 0u32;
+        let mut held: Option<(u32, Instant)> = None;
         loop {
             // ORDERING: Acquire pairs with the holder's Release in `RingLock::drop`.
             match hdr.lock.compare_exchange(0, me, Acquire, Relaxed) {
-                Ok(_) => return Some(RingLock { hdr, me }),
+                Ok(_) => return Ok(RingLock { hdr, me }),
                 Err(owner) if spins >= 32 && owner != me && !pid_alive(owner) => {
                     // ORDERING: Acquire — take over from a dead holder (nothing it did is
                     // half-published: the ring publishes with its own Release stores).
@@ -443,15 +477,26 @@ impl<T: Element> Stream<T> {
                         .compare_exchange(owner, me, Acquire, Relaxed)
                         .is_ok()
                     {
-                        return Some(RingLock { hdr, me });
+                        return Ok(RingLock { hdr, me });
                     }
                 }
                 Err(owner) => {
                     spins = spins.saturating_add(1);
                     if spins < 32 {
                         std::thread::yield_now();
-                    } else if park(&hdr.lock, owner, deadline) == Parked::TimedOut {
-                        return None;
+                        continue;
+                    }
+                    let now = Instant::now();
+                    match held {
+                        Some((o, since)) if o == owner => {
+                            if now.duration_since(since) >= STALL {
+                                return Err(LockFail::Stalled);
+                            }
+                        }
+                        _ => held = Some((owner, now)),
+                    }
+                    if park(&hdr.lock, owner, deadline) == Parked::TimedOut {
+                        return Err(LockFail::Timeout);
                     }
                 }
             }
@@ -579,8 +624,10 @@ impl<T: Element> Stream<T> {
             if self.is_closed() {
                 return Err(EmitError::Closed(value));
             }
-            let Some(guard) = self.lock(deadline) else {
-                return Err(EmitError::Timeout(value));
+            let guard = match self.lock(deadline) {
+                Ok(g) => g,
+                Err(LockFail::Timeout) => return Err(EmitError::Timeout(value)),
+                Err(LockFail::Stalled) => return Err(EmitError::Stalled(value)),
             };
             let mut tx = match self.ring.producer() {
                 Ok(tx) => tx,
@@ -650,9 +697,7 @@ impl<T: Element> Stream<T> {
     }
 
     fn read_one(&self, deadline: Option<Instant>) -> Result<T, StreamError> {
-        let Some(guard) = self.lock(deadline) else {
-            return Err(StreamError::Timeout);
-        };
+        let guard = self.lock(deadline)?;
         let mut rx = self.ring.consumer().map_err(StreamError::Corrupt)?;
         let v = rx.pop().map_err(StreamError::Corrupt)?;
         drop(guard);
@@ -789,6 +834,7 @@ impl<T: Element> Stream<T> {
                             Err(EmitError::Timeout(_) | EmitError::Closed(_)) => return Ok(()),
                             Err(EmitError::Corrupt(_, c)) => return Err(StreamError::Corrupt(c)),
                             Err(EmitError::Full(_)) => return Ok(()),
+                            Err(EmitError::Stalled(_)) => return Err(StreamError::Stalled),
                         }
                     }
                 }
@@ -1091,7 +1137,7 @@ impl<T: Element> BroadcastSubscriber<T> {
         // Read `closed` first: everything emitted before the close is then in the ring.
         let closed = self.stream.is_closed();
         let (w, r, v) = {
-            let _guard = self.stream.lock(None);
+            let _guard = self.stream.lock(None)?;
             self.stream
                 .ring
                 .read_at(self.pos)
