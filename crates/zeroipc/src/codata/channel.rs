@@ -70,6 +70,9 @@
 //! - Buffered: as [`Queue`] (a peer killed mid-push/pop stalls that slot; reported as
 //!   [`SendError::Stalled`] / [`RecvError::Stalled`] after the stall timeout).
 //! - `senders` / `receivers` are advisory counts, inflated by dead peers (as upstream).
+//! - Dead means gone: a sender killed but not yet reaped by its parent (a zombie), stopped
+//!   (`SIGSTOP`), or in another pid namespace looks alive, so its lock is not taken over;
+//!   other senders then wait until their deadline (`send_timeout` / `send_deadline`).
 //!
 //! # C++ peers
 //!

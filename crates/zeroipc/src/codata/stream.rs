@@ -714,6 +714,29 @@ impl<T: Element> Stream<T> {
         self.next_until(Instant::now().checked_add(timeout))
     }
 
+    /// Takes the oldest value, waiting until `deadline` for one.
+    ///
+    /// # Errors
+    ///
+    /// As [`Stream::next_timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, StreamError}};
+    /// # let name = format!("/zeroipc-doc-stream-next-deadline-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stream<u8> = Stream::create(&seg, "s", 4)?;
+    /// let soon = Instant::now() + Duration::from_millis(5);
+    /// assert_eq!(s.next_deadline(soon), Err(StreamError::Timeout));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn next_deadline(&self, deadline: Instant) -> Result<T, StreamError> {
+        self.next_until(Some(deadline))
+    }
+
     fn next_until(&self, deadline: Option<Instant>) -> Result<T, StreamError> {
         let h = self.hdr();
         loop {
