@@ -102,6 +102,8 @@ pub(crate) mod raw;
 pub(crate) mod sys;
 
 #[cfg(not(loom))]
+pub mod codata;
+#[cfg(not(loom))]
 mod error;
 #[cfg(not(loom))]
 pub mod inspect;

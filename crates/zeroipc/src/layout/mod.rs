@@ -11,6 +11,7 @@ compile_error!("the zeroipc format is little-endian");
 
 pub(crate) mod array;
 pub(crate) mod barrier;
+pub(crate) mod channel;
 pub(crate) mod event;
 pub(crate) mod latch;
 pub(crate) mod map;
@@ -22,6 +23,7 @@ pub(crate) mod rwlock;
 pub(crate) mod semaphore;
 pub(crate) mod set;
 pub(crate) mod stack;
+pub(crate) mod stream;
 pub(crate) mod table;
 
 /// The table magic, `'ZIPM'` (bytes on disk `4D 50 49 5A`). FORMAT.md §3.1.

@@ -6,6 +6,7 @@ pub(crate) mod cell;
 pub(crate) mod hash;
 pub(crate) mod open_addressing;
 pub(crate) mod pool;
+pub(crate) mod rendezvous;
 pub(crate) mod ring;
 pub(crate) mod stack;
 pub(crate) mod vyukov;

@@ -204,6 +204,21 @@ impl<'a, T> RingView<'a, T> {
         Ok(n)
     }
 
+    /// Without moving anything: `(write_pos, read_pos)` and, if `pos` lies between them,
+    /// the element at byte position `pos`. For readers that keep their own cursor and are
+    /// serialised with every producer by the caller (a Stream's broadcast subscribers).
+    pub(crate) fn read_at(&self, pos: u64) -> Result<(u64, u64, Option<T>), Corrupt> {
+        let (w, r) = self.positions()?;
+        if pos < r || pos >= w || pos % self.es != 0 {
+            return Ok((w, r, None));
+        }
+        // SAFETY: the slot at `pos` lies between `read_pos` and `write_pos` (published, by
+        // the Acquire in `positions`), and the caller holds the lock every producer takes,
+        // so nobody rewrites it during the copy.
+        let v = unsafe { self.slots[self.index(pos)].read() };
+        Ok((w, r, Some(v)))
+    }
+
     /// Elements in the ring right now (a snapshot).
     pub(crate) fn len(&self) -> Result<usize, Corrupt> {
         // ORDERING: Relaxed — a snapshot; no data is read on its strength.

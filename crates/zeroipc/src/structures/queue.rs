@@ -549,6 +549,50 @@ impl<T: Element> Queue<T> {
         &self.seg
     }
 
+    /// A registration as a sleeper waiting for an element, for structures built on a queue
+    /// (Channel) that need their own wait loop (to also watch a `closed` flag).
+    pub(crate) fn data_sleeper(&self) -> Sleeper<'_, T> {
+        Sleeper::new(self, Side::Data)
+    }
+
+    /// A registration as a sleeper waiting for a free slot (see [`Queue::data_sleeper`]).
+    pub(crate) fn room_sleeper(&self) -> Sleeper<'_, T> {
+        Sleeper::new(self, Side::Room)
+    }
+
+    /// Sleeps (at most 1 ms, never past `deadline`) until the element at `head` may have been
+    /// published; the caller retries its pop afterwards.
+    pub(crate) fn wait_for_data(&self, sleeper: &mut Sleeper<'_, T>, deadline: Option<Instant>) {
+        let q = self.view();
+        // ORDERING: Relaxed — which slot to watch; the futex compares its `seq`.
+        let h = self.header().head.load(Relaxed);
+        sleeper.sleep(
+            q.seq_word(h),
+            h.wrapping_add(1),
+            deadline.unwrap_or_else(far_future),
+        );
+    }
+
+    /// Sleeps (at most 1 ms, never past `deadline`) until the slot at `tail` may have been
+    /// freed; the caller retries its push afterwards.
+    pub(crate) fn wait_for_room(&self, sleeper: &mut Sleeper<'_, T>, deadline: Option<Instant>) {
+        let q = self.view();
+        // ORDERING: Relaxed — which slot to watch; the futex compares its `seq`.
+        let t = self.header().tail.load(Relaxed);
+        sleeper.sleep(q.seq_word(t), t, deadline.unwrap_or_else(far_future));
+    }
+
+    /// Wakes every zeroipc sleeper of this queue (the words they sleep on: `seq` at `head`
+    /// and at `tail`), e.g. when a Channel closes. A sleeper on an older word re-checks
+    /// within its 1 ms slice.
+    pub(crate) fn wake_sleepers(&self) {
+        let q = self.view();
+        let h = self.header();
+        // ORDERING: Relaxed — which words to wake.
+        futex::wake_all(q.seq_word(h.head.load(Relaxed)));
+        futex::wake_all(q.seq_word(h.tail.load(Relaxed)));
+    }
+
     /// After a push at `pos`: wake the consumers sleeping on that slot, if any sleep.
     #[inline]
     fn after_push(&self, q: &Vyukov<'_, T>, pos: u32) {
@@ -929,7 +973,7 @@ impl<T: Element> Queue<T> {
 
 /// Which counter of the waiter registry a blocked caller registers in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Side {
+pub(crate) enum Side {
     /// A consumer waiting for an element.
     Data,
     /// A producer waiting for a free slot.
@@ -938,7 +982,7 @@ enum Side {
 
 /// A caller about to sleep: registered in the waiter registry (segment::waiters) from its
 /// first sleep until it leaves, so wakers know to issue `FUTEX_WAKE`.
-struct Sleeper<'s, T: Element> {
+pub(crate) struct Sleeper<'s, T: Element> {
     queue: &'s Queue<T>,
     side: Side,
     /// The counter we incremented, once registered.
@@ -998,4 +1042,9 @@ impl<T: Element> Drop for Sleeper<'_, T> {
             c.fetch_sub(1, Relaxed);
         }
     }
+}
+
+/// A deadline far enough away to mean "none" (the sleeps are sliced anyway).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(3600)
 }

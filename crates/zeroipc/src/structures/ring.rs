@@ -291,6 +291,12 @@ impl<T: Element> Ring<T> {
         RingView::new(hdr, slots).expect("validated at open")
     }
 
+    /// `(write_pos, read_pos, element at byte position pos if in between)`, moving nothing;
+    /// the caller serialises with every producer (Stream broadcast subscribers).
+    pub(crate) fn read_at(&self, pos: u64) -> Result<(u64, u64, Option<T>), Corruption> {
+        self.view().read_at(pos).map_err(|c| self.corruption(c))
+    }
+
     fn corruption(&self, c: Corrupt) -> Corruption {
         Corruption::Field {
             entry: self.entry.name().to_string(),

@@ -1,0 +1,1214 @@
+//! Stream: a closable sequence of values that one or more emitters push and subscribers
+//! consume, with operators (`map`, `filter`, `take`, `skip`, `fold`, `window`) that each
+//! produce a derived stream in the segment and run as a pipeline [`Stage`] the caller owns.
+//! The bytes are the C++ `Stream<T>` (FORMAT.md §6.3); a Python stream (a bare Ring under
+//! the name) is refused ([`StructureError::Foreign`]).
+//!
+//! # Layout (FORMAT.md §6.3)
+//!
+//! `<name>_header`, 56 bytes:
+//!
+//! | off | size | field                                                         |
+//! |-----|------|---------------------------------------------------------------|
+//! | 0   | 8    | `sequence` u64: values ever emitted                           |
+//! | 8   | 4    | `subscribers` u32: subscribers currently reading (advisory)   |
+//! | 12  | 1    | `closed` u8 (0 / non-zero)                                    |
+//! | 16  | 4    | `buffer_capacity` u32, in elements                            |
+//! | 20  | 32   | `transform_name`: "map", "filter", ... (NUL-padded) or zeros  |
+//! | 52  | 4    | tail padding in C++; zeroipc's ring lock (0 = free, else a pid) |
+//!
+//! `<name>_buffer`: a [`Ring`] of `buffer_capacity * size_of T` bytes. Base name ≤ 24 bytes.
+//!
+//! # Semantics
+//!
+//! - [`Stream::emit`] appends unless the stream is closed or the buffer is full
+//!   ([`Stream::emit_timeout`] waits for room); `sequence` counts emitted values.
+//! - Each value goes to **one** reader ([`Stream::try_next`], [`Stream::next_timeout`],
+//!   [`Stream::subscribe`], stages): the ring has one read position. Values still buffered
+//!   at [`Stream::close`] are delivered; then readers see [`StreamError::Closed`] (C++ drops
+//!   them, D-15).
+//! - **Broadcast** ([`Stream::create_broadcast`], zeroipc only): emitters never fail on a
+//!   full buffer — they drop the oldest value (advancing the ring's `read_pos`) — and each
+//!   [`Stream::broadcast_subscriber`] keeps its own cursor in process memory, starting at
+//!   the values emitted after it subscribed, so every subscriber sees every value. One that
+//!   falls more than `buffer_capacity` behind gets [`StreamError::Lagged`] with the number
+//!   of values it missed, then continues from the oldest value still buffered (tokio's
+//!   `broadcast` semantics). Reads hold the ring lock, so no read is torn by an overwrite.
+//!   The mode is bit 0 of header byte 13 (C++ padding, ignored by C++). Do not mix
+//!   `try_next`-style consumers into a broadcast stream: what they take is gone for
+//!   everyone (broadcast subscribers see it as lag).
+//! - Operators never block the caller (D-15): each creates its output stream (writing its
+//!   name into `transform_name` as C++ does), then runs in a thread returned as a [`Stage`]
+//!   with [`Stage::stop`] / [`Stage::join`]. A stage closes its output when its input is
+//!   closed and drained, when it is done (`take`), or when stopped.
+//!
+//! # Synchronization
+//!
+//! The Ring is single-producer single-consumer (D-12), so every zeroipc ring access — emit
+//! and read — holds the **ring lock**, a `u32` in the header's tail padding (52..56), which
+//! C++ never writes: `0` free, otherwise the holder's pid (CAS 0 → pid, Acquire; store 0,
+//! Release). Under the lock an emit writes the ring, then bumps `sequence`: among zeroipc
+//! emitters `sequence` always equals the values written when the lock is free.
+//!
+//! | store (Release)                 | load (Acquire)                 | publishes            |
+//! |---------------------------------|--------------------------------|----------------------|
+//! | ring `write_pos` / `read_pos`   | see [`Ring`]                   | elements / free room |
+//! | ring lock = 0 (unlock)          | lock CAS (next holder)         | the whole ring state |
+//! | `closed = 1` in `close`         | `closed` in emit / readers     | values emitted before the close (a reader that sees `closed` reads once more before reporting `Closed`) |
+//!
+//! Readers sleep on the `subscribers` word (emitters and `close` wake it), emitters waiting
+//! for room on the lock word (readers wake it), each at most 1 ms at a time.
+//!
+//! **C++ emitters** take no lock: a C++ emitter alongside zeroipc emitters can corrupt the
+//! ring exactly as two C++ emitters can (D-12). One C++ emitter with zeroipc readers (or the
+//! reverse) is fine: the ring's own SPSC protocol covers it.
+//!
+//! # Process death
+//!
+//! A lock holder killed mid-operation leaves its pid in the lock: the next zeroipc user sees
+//! that the process is gone (`kill(pid, 0)`) and takes the lock over with a CAS. A holder
+//! that looks alive but keeps the lock for 1 s (stopped, or killed and not yet reaped by its
+//! parent: a zombie) makes operations fail with `Stalled` instead of hanging. The ring
+//! publishes nothing half-written (see [`Ring`]). `subscribers` stays inflated by dead
+//! subscribers (advisory, as upstream). A stage's thread dies with its process; its output
+//! stream then never closes — readers use timeouts.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
+//! # let name = format!("/zeroipc-doc-stream-{}", std::process::id());
+//! let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+//! let temps: Stream<f64> = Stream::create(&seg, "temps", 64)?;
+//! let hot = temps.filter(&seg, "hot", |t| *t > 30.0)?; // runs in its own thread
+//! for t in [20.0, 35.5, 31.0, 12.0] {
+//!     temps.emit(t)?;
+//! }
+//! temps.close();
+//! let got: Vec<f64> = hot.output().subscribe(Duration::from_secs(10)).collect();
+//! assert_eq!(got, [35.5, 31.0]);
+//! hot.join()?;
+//! # Segment::unlink(&name)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use core::fmt;
+use core::marker::PhantomData;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::Element;
+use crate::error::{Corruption, StructureError};
+use crate::layout::stream::{FLAG_BROADCAST, STREAM_HEADER_LEN, StreamHeader};
+use crate::loom::AtomicU8;
+use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use crate::segment::{Entry, Segment};
+use crate::structures::Ring;
+use crate::sync::composite;
+use crate::sync::wait::{Parked, park, wake_all};
+// As in `channel`: pid liveness for the dead-holder takeover of the ring lock.
+use crate::sys::process::{current_pid, pid_alive};
+
+const SUFFIXES: [&str; 2] = ["_header", "_buffer"];
+/// How long the ring lock may stay with one live holder before an operation gives up.
+const STALL: Duration = Duration::from_secs(1);
+
+/// Why the ring lock was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LockFail {
+    Timeout,
+    Stalled,
+}
+
+impl From<LockFail> for StreamError {
+    fn from(f: LockFail) -> Self {
+        match f {
+            LockFail::Timeout => Self::Timeout,
+            LockFail::Stalled => Self::Stalled,
+        }
+    }
+}
+/// How often a stage re-checks its stop flag while its input is idle.
+const STAGE_POLL: Duration = Duration::from_millis(10);
+
+/// Why an emit did not append; the value is handed back.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EmitError<T> {
+    /// The buffer is full (`emit`, `try`-style).
+    Full(T),
+    /// The deadline passed while the buffer stayed full.
+    Timeout(T),
+    /// The stream is closed.
+    Closed(T),
+    /// The ring's positions are inconsistent (never trusted, never an out-of-bounds copy).
+    Corrupt(T, Corruption),
+    /// The ring lock stayed with one live process for 1 s (stopped, or a zombie).
+    Stalled(T),
+}
+
+impl<T> EmitError<T> {
+    /// The value that was not emitted.
+    pub fn into_inner(self) -> T {
+        match self {
+            Self::Full(v)
+            | Self::Timeout(v)
+            | Self::Closed(v)
+            | Self::Corrupt(v, _)
+            | Self::Stalled(v) => v,
+        }
+    }
+}
+
+impl<T> fmt::Debug for EmitError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Full(_) => f.write_str("Full(..)"),
+            Self::Timeout(_) => f.write_str("Timeout(..)"),
+            Self::Closed(_) => f.write_str("Closed(..)"),
+            Self::Corrupt(_, c) => write!(f, "Corrupt(.., {c:?})"),
+            Self::Stalled(_) => f.write_str("Stalled(..)"),
+        }
+    }
+}
+
+impl<T> fmt::Display for EmitError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Full(_) => f.write_str("the stream's buffer is full"),
+            Self::Timeout(_) => f.write_str("timed out waiting for room in the stream"),
+            Self::Closed(_) => f.write_str("the stream is closed"),
+            Self::Corrupt(_, c) => write!(f, "corrupt stream: {c}"),
+            Self::Stalled(_) => f.write_str("the stream's ring lock is held by a stuck process"),
+        }
+    }
+}
+
+impl<T> std::error::Error for EmitError<T> {}
+
+/// Why a read (or a stage) returned no value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// Nothing buffered right now (`try_next`).
+    Empty,
+    /// The deadline passed first.
+    Timeout,
+    /// The stream is closed and everything emitted before the close has been read.
+    Closed,
+    /// The ring's positions are inconsistent.
+    Corrupt(Corruption),
+    /// A stage's thread panicked (in the caller's closure).
+    Panicked,
+    /// A broadcast subscriber fell behind: `missed` values were overwritten before it read
+    /// them; its next read returns the oldest value still buffered.
+    Lagged {
+        /// Values this subscriber will never see.
+        missed: u64,
+    },
+    /// The ring lock stayed with one live process for 1 s (stopped, or a zombie).
+    Stalled,
+}
+
+impl fmt::Display for StreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("the stream is empty"),
+            Self::Timeout => f.write_str("timed out waiting for a value"),
+            Self::Closed => f.write_str("the stream is closed and drained"),
+            Self::Corrupt(c) => write!(f, "corrupt stream: {c}"),
+            Self::Panicked => f.write_str("a stream stage panicked"),
+            Self::Lagged { missed } => write!(f, "fell behind: {missed} values were overwritten"),
+            Self::Stalled => f.write_str("the stream's ring lock is held by a stuck process"),
+        }
+    }
+}
+
+impl std::error::Error for StreamError {}
+
+/// A stream of `T` in a segment. See the [module docs](self).
+pub struct Stream<T: Element> {
+    seg: Segment,
+    header: Entry,
+    ring: Ring<T>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Element> Clone for Stream<T> {
+    fn clone(&self) -> Self {
+        Self {
+            seg: self.seg.clone(),
+            header: self.header.clone(),
+            ring: self.ring.clone(),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T: Element> fmt::Debug for Stream<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stream")
+            .field("header", self.header.name())
+            .field("capacity", &self.capacity())
+            .field("sequence", &self.sequence())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// Holds the ring lock; unlocks on drop.
+struct RingLock<'a> {
+    hdr: &'a StreamHeader,
+    me: u32,
+}
+
+impl Drop for RingLock<'_> {
+    fn drop(&mut self) {
+        // ORDERING: Release pairs with the Acquire CAS of the next holder.
+        let _ = self.hdr.lock.compare_exchange(self.me, 0, Release, Relaxed);
+        wake_all(&self.hdr.lock);
+    }
+}
+
+impl<T: Element> Stream<T> {
+    /// Creates a stream with room for `buffer_capacity` buffered values.
+    ///
+    /// # Errors
+    ///
+    /// [`StructureError::Table`] (name taken or over 24 bytes, table full, out of space);
+    /// [`StructureError::InvalidCapacity`] for 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
+    /// # let name = format!("/zeroipc-doc-stream-create-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stream<u32> = Stream::create(&seg, "ticks", 16)?;
+    /// assert_eq!(s.capacity(), 16);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create(seg: &Segment, name: &str, buffer_capacity: u32) -> Result<Self, StructureError> {
+        Self::create_with_transform(seg, name, buffer_capacity, "")
+    }
+
+    /// Creates a broadcast stream (see the module docs, *Semantics*): every
+    /// [`Stream::broadcast_subscriber`] sees every value; emitters overwrite the oldest
+    /// value when the buffer is full.
+    ///
+    /// # Errors
+    ///
+    /// As [`Stream::create`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, StreamError}};
+    /// # let name = format!("/zeroipc-doc-stream-bcast-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stream<u32> = Stream::create_broadcast(&seg, "news", 2)?;
+    /// let mut a = s.broadcast_subscriber()?;
+    /// let mut b = s.broadcast_subscriber()?;
+    /// s.emit(1)?;
+    /// assert_eq!((a.try_recv(), b.try_recv()), (Ok(1), Ok(1)));
+    /// (2..=5).try_for_each(|v| s.emit(v))?; // never full: overwrites
+    /// assert_eq!(a.try_recv(), Err(StreamError::Lagged { missed: 2 }));
+    /// assert_eq!(a.try_recv(), Ok(4));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create_broadcast(
+        seg: &Segment,
+        name: &str,
+        buffer_capacity: u32,
+    ) -> Result<Self, StructureError> {
+        let s = Self::create_with_transform(seg, name, buffer_capacity, "")?;
+        // ORDERING: Release pairs with the Acquire in `is_broadcast`; handles opened before
+        // this store (there are none yet unless another process raced the creation) would
+        // see a plain stream.
+        s.hdr().flags.store(FLAG_BROADCAST, Release);
+        Ok(s)
+    }
+
+    /// Whether this is a broadcast stream.
+    #[must_use]
+    pub fn is_broadcast(&self) -> bool {
+        // ORDERING: Acquire pairs with the Release in `create_broadcast`.
+        self.hdr().flags.load(Acquire) & FLAG_BROADCAST != 0
+    }
+
+    /// A broadcast subscriber starting after the last value emitted so far.
+    ///
+    /// # Errors
+    ///
+    /// [`StreamError::Corrupt`] if the ring's positions are inconsistent.
+    pub fn broadcast_subscriber(&self) -> Result<BroadcastSubscriber<T>, StreamError> {
+        let _guard = self.lock(None)?;
+        let (w, _, _) = self.ring.read_at(u64::MAX).map_err(StreamError::Corrupt)?;
+        Ok(BroadcastSubscriber {
+            stream: self.clone(),
+            pos: w,
+        })
+    }
+
+    fn create_with_transform(
+        seg: &Segment,
+        name: &str,
+        buffer_capacity: u32,
+        transform: &str,
+    ) -> Result<Self, StructureError> {
+        let names = composite::names(name, &SUFFIXES)?;
+        composite::check_absent(seg, name, &names)?;
+        if buffer_capacity == 0 {
+            return Err(StructureError::InvalidCapacity {
+                requested: 0,
+                reason: "a stream buffers at least one value",
+            });
+        }
+        seg.allocate(
+            &names[0],
+            STREAM_HEADER_LEN,
+            |region, at| -> Result<(), StructureError> {
+                let h: &StreamHeader = region.header(at)?;
+                // ORDERING: Relaxed — unpublished until the table's Release of `entry_count`.
+                h.buffer_capacity.store(buffer_capacity, Relaxed);
+                for (b, c) in h.transform_name.iter().zip(transform.bytes().take(31)) {
+                    b.store(c, Relaxed);
+                }
+                Ok(())
+            },
+        )?;
+        Ring::<T>::create(seg, &names[1], buffer_capacity)?;
+        Self::open(seg, name)
+    }
+
+    /// Opens the stream `name` (created by zeroipc or C++).
+    ///
+    /// # Errors
+    ///
+    /// [`StructureError::Table`] `NotFound`; [`StructureError::Foreign`] for a Python stream
+    /// (a bare Ring under `name`); [`StructureError::ElementSize`]; [`StructureError::Corrupt`]
+    /// for a header of the wrong size or a `buffer_capacity` that disagrees with the ring.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
+    /// # let name = format!("/zeroipc-doc-stream-open-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// Stream::<u32>::create(&seg, "s", 4)?;
+    /// assert!(Stream::<u32>::open(&seg, "s").is_ok());
+    /// assert!(Stream::<u64>::open(&seg, "s").is_err());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
+        let names = composite::names(name, &SUFFIXES)?;
+        if seg.find(&names[0]).is_err() && seg.find(&names[1]).is_err() && seg.find(name).is_ok() {
+            return Err(StructureError::Foreign {
+                entry: name.to_owned(),
+                format: "Python Stream",
+                detail: format!(
+                    "a bare Ring under '{name}', no '{}' (FORMAT.md IH-17)",
+                    names[0]
+                ),
+            });
+        }
+        let entries = composite::find_all(seg, name, &names)?;
+        let header = entries[0].clone();
+        if header.size() != STREAM_HEADER_LEN {
+            return Err(Corruption::Field {
+                entry: names[0].clone(),
+                field: "entry size",
+                found: header.size(),
+                expected: format!("{STREAM_HEADER_LEN} (the stream header)"),
+            }
+            .into());
+        }
+        let ring = Ring::<T>::open(seg, &names[1])?;
+        let h: &StreamHeader = seg.region().header(header.offset())?;
+        // ORDERING: Relaxed — written once at creation.
+        let cap = h.buffer_capacity.load(Relaxed);
+        if cap != ring.capacity() {
+            return Err(Corruption::Field {
+                entry: names[0].clone(),
+                field: "buffer_capacity",
+                found: u64::from(cap),
+                expected: format!("the capacity of '{}', {}", names[1], ring.capacity()),
+            }
+            .into());
+        }
+        Ok(Self {
+            seg: seg.clone(),
+            header,
+            ring,
+            _t: PhantomData,
+        })
+    }
+
+    fn hdr(&self) -> &StreamHeader {
+        self.seg
+            .region()
+            .header(self.header.offset())
+            .expect("validated at open")
+    }
+
+    /// Takes the ring lock: a dead holder's lock is taken over; a live holder that keeps it
+    /// for [`STALL`] (a stopped process, or a zombie its parent never reaped) is
+    /// [`LockFail::Stalled`].
+    fn lock(&self, deadline: Option<Instant>) -> Result<RingLock<'_>, LockFail> {
+        let hdr = self.hdr();
+        let me = current_pid();
+        let mut spins = 0u32;
+        let mut held: Option<(u32, Instant)> = None;
+        loop {
+            // ORDERING: Acquire pairs with the holder's Release in `RingLock::drop`.
+            match hdr.lock.compare_exchange(0, me, Acquire, Relaxed) {
+                Ok(_) => return Ok(RingLock { hdr, me }),
+                Err(owner) if spins >= 32 && owner != me && !pid_alive(owner) => {
+                    // ORDERING: Acquire — take over from a dead holder (nothing it did is
+                    // half-published: the ring publishes with its own Release stores).
+                    if hdr
+                        .lock
+                        .compare_exchange(owner, me, Acquire, Relaxed)
+                        .is_ok()
+                    {
+                        return Ok(RingLock { hdr, me });
+                    }
+                }
+                Err(owner) => {
+                    spins = spins.saturating_add(1);
+                    if spins < 32 {
+                        std::thread::yield_now();
+                        continue;
+                    }
+                    let now = Instant::now();
+                    match held {
+                        Some((o, since)) if o == owner => {
+                            if now.duration_since(since) >= STALL {
+                                return Err(LockFail::Stalled);
+                            }
+                        }
+                        _ => held = Some((owner, now)),
+                    }
+                    if park(&hdr.lock, owner, deadline) == Parked::TimedOut {
+                        return Err(LockFail::Timeout);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Buffer capacity in values.
+    #[must_use]
+    pub fn capacity(&self) -> u32 {
+        self.ring.capacity()
+    }
+
+    /// Values ever emitted (`sequence`).
+    #[must_use]
+    pub fn sequence(&self) -> u64 {
+        // ORDERING: Acquire pairs with the AcqRel increment in `emit`.
+        self.hdr().sequence.load(Acquire)
+    }
+
+    /// Subscribers currently reading (advisory).
+    #[must_use]
+    pub fn subscribers(&self) -> u32 {
+        // ORDERING: Relaxed — a snapshot.
+        self.hdr().subscribers.load(Relaxed)
+    }
+
+    /// The operator that produced this stream ("map", "filter", ...), or "".
+    #[must_use]
+    pub fn transform_name(&self) -> String {
+        let bytes: Vec<u8> = self
+            .hdr()
+            .transform_name
+            .iter()
+            // ORDERING: Relaxed — written once at creation.
+            .map(|b| b.load(Relaxed))
+            .take_while(|&b| b != 0)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// Values buffered now (a snapshot).
+    ///
+    /// # Errors
+    ///
+    /// [`Corruption`] if the ring's positions are inconsistent.
+    pub fn len(&self) -> Result<usize, Corruption> {
+        self.ring.len()
+    }
+
+    /// Whether nothing is buffered (a snapshot).
+    ///
+    /// # Errors
+    ///
+    /// [`Corruption`] if the ring's positions are inconsistent.
+    pub fn is_empty(&self) -> Result<bool, Corruption> {
+        self.ring.is_empty()
+    }
+
+    /// The `<name>_header` entry.
+    #[must_use]
+    pub fn entry(&self) -> &Entry {
+        &self.header
+    }
+
+    /// Closes the stream: emits fail from now on, readers drain what is buffered and then
+    /// see [`StreamError::Closed`]; blocked readers wake. `true` if this call closed it.
+    pub fn close(&self) -> bool {
+        let h = self.hdr();
+        // ORDERING: AcqRel — Release pairs with the Acquire loads of `closed`.
+        let was = h.closed.swap(1, AcqRel);
+        wake_all(&h.subscribers);
+        wake_all(&h.lock);
+        was == 0
+    }
+
+    /// Whether the stream is closed.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        // ORDERING: Acquire pairs with the Release in `close`.
+        self.hdr().closed.load(Acquire) != 0
+    }
+
+    /// Appends `value` without waiting for room.
+    ///
+    /// # Errors
+    ///
+    /// [`EmitError::Closed`], [`EmitError::Full`], [`EmitError::Corrupt`], with the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, EmitError}};
+    /// # let name = format!("/zeroipc-doc-stream-emit-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stream<u8> = Stream::create(&seg, "s", 1)?;
+    /// s.emit(1)?;
+    /// assert_eq!(s.emit(2), Err(EmitError::Full(2)));
+    /// assert_eq!(s.sequence(), 1);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn emit(&self, value: T) -> Result<(), EmitError<T>> {
+        self.emit_until(value, None, false)
+    }
+
+    /// Appends `value`, waiting up to `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// [`EmitError::Timeout`], [`EmitError::Closed`], [`EmitError::Corrupt`].
+    pub fn emit_timeout(&self, value: T, timeout: Duration) -> Result<(), EmitError<T>> {
+        self.emit_until(value, Instant::now().checked_add(timeout), true)
+    }
+
+    fn emit_until(
+        &self,
+        mut value: T,
+        deadline: Option<Instant>,
+        wait: bool,
+    ) -> Result<(), EmitError<T>> {
+        let h = self.hdr();
+        loop {
+            // ORDERING: Relaxed — the futex compares it.
+            let seen = h.lock.load(Relaxed);
+            if self.is_closed() {
+                return Err(EmitError::Closed(value));
+            }
+            let guard = match self.lock(deadline) {
+                Ok(g) => g,
+                Err(LockFail::Timeout) => return Err(EmitError::Timeout(value)),
+                Err(LockFail::Stalled) => return Err(EmitError::Stalled(value)),
+            };
+            let mut tx = match self.ring.producer() {
+                Ok(tx) => tx,
+                Err(c) => return Err(EmitError::Corrupt(value, c)),
+            };
+            match tx.push(value) {
+                Ok(()) => {
+                    // ORDERING: AcqRel, as C++; under the lock, so it matches the ring.
+                    h.sequence.fetch_add(1, AcqRel);
+                    drop(guard);
+                    wake_all(&h.subscribers);
+                    return Ok(());
+                }
+                Err(crate::structures::RingPushError::Full(v)) if self.is_broadcast() => {
+                    // Drop the oldest value (still under the lock), then retry.
+                    if let Err(c) = self.ring.consumer().and_then(|mut rx| rx.pop()) {
+                        return Err(EmitError::Corrupt(v, c));
+                    }
+                    drop(guard);
+                    value = v;
+                }
+                Err(crate::structures::RingPushError::Full(v)) => {
+                    drop(guard);
+                    if !wait {
+                        return Err(EmitError::Full(v));
+                    }
+                    if park(&h.lock, seen, deadline) == Parked::TimedOut {
+                        return Err(EmitError::Timeout(v));
+                    }
+                }
+                Err(crate::structures::RingPushError::Corrupt { value, corruption }) => {
+                    return Err(EmitError::Corrupt(value, corruption));
+                }
+            }
+        }
+    }
+
+    /// Takes the oldest buffered value, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`StreamError::Empty`], or [`StreamError::Closed`] if also closed;
+    /// [`StreamError::Corrupt`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, StreamError}};
+    /// # let name = format!("/zeroipc-doc-stream-next-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stream<u8> = Stream::create(&seg, "s", 4)?;
+    /// s.emit(5)?;
+    /// s.close();
+    /// assert_eq!(s.try_next(), Ok(5)); // buffered before the close: delivered
+    /// assert_eq!(s.try_next(), Err(StreamError::Closed));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_next(&self) -> Result<T, StreamError> {
+        match self.read_one(None) {
+            Err(StreamError::Empty) if self.is_closed() => match self.read_one(None) {
+                Err(StreamError::Empty) => Err(StreamError::Closed),
+                other => other,
+            },
+            other => other,
+        }
+    }
+
+    fn read_one(&self, deadline: Option<Instant>) -> Result<T, StreamError> {
+        let guard = self.lock(deadline)?;
+        let mut rx = self.ring.consumer().map_err(StreamError::Corrupt)?;
+        let v = rx.pop().map_err(StreamError::Corrupt)?;
+        drop(guard);
+        v.ok_or(StreamError::Empty)
+    }
+
+    /// Takes the oldest value, waiting up to `timeout` for one.
+    ///
+    /// # Errors
+    ///
+    /// [`StreamError::Timeout`]; [`StreamError::Closed`] once closed and drained;
+    /// [`StreamError::Corrupt`].
+    pub fn next_timeout(&self, timeout: Duration) -> Result<T, StreamError> {
+        self.next_until(Instant::now().checked_add(timeout))
+    }
+
+    /// Takes the oldest value, waiting until `deadline` for one.
+    ///
+    /// # Errors
+    ///
+    /// As [`Stream::next_timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, StreamError}};
+    /// # let name = format!("/zeroipc-doc-stream-next-deadline-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stream<u8> = Stream::create(&seg, "s", 4)?;
+    /// let soon = Instant::now() + Duration::from_millis(5);
+    /// assert_eq!(s.next_deadline(soon), Err(StreamError::Timeout));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn next_deadline(&self, deadline: Instant) -> Result<T, StreamError> {
+        self.next_until(Some(deadline))
+    }
+
+    fn next_until(&self, deadline: Option<Instant>) -> Result<T, StreamError> {
+        let h = self.hdr();
+        loop {
+            // ORDERING: Relaxed — the futex compares it.
+            let seen = h.subscribers.load(Relaxed);
+            match self.try_next() {
+                Err(StreamError::Empty) => {}
+                other => return other,
+            }
+            if park(&h.subscribers, seen, deadline) == Parked::TimedOut {
+                return match self.try_next() {
+                    Err(StreamError::Empty) => Err(StreamError::Timeout),
+                    other => other,
+                };
+            }
+        }
+    }
+
+    /// A subscriber: an iterator of values until the stream is closed and drained, or no
+    /// value arrives for `idle` (counted in `subscribers` while it lives).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
+    /// # let name = format!("/zeroipc-doc-stream-sub-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stream<u32> = Stream::create(&seg, "s", 8)?;
+    /// (1..=3).try_for_each(|v| s.emit(v))?;
+    /// s.close();
+    /// assert_eq!(s.subscribe(Duration::from_secs(1)).sum::<u32>(), 6);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn subscribe(&self, idle: Duration) -> Subscription<'_, T> {
+        // ORDERING: AcqRel, as C++ (an advisory count).
+        self.hdr().subscribers.fetch_add(1, AcqRel);
+        Subscription {
+            stream: self,
+            idle,
+            error: None,
+        }
+    }
+
+    /// Calls `f` with every value until the stream is closed and drained (or `idle` passes
+    /// without a value): the callback form of [`Stream::subscribe`]. Returns how the
+    /// subscription ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, StreamError}};
+    /// # let name = format!("/zeroipc-doc-stream-each-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stream<u32> = Stream::create(&seg, "s", 8)?;
+    /// s.emit(4)?;
+    /// s.close();
+    /// let mut seen = Vec::new();
+    /// assert_eq!(s.for_each(Duration::from_secs(1), |v| seen.push(v)), StreamError::Closed);
+    /// assert_eq!(seen, [4]);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn for_each(&self, idle: Duration, mut f: impl FnMut(T)) -> StreamError {
+        let mut sub = self.subscribe(idle);
+        for v in sub.by_ref() {
+            f(v);
+        }
+        sub.error.take().unwrap_or(StreamError::Closed)
+    }
+
+    /// Runs `step` over the input in a thread, emitting into a new stream `out`.
+    fn stage<U: Element>(
+        &self,
+        seg: &Segment,
+        out: &str,
+        transform: &str,
+        capacity: u32,
+        step: impl FnMut(T) -> (Option<U>, bool) + Send + 'static,
+    ) -> Result<Stage<U>, StructureError> {
+        self.stage_from(seg, out, transform, capacity, false, step)
+    }
+
+    fn stage_from<U: Element>(
+        &self,
+        seg: &Segment,
+        out: &str,
+        transform: &str,
+        capacity: u32,
+        stopped: bool,
+        mut step: impl FnMut(T) -> (Option<U>, bool) + Send + 'static,
+    ) -> Result<Stage<U>, StructureError> {
+        let output = Stream::<U>::create_with_transform(seg, out, capacity, transform)?;
+        let stop = Arc::new(AtomicU8::new(u8::from(stopped)));
+        let (input, tx, flag) = (self.clone(), output.clone(), stop.clone());
+        // ORDERING: Relaxed — a process-local flag; the stage only needs to see it eventually.
+        let stopped = move || flag.load(Relaxed) != 0;
+        let handle = std::thread::spawn(move || {
+            let r = (|| loop {
+                if stopped() {
+                    return Ok(());
+                }
+                let v = match input.next_timeout(STAGE_POLL) {
+                    Ok(v) => v,
+                    Err(StreamError::Timeout) => continue,
+                    Err(StreamError::Closed) => return Ok(()),
+                    Err(e) => return Err(e),
+                };
+                let (out, done) = step(v);
+                if let Some(mut u) = out {
+                    loop {
+                        match tx.emit_timeout(u, STAGE_POLL) {
+                            Ok(()) => break,
+                            Err(EmitError::Timeout(back)) if !stopped() => u = back,
+                            Err(EmitError::Timeout(_) | EmitError::Closed(_)) => return Ok(()),
+                            Err(EmitError::Corrupt(_, c)) => return Err(StreamError::Corrupt(c)),
+                            Err(EmitError::Full(_)) => return Ok(()),
+                            Err(EmitError::Stalled(_)) => return Err(StreamError::Stalled),
+                        }
+                    }
+                }
+                if done {
+                    return Ok(());
+                }
+            })();
+            tx.close();
+            r
+        });
+        Ok(Stage {
+            output,
+            stop,
+            handle: Some(handle),
+        })
+    }
+
+    /// A stage emitting `f(v)` for every value into a new stream `out` (same capacity).
+    ///
+    /// # Errors
+    ///
+    /// Creating `out` failed (see [`Stream::create`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
+    /// # let name = format!("/zeroipc-doc-stream-map-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let c: Stream<f64> = Stream::create(&seg, "celsius", 8)?;
+    /// let f = c.map(&seg, "fahrenheit", |t| t * 1.8 + 32.0)?;
+    /// c.emit(100.0)?;
+    /// c.close();
+    /// assert_eq!(f.output().next_timeout(Duration::from_secs(10)), Ok(212.0));
+    /// assert_eq!(f.output().transform_name(), "map");
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn map<U: Element>(
+        &self,
+        seg: &Segment,
+        out: &str,
+        f: impl Fn(T) -> U + Send + 'static,
+    ) -> Result<Stage<U>, StructureError> {
+        self.stage(seg, out, "map", self.capacity(), move |v| {
+            (Some(f(v)), false)
+        })
+    }
+
+    /// A stage passing on the values for which `keep` is true.
+    ///
+    /// # Errors
+    ///
+    /// Creating `out` failed.
+    pub fn filter(
+        &self,
+        seg: &Segment,
+        out: &str,
+        keep: impl Fn(&T) -> bool + Send + 'static,
+    ) -> Result<Stage<T>, StructureError> {
+        self.stage(seg, out, "filter", self.capacity(), move |v| {
+            (keep(&v).then_some(v), false)
+        })
+    }
+
+    /// A stage passing on the first `n` values, then closing its output.
+    ///
+    /// # Errors
+    ///
+    /// Creating `out` failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
+    /// # let name = format!("/zeroipc-doc-stream-take-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stream<u32> = Stream::create(&seg, "s", 8)?;
+    /// let rest = s.skip(&seg, "rest", 1)?; // keep it: dropping a Stage stops it
+    /// let first = rest.output().take(&seg, "two", 2)?;
+    /// (1..=5).try_for_each(|v| s.emit(v))?;
+    /// let got: Vec<u32> = first.output().subscribe(Duration::from_secs(10)).collect();
+    /// assert_eq!(got, [2, 3]);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn take(&self, seg: &Segment, out: &str, n: u64) -> Result<Stage<T>, StructureError> {
+        let cap = u32::try_from(n)
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.capacity());
+        let mut left = n;
+        // `take(0)` must not consume an input value: its stage starts stopped.
+        self.stage_from(seg, out, "take", cap, n == 0, move |v| {
+            left = left.saturating_sub(1);
+            (Some(v), left == 0)
+        })
+    }
+
+    /// A stage dropping the first `n` values and passing on the rest.
+    ///
+    /// # Errors
+    ///
+    /// Creating `out` failed.
+    pub fn skip(&self, seg: &Segment, out: &str, n: u64) -> Result<Stage<T>, StructureError> {
+        let mut left = n;
+        self.stage(seg, out, "skip", self.capacity(), move |v| {
+            if left > 0 {
+                left -= 1;
+                (None, false)
+            } else {
+                (Some(v), false)
+            }
+        })
+    }
+
+    /// A stage emitting the running fold `acc = f(acc, v)` after every value (the last value
+    /// of the output is the fold of the whole input).
+    ///
+    /// # Errors
+    ///
+    /// Creating `out` failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
+    /// # let name = format!("/zeroipc-doc-stream-fold-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stream<u32> = Stream::create(&seg, "s", 8)?;
+    /// let sums = s.fold(&seg, "sums", 0u64, |acc, v| acc + u64::from(v))?;
+    /// (1..=4).try_for_each(|v| s.emit(v))?;
+    /// s.close();
+    /// let got: Vec<u64> = sums.output().subscribe(Duration::from_secs(10)).collect();
+    /// assert_eq!(got, [1, 3, 6, 10]);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn fold<A: Element>(
+        &self,
+        seg: &Segment,
+        out: &str,
+        init: A,
+        f: impl Fn(A, T) -> A + Send + 'static,
+    ) -> Result<Stage<A>, StructureError> {
+        let mut acc = init;
+        self.stage(seg, out, "fold", self.capacity(), move |v| {
+            acc = f(acc, v);
+            (Some(acc), false)
+        })
+    }
+
+    /// A stage emitting non-overlapping windows of `N` consecutive values as `[T; N]`
+    /// (a partial window at close is dropped).
+    ///
+    /// # Errors
+    ///
+    /// Creating `out` failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
+    /// # let name = format!("/zeroipc-doc-stream-window-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stream<u16> = Stream::create(&seg, "s", 8)?;
+    /// let pairs = s.window::<2>(&seg, "pairs")?;
+    /// (1..=5).try_for_each(|v| s.emit(v))?;
+    /// s.close();
+    /// let got: Vec<[u16; 2]> = pairs.output().subscribe(Duration::from_secs(10)).collect();
+    /// assert_eq!(got, [[1, 2], [3, 4]]);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn window<const N: usize>(
+        &self,
+        seg: &Segment,
+        out: &str,
+    ) -> Result<Stage<[T; N]>, StructureError>
+    where
+        [T; N]: Element,
+    {
+        let mut buf: Vec<T> = Vec::with_capacity(N);
+        self.stage(seg, out, "window", self.capacity(), move |v| {
+            buf.push(v);
+            if buf.len() < N {
+                return (None, false);
+            }
+            let w: Option<[T; N]> = buf.as_slice().try_into().ok();
+            buf.clear();
+            (w, false)
+        })
+    }
+}
+
+/// A subscriber; see [`Stream::subscribe`].
+#[derive(Debug)]
+pub struct Subscription<'a, T: Element> {
+    stream: &'a Stream<T>,
+    idle: Duration,
+    error: Option<StreamError>,
+}
+
+impl<T: Element> Subscription<'_, T> {
+    /// Why iteration ended (`None` while it has not).
+    #[must_use]
+    pub fn error(&self) -> Option<&StreamError> {
+        self.error.as_ref()
+    }
+}
+
+impl<T: Element> Iterator for Subscription<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        if self.error.is_some() {
+            return None;
+        }
+        match self.stream.next_timeout(self.idle) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error = Some(e);
+                None
+            }
+        }
+    }
+}
+
+impl<T: Element> Drop for Subscription<'_, T> {
+    fn drop(&mut self) {
+        // ORDERING: AcqRel, as C++.
+        self.stream.hdr().subscribers.fetch_sub(1, AcqRel);
+    }
+}
+
+/// A running operator: its output stream and the thread feeding it. Dropping it stops and
+/// joins the thread.
+#[derive(Debug)]
+pub struct Stage<U: Element> {
+    output: Stream<U>,
+    stop: Arc<AtomicU8>,
+    handle: Option<JoinHandle<Result<(), StreamError>>>,
+}
+
+impl<U: Element> Stage<U> {
+    /// The derived stream.
+    #[must_use]
+    pub fn output(&self) -> &Stream<U> {
+        &self.output
+    }
+
+    /// Asks the stage to stop (within ~10 ms); it then closes its output.
+    pub fn stop(&self) {
+        // ORDERING: Relaxed — a process-local flag polled by the stage.
+        self.stop.store(1, Relaxed);
+    }
+
+    /// Waits for the stage to finish (its input closed and drained, `take` done, or
+    /// [`Stage::stop`]).
+    ///
+    /// # Errors
+    ///
+    /// [`StreamError::Corrupt`] if a stream broke; [`StreamError::Panicked`] if the
+    /// closure panicked.
+    pub fn join(mut self) -> Result<(), StreamError> {
+        self.handle
+            .take()
+            .map_or(Ok(()), |h| h.join().unwrap_or(Err(StreamError::Panicked)))
+    }
+}
+
+impl<U: Element> Drop for Stage<U> {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            self.stop();
+            let _ = h.join();
+        }
+    }
+}
+
+/// A broadcast subscriber with its own cursor; see [`Stream::create_broadcast`].
+#[derive(Debug, Clone)]
+pub struct BroadcastSubscriber<T: Element> {
+    stream: Stream<T>,
+    /// Byte position of the next value to read.
+    pos: u64,
+}
+
+impl<T: Element> BroadcastSubscriber<T> {
+    /// The next value, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`StreamError::Empty`]; [`StreamError::Closed`] once closed and this subscriber has
+    /// read everything; [`StreamError::Lagged`]; [`StreamError::Corrupt`].
+    pub fn try_recv(&mut self) -> Result<T, StreamError> {
+        // Read `closed` first: everything emitted before the close is then in the ring.
+        let closed = self.stream.is_closed();
+        let (w, r, v) = {
+            let _guard = self.stream.lock(None)?;
+            self.stream
+                .ring
+                .read_at(self.pos)
+                .map_err(StreamError::Corrupt)?
+        };
+        let es = core::mem::size_of::<T>() as u64;
+        if let Some(v) = v {
+            self.pos = self.pos.wrapping_add(es);
+            return Ok(v);
+        }
+        if self.pos < r {
+            let missed = (r - self.pos) / es;
+            self.pos = r;
+            return Err(StreamError::Lagged { missed });
+        }
+        if self.pos > w {
+            // Only if the positions went backwards (a reset by a peer): start over.
+            self.pos = w;
+        }
+        Err(if closed {
+            StreamError::Closed
+        } else {
+            StreamError::Empty
+        })
+    }
+
+    /// The next value, waiting up to `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`BroadcastSubscriber::try_recv`], with [`StreamError::Timeout`] for `Empty`.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, StreamError> {
+        let deadline = Instant::now().checked_add(timeout);
+        let stream = self.stream.clone();
+        let h = stream.hdr();
+        loop {
+            // ORDERING: Relaxed — the futex compares it.
+            let seen = h.subscribers.load(Relaxed);
+            match self.try_recv() {
+                Err(StreamError::Empty) => {}
+                other => return other,
+            }
+            if park(&h.subscribers, seen, deadline) == Parked::TimedOut {
+                return match self.try_recv() {
+                    Err(StreamError::Empty) => Err(StreamError::Timeout),
+                    other => other,
+                };
+            }
+        }
+    }
+}

@@ -1,0 +1,604 @@
+//! Channel<T>: golden C++ channels, Python channels refused, byte-identical reproduction,
+//! close semantics, select, and real processes: producer–consumer with close, a 2×2
+//! rendezvous, and a sender SIGKILLed in the middle of a rendezvous.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use common::{ShmName, child_role, load_golden, spawn_child, spawn_child_with, wait_ok};
+use zeroipc::codata::channel::{Channel, RecvError, Select, SendError, select_recv};
+use zeroipc::{Segment, SegmentOptions, StructureError, TableError};
+
+const LONG: Duration = Duration::from_secs(20);
+
+fn fresh(test: &str) -> (ShmName, Segment) {
+    let name = ShmName::new(test);
+    let seg = SegmentOptions::new()
+        .size(256 * 1024)
+        .create_new(name.as_str())
+        .unwrap();
+    (name, seg)
+}
+
+fn entry_bytes(seg: &Segment, name: &str) -> Vec<u8> {
+    let e = seg.find(name).unwrap();
+    seg.read_bytes(e.offset(), e.size()).unwrap()
+}
+
+#[test]
+fn golden_cpp_channels_decode_as_the_manifest_lists() {
+    let shm = load_golden("cpp_all.bin");
+    let seg = Segment::open(shm.as_str()).unwrap();
+
+    let chb: Channel<i32> = Channel::open(&seg, "chb").unwrap();
+    assert_eq!(chb.capacity(), 8);
+    assert!(!chb.is_closed());
+    assert_eq!(chb.len(), 5);
+    let got: Vec<i32> = std::iter::from_fn(|| chb.try_recv().ok()).collect();
+    assert_eq!(got, [3, 4, 5, 6, 7]);
+    assert_eq!(chb.try_recv(), Err(RecvError::Empty));
+
+    let chu: Channel<i32> = Channel::open(&seg, "chu").unwrap();
+    assert_eq!(chu.capacity(), 0);
+    assert!(!chu.is_closed());
+    // ready = false, consumed = true, data = 77: a completed rendezvous, nothing pending.
+    let slot = entry_bytes(&seg, "chu_slot");
+    assert_eq!(&slot[..2], &[0, 1]);
+    assert_eq!(i32::from_le_bytes(slot[4..8].try_into().unwrap()), 77);
+    assert_eq!(chu.try_recv(), Err(RecvError::Empty));
+
+    let chc: Channel<f64> = Channel::open(&seg, "chc").unwrap();
+    assert_eq!(chc.capacity(), 2);
+    assert!(chc.is_closed());
+    assert_eq!(chc.send(1.0), Err(SendError::Disconnected(1.0)));
+    assert_eq!(chc.recv_timeout(LONG), Ok(9.5));
+    assert_eq!(chc.recv_timeout(LONG), Err(RecvError::Disconnected));
+
+    // Wrong element type: refused with a typed error.
+    assert!(matches!(
+        Channel::<u64>::open(&seg, "chb"),
+        Err(StructureError::ElementSize { .. })
+    ));
+    assert!(matches!(
+        Channel::<u64>::open(&seg, "chu"),
+        Err(StructureError::ElementSize { .. })
+    ));
+}
+
+#[test]
+fn golden_python_channels_are_refused_as_foreign() {
+    let shm = load_golden("python_all.bin");
+    let seg = Segment::open(shm.as_str()).unwrap();
+    for name in ["chb", "chu", "chc"] {
+        match Channel::<i32>::open(&seg, name) {
+            Err(StructureError::Foreign { entry, format, .. }) => {
+                assert_eq!(entry, name);
+                assert!(format.contains("Python"), "{format}");
+            }
+            other => panic!("{name}: expected Foreign, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn zeroipc_reproduces_the_golden_channels_byte_for_byte() {
+    let (_n, seg) = fresh("chan_bytes");
+    // chb: i32, requested 5 -> 8; send 1..=7, receive 2.
+    let chb: Channel<i32> = Channel::create(&seg, "chb", 5).unwrap();
+    (1..=7).for_each(|v| chb.send(v).unwrap());
+    assert_eq!((chb.recv(), chb.recv()), (Ok(1), Ok(2)));
+    // chu: one rendezvous of 77, sender thread, receiver main.
+    let chu: Channel<i32> = Channel::create(&seg, "chu", 0).unwrap();
+    let tx = chu.clone();
+    let t = std::thread::spawn(move || tx.send_timeout(77, LONG));
+    assert_eq!(chu.recv_timeout(LONG), Ok(77));
+    t.join().unwrap().unwrap();
+    // chc: f64, capacity 2, send 9.5, close.
+    let chc: Channel<f64> = Channel::create(&seg, "chc", 2).unwrap();
+    chc.send(9.5).unwrap();
+    chc.close();
+
+    let shm = load_golden("cpp_all.bin");
+    let gold = Segment::open(shm.as_str()).unwrap();
+    for name in [
+        "chb_header",
+        "chb_buffer",
+        "chu_header",
+        "chu_slot",
+        "chc_header",
+        "chc_buffer",
+    ] {
+        assert_eq!(entry_bytes(&seg, name), entry_bytes(&gold, name), "{name}");
+    }
+}
+
+#[test]
+fn create_validates_names_and_capacity() {
+    let (_n, seg) = fresh("chan_create");
+    let c: Channel<u8> = Channel::create(&seg, "one", 1).unwrap();
+    assert_eq!(c.capacity(), 2, "never a broken 1-slot queue");
+    assert!(matches!(
+        Channel::<u8>::create(&seg, "one", 4),
+        Err(StructureError::Table(_))
+    ));
+    Channel::<u8>::create(&seg, "rz", 0).unwrap();
+    assert!(matches!(
+        Channel::<u8>::create(&seg, "rz", 0),
+        Err(StructureError::Table(TableError::AlreadyExists { .. }))
+    ));
+    // 25-byte base name: "_header" would not fit in 31 bytes.
+    assert!(Channel::<u8>::create(&seg, "abcdefghijklmnopqrstuvwxy", 4).is_err());
+    assert!(Channel::<u8>::create(&seg, "abcdefghijklmnopqrstuvwx", 4).is_ok());
+    assert!(matches!(
+        Channel::<u8>::open(&seg, "missing"),
+        Err(StructureError::Table(_))
+    ));
+}
+
+#[test]
+fn close_wakes_blocked_receivers_and_senders() {
+    let (_n, seg) = fresh("chan_close_wakes");
+    for cap in [0, 2] {
+        let c: Channel<u32> = Channel::create(&seg, &format!("c{cap}"), cap).unwrap();
+        if cap > 0 {
+            c.send(1).unwrap();
+            c.send(2).unwrap();
+        }
+        // A blocked sender (full buffer / no receiver) and, for unbuffered, a receiver on
+        // another channel object.
+        let tx = c.clone();
+        let sender = std::thread::spawn(move || tx.send_timeout(3, LONG));
+        std::thread::sleep(Duration::from_millis(20));
+        let start = Instant::now();
+        assert!(c.close());
+        let r = sender.join().unwrap();
+        assert_eq!(r, Err(SendError::Disconnected(3)));
+        assert!(start.elapsed() < LONG);
+        // Drain what was sent before the close, then Disconnected.
+        if cap > 0 {
+            assert_eq!(c.recv_timeout(LONG), Ok(1));
+            assert_eq!(c.recv_timeout(LONG), Ok(2));
+        }
+        assert_eq!(c.recv_timeout(LONG), Err(RecvError::Disconnected));
+    }
+    for cap in [0, 2] {
+        let c: Channel<u32> = Channel::create(&seg, &format!("r{cap}"), cap).unwrap();
+        let rx = c.clone();
+        let receiver = std::thread::spawn(move || rx.recv_timeout(LONG));
+        std::thread::sleep(Duration::from_millis(20));
+        c.close();
+        assert_eq!(receiver.join().unwrap(), Err(RecvError::Disconnected));
+    }
+}
+
+#[test]
+fn unbuffered_try_send_and_timeouts_hand_the_value_back() {
+    let (_n, seg) = fresh("chan_try");
+    let c: Channel<u64> = Channel::create(&seg, "c", 0).unwrap();
+    assert_eq!(c.try_send(1), Err(SendError::Full(1)));
+    assert_eq!(
+        c.send_timeout(2, Duration::from_millis(5)),
+        Err(SendError::Timeout(2))
+    );
+    assert_eq!(
+        c.try_recv(),
+        Err(RecvError::Empty),
+        "a timed-out value is retracted"
+    );
+    // With a receiver blocked, try_send delivers.
+    let rx = c.clone();
+    let t = std::thread::spawn(move || rx.recv_timeout(LONG));
+    let deadline = Instant::now() + LONG;
+    let mut v = 10;
+    loop {
+        match c.try_send(v) {
+            Ok(()) => break,
+            Err(SendError::Full(back)) => v = back,
+            Err(e) => panic!("{e:?}"),
+        }
+        assert!(Instant::now() < deadline, "receiver never seen");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(t.join().unwrap(), Ok(10));
+}
+
+#[test]
+fn select_returns_the_ready_channel() {
+    let (_n, seg) = fresh("chan_select");
+    let a: Channel<u32> = Channel::create(&seg, "a", 2).unwrap();
+    let b: Channel<u16> = Channel::create(&seg, "b", 0).unwrap();
+    assert_eq!(
+        select_recv(&[&a], Duration::from_millis(5)),
+        Err(RecvError::Timeout)
+    );
+    let tx = b.clone();
+    let t = std::thread::spawn(move || tx.send_timeout(5, LONG));
+    let got = Select::new()
+        .recv(&a, u64::from)
+        .recv(&b, u64::from)
+        .wait_timeout(LONG);
+    assert_eq!(got, Ok((1, 5)));
+    t.join().unwrap().unwrap();
+    a.send(8).unwrap();
+    a.close();
+    b.close();
+    assert_eq!(select_recv(&[&a, &a], LONG), Ok((0, 8)));
+    let all_closed = Select::new()
+        .recv(&a, u64::from)
+        .recv(&b, u64::from)
+        .wait_timeout(LONG);
+    assert_eq!(all_closed, Err(RecvError::Disconnected));
+}
+
+#[test]
+fn threads_rendezvous_exactly_once() {
+    let (_n, seg) = fresh("chan_threads");
+    let c: Channel<u32> = Channel::create(&seg, "c", 0).unwrap();
+    let senders: Vec<_> = (0..3u32)
+        .map(|s| {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    c.send_timeout(s * 1000 + i, LONG).unwrap();
+                }
+            })
+        })
+        .collect();
+    let receivers: Vec<_> = (0..3)
+        .map(|_| {
+            let c = c.clone();
+            std::thread::spawn(move || c.iter().collect::<Vec<u32>>())
+        })
+        .collect();
+    senders.into_iter().for_each(|t| t.join().unwrap());
+    c.close();
+    let mut all: Vec<u32> = receivers
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    all.sort_unstable();
+    let want: Vec<u32> = (0..3)
+        .flat_map(|s| (0..200).map(move |i| s * 1000 + i))
+        .collect();
+    assert_eq!(all, want);
+}
+
+// ---- across processes ------------------------------------------------------------------
+
+const PC_TEST: &str = "producer_consumer_processes_with_close";
+const PC_N: u32 = 5000;
+
+#[test]
+fn producer_consumer_processes_with_close() {
+    if let Some(name) = child_role("producer") {
+        let seg = Segment::open(&name).unwrap();
+        let c: Channel<u32> = Channel::open(&seg, "pc").unwrap();
+        for i in 0..PC_N {
+            c.send_timeout(i, LONG).unwrap();
+        }
+        c.close();
+        return;
+    }
+    if common::is_child() {
+        return;
+    }
+    let (name, seg) = fresh(PC_TEST);
+    let c: Channel<u32> = Channel::create(&seg, "pc", 8).unwrap();
+    let child = spawn_child(PC_TEST, "producer", &name);
+    let mut got = Vec::new();
+    loop {
+        match c.recv_timeout(LONG) {
+            Ok(v) => got.push(v),
+            Err(RecvError::Disconnected) => break,
+            Err(e) => panic!("{e:?} after {} values", got.len()),
+        }
+    }
+    wait_ok(child, 30);
+    assert_eq!(
+        got,
+        (0..PC_N).collect::<Vec<_>>(),
+        "every value once, in order"
+    );
+}
+
+const RV_TEST: &str = "unbuffered_rendezvous_two_senders_two_receivers_across_processes";
+const RV_N: u32 = 300;
+
+#[test]
+fn unbuffered_rendezvous_two_senders_two_receivers_across_processes() {
+    if let Some(name) = child_role("sender") {
+        let id: u32 = std::env::var("CHAN_ID").unwrap().parse().unwrap();
+        let seg = Segment::open(&name).unwrap();
+        let c: Channel<u32> = Channel::open(&seg, "rv").unwrap();
+        for i in 0..RV_N {
+            c.send_timeout(id * 100_000 + i, LONG).unwrap();
+        }
+        return;
+    }
+    if let Some(name) = child_role("receiver") {
+        let seg = Segment::open(&name).unwrap();
+        let c: Channel<u32> = Channel::open(&seg, "rv").unwrap();
+        let out: Channel<u32> = Channel::open(&seg, "out").unwrap();
+        loop {
+            match c.recv_timeout(LONG) {
+                Ok(v) => out.send_timeout(v, LONG).unwrap(),
+                Err(RecvError::Disconnected) => return,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    }
+    if common::is_child() {
+        return;
+    }
+    let (name, seg) = fresh(RV_TEST);
+    let c: Channel<u32> = Channel::create(&seg, "rv", 0).unwrap();
+    let out: Channel<u32> = Channel::create(&seg, "out", 1024).unwrap();
+    let senders: Vec<_> = [1, 2]
+        .iter()
+        .map(|id| spawn_child_with(RV_TEST, "sender", &name, &[("CHAN_ID", id.to_string())]))
+        .collect();
+    let mut receivers: Vec<_> = (0..2)
+        .map(|_| spawn_child(RV_TEST, "receiver", &name))
+        .collect();
+    let mut got = Vec::new();
+    let mut senders = Some(senders);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "rendezvous did not finish");
+        if let Ok(v) = out.recv_timeout(Duration::from_millis(10)) {
+            got.push(v);
+            continue;
+        }
+        if got.len() == 2 * RV_N as usize && senders.is_some() {
+            senders
+                .take()
+                .unwrap()
+                .into_iter()
+                .for_each(|s| wait_ok(s, 30));
+            c.close();
+        }
+        if senders.is_none()
+            && receivers
+                .iter_mut()
+                .all(|r| r.try_wait().unwrap().is_some())
+        {
+            break;
+        }
+    }
+    receivers.into_iter().for_each(|r| wait_ok(r, 1));
+    assert!(out.try_recv().is_err());
+    let set: BTreeSet<u32> = got.iter().copied().collect();
+    assert_eq!(set.len(), got.len(), "a value was received twice");
+    let want: BTreeSet<u32> = [1, 2]
+        .iter()
+        .flat_map(|id| (0..RV_N).map(move |i| id * 100_000 + i))
+        .collect();
+    assert_eq!(set, want, "every value exactly once");
+}
+
+const KILL_TEST: &str = "a_sender_killed_in_a_rendezvous_hangs_nobody";
+
+#[test]
+fn a_sender_killed_in_a_rendezvous_hangs_nobody() {
+    if let Some(name) = child_role("stuck_sender") {
+        let seg = Segment::open(&name).unwrap();
+        let c: Channel<u32> = Channel::open(&seg, "k").unwrap();
+        // Nobody receives: blocks in the rendezvous (holding the sender lock) until killed.
+        let _ = c.send(5);
+        panic!("the parent kills this process before anyone receives");
+    }
+    if common::is_child() {
+        return;
+    }
+    let (name, seg) = fresh(KILL_TEST);
+    let c: Channel<u32> = Channel::create(&seg, "k", 0).unwrap();
+    let mut child = spawn_child(KILL_TEST, "stuck_sender", &name);
+    let deadline = Instant::now() + LONG;
+    while c.is_empty() {
+        assert!(Instant::now() < deadline, "child never published");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap(); // reaped: its pid is gone, not a zombie
+    // Another sender takes over the dead sender's lock; receivers get the dead sender's
+    // published value, then the new one.
+    let tx = c.clone();
+    let t = std::thread::spawn(move || tx.send_timeout(6, LONG));
+    assert_eq!(c.recv_timeout(LONG), Ok(5));
+    assert_eq!(c.recv_timeout(LONG), Ok(6));
+    assert_eq!(t.join().unwrap(), Ok(()));
+    // And a receiver alone times out instead of hanging.
+    assert_eq!(
+        c.recv_timeout(Duration::from_millis(20)),
+        Err(RecvError::Timeout)
+    );
+}
+
+#[test]
+fn a_sender_killed_while_waiting_for_the_lock_hangs_nobody() {
+    const T: &str = "a_sender_killed_while_waiting_for_the_lock_hangs_nobody";
+    if let Some(name) = child_role("stuck_sender") {
+        let seg = Segment::open(&name).unwrap();
+        let c: Channel<u32> = Channel::open(&seg, "k").unwrap();
+        let _ = c.send(5);
+        panic!("killed before");
+    }
+    if common::is_child() {
+        return;
+    }
+    let (name, seg) = fresh(T);
+    let c: Channel<u32> = Channel::create(&seg, "k", 0).unwrap();
+    let mut first = spawn_child(T, "stuck_sender", &name);
+    let deadline = Instant::now() + LONG;
+    while c.is_empty() {
+        assert!(Instant::now() < deadline, "child never published");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let mut second = spawn_child(T, "stuck_sender", &name);
+    std::thread::sleep(Duration::from_millis(50));
+    for ch in [&mut first, &mut second] {
+        ch.kill().unwrap();
+        ch.wait().unwrap();
+    }
+    // One value (the first child's) is pending; after it, a new sender gets through.
+    assert_eq!(c.recv_timeout(LONG), Ok(5));
+    let tx = c.clone();
+    let t = std::thread::spawn(move || tx.send_timeout(7, LONG));
+    assert_eq!(c.recv_timeout(LONG), Ok(7));
+    assert_eq!(t.join().unwrap(), Ok(()));
+}
+
+#[test]
+fn example_channel_pipeline_runs_across_processes() {
+    let exe = std::env::current_exe().unwrap();
+    let example = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("examples").join("channel_pipeline"))
+        .unwrap();
+    if !example.exists() {
+        // A full `cargo test` builds examples; `cargo test --test channel` does not.
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-p", "zeroipc", "--example", "channel_pipeline"])
+            .status()
+            .expect("run cargo build --example");
+        assert!(status.success(), "building the example failed");
+    }
+    let out = std::process::Command::new(&example)
+        .output()
+        .expect("run the example");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("received 1000 values, sum 499500"), "{text}");
+}
+
+fn poke(name: &ShmName, offset: u64, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(name.path())
+        .unwrap();
+    f.write_all_at(bytes, offset).unwrap();
+}
+
+#[test]
+fn corrupt_headers_are_typed_errors_and_any_nonzero_flag_counts() {
+    let (name, seg) = fresh("chan_corrupt");
+    let b: Channel<u32> = Channel::create(&seg, "b", 4).unwrap();
+    let u: Channel<u32> = Channel::create(&seg, "u", 0).unwrap();
+    // capacity 3: not a power of two.
+    poke(&name, b.entry().offset(), &3u32.to_le_bytes());
+    match Channel::<u32>::open(&seg, "b") {
+        Err(StructureError::Corrupt(c)) => assert!(c.to_string().contains("capacity"), "{c}"),
+        other => panic!("{other:?}"),
+    }
+    // capacity 8 while the queue has 4 slots.
+    poke(&name, b.entry().offset(), &8u32.to_le_bytes());
+    assert!(matches!(
+        Channel::<u32>::open(&seg, "b"),
+        Err(StructureError::Corrupt(_))
+    ));
+    // capacity 0 claims a rendezvous slot that does not exist: half-created.
+    poke(&name, b.entry().offset(), &0u32.to_le_bytes());
+    assert!(matches!(
+        Channel::<u32>::open(&seg, "b"),
+        Err(StructureError::Corrupt(_))
+    ));
+    // A peer that writes `ready = 2` and `closed = 7`: read as true, never UB.
+    let slot = seg.find("u_slot").unwrap().offset();
+    poke(&name, slot + 4, &41u32.to_le_bytes());
+    poke(&name, slot, &[2]);
+    assert_eq!(u.try_recv(), Ok(41));
+    poke(&name, u.entry().offset() + 12, &[7]);
+    assert!(u.is_closed());
+    assert_eq!(u.send(1), Err(SendError::Disconnected(1)));
+}
+
+/// A minimal executor: polls on the current thread, parking between wakes.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::sync::Arc::new(Unpark(std::thread::current())).into();
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park_timeout(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn async_send_and_recv_move_every_value_once() {
+    let (_n, seg) = fresh("chan_async");
+    for cap in [0, 4] {
+        let c: Channel<u32> = Channel::create(&seg, &format!("a{cap}"), cap).unwrap();
+        let senders: Vec<_> = (0..2u32)
+            .map(|s| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    for i in 0..100 {
+                        block_on(c.send_async(s * 1000 + i)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let rx = c.clone();
+        let receiver = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            while let Ok(v) = block_on(rx.recv_async()) {
+                got.push(v);
+            }
+            got
+        });
+        senders.into_iter().for_each(|t| t.join().unwrap());
+        c.close();
+        let mut got = receiver.join().unwrap();
+        got.sort_unstable();
+        let want: Vec<u32> = (0..2)
+            .flat_map(|s| (0..100).map(move |i| s * 1000 + i))
+            .collect();
+        assert_eq!(got, want, "capacity {cap}");
+    }
+}
+
+#[test]
+fn dropping_a_pending_async_send_retracts_its_value() {
+    use std::future::Future;
+    let (_n, seg) = fresh("chan_async_drop");
+    let c: Channel<u32> = Channel::create(&seg, "c", 0).unwrap();
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    {
+        let mut f = std::pin::pin!(c.send_async(9));
+        assert!(f.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(c.len(), 1, "published while pending");
+    }
+    assert_eq!(c.try_recv(), Err(RecvError::Empty), "retracted on drop");
+    // The lock was released: a later send goes through.
+    let tx = c.clone();
+    let t = std::thread::spawn(move || tx.send_timeout(10, LONG));
+    assert_eq!(c.recv_timeout(LONG), Ok(10));
+    assert_eq!(t.join().unwrap(), Ok(()));
+    // A pending receive counts as a waiting receiver and stops counting when dropped.
+    {
+        let mut r = std::pin::pin!(c.recv_async());
+        assert!(r.as_mut().poll(&mut cx).is_pending());
+        let header = seg.find("c_header").unwrap().offset();
+        assert_eq!(seg.read_bytes(header + 8, 4).unwrap(), 1u32.to_le_bytes());
+    }
+    let header = seg.find("c_header").unwrap().offset();
+    assert_eq!(seg.read_bytes(header + 8, 4).unwrap(), 0u32.to_le_bytes());
+}

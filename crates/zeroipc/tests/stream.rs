@@ -1,0 +1,319 @@
+//! Stream<T>: golden C++ streams, Python streams refused, byte-identical reproduction,
+//! close delivers what is buffered, several emitters, operators as stages, and a sensor
+//! pipeline emit → map → filter → subscriber across three processes.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{ShmName, child_role, load_golden, spawn_child, wait_ok};
+use zeroipc::codata::stream::{EmitError, Stream, StreamError};
+use zeroipc::{Segment, SegmentOptions, StructureError};
+
+const LONG: Duration = Duration::from_secs(20);
+
+fn fresh(test: &str) -> (ShmName, Segment) {
+    let name = ShmName::new(test);
+    let seg = SegmentOptions::new()
+        .size(256 * 1024)
+        .create_new(name.as_str())
+        .unwrap();
+    (name, seg)
+}
+
+fn entry_bytes(seg: &Segment, name: &str) -> Vec<u8> {
+    let e = seg.find(name).unwrap();
+    seg.read_bytes(e.offset(), e.size()).unwrap()
+}
+
+#[test]
+fn golden_cpp_streams_decode_as_the_manifest_lists() {
+    let shm = load_golden("cpp_all.bin");
+    let seg = Segment::open(shm.as_str()).unwrap();
+
+    let s: Stream<i32> = Stream::open(&seg, "strm").unwrap();
+    assert_eq!(
+        (s.sequence(), s.subscribers(), s.is_closed(), s.capacity()),
+        (10, 0, false, 16)
+    );
+    assert_eq!(s.transform_name(), "");
+    let got: Vec<i32> = std::iter::from_fn(|| s.try_next().ok()).collect();
+    assert_eq!(got, [4, 5, 6, 7, 8, 9, 10]);
+    assert_eq!(s.try_next(), Err(StreamError::Empty));
+
+    let c: Stream<f64> = Stream::open(&seg, "strm_closed").unwrap();
+    assert_eq!((c.sequence(), c.is_closed(), c.capacity()), (2, true, 4));
+    assert_eq!(c.emit(3.0), Err(EmitError::Closed(3.0)));
+    // Buffered at close: still delivered (C++ subscribers would drop them, D-15).
+    let got: Vec<f64> = c.subscribe(LONG).collect();
+    assert_eq!(got, [1.0, 2.0]);
+
+    assert!(matches!(
+        Stream::<u64>::open(&seg, "strm"),
+        Err(StructureError::ElementSize { .. })
+    ));
+}
+
+#[test]
+fn golden_python_streams_are_refused_as_foreign() {
+    let shm = load_golden("python_all.bin");
+    let seg = Segment::open(shm.as_str()).unwrap();
+    for name in ["strm", "strm_f64"] {
+        match Stream::<i32>::open(&seg, name) {
+            Err(StructureError::Foreign { entry, format, .. }) => {
+                assert_eq!(entry, name);
+                assert!(format.contains("Python"), "{format}");
+            }
+            other => panic!("{name}: expected Foreign, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn zeroipc_reproduces_the_golden_streams_byte_for_byte() {
+    let (_n, seg) = fresh("stream_bytes");
+    let s: Stream<i32> = Stream::create(&seg, "strm", 16).unwrap();
+    (1..=10).for_each(|v| s.emit(v).unwrap());
+    (1..=3).for_each(|v| assert_eq!(s.try_next(), Ok(v)));
+    let c: Stream<f64> = Stream::create(&seg, "strm_closed", 4).unwrap();
+    c.emit(1.0).unwrap();
+    c.emit(2.0).unwrap();
+    c.close();
+    let shm = load_golden("cpp_all.bin");
+    let gold = Segment::open(shm.as_str()).unwrap();
+    for name in [
+        "strm_header",
+        "strm_buffer",
+        "strm_closed_header",
+        "strm_closed_buffer",
+    ] {
+        assert_eq!(entry_bytes(&seg, name), entry_bytes(&gold, name), "{name}");
+    }
+}
+
+#[test]
+fn several_emitters_keep_sequence_consistent_with_the_ring() {
+    let (_n, seg) = fresh("stream_emitters");
+    let s: Stream<u32> = Stream::create(&seg, "s", 64).unwrap();
+    let emitters: Vec<_> = (0..3u32)
+        .map(|e| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for i in 0..500 {
+                    s.emit_timeout(e * 10_000 + i, LONG).unwrap();
+                }
+            })
+        })
+        .collect();
+    let reader = {
+        let s = s.clone();
+        std::thread::spawn(move || s.subscribe(LONG).collect::<Vec<u32>>())
+    };
+    emitters.into_iter().for_each(|t| t.join().unwrap());
+    assert_eq!(s.sequence(), 1500);
+    s.close();
+    let got = reader.join().unwrap();
+    assert_eq!(got.len(), 1500);
+    for e in 0..3u32 {
+        let mine: Vec<u32> = got.iter().copied().filter(|v| v / 10_000 == e).collect();
+        assert_eq!(mine, (0..500).map(|i| e * 10_000 + i).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn operators_run_as_stages_and_never_block_the_caller() {
+    let (_n, seg) = fresh("stream_ops");
+    let s: Stream<i32> = Stream::create(&seg, "s", 32).unwrap();
+    // A chain: skip 2 → map ×10 → filter even tens → take 3, plus fold and window on copies.
+    let skipped = s.skip(&seg, "skipped", 2).unwrap();
+    let mapped = skipped.output().map(&seg, "mapped", |v| v * 10).unwrap();
+    let evens = mapped
+        .output()
+        .filter(&seg, "evens", |v| v % 20 == 0)
+        .unwrap();
+    let first3 = evens.output().take(&seg, "first3", 3).unwrap();
+    assert_eq!(mapped.output().transform_name(), "map");
+    assert_eq!(evens.output().transform_name(), "filter");
+    assert_eq!(first3.output().transform_name(), "take");
+    (1..=20).for_each(|v| s.emit(v).unwrap());
+    s.close();
+    let got: Vec<i32> = first3.output().subscribe(LONG).collect();
+    assert_eq!(got, [40, 60, 80]);
+    first3.join().unwrap();
+    // `take` closed its output early; upstream stages are stopped by the caller.
+    for st in [skipped, evens] {
+        st.stop();
+        st.join().unwrap();
+    }
+    mapped.stop();
+    mapped.join().unwrap();
+
+    let t: Stream<u8> = Stream::create(&seg, "t", 8).unwrap();
+    let sums = t.fold(&seg, "sums", 0u32, |a, v| a + u32::from(v)).unwrap();
+    let w = t.window::<3>(&seg, "w").unwrap();
+    w.stop(); // a stopped stage closes its output and reads nothing more
+    w.join().unwrap();
+    (1..=4).for_each(|v| t.emit(v).unwrap());
+    t.close();
+    let got: Vec<u32> = sums.output().subscribe(LONG).collect();
+    assert_eq!(got, [1, 3, 6, 10]);
+    sums.join().unwrap();
+}
+
+const PIPE_TEST: &str = "sensor_pipeline_across_three_processes";
+const READINGS: u32 = 400;
+
+#[test]
+fn sensor_pipeline_across_three_processes() {
+    if let Some(name) = child_role("sensor") {
+        let seg = Segment::open(&name).unwrap();
+        let raw: Stream<u32> = Stream::open(&seg, "raw").unwrap();
+        for i in 0..READINGS {
+            raw.emit_timeout(i, LONG).unwrap();
+        }
+        raw.close();
+        return;
+    }
+    if let Some(name) = child_role("pipeline") {
+        let seg = Segment::open(&name).unwrap();
+        let raw: Stream<u32> = Stream::open(&seg, "raw").unwrap();
+        // Celsius tenths → float, keep the hot ones.
+        let celsius = raw.map(&seg, "celsius", |r| f64::from(r) / 10.0).unwrap();
+        let hot = celsius
+            .output()
+            .filter(&seg, "hot", |c| *c >= 30.0)
+            .unwrap();
+        celsius.join().unwrap();
+        hot.join().unwrap();
+        return;
+    }
+    if common::is_child() {
+        return;
+    }
+    let (name, seg) = fresh(PIPE_TEST);
+    let _raw: Stream<u32> = Stream::create(&seg, "raw", 16).unwrap();
+    let pipeline = spawn_child(PIPE_TEST, "pipeline", &name);
+    let deadline = Instant::now() + LONG;
+    let hot: Stream<f64> = loop {
+        match Stream::open(&seg, "hot") {
+            Ok(s) => break s,
+            Err(_) => {
+                assert!(Instant::now() < deadline, "pipeline never created 'hot'");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    };
+    let sensor = spawn_child(PIPE_TEST, "sensor", &name);
+    let mut sub = hot.subscribe(LONG);
+    let got: Vec<f64> = sub.by_ref().collect();
+    assert_eq!(sub.error(), Some(&StreamError::Closed));
+    drop(sub);
+    wait_ok(sensor, 30);
+    wait_ok(pipeline, 30);
+    let want: Vec<f64> = (300..READINGS).map(|r| f64::from(r) / 10.0).collect();
+    assert_eq!(got, want);
+    assert_eq!(hot.transform_name(), "filter");
+}
+
+/// Writes `bytes` at `offset` of the segment file (as a crashed or foreign peer would).
+fn poke(name: &ShmName, offset: u64, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(name.path())
+        .unwrap();
+    f.write_all_at(bytes, offset).unwrap();
+}
+
+#[test]
+fn a_ring_lock_left_by_a_dead_process_is_taken_over() {
+    let (name, seg) = fresh("stream_dead_lock");
+    let s: Stream<u32> = Stream::create(&seg, "s", 4).unwrap();
+    // A process that has exited (and been reaped): its pid is free.
+    let mut dead = std::process::Command::new("true").spawn().unwrap();
+    let pid = dead.id();
+    dead.wait().unwrap();
+    // The ring lock lives in the header's tail padding, bytes 52..56.
+    poke(&name, s.entry().offset() + 52, &pid.to_le_bytes());
+    s.emit_timeout(1, LONG).unwrap();
+    assert_eq!(s.next_timeout(LONG), Ok(1));
+    // The lock is free again: the header is byte-for-byte C++'s.
+    let h = seg.read_bytes(s.entry().offset() + 52, 4).unwrap();
+    assert_eq!(h, [0, 0, 0, 0]);
+}
+
+const BCAST_TEST: &str = "broadcast_every_subscriber_process_sees_every_value";
+const BCAST_N: u32 = 300;
+
+#[test]
+fn broadcast_every_subscriber_process_sees_every_value() {
+    use zeroipc::codata::channel::Channel;
+    if let Some(name) = child_role("subscriber") {
+        let seg = Segment::open(&name).unwrap();
+        let s: Stream<u32> = Stream::open(&seg, "b").unwrap();
+        assert!(s.is_broadcast());
+        let mut sub = s.broadcast_subscriber().unwrap();
+        let ready: Channel<u32> = Channel::open(&seg, "ready").unwrap();
+        ready.send_timeout(1, LONG).unwrap();
+        let mut got = Vec::new();
+        loop {
+            match sub.recv_timeout(LONG) {
+                Ok(v) => got.push(v),
+                Err(StreamError::Closed) => break,
+                Err(e) => panic!("{e:?} after {} values", got.len()),
+            }
+        }
+        assert_eq!(got, (0..BCAST_N).collect::<Vec<_>>());
+        return;
+    }
+    if common::is_child() {
+        return;
+    }
+    let (name, seg) = fresh(BCAST_TEST);
+    let s: Stream<u32> = Stream::create_broadcast(&seg, "b", 512).unwrap();
+    let ready: Channel<u32> = Channel::create(&seg, "ready", 2).unwrap();
+    let children: Vec<_> = (0..2)
+        .map(|_| spawn_child(BCAST_TEST, "subscriber", &name))
+        .collect();
+    for _ in 0..2 {
+        assert_eq!(ready.recv_timeout(LONG), Ok(1));
+    }
+    for v in 0..BCAST_N {
+        s.emit(v).unwrap();
+    }
+    s.close();
+    children.into_iter().for_each(|c| wait_ok(c, 30));
+}
+
+#[test]
+fn a_lagging_broadcast_subscriber_is_told_how_many_it_missed() {
+    let (_n, seg) = fresh("stream_lag");
+    let s: Stream<u16> = Stream::create_broadcast(&seg, "b", 4).unwrap();
+    let mut fast = s.broadcast_subscriber().unwrap();
+    let mut slow = s.broadcast_subscriber().unwrap();
+    let mut fast_got = Vec::new();
+    for v in 1..=10 {
+        s.emit(v).unwrap(); // never Full on a broadcast stream
+        fast_got.push(fast.try_recv().unwrap());
+    }
+    assert_eq!(fast_got, (1..=10).collect::<Vec<_>>());
+    assert_eq!(slow.try_recv(), Err(StreamError::Lagged { missed: 6 }));
+    let rest: Vec<u16> = std::iter::from_fn(|| slow.try_recv().ok()).collect();
+    assert_eq!(rest, [7, 8, 9, 10]);
+    s.close();
+    assert_eq!(slow.try_recv(), Err(StreamError::Closed));
+    assert_eq!(s.sequence(), 10);
+}
+
+#[test]
+fn a_ring_lock_kept_by_a_live_process_is_a_stall_not_a_hang() {
+    let (name, seg) = fresh("stream_live_lock");
+    let s: Stream<u32> = Stream::create(&seg, "s", 4).unwrap();
+    // pid 1 exists and never releases the lock we pretend it holds.
+    poke(&name, s.entry().offset() + 52, &1u32.to_le_bytes());
+    assert_eq!(s.emit(1), Err(EmitError::Stalled(1)));
+    assert_eq!(s.try_next(), Err(StreamError::Stalled));
+    poke(&name, s.entry().offset() + 52, &0u32.to_le_bytes());
+    s.emit(2).unwrap();
+    assert_eq!(s.try_next(), Ok(2));
+}
