@@ -30,6 +30,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
+use zeroipc::codata::channel::Channel;
+use zeroipc::codata::stream::Stream;
 use zeroipc::structures::{Array, Queue, Ring};
 use zeroipc::sync::{Mutex, Semaphore};
 use zeroipc::{Segment, SegmentOptions};
@@ -62,6 +64,8 @@ enum Unit {
     CpuPercent,
     /// Nanoseconds from a release to the sleeping waiter running again (lower is better).
     WakeLatency,
+    /// Nanoseconds per round trip, compared with the Queue round trip of the same run.
+    VsQueue(f64),
 }
 
 struct Row {
@@ -121,7 +125,13 @@ fn main() {
     };
     let spin = rtt("floor/spin", &cfg);
     let futex = rtt("floor/futex", &cfg);
-    rtt("queue/rtt", &cfg);
+    let queue_rtt = rtt("queue/rtt", &cfg);
+    let chan_rtt = run_pair("channel/rtt", &cfg);
+    rows.push(Row {
+        scenario: "channel/rtt",
+        value: chan_rtt,
+        unit: Unit::VsQueue(queue_rtt),
+    });
     let wake_cfg = Config {
         iters: (cfg.iters / 20).max(50),
         ..cfg
@@ -187,6 +197,9 @@ fn setup(name: &str) -> Segment {
     Semaphore::create(&seg, "s1", 0, 0).expect("semaphore");
     Semaphore::create(&seg, "s2", 0, 0).expect("semaphore");
     Mutex::create(&seg, "mutex").expect("mutex");
+    Channel::<u64>::create(&seg, "c_a2b", 64).expect("channel");
+    Channel::<u64>::create(&seg, "c_b2a", 64).expect("channel");
+    Stream::<u64>::create(&seg, "stream", CAPACITY).expect("stream");
     seg
 }
 
@@ -243,6 +256,9 @@ struct Side {
     s1: Semaphore,
     s2: Semaphore,
     m1: Mutex,
+    c_a2b: Channel<u64>,
+    c_b2a: Channel<u64>,
+    stream: Stream<u64>,
     /// Items already produced/consumed, so successive batches continue the sequence.
     done: u64,
 }
@@ -257,6 +273,9 @@ impl Side {
             s1: Semaphore::open(seg, "s1").expect("semaphore"),
             s2: Semaphore::open(seg, "s2").expect("semaphore"),
             m1: Mutex::open(seg, "mutex").expect("mutex"),
+            c_a2b: Channel::open(seg, "c_a2b").expect("channel"),
+            c_b2a: Channel::open(seg, "c_b2a").expect("channel"),
+            stream: Stream::open(seg, "stream").expect("stream"),
             done: 0,
         }
     }
@@ -296,6 +315,45 @@ impl Side {
                         self.s2.release().expect("release");
                     }
                 }
+            }
+            "channel/rtt" => {
+                let (tx, rx) = if initiator {
+                    (&self.c_a2b, &self.c_b2a)
+                } else {
+                    (&self.c_b2a, &self.c_a2b)
+                };
+                for i in 0..iters {
+                    if initiator {
+                        spin_send(tx, i);
+                        assert_eq!(spin_recv(rx), i);
+                    } else {
+                        let v = spin_recv(rx);
+                        spin_send(tx, v);
+                    }
+                }
+            }
+            "stream/throughput" => {
+                for i in self.done..self.done + iters {
+                    if initiator {
+                        let v = loop {
+                            if let Ok(v) = self.stream.try_next() {
+                                break v;
+                            }
+                            std::hint::spin_loop();
+                        };
+                        assert_eq!(v, i);
+                    } else {
+                        let mut v = i;
+                        loop {
+                            match self.stream.emit(v) {
+                                Ok(()) => break,
+                                Err(e) => v = e.into_inner(),
+                            }
+                            std::hint::spin_loop();
+                        }
+                    }
+                }
+                self.done += iters;
             }
             "queue/throughput" => {
                 for i in self.done..self.done + iters {
@@ -423,6 +481,46 @@ impl Side {
                 }
                 self.done += iters;
             }
+            "channel/wake" => {
+                for _ in 0..iters {
+                    if initiator {
+                        pause();
+                        stamp_at.store(now_ns(), Ordering::Release);
+                        self.c_a2b.send(1).expect("send");
+                        self.c_b2a.recv().expect("recv");
+                        #[allow(clippy::cast_precision_loss)]
+                        out.push(latency_at.load(Ordering::Acquire) as f64);
+                    } else {
+                        self.c_a2b.recv().expect("recv");
+                        latency_at.store(
+                            now_ns() - stamp_at.load(Ordering::Acquire),
+                            Ordering::Release,
+                        );
+                        self.c_b2a.send(1).expect("send");
+                    }
+                }
+            }
+            "stream/wake" => {
+                let far = Duration::from_secs(60);
+                for i in 0..iters {
+                    if initiator {
+                        pause();
+                        stamp_at.store(now_ns(), Ordering::Release);
+                        self.stream.emit(i).expect("emit");
+                        self.c_b2a.recv().expect("recv");
+                        #[allow(clippy::cast_precision_loss)]
+                        out.push(latency_at.load(Ordering::Acquire) as f64);
+                    } else {
+                        assert_eq!(self.stream.next_timeout(far).expect("next"), self.done + i);
+                        latency_at.store(
+                            now_ns() - stamp_at.load(Ordering::Acquire),
+                            Ordering::Release,
+                        );
+                        self.c_b2a.send(1).expect("send");
+                    }
+                }
+                self.done += iters;
+            }
             "semaphore/wake" => {
                 for _ in 0..iters {
                     if initiator {
@@ -498,6 +596,26 @@ fn push_spin(q: &Queue<u64>, mut v: u64) {
         match q.push(v) {
             Ok(()) => return,
             Err(zeroipc::Full(back)) => v = back,
+        }
+        std::hint::spin_loop();
+    }
+}
+
+/// Channel send/recv while both sides stay busy (no sleeping).
+fn spin_send(c: &Channel<u64>, mut v: u64) {
+    loop {
+        match c.try_send(v) {
+            Ok(()) => return,
+            Err(e) => v = e.into_inner(),
+        }
+        std::hint::spin_loop();
+    }
+}
+
+fn spin_recv(c: &Channel<u64>) -> u64 {
+    loop {
+        if let Ok(v) = c.try_recv() {
+            return v;
         }
         std::hint::spin_loop();
     }
@@ -707,6 +825,7 @@ fn report(rows: &[Row], spin: f64, futex: f64, cfg: &Config) {
         .map_or(1.0, |r| r.value);
     let ratio = |r: &Row| match (r.unit, r.scenario) {
         (Unit::WakeLatency, _) => Some(r.value / futex_wake),
+        (Unit::VsQueue(q), _) => Some(r.value / q),
         (Unit::RoundTrip, "floor/futex") => Some(r.value / futex),
         (Unit::RoundTrip, _) => Some(r.value / spin),
         // Items/s against one floor round trip per item: how many items move in the time a
@@ -723,6 +842,7 @@ fn report(rows: &[Row], spin: f64, futex: f64, cfg: &Config) {
                     Unit::Throughput => "items_per_second",
                     Unit::CpuPercent => "cpu_percent",
                     Unit::WakeLatency => "ns_wake_latency",
+                    Unit::VsQueue(_) => "ns_per_round_trip",
                 };
                 let ratio = ratio(r).map_or("null".to_owned(), |x| format!("{x:.3}"));
                 format!(
@@ -747,6 +867,7 @@ fn report(rows: &[Row], spin: f64, futex: f64, cfg: &Config) {
             ),
             Unit::CpuPercent => (format!("{:.2} %", r.value), "-"),
             Unit::WakeLatency => (format!("{:.0} ns", r.value), "futex-wake"),
+            Unit::VsQueue(_) => (format!("{:.0} ns", r.value), "queue/rtt"),
         };
         let ratio = ratio(r).map_or("-".to_owned(), |x| format!("{x:.2}x"));
         println!("{:<26} {value:>16} {ratio:>12}  {floor}", r.scenario);
