@@ -59,6 +59,8 @@ pub(crate) mod loom;
 pub(crate) mod raw;
 pub(crate) mod sys;
 
+pub mod codata;
+
 #[cfg(not(loom))]
 mod error;
 #[cfg(not(loom))]
