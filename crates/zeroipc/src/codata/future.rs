@@ -281,8 +281,8 @@ mod handle {
     use crate::Element;
     use crate::error::{Corruption, StructureError};
     use crate::layout::future::{
-        COMPUTING, ERROR, ERROR_MSG_LEN, FutureHeader, PENDING, READY, VALUE_OFFSET,
-        error_offset, future_size, python_future_size,
+        COMPUTING, ERROR, ERROR_MSG_LEN, FutureHeader, PENDING, READY, VALUE_OFFSET, error_offset,
+        future_size, python_future_size,
     };
     use crate::loom::{AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
     use crate::raw::words::{self, word_size};
@@ -354,7 +354,10 @@ mod handle {
             end -= 1;
         }
         let bytes: &[AtomicU8] = region.slice(at, ERROR_MSG_LEN)?;
-        let src = msg.as_bytes()[..end].iter().copied().chain(core::iter::repeat(0));
+        let src = msg.as_bytes()[..end]
+            .iter()
+            .copied()
+            .chain(core::iter::repeat(0));
         for (dst, b) in bytes.iter().zip(src) {
             // ORDERING: Relaxed — published by the Release store of the state word.
             dst.store(b, Relaxed);
@@ -585,7 +588,8 @@ mod handle {
         /// Future::<i32>::create(&seg, "f")?;
         /// let f: Future<i32> = Future::open(&Segment::open(&name)?, "f")?;
         /// assert!(!f.is_ready()?);
-        /// assert!(Future::<u64>::open(&seg, "f").is_err()); // 8-byte value: other size
+        /// // The entry holds a 4-byte value (280 bytes); a 32-byte value needs 304.
+        /// assert!(Future::<[u64; 4]>::open(&seg, "f").is_err());
         /// # Segment::unlink(&name)?;
         /// # Ok::<(), Box<dyn std::error::Error>>(())
         /// ```
@@ -608,11 +612,7 @@ mod handle {
                     entry: entry.name().to_string(),
                     field: "entry size",
                     found: size,
-                    expected: format!(
-                        "{} (C++) or {} (Python)",
-                        cpp.unwrap_or(0),
-                        py.unwrap_or(0)
-                    ),
+                    expected: format!("{} (C++) or {} (Python)", cpp.unwrap_or(0), py.unwrap_or(0)),
                 }
                 .into());
             }
@@ -648,10 +648,7 @@ mod handle {
         ///
         /// [`Corruption`] if `state` is not 0..=3.
         pub fn state(&self) -> Result<FutureState, Corruption> {
-            let s = self
-                .raw()?
-                .state()
-                .map_err(|b| corrupt(&self.entry, b))?;
+            let s = self.raw()?.state().map_err(|b| corrupt(&self.entry, b))?;
             Ok(FutureState::from_raw(s))
         }
 
@@ -1039,30 +1036,43 @@ mod handle {
         m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The helper thread: sleep like `get` until there is something to report, then wake.
+    /// The helper thread: sleep like `get` until there is something to report, then wake
+    /// the task (after leaving `waiters`, so an awaiter that resumes sees its count gone).
     fn run_helper<T: Element>(
         future: &Future<T>,
         deadline: Option<Instant>,
         shared: &StdMutex<Helper>,
     ) {
+        if watch(future, deadline, shared) {
+            fire(shared);
+        }
+    }
+
+    /// Sleeps until the state is final, the setter is dead or the deadline passed (`true`),
+    /// or the awaitable was dropped (`false`).
+    fn watch<T: Element>(
+        future: &Future<T>,
+        deadline: Option<Instant>,
+        shared: &StdMutex<Helper>,
+    ) -> bool {
         let Ok(raw) = future.raw() else {
-            return fire(shared);
+            return true;
         };
         let me = current_pid();
         let _counted = super::WaiterCount::new(raw.waiters);
         loop {
             if lock(shared).cancelled {
-                return;
+                return false;
             }
             let s = match raw.state() {
                 Ok(s @ (PENDING | COMPUTING)) => s,
-                _ => return fire(shared),
+                _ => return true,
             };
             if s == COMPUTING && raw.dead_setter(me, &pid_alive).is_some() {
-                return fire(shared);
+                return true;
             }
             if wait::park(raw.state, s, deadline) == Parked::TimedOut {
-                return fire(shared);
+                return true;
             }
         }
     }

@@ -255,9 +255,9 @@ mod handle {
     use crate::codata::future::{load_value, read_message, store_value, write_message};
     use crate::error::{Corruption, StructureError};
     use crate::layout::lazy::{
-        BOOL_AND, BOOL_NOT, BOOL_OR, BOOL_XOR, COMPUTED, COMPUTING, LAZY_BOOL_LEN,
-        LazyBoolHeader, LazyOffsets, NOT_COMPUTED, OP_ADD, OP_CHAIN, OP_CONSTANT, OP_EXTERNAL,
-        OP_MULTIPLY, OP_NEGATE, lazy_offsets, python_lazy_size,
+        BOOL_AND, BOOL_NOT, BOOL_OR, BOOL_XOR, COMPUTED, COMPUTING, LAZY_BOOL_LEN, LazyBoolHeader,
+        LazyOffsets, NOT_COMPUTED, OP_ADD, OP_CHAIN, OP_CONSTANT, OP_EXTERNAL, OP_MULTIPLY,
+        OP_NEGATE, lazy_offsets, python_lazy_size,
     };
     use crate::loom::{AtomicU32, AtomicU64, Ordering::Acquire, Ordering::Relaxed};
     use crate::segment::{Entry, Segment};
@@ -472,15 +472,16 @@ mod handle {
             init: impl FnOnce(&crate::segment::region::Region, u64) -> Result<(), Corruption>,
         ) -> Result<Self, StructureError> {
             let off = Self::offsets()?;
-            let entry = seg.allocate(name, off.size, |region, at| -> Result<(), StructureError> {
-                init(region, at)?;
-                let op_word: &AtomicU32 = region.header(at + off.op)?;
-                // ORDERING: Relaxed — published with the entry (Release of `entry_count`).
-                op_word.store(op, Relaxed);
-                let s: &AtomicU32 = region.header(at)?;
-                s.store(state, Relaxed);
-                Ok(())
-            })?;
+            let entry =
+                seg.allocate(name, off.size, |region, at| -> Result<(), StructureError> {
+                    init(region, at)?;
+                    let op_word: &AtomicU32 = region.header(at + off.op)?;
+                    // ORDERING: Relaxed — published with the entry (Release of `entry_count`).
+                    op_word.store(op, Relaxed);
+                    let s: &AtomicU32 = region.header(at)?;
+                    s.store(state, Relaxed);
+                    Ok(())
+                })?;
             Ok(Self {
                 seg: seg.clone(),
                 entry,
@@ -595,10 +596,7 @@ mod handle {
         ///
         /// [`Corruption`] if `state` is not 0..=3.
         pub fn state(&self) -> Result<LazyState, Corruption> {
-            let s = self
-                .raw()?
-                .state()
-                .map_err(|b| corrupt(&self.entry, b))?;
+            let s = self.raw()?.state().map_err(|b| corrupt(&self.entry, b))?;
             Ok(LazyState::from_raw(s))
         }
 
@@ -921,9 +919,7 @@ mod handle {
 
         fn force_op(&self, deadline: Option<Instant>) -> Result<T, LazyError> {
             match self.evaluate() {
-                Ok(outcome) => {
-                    self.force_inner(deadline, Some(&mut once(|| outcome)))
-                }
+                Ok(outcome) => self.force_inner(deadline, Some(&mut once(|| outcome))),
                 // Cannot evaluate here: only wait for (or read) someone else's result.
                 Err(LazyError::NoComputation { .. }) => self.force_inner(deadline, None),
                 Err(e) => Err(e),
@@ -1028,7 +1024,11 @@ mod handle {
             }
         }
 
-        fn boolean(&self, field: &'static str, b: &crate::loom::AtomicU8) -> Result<bool, Corruption> {
+        fn boolean(
+            &self,
+            field: &'static str,
+            b: &crate::loom::AtomicU8,
+        ) -> Result<bool, Corruption> {
             // ORDERING: Relaxed — ordered by the Acquire load of `state` before it.
             match b.load(Relaxed) {
                 0 => Ok(false),
@@ -1092,7 +1092,6 @@ mod handle {
         }
     }
 }
-
 
 #[cfg(all(test, loom))]
 mod loom_tests {

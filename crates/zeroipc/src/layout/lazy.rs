@@ -142,13 +142,19 @@ const _: () = {
     assert!(core::mem::size_of::<LazyBoolHeader>() == LAZY_BOOL_LEN as usize);
     assert!(core::mem::offset_of!(LazyBoolHeader, cached) == 12);
     // FORMAT.md §6.2 table and the golden manifest.
-    let Some(i) = lazy_offsets(4, 4) else { panic!() };
+    let Some(i) = lazy_offsets(4, 4) else {
+        panic!()
+    };
     assert!(i.op == 4 && i.a == 8 && i.b == 12 && i.cached == 16 && i.error == 20);
     assert!(i.count == 276 && i.size == 280 && i.owner == 24);
-    let Some(f) = lazy_offsets(8, 8) else { panic!() };
+    let Some(f) = lazy_offsets(8, 8) else {
+        panic!()
+    };
     assert!(f.op == 8 && f.a == 16 && f.b == 24 && f.cached == 32 && f.error == 40);
     assert!(f.count == 296 && f.size == 304 && f.owner == 40);
-    let Some(c) = lazy_offsets(1, 1) else { panic!() };
+    let Some(c) = lazy_offsets(1, 1) else {
+        panic!()
+    };
     assert!(c.cached == 16 && c.error == 17 && c.count == 276 && c.size == 280);
     assert!(c.owner + 8 <= c.error + ERROR_MSG_LEN);
 };

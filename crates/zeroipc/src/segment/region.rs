@@ -62,7 +62,10 @@ in_place!(
 in_place!(crate::layout::queue::QueueHeader);
 in_place!(crate::layout::stack::StackHeader);
 in_place!(crate::layout::ring::RingHeader);
-in_place!(crate::layout::future::FutureHeader, crate::layout::lazy::LazyBoolHeader);
+in_place!(
+    crate::layout::future::FutureHeader,
+    crate::layout::lazy::LazyBoolHeader
+);
 // SAFETY: `Slot<T>` is a `#[repr(transparent)]` `UnsafeCell<T>`: every byte is
 // interior-mutable, `T: FromBytes` makes any bytes a valid `T`, and it is `Sync` for `T: Send`.
 unsafe impl<T: FromBytes + KnownLayout + Send> InPlace for crate::raw::cell::Slot<T> {}
