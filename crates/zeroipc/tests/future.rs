@@ -489,3 +489,25 @@ fn await_does_not_busy_poll_the_executor() {
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// `examples/future_request_response.rs` itself: its client in this process, its server in
+/// a child process (this test binary, re-run with the example's server variable).
+#[test]
+fn the_request_response_example_runs() {
+    if let Ok(name) = std::env::var(rr_example::SERVER_ENV) {
+        rr_example::server(&name).unwrap();
+        return;
+    }
+    let mut server = std::process::Command::new(std::env::current_exe().unwrap());
+    server.args([
+        "the_request_response_example_runs",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
+    rr_example::client(server).unwrap();
+}
+
+#[allow(dead_code, unreachable_pub)] // `main` is the example's entry point, unused here
+#[path = "../examples/future_request_response.rs"]
+mod rr_example;

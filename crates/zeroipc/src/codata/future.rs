@@ -163,8 +163,9 @@ impl RawFuture<'_> {
         loop {
             match self.state().map_err(RawClaim::Bad)? {
                 PENDING => {
-                    // ORDERING: Acquire on success orders our later writes of the value after
-                    // the claim; Relaxed failure: we re-read `state` with Acquire above.
+                    // ORDERING: Acquire, as C++ — a PENDING future carries no data to
+                    // observe; the RMW's atomicity alone makes this the only setter. Relaxed
+                    // on failure: the loop re-reads `state` with Acquire.
                     if self
                         .state
                         .compare_exchange(PENDING, COMPUTING, Acquire, Relaxed)
