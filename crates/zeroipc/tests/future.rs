@@ -289,6 +289,29 @@ fn a_waiter_blocked_in_get_sees_a_value_set_by_another_thread() {
     assert_eq!(f.waiters().unwrap(), 0);
 }
 
+/// A peer that sets the future without waking anyone (as C++ and Python do: they only
+/// store): a sleeping waiter still sees it, thanks to its 1 ms re-check slices.
+#[test]
+fn a_setter_that_never_wakes_is_still_seen() {
+    let (name, seg) = fresh("a_setter_that_never_wakes_is_still_seen");
+    let f: Future<u64> = Future::create(&seg, "f").unwrap();
+    let at = f.entry().offset();
+    let waiter = {
+        let f = f.clone();
+        std::thread::spawn(move || f.get_timeout(WAIT))
+    };
+    let t0 = Instant::now();
+    while f.waiters().unwrap() == 0 {
+        assert!(t0.elapsed() < WAIT);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(20)); // asleep in the futex by now
+    // Written through the file, like a foreign process: value, then READY. No FUTEX_WAKE.
+    poke(&name, at + 16, &31_337u64.to_le_bytes());
+    poke(&name, at, &2u32.to_le_bytes());
+    assert_eq!(waiter.join().unwrap().unwrap(), 31_337);
+}
+
 /// The request–response pattern of `examples/future_request_response.rs`, across
 /// processes: the client creates a request and a response future; the server (a child
 /// process) waits for the request and answers it.

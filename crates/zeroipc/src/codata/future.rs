@@ -33,6 +33,9 @@
 //! publishing ERROR (C++ publishes first and writes after, FORMAT.md D-13; a zeroipc reader of
 //! a C++ error may see a partial message, as C++ readers do).
 //!
+//! Python setters do not honour COMPUTING (FORMAT.md IH-15: a second Python setter proceeds
+//! and overwrites): do not let a Python process set a Future that others may set.
+//!
 //! # Waiting
 //!
 //! `get*` spin briefly, then sleep on a shared futex on `state`, re-checking at least every

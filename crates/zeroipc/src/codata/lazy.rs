@@ -365,6 +365,9 @@ mod handle {
         Timeout,
         /// The Lazy's bytes break the format.
         Corrupt(Corruption),
+        /// Creating the result of [`Lazy::add`] / [`Lazy::multiply`] failed (name taken,
+        /// table full, ...).
+        Create(StructureError),
     }
 
     impl fmt::Display for LazyError {
@@ -381,6 +384,7 @@ mod handle {
                 }
                 Self::Timeout => f.write_str("timed out"),
                 Self::Corrupt(c) => write!(f, "corrupt lazy: {c}"),
+                Self::Create(e) => write!(f, "cannot create the lazy: {e}"),
             }
         }
     }
@@ -389,6 +393,7 @@ mod handle {
         fn source(&self) -> Option<&(dyn Error + 'static)> {
             match self {
                 Self::Corrupt(c) => Some(c),
+                Self::Create(e) => Some(e),
                 _ => None,
             }
         }
@@ -887,9 +892,8 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LazyError`] from forcing the inputs; [`LazyError::Corrupt`] wraps creation
-        /// errors that are corruption; other creation errors are
-        /// [`LazyError::Failed`] with their message.
+        /// [`LazyError`] from forcing the inputs; [`LazyError::Create`] if the new entry
+        /// cannot be created.
         pub fn add(seg: &Segment, name: &str, a: &Self, b: &Self) -> Result<Self, LazyError> {
             let op = Operation::Add(a.force()?, b.force()?);
             Self::with_operation(seg, name, op).map_err(creation)
@@ -951,9 +955,7 @@ mod handle {
     fn creation(e: StructureError) -> LazyError {
         match e {
             StructureError::Corrupt(c) => LazyError::Corrupt(c),
-            other => LazyError::Failed {
-                message: other.to_string(),
-            },
+            other => LazyError::Create(other),
         }
     }
 
