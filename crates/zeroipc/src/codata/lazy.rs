@@ -11,7 +11,7 @@
 //! | `op.type` u32    | `align_up(4, A)`: CONSTANT 0, ADD 1, MULTIPLY 2, NEGATE 3, CHAIN 4, EXTERNAL 5 | 4 | 8 |
 //! | `op.data`        | `op + align_up(4, A)`: `constant`/`a`/`unary`; `b` at + es | 8 | 16 |
 //! | `cached_value`   | `align_up(data + U, align_of T)`         | 16          | 32          |
-//! | `error_msg`[256] | `cached + es`, valid once ERROR          | 20          | 40          |
+//! | `error_msg` (256) | `cached + es`, valid once ERROR         | 20          | 40          |
 //! | `compute_count`  | `align_up(error_msg + 256, 4)`           | 276         | 296         |
 //! | total            | `align_up(count + 4, A)`                 | 280         | 304         |
 //!
@@ -23,7 +23,7 @@
 //! with the message before ERROR.
 //!
 //! Python's `Lazy` is another format (`{u32 state; T value @4; char err[256]}`, `260 + es`
-//! bytes): [`Lazy::open`] refuses it with [`StructureError::Foreign`]. C++'s `Lazy<bool>`
+//! bytes): [`Lazy::open`] refuses it with [`StructureError::Foreign`](crate::StructureError::Foreign). C++'s `Lazy<bool>`
 //! specialisation (16 bytes) is read by [`LazyBool`].
 //!
 //! # Computation
