@@ -19,11 +19,14 @@
 //! `0x5A504944 << 32 | pid` in the 8 bytes at `align8(error_msg)` (offset 24 for a 4-byte T,
 //! 40 for an 8-byte T; always inside `error_msg`). `error_msg` means nothing until ERROR, and
 //! C++ only writes it right before publishing ERROR. The computer zeroes the word before
-//! publishing COMPUTED (so a computed Lazy is byte-identical to C++'s), and overwrites it
-//! with the message before ERROR.
+//! publishing COMPUTED (so a computed Lazy is byte-identical to C++'s), and zeroes it before
+//! writing an error message there. A word is taken for a pid only with the tag in its high
+//! half and a low half ≤ 2^22 (Linux's `PID_MAX_LIMIT`), so message bytes written by a
+//! failing C++ computer are not mistaken for one.
 //!
 //! Python's `Lazy` is another format (`{u32 state; T value @4; char err[256]}`, `260 + es`
-//! bytes): [`Lazy::open`] refuses it with [`StructureError::Foreign`](crate::StructureError::Foreign). C++'s `Lazy<bool>`
+//! bytes): [`Lazy::open`] refuses it with
+//! [`StructureError::Foreign`](crate::StructureError::Foreign). C++'s `Lazy<bool>`
 //! specialisation (16 bytes) is read by [`LazyBool`].
 //!
 //! # Computation
@@ -217,6 +220,13 @@ impl RawLazy<'_> {
         // ORDERING: Relaxed — a statistic, incremented after publishing as C++ does.
         self.count.fetch_add(1, Relaxed);
         wait::wake_all(self.state);
+    }
+
+    /// Zeroes the owner word (the computer keeps COMPUTING): before an error message is
+    /// written over it, so no half-written word reads as a pid.
+    pub(crate) fn clear_owner(&self) {
+        // ORDERING: Relaxed — only read for liveness checks; the state word publishes.
+        self.owner.store(0, Relaxed);
     }
 
     /// Publishes ERROR after the caller wrote `error_msg` (over the owner word).
@@ -726,6 +736,7 @@ mod handle {
                     Ok(*v)
                 }
                 Ok(Err(msg)) => {
+                    raw.clear_owner();
                     write_message(region, at + self.off.error, msg)?;
                     raw.finish_err();
                     Err(LazyError::Failed {
@@ -733,6 +744,7 @@ mod handle {
                     })
                 }
                 Err(_) => {
+                    raw.clear_owner();
                     write_message(region, at + self.off.error, "computation panicked")?;
                     raw.finish_err();
                     Err(LazyError::Failed {
