@@ -1185,7 +1185,8 @@ mod loom_tests {
 
     /// A future set once while two waiters wait: both see READY and the value written
     /// before it (the Relaxed value store is ordered by the Release of `state`); a second
-    /// claim fails.
+    /// claim fails. Negative control: with a Relaxed store of READY in `finish`, loom finds
+    /// a waiter reading the old value.
     #[test]
     fn loom_set_once_two_waiters_see_the_value() {
         loom::model(|| {

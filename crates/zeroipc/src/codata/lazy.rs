@@ -1115,7 +1115,9 @@ mod loom_tests {
 
     use super::*;
 
-    /// Two forcers race for the claim: exactly one computes, both get its value.
+    /// Two forcers race for the claim: exactly one computes, both get its value. Negative
+    /// control: with a Relaxed store of COMPUTED in `finish_ok`, loom finds the loser reading
+    /// the old cached value.
     #[test]
     fn loom_lazy_claim_race_computes_once() {
         loom::model(|| {
