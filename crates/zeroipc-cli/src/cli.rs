@@ -1,16 +1,19 @@
 //! Command-line definitions (clap derive) and nothing else.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+use zeroipc::inspect::{KIND_NAMES, TypeSpec};
 
-/// Inspect ZeroIPC shared-memory segments. Every command maps segments read-only and never
-/// writes to them.
+/// Inspect and manage ZeroIPC shared-memory segments. Every command that inspects (list,
+/// show, dump, watch) maps segments read-only and never writes to them; only create and rm
+/// change anything.
 #[derive(Debug, Parser)]
 #[command(
     name = "zeroipc",
     version,
     arg_required_else_help = true,
     after_help = "Examples:\n  zeroipc list\n  zeroipc show /sensors\n  zeroipc show sensors readings --as f64\n  \
-                  zeroipc dump /sensors readings --len 0x20"
+                  zeroipc dump /sensors readings --len 0x20\n  zeroipc watch /sensors\n  \
+                  zeroipc create /sensors --size 4M\n  zeroipc rm /sensors"
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
@@ -41,16 +44,26 @@ pub(crate) enum Command {
     /// "queue", "ambiguous (semaphore | barrier)" when several kinds fit, or "unknown".
     #[command(
         after_help = "Examples:\n  zeroipc show /sensors\n  zeroipc show sensors --json\n  \
-                            zeroipc show /sensors q_jobs\n  zeroipc show /sensors readings --as f32"
+                            zeroipc show /sensors q_jobs --as u64\n  zeroipc show /sensors readings --as f32\n  \
+                            zeroipc show /sensors prices --as u32,f64 --json\n  zeroipc show /sensors rw\n  \
+                            zeroipc show /sensors slots --kind semaphore"
     )]
     Show {
         /// Segment name, with or without the leading '/'.
         segment: String,
         /// Show only this entry, with its decoded header fields.
         entry: Option<String>,
-        /// Print the values of an Array entry as this element type.
-        #[arg(long = "as", value_name = "TYPE", requires = "entry")]
-        as_type: Option<ElemType>,
+        /// Read the entry's contents as this type: i8, u8, i16, u16, i32, u32, i64, u64, f32
+        /// or f64, or KEY,VALUE for a map (such as i32,f64). Arrays show their values; queues
+        /// and stacks in pop order; rings from read_pos; pools their allocated nodes; maps
+        /// their pairs; sets their members; signals their value.
+        #[arg(long = "as", value_name = "TYPE", requires = "entry", value_parser = parse_type)]
+        as_type: Option<TypeSpec>,
+        /// Read ENTRY as this kind instead of the kind its bytes prove: to pick one for an
+        /// ambiguous entry, or to see the impossible values of a corrupt structure.
+        #[arg(long, value_name = "KIND", requires = "entry",
+              value_parser = clap::builder::PossibleValuesParser::new(KIND_NAMES))]
+        kind: Option<String>,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -79,47 +92,79 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Live view of a segment: entries, kinds, fill levels, ops/s and waiters.
+    ///
+    /// Refreshed until q, Esc or Ctrl-C; the arrow keys, PgUp/PgDn and Home/End scroll.
+    /// Read-only. Rates are computed from the counters each kind stores, between two
+    /// refreshes: queue pushes (tail) and pops (head), ring bytes written and read, stream
+    /// and signal sequence numbers, barrier generations; for stacks, pools, maps and sets
+    /// only the net change of their length can be seen. If the segment is removed or
+    /// becomes corrupt while watched, the view says so and keeps the last good sample.
+    #[command(
+        after_help = "Examples:\n  zeroipc watch /sensors\n  zeroipc watch sensors --interval 200"
+    )]
+    Watch {
+        /// Segment name, with or without the leading '/'.
+        segment: String,
+        /// Refresh interval in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+        interval: u64,
+    },
+    /// Create an empty segment (exclusively, unless --replace).
+    ///
+    /// SIZE is in bytes, or with a K, M, G or T suffix (powers of 1024): 65536, 64K, 4M, 1G.
+    /// MODE is octal permission bits, applied exactly (the umask does not narrow them).
+    #[command(after_help = "Examples:\n  zeroipc create /sensors --size 4M\n  \
+                            zeroipc create sensors --size 64K --max-entries 16 --mode 0640\n  \
+                            zeroipc create /sensors --size 1G --replace --json")]
+    Create {
+        /// Segment name, with or without the leading '/'.
+        segment: String,
+        /// Total size, table included: bytes, or with a K, M, G or T suffix (powers of 1024).
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        size: u64,
+        /// Capacity of the entry table (upstream peers assume 64).
+        #[arg(long, value_name = "N", default_value_t = 64)]
+        max_entries: u32,
+        /// Permission bits, octal.
+        #[arg(long, value_name = "MODE", default_value = "0600", value_parser = parse_mode)]
+        mode: u32,
+        /// Remove any object of that name first (processes that still map it keep the old
+        /// one).
+        #[arg(long)]
+        replace: bool,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a segment (other objects in /dev/shm only with --force).
+    ///
+    /// Objects that are not valid ZeroIPC segments (bad magic, too small, corrupt,
+    /// uninitialised) are refused unless --force is given. Processes that map the segment
+    /// keep their mapping; the name is free at once.
+    #[command(after_help = "Examples:\n  zeroipc rm /sensors\n  zeroipc rm leftover --force")]
+    Rm {
+        /// Segment name, with or without the leading '/'.
+        segment: String,
+        /// Also remove objects that are not (valid) ZeroIPC segments.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a shell completion script to stdout.
+    #[command(
+        after_help = "Examples:\n  zeroipc completions bash > ~/.local/share/bash-completion/completions/zeroipc\n  \
+                            zeroipc completions zsh > ~/.zfunc/_zeroipc"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
-/// Element types `show --as` can decode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub(crate) enum ElemType {
-    I8,
-    U8,
-    I16,
-    U16,
-    I32,
-    U32,
-    I64,
-    U64,
-    F32,
-    F64,
-}
-
-impl ElemType {
-    pub(crate) fn size(self) -> u64 {
-        match self {
-            Self::I8 | Self::U8 => 1,
-            Self::I16 | Self::U16 => 2,
-            Self::I32 | Self::U32 | Self::F32 => 4,
-            Self::I64 | Self::U64 | Self::F64 => 8,
-        }
-    }
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::I8 => "i8",
-            Self::U8 => "u8",
-            Self::I16 => "i16",
-            Self::U16 => "u16",
-            Self::I32 => "i32",
-            Self::U32 => "u32",
-            Self::I64 => "i64",
-            Self::U64 => "u64",
-            Self::F32 => "f32",
-            Self::F64 => "f64",
-        }
-    }
+/// A `--as` type: one element type, or `KEY,VALUE` for a map.
+fn parse_type(s: &str) -> Result<TypeSpec, String> {
+    s.parse()
+        .map_err(|e: zeroipc::inspect::ParseTypeError| e.to_string())
 }
 
 /// A byte count or offset: decimal, or hexadecimal with a `0x` prefix.
@@ -130,6 +175,42 @@ fn parse_number(s: &str) -> Result<u64, String> {
         None => t.replace('_', "").parse(),
     };
     parsed.map_err(|_| format!("'{s}' is not a number (decimal, or hex with 0x)"))
+}
+
+/// A size in bytes: decimal or 0x hex, or decimal with a K, M, G or T suffix (powers of
+/// 1024, optionally followed by `iB` or `B`).
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
+    let err = || format!("'{s}' is not a size (bytes, or a number with K, M, G or T)");
+    let t = s.trim();
+    let upper = t.to_ascii_uppercase();
+    let body = upper
+        .strip_suffix("IB")
+        .or_else(|| upper.strip_suffix('B'))
+        .unwrap_or(&upper);
+    let (digits, shift) = match body.as_bytes().last() {
+        Some(b'K') => (&body[..body.len() - 1], 10),
+        Some(b'M') => (&body[..body.len() - 1], 20),
+        Some(b'G') => (&body[..body.len() - 1], 30),
+        Some(b'T') => (&body[..body.len() - 1], 40),
+        _ if body.len() != upper.len() => return Err(err()),
+        _ => return parse_number(t).map_err(|_| err()),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
+        return Err(err());
+    }
+    let n: u64 = digits.replace('_', "").parse().map_err(|_| err())?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("'{s}' is too large"))
+}
+
+/// Permission bits in octal: `0600`, `640`, `0o644`; at most `7777`.
+pub(crate) fn parse_mode(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    let digits = t.strip_prefix("0o").unwrap_or(t);
+    match u32::from_str_radix(digits, 8) {
+        Ok(m) if m <= 0o7777 && !digits.starts_with('+') => Ok(m),
+        _ => Err(format!("'{s}' is not an octal mode (such as 0600 or 640)")),
+    }
 }
 
 #[cfg(test)]
@@ -149,5 +230,42 @@ mod tests {
         assert_eq!(parse_number("0X10"), Ok(16));
         assert!(parse_number("x").is_err());
         assert!(parse_number("-1").is_err());
+    }
+
+    #[test]
+    fn sizes_accept_powers_of_1024() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("0x10000"), Ok(65536));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("4M"), Ok(4 << 20));
+        assert_eq!(parse_size("4MB"), Ok(4 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("2T"), Ok(2 << 40));
+        for bad in [
+            "",
+            "K",
+            "4X",
+            "-4K",
+            "4.5M",
+            "1B2",
+            "abc",
+            "99999999999T",
+            "4 M",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn modes_are_octal() {
+        assert_eq!(parse_mode("0600"), Ok(0o600));
+        assert_eq!(parse_mode("640"), Ok(0o640));
+        assert_eq!(parse_mode("0o644"), Ok(0o644));
+        assert_eq!(parse_mode("7777"), Ok(0o7777));
+        for bad in ["", "0800", "rw", "17777", "-600", "+600", "0x600"] {
+            assert!(parse_mode(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -1,18 +1,21 @@
-//! The `zeroipc` command-line tool: list, show and dump ZeroIPC shared-memory segments.
+//! The `zeroipc` command-line tool: list, show, dump, watch, create and rm ZeroIPC
+//! shared-memory segments.
 //!
-//! Every command maps segments read-only, through the public API of the `zeroipc` library.
+//! Every command that inspects maps segments read-only, through the public API of the
+//! `zeroipc` library; only `create` and `rm` change anything.
 //! Errors are one line on stderr (`zeroipc: <what>`) and a non-zero exit status; a corrupt
 //! or hostile segment is reported, never a reason to panic.
 #![forbid(unsafe_code)]
 
 mod cli;
+mod color;
 mod command;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
 use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 
 use cli::{Cli, Command};
 use command::CliError;
@@ -25,13 +28,21 @@ fn main() -> ExitCode {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let result = match cli.command {
-        Command::List { all, json } => command::list::run(&mut out, all, json),
+        Command::List { all, json } => command::list::run(&mut out, all, json, color::enabled()),
         Command::Show {
             segment,
             entry,
             as_type,
+            kind,
             json,
-        } => command::show::run(&mut out, &segment, entry.as_deref(), as_type, json),
+        } => command::show::run(
+            &mut out,
+            &segment,
+            entry.as_deref(),
+            as_type,
+            kind.as_deref(),
+            json,
+        ),
         Command::Dump {
             segment,
             entry,
@@ -39,8 +50,40 @@ fn main() -> ExitCode {
             len,
             json,
         } => command::dump::run(&mut out, &segment, entry.as_deref(), offset, len, json),
+        Command::Create {
+            segment,
+            size,
+            max_entries,
+            mode,
+            replace,
+            json,
+        } => command::create::run(
+            &mut out,
+            &command::create::Request {
+                segment: &segment,
+                size,
+                max_entries,
+                mode,
+                replace,
+            },
+            json,
+        ),
+        Command::Rm { segment, force } => command::rm::run(&mut out, &segment, force),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "zeroipc", &mut out);
+            Ok(())
+        }
+        // Draws on the terminal itself (nothing goes through `out`; the stdout lock is
+        // re-entrant, so holding it here does not block the terminal's writes).
+        Command::Watch { segment, interval } => {
+            command::watch::run(&segment, interval, color::enabled())
+        }
     };
-    let result = result.and_then(|()| out.flush().map_err(CliError::from));
+    finish(result.and_then(|()| out.flush().map_err(CliError::from)))
+}
+
+/// The exit status for `result`, reporting an error on stderr.
+fn finish(result: Result<(), CliError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // The reader went away (`zeroipc dump x | head`): not an error.
@@ -62,9 +105,21 @@ fn usage_error(e: &clap::Error) -> ExitCode {
             u8::try_from(e.exit_code()).map_or(ExitCode::FAILURE, ExitCode::from)
         }
         _ => {
+            // clap's first paragraph, joined: "the following required arguments were not
+            // provided:" is followed by the arguments on their own lines.
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid usage");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
+            let first: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let first = first.join(" ");
+            let first = first.strip_prefix("error: ").unwrap_or(&first);
+            let first = if first.is_empty() {
+                "invalid usage"
+            } else {
+                first
+            };
             report(&format!("{first} (see 'zeroipc --help')"));
             ExitCode::from(2)
         }

@@ -83,3 +83,60 @@ fn array_atomic_fetch_add(bencher: divan::Bencher) {
     let w = a.atomic(0).expect("in bounds");
     bencher.bench_local(|| w.fetch_add(1, Ordering::Relaxed));
 }
+
+/// Single-thread Queue<u64> push then pop (target: no slower than crossbeam's ArrayQueue).
+#[divan::bench]
+fn queue_push_pop(bencher: divan::Bencher) {
+    let s = Scratch::new("queue");
+    let q: zeroipc::structures::Queue<u64> =
+        zeroipc::structures::Queue::create(&s.seg, "q", 1024).expect("queue");
+    bencher.bench_local(|| {
+        q.push(divan::black_box(7)).expect("room");
+        divan::black_box(q.pop())
+    });
+}
+
+/// The floor for `queue_push_pop`: crossbeam's ArrayQueue on the heap.
+#[divan::bench]
+fn crossbeam_array_queue_push_pop(bencher: divan::Bencher) {
+    let q = crossbeam_queue::ArrayQueue::<u64>::new(1024);
+    bencher.bench_local(|| {
+        q.push(divan::black_box(7)).expect("room");
+        divan::black_box(q.pop())
+    });
+}
+
+/// Uncontended zeroipc Mutex lock + unlock (target: within 1.2x of std's Mutex).
+#[divan::bench]
+fn mutex_lock_unlock(bencher: divan::Bencher) {
+    let s = Scratch::new("mutex");
+    let m = zeroipc::sync::Mutex::create(&s.seg, "m").expect("mutex");
+    bencher.bench_local(|| drop(divan::black_box(m.lock().expect("uncontended"))));
+}
+
+/// The floor for `mutex_lock_unlock`: std's futex Mutex.
+#[divan::bench]
+fn std_mutex_lock_unlock(bencher: divan::Bencher) {
+    let m = std::sync::Mutex::new(());
+    bencher.bench_local(|| drop(divan::black_box(m.lock().expect("uncontended"))));
+}
+
+/// Ring<u64> single-thread push then pop, and a 64-element write then read.
+#[divan::bench(args = [1, 64])]
+fn ring_write_read(bencher: divan::Bencher, n: usize) {
+    let s = Scratch::new(&format!("ring{n}"));
+    let r: zeroipc::structures::Ring<u64> =
+        zeroipc::structures::Ring::create(&s.seg, "r", 1024).expect("ring");
+    let (mut tx, mut rx) = (
+        r.producer().expect("producer"),
+        r.consumer().expect("consumer"),
+    );
+    let src = vec![7u64; n];
+    let mut dst = vec![0u64; n];
+    bencher
+        .counter(divan::counter::ItemsCount::new(n))
+        .bench_local(|| {
+            tx.write(divan::black_box(&src)).expect("ring");
+            rx.read(divan::black_box(&mut dst)).expect("ring")
+        });
+}

@@ -1,27 +1,37 @@
-//! Cross-process benchmark harness (`harness = false`): round trips and throughput between two
-//! real processes sharing one segment, always next to the floors measured in the same run.
+//! Cross-process benchmark harness (`harness = false`): round trips, wake-ups and throughput
+//! between two real processes sharing one segment, always next to the floors measured in the
+//! same run.
 //!
 //! ```text
-//! cargo bench -p zeroipc --bench pingpong               # full run
-//! cargo bench -p zeroipc --bench pingpong -- --quick    # a few seconds, for CI smoke
+//! cargo bench -p zeroipc --bench pingpong               # full run (about a minute)
+//! cargo bench -p zeroipc --bench pingpong -- --quick    # a few seconds
 //! cargo bench -p zeroipc --bench pingpong -- --json     # machine-readable
 //! ```
 //!
-//! The machine is shared and noisy, so every scenario is reported as a ratio to the floor
+//! The machine is shared and noisy, so every scenario is reported as a ratio to a floor
 //! measured in the same run:
 //! - `floor/spin`: a bare cache-line ping-pong (two `AtomicU64` on different lines, each side
 //!   spins until the other's store is visible) — the cost of moving a line between cores;
+//!   the floor for spinning round trips;
 //! - `floor/futex`: a bare shared-futex ping-pong (each side sleeps in `FUTEX_WAIT` until the
-//!   other's `FUTEX_WAKE`) — the cost of a kernel wake-up.
+//!   other's `FUTEX_WAKE`) — the cost of a kernel wake-up; the floor for blocking hand-offs.
+//!
+//! Throughput scenarios report items per second (the consumer times each batch).
+//! `crossbeam/*` runs crossbeam's `ArrayQueue` between two threads of one process, for scale.
+//! `mutex/blocked-cpu` reports the CPU time a process blocked in `Mutex::lock` for 500 ms
+//! burns (it must sleep in the kernel, not spin).
 //!
 //! The parent re-runs this binary as the child (`ZEROIPC_BENCH_ROLE`), so both sides are the
-//! same code. Medians are over batches; each batch times `iters` round trips.
+//! same code. Medians are over batches.
 
 use std::process::{Child, Command};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use zeroipc::structures::Array;
+use crossbeam_queue::ArrayQueue;
+use zeroipc::structures::{Array, Queue, Ring};
+use zeroipc::sync::{Mutex, Semaphore};
 use zeroipc::{Segment, SegmentOptions};
 
 const ROLE_ENV: &str = "ZEROIPC_BENCH_ROLE";
@@ -30,11 +40,32 @@ const ITERS_ENV: &str = "ZEROIPC_BENCH_ITERS";
 /// Two words 128 bytes apart (different cache lines, and different adjacent-line pairs).
 const PING: u64 = 0;
 const PONG: u64 = 16;
+/// Items per `write`/`read` call in the batched Ring scenario.
+const BATCH: usize = 64;
+/// Slots of the queues and rings in throughput scenarios.
+const CAPACITY: u32 = 4096;
 
+#[derive(Clone, Copy)]
 struct Config {
     iters: u64,
     batches: usize,
     json: bool,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Unit {
+    /// Nanoseconds per round trip (lower is better).
+    RoundTrip,
+    /// Items per second (higher is better).
+    Throughput,
+    /// CPU time as a percentage of wall time.
+    CpuPercent,
+}
+
+struct Row {
+    scenario: &'static str,
+    value: f64,
+    unit: Unit,
 }
 
 fn main() {
@@ -49,59 +80,115 @@ fn main() {
     }
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
-    let cfg = Config {
-        iters: if quick { 2_000 } else { 20_000 },
-        batches: if quick { 5 } else { 21 },
-        json: args.iter().any(|a| a == "--json"),
-    };
-    // `cargo bench` passes --bench; `cargo test --benches` runs us with no --bench: smoke only.
-    let cfg = if args.iter().any(|a| a == "--bench") || quick || cfg.json {
-        cfg
+    let json = args.iter().any(|a| a == "--json");
+    // `cargo bench` passes --bench; `cargo test --benches` runs us without it: a smoke run.
+    let full = args.iter().any(|a| a == "--bench") && !quick;
+    let cfg = if full {
+        Config {
+            iters: 20_000,
+            batches: 21,
+            json,
+        }
+    } else if quick || json {
+        Config {
+            iters: 2_000,
+            batches: 7,
+            json,
+        }
     } else {
         Config {
             iters: 200,
             batches: 3,
-            ..cfg
+            json,
         }
     };
+    let thr = Config {
+        iters: cfg.iters * 50,
+        ..cfg
+    };
 
-    let mut results: Vec<(&str, f64)> = Vec::new();
-    let spin = run_pair("floor/spin", &cfg);
-    results.push(("floor/spin", spin));
-    let futex = run_pair("floor/futex", &cfg);
-    results.push(("floor/futex", futex));
-
-    report(&results, spin, futex, &cfg);
+    let mut rows = Vec::new();
+    let mut rtt = |scenario: &'static str, c: &Config| {
+        let v = run_pair(scenario, c);
+        rows.push(Row {
+            scenario,
+            value: v,
+            unit: Unit::RoundTrip,
+        });
+        v
+    };
+    let spin = rtt("floor/spin", &cfg);
+    let futex = rtt("floor/futex", &cfg);
+    rtt("queue/rtt", &cfg);
+    rtt("semaphore/wake", &cfg);
+    rows.push(Row {
+        scenario: "crossbeam/rtt",
+        value: crossbeam_rtt(&cfg),
+        unit: Unit::RoundTrip,
+    });
+    for scenario in [
+        "queue/throughput",
+        "ring/throughput",
+        "ring/throughput-batch64",
+    ] {
+        let ns_per_item = run_pair(scenario, &thr);
+        rows.push(Row {
+            scenario,
+            value: 1e9 / ns_per_item,
+            unit: Unit::Throughput,
+        });
+    }
+    rows.push(Row {
+        scenario: "crossbeam/throughput",
+        value: 1e9 / crossbeam_throughput(&thr),
+        unit: Unit::Throughput,
+    });
+    rows.push(Row {
+        scenario: "mutex/blocked-cpu",
+        value: blocked_cpu_percent(),
+        unit: Unit::CpuPercent,
+    });
+    report(&rows, spin, futex, &cfg);
 }
 
-/// Runs scenario `role` between this process and a child; returns the median ns per round trip.
-fn run_pair(role: &str, cfg: &Config) -> f64 {
+/// A fresh segment holding every structure the scenarios use.
+fn setup(name: &str) -> Segment {
+    let seg = SegmentOptions::new()
+        .size(4 << 20)
+        .create_or_replace(name)
+        .expect("create segment");
+    Array::<u64>::create(&seg, "words", 32).expect("array");
+    Queue::<u64>::create(&seg, "a2b", CAPACITY).expect("queue");
+    Queue::<u64>::create(&seg, "b2a", CAPACITY).expect("queue");
+    Ring::<u64>::create(&seg, "ring", CAPACITY).expect("ring");
+    Semaphore::create(&seg, "s1", 0, 0).expect("semaphore");
+    Semaphore::create(&seg, "s2", 0, 0).expect("semaphore");
+    Mutex::create(&seg, "mutex").expect("mutex");
+    seg
+}
+
+/// Runs `scenario` between this process (initiator / consumer) and a child; returns the
+/// median nanoseconds per round trip (or per item).
+fn run_pair(scenario: &str, cfg: &Config) -> f64 {
     let name = format!(
         "/zeroipc-bench-{}-{}",
         std::process::id(),
-        role.replace('/', "-")
+        scenario.replace('/', "-")
     );
-    let seg = SegmentOptions::new()
-        .size(1 << 20)
-        .create_or_replace(&name)
-        .expect("create segment");
-    let words: Array<u64> = Array::create(&seg, "words", 32).expect("array");
-    let mut medians = Vec::with_capacity(cfg.batches);
-    let mut kid = spawn(role, &name, cfg.iters * cfg.batches as u64);
+    let seg = setup(&name);
+    let mut kid = spawn(scenario, &name, cfg.iters * cfg.batches as u64);
+    let mut per = Vec::with_capacity(cfg.batches);
+    let mut side = Side::new(&seg);
     for _ in 0..cfg.batches {
         let t0 = Instant::now();
-        match role {
-            "floor/spin" => spin_side(&words, cfg.iters, true),
-            "floor/futex" => futex_side(&words, cfg.iters, true),
-            _ => unreachable!(),
-        }
+        side.run(scenario, cfg.iters, true);
         #[allow(clippy::cast_precision_loss)]
-        medians.push(t0.elapsed().as_nanos() as f64 / cfg.iters as f64);
+        per.push(t0.elapsed().as_nanos() as f64 / cfg.iters as f64);
     }
     let status = kid.wait().expect("wait child");
-    assert!(status.success(), "{role} child failed");
+    assert!(status.success(), "{scenario} child failed");
     let _ = Segment::unlink(&name);
-    median(&mut medians)
+    median(&mut per)
 }
 
 fn spawn(role: &str, name: &str, iters: u64) -> Child {
@@ -115,11 +202,155 @@ fn spawn(role: &str, name: &str, iters: u64) -> Child {
 
 fn child(role: &str, name: &str, iters: u64) {
     let seg = Segment::open_timeout(name, Duration::from_secs(10)).expect("open");
-    let words: Array<u64> = Array::open(&seg, "words").expect("array");
-    match role {
-        "floor/spin" => spin_side(&words, iters, false),
-        "floor/futex" => futex_side(&words, iters, false),
-        other => panic!("unknown role {other}"),
+    if role == "mutex/blocked-cpu" {
+        return blocked_child(&seg);
+    }
+    Side::new(&seg).run(role, iters, false);
+}
+
+/// One process's handles on the scenario structures.
+struct Side {
+    words: Array<u64>,
+    a2b: Queue<u64>,
+    b2a: Queue<u64>,
+    ring: Ring<u64>,
+    s1: Semaphore,
+    s2: Semaphore,
+    /// Items already produced/consumed, so successive batches continue the sequence.
+    done: u64,
+}
+
+impl Side {
+    fn new(seg: &Segment) -> Self {
+        Self {
+            words: Array::open(seg, "words").expect("array"),
+            a2b: Queue::open(seg, "a2b").expect("queue"),
+            b2a: Queue::open(seg, "b2a").expect("queue"),
+            ring: Ring::open(seg, "ring").expect("ring"),
+            s1: Semaphore::open(seg, "s1").expect("semaphore"),
+            s2: Semaphore::open(seg, "s2").expect("semaphore"),
+            done: 0,
+        }
+    }
+
+    /// `initiator` is the parent (it times); the child is the responder / producer.
+    fn run(&mut self, scenario: &str, iters: u64, initiator: bool) {
+        match scenario {
+            "floor/spin" => spin_side(&self.words, iters, initiator),
+            "floor/futex" => futex_side(&self.words, iters, initiator),
+            "queue/rtt" => {
+                let (tx, rx) = if initiator {
+                    (&self.a2b, &self.b2a)
+                } else {
+                    (&self.b2a, &self.a2b)
+                };
+                for i in 0..iters {
+                    if initiator {
+                        push_spin(tx, i);
+                        assert_eq!(pop_spin(rx), i);
+                    } else {
+                        let v = pop_spin(rx);
+                        push_spin(tx, v);
+                    }
+                }
+            }
+            "semaphore/wake" => {
+                for _ in 0..iters {
+                    if initiator {
+                        self.s1.release().expect("release");
+                        self.s2.acquire().expect("acquire");
+                    } else {
+                        self.s1.acquire().expect("acquire");
+                        self.s2.release().expect("release");
+                    }
+                }
+            }
+            "queue/throughput" => {
+                for i in self.done..self.done + iters {
+                    if initiator {
+                        assert_eq!(pop_spin(&self.a2b), i);
+                    } else {
+                        push_spin(&self.a2b, i);
+                    }
+                }
+                self.done += iters;
+            }
+            "ring/throughput" => {
+                if initiator {
+                    let mut rx = self.ring.consumer().expect("consumer");
+                    for i in self.done..self.done + iters {
+                        loop {
+                            if let Some(v) = rx.pop().expect("ring") {
+                                assert_eq!(v, i);
+                                break;
+                            }
+                            std::hint::spin_loop();
+                        }
+                    }
+                } else {
+                    let mut tx = self.ring.producer().expect("producer");
+                    for i in self.done..self.done + iters {
+                        while tx.push(i).is_err() {
+                            std::hint::spin_loop();
+                        }
+                    }
+                }
+                self.done += iters;
+            }
+            "ring/throughput-batch64" => {
+                let mut buf = [0u64; BATCH];
+                let end = self.done + iters;
+                let mut next = self.done;
+                if initiator {
+                    let mut rx = self.ring.consumer().expect("consumer");
+                    while next < end {
+                        let want = usize::try_from((end - next).min(BATCH as u64)).unwrap_or(BATCH);
+                        let n = rx.read(&mut buf[..want]).expect("ring");
+                        for &v in &buf[..n] {
+                            assert_eq!(v, next);
+                            next += 1;
+                        }
+                        if n == 0 {
+                            std::hint::spin_loop();
+                        }
+                    }
+                } else {
+                    let mut tx = self.ring.producer().expect("producer");
+                    while next < end {
+                        let want = usize::try_from((end - next).min(BATCH as u64)).unwrap_or(BATCH);
+                        for (k, slot) in buf[..want].iter_mut().enumerate() {
+                            *slot = next + k as u64;
+                        }
+                        let n = tx.write(&buf[..want]).expect("ring");
+                        next += n as u64;
+                        if n == 0 {
+                            std::hint::spin_loop();
+                        }
+                    }
+                }
+                self.done = end;
+            }
+            other => panic!("unknown scenario {other}"),
+        }
+    }
+}
+
+fn push_spin(q: &Queue<u64>, mut v: u64) {
+    loop {
+        match q.push(v) {
+            Ok(()) => return,
+            Err(zeroipc::Full(back)) => v = back,
+        }
+        std::hint::spin_loop();
+    }
+}
+
+fn pop_spin(q: &Queue<u64>) -> u64 {
+    loop {
+        if let Some(v) = q.pop() {
+            return v;
+        }
+        std::hint::spin_loop();
     }
 }
 
@@ -153,7 +384,7 @@ fn futex_word(words: &Array<u64>, i: u64) -> &AtomicU32 {
     let w = word(words, i);
     // SAFETY: an AtomicU64 is 8-aligned and 8 bytes; its first 4 bytes are a valid, aligned
     // AtomicU32 for as long as the Array (and so the mapping) lives. Only this benchmark
-    // accesses these words, always as AtomicU32 after this point.
+    // accesses these words, always as AtomicU32 in the futex scenario.
     unsafe { &*std::ptr::from_ref(w).cast::<AtomicU32>() }
 }
 
@@ -185,39 +416,180 @@ fn futex_side(words: &Array<u64>, iters: u64, initiator: bool) {
     }
 }
 
+/// crossbeam's ArrayQueue round trip between two threads (for scale).
+fn crossbeam_rtt(cfg: &Config) -> f64 {
+    let a2b = Arc::new(ArrayQueue::<u64>::new(CAPACITY as usize));
+    let b2a = Arc::new(ArrayQueue::<u64>::new(CAPACITY as usize));
+    let total = cfg.iters * cfg.batches as u64;
+    let (rx, tx) = (a2b.clone(), b2a.clone());
+    let t = std::thread::spawn(move || {
+        for _ in 0..total {
+            let v = loop {
+                if let Some(v) = rx.pop() {
+                    break v;
+                }
+                std::hint::spin_loop();
+            };
+            while tx.push(v).is_err() {
+                std::hint::spin_loop();
+            }
+        }
+    });
+    let mut per = Vec::new();
+    for b in 0..cfg.batches as u64 {
+        let t0 = Instant::now();
+        for i in 0..cfg.iters {
+            let v = b * cfg.iters + i;
+            while a2b.push(v).is_err() {
+                std::hint::spin_loop();
+            }
+            loop {
+                if let Some(got) = b2a.pop() {
+                    assert_eq!(got, v);
+                    break;
+                }
+                std::hint::spin_loop();
+            }
+        }
+        #[allow(clippy::cast_precision_loss)]
+        per.push(t0.elapsed().as_nanos() as f64 / cfg.iters as f64);
+    }
+    t.join().expect("responder");
+    median(&mut per)
+}
+
+/// crossbeam's ArrayQueue throughput between two threads (ns per item).
+fn crossbeam_throughput(cfg: &Config) -> f64 {
+    let q = Arc::new(ArrayQueue::<u64>::new(CAPACITY as usize));
+    let total = cfg.iters * cfg.batches as u64;
+    let tx = q.clone();
+    let t = std::thread::spawn(move || {
+        for i in 0..total {
+            while tx.push(i).is_err() {
+                std::hint::spin_loop();
+            }
+        }
+    });
+    let mut per = Vec::new();
+    let mut next = 0;
+    for _ in 0..cfg.batches {
+        let t0 = Instant::now();
+        for _ in 0..cfg.iters {
+            loop {
+                if let Some(v) = q.pop() {
+                    assert_eq!(v, next);
+                    next += 1;
+                    break;
+                }
+                std::hint::spin_loop();
+            }
+        }
+        #[allow(clippy::cast_precision_loss)]
+        per.push(t0.elapsed().as_nanos() as f64 / cfg.iters as f64);
+    }
+    t.join().expect("producer");
+    median(&mut per)
+}
+
+/// The parent holds the mutex for 500 ms while the child blocks in `lock`; the child reports
+/// the CPU time it used while blocked, as a percentage of the wall time.
+fn blocked_cpu_percent() -> f64 {
+    let name = format!("/zeroipc-bench-{}-blocked", std::process::id());
+    let seg = setup(&name);
+    let mutex = Mutex::open(&seg, "mutex").expect("mutex");
+    let words: Array<u64> = Array::open(&seg, "words").expect("array");
+    let guard = mutex.lock().expect("lock");
+    let mut kid = spawn("mutex/blocked-cpu", &name, 0);
+    // Wait until the child is about to block (it sets words[1]).
+    let t0 = Instant::now();
+    while words.get(1) != Some(1) && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    drop(guard);
+    assert!(
+        kid.wait().expect("wait").success(),
+        "blocked-cpu child failed"
+    );
+    let (cpu, wall) = (words.get(2).unwrap_or(0), words.get(3).unwrap_or(1));
+    let _ = Segment::unlink(&name);
+    #[allow(clippy::cast_precision_loss)]
+    let pct = 100.0 * cpu as f64 / wall.max(1) as f64;
+    pct
+}
+
+fn blocked_child(seg: &Segment) {
+    use rustix::time::{ClockId, clock_gettime};
+    let mutex = Mutex::open(seg, "mutex").expect("mutex");
+    let words: Array<u64> = Array::open(seg, "words").expect("array");
+    let cpu = || {
+        let t = clock_gettime(ClockId::ProcessCPUTime);
+        u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(t.tv_nsec).unwrap_or(0)
+    };
+    words.set(1, 1).expect("set");
+    let (c0, t0) = (cpu(), Instant::now());
+    let guard = mutex.lock().expect("lock");
+    let (c1, wall) = (cpu(), t0.elapsed());
+    drop(guard);
+    words.set(2, c1 - c0).expect("set");
+    words
+        .set(3, u64::try_from(wall.as_nanos()).unwrap_or(u64::MAX))
+        .expect("set");
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
-fn report(results: &[(&str, f64)], spin: f64, futex: f64, cfg: &Config) {
+fn report(rows: &[Row], spin: f64, futex: f64, cfg: &Config) {
+    let ratio = |r: &Row| match (r.unit, r.scenario) {
+        (Unit::RoundTrip, s) if s.contains("wake") || s == "floor/futex" => Some(r.value / futex),
+        (Unit::RoundTrip, _) => Some(r.value / spin),
+        // Items/s against one floor round trip per item: how many items move in the time a
+        // cache line makes one round trip.
+        (Unit::Throughput, _) => Some(r.value * spin / 1e9),
+        (Unit::CpuPercent, _) => None,
+    };
     if cfg.json {
-        let rows: Vec<String> = results
+        let rows: Vec<String> = rows
             .iter()
-            .map(|(n, ns)| {
+            .map(|r| {
+                let unit = match r.unit {
+                    Unit::RoundTrip => "ns_per_round_trip",
+                    Unit::Throughput => "items_per_second",
+                    Unit::CpuPercent => "cpu_percent",
+                };
+                let ratio = ratio(r).map_or("null".to_owned(), |x| format!("{x:.3}"));
                 format!(
-                    "{{\"scenario\":\"{n}\",\"ns_per_round_trip\":{ns:.1},\"x_spin_floor\":{:.3},\"x_futex_floor\":{:.3}}}",
-                    ns / spin,
-                    ns / futex
+                    "{{\"scenario\":\"{}\",\"{unit}\":{:.1},\"ratio_to_floor\":{ratio}}}",
+                    r.scenario, r.value
                 )
             })
             .collect();
         println!("[{}]", rows.join(","));
         return;
     }
-    println!(
-        "{:<24} {:>14} {:>10} {:>10}",
-        "scenario", "ns/round trip", "x spin", "x futex"
-    );
-    for (n, ns) in results {
-        println!(
-            "{n:<24} {ns:>14.1} {:>10.2} {:>10.2}",
-            ns / spin,
-            ns / futex
-        );
+    println!("{:<26} {:>16} {:>12}  floor", "scenario", "value", "ratio");
+    for r in rows {
+        let (value, floor) = match r.unit {
+            Unit::RoundTrip if r.scenario.contains("wake") || r.scenario == "floor/futex" => {
+                (format!("{:.0} ns", r.value), "futex")
+            }
+            Unit::RoundTrip => (format!("{:.0} ns", r.value), "spin"),
+            Unit::Throughput => (
+                format!("{:.1} M/s", r.value / 1e6),
+                "spin (items per floor RTT)",
+            ),
+            Unit::CpuPercent => (format!("{:.2} %", r.value), "-"),
+        };
+        let ratio = ratio(r).map_or("-".to_owned(), |x| format!("{x:.2}x"));
+        println!("{:<26} {value:>16} {ratio:>12}  {floor}", r.scenario);
     }
     println!(
-        "({} batches of {} round trips; medians)",
-        cfg.batches, cfg.iters
+        "({} batches of {} round trips, throughput batches of {} items; medians)",
+        cfg.batches,
+        cfg.iters,
+        cfg.iters * 50
     );
 }

@@ -152,6 +152,15 @@ pub enum Corruption {
         /// The alignment required.
         align: u64,
     },
+    /// The object is now smaller than this process's mapping of it: a peer with write access
+    /// truncated it (`ftruncate`). The cut-off pages would raise `SIGBUS`, so they are not
+    /// touched.
+    Shrunk {
+        /// The object's size now (`fstat`).
+        size: u64,
+        /// The mapped size (the object's size when it was opened).
+        mapped: u64,
+    },
 }
 
 impl fmt::Display for Corruption {
@@ -226,6 +235,11 @@ impl fmt::Display for Corruption {
             Self::Misaligned { offset, align } => {
                 write!(f, "offset {offset} is not aligned to {align}")
             }
+            Self::Shrunk { size, mapped } => write!(
+                f,
+                "the segment was truncated to {size} bytes under this process's {mapped}-byte \
+                 mapping (a peer called ftruncate)"
+            ),
         }
     }
 }

@@ -5,6 +5,8 @@
 //! is answered with a value (a [`Status`], a [`Kind::Unknown`]), never a panic.
 //!
 //! * [`list_segments`] lists every object in `/dev/shm` and says which are ZeroIPC segments.
+//! * [`segment_users`], [`stale_segments`] and [`remove_if_stale`] find the processes that use
+//!   a segment through `/proc`, and remove segments nobody uses (see their limits there).
 //! * [`classify`] (and [`classify_all`]) say what kind of structure a table entry holds,
 //!   **where its bytes prove it**: the table stores no type tags (FORMAT.md §4), so the kind is
 //!   deduced from the exact size formulas of FORMAT.md Appendix A, the header fields they
@@ -49,6 +51,16 @@ use std::io;
 
 use crate::error::{Corruption, OpenError};
 use crate::segment::{Entry, ReadOnlySegment, Segment};
+
+mod decode;
+pub use decode::{
+    Contents, Decoded, ElemType, Fill, Item, KIND_NAMES, KindError, ParseTypeError, SlotState,
+    TypeSpec, Value, decode, find_structure, read_as,
+};
+pub mod users;
+pub use users::{
+    Removal, SegmentUsers, UnknownProcesses, Usage, remove_if_stale, segment_users, stale_segments,
+};
 
 /// Where POSIX shared-memory objects live on Linux.
 ///
@@ -553,6 +565,8 @@ pub enum FieldValue {
     Signed(i64),
     /// A word.
     Text(&'static str),
+    /// Yes or no (`true` / `false`).
+    Bool(bool),
 }
 
 impl fmt::Display for FieldValue {
@@ -561,6 +575,7 @@ impl fmt::Display for FieldValue {
             Self::Unsigned(v) => write!(f, "{v}"),
             Self::Signed(v) => write!(f, "{v}"),
             Self::Text(t) => f.write_str(t),
+            Self::Bool(b) => write!(f, "{b}"),
         }
     }
 }
@@ -1710,7 +1725,8 @@ fn mutex_or_semaphore(size: u64, b: &[u8]) -> Option<Kind> {
     }
 }
 
-/// Semaphore: 16 bytes, non-negative fields, padding 0, count within a bounded maximum.
+/// Semaphore: 16 bytes, non-negative fields, count within a bounded maximum, padding 0
+/// (except in a locked Mutex, where zeroipc keeps the holder's pid).
 fn semaphore(size: u64, b: &[u8]) -> Option<Kind> {
     let (count, waiting, max_count, pad) =
         (i32_at(b, 0)?, i32_at(b, 4)?, i32_at(b, 8)?, i32_at(b, 12)?);
@@ -1718,7 +1734,7 @@ fn semaphore(size: u64, b: &[u8]) -> Option<Kind> {
         && count >= 0
         && waiting >= 0
         && max_count >= 0
-        && pad == 0
+        && (pad == 0 || (max_count == 1 && count == 0 && pad > 0))
         && (max_count == 0 || count <= max_count);
     ok.then_some(Kind::Semaphore {
         count,

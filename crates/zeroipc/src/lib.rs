@@ -7,7 +7,8 @@
 //!
 //! ```text
 //!   codata        (Future, Lazy, Stream, Channel)
-//!   structures    (Array, ...)        sync (Mutex, Semaphore, ...)
+//!   structures    (Array, Queue, Stack, Ring, Pool, Map, Set)
+//!   sync          (Mutex, RwLock, Semaphore, Barrier, Latch, Once, Event, Monitor, Signal)
 //!   raw           lock-free algorithms over views (&Header, &[atomic])
 //!   segment       the table, validation, THE address -> reference gate
 //!   sys           shm_open / mmap / futex / flock (rustix)
@@ -16,9 +17,19 @@
 //!
 //! # Which structure for which job
 //!
-//! | job                                             | structure                      |
-//! |-------------------------------------------------|--------------------------------|
-//! | a table of values every process reads/writes    | [`structures::Array`]          |
+//! | job                                                        | structure                  |
+//! |------------------------------------------------------------|----------------------------|
+//! | a table of values every process reads and writes in place  | [`structures::Array`]      |
+//! | hand work items between any number of producers/consumers  | [`structures::Queue`]      |
+//! | a stream of elements from one producer to one consumer, bulk copies | [`structures::Ring`] |
+//! | last-in first-out work stealing / undo stacks              | [`structures::Stack`]      |
+//! | fixed-size objects handed out by index                     | [`structures::Pool`]       |
+//! | look values up by key; membership                          | [`structures::Map`], [`structures::Set`] |
+//! | mutual exclusion (with dead-holder recovery)               | [`sync::Mutex`], [`sync::RwLock`] |
+//! | count permits; wait for N arrivals; wait for a count to reach 0 | [`sync::Semaphore`], [`sync::Barrier`], [`sync::Latch`] |
+//! | run an initialiser exactly once across processes           | [`sync::Once`]             |
+//! | signal a condition; wait for a predicate under a lock; publish a value with a version | [`sync::Event`], [`sync::Monitor`], [`sync::Signal`] |
+//! | inspect any segment read-only (kinds, users, stale segments) | [`inspect`]              |
 //!
 //! # Example
 //!
@@ -52,6 +63,37 @@
 //! Elements aligned to more than 8 bytes (`u128`, `#[repr(align(16))]` types) are refused
 //! when the program is built (a `const` assertion evaluated as the structure is
 //! instantiated): the format only guarantees 8-byte alignment (FORMAT.md §4).
+//!
+//! # Sharing with processes you do not trust
+//!
+//! The full threat model is `docs/THREAT_MODEL.md` in the repository. In short:
+//!
+//! * Segments are created with mode 0600 (set exactly with `fchmod`; the umask is not
+//!   applied): only the owner's processes can open them unless [`SegmentOptions::mode`] says
+//!   otherwise.
+//! * Any bytes a peer with write access writes are answered with typed errors
+//!   ([`OpenError`], [`TableError`], [`StructureError`], [`Corruption`]), never with undefined
+//!   behaviour, a panic or a hang; nothing in the segment can make this process execute code
+//!   or access memory outside its mapping. Element values are whatever the peer wrote.
+//! * A peer that **truncates** the segment is detected before table accesses
+//!   ([`Corruption::Shrunk`]), but elements read through handles opened earlier raise
+//!   `SIGBUS` on the cut-off pages: **a process with write access can always crash the
+//!   processes that map the segment.** Nothing in POSIX shared memory prevents it.
+//! * A stopped holder of the allocation lock makes structure creation fail after
+//!   [`segment::ALLOCATION_LOCK_TIMEOUT`] instead of blocking forever.
+//! * [`Segment::open_read_only`] maps `PROT_READ` and returns a [`ReadOnlySegment`], which has
+//!   no writing API; structures are created and opened only from a read-write [`Segment`]:
+//!
+//! ```compile_fail
+//! # use zeroipc::{Segment, structures::Array};
+//! # fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! let ro = Segment::open_read_only("/sensors")?;
+//! let a: Array<u32> = Array::open(&ro, "readings")?; // a ReadOnlySegment is not a Segment
+//! # Ok(()) }
+//! ```
+//!
+//! * [`inspect::segment_users`], [`inspect::stale_segments`] and [`inspect::remove_if_stale`]
+//!   find and remove segments left behind by crashed processes.
 #![cfg_attr(loom, allow(dead_code, unreachable_pub, unused_imports))]
 
 pub(crate) mod layout;

@@ -8,7 +8,7 @@
 #[allow(unused_imports)]
 pub(crate) use core::sync::atomic::{
     AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering,
-    fence,
+    compiler_fence, fence,
 };
 #[cfg(loom)]
 #[allow(unused_imports)]

@@ -6,6 +6,7 @@ use serde_json::json;
 use zeroipc::inspect::{Listing, Status, list_segments};
 
 use super::{CliError, printable};
+use crate::color::{Paint, paint};
 
 /// Whether `status` is (or claims to be) a ZeroIPC segment: listed without `--all`.
 fn is_zeroipc(status: &Status) -> bool {
@@ -15,7 +16,8 @@ fn is_zeroipc(status: &Status) -> bool {
     )
 }
 
-pub(crate) fn run(out: &mut dyn Write, all: bool, json: bool) -> Result<(), CliError> {
+/// `color`: paint the header and the status column (the last one, so alignment is kept).
+pub(crate) fn run(out: &mut dyn Write, all: bool, json: bool, color: bool) -> Result<(), CliError> {
     let listings = list_segments().map_err(|e| {
         CliError::Message(format!("cannot read {}: {e}", zeroipc::inspect::SHM_DIR))
     })?;
@@ -35,20 +37,21 @@ pub(crate) fn run(out: &mut dyn Write, all: bool, json: bool) -> Result<(), CliE
         .max()
         .unwrap_or(4)
         .max(4);
-    writeln!(
-        out,
+    let head = format!(
         "{:<width$}  {:>12}  {:>9}  {:>12}  STATUS",
         "NAME", "SIZE", "ENTRIES", "USED"
-    )?;
+    );
+    writeln!(out, "{}", paint(color, Paint::Bold, &head))?;
     for l in shown {
         let name = printable(&l.name);
         match &l.status {
             Status::Segment(s) => writeln!(
                 out,
-                "{name:<width$}  {:>12}  {:>9}  {:>12}  ok",
+                "{name:<width$}  {:>12}  {:>9}  {:>12}  {}",
                 l.size,
                 format!("{}/{}", s.entry_count, s.max_entries),
                 s.next_offset,
+                paint(color, Paint::Green, "ok"),
             )?,
             other => writeln!(
                 out,
@@ -56,7 +59,15 @@ pub(crate) fn run(out: &mut dyn Write, all: bool, json: bool) -> Result<(), CliE
                 l.size,
                 "-",
                 "-",
-                printable(&other.to_string())
+                paint(
+                    color,
+                    if is_zeroipc(other) {
+                        Paint::Red
+                    } else {
+                        Paint::Yellow
+                    },
+                    &printable(&other.to_string())
+                )
             )?,
         }
     }

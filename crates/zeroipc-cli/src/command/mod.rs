@@ -1,8 +1,11 @@
 //! The subcommands, and what they share: the error type and text helpers.
 
+pub(crate) mod create;
 pub(crate) mod dump;
 pub(crate) mod list;
+pub(crate) mod rm;
 pub(crate) mod show;
+pub(crate) mod watch;
 
 use std::fmt;
 use std::io;

@@ -3,23 +3,26 @@
 use std::io::Write;
 
 use serde_json::json;
-use zeroipc::inspect::{Kind, classify, classify_all};
-use zeroipc::{Entry, ReadOnlySegment};
+use zeroipc::ReadOnlySegment;
+use zeroipc::inspect::{
+    Contents, Decoded, FieldValue, Item, SlotState, TypeSpec, Value, classify, classify_all,
+    decode, find_structure, read_as,
+};
 
 use super::{CliError, fail, kind_json, open, printable};
-use crate::cli::ElemType;
 
 pub(crate) fn run(
     out: &mut dyn Write,
     segment: &str,
     entry: Option<&str>,
-    as_type: Option<ElemType>,
+    as_type: Option<TypeSpec>,
+    kind: Option<&str>,
     json: bool,
 ) -> Result<(), CliError> {
     let seg = open(segment)?;
     match entry {
         None => show_segment(out, &seg, json),
-        Some(name) => show_entry(out, &seg, name, as_type, json),
+        Some(name) => show_entry(out, &seg, name, as_type, kind, json),
     }
 }
 
@@ -118,18 +121,28 @@ fn show_entry(
     out: &mut dyn Write,
     seg: &ReadOnlySegment,
     name: &str,
-    as_type: Option<ElemType>,
+    as_type: Option<TypeSpec>,
+    forced: Option<&str>,
     json: bool,
 ) -> Result<(), CliError> {
-    let entry = seg
-        .find(name)
-        .map_err(|e| CliError::Message(format!("{}: {e}", seg.name())))?;
-    let kind = classify(seg, &entry);
-    // Checked before anything is printed, so an error leaves stdout empty.
-    let array = match as_type {
-        Some(t) => Some(ArrayGeometry::read(seg, &entry, t)?),
-        None => None,
+    let entry =
+        find_structure(seg, name).map_err(|e| CliError::Message(format!("{}: {e}", seg.name())))?;
+    let kind = match forced {
+        None => classify(seg, &entry),
+        Some(k) => read_as(seg, &entry, k)
+            .map_err(|e| CliError::Message(format!("{}: {e}", seg.name())))?,
     };
+    let d = decode(seg, &entry, &kind, as_type);
+    // Checked before anything is printed, so an error leaves stdout empty.
+    if let Some(t) = as_type {
+        if let Some(why) = type_error(&d) {
+            return fail(format!(
+                "{}: entry '{}' cannot be read as {t}: {why}",
+                seg.name(),
+                printable(&entry.name().to_string())
+            ));
+        }
+    }
     if json {
         let mut doc = json!({
             "segment": seg.name(),
@@ -141,27 +154,24 @@ fn show_entry(
         if let (Some(obj), serde_json::Value::Object(k)) = (doc.as_object_mut(), kind_json(&kind)) {
             obj.extend(k);
         }
-        let Some(array) = array else {
-            serde_json::to_writer_pretty(&mut *out, &doc)?;
-            writeln!(out)?;
-            return Ok(());
-        };
-        // Values are streamed: an array may be as large as the segment.
-        let text = serde_json::to_string_pretty(&doc)?;
-        let head = text.strip_suffix("\n}").unwrap_or(&text);
-        write!(
-            out,
-            "{head},\n  \"as\": \"{}\",\n  \"values\": [",
-            array.t.name()
-        )?;
-        let mut first = true;
-        array.for_each(seg, |_, v| {
-            let sep = if first { "" } else { "," };
-            first = false;
-            write!(out, "{sep}\n    {}", v.json)?;
-            Ok(())
-        })?;
-        writeln!(out, "\n  ]\n}}")?;
+        if let (Some(obj), serde_json::Value::Object(dj)) =
+            (doc.as_object_mut(), decoded_json(&d, as_type))
+        {
+            obj.extend(dj);
+            // The classified kind of this entry ("marker" for a composite's marker); the
+            // structure decoded is "structure".
+            obj.insert("kind".into(), kind.name().into());
+        }
+        if let (Some(obj), false) = (doc.as_object_mut(), d.candidates.is_empty()) {
+            let list: Vec<_> = d
+                .candidates
+                .iter()
+                .map(|c| decoded_json(c, as_type))
+                .collect();
+            obj.insert("candidates".into(), list.into());
+        }
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        writeln!(out)?;
         return Ok(());
     }
     writeln!(out, "segment  {}", printable(seg.name()))?;
@@ -173,154 +183,247 @@ fn show_entry(
     )?;
     writeln!(out, "offset   {} (0x{:x})", entry.offset(), entry.offset())?;
     writeln!(out, "size     {} bytes", entry.size())?;
-    match &kind {
-        Kind::Ambiguous(candidates) => {
-            writeln!(out, "kind     {kind}")?;
-            for k in candidates {
-                writeln!(out, "  could be {k}")?;
-            }
+    if d.candidates.is_empty() {
+        writeln!(out, "kind     {}", d.name)?;
+        write_decoded(out, &d, as_type, "")?;
+    } else {
+        writeln!(out, "kind     {kind}")?;
+        for c in &d.candidates {
+            writeln!(out, "  could be {}", c.name)?;
+            write_decoded(out, c, as_type, "  ")?;
         }
-        k => {
-            writeln!(out, "kind     {}", k.name())?;
-            for (field, value) in k.fields() {
-                writeln!(out, "  {field:<22} {value}")?;
-            }
-        }
-    }
-    if let Some(array) = array {
-        writeln!(out, "values   {} x {}", array.capacity, array.t.name())?;
-        array.for_each(seg, |i, v| {
-            writeln!(out, "  [{i}] {}", v.text)?;
-            Ok(())
-        })?;
     }
     Ok(())
 }
 
-struct Value {
-    text: String,
-    json: serde_json::Value,
-}
-
-/// Where the elements of an Array entry are (C++/Go/Python layout, or the C layout), read
-/// as `t`.
-struct ArrayGeometry {
-    t: ElemType,
-    /// Segment offset of element 0.
-    data: u64,
-    capacity: u64,
-}
-
-impl ArrayGeometry {
-    fn read(seg: &ReadOnlySegment, entry: &Entry, t: ElemType) -> Result<Self, CliError> {
-        let head = seg
-            .read_bytes(entry.offset(), entry.size().min(16))
-            .map_err(|e| corrupt(seg, e))?;
-        let word = |at: usize| {
-            head.get(at..at + 8)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_le_bytes)
-        };
-        let es = t.size();
-        let fits = |header: u64, cap: u64| {
-            cap.checked_mul(es).and_then(|d| d.checked_add(header)) == Some(entry.size())
-        };
-        let (header, capacity) = match (word(0), word(8)) {
-            (Some(cap), _) if fits(8, cap) => (8, cap),
-            (Some(cap), Some(stored_es)) if stored_es == es && fits(16, cap) => (16, cap),
-            _ => {
-                return fail(format!(
-                    "{}: entry '{}' is not an array of {} ({} bytes, capacity field {})",
-                    seg.name(),
-                    printable(&entry.name().to_string()),
-                    t.name(),
-                    entry.size(),
-                    word(0).map_or_else(|| "missing".to_owned(), |c| c.to_string()),
-                ));
-            }
-        };
-        Ok(Self {
-            t,
-            data: entry.offset() + header,
-            capacity,
-        })
+/// Why `--as` does not apply: the decoded's type error, or, for an ambiguous entry, the
+/// first candidate's when no candidate takes the type.
+fn type_error(d: &Decoded) -> Option<String> {
+    if d.candidates.is_empty() {
+        return d.type_error.clone();
     }
+    if d.candidates.iter().any(|c| c.type_error.is_none()) {
+        return None;
+    }
+    let why: Vec<String> = d
+        .candidates
+        .iter()
+        .filter_map(|c| c.type_error.clone())
+        .collect();
+    Some(why.join("; "))
+}
 
-    /// Calls `f(index, value)` for every element, reading the segment in chunks.
-    fn for_each(
-        &self,
-        seg: &ReadOnlySegment,
-        mut f: impl FnMut(u64, Value) -> Result<(), CliError>,
-    ) -> Result<(), CliError> {
-        let es = self.t.size();
-        let per_chunk = (64 * 1024) / es;
-        let mut index = 0;
-        while index < self.capacity {
-            let n = (self.capacity - index).min(per_chunk);
-            let bytes = seg
-                .read_bytes(self.data + index * es, n * es)
-                .map_err(|e| corrupt(seg, e))?;
-            for b in bytes.chunks_exact(usize::try_from(es).unwrap_or(1)) {
-                f(index, decode(self.t, b))?;
-                index += 1;
+/// Fields, fill, contents and problems of one decoded structure, as text.
+fn write_decoded(
+    out: &mut dyn Write,
+    d: &Decoded,
+    as_type: Option<TypeSpec>,
+    pad: &str,
+) -> Result<(), CliError> {
+    for (field, value) in &d.fields {
+        writeln!(out, "{pad}  {field:<22} {value}")?;
+    }
+    if let Some(f) = d.fill {
+        writeln!(
+            out,
+            "{pad}fill     {}/{} ({:.1}%)",
+            f.len,
+            f.capacity,
+            if f.capacity == 0 {
+                0.0
+            } else {
+                ratio(f.len, f.capacity)
             }
+        )?;
+    }
+    if let Some(list) = &d.free_list {
+        let shown: Vec<String> = list.iter().take(64).map(u64::to_string).collect();
+        let more = if list.len() > 64 { " ..." } else { "" };
+        writeln!(out, "{pad}free     [{}{more}]", shown.join(", "))?;
+    }
+    if let (Some(t), None) = (as_type, &d.type_error) {
+        match &d.contents {
+            Contents::Value(v) => writeln!(out, "{pad}value    {v} ({t})")?,
+            Contents::Values(items) => {
+                writeln!(
+                    out,
+                    "{pad}values   {} x {t}, {}",
+                    items.len(),
+                    order(d.name)
+                )?;
+                for (i, item) in items.iter().enumerate() {
+                    if d.name == "array" || d.name == "c_array" {
+                        writeln!(out, "{pad}  [{i}] {}", item.value)?;
+                    } else {
+                        let node = if d.name == "pool" { "node" } else { "slot" };
+                        writeln!(
+                            out,
+                            "{pad}  [{i}] {}  ({node} {}{})",
+                            item.value,
+                            item.slot,
+                            state_note(item)
+                        )?;
+                    }
+                }
+            }
+            Contents::Pairs(items) => {
+                writeln!(out, "{pad}pairs    {} x {t}, in slot order", items.len())?;
+                for item in items {
+                    let key = item.key.map_or_else(|| "?".to_owned(), |k| k.to_string());
+                    writeln!(
+                        out,
+                        "{pad}  {key} => {}  (slot {}{})",
+                        item.value,
+                        item.slot,
+                        state_note(item)
+                    )?;
+                }
+            }
+            Contents::Members(items) => {
+                writeln!(out, "{pad}members  {} x {t}, in slot order", items.len())?;
+                for item in items {
+                    writeln!(
+                        out,
+                        "{pad}  {}  (slot {}{})",
+                        item.value,
+                        item.slot,
+                        state_note(item)
+                    )?;
+                }
+            }
+            _ => {}
         }
-        Ok(())
+    }
+    if let (Some(t), Some(why), false) = (as_type, &d.type_error, pad.is_empty()) {
+        writeln!(out, "{pad}not as {t}: {}", printable(why))?;
+    }
+    if d.truncated {
+        writeln!(
+            out,
+            "{pad}(not every item was decoded: too many, or past 64 MiB)"
+        )?;
+    }
+    for p in &d.problems {
+        writeln!(out, "{pad}problem  {}", printable(p))?;
+    }
+    Ok(())
+}
+
+fn order(kind: &str) -> &'static str {
+    match kind {
+        "queue" => "head first (pop order)",
+        "stack" => "top first (pop order)",
+        "ring" => "read_pos first (read order)",
+        "pool" => "allocated nodes",
+        _ => "by index",
     }
 }
 
-fn decode(t: ElemType, b: &[u8]) -> Value {
-    fn int(text: String, json: serde_json::Value) -> Value {
-        Value { text, json }
+fn state_note(item: &Item) -> String {
+    match item.state {
+        SlotState::Ready => String::new(),
+        s => format!(", {s}"),
     }
-    fn float(v: f64, text: String) -> Value {
-        let json = if v.is_finite() { json!(v) } else { json!(text) };
-        Value { text, json }
+}
+
+/// A value as JSON: integers exact, finite floats as numbers (an f32 as its shortest
+/// decimal), NaN and infinities as strings.
+fn value_json(v: Value) -> serde_json::Value {
+    let text = v.to_string();
+    match v {
+        Value::Signed(i) => i.into(),
+        Value::Unsigned(u) => u.into(),
+        _ => match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => f.into(),
+            _ => text.into(),
+        },
     }
-    let arr = |n: usize| -> [u8; 8] {
-        let mut a = [0u8; 8];
-        a[..n].copy_from_slice(&b[..n]);
-        a
+}
+
+fn field_json(v: &FieldValue) -> serde_json::Value {
+    match v {
+        FieldValue::Unsigned(u) => (*u).into(),
+        FieldValue::Signed(i) => (*i).into(),
+        FieldValue::Text(t) => (*t).into(),
+        FieldValue::Bool(b) => (*b).into(),
+        other => other.to_string().into(),
+    }
+}
+
+/// `structure`, `fields`, `fill`, contents (`values`, `pairs`, `members` or `value`), the
+/// slots not ready (`flagged`), `free_list`, `problems` and `truncated`.
+fn decoded_json(d: &Decoded, as_type: Option<TypeSpec>) -> serde_json::Value {
+    let mut obj = serde_json::Map::new();
+    obj.insert("kind".into(), d.kind.name().into());
+    obj.insert("structure".into(), d.name.into());
+    let fields: serde_json::Map<String, serde_json::Value> = d
+        .fields
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), field_json(v)))
+        .collect();
+    obj.insert("fields".into(), fields.into());
+    if let Some(f) = d.fill {
+        obj.insert(
+            "fill".into(),
+            json!({ "len": f.len, "capacity": f.capacity }),
+        );
+    }
+    if let Some(list) = &d.free_list {
+        obj.insert("free_list".into(), list.clone().into());
+    }
+    if let (Some(t), None) = (as_type, &d.type_error) {
+        obj.insert("as".into(), t.to_string().into());
+    }
+    let items = match &d.contents {
+        Contents::Value(v) => {
+            obj.insert("value".into(), value_json(*v));
+            None
+        }
+        Contents::Values(items) => {
+            let values: Vec<_> = items.iter().map(|i| value_json(i.value)).collect();
+            obj.insert("values".into(), values.into());
+            if d.name != "array" && d.name != "c_array" {
+                let slots: Vec<u64> = items.iter().map(|i| i.slot).collect();
+                let key = if d.name == "pool" { "nodes" } else { "slots" };
+                obj.insert(key.into(), slots.into());
+            }
+            Some(items)
+        }
+        Contents::Pairs(items) => {
+            let pairs: Vec<_> = items
+                .iter()
+                .map(|i| {
+                    json!([
+                        i.key.map_or(serde_json::Value::Null, value_json),
+                        value_json(i.value)
+                    ])
+                })
+                .collect();
+            obj.insert("pairs".into(), pairs.into());
+            Some(items)
+        }
+        Contents::Members(items) => {
+            let members: Vec<_> = items.iter().map(|i| value_json(i.value)).collect();
+            obj.insert("members".into(), members.into());
+            Some(items)
+        }
+        _ => None,
     };
-    match t {
-        ElemType::I8 => {
-            let v = i8::from_le_bytes([b[0]]);
-            int(v.to_string(), json!(v))
-        }
-        ElemType::U8 => int(b[0].to_string(), json!(b[0])),
-        ElemType::I16 => {
-            let v = i16::from_le_bytes([b[0], b[1]]);
-            int(v.to_string(), json!(v))
-        }
-        ElemType::U16 => {
-            let v = u16::from_le_bytes([b[0], b[1]]);
-            int(v.to_string(), json!(v))
-        }
-        ElemType::I32 => {
-            let v = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            int(v.to_string(), json!(v))
-        }
-        ElemType::U32 => {
-            let v = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            int(v.to_string(), json!(v))
-        }
-        ElemType::I64 => {
-            let v = i64::from_le_bytes(arr(8));
-            int(v.to_string(), json!(v))
-        }
-        ElemType::U64 => {
-            let v = u64::from_le_bytes(arr(8));
-            int(v.to_string(), json!(v))
-        }
-        ElemType::F32 => {
-            let v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            // The shortest decimal that reads back as this f32, not its f64 widening.
-            let text = format!("{v:?}");
-            float(text.parse().unwrap_or(f64::NAN), text)
-        }
-        ElemType::F64 => {
-            let v = f64::from_le_bytes(arr(8));
-            float(v, format!("{v:?}"))
-        }
+    if let Some(items) = items {
+        let flagged: Vec<_> = items
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.state != SlotState::Ready)
+            .map(|(n, i)| json!({ "index": n, "slot": i.slot, "state": i.state.as_str() }))
+            .collect();
+        obj.insert("flagged".into(), flagged.into());
     }
+    if let Some(e) = &d.type_error {
+        obj.insert("type_error".into(), e.clone().into());
+    }
+    obj.insert("problems".into(), d.problems.clone().into());
+    if d.truncated {
+        obj.insert("truncated".into(), true.into());
+    }
+    obj.into()
 }

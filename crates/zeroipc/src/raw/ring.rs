@@ -106,12 +106,12 @@ impl<'a, T> RingView<'a, T> {
         Ok(ReadCursor { r, w_cache: w })
     }
 
+    /// The slot index of byte position `pos`.
     #[inline]
-    fn slot(&self, pos: u64) -> &Slot<T> {
+    fn index(&self, pos: u64) -> usize {
         // `pos % cap < cap` and `pos`, `cap` are multiples of `es`, so the index is
         // `< cap / es == slots.len()`; it fits a usize because `slots.len()` does.
-        let idx = usize::try_from((pos % self.cap) / self.es).unwrap_or(0);
-        &self.slots[idx]
+        usize::try_from((pos % self.cap) / self.es).unwrap_or(0)
     }
 
     /// Free space in elements, refreshing the cached `read_pos` only if `want` elements do
@@ -138,13 +138,18 @@ impl<'a, T> RingView<'a, T> {
         if n == 0 {
             return Ok(0);
         }
-        let mut w = c.w;
+        let w = c.w.wrapping_add(n as u64 * self.es);
+        // One division per call, not per element: walk the slot index and wrap it.
+        let mut idx = self.index(c.w);
         for v in &src[..n] {
-            // SAFETY: the slot at `w` lies between `write_pos` and `read_pos + capacity`,
-            // which the consumer does not touch until our Release store of `write_pos`
-            // below; we are the only producer (the handle's contract).
-            unsafe { self.slot(w).write(*v) };
-            w = w.wrapping_add(self.es);
+            // SAFETY: the slot at this position lies between `write_pos` and
+            // `read_pos + capacity`, which the consumer does not touch until our Release
+            // store of `write_pos` below; we are the only producer (the handle's contract).
+            unsafe { self.slots[idx].write(*v) };
+            idx += 1;
+            if idx == self.slots.len() {
+                idx = 0;
+            }
         }
         // ORDERING: Release — pairs with the Acquire load of `write_pos` in `read`;
         // publishes the elements.
@@ -178,13 +183,17 @@ impl<'a, T> RingView<'a, T> {
         if n == 0 {
             return Ok(0);
         }
-        let mut r = c.r;
+        let r = c.r.wrapping_add(n as u64 * self.es);
+        let mut idx = self.index(c.r);
         for d in &mut dst[..n] {
-            // SAFETY: the slot at `r` lies between `read_pos` and `write_pos`: published by
-            // the producer (Acquire in `available`) and not rewritten until our Release
-            // store of `read_pos`; we are the only consumer (the handle's contract).
-            *d = unsafe { self.slot(r).read() };
-            r = r.wrapping_add(self.es);
+            // SAFETY: the slot at this position lies between `read_pos` and `write_pos`:
+            // published by the producer (Acquire in `available`) and not rewritten until our
+            // Release store of `read_pos`; we are the only consumer (the handle's contract).
+            *d = unsafe { self.slots[idx].read() };
+            idx += 1;
+            if idx == self.slots.len() {
+                idx = 0;
+            }
         }
         if !peek {
             // ORDERING: Release — pairs with the Acquire load of `read_pos` in `write`; the

@@ -90,6 +90,13 @@ impl<'a, T> Vyukov<'a, T> {
         self.mask + 1
     }
 
+    /// The sequence word of the slot that position `pos` uses: what a sleeper waiting for
+    /// that position sleeps on, and what the push or pop that frees it changes.
+    #[inline]
+    pub(crate) fn seq_word(&self, pos: u32) -> &'a AtomicU32 {
+        &self.seq[self.index(pos)]
+    }
+
     #[inline]
     fn index(&self, pos: u32) -> usize {
         // `mask < slots.len() <= u32::MAX`, so this is in bounds and fits a usize.
@@ -123,7 +130,8 @@ impl<'a, T> Vyukov<'a, T> {
                         // that store (Acquire in `pop`).
                         unsafe { self.slots[i].write(value) };
                         // ORDERING: Release — pairs with the Acquire load of `seq[i]` in `pop`;
-                        // publishes the element.
+                        // publishes the element. (Sleepers are woken by `Queue::after_push`,
+                        // whose barrier orders this store before its sleeper-count load.)
                         self.seq[i].store(t.wrapping_add(1), Release);
                         return Ok(t);
                     }

@@ -49,6 +49,7 @@ pub(crate) mod name;
 pub(crate) mod region;
 pub(crate) mod table;
 pub(crate) mod validate;
+pub(crate) mod waiters;
 
 use std::fmt;
 use std::io;
@@ -68,6 +69,11 @@ use validate::TableLayout;
 
 /// Default permission bits of a new segment: owner read/write only.
 pub const DEFAULT_MODE: u32 = 0o600;
+
+/// How long creating a structure waits for the segment's allocation lock (`flock`) before
+/// failing with [`TableError::Lock`]. Holders keep it for microseconds (the time to zero
+/// the new structure), so reaching this bound means the holder is stopped or hung.
+pub const ALLOCATION_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Builder for creating segments.
 ///
@@ -142,6 +148,7 @@ impl SegmentOptions {
     /// [`CreateError`]: invalid name or size, name taken, no space, or an OS error. On error
     /// nothing is left behind.
     pub fn create_new(&self, name: &str) -> Result<Segment, CreateError> {
+        crate::sys::membarrier::register();
         let name = name::normalize(name).map_err(|reason| CreateError::InvalidName {
             name: name.to_owned(),
             reason,
@@ -262,6 +269,8 @@ struct Inner {
     layout: TableLayout,
     /// The in-process half of the allocation lock (flock is per open file description).
     alloc: Mutex<()>,
+    /// Where this process found the waiter registry (see `waiters`).
+    waiters: waiters::Cache,
 }
 
 impl Inner {
@@ -272,6 +281,7 @@ impl Inner {
             region,
             layout,
             alloc: Mutex::new(()),
+            waiters: waiters::Cache::default(),
         }
     }
 }
@@ -329,6 +339,7 @@ impl Deref for Segment {
 }
 
 fn open_mapped(name: &str, access: Access) -> Result<ReadOnlySegment, OpenError> {
+    crate::sys::membarrier::register();
     let name = name::normalize(name).map_err(|reason| OpenError::InvalidName {
         name: name.to_owned(),
         reason,
@@ -458,7 +469,9 @@ impl Segment {
     /// Appends an entry of `size` bytes named `name`, zeroes it, lets `init` write the
     /// structure at the returned offset, and only then publishes the entry.
     ///
-    /// Serialised among zeroipc processes (flock) and threads (a mutex).
+    /// Serialised among zeroipc processes (flock) and threads (a mutex). Waits at most
+    /// [`ALLOCATION_LOCK_TIMEOUT`] for the flock: a holder that is stopped or hung makes this
+    /// fail with [`TableError::Lock`] (kind `TimedOut`) instead of blocking forever.
     pub(crate) fn allocate<E: From<TableError>>(
         &self,
         name: &str,
@@ -470,7 +483,16 @@ impl Segment {
             .alloc
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        inner.shm.lock_exclusive().map_err(TableError::Lock)?;
+        inner
+            .shm
+            .lock_exclusive_until(Instant::now() + ALLOCATION_LOCK_TIMEOUT)
+            .map_err(TableError::Lock)?;
+        // Zeroing the new structure touches pages past `next_offset`: refuse if a peer cut
+        // them off (they would raise SIGBUS).
+        if let Err(c) = self.ro.check_not_shrunk() {
+            let _ = inner.shm.unlock();
+            return Err(TableError::Corrupt(c).into());
+        }
         let result = table::allocate(&inner.region, &inner.layout, name, size, |at| {
             init(&inner.region, at)
         });
@@ -511,6 +533,7 @@ impl ReadOnlySegment {
     /// [`Corruption`](crate::Corruption) if a peer has since written an invalid
     /// `entry_count` or `next_offset`.
     pub fn header(&self) -> Result<SegmentHeader, crate::Corruption> {
+        self.check_not_shrunk()?;
         let inner = &self.inner;
         Ok(SegmentHeader {
             version: FORMAT_VERSION,
@@ -526,8 +549,10 @@ impl ReadOnlySegment {
     ///
     /// # Errors
     ///
-    /// [`Corruption`](crate::Corruption) at the first invalid entry.
+    /// [`Corruption`](crate::Corruption) at the first invalid entry, or
+    /// [`Corruption::Shrunk`](crate::Corruption::Shrunk) if a peer truncated the segment.
     pub fn entries(&self) -> Result<Vec<Entry>, crate::Corruption> {
+        self.check_not_shrunk()?;
         table::entries(&self.inner.region, &self.inner.layout)
     }
 
@@ -536,9 +561,11 @@ impl ReadOnlySegment {
     /// # Errors
     ///
     /// [`TableError::NotFound`], [`TableError::InvalidName`] for a name no entry can have,
-    /// or [`TableError::Corrupt`].
+    /// or [`TableError::Corrupt`] (also when a peer truncated the segment:
+    /// [`Corruption::Shrunk`](crate::Corruption::Shrunk)).
     pub fn find(&self, name: &str) -> Result<Entry, TableError> {
         table::check_entry_name(name)?;
+        self.check_not_shrunk()?;
         table::find(&self.inner.region, &self.inner.layout, name)?.ok_or_else(|| {
             TableError::NotFound {
                 name: name.to_owned(),
@@ -560,6 +587,7 @@ impl ReadOnlySegment {
             bound: self.size(),
         })?;
         self.inner.region.check(offset, len, 1)?;
+        self.check_not_shrunk()?;
         let mut out = vec![0; n];
         self.inner.region.read_bytes(offset, &mut out)?;
         Ok(out)
@@ -576,6 +604,23 @@ impl ReadOnlySegment {
 
     pub(crate) fn region(&self) -> &Region {
         &self.inner.region
+    }
+
+    /// Fails with [`Corruption::Shrunk`](crate::Corruption::Shrunk) if the object is now
+    /// smaller than our mapping: a peer with write access called `ftruncate`, and touching
+    /// the cut-off pages would raise `SIGBUS`.
+    ///
+    /// One `fstat`. Called before every table access (open of structures, `entries`, `find`,
+    /// `header`, `read_bytes`, allocation), not on element access: a truncation after this
+    /// check still kills us on the next touch of a cut-off page (docs/THREAT_MODEL.md).
+    pub(crate) fn check_not_shrunk(&self) -> Result<(), crate::Corruption> {
+        let mapped = self.inner.region.len();
+        match self.inner.shm.size() {
+            Ok(size) if size < mapped => Err(crate::Corruption::Shrunk { size, mapped }),
+            // `fstat` of a descriptor we own cannot fail for a shm object in practice; if it
+            // ever did, we know nothing new and carry on as before this check existed.
+            _ => Ok(()),
+        }
     }
 }
 

@@ -247,3 +247,49 @@ impl Region {
         })
     }
 }
+
+impl Region {
+    /// [`Region::header`] without the bounds and alignment check, for hot paths whose offset
+    /// was validated when the handle was opened.
+    ///
+    /// # Safety
+    ///
+    /// `header::<H>(at)` returned `Ok` on this same region before (the mapping never changes
+    /// size or address while the region lives, so the check still holds).
+    #[inline]
+    pub(crate) unsafe fn header_prechecked<H: InPlace>(&self, at: u64) -> &H {
+        debug_assert!(
+            self.check(at, size_of::<H>() as u64, align_of::<H>() as u64)
+                .is_ok()
+        );
+        // `at < len <= usize::MAX` by the caller's earlier check, so the cast is exact.
+        #[allow(clippy::cast_possible_truncation)]
+        let start = at as usize;
+        // SAFETY: as in `header`: the caller's earlier `header::<H>(at)` proved bounds and
+        // alignment on this immutable mapping; `H: InPlace` makes any bytes valid and all of
+        // them interior-mutable; the borrow is tied to `&self`, which owns the mapping.
+        unsafe { &*self.mapping.base().as_ptr().wrapping_add(start).cast::<H>() }
+    }
+
+    /// [`Region::slice`] without the check, for hot paths validated at open.
+    ///
+    /// # Safety
+    ///
+    /// `slice::<A>(at, n)` returned `Ok` on this same region before.
+    #[inline]
+    #[allow(clippy::disallowed_methods)] // the gate
+    pub(crate) unsafe fn slice_prechecked<A: InPlace>(&self, at: u64, n: u64) -> &[A] {
+        debug_assert!(self.slice::<A>(at, n).is_ok());
+        // Both fit a usize by the caller's earlier check.
+        #[allow(clippy::cast_possible_truncation)]
+        let (start, count) = (at as usize, n as usize);
+        // SAFETY: as in `slice`: the caller's earlier `slice::<A>(at, n)` proved bounds and
+        // alignment on this immutable mapping; `A: InPlace`; the borrow is tied to `&self`.
+        unsafe {
+            core::slice::from_raw_parts(
+                self.mapping.base().as_ptr().wrapping_add(start).cast::<A>(),
+                count,
+            )
+        }
+    }
+}

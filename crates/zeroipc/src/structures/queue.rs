@@ -34,22 +34,21 @@
 //! # Blocking, and what it costs
 //!
 //! [`Queue::pop_timeout`] and [`Queue::push_timeout`] sleep in the kernel on a **shared**
-//! futex: a consumer that finds the queue empty sleeps on the `tail` word, a producer that
-//! finds it full sleeps on `head`. The header has no waiter count (the format is fixed), so:
+//! futex: a consumer that finds the queue empty sleeps on the `seq` word of the slot at
+//! `head` (it changes when that element is published), a producer that finds it full sleeps
+//! on the `seq` word of the slot at `tail` (it changes when that slot is freed).
 //!
-//! * a push wakes sleepers on `tail` (one `FUTEX_WAKE` syscall) only when it made the queue
-//!   go from empty to non-empty (`head` equals the position it filled); a pop wakes sleepers
-//!   on `head` only when it made the queue go from full to not full. Pushes into a non-empty
-//!   queue and pops from a non-full one cost one extra Relaxed load and no syscall;
-//!   Measured on the 2-core development VM (release build, one thread, no sleeper): a
-//!   push + pop pair costs about 30 ns when the push finds the queue non-empty and about
-//!   350–420 ns when every push finds it empty, i.e. the `FUTEX_WAKE` syscall costs
-//!   ~330 ns and is paid only on empty → non-empty (and full → not full) transitions. A
-//!   wake on every push would add those ~330 ns to every push;
-//! * upstream peers never call `FUTEX_WAKE` (they poll), and the wake test above reads a
-//!   Relaxed snapshot that can (rarely) miss a sleeper, so sleepers never sleep for more than
-//!   **1 ms** before re-checking. The worst case is therefore one extra millisecond of latency,
-//!   never a lost element or a hang.
+//! The header has no waiter count (the format is fixed), so sleepers register in the
+//! segment's waiter registry (`__zeroipc_waiters`, an extra table entry created by the first
+//! zeroipc process that sleeps; see the crate's `segment::waiters` notes in the README): a
+//! push or pop issues `FUTEX_WAKE` (a ~300 ns system call) **only when a sleeper is
+//! registered** for that side of that queue. Otherwise its only extra cost is one load of
+//! the counter, plus the `seq` store being SeqCst (`xchg` on x86-64) so that the sleeper's
+//! increment-then-re-check and the waker's store-then-load cannot both miss each other:
+//! no wake-up is lost between zeroipc processes.
+//!
+//! Upstream peers never call `FUTEX_WAKE` (they poll), so sleepers never sleep for more than
+//! **1 ms** before re-checking: a C++ producer's element is noticed within a millisecond.
 //!
 //! # Process death
 //!
@@ -92,12 +91,12 @@ use crate::layout::queue::{
     QUEUE_HEADER_LEN, QUEUE_MAX_CAPACITY, QueueHeader, queue_seq_offset, queue_size,
 };
 use crate::loom::AtomicU32;
-use crate::loom::Ordering::Relaxed;
+use crate::loom::Ordering::{Relaxed, SeqCst};
 use crate::raw::cell::Slot;
 use crate::raw::vyukov::{PopFail, PushFail, Vyukov};
 use crate::segment::{Entry, Segment};
 use crate::structures::wait::{DEFAULT_STALL_TIMEOUT, Patience};
-use crate::sys::futex;
+use crate::sys::{futex, membarrier};
 
 /// Longest single futex sleep: upstream peers never wake us, so re-check this often.
 const SLICE: Duration = Duration::from_millis(1);
@@ -446,27 +445,29 @@ impl<T: Element> Queue<T> {
         Ok(layout)
     }
 
+    #[inline]
     fn view(&self) -> Vyukov<'_, T> {
         let r = self.seg.region();
         let n = u64::from(self.layout.cap);
-        // Checked in `validate` against the same, immutable mapping: cannot fail.
-        let hdr = r
-            .header::<QueueHeader>(self.layout.header)
-            .expect("validated at open");
-        let slots = r
-            .slice::<Slot<T>>(self.layout.data, n)
-            .expect("validated at open");
-        let seq = r
-            .slice::<AtomicU32>(self.layout.seq, n)
-            .expect("validated at open");
+        // SAFETY: `validate` checked this range with `header` on this same segment's region
+        // when the handle was created or opened (likewise the two slices below).
+        let hdr = unsafe { r.header_prechecked::<QueueHeader>(self.layout.header) };
+        // SAFETY: as above.
+        let slots = unsafe { r.slice_prechecked::<Slot<T>>(self.layout.data, n) };
+        // SAFETY: as above.
+        let seq = unsafe { r.slice_prechecked::<AtomicU32>(self.layout.seq, n) };
+        // The lengths are the validated capacity: cannot fail.
         Vyukov::new(hdr, slots, seq).expect("validated at open")
     }
 
+    #[inline]
     fn header(&self) -> &QueueHeader {
-        self.seg
-            .region()
-            .header::<QueueHeader>(self.layout.header)
-            .expect("validated at open")
+        // SAFETY: `validate` checked this header with `header` on this same region.
+        unsafe {
+            self.seg
+                .region()
+                .header_prechecked::<QueueHeader>(self.layout.header)
+        }
     }
 
     /// Sets how long an operation waits for a slot held by another process before it
@@ -548,24 +549,30 @@ impl<T: Element> Queue<T> {
         &self.seg
     }
 
-    /// After a push at `pos`: wake consumers sleeping on `tail` if the queue was empty.
+    /// After a push at `pos`: wake the consumers sleeping on that slot, if any sleep.
     #[inline]
-    fn after_push(&self, pos: u32) {
-        let h = self.header();
-        // ORDERING: Relaxed — a heuristic; a missed wake costs a sleeper at most one 1 ms
-        // slice (see the module docs), never correctness.
-        if h.head.load(Relaxed) == pos {
-            futex::wake_all(&h.tail);
+    fn after_push(&self, q: &Vyukov<'_, T>, pos: u32) {
+        if let Some(sleepers) = self.seg.sleepers(&self.entry) {
+            // ORDERING: the waker half of the Dekker pair (segment::waiters): `light` orders
+            // our Release `seq` store in `push` before this load against a sleeper's
+            // `heavy` barrier, so either we see its increment or its re-check sees our
+            // store. Relaxed: the barrier does the ordering.
+            membarrier::light();
+            if sleepers.data.load(Relaxed) != 0 {
+                futex::wake_all(q.seq_word(pos));
+            }
         }
     }
 
-    /// After a pop at `pos`: wake producers sleeping on `head` if the queue was full.
+    /// After a pop at `pos`: wake the producers sleeping on that slot, if any sleep.
     #[inline]
-    fn after_pop(&self, pos: u32) {
-        let h = self.header();
-        // ORDERING: Relaxed — as in `after_push`.
-        if h.tail.load(Relaxed) == pos.wrapping_add(self.layout.cap) {
-            futex::wake_all(&h.head);
+    fn after_pop(&self, q: &Vyukov<'_, T>, pos: u32) {
+        if let Some(sleepers) = self.seg.sleepers(&self.entry) {
+            // ORDERING: as in `after_push`, with the `seq` store in `pop`.
+            membarrier::light();
+            if sleepers.room.load(Relaxed) != 0 {
+                futex::wake_all(q.seq_word(pos));
+            }
         }
     }
 
@@ -648,7 +655,7 @@ impl<T: Element> Queue<T> {
         loop {
             match q.push(value) {
                 Ok(pos) => {
-                    self.after_push(pos);
+                    self.after_push(&q, pos);
                     return Ok(());
                 }
                 Err(PushFail::Full(v)) => return Err(QueuePushError::Full(v)),
@@ -694,7 +701,7 @@ impl<T: Element> Queue<T> {
         loop {
             match q.pop_at() {
                 Ok((v, pos)) => {
-                    self.after_pop(pos);
+                    self.after_pop(&q, pos);
                     return Ok(v);
                 }
                 Err(PopFail::Empty) => return Err(QueuePopError::Empty),
@@ -760,6 +767,16 @@ impl<T: Element> Queue<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn push_deadline(&self, value: T, deadline: Instant) -> Result<(), QueuePushError<T>> {
+        // `Sleeper` deregisters on drop, whichever way this returns.
+        self.push_deadline_inner(value, deadline, &mut Sleeper::new(self, Side::Room))
+    }
+
+    fn push_deadline_inner<'s>(
+        &'s self,
+        value: T,
+        deadline: Instant,
+        sleeper: &mut Sleeper<'s, T>,
+    ) -> Result<(), QueuePushError<T>> {
         let q = self.view();
         let hdr = self.header();
         let mut value = value;
@@ -767,12 +784,9 @@ impl<T: Element> Queue<T> {
         let mut held = None;
         let mut attempts = 0u32;
         loop {
-            // Read `head` before trying: any pop after this read changes it, so the futex
-            // wait below cannot miss that pop. ORDERING: Relaxed — the futex compares it.
-            let h = hdr.head.load(Relaxed);
             match q.push(value) {
                 Ok(pos) => {
-                    self.after_push(pos);
+                    self.after_push(&q, pos);
                     return Ok(());
                 }
                 Err(PushFail::Full(v)) => {
@@ -785,7 +799,10 @@ impl<T: Element> Queue<T> {
                     if attempts < SPINS_BEFORE_SLEEP {
                         core::hint::spin_loop();
                     } else {
-                        futex::wait(&hdr.head, h, Some((Instant::now() + SLICE).min(deadline)));
+                        // The slot `tail` needs is free once `seq == tail`.
+                        // ORDERING: Relaxed — which slot to watch; the futex compares `seq`.
+                        let t = hdr.tail.load(Relaxed);
+                        sleeper.sleep(q.seq_word(t), t, deadline);
                     }
                 }
                 Err(PushFail::Busy { value: v, pos }) => {
@@ -858,18 +875,24 @@ impl<T: Element> Queue<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn pop_deadline(&self, deadline: Instant) -> Result<T, QueuePopError> {
+        // `Sleeper` deregisters on drop, whichever way this returns.
+        self.pop_deadline_inner(deadline, &mut Sleeper::new(self, Side::Data))
+    }
+
+    fn pop_deadline_inner<'s>(
+        &'s self,
+        deadline: Instant,
+        sleeper: &mut Sleeper<'s, T>,
+    ) -> Result<T, QueuePopError> {
         let q = self.view();
         let hdr = self.header();
         let mut patience = Patience::new(self.stall);
         let mut held = None;
         let mut attempts = 0u32;
         loop {
-            // Read `tail` before trying: a push after this read changes it, so the futex
-            // wait below cannot miss it. ORDERING: Relaxed — the futex compares it.
-            let t = hdr.tail.load(Relaxed);
             match q.pop_at() {
                 Ok((v, pos)) => {
-                    self.after_pop(pos);
+                    self.after_pop(&q, pos);
                     return Ok(v);
                 }
                 Err(PopFail::Empty) => {
@@ -881,7 +904,10 @@ impl<T: Element> Queue<T> {
                     if attempts < SPINS_BEFORE_SLEEP {
                         core::hint::spin_loop();
                     } else {
-                        futex::wait(&hdr.tail, t, Some((Instant::now() + SLICE).min(deadline)));
+                        // The element at `head` is published once `seq == head + 1`.
+                        // ORDERING: Relaxed — which slot to watch; the futex compares `seq`.
+                        let h = hdr.head.load(Relaxed);
+                        sleeper.sleep(q.seq_word(h), h.wrapping_add(1), deadline);
                     }
                 }
                 Err(PopFail::Busy { pos }) => {
@@ -897,6 +923,79 @@ impl<T: Element> Queue<T> {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Which counter of the waiter registry a blocked caller registers in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    /// A consumer waiting for an element.
+    Data,
+    /// A producer waiting for a free slot.
+    Room,
+}
+
+/// A caller about to sleep: registered in the waiter registry (segment::waiters) from its
+/// first sleep until it leaves, so wakers know to issue `FUTEX_WAKE`.
+struct Sleeper<'s, T: Element> {
+    queue: &'s Queue<T>,
+    side: Side,
+    /// The counter we incremented, once registered.
+    counter: Option<&'s AtomicU32>,
+    /// Registration was tried and the registry could not be had.
+    unregistered: bool,
+}
+
+impl<'s, T: Element> Sleeper<'s, T> {
+    fn new(queue: &'s Queue<T>, side: Side) -> Self {
+        Self {
+            queue,
+            side,
+            counter: None,
+            unregistered: false,
+        }
+    }
+
+    /// Sleeps while `word` does not hold `ready` (at most one slice, and not past
+    /// `deadline`). The caller retries its operation afterwards whatever happened.
+    fn sleep(&mut self, word: &AtomicU32, ready: u32, deadline: Instant) {
+        if self.counter.is_none() && !self.unregistered {
+            match self.queue.seg.sleepers_or_create(&self.queue.entry) {
+                Some(s) => {
+                    let c = match self.side {
+                        Side::Data => s.data,
+                        Side::Room => s.room,
+                    };
+                    // ORDERING: SeqCst — the sleeper half of the Dekker pair
+                    // (segment::waiters): this increment precedes the re-check below in the
+                    // total order.
+                    c.fetch_add(1, SeqCst);
+                    self.counter = Some(c);
+                }
+                None => self.unregistered = true,
+            }
+        }
+        // ORDERING: the sleeper half of the Dekker pair: `heavy` is a full barrier here and
+        // on every running registered waker, between our increment (above, once) and this
+        // re-check: if a waker's `seq` store is not visible here, its load after `light`
+        // sees our increment. SeqCst on the load itself costs nothing on this slow path.
+        membarrier::heavy();
+        let seen = word.load(SeqCst);
+        if seen == ready {
+            return;
+        }
+        // Also re-check at least every millisecond: peers in other languages never wake us.
+        futex::wait(word, seen, Some((Instant::now() + SLICE).min(deadline)));
+    }
+}
+
+impl<T: Element> Drop for Sleeper<'_, T> {
+    /// Deregisters, on every exit path of a blocking operation.
+    fn drop(&mut self) {
+        if let Some(c) = self.counter.take() {
+            // ORDERING: Relaxed — leaving only makes wakers skip a wake nobody needs.
+            c.fetch_sub(1, Relaxed);
         }
     }
 }

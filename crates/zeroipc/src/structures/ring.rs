@@ -277,15 +277,17 @@ impl<T: Element> Ring<T> {
         Ok(layout)
     }
 
+    #[inline]
     fn view(&self) -> RingView<'_, T> {
         let r = self.seg.region();
-        // Checked in `validate` against the same, immutable mapping: cannot fail.
-        let hdr = r
-            .header::<RingHeader>(self.layout.header)
-            .expect("validated at open");
-        let slots = r
-            .slice::<Slot<T>>(self.layout.data, u64::from(self.layout.slots))
-            .expect("validated at open");
+        // SAFETY: `validate` checked this header with `header` on this same segment's region
+        // when the handle was created or opened.
+        let hdr = unsafe { r.header_prechecked::<RingHeader>(self.layout.header) };
+        // SAFETY: as above, with `slice` for the slots.
+        let slots = unsafe {
+            r.slice_prechecked::<Slot<T>>(self.layout.data, u64::from(self.layout.slots))
+        };
+        // The geometry was validated at open: cannot fail.
         RingView::new(hdr, slots).expect("validated at open")
     }
 

@@ -49,11 +49,11 @@ use std::time::Instant;
 use crate::layout::semaphore::{MUTEX_LOCKED, MUTEX_UNLOCKED, NO_OWNER};
 use crate::loom::{
     AtomicU32,
-    Ordering::{Acquire, Relaxed, Release, SeqCst},
-    fence,
+    Ordering::{Acquire, Relaxed, Release},
 };
 use crate::sync::BadWord;
 use crate::sync::wait::{self, Parked};
+use crate::sys::membarrier;
 
 /// How a raw lock attempt ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -151,9 +151,11 @@ impl RawMutex<'_> {
                 other => return other,
             }
         }
-        // ORDERING: Relaxed + SeqCst fence — Dekker pair with the fence in `unlock`.
+        // ORDERING: Relaxed + the heavy barrier — Dekker pair with the light barrier in
+        // `unlock` (sys::membarrier): either the unlocker sees our `waiting` increment, or
+        // our re-check below sees its release of `count`.
         self.waiting.fetch_add(1, Relaxed);
-        fence(SeqCst);
+        membarrier::heavy();
         let result = loop {
             match self.try_lock(me) {
                 RawLock::NotLocked => {}
@@ -193,8 +195,10 @@ impl RawMutex<'_> {
                 bad(found)
             });
         }
-        // ORDERING: SeqCst fence — pairs with the fence in `lock_contended` (Dekker).
-        fence(SeqCst);
+        // ORDERING: the light barrier — pairs with the heavy barrier in `lock_contended`
+        // (Dekker, sys::membarrier): a compiler fence here, a full barrier forced on us by
+        // any sleeper's membarrier. Keeps the uncontended unlock free of `mfence`.
+        membarrier::light();
         // ORDERING: Relaxed — ordered by the fence above.
         if self.waiting.load(Relaxed) != 0 {
             wait::wake_one(self.count);
@@ -340,8 +344,17 @@ mod handle {
             })
         }
 
+        #[inline]
+        #[allow(clippy::unnecessary_wraps)] // keeps the callers' `?` if validation moves here
         fn header(&self) -> Result<&SemaphoreHeader, Corruption> {
-            self.seg.region().header(self.entry.offset())
+            // SAFETY: `create_header` (in its `init`) or `open_header` checked this offset
+            // with `header::<SemaphoreHeader>` on this same segment's region before the
+            // handle existed.
+            Ok(unsafe {
+                self.seg
+                    .region()
+                    .header_prechecked::<SemaphoreHeader>(self.entry.offset())
+            })
         }
 
         pub(crate) fn raw(&self) -> Result<RawMutex<'_>, Corruption> {

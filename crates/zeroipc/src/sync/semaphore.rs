@@ -18,10 +18,11 @@
 //! Blocking: an acquirer that finds `count == 0` increments `waiting`, then sleeps on the
 //! `count` word (a shared futex, re-checked every millisecond because C++/Go/Python peers
 //! never wake anyone). `release` increments `count`, and wakes one sleeper if `waiting != 0`.
-//! A `fence(SeqCst)` on each side (after `waiting += 1`; after the `count` increment) makes
-//! this a Dekker pair: either the releaser sees the waiter, or the waiter sees the permit.
-//! An uncontended `acquire` is one load and one CAS, no system call; an uncontended
-//! `release` is one CAS, the fence and a load of `waiting`, no system call.
+//! A barrier on each side (after `waiting += 1`: `membarrier(GLOBAL_EXPEDITED)`; after the
+//! `count` increment: a compiler fence, see `sys::membarrier`) makes this a Dekker pair:
+//! either the releaser sees the waiter, or the waiter sees the permit. An uncontended
+//! `acquire` is one load and one CAS, no system call; an uncontended `release` is one CAS
+//! and a load of `waiting`, no fence and no system call.
 //!
 //! # Process death
 //!
@@ -34,11 +35,11 @@ use std::time::Instant;
 
 use crate::loom::{
     AtomicU32,
-    Ordering::{Acquire, Relaxed, Release, SeqCst},
-    fence,
+    Ordering::{Acquire, Relaxed, Release},
 };
 use crate::sync::BadWord;
 use crate::sync::wait::{self, Parked};
+use crate::sys::membarrier;
 
 /// Why a raw acquire did not succeed.
 #[derive(Debug, PartialEq, Eq)]
@@ -121,10 +122,11 @@ impl RawSemaphore<'_> {
                 other => return other,
             }
         }
-        // ORDERING: Relaxed + the SeqCst fence below — the fence orders this increment
-        // before our next look at `count` (and the kernel's), against the fence in `release`.
+        // ORDERING: Relaxed + the heavy barrier below — orders this increment before our
+        // next look at `count` (and the kernel's), against the light barrier in `release`
+        // (Dekker, sys::membarrier).
         self.waiting.fetch_add(1, Relaxed);
-        fence(SeqCst);
+        membarrier::heavy();
         let result = loop {
             match self.try_acquire() {
                 Err(RawAcquire::NotAcquired) => {}
@@ -160,9 +162,10 @@ impl RawSemaphore<'_> {
                 Err(now) => c = now,
             }
         }
-        // ORDERING: SeqCst fence — pairs with the fence in `acquire_contended` (Dekker):
-        // either we see its `waiting` increment, or it sees our `count` increment.
-        fence(SeqCst);
+        // ORDERING: the light barrier — pairs with the heavy barrier in `acquire_contended`
+        // (Dekker, sys::membarrier): either we see its `waiting` increment, or it sees our
+        // `count` increment.
+        membarrier::light();
         // ORDERING: Relaxed — ordered by the fence above.
         if self.waiting.load(Relaxed) != 0 {
             wait::wake_one(self.count);

@@ -14,6 +14,7 @@ pub(crate) mod clock;
 pub(crate) mod futex;
 #[cfg(not(loom))]
 pub(crate) mod mapping;
+pub(crate) mod membarrier;
 #[cfg(not(loom))]
 pub(crate) mod process;
 #[cfg(not(loom))]

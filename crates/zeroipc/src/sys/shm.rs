@@ -5,6 +5,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 use rustix::fs::{FallocateFlags, FlockOperation, Mode};
 use rustix::shm::OFlags;
@@ -104,15 +105,35 @@ impl Shm {
         }
     }
 
-    /// `flock(fd, LOCK_EX)`: an advisory lock that serialises table mutations among zeroipc
-    /// processes. Released by [`Shm::unlock`] (or when the descriptor is closed, so a process
-    /// that dies while holding it releases it).
+    /// `flock(fd, LOCK_EX | LOCK_NB)` retried with short sleeps until `deadline`: an advisory
+    /// lock that serialises table mutations among zeroipc processes. Released by
+    /// [`Shm::unlock`] (or when the descriptor is closed, so a process that dies while holding
+    /// it releases it).
+    ///
+    /// A blocking `LOCK_EX` would wait forever behind a holder that is stopped (`SIGSTOP`,
+    /// a debugger) or deadlocked; polling with `LOCK_NB` bounds the wait. When `deadline`
+    /// passes, the error has kind [`io::ErrorKind::TimedOut`] and says another process holds
+    /// the lock.
     #[doc(alias = "flock")]
-    pub(crate) fn lock_exclusive(&self) -> io::Result<()> {
+    pub(crate) fn lock_exclusive_until(&self, deadline: Instant) -> io::Result<()> {
+        let mut pause = Duration::from_micros(50);
         loop {
-            match rustix::fs::flock(&self.fd, FlockOperation::LockExclusive) {
-                Err(rustix::io::Errno::INTR) => continue,
-                other => return Ok(other?),
+            match rustix::fs::flock(&self.fd, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => return Ok(()),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::WOULDBLOCK) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "another process holds the allocation lock (flock) on this \
+                             segment and did not release it in time (stopped or hung?)",
+                        ));
+                    }
+                    std::thread::sleep(pause.min(left));
+                    pause = (pause * 2).min(Duration::from_millis(5));
+                }
+                Err(e) => return Err(e.into()),
             }
         }
     }

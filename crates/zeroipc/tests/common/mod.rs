@@ -71,7 +71,10 @@ pub fn spawn_child_with(test: &str, role: &str, name: &ShmName, env: &[(&str, St
     cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(ROLE_ENV, role)
         .env(NAME_ENV, name.as_str())
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        // The child's own harness summary would read like a second test run; its panics and
+        // eprintln! output still reach us on stderr.
+        .stdout(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
     }

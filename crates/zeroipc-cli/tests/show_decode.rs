@@ -1,0 +1,365 @@
+//! `zeroipc show SEGMENT ENTRY [--as TYPE] [--json]`: contents decoded in logical order
+//! for every family of structure, on golden images and on segments made by the library.
+
+mod common;
+
+use common::{ShmName, golden_bytes, image, install, load_golden, zeroipc, zeroipc_json};
+use serde_json::{Value as Json, json};
+use zeroipc::SegmentOptions;
+use zeroipc::structures::Queue;
+use zeroipc::sync::Mutex;
+
+/// The manifest's expected content of structure `name` in image `file`.
+fn expected(file: &str, name: &str) -> Json {
+    image(file)["structures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in {file}"))["expected"]
+        .clone()
+}
+
+fn entry_offset(file: &str, name: &str) -> usize {
+    let img = image(file);
+    let e = img["table_entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .cloned()
+        .unwrap();
+    usize::try_from(e["offset"].as_u64().unwrap()).unwrap()
+}
+
+/// `a` and `b` hold the same elements, in any order.
+fn same_set(a: &Json, b: &Json) {
+    let (a, b) = (a.as_array().unwrap(), b.as_array().unwrap());
+    assert_eq!(a.len(), b.len(), "{a:?} vs {b:?}");
+    for x in a {
+        assert!(b.contains(x), "{x} not in {b:?}");
+    }
+}
+
+/// The candidate of an ambiguous entry decoded as `kind`.
+fn candidate<'a>(doc: &'a Json, kind: &str) -> &'a Json {
+    doc["candidates"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not ambiguous: {doc}"))
+        .iter()
+        .find(|c| c["structure"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} candidate: {doc}"))
+}
+
+#[test]
+fn containers_show_their_contents_in_logical_order_as_json() {
+    let file = "cpp_all.bin";
+    let name = load_golden(file);
+    let show =
+        |entry: &str, t: &str| zeroipc_json(&["show", name.as_str(), entry, "--as", t, "--json"]);
+
+    let q = show("q_wrap", "u32");
+    assert_eq!(q["structure"], "queue");
+    assert_eq!(q["values"], expected(file, "q_wrap")["pop_order"]);
+    assert_eq!(q["slots"], json!([3, 0, 1, 2]));
+    assert_eq!(q["fill"], json!({ "len": 4, "capacity": 4 }));
+    assert_eq!(q["flagged"], json!([]));
+    assert_eq!(q["as"], "u32");
+
+    let s = show("stk_f64_full", "f64");
+    assert_eq!(s["values"], expected(file, "stk_f64_full")["pop_order"]);
+    assert_eq!(s["fill"], json!({ "len": 2, "capacity": 2 }));
+
+    let r = show("ring_i32", "i32");
+    assert_eq!(r["values"], expected(file, "ring_i32")["read_order"]);
+    assert_eq!(r["fill"]["len"], 13);
+
+    let p = show("pool_u16", "u16");
+    assert_eq!(p["values"], json!([22, 33, 44]));
+    assert_eq!(p["nodes"], json!([1, 2, 3]));
+    assert_eq!(p["free_list"], expected(file, "pool_u16")["free_list"]);
+    assert_eq!(p["fields"]["free_list_len"], 1);
+
+    let m = show("map_i32_i32", "i32,i32");
+    same_set(&m["pairs"], &expected(file, "map_i32_i32")["items"]);
+    assert_eq!(m["fill"], json!({ "len": 7, "capacity": 16 }));
+    let m = show("map_u64_f64", "u64,f64");
+    same_set(&m["pairs"], &expected(file, "map_u64_f64")["items"]);
+
+    let set = show("set_u64", "u64");
+    same_set(&set["members"], &expected(file, "set_u64")["members"]);
+
+    let a = show("arr_f32", "f32");
+    // f32 values as their shortest decimals, not their f64 widenings.
+    assert_eq!(
+        a["values"],
+        serde_json::from_str::<Json>("[1.0, -2.5, 3.14, 0.1]").unwrap()
+    );
+}
+
+#[test]
+fn python_maps_and_sets_decode_in_their_own_layout() {
+    let file = "python_all.bin";
+    let name = load_golden(file);
+    let m = zeroipc_json(&[
+        "show",
+        name.as_str(),
+        "map_u64_f64",
+        "--as",
+        "u64,f64",
+        "--json",
+    ]);
+    same_set(&m["pairs"], &expected(file, "map_u64_f64")["items"]);
+    assert_eq!(m["fields"]["decoded_layout"], "python");
+    let s = zeroipc_json(&["show", name.as_str(), "set_i32", "--as", "i32", "--json"]);
+    same_set(
+        &candidate(&s, "set")["members"],
+        &expected(file, "set_i32")["members"],
+    );
+}
+
+#[test]
+fn sync_primitives_show_their_state_as_json() {
+    let file = "cpp_all.bin";
+    let name = load_golden(file);
+    let show = |entry: &str| zeroipc_json(&["show", name.as_str(), entry, "--json"]);
+
+    let sem = show("sem");
+    let c = candidate(&sem, "semaphore");
+    assert_eq!(
+        (
+            c["fields"]["count"].clone(),
+            c["fields"]["max_count"].clone()
+        ),
+        (json!(2), json!(5))
+    );
+    let m = show("mtx_locked");
+    assert_eq!(candidate(&m, "mutex")["fields"]["locked"], true);
+    assert!(candidate(&m, "mutex")["fields"].get("holder_pid").is_none());
+    let b = show("bar");
+    assert_eq!(candidate(&b, "barrier")["fields"]["generation"], 2);
+    let l = show("latch");
+    assert_eq!(candidate(&l, "latch")["fields"]["count"], 3);
+
+    let once = show("once_done");
+    assert_eq!(once["fields"]["state"], "done");
+    assert_eq!(once["fields"]["state_code"], 2);
+
+    let ev = show("ev_manual");
+    assert_eq!(ev["structure"], "event");
+    assert_eq!(ev["fields"]["mode"], "manual_reset");
+    assert_eq!(
+        (
+            ev["fields"]["signaled"].clone(),
+            ev["fields"]["sem_count"].clone()
+        ),
+        (json!(1), json!(0))
+    );
+
+    // Composites by base name (the marker entry) and by any part.
+    for entry in ["rw_read", "rw_read_state"] {
+        let rw = show(entry);
+        assert_eq!(rw["structure"], "rwlock", "{entry}");
+        assert_eq!(rw["fields"]["readers"], 2);
+        assert_eq!(rw["fields"]["wmtx_locked"], false);
+    }
+    let rw = show("rw_write");
+    assert_eq!(
+        (
+            rw["fields"]["writer_active"].clone(),
+            rw["fields"]["wmtx_locked"].clone()
+        ),
+        (json!(1), json!(true))
+    );
+
+    let mon = show("mon");
+    assert_eq!(mon["structure"], "monitor");
+    assert_eq!(mon["fields"]["mtx_count"], 1);
+    assert_eq!(mon["fields"]["waiting"], 0);
+
+    let sig = zeroipc_json(&["show", name.as_str(), "sig_i32", "--as", "i32", "--json"]);
+    assert_eq!(sig["structure"], "signal");
+    assert_eq!(
+        (sig["fields"]["version"].clone(), sig["value"].clone()),
+        (json!(2), json!(9))
+    );
+    let sig = zeroipc_json(&["show", name.as_str(), "sig_f64", "--as", "f64", "--json"]);
+    assert_eq!(sig["value"], 1.5);
+}
+
+#[test]
+fn text_output_lists_contents_with_their_order_and_slots() {
+    let name = load_golden("cpp_all.bin");
+    let q = zeroipc(&["show", name.as_str(), "q_i32", "--as", "i32"]).ok();
+    assert!(q.contains("kind     queue"), "{q}");
+    assert!(q.contains("fill     7/8 (87.5%)"), "{q}");
+    assert!(
+        q.contains("values   7 x i32, head first (pop order)"),
+        "{q}"
+    );
+    assert!(q.contains("  [0] 105  (slot 5)"), "{q}");
+    assert!(q.contains("  [6] 111  (slot 3)"), "{q}");
+
+    let s = zeroipc(&["show", name.as_str(), "stk_i32", "--as", "i32"]).ok();
+    assert!(
+        s.contains("top first (pop order)") && s.contains("  [0] 40  (slot 3)"),
+        "{s}"
+    );
+
+    let m = zeroipc(&["show", name.as_str(), "map_i32_i64", "--as", "i32,i64"]).ok();
+    assert!(m.contains("pairs    2 x i32,i64"), "{m}");
+    assert!(m.contains("1000000 => 1099511627776"), "{m}");
+
+    let p = zeroipc(&["show", name.as_str(), "pool_f64", "--as", "f64"]).ok();
+    assert!(
+        p.contains("free     [1, 3, 4, 5]") && p.contains("  [1] 3.5  (node 2)"),
+        "{p}"
+    );
+
+    let rw = zeroipc(&["show", name.as_str(), "rw_write"]).ok();
+    assert!(rw.contains("kind     rwlock"), "{rw}");
+    assert!(rw.contains("  wmtx_locked            true"), "{rw}");
+
+    let sem = zeroipc(&["show", name.as_str(), "sem"]).ok();
+    assert!(
+        sem.contains("  could be semaphore\n    count                  2"),
+        "{sem}"
+    );
+}
+
+#[test]
+fn a_queue_made_by_the_library_shows_its_pushed_values_without_popping() {
+    let name = ShmName::new("show_queue");
+    let seg = SegmentOptions::new()
+        .size(64 * 1024)
+        .create_new(name.as_str())
+        .unwrap();
+    let q: Queue<u32> = Queue::create(&seg, "jobs", 8).unwrap();
+    for v in [7, 8, 9] {
+        q.push(v).unwrap();
+    }
+    for _ in 0..2 {
+        let doc = zeroipc_json(&["show", name.as_str(), "jobs", "--as", "u32", "--json"]);
+        assert_eq!(doc["values"], json!([7, 8, 9]));
+        assert_eq!(doc["fill"], json!({ "len": 3, "capacity": 8 }));
+    }
+    assert_eq!(q.pop(), Some(7));
+}
+
+#[test]
+fn a_mutex_held_by_this_process_shows_our_pid() {
+    let name = ShmName::new("show_mutex");
+    let seg = SegmentOptions::new()
+        .size(64 * 1024)
+        .create_new(name.as_str())
+        .unwrap();
+    let m = Mutex::create(&seg, "lock").unwrap();
+    let guard = m.lock().unwrap();
+    let doc = zeroipc_json(&["show", name.as_str(), "lock", "--json"]);
+    assert_eq!(doc["kind"], "mutex");
+    assert_eq!(doc["fields"]["locked"], true);
+    assert_eq!(doc["fields"]["holder_pid"], std::process::id());
+    assert_eq!(doc["fields"]["holder_alive"], true);
+    let text = zeroipc(&["show", name.as_str(), "lock"]).ok();
+    assert!(
+        text.contains(&format!("holder_pid             {}", std::process::id())),
+        "{text}"
+    );
+    drop(guard);
+    let doc = zeroipc_json(&["show", name.as_str(), "lock", "--json"]);
+    let free = if doc["kind"] == "ambiguous" {
+        candidate(&doc, "mutex").clone()
+    } else {
+        doc
+    };
+    assert_eq!(free["fields"]["locked"], false);
+    assert!(free["fields"].get("holder_pid").is_none());
+}
+
+#[test]
+fn an_unpublished_queue_slot_is_flagged() {
+    // q_i32: head 5, tail 12, capacity 8; position 11 is slot 3, published with seq 12.
+    // seq 11 says a pusher claimed it and has not published it yet.
+    let mut bytes = golden_bytes("cpp_all.bin");
+    let seq3 = entry_offset("cpp_all.bin", "q_i32") + 48 + 3 * 4;
+    bytes[seq3..seq3 + 4].copy_from_slice(&11u32.to_le_bytes());
+    let name = install("unpublished", &bytes);
+    let doc = zeroipc_json(&["show", name.as_str(), "q_i32", "--as", "i32", "--json"]);
+    assert_eq!(
+        doc["flagged"],
+        json!([{ "index": 6, "slot": 3, "state": "unpublished" }])
+    );
+    let text = zeroipc(&["show", name.as_str(), "q_i32", "--as", "i32"]).ok();
+    assert!(text.contains("  [6] 111  (slot 3, unpublished)"), "{text}");
+}
+
+#[test]
+fn types_that_do_not_fit_are_one_line_errors() {
+    let name = load_golden("cpp_all.bin");
+    for (entry, t, says) in [
+        ("q_i32", "i64", "elements are 4 bytes"),
+        ("q_i32", "i32,i32", "for maps"),
+        ("map_i32_i32", "i32", "--as K,V"),
+        ("map_i32_i32", "i32,i64", "4 and 4 bytes"),
+        ("bar", "i32", "no values"),
+        ("once_done", "u8", "no values"),
+        ("arr_point", "f64", "24 bytes"),
+    ] {
+        let line = zeroipc(&["show", name.as_str(), entry, "--as", t]).one_line_error();
+        assert!(line.contains(says), "{entry} {t}: {line}");
+    }
+    zeroipc(&["show", name.as_str(), "q_i32", "--as", "i32,"]).one_line_error();
+    zeroipc(&["show", name.as_str(), "no_such_entry"]).one_line_error();
+}
+
+#[test]
+fn kind_picks_a_reading_and_shows_impossible_values() {
+    let name = load_golden("cpp_all.bin");
+    let sem = zeroipc_json(&[
+        "show",
+        name.as_str(),
+        "sem",
+        "--kind",
+        "semaphore",
+        "--json",
+    ]);
+    assert_eq!(
+        (sem["kind"].clone(), sem["fields"]["count"].clone()),
+        (json!("semaphore"), json!(2))
+    );
+    assert!(sem.get("candidates").is_none());
+    let line = zeroipc(&["show", name.as_str(), "q_i32", "--kind", "stack"]).one_line_error();
+    assert!(line.contains("is not a stack"), "{line}");
+
+    // A stack whose top was overwritten: the classifier refuses it, --kind shows why.
+    let mut bytes = golden_bytes("cpp_all.bin");
+    let top = entry_offset("cpp_all.bin", "stk_i32");
+    bytes[top..top + 4].copy_from_slice(&99i32.to_le_bytes());
+    let name = install("top99", &bytes);
+    let plain = zeroipc_json(&["show", name.as_str(), "stk_i32", "--json"]);
+    assert_ne!(plain["kind"], "stack");
+    let text = zeroipc(&[
+        "show",
+        name.as_str(),
+        "stk_i32",
+        "--kind",
+        "stack",
+        "--as",
+        "i32",
+    ])
+    .ok();
+    assert!(
+        text.contains("problem  corrupt: top 99 >= capacity 8"),
+        "{text}"
+    );
+    assert!(text.contains("fill     8/8"), "{text}");
+    let doc = zeroipc_json(&[
+        "show",
+        name.as_str(),
+        "stk_i32",
+        "--kind",
+        "stack",
+        "--json",
+    ]);
+    assert_eq!(doc["problems"], json!(["corrupt: top 99 >= capacity 8"]));
+}
