@@ -534,3 +534,46 @@ fn the_request_response_example_runs() {
 #[allow(dead_code, unreachable_pub)] // `main` is the example's entry point, unused here
 #[path = "../examples/future_request_response.rs"]
 mod rr_example;
+
+/// `.await` also reports a zeroipc setter that dies while the task awaits. The "setter" is
+/// a `sleep` process whose pid is written into the owner word as a zeroipc setter writes it
+/// (`ZPID` tag, pid), then killed and reaped while the awaitable's helper thread sleeps.
+#[test]
+fn await_reports_a_setter_that_dies_meanwhile() {
+    let (name, seg) = fresh("await_reports_a_setter_that_dies_meanwhile");
+    let f: Future<u32> = Future::create(&seg, "f").unwrap();
+    let mut setter = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let pid = setter.id();
+    let at = f.entry().offset();
+    poke(
+        &name,
+        at + 8,
+        &((0x5A50_4944u64 << 32) | u64::from(pid)).to_le_bytes(),
+    );
+    poke(&name, at, &1u32.to_le_bytes()); // COMPUTING
+    assert_eq!(f.try_get().unwrap(), None, "the setter is alive");
+    assert_eq!(
+        f.completion_time().unwrap(),
+        None,
+        "the word is a pid, not a time"
+    );
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        setter.kill().unwrap();
+        setter.wait().unwrap(); // reaped: gone, not a zombie
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let r = rt.block_on(async { tokio::time::timeout(WAIT, f.get_async()).await });
+    killer.join().unwrap();
+    match r.expect("deadline") {
+        Err(GetError::SetterDead { pid: dead }) => assert_eq!(dead, pid),
+        other => panic!("expected SetterDead, got {other:?}"),
+    }
+    assert!(matches!(f.get(), Err(GetError::SetterDead { .. })));
+}
