@@ -506,7 +506,8 @@ mod handle {
         }
 
         /// Creates a Lazy computed later by a closure ([`Lazy::force_with`]): NOT_COMPUTED,
-        /// operation EXTERNAL with `external_id` 0.
+        /// operation EXTERNAL with `external_id` 0. (A C++ process that forces it first
+        /// cannot evaluate EXTERNAL and stores a permanent ERROR, as upstream does.)
         ///
         /// # Errors
         ///
