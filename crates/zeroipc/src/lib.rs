@@ -101,8 +101,8 @@ pub(crate) mod loom;
 pub(crate) mod raw;
 pub(crate) mod sys;
 
-#[cfg(not(loom))]
 pub mod codata;
+
 #[cfg(not(loom))]
 mod error;
 #[cfg(not(loom))]

@@ -65,6 +65,8 @@ in_place!(crate::layout::ring::RingHeader);
 in_place!(
     crate::layout::channel::ChannelHeader,
     crate::layout::stream::StreamHeader,
+    crate::layout::future::FutureHeader,
+    crate::layout::lazy::LazyBoolHeader,
 );
 // SAFETY: `Slot<T>` is a `#[repr(transparent)]` `UnsafeCell<T>`: every byte is
 // interior-mutable, `T: FromBytes` makes any bytes a valid `T`, and it is `Sync` for `T: Send`.

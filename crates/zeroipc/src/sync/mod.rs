@@ -65,6 +65,14 @@ pub mod semaphore;
 pub mod signal;
 pub(crate) mod wait;
 
+/// Process identity for dead-owner detection, re-exported for `codata` (which does not use
+/// `sys` directly).
+#[cfg(not(loom))]
+pub(crate) use crate::sys::{
+    clock::monotonic_ns,
+    process::{current_pid, pid_alive},
+};
+
 #[cfg(not(loom))]
 mod error;
 

@@ -9,6 +9,8 @@ compile_error!(
     "zeroipc supports Linux only: the segment format relies on POSIX shm in /dev/shm and on futexes"
 );
 
+#[cfg(not(loom))]
+pub(crate) mod clock;
 pub(crate) mod futex;
 #[cfg(not(loom))]
 pub(crate) mod mapping;

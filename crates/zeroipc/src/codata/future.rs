@@ -1,0 +1,1261 @@
+//! Future: a value (or an error message) set exactly once by one process and awaited by
+//! any number of others, blocking or with `.await`.
+//!
+//! # Layout (FORMAT.md §6.1)
+//!
+//! | off     | size | field             | notes                                                  |
+//! |---------|------|-------------------|--------------------------------------------------------|
+//! | 0       | 4    | `state`           | PENDING 0, COMPUTING 1, READY 2, ERROR 3; else corrupt |
+//! | 4       | 4    | `waiters`         | blocked `get` callers, incremented/decremented as C++  |
+//! | 8       | 8    | `completion_time` | monotonic ns once READY/ERROR; **while COMPUTING, a zeroipc setter's pid as `0x5A504944 << 32 \| pid`** |
+//! | 16      | es   | `value`           | valid once READY                                       |
+//! | 16 + es | 256  | `error_msg`       | NUL-terminated, valid once ERROR                       |
+//!
+//! zeroipc creates entries of the C++ size `align_up(272 + es, max(8, align_of T))`; it opens
+//! those and Python's unpadded `272 + es`. Any other size is refused.
+//!
+//! **The setter's pid.** The format has no owner field. `completion_time` means nothing
+//! before the future completes (C++ and Python write it just before READY/ERROR), so while a
+//! zeroipc setter holds COMPUTING it keeps `0x5A504944 << 32 | pid` there ("ZPID" in the high
+//! half: a C++ monotonic-nanosecond or Python wall-clock-microsecond time never has that high
+//! half in the next few centuries). The setter overwrites it with the completion time before
+//! publishing READY/ERROR, so finished futures are byte-identical to C++'s.
+//!
+//! # Synchronization
+//!
+//! | store (Release)                              | load (Acquire)                   | publishes                 |
+//! |----------------------------------------------|----------------------------------|---------------------------|
+//! | `state = READY/ERROR` in `RawFuture::finish` | `state` in `get`/`try_get`/await | the value or the message  |
+//! | CAS `PENDING → COMPUTING` (claim)            | —                                | only one setter           |
+//!
+//! The claim is a CAS, so a second `set_value`/`set_error` (from any process, also C++)
+//! fails with [`SetError::AlreadySet`]. [`Future::set_error`] writes the message **before**
+//! publishing ERROR (C++ publishes first and writes after, FORMAT.md D-13; a zeroipc reader of
+//! a C++ error may see a partial message, as C++ readers do).
+//!
+//! Python setters do not honour COMPUTING (FORMAT.md IH-15: a second Python setter proceeds
+//! and overwrites): do not let a Python process set a Future that others may set.
+//!
+//! # Waiting
+//!
+//! `get*` spin briefly, then sleep on a shared futex on `state`, re-checking at least every
+//! millisecond (C++ and Python setters never wake anyone). zeroipc setters wake all sleepers.
+//! `.await` ([`Future::get_async`], or `(&future).await`) does not poll the executor: the
+//! first `Pending` poll starts one helper thread for that wait, which sleeps on the futex
+//! exactly like `get` and calls the task's `Waker` once the state is final, the setter is
+//! dead, or the deadline passed; dropping the awaitable stops the helper within a
+//! millisecond. The executor is never woken before there is something to return.
+//!
+//! # Process death
+//!
+//! - A zeroipc setter that dies while COMPUTING (between [`Future::claim`] and
+//!   [`Promise::set_value`]) is detected by every waiter (`kill(pid, 0)` fails): they return
+//!   [`GetError::SetterDead`]. [`Future::claim`] may then take the future over (CAS on the
+//!   pid word) and set it.
+//! - A C++ or Python setter records no pid: its death leaves COMPUTING, and waiters see
+//!   [`GetError::Timeout`] from `get_timeout`/`get_deadline` (an untimed `get` waits forever,
+//!   as upstream). The same holds for a zeroipc setter killed between its claim CAS and its
+//!   pid store (a few instructions), or one still a zombie (not yet reaped by its parent).
+//! - A waiter that dies leaves `waiters` one too high (informational only, FORMAT.md D-13).
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use zeroipc::{Segment, SegmentOptions, codata::future::Future};
+//! # let name = format!("/zeroipc-doc-future-{}", std::process::id());
+//! let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+//! let answer: Future<u64> = Future::create(&seg, "answer")?;
+//!
+//! // Another process (here a thread) computes it.
+//! let peer: Future<u64> = Future::open(&Segment::open(&name)?, "answer")?;
+//! std::thread::spawn(move || peer.set_value(42));
+//!
+//! assert_eq!(answer.get_timeout(Duration::from_secs(10))?, 42);
+//! # Segment::unlink(&name)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::time::Instant;
+
+use crate::layout::future::{COMPUTING, ERROR, PENDING, READY, owner_pid, owner_word};
+use crate::loom::{
+    AtomicU32, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
+use crate::sync::BadWord;
+use crate::sync::wait::{self, Parked};
+
+fn bad_state(found: u32) -> BadWord {
+    BadWord {
+        field: "state",
+        found: u64::from(found),
+        expected: "0 (pending), 1 (computing), 2 (ready) or 3 (error)",
+    }
+}
+
+/// How a raw wait ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RawGet {
+    /// The state is final: READY or ERROR.
+    Done(u32),
+    /// A zeroipc setter (this pid) died while COMPUTING.
+    SetterDead(u32),
+    /// The deadline passed first.
+    Timeout,
+    /// `state` holds an impossible value.
+    Bad(BadWord),
+}
+
+/// Why a raw claim failed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RawClaim {
+    /// Already COMPUTING (by a live or unknown setter), READY or ERROR: the state found.
+    Taken(u32),
+    /// `state` holds an impossible value.
+    Bad(BadWord),
+}
+
+/// Counts this caller in `waiters` while it waits (as C++ `get` does), also on unwind or
+/// when an awaitable is dropped.
+pub(crate) struct WaiterCount<'a>(&'a AtomicU32);
+
+impl<'a> WaiterCount<'a> {
+    pub(crate) fn new(waiters: &'a AtomicU32) -> Self {
+        // ORDERING: Relaxed — informational counter, no data rides on it (C++ uses Relaxed).
+        waiters.fetch_add(1, Relaxed);
+        Self(waiters)
+    }
+}
+
+impl Drop for WaiterCount<'_> {
+    fn drop(&mut self) {
+        // ORDERING: Relaxed — as in `new`.
+        self.0.fetch_sub(1, Relaxed);
+    }
+}
+
+/// The Future state machine over views of `state`, `waiters` and `completion_time` (the
+/// owner word while COMPUTING).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawFuture<'a> {
+    pub(crate) state: &'a AtomicU32,
+    pub(crate) waiters: &'a AtomicU32,
+    pub(crate) owner: &'a AtomicU64,
+}
+
+impl RawFuture<'_> {
+    /// The validated state.
+    pub(crate) fn state(&self) -> Result<u32, BadWord> {
+        // ORDERING: Acquire pairs with the Release store in `finish`: a caller that sees
+        // READY/ERROR sees the value or message written before it.
+        match self.state.load(Acquire) {
+            s @ (PENDING | COMPUTING | READY | ERROR) => Ok(s),
+            other => Err(bad_state(other)),
+        }
+    }
+
+    /// Claims the right to set the future: CAS `PENDING → COMPUTING`, then records `me`.
+    /// On a COMPUTING future whose zeroipc setter is dead, takes it over instead
+    /// (`Ok(Some(dead pid))`).
+    pub(crate) fn claim(
+        &self,
+        me: u32,
+        alive: impl Fn(u32) -> bool,
+    ) -> Result<Option<u32>, RawClaim> {
+        loop {
+            match self.state().map_err(RawClaim::Bad)? {
+                PENDING => {
+                    // ORDERING: Acquire, as C++ — a PENDING future carries no data to
+                    // observe; the RMW's atomicity alone makes this the only setter. Relaxed
+                    // on failure: the loop re-reads `state` with Acquire.
+                    if self
+                        .state
+                        .compare_exchange(PENDING, COMPUTING, Acquire, Relaxed)
+                        .is_ok()
+                    {
+                        // ORDERING: Relaxed — only read to check liveness; the state word
+                        // carries every happens-before edge.
+                        self.owner.store(owner_word(me), Relaxed);
+                        return Ok(None);
+                    }
+                }
+                COMPUTING => {
+                    return match self.take_over(me, &alive) {
+                        Some(dead) => Ok(Some(dead)),
+                        None => Err(RawClaim::Taken(COMPUTING)),
+                    };
+                }
+                s => return Err(RawClaim::Taken(s)),
+            }
+        }
+    }
+
+    /// The dead zeroipc setter's pid, if the future is COMPUTING under one that is gone.
+    pub(crate) fn dead_setter(&self, me: u32, alive: &impl Fn(u32) -> bool) -> Option<u32> {
+        // ORDERING: Relaxed — a candidate; confirmed by the re-reads below.
+        let word = self.owner.load(Relaxed);
+        let pid = owner_pid(word)?;
+        if pid == me || alive(pid) {
+            return None;
+        }
+        // The setter is gone, so it can change nothing any more: if the state is still
+        // COMPUTING and the word still names it, it died before finishing.
+        // ORDERING: Acquire pairs with `finish`'s Release (a finished setter is not dead).
+        let still = self.state.load(Acquire) == COMPUTING && self.owner.load(Relaxed) == word;
+        still.then_some(pid)
+    }
+
+    fn take_over(&self, me: u32, alive: &impl Fn(u32) -> bool) -> Option<u32> {
+        let dead = self.dead_setter(me, alive)?;
+        // ORDERING: Acquire — whoever wins this CAS is the only new setter; the dead one
+        // can no longer write.
+        self.owner
+            .compare_exchange(owner_word(dead), owner_word(me), Acquire, Relaxed)
+            .ok()
+            .map(|_| dead)
+    }
+
+    /// Publishes the final state (READY or ERROR) after the caller wrote the value or the
+    /// message, replaces the owner word by `time`, and wakes every sleeper.
+    pub(crate) fn finish(&self, final_state: u32, time: u64) {
+        debug_assert!(final_state == READY || final_state == ERROR);
+        // ORDERING: Relaxed — published by the Release store below.
+        self.owner.store(time, Relaxed);
+        // ORDERING: Release pairs with the Acquire load in `state`: the value/message
+        // written by the setter happens-before any reader that sees READY/ERROR.
+        self.state.store(final_state, Release);
+        wait::wake_all(self.state);
+    }
+
+    /// Waits until READY/ERROR, a dead setter, or `deadline`.
+    pub(crate) fn wait(
+        &self,
+        me: u32,
+        deadline: Option<Instant>,
+        alive: impl Fn(u32) -> bool,
+    ) -> RawGet {
+        let _counted = WaiterCount::new(self.waiters);
+        loop {
+            let s = match self.state() {
+                Ok(s) => s,
+                Err(b) => return RawGet::Bad(b),
+            };
+            match s {
+                READY | ERROR => return RawGet::Done(s),
+                COMPUTING => {
+                    if let Some(pid) = self.dead_setter(me, &alive) {
+                        return RawGet::SetterDead(pid);
+                    }
+                }
+                _ => {}
+            }
+            if wait::spin_while(self.state, s) {
+                continue;
+            }
+            if wait::park(self.state, s, deadline) == Parked::TimedOut {
+                return match self.state() {
+                    Ok(s @ (READY | ERROR)) => RawGet::Done(s),
+                    Ok(_) => RawGet::Timeout,
+                    Err(b) => RawGet::Bad(b),
+                };
+            }
+        }
+    }
+}
+
+#[cfg(not(loom))]
+pub use handle::{Future, FutureState, FutureWait, GetError, Promise, SetError};
+
+#[cfg(not(loom))]
+pub(crate) use handle::{load_value, read_message, store_value, write_message};
+
+#[cfg(not(loom))]
+mod handle {
+    use core::fmt;
+    use core::marker::PhantomData;
+    use core::mem::{align_of, size_of};
+    use core::pin::Pin;
+    use core::task::{Context, Poll, Waker};
+    use std::error::Error;
+    use std::sync::{Arc, Mutex as StdMutex};
+    use std::time::{Duration, Instant};
+
+    use super::{RawClaim, RawFuture, RawGet};
+    use crate::Element;
+    use crate::error::{Corruption, StructureError};
+    use crate::layout::future::{
+        COMPUTING, ERROR, ERROR_MSG_LEN, FutureHeader, PENDING, READY, VALUE_OFFSET, error_offset,
+        future_size, python_future_size,
+    };
+    use crate::loom::{AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
+    use crate::raw::words::{self, word_size};
+    use crate::segment::region::Region;
+    use crate::segment::{Entry, Segment};
+    use crate::sync::wait::{self, Parked, deadline_after};
+    use crate::sync::{BadWord, current_pid, monotonic_ns, pid_alive};
+
+    macro_rules! with_word {
+        ($t:ty, |$w:ident| $body:expr) => {
+            match word_size::<$t>() {
+                8 => {
+                    type $w = AtomicU64;
+                    $body
+                }
+                4 => {
+                    type $w = AtomicU32;
+                    $body
+                }
+                2 => {
+                    type $w = AtomicU16;
+                    $body
+                }
+                _ => {
+                    type $w = AtomicU8;
+                    $body
+                }
+            }
+        };
+    }
+
+    /// Copies the `T` at `at` (Relaxed words; the state word orders it).
+    pub(crate) fn load_value<T: Element>(region: &Region, at: u64) -> Result<T, Corruption> {
+        with_word!(T, |W| {
+            let n = (size_of::<T>() / size_of::<W>()) as u64;
+            Ok(words::load::<T, W>(region.slice::<W>(at, n)?))
+        })
+    }
+
+    /// Stores `value` at `at` (Relaxed words; published by a later Release of the state).
+    pub(crate) fn store_value<T: Element>(
+        region: &Region,
+        at: u64,
+        value: &T,
+    ) -> Result<(), Corruption> {
+        with_word!(T, |W| {
+            let n = (size_of::<T>() / size_of::<W>()) as u64;
+            words::store::<T, W>(region.slice::<W>(at, n)?, value);
+            Ok(())
+        })
+    }
+
+    /// Reads a NUL-terminated message from the 256 bytes at `at`; `None` if there is no NUL.
+    pub(crate) fn read_message(region: &Region, at: u64) -> Result<Option<String>, Corruption> {
+        let mut buf = [0u8; 256];
+        region.read_bytes(at, &mut buf)?;
+        Ok(buf
+            .iter()
+            .position(|&b| b == 0)
+            .map(|end| String::from_utf8_lossy(&buf[..end]).into_owned()))
+    }
+
+    /// Zeroes the 256 bytes at `at` and writes `msg` (cut at its first NUL and to at most
+    /// 255 bytes on a character boundary), always NUL-terminated.
+    pub(crate) fn write_message(region: &Region, at: u64, msg: &str) -> Result<(), Corruption> {
+        let msg = msg.split('\0').next().unwrap_or("");
+        let mut end = msg.len().min(255);
+        while !msg.is_char_boundary(end) {
+            end -= 1;
+        }
+        let bytes: &[AtomicU8] = region.slice(at, ERROR_MSG_LEN)?;
+        let src = msg.as_bytes()[..end]
+            .iter()
+            .copied()
+            .chain(core::iter::repeat(0));
+        for (dst, b) in bytes.iter().zip(src) {
+            // ORDERING: Relaxed — published by the Release store of the state word.
+            dst.store(b, Relaxed);
+        }
+        Ok(())
+    }
+
+    /// The state of a Future, as read from the segment.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum FutureState {
+        /// No value yet; no one is setting it.
+        Pending,
+        /// A setter claimed it and is computing the value.
+        Computing,
+        /// The value is set.
+        Ready,
+        /// An error message is set.
+        Error,
+    }
+
+    impl FutureState {
+        fn from_raw(s: u32) -> Self {
+            match s {
+                PENDING => Self::Pending,
+                COMPUTING => Self::Computing,
+                READY => Self::Ready,
+                _ => Self::Error,
+            }
+        }
+
+        /// Whether the future is set (READY or ERROR).
+        #[must_use]
+        pub fn is_final(self) -> bool {
+            matches!(self, Self::Ready | Self::Error)
+        }
+    }
+
+    /// Why `get` did not return a value.
+    #[derive(Debug)]
+    #[non_exhaustive]
+    pub enum GetError {
+        /// The future was set to an error; this is its message.
+        Failed {
+            /// The message the setter stored (lossy UTF-8).
+            message: String,
+        },
+        /// The zeroipc process that claimed the future (pid) died before setting it.
+        SetterDead {
+            /// The dead setter's pid.
+            pid: u32,
+        },
+        /// The deadline passed first (also how a dead C++ or Python setter is seen).
+        Timeout,
+        /// The future's bytes break the format (a state outside its four values, an error
+        /// message without NUL).
+        Corrupt(Corruption),
+    }
+
+    impl fmt::Display for GetError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                Self::Failed { message } => write!(f, "the future failed: {message}"),
+                Self::SetterDead { pid } => {
+                    write!(f, "the setter (pid {pid}) died before setting the future")
+                }
+                Self::Timeout => f.write_str("timed out"),
+                Self::Corrupt(c) => write!(f, "corrupt future: {c}"),
+            }
+        }
+    }
+
+    impl Error for GetError {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            match self {
+                Self::Corrupt(c) => Some(c),
+                _ => None,
+            }
+        }
+    }
+
+    impl From<Corruption> for GetError {
+        fn from(c: Corruption) -> Self {
+            Self::Corrupt(c)
+        }
+    }
+
+    /// Why a future could not be claimed or set.
+    #[derive(Debug)]
+    #[non_exhaustive]
+    pub enum SetError {
+        /// Someone set it already, or is setting it (the state found).
+        AlreadySet {
+            /// The state found: `Computing`, `Ready` or `Error`.
+            state: FutureState,
+        },
+        /// The future's bytes break the format.
+        Corrupt(Corruption),
+    }
+
+    impl fmt::Display for SetError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                Self::AlreadySet { state } => {
+                    write!(f, "the future can only be set once (it is {state:?})")
+                }
+                Self::Corrupt(c) => write!(f, "corrupt future: {c}"),
+            }
+        }
+    }
+
+    impl Error for SetError {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            match self {
+                Self::Corrupt(c) => Some(c),
+                Self::AlreadySet { .. } => None,
+            }
+        }
+    }
+
+    impl From<Corruption> for SetError {
+        fn from(c: Corruption) -> Self {
+            Self::Corrupt(c)
+        }
+    }
+
+    /// A value of type `T` set once by one process, awaited by others. See the
+    /// [module docs](super).
+    pub struct Future<T: Element> {
+        seg: Segment,
+        entry: Entry,
+        _t: PhantomData<fn() -> T>,
+    }
+
+    impl<T: Element> Clone for Future<T> {
+        fn clone(&self) -> Self {
+            Self {
+                seg: self.seg.clone(),
+                entry: self.entry.clone(),
+                _t: PhantomData,
+            }
+        }
+    }
+
+    impl<T: Element> fmt::Debug for Future<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("Future")
+                .field("name", self.entry.name())
+                .field("offset", &self.entry.offset())
+                .finish_non_exhaustive()
+        }
+    }
+
+    fn corrupt(entry: &Entry, b: BadWord) -> Corruption {
+        Corruption::Field {
+            entry: entry.name().to_string(),
+            field: b.field,
+            found: b.found,
+            expected: b.expected.to_owned(),
+        }
+    }
+
+    impl<T: Element> Future<T> {
+        const CHECK: () = {
+            assert!(
+                align_of::<T>() <= 8,
+                "zeroipc elements must have an alignment of at most 8"
+            );
+            assert!(
+                size_of::<T>() > 0,
+                "zeroipc elements must not be zero-sized"
+            );
+        };
+
+        /// Creates a pending future named `name` (C++ entry size).
+        ///
+        /// # Errors
+        ///
+        /// [`StructureError::Table`] if the name is taken or there is no room.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use zeroipc::{Segment, SegmentOptions, codata::future::{Future, FutureState}};
+        /// # let name = format!("/zeroipc-doc-future-create-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let f: Future<f64> = Future::create(&seg, "result")?;
+        /// assert_eq!(f.state()?, FutureState::Pending);
+        /// assert_eq!(f.entry().size(), 280);
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn create(seg: &Segment, name: &str) -> Result<Self, StructureError> {
+            let () = Self::CHECK;
+            let size = future_size(size_of::<T>() as u64, align_of::<T>() as u64).ok_or(
+                StructureError::InvalidCapacity {
+                    requested: size_of::<T>() as u64,
+                    reason: "the future's size overflows",
+                },
+            )?;
+            // The allocator zeroes the entry: state PENDING, waiters 0, time 0, value 0,
+            // message empty — C++'s initial bytes.
+            let entry = seg.allocate(name, size, |region, at| -> Result<(), StructureError> {
+                let _: &FutureHeader = region.header(at)?;
+                Ok(())
+            })?;
+            Ok(Self {
+                seg: seg.clone(),
+                entry,
+                _t: PhantomData,
+            })
+        }
+
+        /// Opens the future named `name`, written by zeroipc, C++ (entry size
+        /// `align_up(272 + es, max(8, align))`) or Python (`272 + es`).
+        ///
+        /// # Errors
+        ///
+        /// [`StructureError::Table`] if there is no such entry;
+        /// [`StructureError::ElementSize`] if its size fits another value size;
+        /// [`StructureError::Corrupt`] if it is too small or its state is not 0..=3.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use zeroipc::{Segment, SegmentOptions, codata::future::Future};
+        /// # let name = format!("/zeroipc-doc-future-open-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// Future::<i32>::create(&seg, "f")?;
+        /// let f: Future<i32> = Future::open(&Segment::open(&name)?, "f")?;
+        /// assert!(!f.is_ready()?);
+        /// // The entry holds a 4-byte value (280 bytes); a 32-byte value needs 304.
+        /// assert!(Future::<[u64; 4]>::open(&seg, "f").is_err());
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
+            let () = Self::CHECK;
+            let entry = seg.find(name)?;
+            let es = size_of::<T>() as u64;
+            let cpp = future_size(es, align_of::<T>() as u64);
+            let py = python_future_size(es);
+            let size = entry.size();
+            if Some(size) != cpp && Some(size) != py {
+                if size > VALUE_OFFSET + ERROR_MSG_LEN {
+                    return Err(StructureError::ElementSize {
+                        entry: entry.name().to_string(),
+                        stored: size - VALUE_OFFSET - ERROR_MSG_LEN,
+                        expected: es,
+                    });
+                }
+                return Err(Corruption::Field {
+                    entry: entry.name().to_string(),
+                    field: "entry size",
+                    found: size,
+                    expected: format!("{} (C++) or {} (Python)", cpp.unwrap_or(0), py.unwrap_or(0)),
+                }
+                .into());
+            }
+            let f = Self {
+                seg: seg.clone(),
+                entry,
+                _t: PhantomData,
+            };
+            // Proves the whole entry lies in the mapping and the state is valid.
+            f.seg.region().check(f.entry.offset(), size, 8)?;
+            f.state()?;
+            Ok(f)
+        }
+
+        fn raw(&self) -> Result<RawFuture<'_>, Corruption> {
+            let h: &FutureHeader = self.seg.region().header(self.entry.offset())?;
+            Ok(RawFuture {
+                state: &h.state,
+                waiters: &h.waiters,
+                owner: &h.completion_time,
+            })
+        }
+
+        /// The table entry.
+        #[must_use]
+        pub fn entry(&self) -> &Entry {
+            &self.entry
+        }
+
+        /// The current state.
+        ///
+        /// # Errors
+        ///
+        /// [`Corruption`] if `state` is not 0..=3.
+        pub fn state(&self) -> Result<FutureState, Corruption> {
+            let s = self.raw()?.state().map_err(|b| corrupt(&self.entry, b))?;
+            Ok(FutureState::from_raw(s))
+        }
+
+        /// Whether the future is set (to a value or an error), as C++ `is_ready`.
+        ///
+        /// # Errors
+        ///
+        /// [`Corruption`] if `state` is not 0..=3.
+        pub fn is_ready(&self) -> Result<bool, Corruption> {
+            Ok(self.state()?.is_final())
+        }
+
+        /// The number of processes currently blocked in `get` (informational; includes
+        /// C++ and Python waiters, and waiters that died).
+        ///
+        /// # Errors
+        ///
+        /// [`Corruption`] if the entry lies outside the mapping (never for an opened one).
+        pub fn waiters(&self) -> Result<u32, Corruption> {
+            // ORDERING: Relaxed — a snapshot of an informational counter.
+            Ok(self.raw()?.waiters.load(Relaxed))
+        }
+
+        /// The `completion_time` word: monotonic nanoseconds (C++, zeroipc) or wall-clock
+        /// microseconds (Python) once set; 0 before. `None` while a zeroipc setter is
+        /// computing (the word holds its pid then).
+        ///
+        /// # Errors
+        ///
+        /// [`Corruption`] if the entry lies outside the mapping.
+        pub fn completion_time(&self) -> Result<Option<u64>, Corruption> {
+            // ORDERING: Relaxed — a snapshot.
+            let w = self.raw()?.owner.load(Relaxed);
+            Ok(crate::layout::future::owner_pid(w).is_none().then_some(w))
+        }
+
+        /// Reads the outcome of a final state.
+        fn outcome(&self, state: u32) -> Result<T, GetError> {
+            let region = self.seg.region();
+            let at = self.entry.offset();
+            if state == READY {
+                return Ok(load_value::<T>(region, at + VALUE_OFFSET)?);
+            }
+            let msg_at = at + error_offset(size_of::<T>() as u64);
+            match read_message(region, msg_at)? {
+                Some(message) => Err(GetError::Failed { message }),
+                None => Err(Corruption::Field {
+                    entry: self.entry.name().to_string(),
+                    field: "error_msg",
+                    found: ERROR_MSG_LEN,
+                    expected: "a NUL terminator within its 256 bytes".to_owned(),
+                }
+                .into()),
+            }
+        }
+
+        fn get_inner(&self, deadline: Option<Instant>) -> Result<T, GetError> {
+            let raw = self.raw()?;
+            match raw.wait(current_pid(), deadline, pid_alive) {
+                RawGet::Done(s) => self.outcome(s),
+                RawGet::SetterDead(pid) => Err(GetError::SetterDead { pid }),
+                RawGet::Timeout => Err(GetError::Timeout),
+                RawGet::Bad(b) => Err(corrupt(&self.entry, b).into()),
+            }
+        }
+
+        /// Blocks until the future is set; returns its value.
+        ///
+        /// Detects a dead zeroipc setter; a dead C++ or Python setter makes this wait
+        /// forever — prefer [`Future::get_timeout`] when such peers set it.
+        ///
+        /// # Errors
+        ///
+        /// [`GetError::Failed`] with the setter's message; [`GetError::SetterDead`];
+        /// [`GetError::Corrupt`].
+        pub fn get(&self) -> Result<T, GetError> {
+            self.get_inner(None)
+        }
+
+        /// As [`Future::get`], for at most `timeout`.
+        ///
+        /// # Errors
+        ///
+        /// As [`Future::get`], plus [`GetError::Timeout`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use zeroipc::{Segment, SegmentOptions, codata::future::{Future, GetError}};
+        /// # let name = format!("/zeroipc-doc-future-timeout-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let f: Future<u32> = Future::create(&seg, "never")?;
+        /// assert!(matches!(f.get_timeout(Duration::from_millis(5)), Err(GetError::Timeout)));
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
+            self.get_inner(deadline_after(timeout))
+        }
+
+        /// As [`Future::get`], until `deadline`.
+        ///
+        /// # Errors
+        ///
+        /// As [`Future::get`], plus [`GetError::Timeout`].
+        pub fn get_deadline(&self, deadline: Instant) -> Result<T, GetError> {
+            self.get_inner(Some(deadline))
+        }
+
+        /// The value if it is set, `None` if not yet; never blocks.
+        ///
+        /// # Errors
+        ///
+        /// [`GetError::Failed`] if it was set to an error; [`GetError::SetterDead`] if a
+        /// zeroipc setter died while computing; [`GetError::Corrupt`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use zeroipc::{Segment, SegmentOptions, codata::future::Future};
+        /// # let name = format!("/zeroipc-doc-future-try-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let f: Future<i64> = Future::create(&seg, "f")?;
+        /// assert_eq!(f.try_get()?, None);
+        /// f.set_value(-5)?;
+        /// assert_eq!(f.try_get()?, Some(-5));
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn try_get(&self) -> Result<Option<T>, GetError> {
+            let raw = self.raw()?;
+            match raw.state().map_err(|b| corrupt(&self.entry, b))? {
+                s @ (READY | ERROR) => self.outcome(s).map(Some),
+                COMPUTING => match raw.dead_setter(current_pid(), &pid_alive) {
+                    Some(pid) => Err(GetError::SetterDead { pid }),
+                    None => Ok(None),
+                },
+                _ => Ok(None),
+            }
+        }
+
+        /// Claims the future for this process (PENDING → COMPUTING, recording its pid), so
+        /// it can compute the value at leisure; waiters see a death meanwhile as
+        /// [`GetError::SetterDead`]. A COMPUTING future whose zeroipc setter is dead is taken
+        /// over.
+        ///
+        /// # Errors
+        ///
+        /// [`SetError::AlreadySet`] if another setter claimed (and is alive) or set it;
+        /// [`SetError::Corrupt`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use zeroipc::{Segment, SegmentOptions, codata::future::{Future, FutureState}};
+        /// # let name = format!("/zeroipc-doc-future-claim-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let f: Future<u64> = Future::create(&seg, "sum")?;
+        /// let promise = f.claim()?;
+        /// assert_eq!(f.state()?, FutureState::Computing);
+        /// assert!(f.claim().is_err()); // one setter only
+        /// promise.set_value((1..=10).sum())?;
+        /// assert_eq!(f.try_get()?, Some(55));
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn claim(&self) -> Result<Promise<T>, SetError> {
+            let raw = self.raw()?;
+            match raw.claim(current_pid(), pid_alive) {
+                Ok(_) => Ok(Promise {
+                    future: Some(self.clone()),
+                }),
+                Err(RawClaim::Taken(s)) => Err(SetError::AlreadySet {
+                    state: FutureState::from_raw(s),
+                }),
+                Err(RawClaim::Bad(b)) => Err(corrupt(&self.entry, b).into()),
+            }
+        }
+
+        /// Sets the value, exactly once among all processes, and wakes every waiter.
+        ///
+        /// # Errors
+        ///
+        /// [`SetError::AlreadySet`] if the future was claimed or set before;
+        /// [`SetError::Corrupt`].
+        pub fn set_value(&self, value: T) -> Result<(), SetError> {
+            self.claim()?.set_value(value)
+        }
+
+        /// Sets the future to an error with `message` (cut to 255 bytes on a character
+        /// boundary, and at a NUL), exactly once. The message is written before ERROR is
+        /// published, so no reader sees it partial.
+        ///
+        /// # Errors
+        ///
+        /// [`SetError::AlreadySet`]; [`SetError::Corrupt`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use zeroipc::{Segment, SegmentOptions, codata::future::{Future, GetError}};
+        /// # let name = format!("/zeroipc-doc-future-error-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let f: Future<i32> = Future::create(&seg, "f")?;
+        /// f.set_error("boom: negative input")?;
+        /// match f.get() {
+        ///     Err(GetError::Failed { message }) => assert_eq!(message, "boom: negative input"),
+        ///     other => panic!("{other:?}"),
+        /// }
+        /// assert!(f.set_value(1).is_err()); // already set
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn set_error(&self, message: &str) -> Result<(), SetError> {
+            self.claim()?.set_error(message)
+        }
+
+        /// An awaitable for the value: `.await` it under any executor. See the module
+        /// docs ("Waiting") for how it sleeps without polling the executor.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use zeroipc::{Segment, SegmentOptions, codata::future::Future};
+        /// # let name = format!("/zeroipc-doc-future-async-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let f: Future<u8> = Future::create(&seg, "f")?;
+        /// let setter = f.clone();
+        /// std::thread::spawn(move || setter.set_value(7));
+        /// // Any executor; a minimal one here.
+        /// let v = futures_lite_block_on(f.get_async())?;
+        /// assert_eq!(v, 7);
+        /// # fn futures_lite_block_on<F: core::future::Future>(fut: F) -> F::Output {
+        /// #     use std::task::{Context, Poll, Wake, Waker};
+        /// #     use std::sync::Arc;
+        /// #     struct T(std::thread::Thread);
+        /// #     impl Wake for T { fn wake(self: Arc<Self>) { self.0.unpark() } }
+        /// #     let waker = Waker::from(Arc::new(T(std::thread::current())));
+        /// #     let mut cx = Context::from_waker(&waker);
+        /// #     let mut fut = std::pin::pin!(fut);
+        /// #     loop {
+        /// #         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) { return v; }
+        /// #         std::thread::park();
+        /// #     }
+        /// # }
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        #[must_use]
+        pub fn get_async(&self) -> FutureWait<T> {
+            FutureWait {
+                future: self.clone(),
+                deadline: None,
+                helper: None,
+            }
+        }
+
+        /// As [`Future::get_async`], resolving to [`GetError::Timeout`] after `timeout`.
+        #[must_use]
+        pub fn get_async_timeout(&self, timeout: Duration) -> FutureWait<T> {
+            FutureWait {
+                future: self.clone(),
+                deadline: deadline_after(timeout),
+                helper: None,
+            }
+        }
+
+        /// One non-blocking look for the awaitable: `Some` when there is an answer.
+        fn poll_once(&self, deadline: Option<Instant>) -> Option<Result<T, GetError>> {
+            match self.try_get() {
+                Ok(Some(v)) => Some(Ok(v)),
+                Err(e) => Some(Err(e)),
+                Ok(None) if deadline.is_some_and(|d| Instant::now() >= d) => {
+                    Some(Err(GetError::Timeout))
+                }
+                Ok(None) => None,
+            }
+        }
+    }
+
+    /// The right to set a claimed [`Future`], returned by [`Future::claim`].
+    ///
+    /// Dropping it unset sets the future to the error "promise dropped without a value"
+    /// (also on a panic), so waiters never wait for a setter that gave up.
+    pub struct Promise<T: Element> {
+        future: Option<Future<T>>,
+    }
+
+    impl<T: Element> fmt::Debug for Promise<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("Promise")
+                .field("future", &self.future)
+                .finish()
+        }
+    }
+
+    impl<T: Element> Promise<T> {
+        fn finish(
+            mut self,
+            write: impl FnOnce(&Region, u64) -> Result<u32, Corruption>,
+        ) -> Result<(), SetError> {
+            let Some(f) = self.future.take() else {
+                return Ok(());
+            };
+            let raw = f.raw()?;
+            // Exclusive by protocol: this process won the claim CAS (or took over a dead
+            // setter), so it is the only writer of the value and message until `finish`.
+            let state = write(f.seg.region(), f.entry.offset())?;
+            raw.finish(state, monotonic_ns());
+            Ok(())
+        }
+
+        /// Stores `value`, publishes READY and wakes every waiter.
+        ///
+        /// # Errors
+        ///
+        /// [`SetError::Corrupt`] if the entry lies outside the mapping (never for an opened
+        /// future).
+        pub fn set_value(self, value: T) -> Result<(), SetError> {
+            self.finish(|region, at| {
+                store_value(region, at + VALUE_OFFSET, &value)?;
+                Ok(READY)
+            })
+        }
+
+        /// Stores `message` (see [`Future::set_error`]), publishes ERROR, wakes every waiter.
+        ///
+        /// # Errors
+        ///
+        /// [`SetError::Corrupt`] as for [`Promise::set_value`].
+        pub fn set_error(self, message: &str) -> Result<(), SetError> {
+            self.finish(|region, at| {
+                write_message(region, at + error_offset(size_of::<T>() as u64), message)?;
+                Ok(ERROR)
+            })
+        }
+    }
+
+    impl<T: Element> Drop for Promise<T> {
+        fn drop(&mut self) {
+            if self.future.is_some() {
+                let p = Promise {
+                    future: self.future.take(),
+                };
+                let _ = p.set_error("promise dropped without a value");
+            }
+        }
+    }
+
+    /// The helper thread's side of an awaitable.
+    #[derive(Debug, Default)]
+    struct Helper {
+        waker: Option<Waker>,
+        /// The helper saw something to report (final state, dead setter, deadline) and woke.
+        fired: bool,
+        /// The awaitable was dropped: the helper exits at its next check.
+        cancelled: bool,
+    }
+
+    /// An awaitable for a [`Future`]'s value, from [`Future::get_async`].
+    ///
+    /// Resolves to what [`Future::get`] returns. The first `Pending` poll starts a helper
+    /// thread that sleeps on the state word's futex (re-checking every millisecond) and
+    /// calls the latest `Waker` once; the executor is never woken for nothing. Dropping the
+    /// awaitable stops the helper within a millisecond.
+    pub struct FutureWait<T: Element> {
+        future: Future<T>,
+        deadline: Option<Instant>,
+        helper: Option<Arc<StdMutex<Helper>>>,
+    }
+
+    impl<T: Element> fmt::Debug for FutureWait<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("FutureWait")
+                .field("future", &self.future)
+                .field("deadline", &self.deadline)
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl<T: Element> Unpin for FutureWait<T> {}
+
+    fn lock(m: &StdMutex<Helper>) -> std::sync::MutexGuard<'_, Helper> {
+        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The helper thread: sleep like `get` until there is something to report, then wake
+    /// the task (after leaving `waiters`, so an awaiter that resumes sees its count gone).
+    fn run_helper<T: Element>(
+        future: &Future<T>,
+        deadline: Option<Instant>,
+        shared: &StdMutex<Helper>,
+    ) {
+        if watch(future, deadline, shared) {
+            fire(shared);
+        }
+    }
+
+    /// Sleeps until the state is final, the setter is dead or the deadline passed (`true`),
+    /// or the awaitable was dropped (`false`).
+    fn watch<T: Element>(
+        future: &Future<T>,
+        deadline: Option<Instant>,
+        shared: &StdMutex<Helper>,
+    ) -> bool {
+        let Ok(raw) = future.raw() else {
+            return true;
+        };
+        let me = current_pid();
+        let _counted = super::WaiterCount::new(raw.waiters);
+        loop {
+            if lock(shared).cancelled {
+                return false;
+            }
+            let s = match raw.state() {
+                Ok(s @ (PENDING | COMPUTING)) => s,
+                _ => return true,
+            };
+            if s == COMPUTING && raw.dead_setter(me, &pid_alive).is_some() {
+                return true;
+            }
+            if wait::park(raw.state, s, deadline) == Parked::TimedOut {
+                return true;
+            }
+        }
+    }
+
+    fn fire(shared: &StdMutex<Helper>) {
+        let waker = {
+            let mut h = lock(shared);
+            h.fired = true;
+            h.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    impl<T: Element> core::future::Future for FutureWait<T> {
+        type Output = Result<T, GetError>;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let this = self.get_mut();
+            loop {
+                if let Some(out) = this.future.poll_once(this.deadline) {
+                    return Poll::Ready(out);
+                }
+                match &this.helper {
+                    None => {
+                        let shared = Arc::new(StdMutex::new(Helper {
+                            waker: Some(cx.waker().clone()),
+                            ..Helper::default()
+                        }));
+                        let (f, d, s) = (this.future.clone(), this.deadline, shared.clone());
+                        let spawned = std::thread::Builder::new()
+                            .name("zeroipc-future-wait".into())
+                            .spawn(move || run_helper(&f, d, &s));
+                        if spawned.is_err() {
+                            // No thread: fall back to waking ourselves after a slice, so the
+                            // task still makes progress (degraded, never busy).
+                            let w = cx.waker().clone();
+                            std::thread::sleep(wait::SLICE);
+                            w.wake();
+                            return Poll::Pending;
+                        }
+                        this.helper = Some(shared);
+                        return Poll::Pending;
+                    }
+                    Some(shared) => {
+                        let mut h = lock(shared);
+                        if h.fired {
+                            // The helper has finished: the answer is there (or the
+                            // deadline passed); look again.
+                            drop(h);
+                            this.helper = None;
+                            if let Some(out) = this.future.poll_once(this.deadline) {
+                                return Poll::Ready(out);
+                            }
+                            continue;
+                        }
+                        match &h.waker {
+                            Some(w) if w.will_wake(cx.waker()) => {}
+                            _ => h.waker = Some(cx.waker().clone()),
+                        }
+                        return Poll::Pending;
+                    }
+                }
+            }
+        }
+    }
+
+    impl<T: Element> Drop for FutureWait<T> {
+        fn drop(&mut self) {
+            if let Some(shared) = &self.helper {
+                lock(shared).cancelled = true;
+            }
+        }
+    }
+
+    impl<T: Element> core::future::IntoFuture for &Future<T> {
+        type Output = Result<T, GetError>;
+        type IntoFuture = FutureWait<T>;
+
+        fn into_future(self) -> FutureWait<T> {
+            self.get_async()
+        }
+    }
+
+    impl<T: Element> core::future::IntoFuture for Future<T> {
+        type Output = Result<T, GetError>;
+        type IntoFuture = FutureWait<T>;
+
+        fn into_future(self) -> FutureWait<T> {
+            FutureWait {
+                future: self,
+                deadline: None,
+                helper: None,
+            }
+        }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::*;
+
+    /// A future set once while two waiters wait: both see READY and the value written
+    /// before it (the Relaxed value store is ordered by the Release of `state`); a second
+    /// claim fails. Negative control: with a Relaxed store of READY in `finish`, loom finds
+    /// a waiter reading the old value.
+    #[test]
+    fn loom_set_once_two_waiters_see_the_value() {
+        loom::model(|| {
+            let words = Arc::new((
+                AtomicU32::new(PENDING),
+                AtomicU32::new(0),
+                AtomicU64::new(0),
+                AtomicU64::new(0), // the value
+            ));
+            let waiters: Vec<_> = (2..=3)
+                .map(|me| {
+                    let w = words.clone();
+                    thread::spawn(move || {
+                        let raw = RawFuture {
+                            state: &w.0,
+                            waiters: &w.1,
+                            owner: &w.2,
+                        };
+                        assert_eq!(raw.wait(me, None, |_| true), RawGet::Done(READY));
+                        // ORDERING: Relaxed — ordered by the Acquire of `state` in `wait`.
+                        assert_eq!(w.3.load(Relaxed), 42);
+                    })
+                })
+                .collect();
+            let raw = RawFuture {
+                state: &words.0,
+                waiters: &words.1,
+                owner: &words.2,
+            };
+            assert_eq!(raw.claim(1, |_| true), Ok(None));
+            assert_eq!(raw.claim(4, |_| true), Err(RawClaim::Taken(COMPUTING)));
+            words.3.store(42, Relaxed);
+            raw.finish(READY, 7);
+            assert_eq!(raw.claim(4, |_| true), Err(RawClaim::Taken(READY)));
+            for h in waiters {
+                h.join().unwrap();
+            }
+            assert_eq!(words.1.load(Relaxed), 0, "waiters restored");
+        });
+    }
+
+    /// Two racing setters: exactly one claim succeeds.
+    #[test]
+    fn loom_two_setters_exactly_one_wins() {
+        loom::model(|| {
+            let words = Arc::new((
+                AtomicU32::new(PENDING),
+                AtomicU32::new(0),
+                AtomicU64::new(0),
+            ));
+            let hs: Vec<_> = (1..=2)
+                .map(|me| {
+                    let w = words.clone();
+                    thread::spawn(move || {
+                        let raw = RawFuture {
+                            state: &w.0,
+                            waiters: &w.1,
+                            owner: &w.2,
+                        };
+                        let won = raw.claim(me, |_| true).is_ok();
+                        if won {
+                            raw.finish(READY, 1);
+                        }
+                        won
+                    })
+                })
+                .collect();
+            let wins = hs.into_iter().map(|h| h.join().unwrap());
+            assert_eq!(wins.filter(|&w| w).count(), 1);
+        });
+    }
+}

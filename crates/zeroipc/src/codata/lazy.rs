@@ -1,0 +1,1199 @@
+//! Lazy: a value computed at most once across all processes, by whichever forces it first;
+//! everyone else receives that value.
+//!
+//! # Layout (FORMAT.md §6.2, the C++ `Lazy<T>`)
+//!
+//! With `A = max(4, align_of T)`, `U = align_up(max(2·es, 8), A)`:
+//!
+//! | field            | offset                                   | T = 4 bytes | T = 8 bytes |
+//! |------------------|------------------------------------------|-------------|-------------|
+//! | `state` u32      | 0: NOT_COMPUTED 0, COMPUTING 1, COMPUTED 2, ERROR 3 | 0 | 0     |
+//! | `op.type` u32    | `align_up(4, A)`: CONSTANT 0, ADD 1, MULTIPLY 2, NEGATE 3, CHAIN 4, EXTERNAL 5 | 4 | 8 |
+//! | `op.data`        | `op + align_up(4, A)`: `constant`/`a`/`unary`; `b` at + es | 8 | 16 |
+//! | `cached_value`   | `align_up(data + U, align_of T)`         | 16          | 32          |
+//! | `error_msg` (256) | `cached + es`, valid once ERROR         | 20          | 40          |
+//! | `compute_count`  | `align_up(error_msg + 256, 4)`           | 276         | 296         |
+//! | total            | `align_up(count + 4, A)`                 | 280         | 304         |
+//!
+//! **The computer's pid.** While a zeroipc process holds COMPUTING it keeps
+//! `0x5A504944 << 32 | pid` in the 8 bytes at `align8(error_msg)` (offset 24 for a 4-byte T,
+//! 40 for an 8-byte T; always inside `error_msg`). `error_msg` means nothing until ERROR, and
+//! C++ only writes it right before publishing ERROR. The computer zeroes the word before
+//! publishing COMPUTED (so a computed Lazy is byte-identical to C++'s), and zeroes it before
+//! writing an error message there. A word is taken for a pid only with the tag in its high
+//! half and a low half ≤ 2^22 (Linux's `PID_MAX_LIMIT`), so message bytes written by a
+//! failing C++ computer are not mistaken for one.
+//!
+//! Python's `Lazy` is another format (`{u32 state; T value @4; char err[256]}`, `260 + es`
+//! bytes): [`Lazy::open`] refuses it with
+//! [`StructureError::Foreign`](crate::StructureError::Foreign). C++'s `Lazy<bool>`
+//! specialisation (16 bytes) is read by [`LazyBool`].
+//!
+//! # Computation
+//!
+//! - [`Lazy::force`] evaluates the stored operation as C++ does (CONSTANT → the constant,
+//!   ADD → `a + b`, MULTIPLY → `a * b`, NEGATE → `-x`; integers wrap instead of C++'s
+//!   undefined overflow). CHAIN and EXTERNAL cannot be evaluated from shared memory: `force`
+//!   then does not claim the Lazy (C++ would store a permanent ERROR) and returns
+//!   [`LazyError::NoComputation`] unless someone else computes it.
+//! - [`Lazy::force_with`] runs the caller's closure instead, whatever the operation: the
+//!   computation "given by the forcing process". Exactly one closure runs across all
+//!   processes; the others wait and receive its value.
+//! - `compute_count` is incremented after every successful computation, as C++ does.
+//!   [`Lazy::reset`] (COMPUTED → NOT_COMPUTED only, as C++) allows a recomputation.
+//!
+//! # Synchronization
+//!
+//! | store (Release)                     | load (Acquire)                 | publishes              |
+//! |-------------------------------------|--------------------------------|------------------------|
+//! | `state = COMPUTED` after the value  | `state` in `force*`/`peek`     | `cached_value`         |
+//! | `state = ERROR` after the message   | `state` in `force*`            | `error_msg`            |
+//! | CAS `NOT_COMPUTED → COMPUTING`      | —                              | one computer           |
+//!
+//! Waiters spin briefly, then sleep on the `state` futex, re-checking at least every
+//! millisecond (C++ computers never wake anyone).
+//!
+//! # Process death
+//!
+//! A zeroipc computer that dies leaves COMPUTING with its pid (FORMAT.md D-14). A waiter
+//! that finds it gone (`kill(pid, 0)`) takes over with a CAS on the pid word and computes
+//! (its closure, or the stored operation), so the value still comes from exactly one
+//! finished computation. A dead C++ computer (no pid) is seen as [`LazyError::Timeout`] by
+//! the `_timeout` variants. A closure that panics stores ERROR ("computation panicked").
+//!
+//! # Examples
+//!
+//! ```
+//! use zeroipc::{Segment, SegmentOptions, codata::lazy::Lazy};
+//! # let name = format!("/zeroipc-doc-lazy-{}", std::process::id());
+//! let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+//! let config: Lazy<u64> = Lazy::create(&seg, "config")?;
+//!
+//! // Whichever process forces first computes; everyone gets that value.
+//! assert_eq!(config.force_with(|| 6 * 7)?, 42);
+//! let peer: Lazy<u64> = Lazy::open(&Segment::open(&name)?, "config")?;
+//! assert_eq!(peer.force_with(|| unreachable!())?, 42);
+//! assert_eq!(peer.compute_count()?, 1);
+//! # Segment::unlink(&name)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::time::Instant;
+
+use crate::layout::future::{owner_pid, owner_word};
+use crate::layout::lazy::{COMPUTED, COMPUTING, ERROR, NOT_COMPUTED};
+use crate::loom::{
+    AtomicU32, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
+use crate::sync::BadWord;
+use crate::sync::wait::{self, Parked};
+
+fn bad_state(found: u32) -> BadWord {
+    BadWord {
+        field: "state",
+        found: u64::from(found),
+        expected: "0 (not computed), 1 (computing), 2 (computed) or 3 (error)",
+    }
+}
+
+/// What the caller of [`RawLazy::acquire`] must do.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RawForce {
+    /// Compute now: this caller holds COMPUTING (`Some(pid)`: taken over from a dead one).
+    Compute(Option<u32>),
+    /// COMPUTED: read `cached_value`.
+    Computed,
+    /// ERROR: read `error_msg`.
+    Failed,
+    /// NOT_COMPUTED, and the caller may not compute (`may_compute` was false).
+    NotComputed,
+    /// A dead zeroipc computer (pid), and the caller may not compute.
+    ComputerDead(u32),
+    /// The deadline passed while someone else computed.
+    Timeout,
+    /// `state` holds an impossible value.
+    Bad(BadWord),
+}
+
+/// The Lazy state machine over views of `state`, the owner word and `compute_count`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawLazy<'a> {
+    pub(crate) state: &'a AtomicU32,
+    pub(crate) owner: &'a AtomicU64,
+    pub(crate) count: &'a AtomicU32,
+}
+
+impl RawLazy<'_> {
+    /// The validated state.
+    pub(crate) fn state(&self) -> Result<u32, BadWord> {
+        // ORDERING: Acquire pairs with the Release stores in `finish_ok`/`finish_err`.
+        match self.state.load(Acquire) {
+            s @ (NOT_COMPUTED | COMPUTING | COMPUTED | ERROR) => Ok(s),
+            other => Err(bad_state(other)),
+        }
+    }
+
+    /// Claims the computation (or takes it over from a dead computer), or waits for the
+    /// computer until `deadline`.
+    pub(crate) fn acquire(
+        &self,
+        me: u32,
+        may_compute: bool,
+        deadline: Option<Instant>,
+        alive: impl Fn(u32) -> bool,
+    ) -> RawForce {
+        loop {
+            let s = match self.state() {
+                Ok(s) => s,
+                Err(b) => return RawForce::Bad(b),
+            };
+            match s {
+                COMPUTED => return RawForce::Computed,
+                ERROR => return RawForce::Failed,
+                NOT_COMPUTED if !may_compute => return RawForce::NotComputed,
+                NOT_COMPUTED => {
+                    // ORDERING: Acquire on success: a previous `reset` happens-before our
+                    // computation; Relaxed on failure (the loop re-reads with Acquire).
+                    if self
+                        .state
+                        .compare_exchange(NOT_COMPUTED, COMPUTING, Acquire, Relaxed)
+                        .is_ok()
+                    {
+                        // ORDERING: Relaxed — only compared and checked for liveness.
+                        self.owner.store(owner_word(me), Relaxed);
+                        return RawForce::Compute(None);
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            if let Some(dead) = self.dead_computer(me, &alive) {
+                if !may_compute {
+                    return RawForce::ComputerDead(dead);
+                }
+                // ORDERING: Acquire — the winner of this CAS is the only new computer.
+                if self
+                    .owner
+                    .compare_exchange(owner_word(dead), owner_word(me), Acquire, Relaxed)
+                    .is_ok()
+                {
+                    return RawForce::Compute(Some(dead));
+                }
+                continue;
+            }
+            if wait::spin_while(self.state, COMPUTING) {
+                continue;
+            }
+            if wait::park(self.state, COMPUTING, deadline) == Parked::TimedOut {
+                return match self.state() {
+                    Ok(COMPUTED) => RawForce::Computed,
+                    Ok(ERROR) => RawForce::Failed,
+                    Ok(_) => RawForce::Timeout,
+                    Err(b) => RawForce::Bad(b),
+                };
+            }
+        }
+    }
+
+    /// The dead zeroipc computer's pid, if COMPUTING under one that is gone.
+    pub(crate) fn dead_computer(&self, me: u32, alive: &impl Fn(u32) -> bool) -> Option<u32> {
+        // ORDERING: Relaxed — a candidate, confirmed below.
+        let word = self.owner.load(Relaxed);
+        let pid = owner_pid(word).filter(|&p| p <= MAX_PID)?;
+        if pid == me || alive(pid) {
+            return None;
+        }
+        // ORDERING: Acquire pairs with the finishing Release: a finished computer is not
+        // a dead one.
+        let still = self.state.load(Acquire) == COMPUTING && self.owner.load(Relaxed) == word;
+        still.then_some(pid)
+    }
+
+    /// Publishes COMPUTED after the caller wrote `cached_value`; counts the computation.
+    pub(crate) fn finish_ok(&self) {
+        // ORDERING: Relaxed — published by the Release store below (and C++ has zeros here).
+        self.owner.store(0, Relaxed);
+        // ORDERING: Release pairs with the Acquire in `state`: `cached_value` is visible
+        // to whoever sees COMPUTED.
+        self.state.store(COMPUTED, Release);
+        // ORDERING: Relaxed — a statistic, incremented after publishing as C++ does.
+        self.count.fetch_add(1, Relaxed);
+        wait::wake_all(self.state);
+    }
+
+    /// Zeroes the owner word (the computer keeps COMPUTING): before an error message is
+    /// written over it, so no half-written word reads as a pid.
+    pub(crate) fn clear_owner(&self) {
+        // ORDERING: Relaxed — only read for liveness checks; the state word publishes.
+        self.owner.store(0, Relaxed);
+    }
+
+    /// Publishes ERROR after the caller wrote `error_msg` (over the owner word).
+    pub(crate) fn finish_err(&self) {
+        // ORDERING: Release pairs with the Acquire in `state`: the message is complete.
+        self.state.store(ERROR, Release);
+        wait::wake_all(self.state);
+    }
+
+    /// COMPUTED → NOT_COMPUTED (only from COMPUTED, as C++); whether it happened.
+    pub(crate) fn reset(&self) -> bool {
+        // ORDERING: Release pairs with the Acquire of the next computer's claim CAS.
+        self.state
+            .compare_exchange(COMPUTED, NOT_COMPUTED, Release, Relaxed)
+            .is_ok()
+    }
+}
+
+/// Linux's `PID_MAX_LIMIT` (2^22): a larger "pid" in the owner word is garbage, never ours.
+const MAX_PID: u32 = 1 << 22;
+
+#[cfg(not(loom))]
+pub use handle::{Arithmetic, BoolOperation, Lazy, LazyBool, LazyError, LazyState, Operation};
+
+#[cfg(not(loom))]
+mod handle {
+    use core::fmt;
+    use core::marker::PhantomData;
+    use core::mem::{align_of, size_of};
+    use std::error::Error;
+    use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+    use std::time::{Duration, Instant};
+
+    use super::{RawForce, RawLazy};
+    use crate::Element;
+    use crate::codata::future::{load_value, read_message, store_value, write_message};
+    use crate::error::{Corruption, StructureError};
+    use crate::layout::lazy::{
+        BOOL_AND, BOOL_NOT, BOOL_OR, BOOL_XOR, COMPUTED, COMPUTING, LAZY_BOOL_LEN, LazyBoolHeader,
+        LazyOffsets, NOT_COMPUTED, OP_ADD, OP_CHAIN, OP_CONSTANT, OP_EXTERNAL, OP_MULTIPLY,
+        OP_NEGATE, lazy_offsets, python_lazy_size,
+    };
+    use crate::loom::{AtomicU32, AtomicU64, Ordering::Acquire, Ordering::Relaxed};
+    use crate::segment::{Entry, Segment};
+    use crate::sync::wait::deadline_after;
+    use crate::sync::{BadWord, current_pid, pid_alive};
+
+    /// Values the stored operations can compute on: the arithmetic types C++ allows.
+    /// Integers wrap on overflow (C++ leaves signed overflow undefined).
+    pub trait Arithmetic: Element {
+        /// `a + b`.
+        fn add(self, other: Self) -> Self;
+        /// `a * b`.
+        fn mul(self, other: Self) -> Self;
+        /// `-a`.
+        fn neg(self) -> Self;
+    }
+
+    macro_rules! int_arith {
+        ($($t:ty),*) => {$(
+            impl Arithmetic for $t {
+                fn add(self, other: Self) -> Self { self.wrapping_add(other) }
+                fn mul(self, other: Self) -> Self { self.wrapping_mul(other) }
+                fn neg(self) -> Self { self.wrapping_neg() }
+            }
+        )*};
+    }
+    int_arith!(i8, i16, i32, i64, u8, u16, u32, u64);
+
+    macro_rules! float_arith {
+        ($($t:ty),*) => {$(
+            impl Arithmetic for $t {
+                fn add(self, other: Self) -> Self { self + other }
+                fn mul(self, other: Self) -> Self { self * other }
+                fn neg(self) -> Self { -self }
+            }
+        )*};
+    }
+    float_arith!(f32, f64);
+
+    /// The operation stored in a Lazy (`op.type` and its operands).
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    #[non_exhaustive]
+    pub enum Operation<T> {
+        /// CONSTANT 0: the value itself.
+        Constant(T),
+        /// ADD 1: `a + b`.
+        Add(T, T),
+        /// MULTIPLY 2: `a * b`.
+        Multiply(T, T),
+        /// NEGATE 3: `-x`.
+        Negate(T),
+        /// CHAIN 4: two lazies by index (C++ cannot evaluate it either).
+        Chain(u32, u32),
+        /// EXTERNAL 5: a function outside shared memory (`force_with`'s closure).
+        External(u32),
+    }
+
+    /// The state of a Lazy.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum LazyState {
+        /// Not computed yet.
+        NotComputed,
+        /// Someone is computing it.
+        Computing,
+        /// The value is cached.
+        Computed,
+        /// The computation failed (permanent).
+        Error,
+    }
+
+    impl LazyState {
+        fn from_raw(s: u32) -> Self {
+            match s {
+                NOT_COMPUTED => Self::NotComputed,
+                COMPUTING => Self::Computing,
+                COMPUTED => Self::Computed,
+                _ => Self::Error,
+            }
+        }
+    }
+
+    /// Why forcing a Lazy gave no value.
+    #[derive(Debug)]
+    #[non_exhaustive]
+    pub enum LazyError {
+        /// The computation failed (here or in another process); its message.
+        Failed {
+            /// The stored message (lossy UTF-8).
+            message: String,
+        },
+        /// The stored operation (CHAIN or EXTERNAL) cannot be evaluated from shared memory,
+        /// and no one has computed it: use [`Lazy::force_with`].
+        NoComputation {
+            /// The `op.type` found.
+            op: u32,
+        },
+        /// The zeroipc computer (pid) died, and this caller has nothing to compute with
+        /// (`force` on CHAIN/EXTERNAL); `force_with` takes over instead.
+        ComputerDead {
+            /// The dead computer's pid.
+            pid: u32,
+        },
+        /// The deadline passed while another process computed (also how a dead C++
+        /// computer is seen).
+        Timeout,
+        /// The Lazy's bytes break the format.
+        Corrupt(Corruption),
+        /// Creating the result of [`Lazy::add`] / [`Lazy::multiply`] failed (name taken,
+        /// table full, ...).
+        Create(StructureError),
+    }
+
+    impl fmt::Display for LazyError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                Self::Failed { message } => write!(f, "the computation failed: {message}"),
+                Self::NoComputation { op } => write!(
+                    f,
+                    "operation {op} cannot be evaluated from shared memory; force it with a \
+                     closure"
+                ),
+                Self::ComputerDead { pid } => {
+                    write!(f, "the computing process (pid {pid}) died")
+                }
+                Self::Timeout => f.write_str("timed out"),
+                Self::Corrupt(c) => write!(f, "corrupt lazy: {c}"),
+                Self::Create(e) => write!(f, "cannot create the lazy: {e}"),
+            }
+        }
+    }
+
+    impl Error for LazyError {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            match self {
+                Self::Corrupt(c) => Some(c),
+                Self::Create(e) => Some(e),
+                _ => None,
+            }
+        }
+    }
+
+    impl From<Corruption> for LazyError {
+        fn from(c: Corruption) -> Self {
+            Self::Corrupt(c)
+        }
+    }
+
+    fn corrupt(entry: &Entry, b: BadWord) -> Corruption {
+        Corruption::Field {
+            entry: entry.name().to_string(),
+            field: b.field,
+            found: b.found,
+            expected: b.expected.to_owned(),
+        }
+    }
+
+    /// A value computed once across processes, in the C++ `Lazy<T>` layout. See the
+    /// [module docs](super).
+    pub struct Lazy<T: Element> {
+        seg: Segment,
+        entry: Entry,
+        off: LazyOffsets,
+        _t: PhantomData<fn() -> T>,
+    }
+
+    impl<T: Element> Clone for Lazy<T> {
+        fn clone(&self) -> Self {
+            Self {
+                seg: self.seg.clone(),
+                entry: self.entry.clone(),
+                off: self.off,
+                _t: PhantomData,
+            }
+        }
+    }
+
+    impl<T: Element> fmt::Debug for Lazy<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("Lazy")
+                .field("name", self.entry.name())
+                .field("offset", &self.entry.offset())
+                .finish_non_exhaustive()
+        }
+    }
+
+    /// How a computation ended, as the closure reports it.
+    type Outcome<T> = Result<T, String>;
+
+    impl<T: Element> Lazy<T> {
+        const CHECK: () = {
+            assert!(
+                align_of::<T>() <= 8,
+                "zeroipc elements must have an alignment of at most 8"
+            );
+            assert!(
+                size_of::<T>() > 0,
+                "zeroipc elements must not be zero-sized"
+            );
+        };
+
+        fn offsets() -> Result<LazyOffsets, StructureError> {
+            let () = Self::CHECK;
+            lazy_offsets(size_of::<T>() as u64, align_of::<T>() as u64).ok_or(
+                StructureError::InvalidCapacity {
+                    requested: size_of::<T>() as u64,
+                    reason: "the lazy's size overflows",
+                },
+            )
+        }
+
+        /// Creates a Lazy in state `state` with operation `op` (all other bytes zero).
+        fn create_raw(
+            seg: &Segment,
+            name: &str,
+            state: u32,
+            op: u32,
+            init: impl FnOnce(&crate::segment::region::Region, u64) -> Result<(), Corruption>,
+        ) -> Result<Self, StructureError> {
+            let off = Self::offsets()?;
+            let entry =
+                seg.allocate(name, off.size, |region, at| -> Result<(), StructureError> {
+                    init(region, at)?;
+                    let op_word: &AtomicU32 = region.header(at + off.op)?;
+                    // ORDERING: Relaxed — published with the entry (Release of `entry_count`).
+                    op_word.store(op, Relaxed);
+                    let s: &AtomicU32 = region.header(at)?;
+                    s.store(state, Relaxed);
+                    Ok(())
+                })?;
+            Ok(Self {
+                seg: seg.clone(),
+                entry,
+                off,
+                _t: PhantomData,
+            })
+        }
+
+        /// Creates a Lazy computed later by a closure ([`Lazy::force_with`]): NOT_COMPUTED,
+        /// operation EXTERNAL with `external_id` 0. (A C++ process that forces it first
+        /// cannot evaluate EXTERNAL and stores a permanent ERROR, as upstream does.)
+        ///
+        /// # Errors
+        ///
+        /// [`StructureError::Table`] if the name is taken or there is no room.
+        pub fn create(seg: &Segment, name: &str) -> Result<Self, StructureError> {
+            Self::create_raw(seg, name, NOT_COMPUTED, OP_EXTERNAL, |_, _| Ok(()))
+        }
+
+        /// Creates a computed Lazy holding `value` (C++'s constant constructor: state
+        /// COMPUTED, CONSTANT, `constant = cached = value`, count 0).
+        ///
+        /// # Errors
+        ///
+        /// [`StructureError::Table`] if the name is taken or there is no room.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use zeroipc::{Segment, SegmentOptions, codata::lazy::Lazy};
+        /// # let name = format!("/zeroipc-doc-lazy-const-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let pi: Lazy<f64> = Lazy::constant(&seg, "pi", 3.14)?;
+        /// assert_eq!(pi.peek()?, Some(3.14));
+        /// assert_eq!(pi.entry().size(), 304);
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn constant(seg: &Segment, name: &str, value: T) -> Result<Self, StructureError> {
+            let off = Self::offsets()?;
+            Self::create_raw(seg, name, COMPUTED, OP_CONSTANT, |region, at| {
+                store_value(region, at + off.a, &value)?;
+                store_value(region, at + off.cached, &value)
+            })
+        }
+
+        /// Opens the C++-layout Lazy named `name`.
+        ///
+        /// # Errors
+        ///
+        /// [`StructureError::Foreign`] for a Python Lazy (entry size `260 + es`);
+        /// [`StructureError::Corrupt`] for any other size or a state outside 0..=3;
+        /// [`StructureError::Table`] if there is no such entry.
+        pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
+            let off = Self::offsets()?;
+            let entry = seg.find(name)?;
+            let es = size_of::<T>() as u64;
+            if entry.size() != off.size {
+                if Some(entry.size()) == python_lazy_size(es) {
+                    return Err(StructureError::Foreign {
+                        entry: entry.name().to_string(),
+                        format: "Python implementation's Lazy",
+                        detail: format!(
+                            "{} bytes = 260 + {es}: state @0, value @4, error @{}; C++ and \
+                             zeroipc store the operation and cache the value at {} ({} bytes)",
+                            entry.size(),
+                            4 + es,
+                            off.cached,
+                            off.size
+                        ),
+                    });
+                }
+                return Err(Corruption::Field {
+                    entry: entry.name().to_string(),
+                    field: "entry size",
+                    found: entry.size(),
+                    expected: format!("{} (C++ Lazy of a {es}-byte value)", off.size),
+                }
+                .into());
+            }
+            seg.region().check(entry.offset(), off.size, 8)?;
+            let l = Self {
+                seg: seg.clone(),
+                entry,
+                off,
+                _t: PhantomData,
+            };
+            l.state()?;
+            Ok(l)
+        }
+
+        fn word<W: crate::segment::region::InPlace>(&self, off: u64) -> Result<&W, Corruption> {
+            self.seg.region().header(self.entry.offset() + off)
+        }
+
+        fn raw(&self) -> Result<RawLazy<'_>, Corruption> {
+            Ok(RawLazy {
+                state: self.word::<AtomicU32>(0)?,
+                owner: self.word::<AtomicU64>(self.off.owner)?,
+                count: self.word::<AtomicU32>(self.off.count)?,
+            })
+        }
+
+        /// The table entry.
+        #[must_use]
+        pub fn entry(&self) -> &Entry {
+            &self.entry
+        }
+
+        /// The current state.
+        ///
+        /// # Errors
+        ///
+        /// [`Corruption`] if `state` is not 0..=3.
+        pub fn state(&self) -> Result<LazyState, Corruption> {
+            let s = self.raw()?.state().map_err(|b| corrupt(&self.entry, b))?;
+            Ok(LazyState::from_raw(s))
+        }
+
+        /// Whether the value is computed.
+        ///
+        /// # Errors
+        ///
+        /// [`Corruption`] if `state` is not 0..=3.
+        pub fn is_computed(&self) -> Result<bool, Corruption> {
+            Ok(self.state()? == LazyState::Computed)
+        }
+
+        /// The cached value if computed, without computing or waiting.
+        ///
+        /// # Errors
+        ///
+        /// [`Corruption`] if `state` is not 0..=3.
+        pub fn peek(&self) -> Result<Option<T>, Corruption> {
+            if self.is_computed()? {
+                return Ok(Some(self.cached()?));
+            }
+            Ok(None)
+        }
+
+        fn cached(&self) -> Result<T, Corruption> {
+            load_value(self.seg.region(), self.entry.offset() + self.off.cached)
+        }
+
+        /// `compute_count`: how many computations finished (C++ counts the same way).
+        ///
+        /// # Errors
+        ///
+        /// [`Corruption`] if the entry lies outside the mapping.
+        pub fn compute_count(&self) -> Result<u32, Corruption> {
+            // ORDERING: Relaxed — a statistic.
+            Ok(self.raw()?.count.load(Relaxed))
+        }
+
+        /// The stored operation.
+        ///
+        /// # Errors
+        ///
+        /// [`Corruption`] if `op.type` is not 0..=5.
+        pub fn operation(&self) -> Result<Operation<T>, Corruption> {
+            let region = self.seg.region();
+            let at = self.entry.offset();
+            // ORDERING: Relaxed — written before the entry was published, never changed.
+            let op = self.word::<AtomicU32>(self.off.op)?.load(Relaxed);
+            let a = || load_value::<T>(region, at + self.off.a);
+            let b = || load_value::<T>(region, at + self.off.b);
+            let u = |o: u64| -> Result<u32, Corruption> {
+                // ORDERING: Relaxed — as above.
+                Ok(self.word::<AtomicU32>(self.off.a + o)?.load(Relaxed))
+            };
+            Ok(match op {
+                OP_CONSTANT => Operation::Constant(a()?),
+                OP_ADD => Operation::Add(a()?, b()?),
+                OP_MULTIPLY => Operation::Multiply(a()?, b()?),
+                OP_NEGATE => Operation::Negate(a()?),
+                OP_CHAIN => Operation::Chain(u(0)?, u(4)?),
+                OP_EXTERNAL => Operation::External(u(0)?),
+                other => {
+                    return Err(Corruption::Field {
+                        entry: self.entry.name().to_string(),
+                        field: "op.type",
+                        found: u64::from(other),
+                        expected: "0 (constant) ..= 5 (external)".to_owned(),
+                    });
+                }
+            })
+        }
+
+        /// COMPUTED → NOT_COMPUTED so the next force recomputes (as C++ `reset`: nothing
+        /// happens in any other state). Returns whether it reset.
+        ///
+        /// # Errors
+        ///
+        /// [`Corruption`] if the entry lies outside the mapping.
+        pub fn reset(&self) -> Result<bool, Corruption> {
+            Ok(self.raw()?.reset())
+        }
+
+        /// The value, computed by `compute` if this caller is first (or replaces a dead
+        /// computer); otherwise waits (until `deadline`) for whoever computes it.
+        fn force_inner(
+            &self,
+            deadline: Option<Instant>,
+            compute: Option<&mut dyn FnMut() -> Outcome<T>>,
+        ) -> Result<T, LazyError> {
+            let raw = self.raw()?;
+            let may = compute.is_some();
+            match raw.acquire(current_pid(), may, deadline, pid_alive) {
+                RawForce::Compute(_) => match compute {
+                    Some(compute) => self.compute(raw, compute),
+                    // `acquire` only claims when `may_compute`; never reached.
+                    None => Err(LazyError::NoComputation { op: u32::MAX }),
+                },
+                RawForce::Computed => Ok(self.cached()?),
+                RawForce::Failed => Err(self.failure()),
+                RawForce::NotComputed => Err(LazyError::NoComputation {
+                    op: self.operation().map_or(u32::MAX, op_code),
+                }),
+                RawForce::ComputerDead(pid) => Err(LazyError::ComputerDead { pid }),
+                RawForce::Timeout => Err(LazyError::Timeout),
+                RawForce::Bad(b) => Err(corrupt(&self.entry, b).into()),
+            }
+        }
+
+        /// Runs `compute` while holding COMPUTING and publishes its outcome.
+        fn compute(
+            &self,
+            raw: RawLazy<'_>,
+            compute: &mut dyn FnMut() -> Outcome<T>,
+        ) -> Result<T, LazyError> {
+            let region = self.seg.region();
+            let at = self.entry.offset();
+            let outcome = catch_unwind(AssertUnwindSafe(compute));
+            let result = match &outcome {
+                Ok(Ok(v)) => {
+                    store_value(region, at + self.off.cached, v)?;
+                    raw.finish_ok();
+                    Ok(*v)
+                }
+                Ok(Err(msg)) => {
+                    raw.clear_owner();
+                    write_message(region, at + self.off.error, msg)?;
+                    raw.finish_err();
+                    Err(LazyError::Failed {
+                        message: msg.clone(),
+                    })
+                }
+                Err(_) => {
+                    raw.clear_owner();
+                    write_message(region, at + self.off.error, "computation panicked")?;
+                    raw.finish_err();
+                    Err(LazyError::Failed {
+                        message: "computation panicked".to_owned(),
+                    })
+                }
+            };
+            if let Err(panic) = outcome {
+                resume_unwind(panic);
+            }
+            result
+        }
+
+        fn failure(&self) -> LazyError {
+            let at = self.entry.offset() + self.off.error;
+            match read_message(self.seg.region(), at) {
+                Ok(Some(message)) => LazyError::Failed { message },
+                Ok(None) => Corruption::Field {
+                    entry: self.entry.name().to_string(),
+                    field: "error_msg",
+                    found: 256,
+                    expected: "a NUL terminator within its 256 bytes".to_owned(),
+                }
+                .into(),
+                Err(c) => c.into(),
+            }
+        }
+
+        /// The value, computing it with `f` if no one has (exactly one computation across
+        /// all processes); otherwise waits for the computing process. If that process is a
+        /// dead zeroipc process, this caller takes over and runs `f`.
+        ///
+        /// If `f` panics, the Lazy is set to ERROR ("computation panicked") and the panic
+        /// continues.
+        ///
+        /// # Errors
+        ///
+        /// [`LazyError::Failed`] if the computation failed (here or elsewhere);
+        /// [`LazyError::Corrupt`].
+        pub fn force_with(&self, f: impl FnOnce() -> T) -> Result<T, LazyError> {
+            self.force_inner(None, Some(&mut once(|| Ok(f()))))
+        }
+
+        /// As [`Lazy::force_with`], waiting for another computer at most `timeout`.
+        ///
+        /// # Errors
+        ///
+        /// As [`Lazy::force_with`], plus [`LazyError::Timeout`] (`f` did not run).
+        pub fn force_with_timeout(
+            &self,
+            timeout: Duration,
+            f: impl FnOnce() -> T,
+        ) -> Result<T, LazyError> {
+            self.force_inner(deadline_after(timeout), Some(&mut once(|| Ok(f()))))
+        }
+
+        /// As [`Lazy::force_with_timeout`] with a fallible computation: an `Err(e)` is stored
+        /// as ERROR with `e`'s message (permanent, as in C++) and returned as
+        /// [`LazyError::Failed`] here and to every other forcer.
+        ///
+        /// # Errors
+        ///
+        /// As [`Lazy::force_with_timeout`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use zeroipc::{Segment, SegmentOptions, codata::lazy::{Lazy, LazyError}};
+        /// # let name = format!("/zeroipc-doc-lazy-err-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let l: Lazy<i32> = Lazy::create(&seg, "l")?;
+        /// let r = l.try_force_with_timeout(Duration::from_secs(1), || Err("no input"));
+        /// assert!(matches!(r, Err(LazyError::Failed { message }) if message == "no input"));
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn try_force_with_timeout<E: fmt::Display>(
+            &self,
+            timeout: Duration,
+            f: impl FnOnce() -> Result<T, E>,
+        ) -> Result<T, LazyError> {
+            let mut compute = once(|| f().map_err(|e| e.to_string()));
+            self.force_inner(deadline_after(timeout), Some(&mut compute))
+        }
+    }
+
+    /// A `FnOnce` computation as the `FnMut` that `force_inner` takes (it calls it once).
+    fn once<T>(f: impl FnOnce() -> Outcome<T>) -> impl FnMut() -> Outcome<T> {
+        let mut f = Some(f);
+        move || match f.take() {
+            Some(f) => f(),
+            None => Err("the computation already ran".to_owned()),
+        }
+    }
+
+    fn op_code<T>(op: Operation<T>) -> u32 {
+        match op {
+            Operation::Constant(_) => OP_CONSTANT,
+            Operation::Add(..) => OP_ADD,
+            Operation::Multiply(..) => OP_MULTIPLY,
+            Operation::Negate(_) => OP_NEGATE,
+            Operation::Chain(..) => OP_CHAIN,
+            Operation::External(_) => OP_EXTERNAL,
+        }
+    }
+
+    impl<T: Arithmetic> Lazy<T> {
+        /// Creates a Lazy for `op` as C++ does: CONSTANT is created computed; ADD,
+        /// MULTIPLY and NEGATE store their operands and start NOT_COMPUTED.
+        ///
+        /// # Errors
+        ///
+        /// [`StructureError::InvalidCapacity`] for CHAIN or EXTERNAL (use
+        /// [`Lazy::create`]); [`StructureError::Table`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use zeroipc::{Segment, SegmentOptions, codata::lazy::{Lazy, Operation}};
+        /// # let name = format!("/zeroipc-doc-lazy-op-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let l: Lazy<i32> = Lazy::with_operation(&seg, "neg", Operation::Negate(5))?;
+        /// assert_eq!(l.peek()?, None);
+        /// assert_eq!(l.force()?, -5);
+        /// assert_eq!(l.compute_count()?, 1);
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn with_operation(
+            seg: &Segment,
+            name: &str,
+            op: Operation<T>,
+        ) -> Result<Self, StructureError> {
+            let off = Self::offsets()?;
+            let (a, b) = match op {
+                Operation::Constant(v) => return Self::constant(seg, name, v),
+                Operation::Add(a, b) | Operation::Multiply(a, b) => (a, Some(b)),
+                Operation::Negate(x) => (x, None),
+                Operation::Chain(..) | Operation::External(_) => {
+                    return Err(StructureError::InvalidCapacity {
+                        requested: u64::from(op_code(op)),
+                        reason: "only constant, add, multiply and negate store their operands",
+                    });
+                }
+            };
+            Self::create_raw(seg, name, NOT_COMPUTED, op_code(op), |region, at| {
+                store_value(region, at + off.a, &a)?;
+                match b {
+                    Some(b) => store_value(region, at + off.b, &b),
+                    None => Ok(()),
+                }
+            })
+        }
+
+        /// C++ `Lazy::add(a, b)`: forces `a` and `b` now and stores `a + b` unevaluated.
+        ///
+        /// # Errors
+        ///
+        /// [`LazyError`] from forcing the inputs; [`LazyError::Create`] if the new entry
+        /// cannot be created.
+        pub fn add(seg: &Segment, name: &str, a: &Self, b: &Self) -> Result<Self, LazyError> {
+            let op = Operation::Add(a.force()?, b.force()?);
+            Self::with_operation(seg, name, op).map_err(creation)
+        }
+
+        /// C++ `Lazy::multiply(a, b)`: forces `a` and `b` now and stores `a * b` unevaluated.
+        ///
+        /// # Errors
+        ///
+        /// As [`Lazy::add`].
+        pub fn multiply(seg: &Segment, name: &str, a: &Self, b: &Self) -> Result<Self, LazyError> {
+            let op = Operation::Multiply(a.force()?, b.force()?);
+            Self::with_operation(seg, name, op).map_err(creation)
+        }
+
+        fn evaluate(&self) -> Result<Outcome<T>, LazyError> {
+            Ok(match self.operation()? {
+                Operation::Constant(v) => Ok(v),
+                Operation::Add(a, b) => Ok(a.add(b)),
+                Operation::Multiply(a, b) => Ok(a.mul(b)),
+                Operation::Negate(x) => Ok(x.neg()),
+                op @ (Operation::Chain(..) | Operation::External(_)) => {
+                    return Err(LazyError::NoComputation { op: op_code(op) });
+                }
+            })
+        }
+
+        fn force_op(&self, deadline: Option<Instant>) -> Result<T, LazyError> {
+            match self.evaluate() {
+                Ok(outcome) => self.force_inner(deadline, Some(&mut once(|| outcome))),
+                // Cannot evaluate here: only wait for (or read) someone else's result.
+                Err(LazyError::NoComputation { .. }) => self.force_inner(deadline, None),
+                Err(e) => Err(e),
+            }
+        }
+
+        /// The value: evaluates the stored operation if no one has (exactly once across
+        /// processes), otherwise waits for whoever does, or takes over from a dead one.
+        ///
+        /// # Errors
+        ///
+        /// [`LazyError::NoComputation`] for CHAIN/EXTERNAL that no one computed;
+        /// [`LazyError::Failed`]; [`LazyError::ComputerDead`] (CHAIN/EXTERNAL only);
+        /// [`LazyError::Corrupt`].
+        pub fn force(&self) -> Result<T, LazyError> {
+            self.force_op(None)
+        }
+
+        /// As [`Lazy::force`], waiting for another computer at most `timeout`.
+        ///
+        /// # Errors
+        ///
+        /// As [`Lazy::force`], plus [`LazyError::Timeout`].
+        pub fn force_timeout(&self, timeout: Duration) -> Result<T, LazyError> {
+            self.force_op(deadline_after(timeout))
+        }
+    }
+
+    fn creation(e: StructureError) -> LazyError {
+        match e {
+            StructureError::Corrupt(c) => LazyError::Corrupt(c),
+            other => LazyError::Create(other),
+        }
+    }
+
+    /// The operation of a C++ `Lazy<bool>`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum BoolOperation {
+        /// CONSTANT 0.
+        Constant(bool),
+        /// AND 1.
+        And(bool, bool),
+        /// OR 2.
+        Or(bool, bool),
+        /// XOR 3.
+        Xor(bool, bool),
+        /// NOT 4.
+        Not(bool),
+    }
+
+    /// A C++ `Lazy<bool>` (its 16-byte specialisation), read-only: C++ itself cannot open
+    /// one, so this decodes what a C++ process wrote.
+    ///
+    /// | off | field                                          |
+    /// |-----|------------------------------------------------|
+    /// | 0   | `state` u32 (0, 1, 2; no ERROR)                |
+    /// | 4   | `op.type` u32: CONSTANT 0, AND 1, OR 2, XOR 3, NOT 4 |
+    /// | 8   | `value`/`a` (1-byte bool), `b` at 9            |
+    /// | 12  | `cached_value` (1-byte bool)                   |
+    #[derive(Clone)]
+    pub struct LazyBool {
+        seg: Segment,
+        entry: Entry,
+    }
+
+    impl fmt::Debug for LazyBool {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("LazyBool")
+                .field("name", self.entry.name())
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl LazyBool {
+        /// Opens the `Lazy<bool>` named `name` (entry size 16).
+        ///
+        /// # Errors
+        ///
+        /// [`StructureError::Table`]; [`StructureError::Corrupt`] for another size.
+        pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
+            let entry = seg.find(name)?;
+            crate::sync::check_size(&entry, LAZY_BOOL_LEN)?;
+            let _: &LazyBoolHeader = seg.region().header(entry.offset())?;
+            Ok(Self {
+                seg: seg.clone(),
+                entry,
+            })
+        }
+
+        fn header(&self) -> Result<&LazyBoolHeader, Corruption> {
+            self.seg.region().header(self.entry.offset())
+        }
+
+        fn field(&self, field: &'static str, found: u64, expected: &str) -> Corruption {
+            Corruption::Field {
+                entry: self.entry.name().to_string(),
+                field,
+                found,
+                expected: expected.to_owned(),
+            }
+        }
+
+        fn boolean(
+            &self,
+            field: &'static str,
+            b: &crate::loom::AtomicU8,
+        ) -> Result<bool, Corruption> {
+            // ORDERING: Relaxed — ordered by the Acquire load of `state` before it.
+            match b.load(Relaxed) {
+                0 => Ok(false),
+                1 => Ok(true),
+                other => Err(self.field(field, u64::from(other), "0 or 1 (a C++ bool)")),
+            }
+        }
+
+        /// The state (`Error` never occurs: `Lazy<bool>` has no error state).
+        ///
+        /// # Errors
+        ///
+        /// [`Corruption`] if `state` is not 0, 1 or 2.
+        pub fn state(&self) -> Result<LazyState, Corruption> {
+            // ORDERING: Acquire pairs with the C++ computer's Release store of COMPUTED.
+            match self.header()?.state.load(Acquire) {
+                s @ (NOT_COMPUTED | COMPUTING | COMPUTED) => Ok(LazyState::from_raw(s)),
+                other => Err(self.field("state", u64::from(other), "0, 1 or 2")),
+            }
+        }
+
+        /// The cached value if computed.
+        ///
+        /// # Errors
+        ///
+        /// [`Corruption`] for a state outside 0..=2 or a cached byte other than 0/1.
+        pub fn peek(&self) -> Result<Option<bool>, Corruption> {
+            if self.state()? != LazyState::Computed {
+                return Ok(None);
+            }
+            self.boolean("cached_value", &self.header()?.cached[0])
+                .map(Some)
+        }
+
+        /// The stored operation.
+        ///
+        /// # Errors
+        ///
+        /// [`Corruption`] for an op code outside 0..=4 or an operand byte other than 0/1.
+        pub fn operation(&self) -> Result<BoolOperation, Corruption> {
+            let h = self.header()?;
+            let a = || self.boolean("op.data.a", &h.data[0]);
+            let b = || self.boolean("op.data.b", &h.data[1]);
+            // ORDERING: Relaxed — written at creation, never changed.
+            Ok(match h.op.load(Relaxed) {
+                OP_CONSTANT => BoolOperation::Constant(a()?),
+                BOOL_AND => BoolOperation::And(a()?, b()?),
+                BOOL_OR => BoolOperation::Or(a()?, b()?),
+                BOOL_XOR => BoolOperation::Xor(a()?, b()?),
+                BOOL_NOT => BoolOperation::Not(a()?),
+                other => {
+                    return Err(self.field("op.type", u64::from(other), "0 ..= 4"));
+                }
+            })
+        }
+
+        /// The table entry.
+        #[must_use]
+        pub fn entry(&self) -> &Entry {
+            &self.entry
+        }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::Arc;
+    use loom::sync::atomic::AtomicUsize;
+    use loom::thread;
+
+    use super::*;
+
+    /// Two forcers race for the claim: exactly one computes, both get its value. Negative
+    /// control: with a Relaxed store of COMPUTED in `finish_ok`, loom finds the loser reading
+    /// the old cached value.
+    #[test]
+    fn loom_lazy_claim_race_computes_once() {
+        loom::model(|| {
+            let w = Arc::new((
+                AtomicU32::new(NOT_COMPUTED),
+                AtomicU64::new(0),
+                AtomicU32::new(0),
+                AtomicU64::new(0), // cached value
+                AtomicUsize::new(0),
+            ));
+            let hs: Vec<_> = (1..=2)
+                .map(|me| {
+                    let w = w.clone();
+                    thread::spawn(move || {
+                        let raw = RawLazy {
+                            state: &w.0,
+                            owner: &w.1,
+                            count: &w.2,
+                        };
+                        match raw.acquire(me, true, None, |_| true) {
+                            RawForce::Compute(None) => {
+                                w.4.fetch_add(1, Relaxed);
+                                w.3.store(u64::from(me) * 10, Relaxed);
+                                raw.finish_ok();
+                            }
+                            RawForce::Computed => {}
+                            other => panic!("{other:?}"),
+                        }
+                        w.3.load(Relaxed)
+                    })
+                })
+                .collect();
+            let got: Vec<u64> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+            assert_eq!(w.4.load(Relaxed), 1, "exactly one computation");
+            assert_eq!(got[0], got[1], "both see the computed value");
+            assert_eq!(w.2.load(Relaxed), 1, "compute_count");
+            assert_eq!(w.1.load(Relaxed), 0, "owner word cleared");
+        });
+    }
+
+    /// A computer (pid 9) died: of two waiters, exactly one takes over and computes.
+    #[test]
+    fn loom_lazy_dead_computer_replaced_once() {
+        loom::model(|| {
+            let w = Arc::new((
+                AtomicU32::new(COMPUTING),
+                AtomicU64::new(owner_word(9)),
+                AtomicU32::new(0),
+                AtomicUsize::new(0),
+            ));
+            let hs: Vec<_> = (1..=2)
+                .map(|me| {
+                    let w = w.clone();
+                    thread::spawn(move || {
+                        let raw = RawLazy {
+                            state: &w.0,
+                            owner: &w.1,
+                            count: &w.2,
+                        };
+                        match raw.acquire(me, true, None, |p| p != 9) {
+                            RawForce::Compute(Some(9)) => {
+                                w.3.fetch_add(1, Relaxed);
+                                raw.finish_ok();
+                            }
+                            RawForce::Computed => {}
+                            other => panic!("{other:?}"),
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+            assert_eq!(w.3.load(Relaxed), 1, "recomputed exactly once");
+            assert_eq!(w.0.load(Relaxed), COMPUTED);
+        });
+    }
+}
