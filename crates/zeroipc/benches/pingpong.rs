@@ -154,6 +154,14 @@ fn main() {
         value: mutex_wake,
         unit: Unit::WakeLatency,
     });
+    for scenario in ["channel/wake", "stream/wake"] {
+        let v = run_pair(scenario, &wake_cfg);
+        rows.push(Row {
+            scenario,
+            value: v,
+            unit: Unit::WakeLatency,
+        });
+    }
     rows.push(Row {
         scenario: "crossbeam/rtt",
         value: crossbeam_rtt(&cfg),
@@ -163,6 +171,7 @@ fn main() {
         "queue/throughput",
         "ring/throughput",
         "ring/throughput-batch64",
+        "stream/throughput",
     ] {
         let ns_per_item = run_pair(scenario, &thr);
         rows.push(Row {
@@ -506,7 +515,7 @@ impl Side {
                     if initiator {
                         pause();
                         stamp_at.store(now_ns(), Ordering::Release);
-                        self.stream.emit(i).expect("emit");
+                        self.stream.emit(self.done + i).expect("emit");
                         self.c_b2a.recv().expect("recv");
                         #[allow(clippy::cast_precision_loss)]
                         out.push(latency_at.load(Ordering::Acquire) as f64);
