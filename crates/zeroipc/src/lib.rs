@@ -96,6 +96,8 @@
 //!   find and remove segments left behind by crashed processes.
 #![cfg_attr(loom, allow(dead_code, unreachable_pub, unused_imports))]
 
+#[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
+pub mod fault;
 pub(crate) mod layout;
 pub(crate) mod loom;
 pub(crate) mod raw;
