@@ -8,7 +8,11 @@
 //!
 //! The feature is off by default. The crate's own tests turn it on through a self
 //! dev-dependency in `crates/zeroipc/Cargo.toml`; dev-dependencies are not part of a
-//! user's dependency graph, so release builds of users never contain the points.
+//! user's dependency graph, so release builds of users never contain the points. (Cargo
+//! unifies features per build: whatever builds this crate's tests, benches or examples, or
+//! a `cargo test --workspace` run, has the feature on; `cargo build` of a user, or of this
+//! workspace without dev targets, has it off. With the feature on and the variable unset, a
+//! point costs one load of a `OnceLock` and a comparison, which the benches include.)
 //!
 //! `tests/crash_matrix.rs` kills a peer at each point and checks what survivors see; the
 //! outcomes are listed in `docs/THREAT_MODEL.md` ("Crash matrix").

@@ -137,6 +137,46 @@ const COVERED: &[&str] = &[
     "barrier.wait.before_release",
 ];
 
+/// The call sites in `src/` and the table in `fault`'s docs name exactly the points of
+/// `fault::POINTS`, each once.
+#[test]
+fn the_point_table_matches_the_call_sites() {
+    fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for part in text.split("crate::fault::point(\"").skip(1) {
+                    found.push(part.split('"').next().unwrap().to_string());
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut found,
+    );
+    found.sort_unstable();
+    let mut points: Vec<String> = POINTS.iter().map(ToString::to_string).collect();
+    points.sort_unstable();
+    assert_eq!(found, points);
+    // The table in the module docs lists the same names.
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/fault.rs"),
+    )
+    .unwrap();
+    let mut table: Vec<String> = docs
+        .lines()
+        .filter_map(|l| l.strip_prefix("//! | `"))
+        .map(|l| l.split('`').next().unwrap().to_string())
+        .collect();
+    table.sort_unstable();
+    assert_eq!(table, points);
+}
+
 #[test]
 fn every_fault_point_has_a_row() {
     let mut a: Vec<_> = POINTS.to_vec();
