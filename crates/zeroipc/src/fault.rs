@@ -1,6 +1,6 @@
 //! Crash injection points, compiled only with the `fault-injection` feature (issue #7).
 //!
-//! [`point`] marks a place between two steps of a multi-step protocol. With the feature on
+//! `crate::fault::point` marks a place between two steps of a multi-step protocol. With the feature on
 //! and `ZEROIPC_CRASH_AT=<name>` in the environment, the process sends itself `SIGKILL`
 //! when it reaches the point named `<name>`: the most faithful model of a peer that dies
 //! there (no destructors, no unwinding, no flush). Without the feature, `point` is an empty
