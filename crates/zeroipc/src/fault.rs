@@ -1,8 +1,8 @@
 //! Crash injection points, compiled only with the `fault-injection` feature (issue #7).
 //!
-//! `crate::fault::point` marks a place between two steps of a multi-step protocol. With the feature on
-//! and `ZEROIPC_CRASH_AT=<name>` in the environment, the process sends itself `SIGKILL`
-//! when it reaches the point named `<name>`: the most faithful model of a peer that dies
+//! `crate::fault::point` marks a place between two steps of a multi-step protocol. With the
+//! feature on and `ZEROIPC_CRASH_AT=<name>` in the environment, the process sends itself
+//! `SIGKILL` when it reaches the point named `<name>`: the most faithful model of a peer that dies
 //! there (no destructors, no unwinding, no flush). Without the feature, `point` is an empty
 //! inline function and the names are not even in the binary.
 //!
