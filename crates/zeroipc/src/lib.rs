@@ -96,6 +96,11 @@
 //!   find and remove segments left behind by crashed processes.
 #![cfg_attr(loom, allow(dead_code, unreachable_pub, unused_imports))]
 
+// Crash injection points (tests only): public with the feature, for `tests/crash_matrix.rs`.
+#[cfg(feature = "fault-injection")]
+pub mod fault;
+#[cfg(not(feature = "fault-injection"))]
+pub(crate) mod fault;
 pub(crate) mod layout;
 pub(crate) mod loom;
 pub(crate) mod raw;

@@ -233,6 +233,7 @@ pub(crate) fn insert<S: Slots, P: Patience>(
         let (target, expected) = match lookup(s, key, p)? {
             Lookup::Claimed(i) => {
                 let old = s.value(i);
+                crate::fault::point("hash.update.after_claim");
                 if on_present == OnPresent::Update {
                     s.set_value(i, value);
                 }
@@ -255,8 +256,11 @@ pub(crate) fn insert<S: Slots, P: Patience>(
             .compare_exchange(expected, INSERTING, Acquire, Relaxed)
             .is_ok()
         {
+            crate::fault::point("hash.insert.after_claim");
             s.set_key(target, key);
+            crate::fault::point("hash.insert.after_key");
             s.set_value(target, value);
+            crate::fault::point("hash.insert.before_publish");
             release(s, target);
             // ORDERING: Relaxed — a counter, incremented after publication as in C++.
             s.size().fetch_add(1, Relaxed);
@@ -391,6 +395,7 @@ pub(crate) fn remove<S: Slots, P: Patience>(
     match lookup(s, key, p)? {
         Lookup::Claimed(i) => {
             let v = s.value(i);
+            crate::fault::point("hash.remove.after_claim");
             // ORDERING: Release — pairs with the Acquire state loads of later visitors and
             // the Acquire CAS of a later inserter reusing the tombstone: our copy of the
             // value happens before their writes.

@@ -118,6 +118,7 @@ impl<L: Links> RawPool<'_, L> {
                 continue;
             }
             let new = pack_head(generation.wrapping_add(1), next);
+            crate::fault::point("pool.allocate.before_cas");
             // ORDERING: AcqRel on success — Acquire as for the load above, Release so the
             // next popper sees this pop's head (C++ uses Release; stronger is compatible).
             // Acquire on failure — the fresh head is used by the next iteration.
@@ -126,6 +127,7 @@ impl<L: Links> RawPool<'_, L> {
                 .compare_exchange_weak(old, new, AcqRel, Acquire)
                 .is_ok()
             {
+                crate::fault::point("pool.allocate.after_cas");
                 // ORDERING: Relaxed — a statistic; no data depends on it.
                 self.allocated.fetch_add(1, Relaxed);
                 // ORDERING: Relaxed — the node is ours: it left the list with our CAS and
@@ -157,6 +159,7 @@ impl<L: Links> RawPool<'_, L> {
         if let Err(found) = node.compare_exchange(ALLOCATED, unpack_head(old).1, Relaxed, Relaxed) {
             return Err(PoolFault::NotAllocated { index, found });
         }
+        crate::fault::point("pool.free.before_cas");
         loop {
             let new = pack_head(unpack_head(old).0.wrapping_add(1), index);
             // ORDERING: AcqRel on success — Release pairs with the Acquire load of
@@ -164,6 +167,7 @@ impl<L: Links> RawPool<'_, L> {
             // holder wrote. Acquire on failure — the fresh head is linked below.
             match self.head.compare_exchange_weak(old, new, AcqRel, Acquire) {
                 Ok(_) => {
+                    crate::fault::point("pool.free.after_cas");
                     // ORDERING: Relaxed — a statistic.
                     self.allocated.fetch_sub(1, Relaxed);
                     return Ok(());

@@ -151,6 +151,7 @@ impl<'a, T> RingView<'a, T> {
                 idx = 0;
             }
         }
+        crate::fault::point("ring.write.before_publish");
         // ORDERING: Release — pairs with the Acquire load of `write_pos` in `read`;
         // publishes the elements.
         self.hdr.write_pos.store(w, Release);
@@ -196,6 +197,7 @@ impl<'a, T> RingView<'a, T> {
             }
         }
         if !peek {
+            crate::fault::point("ring.read.before_release");
             // ORDERING: Release — pairs with the Acquire load of `read_pos` in `write`; the
             // slots are free again.
             self.hdr.read_pos.store(r, Release);

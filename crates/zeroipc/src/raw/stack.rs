@@ -145,6 +145,7 @@ impl<'a, T> StackView<'a, T> {
             }
             yield_point();
         };
+        crate::fault::point("stack.push.after_reserve");
         loop {
             // ORDERING: AcqRel — the Acquire half pairs with the Release `EMPTY` store in
             // `pop`: the previous reader is done with the bytes we are about to overwrite.
@@ -163,10 +164,12 @@ impl<'a, T> StackView<'a, T> {
                 });
             }
         }
+        crate::fault::point("stack.push.after_claim");
         // SAFETY: this thread moved `state[idx]` from EMPTY to WRITING, which makes it the
         // slot's only user until it stores READY below; poppers and peeks claim the slot only
         // from READY.
         unsafe { self.slots[idx].write(value) };
+        crate::fault::point("stack.push.before_publish");
         // ORDERING: Release — pairs with the Acquire of the `READY → READING` CAS in `pop`
         // and `peek`: publishes the element.
         self.state[idx].store(READY, Release);
@@ -194,6 +197,7 @@ impl<'a, T> StackView<'a, T> {
             }
             yield_point();
         };
+        crate::fault::point("stack.pop.after_reserve");
         loop {
             // ORDERING: AcqRel — the Acquire half pairs with the Release `READY` store in
             // `push`: the element's bytes are visible.
@@ -211,9 +215,11 @@ impl<'a, T> StackView<'a, T> {
                 });
             }
         }
+        crate::fault::point("stack.pop.after_claim");
         // SAFETY: this thread moved `state[idx]` from READY to READING, which makes it the
         // slot's only user until it stores EMPTY below; pushers claim only from EMPTY.
         let value = unsafe { self.slots[idx].read() };
+        crate::fault::point("stack.pop.before_release");
         // ORDERING: Release — pairs with the Acquire of the `EMPTY → WRITING` CAS in `push`.
         self.state[idx].store(EMPTY, Release);
         Ok(value)

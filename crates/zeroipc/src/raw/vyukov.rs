@@ -124,11 +124,13 @@ impl<'a, T> Vyukov<'a, T> {
                     .compare_exchange_weak(t, t.wrapping_add(1), Relaxed, Relaxed)
                 {
                     Ok(_) => {
+                        crate::fault::point("queue.push.after_claim");
                         // SAFETY: the CAS moved `tail` from `t` to `t + 1` while `seq[i] == t`,
                         // so this thread is the only writer of slot `i` until it stores
                         // `seq[i] = t + 1` below; readers touch the slot only after observing
                         // that store (Acquire in `pop`).
                         unsafe { self.slots[i].write(value) };
+                        crate::fault::point("queue.push.before_publish");
                         // ORDERING: Release — pairs with the Acquire load of `seq[i]` in `pop`;
                         // publishes the element. (Sleepers are woken by `Queue::after_push`,
                         // whose barrier orders this store before its sleeper-count load.)
@@ -187,11 +189,13 @@ impl<'a, T> Vyukov<'a, T> {
                     .compare_exchange_weak(h, h.wrapping_add(1), Relaxed, Relaxed)
                 {
                     Ok(_) => {
+                        crate::fault::point("queue.pop.after_claim");
                         // SAFETY: the CAS moved `head` from `h` to `h + 1` while
                         // `seq[i] == h + 1` (published), so this thread is the only reader of
                         // slot `i` and no writer touches it until it stores
                         // `seq[i] = h + cap` below.
                         let value = unsafe { self.slots[i].read() };
+                        crate::fault::point("queue.pop.before_release");
                         // ORDERING: Release — pairs with the Acquire load of `seq[i]` in
                         // `push`: our read of the slot happens before its next write.
                         self.seq[i].store(h.wrapping_add(self.capacity()), Release);

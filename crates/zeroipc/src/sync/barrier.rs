@@ -85,11 +85,13 @@ impl RawBarrier<'_> {
         if a == self.n {
             // ORDERING: Relaxed — published by the Release bump of `generation` below.
             self.arrived.store(0, Relaxed);
+            crate::fault::point("barrier.wait.before_release");
             // ORDERING: Release pairs with the Acquire loads of `generation` in waiters.
             self.generation.fetch_add(1, Release);
             wait::wake_all(self.generation);
             return RawBarrierWait::Passed(true);
         }
+        crate::fault::point("barrier.wait.after_arrive");
         loop {
             // ORDERING: Acquire pairs with the last arriver's Release bump.
             if self.generation.load(Acquire) != g {

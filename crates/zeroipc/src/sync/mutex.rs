@@ -95,9 +95,11 @@ impl RawMutex<'_> {
             .compare_exchange(MUTEX_UNLOCKED, MUTEX_LOCKED, Acquire, Relaxed)
         {
             Ok(_) => {
+                crate::fault::point("mutex.lock.after_cas");
                 // ORDERING: Relaxed — `owner` carries no data; a waiter only compares it and
                 // asks the kernel whether that process lives. Cleared before `unlock`'s CAS.
                 self.owner.store(me, Relaxed);
+                crate::fault::point("mutex.lock.after_owner");
                 RawLock::Locked
             }
             Err(MUTEX_LOCKED) => RawLock::NotLocked,
@@ -180,6 +182,7 @@ impl RawMutex<'_> {
         // ORDERING: Relaxed — ordered before the Release CAS below, which a takeover can only
         // follow after; a waiter that still reads our pid finds us alive.
         self.owner.store(NO_OWNER, Relaxed);
+        crate::fault::point("mutex.unlock.after_clear");
         // ORDERING: Release pairs with the Acquire CAS in `try_lock`.
         if let Err(found) =
             self.count

@@ -132,10 +132,12 @@ impl RawOnce<'_> {
                         .compare_exchange(PENDING, EXECUTING, AcqRel, Acquire)
                         .is_ok()
                     {
+                        crate::fault::point("once.call.after_claim");
                         if let Some(pid) = self.pid {
                             // ORDERING: Relaxed — only compared and checked for liveness.
                             pid.store(me, Relaxed);
                         }
+                        crate::fault::point("once.call.running");
                         self.run(f);
                         return Ok(OnceOutcome::Ran);
                     }

@@ -181,6 +181,7 @@ impl RawRwLock<'_> {
             Ok(took) => took,
             Err(e) => return e,
         };
+        crate::fault::point("rwlock.write.after_wmtx");
         match lock_sub(self.rmtx, Part::Rmtx, me, deadline, block, &alive) {
             Ok(took) => dead = dead.or(took),
             Err(e) => {
@@ -198,6 +199,7 @@ impl RawRwLock<'_> {
         // `rmtx`, so no reader registers after this.
         self.writer_active.store(1, Release);
         unlock_sub(self.rmtx);
+        crate::fault::point("rwlock.write.after_active");
         loop {
             // ORDERING: Acquire pairs with the Release decrement in `read_unlock`.
             let r = self.readers.load(Acquire);

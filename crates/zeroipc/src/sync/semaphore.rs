@@ -99,7 +99,10 @@ impl RawSemaphore<'_> {
                 .count
                 .compare_exchange_weak(c, (v - 1) as u32, Acquire, Relaxed)
             {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    crate::fault::point("semaphore.acquire.after_cas");
+                    return Ok(());
+                }
                 Err(now) => c = now,
             }
         }

@@ -1,0 +1,117 @@
+//! Crash injection points, compiled only with the `fault-injection` feature (issue #7).
+//!
+//! `crate::fault::point` marks a place between two steps of a multi-step protocol. With the
+//! feature on and `ZEROIPC_CRASH_AT=<name>` in the environment, the process sends itself
+//! `SIGKILL` when it reaches the point named `<name>`: the most faithful model of a peer that dies
+//! there (no destructors, no unwinding, no flush). Without the feature, `point` is an empty
+//! inline function and the names are not even in the binary.
+//!
+//! The feature is off by default. The crate's own tests turn it on through a self
+//! dev-dependency in `crates/zeroipc/Cargo.toml`; dev-dependencies are not part of a
+//! user's dependency graph, so release builds of users never contain the points. (Cargo
+//! unifies features per build: whatever builds this crate's tests, benches or examples, or
+//! a `cargo test --workspace` run, has the feature on; `cargo build` of a user, or of this
+//! workspace without dev targets, has it off. With the feature on and the variable unset, a
+//! point costs one load of a `OnceLock` and a comparison, which the benches include.)
+//!
+//! `tests/crash_matrix.rs` kills a peer at each point and checks what survivors see; the
+//! outcomes are listed in `docs/THREAT_MODEL.md` ("Crash matrix").
+//!
+//! # Points
+//!
+//! | name                            | where                                                        |
+//! |---------------------------------|--------------------------------------------------------------|
+//! | `queue.push.after_claim`        | `raw::vyukov` push: after the `tail` CAS, before the data write |
+//! | `queue.push.before_publish`     | push: after the data write, before `seq[i] = pos + 1`        |
+//! | `queue.pop.after_claim`         | pop: after the `head` CAS, before the data read              |
+//! | `queue.pop.before_release`      | pop: after the data read, before `seq[i] = pos + cap`        |
+//! | `stack.push.after_reserve`      | `raw::stack` push: after the `top` CAS, before the slot claim |
+//! | `stack.push.after_claim`        | push: after `EMPTY → WRITING`, before the data write         |
+//! | `stack.push.before_publish`     | push: after the data write, before `state = READY`           |
+//! | `stack.pop.after_reserve`       | pop: after the `top` CAS, before the slot claim              |
+//! | `stack.pop.after_claim`         | pop: after `READY → READING`, before the data read           |
+//! | `stack.pop.before_release`      | pop: after the data read, before `state = EMPTY`             |
+//! | `ring.write.before_publish`     | `raw::ring` write: after the copy, before `write_pos` store  |
+//! | `ring.read.before_release`      | read: after the copy, before `read_pos` store                |
+//! | `pool.allocate.before_cas`      | `raw::pool` allocate: after reading head and link, before the head CAS |
+//! | `pool.allocate.after_cas`       | allocate: after the head CAS, before `allocated` and the mark |
+//! | `pool.free.before_cas`          | free: after the node's `ALLOCATED → link` CAS, before the head CAS |
+//! | `pool.free.after_cas`           | free: after the head CAS, before the `allocated` update      |
+//! | `hash.insert.after_claim`       | `raw::open_addressing` insert (Map, Set): after `→ INSERTING`, before the key |
+//! | `hash.insert.after_key`         | insert: after the key, before the value                      |
+//! | `hash.insert.before_publish`    | insert: after the value, before `state = OCCUPIED`           |
+//! | `hash.update.after_claim`       | insert of a present key: after `OCCUPIED → INSERTING`, before the new value |
+//! | `hash.remove.after_claim`       | remove: after `OCCUPIED → INSERTING`, before `state = DELETED` |
+//! | `mutex.lock.after_cas`          | `sync::mutex` lock: after the `count` CAS, before the owner pid store |
+//! | `mutex.lock.after_owner`        | lock: after the owner pid store (the holder dies holding it)  |
+//! | `mutex.unlock.after_clear`      | unlock: after the owner pid is cleared, before `count` is released |
+//! | `rwlock.write.after_wmtx`       | `sync::rwlock` write lock: holding `wmtx`, before `rmtx`     |
+//! | `rwlock.write.after_active`     | write lock: after `writer_active = 1` and `rmtx` release     |
+//! | `once.call.after_claim`         | `sync::once`: after `PENDING → EXECUTING`, before the pid store |
+//! | `once.call.running`             | once: after the pid store, before the initialiser runs       |
+//! | `semaphore.acquire.after_cas`   | `sync::semaphore` acquire: after taking a permit             |
+//! | `barrier.wait.after_arrive`     | `sync::barrier` wait: after the `arrived` increment (not last) |
+//! | `barrier.wait.before_release`   | wait, last arriver: after `arrived = 0`, before the `generation` bump |
+
+/// The environment variable naming the point at which to die.
+#[cfg(feature = "fault-injection")]
+pub const CRASH_AT_ENV: &str = "ZEROIPC_CRASH_AT";
+
+/// Every point name, in the order of the table above.
+#[cfg(feature = "fault-injection")]
+pub const POINTS: &[&str] = &[
+    "queue.push.after_claim",
+    "queue.push.before_publish",
+    "queue.pop.after_claim",
+    "queue.pop.before_release",
+    "stack.push.after_reserve",
+    "stack.push.after_claim",
+    "stack.push.before_publish",
+    "stack.pop.after_reserve",
+    "stack.pop.after_claim",
+    "stack.pop.before_release",
+    "ring.write.before_publish",
+    "ring.read.before_release",
+    "pool.allocate.before_cas",
+    "pool.allocate.after_cas",
+    "pool.free.before_cas",
+    "pool.free.after_cas",
+    "hash.insert.after_claim",
+    "hash.insert.after_key",
+    "hash.insert.before_publish",
+    "hash.update.after_claim",
+    "hash.remove.after_claim",
+    "mutex.lock.after_cas",
+    "mutex.lock.after_owner",
+    "mutex.unlock.after_clear",
+    "rwlock.write.after_wmtx",
+    "rwlock.write.after_active",
+    "once.call.after_claim",
+    "once.call.running",
+    "semaphore.acquire.after_cas",
+    "barrier.wait.after_arrive",
+    "barrier.wait.before_release",
+];
+
+/// Dies by `SIGKILL` if `ZEROIPC_CRASH_AT` names this point.
+#[cfg(all(feature = "fault-injection", not(loom)))]
+#[inline(never)]
+pub(crate) fn point(name: &'static str) {
+    static TARGET: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let target = TARGET.get_or_init(|| std::env::var(CRASH_AT_ENV).ok());
+    if target.as_deref() == Some(name) {
+        debug_assert!(
+            POINTS.contains(&name),
+            "point {name} is not in fault::POINTS"
+        );
+        let _ =
+            rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
+        // SIGKILL cannot be caught; it is delivered before kill(2) returns to us.
+        std::process::abort();
+    }
+}
+
+/// Without the `fault-injection` feature (or under loom): nothing.
+#[cfg(not(all(feature = "fault-injection", not(loom))))]
+#[inline(always)]
+pub(crate) fn point(_name: &'static str) {}

@@ -1,0 +1,827 @@
+//! The crash matrix (issue #7, STYLE.md §3.14): for every injection point of
+//! `zeroipc::fault`, a child process (this binary, re-run with `ZEROIPC_CRASH_AT=<point>`)
+//! operates on a shared structure and dies by `SIGKILL` at the point; the parent then
+//! operates on the structure and asserts what survivors see (docs/THREAT_MODEL.md, "Crash
+//! matrix"): recovery, or a typed error within the configured short timeout, never a hang,
+//! and every push/insert that completed before the crash is still there.
+//!
+//! Each row of the matrix is one `crash_case!` line: test name, point, setup (parent,
+//! before the child), child operation, check (parent, after the child's death).
+//!
+//! The injection points exist because `Cargo.toml` turns on the `fault-injection` feature
+//! for this crate's tests (a self dev-dependency).
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt;
+use std::time::{Duration, Instant};
+
+use common::{ShmName, child_role, spawn_child_with};
+use zeroipc::fault::{CRASH_AT_ENV, POINTS};
+use zeroipc::structures::{
+    Map, MapError, Pool, PoolError, Queue, QueuePopError, QueuePushError, Ring, Set, Stack,
+    StackError, StackPushError,
+};
+use zeroipc::sync::{Barrier, Mutex, Once, OnceOutcome, RwLock, Semaphore};
+use zeroipc::{LockError, Segment, SegmentOptions, WaitError};
+
+/// The stall / stuck timeout every handle in the matrix is given.
+const STALL: Duration = Duration::from_millis(100);
+/// The "does not hang" bound on every survivor call (far above `STALL`).
+const DEADLINE: Duration = Duration::from_secs(10);
+/// How long a survivor waits for a lock / permit / barrier whose holder is gone undetected.
+const SHORT: Duration = Duration::from_millis(200);
+/// The role of the dying child.
+const ROLE: &str = "crash";
+
+/// What the check gets: the segment and the dead child's pid.
+struct Dead<'a> {
+    seg: &'a Segment,
+    pid: u32,
+}
+
+/// Runs `f`, asserting it returned within [`DEADLINE`].
+fn bounded<R>(what: &str, f: impl FnOnce() -> R) -> R {
+    let t0 = Instant::now();
+    let r = f();
+    assert!(t0.elapsed() < DEADLINE, "{what} took {:?}", t0.elapsed());
+    r
+}
+
+/// Parent side of one row: a fresh segment, `setup`, a child that must die by SIGKILL at
+/// `point` doing `child`'s operation, then `check`.
+fn run_case(test: &str, point: &str, setup: fn(&Segment), check: fn(Dead<'_>)) {
+    assert!(POINTS.contains(&point), "{point} is not a fault point");
+    let name = ShmName::new(test);
+    let seg = SegmentOptions::new()
+        .size(256 * 1024)
+        .create_new(name.as_str())
+        .unwrap();
+    setup(&seg);
+    let mut child = spawn_child_with(test, ROLE, &name, &[(CRASH_AT_ENV, point.to_string())]);
+    let pid = child.id();
+    let deadline = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{point}: the child did not die within {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    // Reaped: from here `kill(pid, 0)` says the child is gone, as for any dead peer.
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "{point}: the child must die by SIGKILL at the point ({status})"
+    );
+    check(Dead { seg: &seg, pid });
+}
+
+/// Child side: open the segment and do the operation (which dies at the point).
+fn run_child(name: &str, op: fn(&Segment)) {
+    let seg = Segment::open(name).unwrap();
+    op(&seg);
+    // Reaching here means the point was not reached: the parent sees a clean exit and fails.
+}
+
+/// One matrix row: `crash_case! { test_name, "point", setup, child_op, check }` (braces:
+/// rustfmt leaves each row on its line).
+macro_rules! crash_case {
+    ($test:ident, $point:literal, $setup:expr, $child:expr, $check:expr) => {
+        #[test]
+        fn $test() {
+            if let Some(name) = child_role(ROLE) {
+                return run_child(&name, $child);
+            }
+            run_case(stringify!($test), $point, $setup, $check);
+        }
+    };
+}
+
+/// Every point of `fault::POINTS` is exercised by a row below.
+const COVERED: &[&str] = &[
+    "queue.push.after_claim",
+    "queue.push.before_publish",
+    "queue.pop.after_claim",
+    "queue.pop.before_release",
+    "stack.push.after_reserve",
+    "stack.push.after_claim",
+    "stack.push.before_publish",
+    "stack.pop.after_reserve",
+    "stack.pop.after_claim",
+    "stack.pop.before_release",
+    "ring.write.before_publish",
+    "ring.read.before_release",
+    "pool.allocate.before_cas",
+    "pool.allocate.after_cas",
+    "pool.free.before_cas",
+    "pool.free.after_cas",
+    "hash.insert.after_claim",
+    "hash.insert.after_key",
+    "hash.insert.before_publish",
+    "hash.update.after_claim",
+    "hash.remove.after_claim",
+    "mutex.lock.after_cas",
+    "mutex.lock.after_owner",
+    "mutex.unlock.after_clear",
+    "rwlock.write.after_wmtx",
+    "rwlock.write.after_active",
+    "once.call.after_claim",
+    "once.call.running",
+    "semaphore.acquire.after_cas",
+    "barrier.wait.after_arrive",
+    "barrier.wait.before_release",
+];
+
+/// The call sites in `src/` and the table in `fault`'s docs name exactly the points of
+/// `fault::POINTS`, each once.
+#[test]
+fn the_point_table_matches_the_call_sites() {
+    fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for part in text.split("crate::fault::point(\"").skip(1) {
+                    found.push(part.split('"').next().unwrap().to_string());
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut found,
+    );
+    found.sort_unstable();
+    let mut points: Vec<String> = POINTS.iter().map(ToString::to_string).collect();
+    points.sort_unstable();
+    assert_eq!(found, points);
+    // The table in the module docs lists the same names.
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/fault.rs"),
+    )
+    .unwrap();
+    let mut table: Vec<String> = docs
+        .lines()
+        .filter_map(|l| l.strip_prefix("//! | `"))
+        .map(|l| l.split('`').next().unwrap().to_string())
+        .collect();
+    table.sort_unstable();
+    assert_eq!(table, points);
+}
+
+#[test]
+fn every_fault_point_has_a_row() {
+    let mut a: Vec<_> = POINTS.to_vec();
+    let mut b: Vec<_> = COVERED.to_vec();
+    a.sort_unstable();
+    b.sort_unstable();
+    assert_eq!(a, b);
+}
+
+// ---------------------------------------------------------------------------------------
+// Queue: capacity 4, items 1 and 2 pushed (completed) before the child runs.
+
+fn queue(seg: &Segment) -> Queue<u64> {
+    Queue::<u64>::open(seg, "q")
+        .unwrap()
+        .with_stall_timeout(STALL)
+}
+
+fn queue_setup(seg: &Segment) {
+    let q = Queue::<u64>::create(seg, "q", 4).unwrap();
+    q.push(1).unwrap();
+    q.push(2).unwrap();
+}
+
+fn queue_child_push(seg: &Segment) {
+    let _ = queue(seg).push(3);
+}
+
+fn queue_child_pop(seg: &Segment) {
+    let _ = queue(seg).pop();
+}
+
+/// A producer died holding position 2: both completed items pop, then position 2 is
+/// `Stalled` (not Empty), for every later pop; producers still append behind it.
+fn queue_check_dead_producer(d: Dead<'_>) {
+    let q = queue(d.seg);
+    assert_eq!(bounded("pop", || q.pop_timeout(DEADLINE)), Ok(1));
+    assert_eq!(bounded("pop", || q.pop_timeout(DEADLINE)), Ok(2));
+    assert_eq!(
+        bounded("pop", || q.pop_timeout(DEADLINE)),
+        Err(QueuePopError::Stalled { position: 2 })
+    );
+    assert_eq!(q.try_pop(), Err(QueuePopError::Stalled { position: 2 }));
+    bounded("push", || q.push_timeout(4, DEADLINE)).unwrap();
+    assert_eq!(
+        bounded("pop", || q.pop_timeout(DEADLINE)),
+        Err(QueuePopError::Stalled { position: 2 })
+    );
+}
+
+/// A consumer died holding position 0: item 1 went with it (its pop had begun), item 2
+/// pops; producers fill the other slots and are told `Stalled` when they come round to
+/// slot 0, with the value handed back.
+fn queue_check_dead_consumer(d: Dead<'_>) {
+    let q = queue(d.seg);
+    assert_eq!(bounded("pop", || q.pop_timeout(DEADLINE)), Ok(2));
+    bounded("push", || q.push_timeout(5, DEADLINE)).unwrap();
+    bounded("push", || q.push_timeout(6, DEADLINE)).unwrap();
+    assert_eq!(
+        bounded("push", || q.push_timeout(7, DEADLINE)),
+        Err(QueuePushError::Stalled {
+            value: 7,
+            position: 4
+        })
+    );
+    assert_eq!(bounded("pop", || q.pop_timeout(DEADLINE)), Ok(5));
+    assert_eq!(bounded("pop", || q.pop_timeout(DEADLINE)), Ok(6));
+    assert_eq!(q.try_pop(), Err(QueuePopError::Empty));
+}
+
+crash_case! { queue_push_after_claim, "queue.push.after_claim", queue_setup, queue_child_push, queue_check_dead_producer }
+crash_case! { queue_push_before_publish, "queue.push.before_publish", queue_setup, queue_child_push, queue_check_dead_producer }
+crash_case! { queue_pop_after_claim, "queue.pop.after_claim", queue_setup, queue_child_pop, queue_check_dead_consumer }
+crash_case! { queue_pop_before_release, "queue.pop.before_release", queue_setup, queue_child_pop, queue_check_dead_consumer }
+
+// ---------------------------------------------------------------------------------------
+// Stack: capacity 4, items 1 and 2 pushed (completed) before the child runs.
+
+fn stack(seg: &Segment) -> Stack<u64> {
+    Stack::<u64>::open(seg, "s")
+        .unwrap()
+        .with_stall_timeout(STALL)
+}
+
+fn stack_setup(seg: &Segment) {
+    let s = Stack::<u64>::create(seg, "s", 4).unwrap();
+    s.push(1).unwrap();
+    s.push(2).unwrap();
+}
+
+fn stack_child_push(seg: &Segment) {
+    let _ = stack(seg).push(3);
+}
+
+fn stack_child_pop(seg: &Segment) {
+    let _ = stack(seg).pop();
+}
+
+/// A pusher died owning index 2: pops that reach it are `Stalled` (top moved back, not
+/// orphaned); pushes above it still work and pop; items 1 and 2 stay stored (below the
+/// stuck slot, so a LIFO pop cannot reach them: it reports the stall instead).
+fn stack_check_dead_pusher(d: Dead<'_>) {
+    let s = stack(d.seg);
+    assert_eq!(s.len(), 3);
+    assert_eq!(
+        bounded("pop", || s.pop()),
+        Err(StackError::Stalled {
+            index: 2,
+            orphaned: false
+        })
+    );
+    assert_eq!(s.len(), 3, "the stalled pop moved top back");
+    bounded("push", || s.push(4)).unwrap();
+    assert_eq!(bounded("pop", || s.pop()), Ok(Some(4)));
+    assert_eq!(
+        bounded("pop", || s.pop()),
+        Err(StackError::Stalled {
+            index: 2,
+            orphaned: false
+        })
+    );
+}
+
+/// A popper died owning index 1: item 2 went with it (its pop had begun); item 1 pops; a
+/// push that reaches index 1 is `Stalled` with its value back.
+fn stack_check_dead_popper(d: Dead<'_>) {
+    let s = stack(d.seg);
+    assert_eq!(s.len(), 1);
+    assert_eq!(
+        bounded("push", || s.push(5)),
+        Err(StackPushError::Stalled {
+            value: 5,
+            index: 1,
+            orphaned: false
+        })
+    );
+    assert_eq!(bounded("pop", || s.pop()), Ok(Some(1)));
+    assert_eq!(bounded("pop", || s.pop()), Ok(None));
+}
+
+crash_case! { stack_push_after_reserve, "stack.push.after_reserve", stack_setup, stack_child_push, stack_check_dead_pusher }
+crash_case! { stack_push_after_claim, "stack.push.after_claim", stack_setup, stack_child_push, stack_check_dead_pusher }
+crash_case! { stack_push_before_publish, "stack.push.before_publish", stack_setup, stack_child_push, stack_check_dead_pusher }
+crash_case! { stack_pop_after_reserve, "stack.pop.after_reserve", stack_setup, stack_child_pop, stack_check_dead_popper }
+crash_case! { stack_pop_after_claim, "stack.pop.after_claim", stack_setup, stack_child_pop, stack_check_dead_popper }
+crash_case! { stack_pop_before_release, "stack.pop.before_release", stack_setup, stack_child_pop, stack_check_dead_popper }
+
+// ---------------------------------------------------------------------------------------
+// Ring (single producer, single consumer): capacity 8 elements.
+
+fn ring_setup(seg: &Segment) {
+    let r = Ring::<u64>::create(seg, "r", 8).unwrap();
+    r.producer().unwrap().write(&[1, 2, 3]).unwrap();
+}
+
+fn ring_child_write(seg: &Segment) {
+    let r = Ring::<u64>::open(seg, "r").unwrap();
+    let _ = r.producer().unwrap().write(&[7, 8]);
+}
+
+fn ring_child_read(seg: &Segment) {
+    let r = Ring::<u64>::open(seg, "r").unwrap();
+    let mut buf = [0u64; 2];
+    let _ = r.consumer().unwrap().read(&mut buf);
+}
+
+/// A producer died after copying, before publishing: the copy is invisible; the completed
+/// write (1, 2, 3) reads back; a new producer continues where the published data ends.
+fn ring_check_dead_writer(d: Dead<'_>) {
+    let r = Ring::<u64>::open(d.seg, "r").unwrap();
+    assert_eq!(r.len().unwrap(), 3);
+    bounded("write", || r.producer().unwrap().write(&[4]).unwrap());
+    let mut buf = [0u64; 8];
+    let n = bounded("read", || r.consumer().unwrap().read(&mut buf).unwrap());
+    assert_eq!(&buf[..n], &[1, 2, 3, 4]);
+}
+
+/// A consumer died after copying, before releasing: nothing was consumed; a new consumer
+/// reads the same elements again (at-least-once).
+fn ring_check_dead_reader(d: Dead<'_>) {
+    let r = Ring::<u64>::open(d.seg, "r").unwrap();
+    assert_eq!(r.len().unwrap(), 3);
+    let mut buf = [0u64; 8];
+    let n = bounded("read", || r.consumer().unwrap().read(&mut buf).unwrap());
+    assert_eq!(&buf[..n], &[1, 2, 3]);
+    assert!(r.is_empty().unwrap());
+}
+
+crash_case! { ring_write_before_publish, "ring.write.before_publish", ring_setup, ring_child_write, ring_check_dead_writer }
+crash_case! { ring_read_before_release, "ring.read.before_release", ring_setup, ring_child_read, ring_check_dead_reader }
+
+// ---------------------------------------------------------------------------------------
+// Pool: capacity 4.
+
+fn pool(seg: &Segment) -> Pool<u64> {
+    Pool::<u64>::open(seg, "p").unwrap()
+}
+
+fn pool_setup_empty(seg: &Segment) {
+    Pool::<u64>::create(seg, "p", 4).unwrap();
+}
+
+/// Allocates one node (the child frees it).
+fn pool_setup_one(seg: &Segment) {
+    let p = Pool::<u64>::create(seg, "p", 4).unwrap();
+    let i = p.allocate().unwrap();
+    p.set(i, 42).unwrap();
+}
+
+fn pool_child_allocate(seg: &Segment) {
+    let _ = pool(seg).allocate();
+}
+
+fn pool_child_free(seg: &Segment) {
+    let p = pool(seg);
+    let i = (0..4).find(|i| p.get(*i) == Ok(42)).unwrap();
+    let _ = p.free(i);
+}
+
+/// Allocates until exhausted; returns how many.
+fn drain(p: &Pool<u64>) -> u32 {
+    bounded("allocate", || {
+        let mut n = 0;
+        loop {
+            match p.allocate() {
+                Ok(_) => n += 1,
+                Err(PoolError::Exhausted { .. }) => return n,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+}
+
+/// Died before the CAS: nothing happened; all 4 nodes allocate.
+fn pool_check_nothing_happened(d: Dead<'_>) {
+    let p = pool(d.seg);
+    assert_eq!(p.allocated(), 0);
+    assert_eq!(p.free_len().unwrap(), 4);
+    assert_eq!(drain(&p), 4);
+}
+
+/// Died after taking a node off the list, before counting and marking it: the node is
+/// leaked (never handed out again; a free of it is refused); the other 3 allocate.
+fn pool_check_leaked_by_allocate(d: Dead<'_>) {
+    let p = pool(d.seg);
+    let free = p.free_list().unwrap();
+    assert_eq!(free.len(), 3);
+    let leaked = (0..4).find(|i| !free.contains(i)).unwrap();
+    assert_eq!(p.allocated(), 0, "the counter was not incremented");
+    assert!(matches!(
+        p.free(leaked),
+        Err(PoolError::NotAllocated { .. })
+    ));
+    assert_eq!(drain(&p), 3);
+}
+
+/// Died after unmarking the node, before linking it: the node is leaked (a second free is
+/// refused as a double free); the other 3 allocate.
+fn pool_check_leaked_by_free(d: Dead<'_>) {
+    let p = pool(d.seg);
+    let free = p.free_list().unwrap();
+    assert_eq!(free.len(), 3);
+    let leaked = (0..4).find(|i| !free.contains(i)).unwrap();
+    assert_eq!(p.allocated(), 1);
+    assert!(matches!(
+        p.free(leaked),
+        Err(PoolError::NotAllocated { .. })
+    ));
+    assert_eq!(drain(&p), 3);
+}
+
+/// Died after linking the node, before the counter: the free happened (all 4 allocate);
+/// only the `allocated` statistic is one too high.
+fn pool_check_freed_counter_stale(d: Dead<'_>) {
+    let p = pool(d.seg);
+    assert_eq!(p.free_len().unwrap(), 4);
+    assert_eq!(p.allocated(), 1, "the statistic missed the free");
+    assert_eq!(drain(&p), 4);
+}
+
+crash_case! { pool_allocate_before_cas, "pool.allocate.before_cas", pool_setup_empty, pool_child_allocate, pool_check_nothing_happened }
+crash_case! { pool_allocate_after_cas, "pool.allocate.after_cas", pool_setup_empty, pool_child_allocate, pool_check_leaked_by_allocate }
+crash_case! { pool_free_before_cas, "pool.free.before_cas", pool_setup_one, pool_child_free, pool_check_leaked_by_free }
+crash_case! { pool_free_after_cas, "pool.free.after_cas", pool_setup_one, pool_child_free, pool_check_freed_counter_stale }
+
+// ---------------------------------------------------------------------------------------
+// Map and Set (shared open-addressing code): capacity 16, key 1 inserted (completed).
+
+fn map(seg: &Segment) -> Map<u64, u64> {
+    let mut m = Map::<u64, u64>::open(seg, "m").unwrap();
+    m.set_stuck_timeout(STALL);
+    m
+}
+
+fn map_setup(seg: &Segment) {
+    let m = Map::<u64, u64>::create(seg, "m", 16).unwrap();
+    assert_eq!(m.insert(1, 10), Ok(None));
+}
+
+fn map_child_insert_new(seg: &Segment) {
+    let _ = map(seg).insert(2, 20);
+}
+
+fn map_child_update(seg: &Segment) {
+    let _ = map(seg).insert(1, 11);
+}
+
+fn map_child_remove(seg: &Segment) {
+    let _ = map(seg).remove(&1);
+}
+
+fn stuck(r: Result<impl std::fmt::Debug, MapError>) {
+    match r {
+        Err(MapError::Stuck { waited, .. }) => assert!(waited >= STALL, "{waited:?}"),
+        other => panic!("expected Stuck, got {other:?}"),
+    }
+}
+
+/// An inserter of key 2 died owning its slot: key 1 (completed) reads back; every
+/// operation on key 2 is `Stuck` after the stuck timeout.
+fn map_check_dead_inserter(d: Dead<'_>) {
+    let m = map(d.seg);
+    assert_eq!(bounded("get", || m.get(&1)), Ok(Some(10)));
+    stuck(bounded("get", || m.get(&2)));
+    stuck(bounded("insert", || m.insert(2, 21)));
+    stuck(bounded("remove", || m.remove(&2)));
+    stuck(bounded("pairs", || m.pairs()));
+}
+
+/// A process died owning key 1's slot (update or remove under way): operations on key 1
+/// are `Stuck`; the key is neither lost silently nor duplicated by a re-insert.
+fn map_check_dead_owner_of_key_1(d: Dead<'_>) {
+    let m = map(d.seg);
+    stuck(bounded("get", || m.get(&1)));
+    stuck(bounded("insert", || m.insert(1, 12)));
+    stuck(bounded("remove", || m.remove(&1)));
+    assert_eq!(m.len(), 1);
+}
+
+crash_case! { map_insert_after_claim, "hash.insert.after_claim", map_setup, map_child_insert_new, map_check_dead_inserter }
+crash_case! { map_insert_after_key, "hash.insert.after_key", map_setup, map_child_insert_new, map_check_dead_inserter }
+crash_case! { map_insert_before_publish, "hash.insert.before_publish", map_setup, map_child_insert_new, map_check_dead_inserter }
+crash_case! { map_update_after_claim, "hash.update.after_claim", map_setup, map_child_update, map_check_dead_owner_of_key_1 }
+crash_case! { map_remove_after_claim, "hash.remove.after_claim", map_setup, map_child_remove, map_check_dead_owner_of_key_1 }
+
+fn set(seg: &Segment) -> Set<u64> {
+    let mut s = Set::<u64>::open(seg, "s").unwrap();
+    s.set_stuck_timeout(STALL);
+    s
+}
+
+fn set_setup(seg: &Segment) {
+    let s = Set::<u64>::create(seg, "s", 16).unwrap();
+    assert_eq!(s.insert(1), Ok(true));
+}
+
+fn set_child_insert(seg: &Segment) {
+    let _ = set(seg).insert(2);
+}
+
+fn set_child_remove(seg: &Segment) {
+    let _ = set(seg).remove(&1);
+}
+
+fn set_check_dead_inserter(d: Dead<'_>) {
+    let s = set(d.seg);
+    assert_eq!(bounded("contains", || s.contains(&1)), Ok(true));
+    stuck(bounded("contains", || s.contains(&2)));
+    stuck(bounded("insert", || s.insert(2)));
+}
+
+fn set_check_dead_remover(d: Dead<'_>) {
+    let s = set(d.seg);
+    stuck(bounded("contains", || s.contains(&1)));
+    stuck(bounded("insert", || s.insert(1)));
+}
+
+crash_case! { set_insert_after_claim, "hash.insert.after_claim", set_setup, set_child_insert, set_check_dead_inserter }
+crash_case! { set_insert_after_key, "hash.insert.after_key", set_setup, set_child_insert, set_check_dead_inserter }
+crash_case! { set_insert_before_publish, "hash.insert.before_publish", set_setup, set_child_insert, set_check_dead_inserter }
+crash_case! { set_remove_after_claim, "hash.remove.after_claim", set_setup, set_child_remove, set_check_dead_remover }
+
+// ---------------------------------------------------------------------------------------
+// Mutex.
+
+fn mutex_setup(seg: &Segment) {
+    Mutex::create(seg, "mx").unwrap();
+}
+
+fn mutex_child_lock(seg: &Segment) {
+    let m = Mutex::open(seg, "mx").unwrap();
+    let g = m.lock();
+    std::mem::forget(g);
+}
+
+fn mutex_child_lock_unlock(seg: &Segment) {
+    let m = Mutex::open(seg, "mx").unwrap();
+    if let Ok(g) = m.lock() {
+        let _ = g.unlock();
+    }
+}
+
+/// The count says "locked" but no owner pid was recorded (or it was already cleared):
+/// the dead holder cannot be identified, so every lock attempt times out (typed), forever.
+fn mutex_check_unidentifiable_holder(d: Dead<'_>) {
+    let m = Mutex::open(d.seg, "mx").unwrap();
+    assert_eq!(m.is_locked(), Ok(true));
+    assert_eq!(m.owner(), Ok(None));
+    for _ in 0..2 {
+        assert!(matches!(
+            bounded("lock", || m.lock_timeout(SHORT)),
+            Err(LockError::Timeout)
+        ));
+    }
+}
+
+/// The holder died with its pid recorded: the next locker gets `OwnerDead(pid)` with the
+/// lock held, and the mutex works normally after the unlock.
+fn mutex_check_owner_dead(d: Dead<'_>) {
+    let m = Mutex::open(d.seg, "mx").unwrap();
+    assert_eq!(m.owner(), Ok(Some(d.pid)));
+    match bounded("lock", || m.lock_timeout(DEADLINE)) {
+        Err(LockError::OwnerDead(dead)) => {
+            assert_eq!(dead.pid(), d.pid);
+            dead.into_guard().unlock().unwrap();
+        }
+        other => panic!("expected OwnerDead, got {:?}", other.map(|_| ())),
+    }
+    drop(bounded("lock", || m.lock_timeout(DEADLINE)).unwrap());
+}
+
+crash_case! { mutex_lock_after_cas, "mutex.lock.after_cas", mutex_setup, mutex_child_lock, mutex_check_unidentifiable_holder }
+crash_case! { mutex_lock_after_owner, "mutex.lock.after_owner", mutex_setup, mutex_child_lock, mutex_check_owner_dead }
+crash_case! { mutex_unlock_after_clear, "mutex.unlock.after_clear", mutex_setup, mutex_child_lock_unlock, mutex_check_unidentifiable_holder }
+
+// ---------------------------------------------------------------------------------------
+// RwLock: the child takes the write lock.
+
+fn rwlock_setup(seg: &Segment) {
+    RwLock::create(seg, "rw").unwrap();
+}
+
+fn rwlock_child_write(seg: &Segment) {
+    let l = RwLock::open(seg, "rw").unwrap();
+    let g = l.write();
+    std::mem::forget(g);
+}
+
+/// Died holding only the writer mutex: readers are not blocked; the next writer gets
+/// `OwnerDead(pid)` and the lock works afterwards.
+fn rwlock_check_dead_in_wmtx(d: Dead<'_>) {
+    let l = RwLock::open(d.seg, "rw").unwrap();
+    assert_eq!(l.snapshot().unwrap(), (0, false));
+    drop(bounded("read", || l.read_timeout(DEADLINE)).unwrap());
+    match bounded("write", || l.write_timeout(DEADLINE)) {
+        Err(LockError::OwnerDead(dead)) => {
+            assert_eq!(dead.pid(), d.pid);
+            drop(dead.into_guard());
+        }
+        other => panic!("expected OwnerDead, got {:?}", other.map(|_| ())),
+    }
+    assert_eq!(l.snapshot().unwrap(), (0, false));
+    drop(bounded("read", || l.read_timeout(DEADLINE)).unwrap());
+}
+
+/// Died as the active writer: the next reader gets `OwnerDead(pid)` (the writer phase is
+/// cleared) and the lock works afterwards.
+fn rwlock_check_dead_writer(d: Dead<'_>) {
+    let l = RwLock::open(d.seg, "rw").unwrap();
+    assert_eq!(l.snapshot().unwrap(), (0, true));
+    match bounded("read", || l.read_timeout(DEADLINE)) {
+        Err(LockError::OwnerDead(dead)) => {
+            assert_eq!(dead.pid(), d.pid);
+            drop(dead.into_guard());
+        }
+        other => panic!("expected OwnerDead, got {:?}", other.map(|_| ())),
+    }
+    assert_eq!(l.snapshot().unwrap(), (0, false));
+    drop(bounded("write", || l.write_timeout(DEADLINE)).unwrap());
+}
+
+crash_case! { rwlock_write_after_wmtx, "rwlock.write.after_wmtx", rwlock_setup, rwlock_child_write, rwlock_check_dead_in_wmtx }
+crash_case! { rwlock_write_after_active, "rwlock.write.after_active", rwlock_setup, rwlock_child_write, rwlock_check_dead_writer }
+
+// ---------------------------------------------------------------------------------------
+// Once.
+
+fn once_setup(seg: &Segment) {
+    Once::create(seg, "once").unwrap();
+}
+
+fn once_child_call(seg: &Segment) {
+    let o = Once::open(seg, "once").unwrap();
+    let _ = o.call_once(|| {});
+}
+
+/// Died after claiming EXECUTING, before recording its pid: the initialiser cannot be
+/// identified; callers time out (typed) and the initialiser never runs again.
+fn once_check_unidentifiable(d: Dead<'_>) {
+    let o = Once::open(d.seg, "once").unwrap();
+    for _ in 0..2 {
+        let r = bounded("call_once", || {
+            o.call_once_timeout(SHORT, || panic!("must not run"))
+        });
+        assert!(matches!(r, Err(WaitError::Timeout)), "{r:?}");
+    }
+    assert_eq!(o.is_completed(), Ok(false));
+}
+
+/// Died running the initialiser with its pid recorded: the next caller re-runs it
+/// (`Recovered(pid)`); later callers see it done.
+fn once_check_recovered(d: Dead<'_>) {
+    let o = Once::open(d.seg, "once").unwrap();
+    let mut ran = false;
+    let r = bounded("call_once", || o.call_once_timeout(DEADLINE, || ran = true));
+    assert!(
+        matches!(r, Ok(OnceOutcome::Recovered { pid }) if pid == d.pid),
+        "{r:?}"
+    );
+    assert!(ran);
+    let r = o.call_once_timeout(DEADLINE, || panic!("must not run"));
+    assert!(matches!(r, Ok(OnceOutcome::AlreadyDone)), "{r:?}");
+}
+
+crash_case! { once_call_after_claim, "once.call.after_claim", once_setup, once_child_call, once_check_unidentifiable }
+crash_case! { once_call_running, "once.call.running", once_setup, once_child_call, once_check_recovered }
+
+// ---------------------------------------------------------------------------------------
+// Semaphore: one permit.
+
+fn semaphore_setup(seg: &Segment) {
+    Semaphore::create(seg, "sem", 1, 1).unwrap();
+}
+
+fn semaphore_child_acquire(seg: &Segment) {
+    let _ = Semaphore::open(seg, "sem").unwrap().acquire();
+}
+
+/// Died holding the permit: semaphores record no holders, so the permit is gone;
+/// acquirers time out (typed) until someone releases.
+fn semaphore_check_permit_leaked(d: Dead<'_>) {
+    let s = Semaphore::open(d.seg, "sem").unwrap();
+    assert_eq!(s.count(), Ok(0));
+    assert!(matches!(
+        bounded("acquire", || s.acquire_timeout(SHORT)),
+        Err(LockError::Timeout)
+    ));
+    s.release().unwrap();
+    bounded("acquire", || s.acquire_timeout(DEADLINE)).unwrap();
+}
+
+crash_case! { semaphore_acquire_after_cas, "semaphore.acquire.after_cas", semaphore_setup, semaphore_child_acquire, semaphore_check_permit_leaked }
+
+// ---------------------------------------------------------------------------------------
+// Barrier.
+
+fn barrier3_setup(seg: &Segment) {
+    Barrier::create(seg, "b", 3).unwrap();
+}
+
+fn barrier_child_wait(seg: &Segment) {
+    let _ = Barrier::open(seg, "b")
+        .unwrap()
+        .wait_timeout(Duration::from_secs(30));
+}
+
+/// A non-last participant died after arriving: its arrival stays counted. With 3
+/// participants, one survivor times out (and takes its own arrival back); two survivors
+/// complete the cycle together.
+fn barrier_check_dead_arrival(d: Dead<'_>) {
+    let b = Barrier::open(d.seg, "b").unwrap();
+    assert_eq!(b.arrived(), Ok(1));
+    assert!(matches!(
+        bounded("wait", || b.wait_timeout(SHORT)),
+        Err(WaitError::Timeout)
+    ));
+    assert_eq!(b.arrived(), Ok(1));
+    let g = b.generation().unwrap();
+    let other = {
+        let name = d.seg.name().to_string();
+        std::thread::spawn(move || {
+            let seg = Segment::open(&name).unwrap();
+            let b = Barrier::open(&seg, "b").unwrap();
+            b.wait_timeout(DEADLINE).map(|r| r.is_leader())
+        })
+    };
+    let mine = bounded("wait", || b.wait_timeout(DEADLINE))
+        .unwrap()
+        .is_leader();
+    let theirs = other.join().unwrap().unwrap();
+    assert!(mine ^ theirs, "exactly one leader");
+    assert_eq!(b.generation(), Ok(g.wrapping_add(1)));
+}
+
+fn barrier2_setup(seg: &Segment) {
+    let b = Barrier::create(seg, "b", 2).unwrap();
+    // The survivor arrives first, on a thread that outlives setup; the child is the last.
+    let name = seg.name().to_string();
+    let waiter = std::thread::spawn(move || {
+        let seg = Segment::open(&name).unwrap();
+        let b = Barrier::open(&seg, "b").unwrap();
+        let t0 = Instant::now();
+        let r = b.wait_timeout(RELEASER_WAIT).map(|r| r.is_leader());
+        (r, t0.elapsed())
+    });
+    let t0 = Instant::now();
+    while b.arrived() != Ok(1) {
+        assert!(t0.elapsed() < DEADLINE, "the waiter did not arrive");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    *WAITER.lock().unwrap() = Some(waiter);
+}
+
+/// The surviving waiter's timeout in the dead-releaser row: long enough for the child to
+/// start and arrive; the survivor is never woken, so the row takes this long.
+const RELEASER_WAIT: Duration = Duration::from_secs(3);
+
+type WaiterResult = (Result<bool, WaitError>, Duration);
+static WAITER: std::sync::Mutex<Option<std::thread::JoinHandle<WaiterResult>>> =
+    std::sync::Mutex::new(None);
+
+/// The last arriver died after resetting `arrived`, before bumping `generation`: the
+/// waiter is not woken, but at its timeout it finds the reset and reports the cycle as
+/// passed (not leader); the barrier works for the next cycle.
+fn barrier_check_dead_releaser(d: Dead<'_>) {
+    let waiter = WAITER.lock().unwrap().take().unwrap();
+    let (r, waited) = waiter.join().unwrap();
+    assert!(matches!(r, Ok(false)), "{r:?}");
+    assert!(
+        waited >= RELEASER_WAIT,
+        "not woken: it passed at its timeout ({waited:?})"
+    );
+    let b = Barrier::open(d.seg, "b").unwrap();
+    assert_eq!(b.arrived(), Ok(0));
+    let name = d.seg.name().to_string();
+    let other = std::thread::spawn(move || {
+        let seg = Segment::open(&name).unwrap();
+        let b = Barrier::open(&seg, "b").unwrap();
+        b.wait_timeout(DEADLINE).map(|r| r.is_leader())
+    });
+    let mine = bounded("wait", || b.wait_timeout(DEADLINE))
+        .unwrap()
+        .is_leader();
+    assert!(mine ^ other.join().unwrap().unwrap(), "exactly one leader");
+}
+
+crash_case! { barrier_wait_after_arrive, "barrier.wait.after_arrive", barrier3_setup, barrier_child_wait, barrier_check_dead_arrival }
+crash_case! { barrier_wait_before_release, "barrier.wait.before_release", barrier2_setup, barrier_child_wait, barrier_check_dead_releaser }
