@@ -298,6 +298,7 @@ mod handle {
     }
 
     impl Drop for MutexGuard<'_> {
+        #[inline]
         fn drop(&mut self) {
             // A corrupt or foreign-unlocked count cannot be reported from drop; `unlock`
             // reports it.
@@ -360,6 +361,7 @@ mod handle {
             })
         }
 
+        #[inline]
         pub(crate) fn raw(&self) -> Result<RawMutex<'_>, Corruption> {
             let h = self.header()?;
             Ok(RawMutex {
@@ -369,6 +371,7 @@ mod handle {
             })
         }
 
+        #[inline]
         fn finish(
             &self,
             r: RawLock,
@@ -386,6 +389,7 @@ mod handle {
             }
         }
 
+        #[inline]
         fn lock_inner(
             &self,
             deadline: Option<Instant>,
@@ -404,6 +408,7 @@ mod handle {
         ///
         /// [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead) (the lock is held, through the guard inside);
         /// [`LockError::Corrupt`] if `count` is neither 0 nor 1.
+        #[inline]
         pub fn lock(&self) -> Result<MutexGuard<'_>, LockError<MutexGuard<'_>>> {
             self.lock_inner(None)
         }
@@ -450,6 +455,7 @@ mod handle {
             self.lock_inner(Some(deadline))
         }
 
+        #[inline]
         fn unlock_raw(&self) -> Result<(), ReleaseError> {
             self.raw()?
                 .unlock()
