@@ -85,7 +85,9 @@ fn array_atomic_fetch_add(bencher: divan::Bencher) {
 }
 
 /// Single-thread Queue<u64> push then pop (target: no slower than crossbeam's ArrayQueue).
-#[divan::bench]
+/// Fixed sample size: divan's calibration otherwise picks 100 iterations per sample when the
+/// first call (which looks the waiter registry up once) is slow, and the timer then dominates.
+#[divan::bench(sample_size = 10_000)]
 fn queue_push_pop(bencher: divan::Bencher) {
     let s = Scratch::new("queue");
     let q: zeroipc::structures::Queue<u64> =
@@ -97,7 +99,7 @@ fn queue_push_pop(bencher: divan::Bencher) {
 }
 
 /// The floor for `queue_push_pop`: crossbeam's ArrayQueue on the heap.
-#[divan::bench]
+#[divan::bench(sample_size = 10_000)]
 fn crossbeam_array_queue_push_pop(bencher: divan::Bencher) {
     let q = crossbeam_queue::ArrayQueue::<u64>::new(1024);
     bencher.bench_local(|| {

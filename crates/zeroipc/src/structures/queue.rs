@@ -642,6 +642,7 @@ impl<T: Element> Queue<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[inline]
     pub fn push(&self, value: T) -> Result<(), Full<T>> {
         self.try_push(value).map_err(Full::from)
     }
@@ -667,6 +668,7 @@ impl<T: Element> Queue<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use = "a popped element is removed from the queue"]
+    #[inline]
     pub fn pop(&self) -> Option<T> {
         self.try_pop().ok()
     }
@@ -691,6 +693,7 @@ impl<T: Element> Queue<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[inline]
     pub fn try_push(&self, value: T) -> Result<(), QueuePushError<T>> {
         let q = self.view();
         let mut value = value;
@@ -738,6 +741,7 @@ impl<T: Element> Queue<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[inline]
     pub fn try_pop(&self) -> Result<T, QueuePopError> {
         let q = self.view();
         let mut patience = Patience::new(self.stall);
