@@ -150,6 +150,21 @@ pub(crate) enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Run the demo: producer, transformer and consumer processes sharing one segment.
+    ///
+    /// The producer emits temperature readings into a Stream, the transformer runs a map
+    /// stage (°C → °F) into a second Stream, the consumer subscribes to it, sends running
+    /// averages back over a Channel and resolves a Future with the hottest reading. The
+    /// segment is removed at the end, also on Ctrl-C.
+    #[command(after_help = "Examples:\n  zeroipc demo")]
+    Demo {
+        /// (internal) Run as one of the demo's processes.
+        #[arg(long, hide = true, value_enum)]
+        role: Option<crate::command::demo::Role>,
+        /// (internal) The demo's segment, for --role.
+        #[arg(long, hide = true)]
+        segment: Option<String>,
+    },
     /// Print a shell completion script to stdout.
     #[command(
         after_help = "Examples:\n  zeroipc completions bash > ~/.local/share/bash-completion/completions/zeroipc\n  \

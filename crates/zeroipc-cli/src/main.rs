@@ -69,6 +69,7 @@ fn main() -> ExitCode {
             json,
         ),
         Command::Rm { segment, force } => command::rm::run(&mut out, &segment, force),
+        Command::Demo { role, segment } => command::demo::run(&mut out, role, segment.as_deref()),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "zeroipc", &mut out);
             Ok(())

@@ -1,6 +1,7 @@
 //! The subcommands, and what they share: the error type and text helpers.
 
 pub(crate) mod create;
+pub(crate) mod demo;
 pub(crate) mod dump;
 pub(crate) mod list;
 pub(crate) mod rm;

@@ -74,7 +74,9 @@ impl Segment {
         let mut offset = inner.waiters.offset.load(Relaxed);
         if offset == 0 {
             // Unknown: search again only if the table grew since the last search.
-            let header: &TableHeader = inner.region.header(0).ok()?;
+            // SAFETY: the table header at offset 0 was checked with `header` on this region
+            // when the segment was created or opened (`TableLayout::read`, `create_new`).
+            let header: &TableHeader = unsafe { inner.region.header_prechecked(0) };
             // ORDERING: Relaxed — a hint; `find_registry` loads it again with Acquire.
             let count = header.entry_count.load(Relaxed);
             if inner.waiters.searched_at.load(Relaxed) == count.wrapping_add(1) {
