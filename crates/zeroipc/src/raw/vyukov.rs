@@ -85,6 +85,29 @@ impl<'a, T> Vyukov<'a, T> {
         })
     }
 
+    /// [`Vyukov::new`] without its checks, for views rebuilt on every operation from
+    /// slices whose geometry was validated once (by `new` or the handle's open).
+    ///
+    /// `slots` and `seq` must have the same power-of-two length in
+    /// `2..=QUEUE_MAX_CAPACITY`; otherwise indexing panics (a bug, never UB: all accesses are
+    /// bounds-checked slices).
+    #[inline]
+    pub(crate) fn new_prevalidated(
+        hdr: &'a QueueHeader,
+        slots: &'a [Slot<T>],
+        seq: &'a [AtomicU32],
+    ) -> Self {
+        debug_assert!(Self::new(hdr, slots, seq).is_some());
+        #[allow(clippy::cast_possible_truncation)] // validated: fits a u32
+        let mask = slots.len() as u32 - 1;
+        Self {
+            hdr,
+            slots,
+            seq,
+            mask,
+        }
+    }
+
     /// Number of slots.
     pub(crate) fn capacity(&self) -> u32 {
         self.mask + 1

@@ -456,8 +456,8 @@ impl<T: Element> Queue<T> {
         let slots = unsafe { r.slice_prechecked::<Slot<T>>(self.layout.data, n) };
         // SAFETY: as above.
         let seq = unsafe { r.slice_prechecked::<AtomicU32>(self.layout.seq, n) };
-        // The lengths are the validated capacity: cannot fail.
-        Vyukov::new(hdr, slots, seq).expect("validated at open")
+        // The lengths are the capacity validated at open.
+        Vyukov::new_prevalidated(hdr, slots, seq)
     }
 
     #[inline]
@@ -696,13 +696,38 @@ impl<T: Element> Queue<T> {
     #[inline]
     pub fn try_push(&self, value: T) -> Result<(), QueuePushError<T>> {
         let q = self.view();
+        match q.push(value) {
+            Ok(pos) => {
+                self.after_push(&q, pos);
+                Ok(())
+            }
+            Err(PushFail::Full(v)) => Err(QueuePushError::Full(v)),
+            Err(PushFail::Busy { value, pos }) => self.try_push_busy(&q, value, pos),
+        }
+    }
+
+    /// [`Queue::try_push`] found the slot at `tail` still held by a peer: wait for it,
+    /// bounded by the stall timeout.
+    #[cold]
+    fn try_push_busy(
+        &self,
+        q: &Vyukov<'_, T>,
+        value: T,
+        pos: u32,
+    ) -> Result<(), QueuePushError<T>> {
         let mut value = value;
         let mut patience = Patience::new(self.stall);
-        let mut held = None;
+        let mut held = Some(pos);
+        if !patience.keep_waiting() {
+            return Err(QueuePushError::Stalled {
+                value,
+                position: pos,
+            });
+        }
         loop {
             match q.push(value) {
                 Ok(pos) => {
-                    self.after_push(&q, pos);
+                    self.after_push(q, pos);
                     return Ok(());
                 }
                 Err(PushFail::Full(v)) => return Err(QueuePushError::Full(v)),
@@ -744,12 +769,29 @@ impl<T: Element> Queue<T> {
     #[inline]
     pub fn try_pop(&self) -> Result<T, QueuePopError> {
         let q = self.view();
+        match q.pop_at() {
+            Ok((v, pos)) => {
+                self.after_pop(&q, pos);
+                Ok(v)
+            }
+            Err(PopFail::Empty) => Err(QueuePopError::Empty),
+            Err(PopFail::Busy { pos }) => self.try_pop_busy(&q, pos),
+        }
+    }
+
+    /// [`Queue::try_pop`] found the element at `head` not yet published by its producer:
+    /// wait for it, bounded by the stall timeout.
+    #[cold]
+    fn try_pop_busy(&self, q: &Vyukov<'_, T>, pos: u32) -> Result<T, QueuePopError> {
         let mut patience = Patience::new(self.stall);
-        let mut held = None;
+        let mut held = Some(pos);
+        if !patience.keep_waiting() {
+            return Err(QueuePopError::Stalled { position: pos });
+        }
         loop {
             match q.pop_at() {
                 Ok((v, pos)) => {
-                    self.after_pop(&q, pos);
+                    self.after_pop(q, pos);
                     return Ok(v);
                 }
                 Err(PopFail::Empty) => return Err(QueuePopError::Empty),
