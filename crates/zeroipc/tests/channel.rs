@@ -602,3 +602,56 @@ fn dropping_a_pending_async_send_retracts_its_value() {
     let header = seg.find("c_header").unwrap().offset();
     assert_eq!(seg.read_bytes(header + 8, 4).unwrap(), 0u32.to_le_bytes());
 }
+
+#[test]
+fn a_pending_async_recv_is_not_polled_while_nothing_changes() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::task::{Context, Poll, Wake};
+    struct Counting {
+        thread: std::thread::Thread,
+        wakes: AtomicU32,
+    }
+    impl Wake for Counting {
+        fn wake(self: Arc<Self>) {
+            self.wakes.fetch_add(1, Ordering::Relaxed);
+            self.thread.unpark();
+        }
+    }
+    let (_n, seg) = fresh("chan_async_idle");
+    for cap in [0, 4] {
+        let c: Channel<u32> = Channel::create(&seg, &format!("idle{cap}"), cap).unwrap();
+        let w = Arc::new(Counting {
+            thread: std::thread::current(),
+            wakes: AtomicU32::new(0),
+        });
+        let waker = w.clone().into();
+        let mut cx = Context::from_waker(&waker);
+        let mut f = std::pin::pin!(c.recv_async());
+        assert!(f.as_mut().poll(&mut cx).is_pending());
+        // 60 ms of silence: a 500 µs poller would have woken the task ~120 times.
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(
+            w.wakes.load(Ordering::Relaxed),
+            0,
+            "woken while nothing changed (cap {cap})"
+        );
+        // A send changes the channel: the task is woken and gets the value.
+        let tx = c.clone();
+        let t = std::thread::spawn(move || tx.send_timeout(7, Duration::from_secs(10)));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let got = loop {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                break v;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never woken (cap {cap})"
+            );
+            std::thread::park_timeout(Duration::from_secs(1));
+        };
+        assert_eq!(got, Ok(7));
+        t.join().unwrap().unwrap();
+        assert!(w.wakes.load(Ordering::Relaxed) >= 1);
+    }
+}

@@ -450,6 +450,34 @@ impl<T: Element> Channel<T> {
             .expect("validated at open")
     }
 
+    /// A fingerprint of every shared word a blocked send or receive waits on (the header's
+    /// counters, lock word and flag; the queue's positions or the slot's flags). Async
+    /// futures are re-polled only once it changes (see `asynchronous`).
+    pub(crate) fn probe(&self) -> u64 {
+        let h = self.hdr();
+        let mix = |acc: u64, v: u64| acc.rotate_left(13) ^ v.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // ORDERING: Relaxed — only compared with an earlier fingerprint; the operation the
+        // woken future retries does its own synchronisation.
+        let mut x = mix(0, u64::from(h.closed.load(Relaxed)));
+        x = mix(x, u64::from(h.senders.load(Relaxed)));
+        x = mix(x, u64::from(h.receivers.load(Relaxed)));
+        x = mix(x, h.send_seq.load(Relaxed));
+        x = mix(x, h.recv_seq.load(Relaxed));
+        match &self.kind {
+            Kind::Buffered(q) => {
+                let (head, tail) = q.positions();
+                mix(mix(x, u64::from(head)), u64::from(tail))
+            }
+            Kind::Rendezvous { slot, data } => {
+                let r = self.rendezvous(*slot, *data);
+                mix(
+                    mix(x, u64::from(r.ready.load(Relaxed))),
+                    u64::from(r.consumed.load(Relaxed)),
+                )
+            }
+        }
+    }
+
     fn rendezvous(&self, slot: u64, data: u64) -> Rendezvous<'_, T> {
         let r = self.seg.region();
         let flags = r.slice::<AtomicU8>(slot, 2).expect("validated at open");

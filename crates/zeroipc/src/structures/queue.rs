@@ -549,6 +549,14 @@ impl<T: Element> Queue<T> {
         &self.seg
     }
 
+    /// `(head, tail)` now (Relaxed snapshots): a cheap change detector for structures built
+    /// on a queue (a Channel's async wake-ups).
+    pub(crate) fn positions(&self) -> (u32, u32) {
+        let h = self.header();
+        // ORDERING: Relaxed — only compared with an earlier snapshot.
+        (h.head.load(Relaxed), h.tail.load(Relaxed))
+    }
+
     /// A registration as a sleeper waiting for an element, for structures built on a queue
     /// (Channel) that need their own wait loop (to also watch a `closed` flag).
     pub(crate) fn data_sleeper(&self) -> Sleeper<'_, T> {

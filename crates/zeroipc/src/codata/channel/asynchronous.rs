@@ -1,9 +1,12 @@
 //! `async` send and receive for [`Channel`], with no runtime dependency.
 //!
-//! A pending future registers its waker with one process-wide **ticker** thread, which wakes
-//! every registered waker about every 500 µs (and sleeps on a condition variable while none
-//! is registered). That is polling — the same thing every upstream peer does, and the only
-//! way to notice C++ peers, which never wake anyone — bounded to one thread per process.
+//! A pending future registers its waker, with a fingerprint of the channel's shared words
+//! taken *before* its failed attempt (`Channel::probe`), with one process-wide **ticker**
+//! thread. Every 500 µs the ticker re-reads the fingerprints and wakes only the tasks whose
+//! channel changed (or that have waited 100 ms, a safety net): the executor is not polled
+//! while nothing happens. Reading shared words on a timer is the only way to notice C++
+//! peers, which never wake anyone; it costs one thread per process, sleeping on a condition
+//! variable while no future is pending.
 //!
 //! Cancellation: dropping a [`RecvFuture`] never loses a value (each poll either takes a
 //! value or takes nothing). Dropping a [`SendFuture`] of an unbuffered channel after it
@@ -25,9 +28,19 @@ use crate::sync::wait::wake_all;
 use crate::sys::process::pid_alive;
 
 const TICK: Duration = Duration::from_micros(500);
+/// A pending future is re-polled at least this often even if its fingerprint never changes.
+const MAX_NAP: Duration = Duration::from_millis(100);
+
+/// A pending future: its waker, how to fingerprint its channel, and the fingerprint it saw.
+struct Pending {
+    waker: Waker,
+    probe: Box<dyn Fn() -> u64 + Send>,
+    seen: u64,
+    since: Instant,
+}
 
 struct Ticker {
-    wakers: Mutex<Vec<Waker>>,
+    pending: Mutex<Vec<Pending>>,
     cv: Condvar,
 }
 
@@ -35,22 +48,30 @@ fn ticker() -> &'static Ticker {
     static T: OnceLock<&'static Ticker> = OnceLock::new();
     T.get_or_init(|| {
         let t: &'static Ticker = Box::leak(Box::new(Ticker {
-            wakers: Mutex::new(Vec::new()),
+            pending: Mutex::new(Vec::new()),
             cv: Condvar::new(),
         }));
         std::thread::Builder::new()
             .name("zeroipc-ticker".into())
             .spawn(move || {
                 loop {
-                    let batch = {
-                        let mut v = t.wakers.lock().unwrap_or_else(|e| e.into_inner());
+                    {
+                        let mut v = t.pending.lock().unwrap_or_else(|e| e.into_inner());
                         while v.is_empty() {
                             v = t.cv.wait(v).unwrap_or_else(|e| e.into_inner());
                         }
-                        std::mem::take(&mut *v)
-                    };
+                    }
                     std::thread::sleep(TICK);
-                    batch.into_iter().for_each(Waker::wake);
+                    let due: Vec<Pending> = {
+                        let mut v = t.pending.lock().unwrap_or_else(|e| e.into_inner());
+                        let all = std::mem::take(&mut *v);
+                        let (due, keep): (Vec<_>, Vec<_>) = all
+                            .into_iter()
+                            .partition(|p| (p.probe)() != p.seen || p.since.elapsed() >= MAX_NAP);
+                        *v = keep;
+                        due
+                    };
+                    due.into_iter().for_each(|p| p.waker.wake());
                 }
             })
             .expect("spawn the zeroipc ticker thread");
@@ -58,13 +79,19 @@ fn ticker() -> &'static Ticker {
     })
 }
 
-/// Asks the ticker to wake `w` within about a tick.
-fn wake_soon(w: &Waker) {
+/// Asks the ticker to wake `w` once `chan`'s fingerprint differs from `seen`.
+fn wake_on_change<T: Element>(w: &Waker, chan: &Channel<T>, seen: u64) {
+    let c = chan.clone();
     let t = ticker();
-    t.wakers
+    t.pending
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .push(w.clone());
+        .push(Pending {
+            waker: w.clone(),
+            probe: Box::new(move || c.probe()),
+            seen,
+            since: Instant::now(),
+        });
     t.cv.notify_one();
 }
 
@@ -139,14 +166,18 @@ impl<T: Element> Future for RecvFuture<'_, T> {
     type Output = Result<T, RecvError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Count ourselves first (as C++ does for a blocked receiver), so our own increment
+        // does not look like a change; then fingerprint before trying: any change after the
+        // fingerprint re-polls us.
+        if !self.counted {
+            self.counted = true;
+            // ORDERING: AcqRel, as C++.
+            self.chan.hdr().receivers.fetch_add(1, AcqRel);
+        }
+        let seen = self.chan.probe();
         match self.chan.try_recv() {
             Err(RecvError::Empty) => {
-                if !self.counted {
-                    self.counted = true;
-                    // ORDERING: AcqRel, as C++.
-                    self.chan.hdr().receivers.fetch_add(1, AcqRel);
-                }
-                wake_soon(cx.waker());
+                wake_on_change(cx.waker(), self.chan, seen);
                 Poll::Pending
             }
             r => {
@@ -248,6 +279,8 @@ impl<T: Element> Future for SendFuture<'_, T> {
             // ORDERING: AcqRel, as C++.
             self.chan.hdr().senders.fetch_add(1, AcqRel);
         }
+        // Fingerprint before trying (after counting ourselves): a change after it re-polls us.
+        let seen = self.chan.probe();
         let Some(r) = self.rendezvous() else {
             // Buffered: one atomic attempt per poll.
             return match self.chan.try_send(value) {
@@ -256,7 +289,7 @@ impl<T: Element> Future for SendFuture<'_, T> {
                     self.finish(Ok(()))
                 }
                 Err(SendError::Full(_)) => {
-                    wake_soon(cx.waker());
+                    wake_on_change(cx.waker(), self.chan, seen);
                     Poll::Pending
                 }
                 Err(e) => {
@@ -282,7 +315,7 @@ impl<T: Element> Future for SendFuture<'_, T> {
                                 self.chan.wait_idle(&r);
                                 continue;
                             }
-                            wake_soon(cx.waker());
+                            wake_on_change(cx.waker(), self.chan, seen);
                             return Poll::Pending;
                         }
                     }
@@ -294,7 +327,7 @@ impl<T: Element> Future for SendFuture<'_, T> {
                         return self.finish(Err(SendError::Disconnected(value)));
                     }
                     if !r.slot_free() {
-                        wake_soon(cx.waker());
+                        wake_on_change(cx.waker(), self.chan, seen);
                         return Poll::Pending;
                     }
                     r.publish(value);
@@ -313,7 +346,7 @@ impl<T: Element> Future for SendFuture<'_, T> {
                         return self
                             .finish(back.map_or(Ok(()), |v| Err(SendError::Disconnected(v))));
                     }
-                    wake_soon(cx.waker());
+                    wake_on_change(cx.waker(), self.chan, seen);
                     return Poll::Pending;
                 }
                 State::Done => return Poll::Ready(Ok(())),
