@@ -6,7 +6,7 @@
 //! segment as the C++, C, Go and Python implementations.
 //!
 //! ```text
-//!   codata        (Future, Lazy, Stream, Channel)
+//!   codata        (Future, Lazy, Stream, Channel)   values and sequences over time
 //!   structures    (Array, Queue, Stack, Ring, Pool, Map, Set)
 //!   sync          (Mutex, RwLock, Semaphore, Barrier, Latch, Once, Event, Monitor, Signal)
 //!   raw           lock-free algorithms over views (&Header, &[atomic])
@@ -29,6 +29,10 @@
 //! | count permits; wait for N arrivals; wait for a count to reach 0 | [`sync::Semaphore`], [`sync::Barrier`], [`sync::Latch`] |
 //! | run an initialiser exactly once across processes           | [`sync::Once`]             |
 //! | signal a condition; wait for a predicate under a lock; publish a value with a version | [`sync::Event`], [`sync::Monitor`], [`sync::Signal`] |
+//! | a value set once and awaited by other processes (`.await` too) | [`codata::future::Future`] |
+//! | a value computed once, by whichever process asks first     | [`codata::lazy::Lazy`]     |
+//! | CSP channels: buffered or rendezvous, close, select, async | [`codata::channel::Channel`] |
+//! | a sequence of values with map/filter/take/skip/fold/window stages | [`codata::stream::Stream`] |
 //! | inspect any segment read-only (kinds, users, stale segments) | [`inspect`]              |
 //!
 //! # Example
