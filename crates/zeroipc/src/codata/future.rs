@@ -288,42 +288,15 @@ mod handle {
         COMPUTING, ERROR, ERROR_MSG_LEN, FutureHeader, PENDING, READY, VALUE_OFFSET, error_offset,
         future_size, python_future_size,
     };
-    use crate::loom::{AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
-    use crate::raw::words::{self, word_size};
+    use crate::loom::{AtomicU8, Ordering::Relaxed};
     use crate::segment::region::Region;
     use crate::segment::{Entry, Segment};
     use crate::sync::wait::{self, Parked, deadline_after};
     use crate::sync::{BadWord, current_pid, monotonic_ns, pid_alive};
 
-    macro_rules! with_word {
-        ($t:ty, |$w:ident| $body:expr) => {
-            match word_size::<$t>() {
-                8 => {
-                    type $w = AtomicU64;
-                    $body
-                }
-                4 => {
-                    type $w = AtomicU32;
-                    $body
-                }
-                2 => {
-                    type $w = AtomicU16;
-                    $body
-                }
-                _ => {
-                    type $w = AtomicU8;
-                    $body
-                }
-            }
-        };
-    }
-
     /// Copies the `T` at `at` (Relaxed words; the state word orders it).
     pub(crate) fn load_value<T: Element>(region: &Region, at: u64) -> Result<T, Corruption> {
-        with_word!(T, |W| {
-            let n = (size_of::<T>() / size_of::<W>()) as u64;
-            Ok(words::load::<T, W>(region.slice::<W>(at, n)?))
-        })
+        region.load_value(at)
     }
 
     /// Stores `value` at `at` (Relaxed words; published by a later Release of the state).
@@ -332,11 +305,7 @@ mod handle {
         at: u64,
         value: &T,
     ) -> Result<(), Corruption> {
-        with_word!(T, |W| {
-            let n = (size_of::<T>() / size_of::<W>()) as u64;
-            words::store::<T, W>(region.slice::<W>(at, n)?, value);
-            Ok(())
-        })
+        region.store_value(at, value)
     }
 
     /// Reads a NUL-terminated message from the 256 bytes at `at`; `None` if there is no NUL.

@@ -47,6 +47,34 @@ word!(AtomicU16, u16);
 word!(AtomicU32, u32);
 word!(AtomicU64, u64);
 
+/// Runs `$body` with the type alias `$w` bound to the atomic word type of `$t` (see
+/// [`word_size`]).
+#[cfg_attr(loom, allow(unused_macros))]
+macro_rules! with_word {
+    ($t:ty, |$w:ident| $body:expr) => {
+        match $crate::raw::words::word_size::<$t>() {
+            8 => {
+                type $w = $crate::loom::AtomicU64;
+                $body
+            }
+            4 => {
+                type $w = $crate::loom::AtomicU32;
+                $body
+            }
+            2 => {
+                type $w = $crate::loom::AtomicU16;
+                $body
+            }
+            _ => {
+                type $w = $crate::loom::AtomicU8;
+                $body
+            }
+        }
+    };
+}
+#[cfg_attr(loom, allow(unused_imports))]
+pub(crate) use with_word;
+
 /// The word size used for `T`: `min(align_of::<T>(), 8)`.
 pub(crate) const fn word_size<T>() -> usize {
     let a = core::mem::align_of::<T>();

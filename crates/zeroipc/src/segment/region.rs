@@ -295,3 +295,28 @@ impl Region {
         }
     }
 }
+
+impl Region {
+    /// Copies the `T` at `at` with Relaxed word loads ([`crate::raw::words`]): tear-free per
+    /// word, never a data race. Synchronisation, if any, comes from the structure's state
+    /// words.
+    pub(crate) fn load_value<T: crate::Element>(&self, at: u64) -> Result<T, Corruption> {
+        crate::raw::words::with_word!(T, |W| {
+            let n = (size_of::<T>() / size_of::<W>()) as u64;
+            Ok(crate::raw::words::load::<T, W>(self.slice::<W>(at, n)?))
+        })
+    }
+
+    /// Stores `value` at `at` with Relaxed word stores (see [`Region::load_value`]).
+    pub(crate) fn store_value<T: crate::Element>(
+        &self,
+        at: u64,
+        value: &T,
+    ) -> Result<(), Corruption> {
+        crate::raw::words::with_word!(T, |W| {
+            let n = (size_of::<T>() / size_of::<W>()) as u64;
+            crate::raw::words::store::<T, W>(self.slice::<W>(at, n)?, value);
+            Ok(())
+        })
+    }
+}

@@ -53,7 +53,7 @@ use crate::loom::Ordering::Relaxed;
 use crate::loom::{
     AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicU8, AtomicU16, AtomicU32, AtomicU64,
 };
-use crate::raw::words::{self, word_size};
+use crate::raw::words;
 use crate::segment::{Entry, Segment};
 
 /// A fixed-size array of `T` in a segment (layout: FORMAT.md §5.1; see [`crate::structures`]).
@@ -89,29 +89,7 @@ impl<T: Element> fmt::Debug for Array<T> {
     }
 }
 
-/// Dispatches on the word size of `T` with `W` bound to the matching atomic type.
-macro_rules! with_word {
-    ($t:ty, |$w:ident| $body:expr) => {
-        match word_size::<$t>() {
-            8 => {
-                type $w = AtomicU64;
-                $body
-            }
-            4 => {
-                type $w = AtomicU32;
-                $body
-            }
-            2 => {
-                type $w = AtomicU16;
-                $body
-            }
-            _ => {
-                type $w = AtomicU8;
-                $body
-            }
-        }
-    };
-}
+use crate::raw::words::with_word;
 
 impl<T: Element> Array<T> {
     const CHECK: () = {

@@ -11,54 +11,21 @@
 //!
 //! [`Timed`] is what turns a slot owned by a dead process into an error instead of a hang.
 
-use core::mem::size_of;
 use std::time::{Duration, Instant};
 
 use crate::Element;
 use crate::error::Corruption;
-use crate::loom::{AtomicU8, AtomicU16, AtomicU32, AtomicU64};
 use crate::raw::open_addressing::Patience;
-use crate::raw::words::{self, word_size};
 use crate::segment::region::Region;
-
-macro_rules! with_word {
-    ($t:ty, |$w:ident| $body:expr) => {
-        match word_size::<$t>() {
-            8 => {
-                type $w = AtomicU64;
-                $body
-            }
-            4 => {
-                type $w = AtomicU32;
-                $body
-            }
-            2 => {
-                type $w = AtomicU16;
-                $body
-            }
-            _ => {
-                type $w = AtomicU8;
-                $body
-            }
-        }
-    };
-}
 
 /// Copies the `T` at `at` (Relaxed words: tear-free per word, never a data race).
 pub(crate) fn load<T: Element>(region: &Region, at: u64) -> Result<T, Corruption> {
-    with_word!(T, |W| {
-        let n = (size_of::<T>() / size_of::<W>()) as u64;
-        Ok(words::load::<T, W>(region.slice::<W>(at, n)?))
-    })
+    region.load_value(at)
 }
 
 /// Stores `value` at `at` (Relaxed words).
 pub(crate) fn store<T: Element>(region: &Region, at: u64, value: &T) -> Result<(), Corruption> {
-    with_word!(T, |W| {
-        let n = (size_of::<T>() / size_of::<W>()) as u64;
-        words::store::<T, W>(region.slice::<W>(at, n)?, value);
-        Ok(())
-    })
+    region.store_value(at, value)
 }
 
 /// How long a Map or Set operation waits for a slot in INSERTING before calling it stuck,
