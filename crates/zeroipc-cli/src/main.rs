@@ -69,6 +69,51 @@ fn main() -> ExitCode {
             json,
         ),
         Command::Rm { segment, force } => command::rm::run(&mut out, &segment, force),
+        Command::Doctor {
+            segment,
+            repair,
+            stale,
+            remove,
+            ignore_unknown,
+            json,
+        } => {
+            let r = match segment {
+                _ if stale => {
+                    command::doctor::stale(&mut out, remove, ignore_unknown, json).map(|()| true)
+                }
+                Some(segment) => command::doctor::run(&mut out, &segment, json, repair),
+                None => command::doctor::missing_segment(),
+            };
+            match r {
+                Ok(true) => Ok(()),
+                Ok(false) => {
+                    let flushed = out.flush().map_err(CliError::from);
+                    return match flushed {
+                        Ok(()) => ExitCode::from(1),
+                        e => finish(e),
+                    };
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Command::Monitor {
+            segment,
+            entry,
+            as_type,
+            interval,
+            count,
+            json,
+        } => command::monitor::run(
+            &mut out,
+            &segment,
+            &entry,
+            &command::monitor::Options {
+                as_type,
+                interval,
+                count,
+                json,
+            },
+        ),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "zeroipc", &mut out);
             Ok(())

@@ -1,8 +1,10 @@
 //! The subcommands, and what they share: the error type and text helpers.
 
 pub(crate) mod create;
+pub(crate) mod doctor;
 pub(crate) mod dump;
 pub(crate) mod list;
+pub(crate) mod monitor;
 pub(crate) mod rm;
 pub(crate) mod show;
 pub(crate) mod watch;
