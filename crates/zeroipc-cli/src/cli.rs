@@ -169,7 +169,7 @@ pub(crate) enum Command {
     /// needs the structure recreated. Each finding says which.
     ///
     /// --stale lists the ZeroIPC segments no process maps or holds open (found through
-    /// /proc); --remove unlinks them, re-checking each just before. A process whose /proc
+    /// /proc; only SEGMENT if given); --remove unlinks them, re-checking each just before. A process whose /proc
     /// entries cannot be read (another user's, a non-dumpable one) counts as a possible user
     /// and keeps the segment, unless --ignore-unknown.
     #[command(
@@ -179,7 +179,8 @@ pub(crate) enum Command {
     )]
     Doctor {
         /// Segment name, with or without the leading '/'.
-        #[arg(required_unless_present = "stale", conflicts_with = "stale")]
+        /// With --stale: check only this segment.
+        #[arg(required_unless_present = "stale")]
         segment: Option<String>,
         /// Repair what is provably safe to repair, and say what was changed.
         #[arg(long)]

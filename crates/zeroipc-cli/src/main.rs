@@ -78,9 +78,14 @@ fn main() -> ExitCode {
             json,
         } => {
             let r = match segment {
-                _ if stale => {
-                    command::doctor::stale(&mut out, remove, ignore_unknown, json).map(|()| true)
-                }
+                _ if stale => command::doctor::stale(
+                    &mut out,
+                    segment.as_deref(),
+                    remove,
+                    ignore_unknown,
+                    json,
+                )
+                .map(|()| true),
                 Some(segment) => command::doctor::run(&mut out, &segment, json, repair),
                 None => command::doctor::missing_segment(),
             };

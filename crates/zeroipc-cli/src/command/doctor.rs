@@ -25,7 +25,7 @@ use zeroipc::inspect::{
     classify_all, decode, remove_if_stale, segment_users, stale_segments,
 };
 
-use super::{CliError, fail, open, printable};
+use super::{CliError, display_name, fail, open, printable};
 
 /// How long to wait before the second snapshot that confirms a stuck slot.
 const RECHECK: Duration = Duration::from_millis(50);
@@ -497,10 +497,11 @@ fn half_created(names: &[String]) -> Vec<(String, String)> {
     out
 }
 
-/// `zeroipc doctor --stale [--remove]`. Processes whose `/proc` entries cannot be read
+/// `zeroipc doctor [SEGMENT] --stale [--remove]`. Processes whose `/proc` entries cannot be read
 /// count as users unless `ignore_unknown`.
 pub(crate) fn stale(
     out: &mut dyn Write,
+    only: Option<&str>,
     remove: bool,
     ignore_unknown: bool,
     json: bool,
@@ -510,8 +511,12 @@ pub(crate) fn stale(
     } else {
         UnknownProcesses::CountAsUsers
     };
-    let list = stale_segments(policy)
+    let mut list = stale_segments(policy)
         .map_err(|e| CliError::Message(format!("cannot scan /dev/shm and /proc: {e}")))?;
+    if let Some(name) = only {
+        let name = display_name(name);
+        list.retain(|u| u.name == name);
+    }
     let mut rows = Vec::new();
     for u in &list {
         let outcome = if remove {
