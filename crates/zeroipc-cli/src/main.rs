@@ -1,8 +1,9 @@
-//! The `zeroipc` command-line tool: list, show, dump, watch, create and rm ZeroIPC
-//! shared-memory segments.
+//! The `zeroipc` command-line tool: list, show, dump, watch, monitor, doctor, create and rm
+//! ZeroIPC shared-memory segments.
 //!
 //! Every command that inspects maps segments read-only, through the public API of the
-//! `zeroipc` library; only `create` and `rm` change anything.
+//! `zeroipc` library; only `create`, `rm` and `doctor --stale --remove` change anything.
+//! `doctor` exits 1 when it finds problems.
 //! Errors are one line on stderr (`zeroipc: <what>`) and a non-zero exit status; a corrupt
 //! or hostile segment is reported, never a reason to panic.
 #![forbid(unsafe_code)]

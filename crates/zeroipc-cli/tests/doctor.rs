@@ -65,6 +65,19 @@ fn child_hold_mutex() {
     }
 }
 
+/// Child: sleep in a blocking pop on the empty queue `q` of segment `$CHILD` (registering
+/// as a sleeper), until killed.
+#[test]
+fn child_sleep_on_queue() {
+    let Ok(name) = std::env::var(CHILD) else {
+        return;
+    };
+    let seg = Segment::open(&name).unwrap();
+    let q: Queue<u32> = Queue::open(&seg, "q").unwrap();
+    println!("sleeping");
+    let _ = q.pop_timeout(std::time::Duration::from_secs(60));
+}
+
 /// Child: open segment `$CHILD` (becoming a user) and exit.
 #[test]
 fn child_use_and_exit() {
@@ -351,4 +364,54 @@ fn stale_lists_and_removes_a_segment_whose_user_exited() {
     );
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(!name.path().exists());
+}
+
+#[test]
+fn sleepers_left_by_a_killed_waiter_are_reported_once_nobody_uses_the_segment() {
+    let name = ShmName::new("doctor_sleepers");
+    let seg = create(&name);
+    let _q: Queue<u32> = Queue::create(&seg, "q", 4).unwrap();
+    drop(_q);
+    drop(seg);
+    let mut child = spawn_child("child_sleep_on_queue", name.as_str());
+    wait_for_line(&mut child, "sleeping");
+    // Wait until it has registered (the registry entry appears with a non-zero count).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, doc) = doctor_json(&["doctor", name.as_str(), "--json"]);
+        if doc["entries"] == 2 {
+            // The child still uses it: nothing to report about sleepers.
+            assert!(
+                !categories(&doc).contains(&"stale_sleepers".to_owned()),
+                "{doc}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child never slept: {doc}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (code, doc) = doctor_json(&["doctor", name.as_str(), "--json"]);
+    let text = doc.to_string();
+    assert!(
+        text.contains("1 sleeper(s) registered while no other process uses"),
+        "{doc}"
+    );
+    // A finding when every process could be inspected; a note (exit 0) when some could
+    // not, as in sandboxes whose init is unreadable.
+    let unknown = !doc["users"]["unknown"].as_array().unwrap().is_empty()
+        || doc["users"]["proc_restricted"] == true;
+    if unknown {
+        assert_eq!(code, 0, "{doc}");
+        assert!(doc["notes"][0]["entry"] == "__zeroipc_waiters", "{doc}");
+    } else {
+        assert_eq!(code, 1, "{doc}");
+        assert_eq!(categories(&doc), ["stale_sleepers"]);
+    }
 }

@@ -199,3 +199,35 @@ fn monitor_errors_are_one_line() {
     let missing = ShmName::new("monitor_missing");
     zeroipc(&["monitor", missing.as_str(), "q"]).one_line_error();
 }
+
+#[test]
+fn monitor_stops_cleanly_when_its_reader_goes_away() {
+    use std::io::{BufRead, BufReader};
+    let name = ShmName::new("monitor_sigpipe");
+    let seg = create(&name);
+    let q: Queue<u32> = Queue::create(&seg, "q", 64).unwrap();
+    let mut mon = monitor(&[name.as_str(), "q"]);
+    settle();
+    q.push(1).unwrap();
+    let mut line = String::new();
+    BufReader::new(mon.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "1\n");
+    drop(mon.stdout.take()); // as `| head -1` does
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut v = 2;
+    let status = loop {
+        if let Some(status) = mon.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "monitor kept running");
+        q.push(v).unwrap();
+        v += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    let mut err = String::new();
+    std::io::Read::read_to_string(mon.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(err.is_empty(), "{err}");
+}

@@ -160,15 +160,21 @@ pub(crate) fn run(
             }
         }
         if let Kind::WaiterRegistry { sleepers, .. } = kind {
-            if *sleepers > 0 && others.is_empty() && usage_known {
-                add(
-                    &mut findings,
-                    "stale_sleepers",
-                    format!(
-                        "{sleepers} sleeper(s) registered while no other process uses the segment"
-                    ),
-                    SLEEPERS,
+            if *sleepers > 0 && others.is_empty() {
+                let message = format!(
+                    "{sleepers} sleeper(s) registered while no other process uses the segment"
                 );
+                if usage_known {
+                    add(&mut findings, "stale_sleepers", message, SLEEPERS);
+                } else {
+                    // A process we cannot inspect may really be sleeping: not a finding.
+                    notes.push((
+                        name.clone(),
+                        format!(
+                            "{message} that we can see (some processes could not be inspected)"
+                        ),
+                    ));
+                }
             }
         }
     }

@@ -236,14 +236,18 @@ impl Monitor<'_> {
 
     fn u32(&self, at: u64) -> Result<u32, CliError> {
         let b = self.bytes(at, 4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        b.get(..4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+            .ok_or_else(|| CliError::Message(format!("{}: short read", self.seg.name())))
     }
 
     fn u64(&self, at: u64) -> Result<u64, CliError> {
         let b = self.bytes(at, 8)?;
-        Ok(u64::from_le_bytes([
-            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-        ]))
+        b.get(..8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+            .ok_or_else(|| CliError::Message(format!("{}: short read", self.seg.name())))
     }
 
     fn done(&self) -> bool {
