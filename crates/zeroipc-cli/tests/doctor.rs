@@ -415,3 +415,26 @@ fn sleepers_left_by_a_killed_waiter_are_reported_once_nobody_uses_the_segment() 
         assert_eq!(categories(&doc), ["stale_sleepers"]);
     }
 }
+
+#[test]
+fn impossible_field_values_are_corrupt_findings() {
+    let name = ShmName::new("doctor_corrupt_field");
+    let seg = create(&name);
+    RwLock::create(&seg, "rw").unwrap();
+    let offset = seg.find("rw_state").unwrap().offset();
+    drop(seg);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(name.path())
+        .unwrap();
+    // writer_active 7: neither 0 nor 1.
+    file.write_all_at(&7i32.to_le_bytes(), offset + 4).unwrap();
+    let (code, doc) = doctor_json(&["doctor", name.as_str(), "--json"]);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(categories(&doc), ["corrupt"], "{doc}");
+    assert_eq!(doc["findings"][0]["entry"], "rw");
+    assert_eq!(
+        doc["findings"][0]["remedy"],
+        "not repairable: recreate the structure"
+    );
+}

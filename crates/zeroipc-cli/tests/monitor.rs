@@ -231,3 +231,31 @@ fn monitor_stops_cleanly_when_its_reader_goes_away() {
     std::io::Read::read_to_string(mon.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert!(err.is_empty(), "{err}");
 }
+
+#[test]
+fn streams_and_channels_are_followed_through_their_buffers() {
+    use std::os::unix::fs::FileExt;
+    let name = common::load_golden("cpp_all.bin");
+    // By base name or header; an unbuffered channel has nothing to follow.
+    for entry in ["strm", "strm_header", "chb", "chb_header", "sig_f64"] {
+        let run = zeroipc(&["monitor", name.as_str(), entry, "--count", "0"]);
+        assert_eq!(run.code, Some(0), "{entry}: {}", run.stderr);
+    }
+    let line = zeroipc(&["monitor", name.as_str(), "chu"]).one_line_error();
+    assert!(line.contains("chu_buffer"), "{line}");
+
+    // The stream's ring (strm_buffer, i32, write_pos 40 of 64 bytes): a producer writes 777.
+    let seg = Segment::open_read_only(name.as_str()).unwrap();
+    let ring = seg.find("strm_buffer").unwrap().offset();
+    drop(seg);
+    let mon = monitor(&[name.as_str(), "strm", "--count", "1", "--as", "i32"]);
+    settle();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(name.path())
+        .unwrap();
+    file.write_all_at(&777i32.to_le_bytes(), ring + 24 + 40)
+        .unwrap();
+    file.write_all_at(&44u64.to_le_bytes(), ring).unwrap();
+    assert_eq!(finish(mon), "777\n");
+}

@@ -110,6 +110,11 @@ pub(crate) fn run(
 /// The entry to follow for `name` and what it is.
 fn resolve(seg: &ReadOnlySegment, name: &str) -> Result<(Entry, Target), CliError> {
     let find = |n: &str| seg.find(n).ok();
+    // A Stream/Channel header names its buffer.
+    let name = name
+        .strip_suffix("_header")
+        .filter(|b| !b.is_empty())
+        .unwrap_or(name);
     let shown = printable(name);
     // Composites by their base name.
     let entry = if find(&format!("{name}_header")).is_some() {
@@ -170,8 +175,8 @@ fn resolve(seg: &ReadOnlySegment, name: &str) -> Result<(Entry, Target), CliErro
         },
         other => {
             return fail(format!(
-                "{shown}: a {} cannot be monitored (queue, ring, signal, array, stream or \
-                 channel)",
+                "{shown}: cannot be monitored: its kind is {} (monitor follows a queue, ring, \
+                 signal, array, stream or buffered channel)",
                 other.name()
             ));
         }
