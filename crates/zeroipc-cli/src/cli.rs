@@ -163,10 +163,11 @@ pub(crate) enum Command {
     /// Exit status: 0 healthy, 1 problems found (or the segment cannot be checked: a
     /// one-line error on stderr), 2 usage error.
     ///
-    /// --repair changes nothing it cannot prove safe, which in this version is nothing: a
-    /// dead Mutex/RwLock/Once holder is taken over by the next zeroipc locker (the library's
-    /// OwnerDead path); a high sleeper counter only costs an extra wake; everything else
-    /// needs the structure recreated. Each finding says which.
+    /// --repair changes only what it can prove safe: the waiter-registry sleeper counters
+    /// of a segment no other process uses (each cleared only if unchanged since it was
+    /// read, so a new sleeper is never lost). A dead Mutex/RwLock/Once holder is left to
+    /// the next zeroipc locker, which takes it over (the library's OwnerDead path);
+    /// everything else needs the structure recreated. Each finding says which.
     ///
     /// --stale lists the ZeroIPC segments no process maps or holds open (found through
     /// /proc; only SEGMENT if given); --remove unlinks them, re-checking each just before. A process whose /proc

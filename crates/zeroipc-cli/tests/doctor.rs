@@ -214,7 +214,7 @@ fn a_mutex_whose_holder_was_sigkilled_is_a_dead_holder_with_its_pid() {
         doc["repair_note"]
             .as_str()
             .unwrap()
-            .contains("nothing was changed")
+            .contains("left as found")
     );
 
     // The library's takeover path then recovers the lock.
@@ -407,12 +407,22 @@ fn sleepers_left_by_a_killed_waiter_are_reported_once_nobody_uses_the_segment() 
     // not, as in sandboxes whose init is unreadable.
     let unknown = !doc["users"]["unknown"].as_array().unwrap().is_empty()
         || doc["users"]["proc_restricted"] == true;
+    let (_, fixed) = doctor_json(&["doctor", name.as_str(), "--json", "--repair"]);
     if unknown {
         assert_eq!(code, 0, "{doc}");
         assert!(doc["notes"][0]["entry"] == "__zeroipc_waiters", "{doc}");
+        // Not provably dead: --repair leaves the counter alone.
+        assert_eq!(fixed["repaired"], serde_json::json!([]), "{fixed}");
+        assert!(fixed.to_string().contains("1 sleeper(s)"), "{fixed}");
     } else {
         assert_eq!(code, 1, "{doc}");
         assert_eq!(categories(&doc), ["stale_sleepers"]);
+        assert_eq!(
+            fixed["repaired"][0],
+            "__zeroipc_waiters: cleared 1 sleeper registration(s) of dead processes"
+        );
+        let (code, doc) = doctor_json(&["doctor", name.as_str(), "--json"]);
+        assert_eq!(code, 0, "{doc}");
     }
 }
 

@@ -12,8 +12,11 @@
 //! A slot or holder state that is part of an operation in progress is not a fault: stuck
 //! slots are reported only when two snapshots [`RECHECK`] apart agree.
 //!
-//! `--repair` writes nothing in this version: every finding says what recovers it (the
-//! library's dead-holder takeover, a harmless extra wake, or recreating the structure).
+//! `--repair` changes one thing only: the waiter-registry sleeper counters of a segment no
+//! other process uses, each cleared only if it still holds the value read before the users
+//! were checked ([`zeroipc::Segment::clear_dead_sleepers`]). A dead lock holder is left to
+//! the library's takeover (the next zeroipc locker gets `OwnerDead`); everything else needs
+//! the structure recreated. Every finding says which.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -45,8 +48,8 @@ struct Finding {
 const RECREATE: &str = "not repairable: recreate the structure";
 const TAKEOVER: &str = "not repaired here: the next zeroipc lock/wait takes it over from \
                         the dead holder (OwnerDead / Recovered)";
-const SLEEPERS: &str = "not repaired: a too-high counter only costs an extra FUTEX_WAKE per \
-                        operation; recreating the segment resets it";
+const SLEEPERS: &str = "repairable with --repair (each counter is cleared only if unchanged \
+                        since it was read); harmless otherwise: an extra FUTEX_WAKE per operation";
 
 /// `zeroipc doctor SEGMENT`. Returns whether the segment is healthy.
 pub(crate) fn run(
@@ -58,6 +61,17 @@ pub(crate) fn run(
     let seg = open(segment)?;
     let entries = classify_all(&seg)
         .map_err(|e| CliError::Message(format!("{}: corrupt segment: {e}", seg.name())))?;
+    // The sleeper counters, read before the users are looked up (see
+    // `Segment::clear_dead_sleepers`).
+    let observed: Option<Vec<u32>> = entries
+        .iter()
+        .find(|(_, k)| matches!(k, Kind::WaiterRegistry { .. }))
+        .and_then(|(e, _)| seg.read_bytes(e.offset(), e.size()).ok())
+        .map(|b| {
+            b.chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        });
     let me = std::process::id();
     let users = segment_users(segment).ok();
     let others: Vec<u32> = users
@@ -194,8 +208,20 @@ pub(crate) fn run(
     }
 
     let healthy = findings.is_empty();
-    let repair_note = "nothing was changed: this version repairs nothing it cannot prove safe \
-                       (see each finding's remedy)";
+    let mut repaired: Vec<String> = Vec::new();
+    if repair && findings.iter().any(|f| f.category == "stale_sleepers") {
+        if let Some(observed) = &observed {
+            let rw = zeroipc::Segment::open(segment).map_err(|e| {
+                CliError::Message(format!("cannot open {} to repair it: {e}", seg.name()))
+            })?;
+            let cleared = rw.clear_dead_sleepers(observed);
+            repaired.push(format!(
+                "__zeroipc_waiters: cleared {cleared} sleeper registration(s) of dead processes"
+            ));
+        }
+    }
+    let repair_note = "only dead processes' sleeper counters are ever changed; everything \
+                       else is left as found (see each finding's remedy)";
     if json {
         let list: Vec<_> = findings
             .iter()
@@ -222,7 +248,7 @@ pub(crate) fn run(
             })),
         });
         if repair {
-            doc["repaired"] = json!([]);
+            doc["repaired"] = json!(repaired);
             doc["repair_note"] = repair_note.into();
         }
         serde_json::to_writer_pretty(&mut *out, &doc)?;
@@ -281,6 +307,9 @@ pub(crate) fn run(
         writeln!(out, "{} problem(s) found", findings.len())?;
     }
     if repair {
+        for r in &repaired {
+            writeln!(out, "repaired {}", printable(r))?;
+        }
         writeln!(out, "repair: {repair_note}")?;
     }
     Ok(healthy)
