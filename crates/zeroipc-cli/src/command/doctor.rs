@@ -152,6 +152,20 @@ pub(crate) fn run(
                 );
             }
         }
+        if spec_for(kind).is_none()
+            && matches!(
+                kind,
+                Kind::Queue { .. } | Kind::Stack { .. } | Kind::Map { .. } | Kind::Set { .. }
+            )
+        {
+            notes.push((
+                name.clone(),
+                format!(
+                    "slot states not checked: its element size has no integer type ({})",
+                    kind.name()
+                ),
+            ));
+        }
         for h in held(d) {
             match h.pid {
                 Some(pid) if !h.alive => add(
