@@ -4,8 +4,8 @@ use clap::{Parser, Subcommand};
 use zeroipc::inspect::{KIND_NAMES, TypeSpec};
 
 /// Inspect and manage ZeroIPC shared-memory segments. Every command that inspects (list,
-/// show, dump, watch) maps segments read-only and never writes to them; only create and rm
-/// change anything.
+/// show, dump, watch, doctor, monitor) maps segments read-only and never writes to them;
+/// only create, rm and doctor --stale --remove change anything.
 #[derive(Debug, Parser)]
 #[command(
     name = "zeroipc",
@@ -164,6 +164,85 @@ pub(crate) enum Command {
         /// (internal) The demo's segment, for --role.
         #[arg(long, hide = true)]
         segment: Option<String>,
+    },
+    /// Check a segment read-only and report what is wrong; or list stale segments.
+    ///
+    /// Checks the table, every entry's fields, stuck slots (queue slots claimed but never
+    /// published, stack slots left WRITING/READING, map/set slots left INSERTING: a peer
+    /// died mid-operation; confirmed by a second snapshot 50 ms later), dead holders (a
+    /// held Mutex, RwLock/Monitor/Signal mutex, Semaphore or running Once whose zeroipc
+    /// process is gone; upstream holders store no pid and cannot be judged), half-created
+    /// composites (Event, RwLock, Monitor, Signal, Stream, Channel with parts missing), and
+    /// waiter-registry sleepers registered while no other process uses the segment.
+    ///
+    /// Exit status: 0 healthy, 1 problems found (or the segment cannot be checked: a
+    /// one-line error on stderr), 2 usage error.
+    ///
+    /// --repair changes only what it can prove safe: the waiter-registry sleeper counters
+    /// of a segment no other process uses (each cleared only if unchanged since it was
+    /// read, so a new sleeper is never lost). A dead Mutex/RwLock/Once holder is left to
+    /// the next zeroipc locker, which takes it over (the library's OwnerDead path);
+    /// everything else needs the structure recreated. Each finding says which.
+    ///
+    /// --stale lists the ZeroIPC segments no process maps or holds open (found through
+    /// /proc; only SEGMENT if given); --remove unlinks them, re-checking each just before. A process whose /proc
+    /// entries cannot be read (another user's, a non-dumpable one) counts as a possible user
+    /// and keeps the segment, unless --ignore-unknown.
+    #[command(
+        after_help = "Examples:\n  zeroipc doctor /sensors\n  zeroipc doctor sensors --json\n  \
+                            zeroipc doctor /sensors --repair\n  zeroipc doctor --stale\n  \
+                            zeroipc doctor --stale --remove"
+    )]
+    Doctor {
+        /// Segment name, with or without the leading '/'.
+        /// With --stale: check only this segment.
+        #[arg(required_unless_present = "stale")]
+        segment: Option<String>,
+        /// Repair what is provably safe to repair, and say what was changed.
+        #[arg(long)]
+        repair: bool,
+        /// List the ZeroIPC segments that no process uses.
+        #[arg(long, conflicts_with = "repair")]
+        stale: bool,
+        /// With --stale: remove them (each re-checked just before).
+        #[arg(long, requires = "stale")]
+        remove: bool,
+        /// With --stale: decide from the processes that can be inspected only.
+        #[arg(long, requires = "stale")]
+        ignore_unknown: bool,
+        /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the values a structure receives as they arrive, without consuming them.
+    ///
+    /// Queue: each newly published element (follows tail); values that consumers popped and
+    /// producers overwrote before a poll saw them are counted in "missed N" lines. Ring:
+    /// follows write_pos. Signal: the value at each version change. Array: changed elements
+    /// as "[index] value". Stream / Channel (by base name): their x_buffer ring / queue.
+    /// Values already there when monitoring starts are not printed. Read-only; polls every
+    /// --interval ms; stops after --count values, on Ctrl-C, or when the reader goes away.
+    #[command(after_help = "Examples:\n  zeroipc monitor /sensors q_jobs\n  \
+                            zeroipc monitor sensors readings --as f64 --interval 100\n  \
+                            zeroipc monitor /sensors temperature --count 1 --json")]
+    Monitor {
+        /// Segment name, with or without the leading '/'.
+        segment: String,
+        /// The structure to follow.
+        entry: String,
+        /// Read values as this type (default: an unsigned integer of the element's size,
+        /// else hex).
+        #[arg(long = "as", value_name = "TYPE", value_parser = parse_type)]
+        as_type: Option<TypeSpec>,
+        /// Poll interval in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+        interval: u64,
+        /// Stop after this many values.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+        /// Print one JSON object a line.
+        #[arg(long)]
+        json: bool,
     },
     /// Print a shell completion script to stdout.
     #[command(

@@ -1,8 +1,9 @@
-//! The `zeroipc` command-line tool: list, show, dump, watch, create and rm ZeroIPC
-//! shared-memory segments.
+//! The `zeroipc` command-line tool: list, show, dump, watch, monitor, doctor, create and rm
+//! ZeroIPC shared-memory segments.
 //!
 //! Every command that inspects maps segments read-only, through the public API of the
-//! `zeroipc` library; only `create` and `rm` change anything.
+//! `zeroipc` library; only `create`, `rm` and `doctor --stale --remove` change anything.
+//! `doctor` exits 1 when it finds problems.
 //! Errors are one line on stderr (`zeroipc: <what>`) and a non-zero exit status; a corrupt
 //! or hostile segment is reported, never a reason to panic.
 #![forbid(unsafe_code)]
@@ -70,6 +71,56 @@ fn main() -> ExitCode {
         ),
         Command::Rm { segment, force } => command::rm::run(&mut out, &segment, force),
         Command::Demo { role, segment } => command::demo::run(&mut out, role, segment.as_deref()),
+        Command::Doctor {
+            segment,
+            repair,
+            stale,
+            remove,
+            ignore_unknown,
+            json,
+        } => {
+            let r = match segment {
+                _ if stale => command::doctor::stale(
+                    &mut out,
+                    segment.as_deref(),
+                    remove,
+                    ignore_unknown,
+                    json,
+                )
+                .map(|()| true),
+                Some(segment) => command::doctor::run(&mut out, &segment, json, repair),
+                None => command::doctor::missing_segment(),
+            };
+            match r {
+                Ok(true) => Ok(()),
+                Ok(false) => {
+                    let flushed = out.flush().map_err(CliError::from);
+                    return match flushed {
+                        Ok(()) => ExitCode::from(1),
+                        e => finish(e),
+                    };
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Command::Monitor {
+            segment,
+            entry,
+            as_type,
+            interval,
+            count,
+            json,
+        } => command::monitor::run(
+            &mut out,
+            &segment,
+            &entry,
+            &command::monitor::Options {
+                as_type,
+                interval,
+                count,
+                json,
+            },
+        ),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "zeroipc", &mut out);
             Ok(())

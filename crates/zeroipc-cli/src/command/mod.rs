@@ -2,8 +2,10 @@
 
 pub(crate) mod create;
 pub(crate) mod demo;
+pub(crate) mod doctor;
 pub(crate) mod dump;
 pub(crate) mod list;
+pub(crate) mod monitor;
 pub(crate) mod rm;
 pub(crate) mod show;
 pub(crate) mod watch;

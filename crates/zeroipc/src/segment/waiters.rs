@@ -34,7 +34,7 @@
 //! harmless `FUTEX_WAKE` per operation. A process that could not find or create the registry
 //! (table full, out of space) sleeps in 1 ms slices instead of being woken.
 
-use crate::loom::Ordering::Relaxed;
+use crate::loom::Ordering::{Relaxed, SeqCst};
 use crate::loom::{AtomicU32, AtomicU64};
 
 use super::{Entry, Segment};
@@ -107,6 +107,62 @@ impl Segment {
         self.sleepers(entry)
     }
 
+    /// Clears the waiter-registry sleeper counters left behind by processes that died while
+    /// sleeping, and returns how many registrations were cleared (0 without a registry).
+    ///
+    /// A sleeper killed while registered leaves its counter one too high; the only cost is a
+    /// `FUTEX_WAKE` per operation that wakes nobody, so this is housekeeping for tools
+    /// (`zeroipc doctor --repair`), never needed for correctness.
+    ///
+    /// `observed` are the counters as the caller read them (the registry's bytes as
+    /// little-endian u32s: `data` then `room` per table slot) **before** it established that
+    /// no process uses the segment (see [`crate::inspect::segment_users`]). A process
+    /// sleeping then would still be a user, so every observed count belongs to a dead
+    /// process. Each counter is set to 0 only if it still equals its observed value (a CAS):
+    /// live sleepers only ever add to a counter and remove what they added, so a counter
+    /// that changed has a live sleeper and is left alone, and none is ever lost.
+    ///
+    /// The caller's check is only as good as `/proc` is: a sleeper in another pid namespace
+    /// is invisible and must not exist (see [`crate::inspect::users`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use zeroipc::SegmentOptions;
+    /// # let name = format!("/zeroipc-doc-clear-sleepers-{}", std::process::id());
+    /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// assert_eq!(seg.clear_dead_sleepers(&[1, 0]), 0); // no registry: nothing to clear
+    /// # zeroipc::Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn clear_dead_sleepers(&self, observed: &[u32]) -> u64 {
+        let Some(offset) = self.find_registry_now() else {
+            return 0;
+        };
+        let n = observed.len().min(2 * self.max_entries() as usize);
+        let Ok(words) = self.ro.inner.region.slice::<AtomicU32>(offset, n as u64) else {
+            return 0;
+        };
+        let mut cleared = 0;
+        for (word, &seen) in words.iter().zip(observed) {
+            // ORDERING: SeqCst — as the sleepers' own increments (the Dekker pair above).
+            if seen != 0 && word.compare_exchange(seen, 0, SeqCst, SeqCst).is_ok() {
+                cleared += u64::from(seen);
+            }
+        }
+        cleared
+    }
+
+    /// The registry's offset, searching the table now whatever the cache says.
+    fn find_registry_now(&self) -> Option<u64> {
+        self.ro.inner.waiters.searched_at.store(0, Relaxed);
+        let cached = self.ro.inner.waiters.offset.load(Relaxed);
+        if cached != 0 {
+            return Some(cached);
+        }
+        self.find_registry()
+    }
+
     #[cold]
     fn find_registry(&self) -> Option<u64> {
         let inner = &self.ro.inner;
@@ -125,5 +181,45 @@ impl Segment {
         }
         inner.waiters.offset.store(e.offset(), Relaxed);
         Some(e.offset())
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use crate::segment::{Segment, SegmentOptions};
+
+    /// Creates a segment with a queue `q` and one registered sleeper on it, as a process
+    /// that died while sleeping leaves it.
+    #[test]
+    fn clear_dead_sleepers_clears_only_unchanged_counters() {
+        let name = format!("/zeroipc-test-{}-waiters-clear", std::process::id());
+        let seg = SegmentOptions::new()
+            .size(64 * 1024)
+            .create_new(&name)
+            .unwrap();
+        let q = crate::structures::Queue::<u32>::create(&seg, "q", 4).unwrap();
+        drop(q);
+        let entry = seg.find("q").unwrap();
+        let s = seg.sleepers_or_create(&entry).unwrap();
+        s.data.fetch_add(1, super::SeqCst); // the dead sleeper
+        let observed = |seg: &Segment| -> Vec<u32> {
+            let e = seg.find(super::WAITERS_ENTRY).unwrap();
+            seg.read_bytes(e.offset(), e.size())
+                .unwrap()
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        };
+        let seen = observed(&seg);
+        // A live sleeper registers after the observation: left alone.
+        s.data.fetch_add(1, super::SeqCst);
+        assert_eq!(seg.clear_dead_sleepers(&seen), 0);
+        assert_eq!(s.data.load(super::SeqCst), 2);
+        // It leaves again: the dead count alone remains and is cleared.
+        s.data.fetch_sub(1, super::SeqCst);
+        assert_eq!(seg.clear_dead_sleepers(&seen), 1);
+        assert_eq!(s.data.load(super::SeqCst), 0);
+        assert_eq!(observed(&seg).iter().sum::<u32>(), 0);
+        Segment::unlink(&name).unwrap();
     }
 }
