@@ -108,8 +108,9 @@ fn crossbeam_array_queue_push_pop(bencher: divan::Bencher) {
     });
 }
 
-/// Uncontended zeroipc Mutex lock + unlock (target: within 1.2x of std's Mutex).
-#[divan::bench]
+/// Uncontended zeroipc Mutex lock + unlock (target: within 1.2x of std's Mutex). Fixed
+/// sample size, as for the queue (the first call's one-time costs confuse calibration).
+#[divan::bench(sample_size = 10_000)]
 fn mutex_lock_unlock(bencher: divan::Bencher) {
     let s = Scratch::new("mutex");
     let m = zeroipc::sync::Mutex::create(&s.seg, "m").expect("mutex");
@@ -117,7 +118,7 @@ fn mutex_lock_unlock(bencher: divan::Bencher) {
 }
 
 /// The floor for `mutex_lock_unlock`: std's futex Mutex.
-#[divan::bench]
+#[divan::bench(sample_size = 10_000)]
 fn std_mutex_lock_unlock(bencher: divan::Bencher) {
     let m = std::sync::Mutex::new(());
     bencher.bench_local(|| drop(divan::black_box(m.lock().expect("uncontended"))));
