@@ -655,3 +655,272 @@ fn a_pending_async_recv_is_not_polled_while_nothing_changes() {
         assert!(w.wakes.load(Ordering::Relaxed) >= 1);
     }
 }
+
+// ---- async under tokio ----
+
+const TOKIO_WAIT: Duration = Duration::from_secs(30);
+const ECHO_N: u32 = 500;
+
+/// Child role "echo": for the buffered pair (`bdown` → `bup`) and the unbuffered pair
+/// (`udown` → `uup`), one thread each receives every value and sends it back, closing the
+/// way up once the way down is closed and drained.
+fn echo_child() -> bool {
+    let Some(name) = child_role("echo") else {
+        return false;
+    };
+    let seg = Segment::open(&name).unwrap();
+    let threads: Vec<_> = [("bdown", "bup"), ("udown", "uup")]
+        .into_iter()
+        .map(|(down, up)| {
+            let down: Channel<u32> = Channel::open(&seg, down).unwrap();
+            let up: Channel<u32> = Channel::open(&seg, up).unwrap();
+            std::thread::spawn(move || {
+                loop {
+                    match down.recv_timeout(TOKIO_WAIT) {
+                        Ok(v) => up.send_timeout(v, TOKIO_WAIT).unwrap(),
+                        Err(RecvError::Disconnected) => break,
+                        Err(e) => panic!("echo: {e:?}"),
+                    }
+                }
+                up.close();
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    true
+}
+
+/// Creates the echo channels in `seg` (buffered capacity 8, and unbuffered).
+fn echo_channels(seg: &Segment) -> [(Channel<u32>, Channel<u32>); 2] {
+    let pair = |down, up, cap| {
+        (
+            Channel::create(seg, down, cap).unwrap(),
+            Channel::create(seg, up, cap).unwrap(),
+        )
+    };
+    [pair("bdown", "bup", 8), pair("udown", "uup", 0)]
+}
+
+/// On the current runtime: one task sends 0..ECHO_N down with `send_async` and closes,
+/// another receives what comes back up with `recv_async` until it is closed.
+async fn echo_round_trip(down: Channel<u32>, up: Channel<u32>) -> Vec<u32> {
+    let sender = tokio::spawn(async move {
+        for v in 0..ECHO_N {
+            down.send_async(v).await.unwrap();
+        }
+        down.close();
+    });
+    let receiver = tokio::spawn(async move {
+        let mut got = Vec::new();
+        loop {
+            match up.recv_async().await {
+                Ok(v) => got.push(v),
+                Err(RecvError::Disconnected) => return got,
+                Err(e) => panic!("{e:?} after {} values", got.len()),
+            }
+        }
+    });
+    sender.await.unwrap();
+    receiver.await.unwrap()
+}
+
+const TOKIO_CT_TEST: &str = "async_send_and_recv_cross_processes_under_tokio_current_thread";
+
+#[test]
+fn async_send_and_recv_cross_processes_under_tokio_current_thread() {
+    if echo_child() || common::is_child() {
+        return;
+    }
+    let (name, seg) = fresh(TOKIO_CT_TEST);
+    let [(bdown, bup), (udown, uup)] = echo_channels(&seg);
+    let child = spawn_child(TOKIO_CT_TEST, "echo", &name);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    // Both pairs at once, four tasks on one thread: none may block it.
+    let (buffered, unbuffered) = rt.block_on(async {
+        let b = tokio::spawn(echo_round_trip(bdown, bup));
+        let u = tokio::spawn(echo_round_trip(udown, uup));
+        tokio::time::timeout(TOKIO_WAIT, async { (b.await.unwrap(), u.await.unwrap()) })
+            .await
+            .expect("deadline")
+    });
+    wait_ok(child, 30);
+    let want: Vec<u32> = (0..ECHO_N).collect();
+    assert_eq!(buffered, want, "buffered: every value once, in order");
+    assert_eq!(unbuffered, want, "unbuffered: every value once, in order");
+}
+
+const TOKIO_MT_TEST: &str = "async_send_and_recv_cross_processes_under_tokio_multi_thread";
+
+#[test]
+fn async_send_and_recv_cross_processes_under_tokio_multi_thread() {
+    if echo_child() || common::is_child() {
+        return;
+    }
+    let (name, seg) = fresh(TOKIO_MT_TEST);
+    let [(bdown, bup), (udown, uup)] = echo_channels(&seg);
+    let child = spawn_child(TOKIO_MT_TEST, "echo", &name);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let (buffered, unbuffered) = rt.block_on(async {
+        let b = tokio::spawn(echo_round_trip(bdown, bup));
+        let u = tokio::spawn(echo_round_trip(udown, uup));
+        tokio::time::timeout(TOKIO_WAIT, async { (b.await.unwrap(), u.await.unwrap()) })
+            .await
+            .expect("deadline")
+    });
+    wait_ok(child, 30);
+    let want: Vec<u32> = (0..ECHO_N).collect();
+    assert_eq!(buffered, want, "buffered: every value once, in order");
+    assert_eq!(unbuffered, want, "unbuffered: every value once, in order");
+}
+
+#[test]
+fn async_tasks_and_threads_share_channels_under_tokio_multi_thread() {
+    const PER: u32 = 200;
+    let (_n, seg) = fresh("chan_tokio_mt_threads");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    for cap in [0, 8] {
+        let c: Channel<u32> = Channel::create(&seg, &format!("mt{cap}"), cap).unwrap();
+        // Senders 0 and 1 are tokio tasks, sender 2 a plain thread; receivers likewise:
+        // values cross between tasks and threads in both directions.
+        let thread_tx = {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                for i in 0..PER {
+                    c.send_timeout(2000 + i, TOKIO_WAIT).unwrap();
+                }
+            })
+        };
+        let thread_rx = {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                loop {
+                    match c.recv_timeout(TOKIO_WAIT) {
+                        Ok(v) => got.push(v),
+                        Err(RecvError::Disconnected) => return got,
+                        Err(e) => panic!("{e:?}"),
+                    }
+                }
+            })
+        };
+        let task_got = rt.block_on(async {
+            let receivers: Vec<_> = (0..2)
+                .map(|_| {
+                    let c = c.clone();
+                    tokio::spawn(async move {
+                        let mut got = Vec::new();
+                        while let Ok(v) = c.recv_async().await {
+                            got.push(v);
+                        }
+                        got
+                    })
+                })
+                .collect();
+            let senders: Vec<_> = (0..2u32)
+                .map(|s| {
+                    let c = c.clone();
+                    tokio::spawn(async move {
+                        for i in 0..PER {
+                            c.send_async(s * 1000 + i).await.unwrap();
+                        }
+                    })
+                })
+                .collect();
+            tokio::time::timeout(TOKIO_WAIT, async {
+                for s in senders {
+                    s.await.unwrap();
+                }
+                // The thread sender must finish too before the close.
+                while !thread_tx.is_finished() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                c.close();
+                let mut got = Vec::new();
+                for r in receivers {
+                    got.extend(r.await.unwrap());
+                }
+                got
+            })
+            .await
+            .expect("deadline")
+        });
+        thread_tx.join().unwrap();
+        let mut got = task_got;
+        got.extend(thread_rx.join().unwrap());
+        got.sort_unstable();
+        let want: Vec<u32> = (0..3)
+            .flat_map(|s| (0..PER).map(move |i| s * 1000 + i))
+            .collect();
+        assert_eq!(got, want, "capacity {cap}: every value exactly once");
+    }
+}
+
+#[test]
+fn a_pending_recv_async_does_not_block_the_tokio_executor() {
+    let (_n, seg) = fresh("chan_tokio_not_blocked");
+    // The runtime runs on a helper thread, so a blocked executor (whose own timers could not
+    // fire either) is still caught by this thread's deadline.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let seg2 = seg.clone();
+    let helper = std::thread::spawn(move || {
+        let seg = seg2;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        for cap in [0, 4] {
+            let c: Channel<u32> = Channel::create(&seg, &format!("nb{cap}"), cap).unwrap();
+            let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+            let (got, ticks_before_value) = rt.block_on(async {
+                // One thread, and the receiver is spawned first: if its pending `recv_async`
+                // blocked the thread, the ticker below (which also sends the value) never ran.
+                let receiver = {
+                    let (c, ticks) = (c.clone(), ticks.clone());
+                    tokio::spawn(async move {
+                        let v = c.recv_async().await;
+                        (v, ticks.load(std::sync::atomic::Ordering::Relaxed))
+                    })
+                };
+                let ticker = {
+                    let (c, ticks) = (c.clone(), ticks.clone());
+                    tokio::spawn(async move {
+                        for _ in 0..5 {
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                            ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        c.send_async(77).await
+                    })
+                };
+                tokio::time::timeout(TOKIO_WAIT, async {
+                    ticker.await.unwrap().unwrap();
+                    receiver.await.unwrap()
+                })
+                .await
+                .expect("deadline")
+            });
+            assert_eq!(got, Ok(77), "capacity {cap}");
+            assert_eq!(
+                ticks_before_value, 5,
+                "capacity {cap}: the other task ran while the receive was pending"
+            );
+        }
+        done_tx.send(()).unwrap();
+    });
+    match done_rx.recv_timeout(TOKIO_WAIT) {
+        Ok(()) => helper.join().unwrap(),
+        // The helper panicked (it dropped `done_tx`): report its panic.
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => helper.join().unwrap(),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("the executor was blocked"),
+    }
+}
