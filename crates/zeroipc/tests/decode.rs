@@ -885,3 +885,45 @@ fn golden_codata_decode_to_the_manifest() {
     }
     assert!(checked >= 15, "only {checked} codata structures checked");
 }
+
+#[test]
+fn library_codata_decode_with_error_text_transform_and_fill() {
+    use zeroipc::codata::future::Future;
+    use zeroipc::codata::stream::Stream;
+    let name = ShmName::new("decode_library_codata");
+    let seg = segment(&name);
+    let ok: Future<u64> = Future::create(&seg, "ok").unwrap();
+    ok.set_value(41).unwrap();
+    let bad: Future<f64> = Future::create(&seg, "bad").unwrap();
+    bad.set_error("disk on fire").unwrap();
+    let s: Stream<u16> = Stream::create(&seg, "s", 8).unwrap();
+    let w = s
+        .window_by_time(
+            &seg,
+            "w",
+            std::time::Duration::from_secs(60),
+            0u32,
+            |n, _| n + 1,
+        )
+        .unwrap();
+    let ro = Segment::open_read_only(name.as_str()).unwrap();
+
+    let d = decode_named(&ro, "ok", Some("u64"));
+    assert_eq!(
+        codata(&d, "future").contents,
+        Contents::Value(Value::Unsigned(41))
+    );
+    for spec in [None, Some("f64")] {
+        let d = decode_named(&ro, "bad", spec);
+        assert_eq!(codata(&d, "future").text("error"), Some("disk on fire"));
+    }
+    let d = decode_named(&ro, "w", Some("u32"));
+    assert_eq!((d.name, d.text("transform")), ("stream", Some("window")));
+    assert_eq!(d.fill.map(|f| (f.len, f.capacity)), Some((0, 8)));
+    // The stage stopped first, so that it does not consume what the snapshot should see.
+    drop(w);
+    s.emit(1).unwrap();
+    s.emit(2).unwrap();
+    let d = decode_named(&ro, "s", Some("u16"));
+    assert_eq!(values(&d), [Value::Unsigned(1), Value::Unsigned(2)]);
+}
