@@ -322,7 +322,7 @@ fn a_ring_lock_kept_by_a_live_process_is_a_stall_not_a_hang() {
 fn window_by_time_separates_bursts_split_by_longer_pauses() {
     let (_name, seg) = fresh("window-by-time-bursts");
     let s: Stream<u32> = Stream::create(&seg, "s", 64).unwrap();
-    let period = Duration::from_millis(150);
+    let period = Duration::from_millis(250);
     // Each window: (count, sum) packed as count << 32 | sum.
     let w = s
         .window_by_time(&seg, "w", period, 0u64, |acc, v| {
