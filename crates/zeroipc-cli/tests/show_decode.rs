@@ -363,3 +363,90 @@ fn kind_picks_a_reading_and_shows_impossible_values() {
     ]);
     assert_eq!(doc["problems"], json!(["corrupt: top 99 >= capacity 8"]));
 }
+
+#[test]
+fn codata_show_state_error_text_values_and_fill_as_json() {
+    let file = "cpp_all.bin";
+    let name = load_golden(file);
+    let show = |entry: &str, t: Option<&str>| {
+        let mut args = vec!["show", name.as_str(), entry, "--json"];
+        if let Some(t) = t {
+            args.extend(["--as", t]);
+        }
+        zeroipc_json(&args)
+    };
+    // A Future (maybe ambiguous with a Lazy): the details are on the future candidate.
+    let future = |doc: &Json| -> Json {
+        if doc.get("candidates").is_some() {
+            candidate(doc, "future").clone()
+        } else {
+            doc.clone()
+        }
+    };
+    let exp = expected(file, "fut_err");
+    for t in [None, Some("i32")] {
+        let d = future(&show("fut_err", t));
+        assert_eq!(d["fields"]["state"], "error");
+        assert_eq!(d["error"], exp["error"]);
+        assert!(d.get("value").is_none(), "{d}");
+    }
+    for (entry, t) in [("fut_ready", "f64"), ("fut_i64", "i64")] {
+        let d = future(&show(entry, Some(t)));
+        assert_eq!(d["fields"]["state"], "ready");
+        assert_eq!(d["value"], expected(file, entry)["value"], "{entry}");
+        assert!(d.get("error").is_none(), "{d}");
+    }
+
+    let d = show("lazy_mul", Some("f64"));
+    let d = if d.get("candidates").is_some() {
+        candidate(&d, "lazy").clone()
+    } else {
+        d
+    };
+    let exp = expected(file, "lazy_mul");
+    assert_eq!(d["fields"]["op"], "multiply");
+    assert_eq!(d["fields"]["compute_count"], exp["compute_count"]);
+    assert_eq!(d["operands"], json!([2.5, 4.0]));
+    assert_eq!(d["value"], 10.0);
+
+    let exp = expected(file, "strm");
+    for entry in ["strm", "strm_header"] {
+        let d = show(entry, Some("i32"));
+        assert_eq!(d["structure"], "stream");
+        assert_eq!(d["fields"]["sequence"], exp["sequence"]);
+        assert_eq!(d["transform"], "");
+        assert_eq!(d["fill"], json!({ "len": 7, "capacity": 16 }));
+        assert_eq!(d["values"], exp["read_order"]);
+    }
+
+    let exp = expected(file, "chb");
+    let d = show("chb", Some("i32"));
+    assert_eq!(d["structure"], "channel");
+    assert_eq!(d["fields"]["capacity"], exp["capacity"]);
+    assert_eq!(d["fields"]["buffered"], true);
+    assert_eq!(d["fill"], json!({ "len": 5, "capacity": 8 }));
+    assert_eq!(d["values"], exp["recv_order"]);
+    let d = show("chu", None);
+    assert_eq!(d["fields"]["capacity"], 0);
+    assert_eq!(d["fields"]["buffered"], false);
+    assert_eq!(d["fields"]["slot_ready"], 0);
+    assert_eq!(d["fields"]["slot_consumed"], 1);
+}
+
+#[test]
+fn codata_show_as_text() {
+    let name = load_golden("cpp_all.bin");
+    let out = zeroipc(&["show", name.as_str(), "fut_err"]).ok();
+    assert!(
+        out.contains("error                  \"boom: negative input\""),
+        "{out}"
+    );
+    let out = zeroipc(&["show", name.as_str(), "strm", "--as", "i32"]).ok();
+    assert!(out.contains("kind     stream"), "{out}");
+    assert!(out.contains("fill     7/16"), "{out}");
+    assert!(out.contains("values   7 x i32, read_pos first"), "{out}");
+    let out = zeroipc(&["show", name.as_str(), "chc", "--as", "f64"]).ok();
+    assert!(out.contains("closed                 1"), "{out}");
+    assert!(out.contains("fill     1/2"), "{out}");
+    assert!(out.contains("[0] 9.5"), "{out}");
+}

@@ -753,3 +753,177 @@ fn stack_slots_in_flight_are_marked() {
     );
     assert_eq!(values(&d), [40, 30, 20, 10].map(Value::Signed));
 }
+
+/// The decoded (or its candidate) named `kind`, for codata that may be ambiguous.
+fn codata<'a>(d: &'a Decoded, kind: &str) -> &'a Decoded {
+    if d.candidates.is_empty() {
+        assert_eq!(d.name, kind, "{:?}", d.kind);
+        return d;
+    }
+    d.candidates
+        .iter()
+        .find(|c| c.name == kind)
+        .unwrap_or_else(|| panic!("no {kind} candidate among {:?}", d.kind))
+}
+
+#[test]
+fn golden_codata_decode_to_the_manifest() {
+    let name = load_golden("cpp_all.bin");
+    let seg = Segment::open_read_only(name.as_str()).unwrap();
+    let mut checked = 0;
+    for st in image("cpp_all.bin")["structures"].as_array().unwrap() {
+        let (kind, sname) = (st["kind"].as_str().unwrap(), st["name"].as_str().unwrap());
+        let exp = &st["expected"];
+        let spec = spec_of(st);
+        let entry = find_structure(&seg, sname).unwrap();
+        let k = classify(&seg, &entry);
+        let untyped = decode(&seg, &entry, &k, None);
+        let typed = decode(&seg, &entry, &k, spec);
+        let what = format!("{sname} ({kind})");
+        match kind {
+            "future" => {
+                for d in [codata(&untyped, "future"), codata(&typed, "future")] {
+                    let state = d.field("state").unwrap().to_string();
+                    assert_eq!(
+                        state,
+                        exp["state"].as_str().unwrap().to_lowercase(),
+                        "{what}"
+                    );
+                    assert_eq!(num(d, "waiters"), json_num(&exp["waiters"]), "{what}");
+                    assert_eq!(d.text("error"), exp["error"].as_str(), "{what}");
+                }
+                let d = codata(&typed, "future");
+                match (&d.contents, spec) {
+                    (Contents::Value(v), Some(_)) => assert!(same(v, &exp["value"]), "{what}: {v}"),
+                    (Contents::None, _) => assert!(exp.get("value").is_none() || spec.is_none()),
+                    other => panic!("{what}: {other:?}"),
+                }
+            }
+            "lazy" => {
+                for d in [codata(&untyped, "lazy"), codata(&typed, "lazy")] {
+                    assert_eq!(
+                        num(d, "compute_count"),
+                        json_num(&exp["compute_count"]),
+                        "{what}"
+                    );
+                    let computed = d.field("state").unwrap().to_string() == "computed";
+                    assert_eq!(computed, exp["computed"].as_bool().unwrap(), "{what}");
+                    assert_eq!(d.text("error"), None, "{what}");
+                }
+                let d = codata(&typed, "lazy");
+                match &d.contents {
+                    Contents::Value(v) => assert!(same(v, &exp["value"]), "{what}: {v}"),
+                    Contents::None => assert!(exp.get("value").is_none(), "{what}"),
+                    other => panic!("{what}: {other:?}"),
+                }
+                let want: Vec<&Json> = exp["operands"].as_array().map_or_else(
+                    || exp.get("value").into_iter().collect(),
+                    |a| a.iter().collect(),
+                );
+                assert_eq!(d.operands.len(), want.len(), "{what}: {:?}", d.operands);
+                assert!(
+                    d.operands.iter().zip(want).all(|(v, j)| same(v, j)),
+                    "{what}"
+                );
+            }
+            "stream" => {
+                for via in [sname.to_owned(), format!("{sname}_header")] {
+                    let e = find_structure(&seg, &via).unwrap();
+                    let d = decode(&seg, &e, &classify(&seg, &e), spec);
+                    assert_eq!(d.name, "stream", "{what}");
+                    assert_eq!(num(&d, "sequence"), json_num(&exp["sequence"]), "{what}");
+                    assert_eq!(num(&d, "subscribers"), json_num(&exp["subscribers"]));
+                    assert_eq!(num(&d, "closed") != 0, exp["closed"].as_bool().unwrap());
+                    assert_eq!(d.text("transform"), Some(""), "{what}");
+                    let fill = d.fill.unwrap();
+                    let len = exp["read_order"].as_array().unwrap().len() as u64;
+                    assert_eq!(
+                        (fill.len, fill.capacity),
+                        (len, exp["buffer_capacity"].as_u64().unwrap())
+                    );
+                    assert_values(&d, &exp["read_order"], &what);
+                    assert!(d.problems.is_empty(), "{what}: {:?}", d.problems);
+                }
+            }
+            "channel" | "channel_unbuffered" => {
+                for d in [&untyped, &typed] {
+                    assert_eq!(d.name, "channel", "{what}");
+                    assert_eq!(num(d, "capacity"), json_num(&exp["capacity"]), "{what}");
+                    assert_eq!(num(d, "senders"), json_num(&exp["senders"]), "{what}");
+                    assert_eq!(num(d, "receivers"), json_num(&exp["receivers"]), "{what}");
+                    assert_eq!(num(d, "closed") != 0, exp["closed"].as_bool().unwrap());
+                    assert_eq!(
+                        d.field("buffered"),
+                        Some(&FieldValue::Bool(exp["buffered"].as_bool().unwrap()))
+                    );
+                    assert!(d.problems.is_empty(), "{what}: {:?}", d.problems);
+                    if kind == "channel" {
+                        let fill = d.fill.unwrap();
+                        let len = exp["recv_order"].as_array().unwrap().len() as u64;
+                        assert_eq!(
+                            (fill.len, fill.capacity),
+                            (len, exp["capacity"].as_u64().unwrap())
+                        );
+                    } else {
+                        assert_eq!(
+                            num(d, "slot_ready") != 0,
+                            exp["slot_ready"].as_bool().unwrap()
+                        );
+                        assert_eq!(
+                            num(d, "slot_consumed") != 0,
+                            exp["slot_consumed"].as_bool().unwrap()
+                        );
+                    }
+                }
+                if kind == "channel" {
+                    assert_values(&typed, &exp["recv_order"], &what);
+                }
+            }
+            _ => continue,
+        }
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} codata structures checked");
+}
+
+#[test]
+fn library_codata_decode_with_error_text_transform_and_fill() {
+    use zeroipc::codata::future::Future;
+    use zeroipc::codata::stream::Stream;
+    let name = ShmName::new("decode_library_codata");
+    let seg = segment(&name);
+    let ok: Future<u64> = Future::create(&seg, "ok").unwrap();
+    ok.set_value(41).unwrap();
+    let bad: Future<f64> = Future::create(&seg, "bad").unwrap();
+    bad.set_error("disk on fire").unwrap();
+    let s: Stream<u16> = Stream::create(&seg, "s", 8).unwrap();
+    let w = s
+        .window_by_time(
+            &seg,
+            "w",
+            std::time::Duration::from_secs(60),
+            0u32,
+            |n, _| n + 1,
+        )
+        .unwrap();
+    let ro = Segment::open_read_only(name.as_str()).unwrap();
+
+    let d = decode_named(&ro, "ok", Some("u64"));
+    assert_eq!(
+        codata(&d, "future").contents,
+        Contents::Value(Value::Unsigned(41))
+    );
+    for spec in [None, Some("f64")] {
+        let d = decode_named(&ro, "bad", spec);
+        assert_eq!(codata(&d, "future").text("error"), Some("disk on fire"));
+    }
+    let d = decode_named(&ro, "w", Some("u32"));
+    assert_eq!((d.name, d.text("transform")), ("stream", Some("window")));
+    assert_eq!(d.fill.map(|f| (f.len, f.capacity)), Some((0, 8)));
+    // The stage stopped first, so that it does not consume what the snapshot should see.
+    drop(w);
+    s.emit(1).unwrap();
+    s.emit(2).unwrap();
+    let d = decode_named(&ro, "s", Some("u16"));
+    assert_eq!(values(&d), [Value::Unsigned(1), Value::Unsigned(2)]);
+}

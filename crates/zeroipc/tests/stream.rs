@@ -317,3 +317,68 @@ fn a_ring_lock_kept_by_a_live_process_is_a_stall_not_a_hang() {
     s.emit(2).unwrap();
     assert_eq!(s.try_next(), Ok(2));
 }
+
+#[test]
+fn window_by_time_separates_bursts_split_by_longer_pauses() {
+    let (_name, seg) = fresh("window-by-time-bursts");
+    let s: Stream<u32> = Stream::create(&seg, "s", 64).unwrap();
+    let period = Duration::from_millis(250);
+    // Each window: (count, sum) packed as count << 32 | sum.
+    let w = s
+        .window_by_time(&seg, "w", period, 0u64, |acc, v| {
+            acc + (1 << 32) + u64::from(v)
+        })
+        .unwrap();
+    assert_eq!(w.output().transform_name(), "window");
+    let bursts: [&[u32]; 3] = [&[1, 2, 3], &[10, 20], &[100, 200, 300, 400]];
+    for (i, burst) in bursts.iter().enumerate() {
+        for &v in *burst {
+            s.emit(v).unwrap();
+        }
+        if i + 1 < bursts.len() {
+            // A pause well beyond the window: the next burst opens a new one.
+            std::thread::sleep(period * 3);
+        }
+    }
+    s.close(); // flushes the last, partial window
+    let got: Vec<(u64, u64)> = w
+        .output()
+        .subscribe(LONG)
+        .map(|x| (x >> 32, x & 0xffff_ffff))
+        .collect();
+    assert_eq!(got, [(3, 6), (2, 30), (4, 1000)]);
+    assert!(w.output().is_closed());
+    w.join().unwrap();
+}
+
+#[test]
+fn window_by_time_emits_nothing_for_empty_windows() {
+    let (_name, seg) = fresh("window-by-time-empty");
+    let s: Stream<u8> = Stream::create(&seg, "s", 8).unwrap();
+    let w = s
+        .window_by_time(&seg, "w", Duration::from_millis(20), 0u32, |n, _| n + 1)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(120));
+    assert_eq!(w.output().try_next(), Err(StreamError::Empty));
+    s.close();
+    let got: Vec<u32> = w.output().subscribe(LONG).collect();
+    assert!(got.is_empty(), "{got:?}");
+    w.join().unwrap();
+}
+
+#[test]
+fn a_stopped_window_by_time_stage_closes_its_output() {
+    let (_name, seg) = fresh("window-by-time-stop");
+    let s: Stream<u32> = Stream::create(&seg, "s", 8).unwrap();
+    let w = s
+        .window_by_time(&seg, "w", Duration::from_secs(60), 0u32, |n, _| n + 1)
+        .unwrap();
+    s.emit(1).unwrap();
+    let t0 = Instant::now();
+    w.stop();
+    let out = w.output().clone();
+    w.join().unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    assert!(out.is_closed());
+    assert!(!s.is_closed(), "stopping a stage leaves its input open");
+}

@@ -223,6 +223,13 @@ fn write_decoded(
     for (field, value) in &d.fields {
         writeln!(out, "{pad}  {field:<22} {value}")?;
     }
+    for (field, text) in &d.texts {
+        writeln!(out, "{pad}  {field:<22} \"{}\"", printable(text))?;
+    }
+    if let (Some(t), false) = (as_type, d.operands.is_empty()) {
+        let list: Vec<String> = d.operands.iter().map(Value::to_string).collect();
+        writeln!(out, "{pad}operands [{}] ({t})", list.join(", "))?;
+    }
     if let Some(f) = d.fill {
         writeln!(
             out,
@@ -313,7 +320,8 @@ fn order(kind: &str) -> &'static str {
     match kind {
         "queue" => "head first (pop order)",
         "stack" => "top first (pop order)",
-        "ring" => "read_pos first (read order)",
+        "ring" | "stream" => "read_pos first (read order)",
+        "channel" => "head first (recv order)",
         "pool" => "allocated nodes",
         _ => "by index",
     }
@@ -362,6 +370,13 @@ fn decoded_json(d: &Decoded, as_type: Option<TypeSpec>) -> serde_json::Value {
         .map(|(n, v)| ((*n).to_owned(), field_json(v)))
         .collect();
     obj.insert("fields".into(), fields.into());
+    for (field, text) in &d.texts {
+        obj.insert((*field).into(), text.clone().into());
+    }
+    if !d.operands.is_empty() {
+        let list: Vec<_> = d.operands.iter().map(|v| value_json(*v)).collect();
+        obj.insert("operands".into(), list.into());
+    }
     if let Some(f) = d.fill {
         obj.insert(
             "fill".into(),

@@ -1054,6 +1054,120 @@ impl<T: Element> Stream<T> {
             (w, false)
         })
     }
+
+    /// A stage folding the values that arrive in one time window into one output value.
+    ///
+    /// **Windows.** A window opens when a value arrives while none is open, and closes
+    /// `period` later. Every value read while it is open is folded into an accumulator that
+    /// starts at `init` (`acc = f(acc, v)`); when the window closes the accumulator is emitted
+    /// (at most ~10 ms late, the stage's poll interval) and the next value opens a new window.
+    /// So values separated by a pause longer than `period` never share a window, and **an
+    /// empty window emits nothing**: a quiet input produces no output at all.
+    ///
+    /// **Output shape.** The output is the accumulator type `A`, any [`Element`], so it stays
+    /// plain-old-data: a count (`0u64, |n, _| n + 1`), a sum, a maximum, or a
+    /// `#[repr(C)]` struct of several such aggregates.
+    ///
+    /// **End.** When the input is closed and drained, the open window (a partial one) is
+    /// emitted, then the output is closed. After [`Stage::stop`] the open window is dropped
+    /// and the output is closed. Like every stage it runs in its own thread; the caller is
+    /// never blocked.
+    ///
+    /// # Errors
+    ///
+    /// Creating `out` failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
+    /// # let name = format!("/zeroipc-doc-stream-window-time-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stream<u16> = Stream::create(&seg, "s", 8)?;
+    /// let counts = s.window_by_time(&seg, "counts", Duration::from_secs(30), 0u64, |n, _| n + 1)?;
+    /// (1..=5).try_for_each(|v| s.emit(v))?;
+    /// s.close(); // flushes the open (partial) window
+    /// let got: Vec<u64> = counts.output().subscribe(Duration::from_secs(10)).collect();
+    /// assert_eq!(got, [5]);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn window_by_time<A: Element>(
+        &self,
+        seg: &Segment,
+        out: &str,
+        period: Duration,
+        init: A,
+        mut f: impl FnMut(A, T) -> A + Send + 'static,
+    ) -> Result<Stage<A>, StructureError> {
+        let output = Stream::<A>::create_with_transform(seg, out, self.capacity(), "window")?;
+        let stop = Arc::new(AtomicU8::new(0));
+        let (input, tx, flag) = (self.clone(), output.clone(), stop.clone());
+        // ORDERING: Relaxed — a process-local flag; the stage only needs to see it eventually.
+        let stopped = move || flag.load(Relaxed) != 0;
+        let handle = std::thread::spawn(move || {
+            // The open window: its accumulator and when it closes.
+            let mut open: Option<(A, Instant)> = None;
+            let r = (|| loop {
+                if stopped() {
+                    return Ok(());
+                }
+                let wait = open.as_ref().map_or(STAGE_POLL, |&(_, end)| {
+                    end.saturating_duration_since(Instant::now())
+                        .min(STAGE_POLL)
+                });
+                let closed = match input.next_timeout(wait) {
+                    Ok(v) => {
+                        let (acc, end) = open.unwrap_or_else(|| (init, Instant::now() + period));
+                        open = Some((f(acc, v), end));
+                        false
+                    }
+                    Err(StreamError::Timeout) => false,
+                    Err(StreamError::Closed) => true,
+                    Err(e) => return Err(e),
+                };
+                let due = open.as_ref().is_some_and(|&(_, end)| Instant::now() >= end);
+                if due || closed {
+                    if let Some((acc, _)) = open.take() {
+                        if !emit_from_stage(&tx, acc, &stopped)? {
+                            return Ok(());
+                        }
+                    }
+                }
+                if closed {
+                    return Ok(());
+                }
+            })();
+            tx.close();
+            r
+        });
+        Ok(Stage {
+            output,
+            stop,
+            handle: Some(handle),
+        })
+    }
+}
+
+/// Emits `u` from a stage thread, retrying while the output is full. `Ok(false)`: stop
+/// (the stage was stopped, or the output closed or refused the value).
+fn emit_from_stage<U: Element>(
+    tx: &Stream<U>,
+    mut u: U,
+    stopped: &impl Fn() -> bool,
+) -> Result<bool, StreamError> {
+    loop {
+        match tx.emit_timeout(u, STAGE_POLL) {
+            Ok(()) => return Ok(true),
+            Err(EmitError::Timeout(back)) if !stopped() => u = back,
+            Err(EmitError::Timeout(_) | EmitError::Closed(_) | EmitError::Full(_)) => {
+                return Ok(false);
+            }
+            Err(EmitError::Corrupt(_, c)) => return Err(StreamError::Corrupt(c)),
+            Err(EmitError::Stalled(_)) => return Err(StreamError::Stalled),
+        }
+    }
 }
 
 /// A subscriber; see [`Stream::subscribe`].

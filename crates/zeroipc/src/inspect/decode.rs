@@ -447,6 +447,12 @@ pub struct Decoded {
     pub truncated: bool,
     /// For an [`Kind::Ambiguous`] entry: each candidate decoded.
     pub candidates: Vec<Decoded>,
+    /// Text read from the bytes: a Future's or Lazy's `error` message (state ERROR), a
+    /// Stream's `transform` name. Raw text from a peer: escape it before printing.
+    pub texts: Vec<(&'static str, String)>,
+    /// A C++ Lazy's operands with a type (one for CONSTANT and NEGATE, two for ADD and
+    /// MULTIPLY); the cached value, if computed, is in [`Decoded::contents`].
+    pub operands: Vec<Value>,
 }
 
 impl Decoded {
@@ -462,7 +468,18 @@ impl Decoded {
             type_error: None,
             truncated: false,
             candidates: Vec::new(),
+            texts: Vec::new(),
+            operands: Vec::new(),
         }
+    }
+
+    /// The text called `name` (`"error"`, `"transform"`), if any.
+    #[must_use]
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.texts
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| t.as_str())
     }
 
     /// The field called `name`, if any.
@@ -553,6 +570,10 @@ pub fn find_structure(seg: &ReadOnlySegment, name: &str) -> Result<Entry, TableE
 /// | Pool      | the allocated nodes (not on the free list, which is always walked, bounded) |
 /// | Map / Set | OCCUPIED slots' pairs / members in slot order (INSERTING ones marked)  |
 /// | Signal    | the value                                                              |
+/// | Future    | the value when READY; without a type too: the `error` text when ERROR  |
+/// | Lazy      | the cached value when computed and (C++) the operands; `compute_count` and the `error` text need no type |
+/// | Stream    | from `x_header` (or `x`): the `transform` text, and its `x_buffer` ring's fill and values |
+/// | Channel   | from `x_header` (or `x`): buffered, its `x_buffer` queue's fill and values; unbuffered, `slot_ready` / `slot_consumed` |
 ///
 /// Sync primitives need no type: counts and waiters, and the pid of a zeroipc holder (a
 /// Mutex's padding word, the 4 bytes after a Once) with whether that process is alive.
@@ -1053,6 +1074,17 @@ impl Ctx<'_> {
             }
             Kind::Once { .. } => self.once(snap),
             Kind::Event { .. } => self.event(snap),
+            &Kind::Future {
+                state,
+                value_size_min,
+                value_size_max,
+                ..
+            } => self.future(snap, kind, state, value_size_min, value_size_max),
+            &Kind::Lazy {
+                flavor, state, op, ..
+            } => self.lazy(snap, kind, flavor, state, op),
+            Kind::StreamHeader { .. } => self.stream(snap, kind),
+            Kind::ChannelHeader { capacity, .. } => self.channel(kind, *capacity),
             Kind::RwLockState { .. } => self.rwlock(self.base("_state")),
             Kind::MonitorCount { .. } => self.monitor(self.base("_count")),
             Kind::SignalState { .. } => self.signal(self.base("_state")),
@@ -1075,6 +1107,207 @@ impl Ctx<'_> {
                 d
             }
         }
+    }
+
+    /// The one value type `--as` gives, checked against `[min, max]` bytes (else the
+    /// type error is set).
+    fn one_value(&self, d: &mut Decoded, min: u64, max: u64) -> Option<ElemType> {
+        let spec = self.spec?;
+        if spec.value.is_some() {
+            d.type_error = Some(format!("--as {spec}: a {} holds one value", d.name));
+            return None;
+        }
+        let size = spec.elem.size();
+        if size < min || size > max {
+            let range = if min == max {
+                format!("{min}")
+            } else {
+                format!("{min} to {max}")
+            };
+            d.type_error = Some(format!(
+                "the {}'s value is {range} bytes, {} is {size}",
+                d.name, spec.elem
+            ));
+            return None;
+        }
+        Some(spec.elem)
+    }
+
+    /// Future (§6.1): with a type, the value when READY; the error text when ERROR (at
+    /// `16 + sizeof(T)`; without a type, from the first non-zero byte after the shortest
+    /// value: C++ and Python never write the value of a failed future, so it stays zero).
+    fn future(&self, snap: &Snap, kind: &Kind, state: u32, min: u64, max: u64) -> Decoded {
+        let mut d = Decoded::new(kind.clone());
+        let t = self.one_value(&mut d, min, max);
+        if state == 2 {
+            if let Some(t) = t {
+                match snap.read(t, 16) {
+                    Some(v) => d.contents = Contents::Value(v),
+                    None => d.truncated = true,
+                }
+            }
+        }
+        if state == 3 {
+            let at = t.map_or_else(
+                || {
+                    // Bounded: a hostile size range must not make this scan long.
+                    (16 + min..16 + max)
+                        .take(64)
+                        .find(|&i| snap.get(i, 1).is_some_and(|b| b[0] != 0))
+                        .unwrap_or(16 + max)
+                },
+                |t| 16 + t.size(),
+            );
+            d.texts.push(("error", c_text(snap, at, 256)));
+        }
+        d
+    }
+
+    /// Lazy (§6.2): C++ `compute_count` and error text; with a type, the operands and the
+    /// cached value when computed. Python: the value (at 4) when computed, the error text.
+    fn lazy(
+        &self,
+        snap: &Snap,
+        kind: &Kind,
+        flavor: Flavor,
+        state: u32,
+        op: Option<u32>,
+    ) -> Decoded {
+        let mut d = Decoded::new(kind.clone());
+        if flavor == Flavor::Python {
+            let es = snap.size.saturating_sub(260);
+            let t = self.one_value(&mut d, es, es);
+            if let (2, Some(t)) = (state, t) {
+                match snap.read(t, 4) {
+                    Some(v) => d.contents = Contents::Value(v),
+                    None => d.truncated = true,
+                }
+            }
+            if state == 3 {
+                d.texts.push(("error", c_text(snap, 4 + es, 256)));
+            }
+            return d;
+        }
+        // C++: 280 bytes for a 1- to 4-byte T, 304 for an 8-byte T.
+        let wide = snap.size >= 304;
+        let count_at = if wide { 296 } else { 276 };
+        d.push(
+            "compute_count",
+            FieldValue::Unsigned(snap.u32(count_at).unwrap_or(0).into()),
+        );
+        let (min, max) = if wide { (8, 8) } else { (1, 4) };
+        let t = self.one_value(&mut d, min, max);
+        // Offsets of §6.2 for a T of `size` bytes aligned to its size.
+        let geometry = |size: u64| {
+            let a = size.max(4);
+            let data = 2 * a;
+            let union = (2 * size).max(8).next_multiple_of(a);
+            let cached = (data + union).next_multiple_of(size);
+            (data, cached, cached + size)
+        };
+        if let Some(t) = t {
+            let (data, cached, _) = geometry(t.size());
+            let n = match op {
+                Some(0 | 3) => 1,
+                Some(1 | 2) => 2,
+                _ => 0,
+            };
+            for i in 0..n {
+                match snap.read(t, data + i * t.size()) {
+                    Some(v) => d.operands.push(v),
+                    None => d.truncated = true,
+                }
+            }
+            if state == 2 {
+                match snap.read(t, cached) {
+                    Some(v) => d.contents = Contents::Value(v),
+                    None => d.truncated = true,
+                }
+            }
+        }
+        if state == 3 {
+            let at = match t {
+                Some(t) => geometry(t.size()).2,
+                None if wide => 40,
+                // cached at 16, error after a 1- to 4-byte value that ERROR leaves zero.
+                None => (17..20)
+                    .find(|&i| snap.get(i, 1).is_some_and(|b| b[0] != 0))
+                    .unwrap_or(20),
+            };
+            d.texts.push(("error", c_text(snap, at, 256)));
+        }
+        d
+    }
+
+    /// A sibling entry `base + suffix` classified and decoded with this context's type:
+    /// its fill, contents and problems (prefixed with its name).
+    fn sibling(&self, d: &mut Decoded, base: &str, suffix: &str) {
+        let name = format!("{base}{suffix}");
+        let Ok(e) = self.seg.find(&name) else {
+            d.problem(format!("entry '{name}' is missing"));
+            return;
+        };
+        let kind = super::classify(self.seg, &e);
+        let ctx = Ctx {
+            seg: self.seg,
+            entry: &e,
+            spec: self.spec,
+        };
+        let part = ctx.decode(&Snap::new(self.seg, &e), &kind);
+        if !part.candidates.is_empty() || part.fill.is_none() && part.fields.is_empty() {
+            d.problem(format!(
+                "entry '{name}' is not a structure this reads ({kind})"
+            ));
+            return;
+        }
+        d.fill = part.fill;
+        d.contents = part.contents;
+        d.truncated |= part.truncated;
+        if d.type_error.is_none() {
+            d.type_error = part.type_error;
+        }
+        d.problems
+            .extend(part.problems.into_iter().map(|p| format!("{name}: {p}")));
+        for (f, v) in part.fields {
+            if matches!(f, "ready" | "consumed") {
+                d.push(
+                    if f == "ready" {
+                        "slot_ready"
+                    } else {
+                        "slot_consumed"
+                    },
+                    v,
+                );
+            }
+        }
+    }
+
+    /// Stream header (§6.3): its transform name and the fill of its `_buffer` ring.
+    fn stream(&self, snap: &Snap, kind: &Kind) -> Decoded {
+        let mut d = Decoded::new(kind.clone());
+        d.name = "stream";
+        d.texts.push(("transform", c_text(snap, 20, 32)));
+        let base = self.base("_header");
+        self.sibling(&mut d, &base, "_buffer");
+        d
+    }
+
+    /// Channel header (§6.4): buffered, the fill of its `_buffer` queue; unbuffered, its
+    /// slot's `ready` / `consumed` flags.
+    fn channel(&self, kind: &Kind, capacity: u32) -> Decoded {
+        let mut d = Decoded::new(kind.clone());
+        d.name = "channel";
+        d.push("buffered", FieldValue::Bool(capacity > 0));
+        let base = self.base("_header");
+        if capacity > 0 {
+            self.sibling(&mut d, &base, "_buffer");
+        } else {
+            self.sibling(&mut d, &base, "_slot");
+            // The slot's data is not decoded: a type given is not an error here.
+            d.contents = Contents::None;
+            d.type_error = None;
+        }
+        d
     }
 
     /// The entry's name without `suffix` (a composite's base name).
@@ -1863,6 +2096,19 @@ impl Ctx<'_> {
         self.mutex_part(&mut d, &base, &MTX);
         d
     }
+}
+
+/// The NUL-terminated text of at most `max` bytes at `at` (lossy UTF-8; empty if the
+/// snapshot ends first).
+fn c_text(snap: &Snap, at: u64, max: u64) -> String {
+    let avail = snap
+        .size
+        .min(snap.bytes.len() as u64)
+        .saturating_sub(at)
+        .min(max);
+    let b = snap.get(at, avail).unwrap_or(&[]);
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
 }
 
 /// `base + i * stride`, saturated: an offset past any snapshot when hostile geometry
