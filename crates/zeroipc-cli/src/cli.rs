@@ -165,6 +165,31 @@ pub(crate) enum Command {
         #[arg(long, hide = true)]
         segment: Option<String>,
     },
+    /// Measure this machine between two processes: floors, Queue, Ring and Semaphore.
+    ///
+    /// Runs the cache-line floor (spin ping-pong), Queue<u64> round trip, Ring<u64> one-way
+    /// throughput (single and batched 64), the bare futex hand-off floor and a blocking
+    /// Semaphore hand-off between this process and a child, on a fresh segment
+    /// /zeroipc-bench-<pid> removed at the end. Each value is a median over batches, shown
+    /// with its ratio to the matching floor of the same run.
+    #[command(after_help = "Examples:\n  zeroipc bench\n  zeroipc bench --quick --json")]
+    Bench {
+        /// Small batches: finishes in a few seconds.
+        #[arg(long)]
+        quick: bool,
+        /// Print a JSON array of {scenario, value, unit, ratio, floor}.
+        #[arg(long)]
+        json: bool,
+        /// (internal) Run as the benchmark's child for this scenario.
+        #[arg(long, hide = true)]
+        role: Option<String>,
+        /// (internal) The benchmark's segment, for --role.
+        #[arg(long, hide = true)]
+        segment: Option<String>,
+        /// (internal) Iterations the child runs, for --role.
+        #[arg(long, hide = true, default_value_t = 0)]
+        iters: u64,
+    },
     /// Check a segment read-only and report what is wrong; or list stale segments.
     ///
     /// Checks the table, every entry's fields, stuck slots (queue slots claimed but never

@@ -71,6 +71,20 @@ fn main() -> ExitCode {
         ),
         Command::Rm { segment, force } => command::rm::run(&mut out, &segment, force),
         Command::Demo { role, segment } => command::demo::run(&mut out, role, segment.as_deref()),
+        Command::Bench {
+            quick,
+            json,
+            role,
+            segment,
+            iters,
+        } => command::bench::run(
+            &mut out,
+            quick,
+            json,
+            role.as_deref(),
+            segment.as_deref(),
+            iters,
+        ),
         Command::Doctor {
             segment,
             repair,

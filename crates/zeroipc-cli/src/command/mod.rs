@@ -1,5 +1,6 @@
 //! The subcommands, and what they share: the error type and text helpers.
 
+pub(crate) mod bench;
 pub(crate) mod create;
 pub(crate) mod demo;
 pub(crate) mod doctor;
