@@ -628,13 +628,17 @@ fn a_pending_async_recv_is_not_polled_while_nothing_changes() {
         let waker = w.clone().into();
         let mut cx = Context::from_waker(&waker);
         let mut f = std::pin::pin!(c.recv_async());
+        let t0 = std::time::Instant::now();
         assert!(f.as_mut().poll(&mut cx).is_pending());
-        // 60 ms of silence: a 500 µs poller would have woken the task ~120 times.
+        // 60 ms of silence: a 500 µs poller would have woken the task ~120 times. Only the
+        // ticker's 100 ms safety net may wake it (once per 100 ms actually slept, in case the
+        // sleep overshoots on a loaded machine).
         std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(
-            w.wakes.load(Ordering::Relaxed),
-            0,
-            "woken while nothing changed (cap {cap})"
+        let allowed = u32::try_from(t0.elapsed().as_millis() / 100).unwrap_or(u32::MAX);
+        let wakes = w.wakes.load(Ordering::Relaxed);
+        assert!(
+            wakes <= allowed,
+            "woken {wakes} times while nothing changed (cap {cap})"
         );
         // A send changes the channel: the task is woken and gets the value.
         let tx = c.clone();

@@ -114,6 +114,8 @@ mod model {
         }
         let (lock, cv) = &*QUEUE;
         let guard = lock.lock().unwrap();
+        // ORDERING: SeqCst under the model's mutex, as the kernel compares the word
+        // atomically with queueing the waiter.
         if word.load(Ordering::SeqCst) != expected {
             return WaitOutcome::Changed;
         }

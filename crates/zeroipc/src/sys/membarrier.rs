@@ -51,8 +51,12 @@ mod real {
     #[inline]
     pub(crate) fn light() {
         if REGISTERED.get() == Some(&true) {
+            // ORDERING: compiler-only; pairs with `heavy`, whose membarrier makes this CPU
+            // execute a full barrier if a sleeper needs one (module docs).
             compiler_fence(SeqCst);
         } else {
+            // ORDERING: unregistered, so no sleeper's membarrier reaches us: a real full
+            // barrier, pairing with `heavy`'s own fence.
             fence(SeqCst);
         }
     }
@@ -61,8 +65,12 @@ mod real {
     /// registered process.
     #[doc(alias = "MEMBARRIER_CMD_GLOBAL_EXPEDITED")]
     pub(crate) fn heavy() {
+        // ORDERING: SeqCst fence here, and (through the membarrier) on every running
+        // registered thread: pairs with `light` on the waker side (Dekker).
         fence(SeqCst);
         if membarrier(MembarrierCommand::GlobalExpedited).is_err() {
+            // ORDERING: without the membarrier only unregistered (fence-using) wakers pair
+            // with us; this keeps the sleeper side a full fence.
             fence(SeqCst);
         }
     }
@@ -73,10 +81,12 @@ mod model {
     use crate::loom::{Ordering::SeqCst, fence};
 
     pub(crate) fn light() {
+        // ORDERING: loom cannot model membarrier; both sides use a SeqCst fence (stronger).
         fence(SeqCst);
     }
 
     pub(crate) fn heavy() {
+        // ORDERING: as `light`.
         fence(SeqCst);
     }
 }
