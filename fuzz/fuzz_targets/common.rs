@@ -133,6 +133,12 @@ pub fn read_only(ro: &ReadOnlySegment) {
             }
         }
         let _ = ro.read_bytes(e.offset(), e.size().min(1 << 16));
+    }
+    // One pass over all entries (what `zeroipc list`/`show` do); `classify` of a single
+    // entry builds the same index each call, so calling it per entry is quadratic.
+    // (Its entry list is its own snapshot: a peer may append between the two.)
+    let _ = inspect::classify_all(ro);
+    if let Some(e) = entries.first() {
         let _ = inspect::classify(ro, e);
     }
 }

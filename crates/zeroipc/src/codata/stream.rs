@@ -233,6 +233,7 @@ pub struct Stream<T: Element> {
     seg: Segment,
     header: Entry,
     ring: Ring<T>,
+    stall: Duration,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -242,6 +243,7 @@ impl<T: Element> Clone for Stream<T> {
             seg: self.seg.clone(),
             header: self.header.clone(),
             ring: self.ring.clone(),
+            stall: self.stall,
             _t: PhantomData,
         }
     }
@@ -446,6 +448,7 @@ impl<T: Element> Stream<T> {
             seg: seg.clone(),
             header,
             ring,
+            stall: STALL,
             _t: PhantomData,
         })
     }
@@ -458,8 +461,8 @@ impl<T: Element> Stream<T> {
     }
 
     /// Takes the ring lock: a dead holder's lock is taken over; a live holder that keeps it
-    /// for [`STALL`] (a stopped process, or a zombie its parent never reaped) is
-    /// [`LockFail::Stalled`].
+    /// for the stall timeout ([`STALL`] unless [`Stream::with_stall_timeout`] changed it: a
+    /// stopped process, or a zombie its parent never reaped) is [`LockFail::Stalled`].
     fn lock(&self, deadline: Option<Instant>) -> Result<RingLock<'_>, LockFail> {
         let hdr = self.hdr();
         let me = current_pid();
@@ -489,7 +492,7 @@ impl<T: Element> Stream<T> {
                     let now = Instant::now();
                     match held {
                         Some((o, since)) if o == owner => {
-                            if now.duration_since(since) >= STALL {
+                            if now.duration_since(since) >= self.stall {
                                 return Err(LockFail::Stalled);
                             }
                         }
@@ -501,6 +504,35 @@ impl<T: Element> Stream<T> {
                 }
             }
         }
+    }
+
+    /// Sets how long an operation waits for a live peer that holds the ring lock before it
+    /// reports [`StreamError::Stalled`] (default 1 s). Even a `try_` operation takes the
+    /// lock, so this bounds how long any of them can take when a peer is stopped holding
+    /// it (or the lock word is corrupt and names a live process).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
+    /// # let name = format!("/zeroipc-doc-stream-stall-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s = Stream::<u32>::create(&seg, "s", 8)?.with_stall_timeout(Duration::from_millis(50));
+    /// assert_eq!(s.stall_timeout(), Duration::from_millis(50));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_stall_timeout(mut self, bound: Duration) -> Self {
+        self.stall = bound;
+        self
+    }
+
+    /// The stall timeout (see [`Stream::with_stall_timeout`]).
+    #[must_use]
+    pub fn stall_timeout(&self) -> Duration {
+        self.stall
     }
 
     /// Buffer capacity in values.

@@ -146,20 +146,37 @@ impl RawSemaphore<'_> {
 
     /// Returns a permit and wakes one sleeper if any is counted.
     pub(crate) fn release(&self) -> Result<(), RawRelease> {
+        self.release_many(1)
+    }
+
+    /// Returns `n` permits in one step (all or none) and wakes as many sleepers.
+    ///
+    /// One CAS whatever `n` is: a caller whose `n` came from the segment (a Monitor's
+    /// `waiting`) cannot be made to loop for billions of iterations by a corrupt count; an
+    /// `n` that would overflow `max_count` or `i32::MAX` is an [`RawRelease::Overflow`].
+    pub(crate) fn release_many(&self, n: u32) -> Result<(), RawRelease> {
+        if n == 0 {
+            return Ok(());
+        }
         // ORDERING: Relaxed — the CAS below (Release) is what publishes.
         let mut c = self.count.load(Relaxed);
         loop {
             let v = self.check(c).map_err(RawRelease::Bad)?;
-            if (self.max > 0 && v >= self.max) || v == i32::MAX {
+            let limit = if self.max > 0 { self.max } else { i32::MAX };
+            let next = i32::try_from(n)
+                .ok()
+                .and_then(|n| v.checked_add(n))
+                .filter(|&next| next <= limit);
+            let Some(next) = next else {
                 return Err(RawRelease::Overflow {
                     count: v,
                     max: self.max,
                 });
-            }
+            };
             // ORDERING: Release pairs with the Acquire CAS in `try_acquire`.
             match self
                 .count
-                .compare_exchange_weak(c, (v + 1) as u32, Release, Relaxed)
+                .compare_exchange_weak(c, next as u32, Release, Relaxed)
             {
                 Ok(_) => break,
                 Err(now) => c = now,
@@ -171,7 +188,11 @@ impl RawSemaphore<'_> {
         membarrier::light();
         // ORDERING: Relaxed — ordered by the fence above.
         if self.waiting.load(Relaxed) != 0 {
-            wait::wake_one(self.count);
+            if n == 1 {
+                wait::wake_one(self.count);
+            } else {
+                wait::wake_all(self.count);
+            }
         }
         Ok(())
     }

@@ -192,11 +192,36 @@ mod handle {
                 .slice(self.state.offset() + VALUE_OFFSET, size_of::<T>() as u64)
         }
 
-        fn locked<R>(&self, f: impl FnOnce() -> Result<R, Corruption>) -> Res<R> {
-            let g = self.mtx.lock().map_err(LockError::drop_guard)?;
+        /// Runs `f` under the mutex, waiting for it until `deadline` (`None`: forever).
+        fn locked<R>(
+            &self,
+            deadline: Option<Instant>,
+            f: impl FnOnce() -> Result<R, Corruption>,
+        ) -> Res<R> {
+            let g = match deadline {
+                None => self.mtx.lock(),
+                Some(d) => self.mtx.lock_deadline(d),
+            }
+            .map_err(LockError::drop_guard)?;
             let r = f();
             drop(g);
             Ok(r?)
+        }
+
+        fn read_value(&self) -> Result<T, Corruption> {
+            Ok(words::load::<T, AtomicU8>(self.value_bytes()?))
+        }
+
+        fn write_value(&self, value: &T) -> Result<u64, Corruption> {
+            words::store::<T, AtomicU8>(self.value_bytes()?, value);
+            self.publish()
+        }
+
+        fn update_value(&self, f: impl FnOnce(T) -> T) -> Result<u64, Corruption> {
+            let bytes = self.value_bytes()?;
+            let new = f(words::load::<T, AtomicU8>(bytes));
+            words::store::<T, AtomicU8>(bytes, &new);
+            self.publish()
         }
 
         /// The current version (incremented by every `set`/`update`).
@@ -216,7 +241,35 @@ mod handle {
         /// [`LockError::OwnerDead`] (a writer died; the lock was taken over and released
         /// again, the value may be half-written); [`LockError::Corrupt`].
         pub fn get(&self) -> Res<T> {
-            self.locked(|| Ok(words::load::<T, AtomicU8>(self.value_bytes()?)))
+            self.locked(None, || self.read_value())
+        }
+
+        /// [`Signal::get`], waiting at most `timeout` for the mutex.
+        ///
+        /// # Errors
+        ///
+        /// [`LockError::Timeout`] if the mutex stayed held (for example by a C++ or Python
+        /// peer that died holding it: nothing can tell), else as [`Signal::get`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use zeroipc::{LockError, Segment, SegmentOptions, sync::Signal};
+        /// # let name = format!("/zeroipc-doc-signal-timeout-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let s = Signal::<u32>::create(&seg, "temp", 20)?;
+        /// assert_eq!(s.get_timeout(Duration::from_millis(10))?, 20);
+        /// let held = s.mutex().lock().map_err(LockError::drop_guard)?;
+        /// assert!(matches!(s.get_timeout(Duration::from_millis(5)), Err(LockError::Timeout)));
+        /// assert!(matches!(s.set_timeout(1, Duration::ZERO), Err(LockError::Timeout)));
+        /// drop(held);
+        /// assert_eq!(s.update_timeout(|t| t + 1, Duration::from_millis(10))?, 1);
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn get_timeout(&self, timeout: Duration) -> Res<T> {
+            self.locked(deadline_after(timeout), || self.read_value())
         }
 
         fn publish(&self) -> Result<u64, Corruption> {
@@ -233,10 +286,16 @@ mod handle {
         ///
         /// As [`Signal::get`].
         pub fn set(&self, value: T) -> Res<u64> {
-            self.locked(|| {
-                words::store::<T, AtomicU8>(self.value_bytes()?, &value);
-                self.publish()
-            })
+            self.locked(None, || self.write_value(&value))
+        }
+
+        /// [`Signal::set`], waiting at most `timeout` for the mutex.
+        ///
+        /// # Errors
+        ///
+        /// As [`Signal::get_timeout`].
+        pub fn set_timeout(&self, value: T, timeout: Duration) -> Res<u64> {
+            self.locked(deadline_after(timeout), || self.write_value(&value))
         }
 
         /// Replaces the value with `f(value)` under the mutex; returns the new version.
@@ -245,12 +304,16 @@ mod handle {
         ///
         /// As [`Signal::get`].
         pub fn update(&self, f: impl FnOnce(T) -> T) -> Res<u64> {
-            self.locked(|| {
-                let bytes = self.value_bytes()?;
-                let new = f(words::load::<T, AtomicU8>(bytes));
-                words::store::<T, AtomicU8>(bytes, &new);
-                self.publish()
-            })
+            self.locked(None, || self.update_value(f))
+        }
+
+        /// [`Signal::update`], waiting at most `timeout` for the mutex.
+        ///
+        /// # Errors
+        ///
+        /// As [`Signal::get_timeout`].
+        pub fn update_timeout(&self, f: impl FnOnce(T) -> T, timeout: Duration) -> Res<u64> {
+            self.locked(deadline_after(timeout), || self.update_value(f))
         }
 
         /// Whether the version differs from `seen`.

@@ -1,0 +1,101 @@
+//! Regressions for what the `structure_ops` fuzz target found (issue #7): each one is a
+//! segment corrupted the way the fuzzer's input did, and the operation that hung on it.
+//! Each must now return a typed error (the test fails by hanging under nextest's timeout if
+//! the defect returns).
+
+mod common;
+
+use std::os::unix::fs::FileExt;
+use std::time::Duration;
+
+use common::ShmName;
+use zeroipc::codata::stream::{Stream, StreamError};
+use zeroipc::sync::{Monitor, Mutex, Signal};
+use zeroipc::{LockError, ReleaseError, Segment, SegmentOptions};
+
+fn segment(name: &ShmName) -> Segment {
+    SegmentOptions::new()
+        .size(64 * 1024)
+        .create_new(name.as_str())
+        .unwrap()
+}
+
+/// Writes `bytes` at `offset` of the object, through its file (as a peer would).
+fn poke(name: &ShmName, offset: u64, bytes: &[u8]) {
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(name.path())
+        .unwrap();
+    f.write_all_at(bytes, offset).unwrap();
+}
+
+/// `notify_all` released one permit per counted waiter, in a loop: a corrupt count of four
+/// billion waiters kept it busy for hours. Now all permits go in one step, and a count that
+/// does not fit is an overflow error.
+#[test]
+fn notify_all_with_a_corrupt_waiter_count_returns_an_error_at_once() {
+    let name = ShmName::new("notify-all-corrupt");
+    let seg = segment(&name);
+    let m = Monitor::create(&seg, "mon").unwrap();
+    let count = seg.find("mon_count").unwrap();
+    poke(&name, count.offset(), &0xffff_ff17_u32.to_le_bytes());
+    match m.notify_all() {
+        Err(ReleaseError::Overflow { count, max }) => {
+            assert_eq!(
+                (count, max),
+                (0, 0),
+                "the condition semaphore was untouched"
+            );
+        }
+        other => panic!("expected an overflow error, got {other:?}"),
+    }
+    // The condition semaphore got nothing: a waiter is not let through by the bad count.
+    assert_eq!(m.condition().count().unwrap(), 0);
+    // A sane count still works, and gives exactly that many permits.
+    poke(&name, count.offset(), &3_u32.to_le_bytes());
+    m.notify_all().unwrap();
+    assert_eq!(m.condition().count().unwrap(), 3);
+}
+
+/// `Signal::get`/`set`/`update` take the signal's mutex without a deadline: with the mutex
+/// held by someone who never releases it (here: its bytes say "locked" and name no owner,
+/// as a crashed C++ holder leaves them) they wait forever. The `_timeout` forms answer.
+#[test]
+fn signal_timeouts_answer_when_its_mutex_is_never_released() {
+    let name = ShmName::new("signal-stuck-mutex");
+    let seg = segment(&name);
+    let s = Signal::<u64>::create(&seg, "sig", 5).unwrap();
+    assert_eq!(s.get_timeout(Duration::ZERO).unwrap(), 5);
+    let mtx = seg.find("sig_mtx").unwrap();
+    poke(&name, mtx.offset(), &0_u32.to_le_bytes()); // count 0: locked, owner 0: unknown
+    assert!(Mutex::open(&seg, "sig_mtx").unwrap().is_locked().unwrap());
+    let wait = Duration::from_millis(20);
+    assert!(matches!(s.get_timeout(wait), Err(LockError::Timeout)));
+    assert!(matches!(s.set_timeout(6, wait), Err(LockError::Timeout)));
+    assert!(matches!(
+        s.update_timeout(|v| v + 1, wait),
+        Err(LockError::Timeout)
+    ));
+    assert_eq!(s.version().unwrap(), 0, "nothing was written");
+    poke(&name, mtx.offset(), &1_u32.to_le_bytes());
+    assert_eq!(s.set_timeout(6, wait).unwrap(), 1);
+    assert_eq!(s.get_timeout(wait).unwrap(), 6);
+}
+
+/// A stream's ring lock naming a live process that never lets go (here: our parent, alive
+/// for the whole test) made even `try_next` wait the fixed 1 s stall bound; the bound is
+/// now the handle's own (`with_stall_timeout`), and the answer is `Stalled`.
+#[test]
+fn a_stream_lock_held_by_a_live_stranger_is_reported_as_stalled() {
+    let name = ShmName::new("stream-stuck-lock");
+    let seg = segment(&name);
+    let s = Stream::<u64>::create(&seg, "st", 8).unwrap();
+    s.emit(1).unwrap();
+    let header = seg.find("st_header").unwrap();
+    let stranger = std::os::unix::process::parent_id();
+    poke(&name, header.offset() + 52, &stranger.to_le_bytes());
+    let s = s.with_stall_timeout(Duration::from_millis(5));
+    assert_eq!(s.try_next(), Err(StreamError::Stalled));
+    poke(&name, header.offset() + 52, &0_u32.to_le_bytes());
+    assert_eq!(s.try_next(), Ok(1));
+}
