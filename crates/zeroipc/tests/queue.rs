@@ -484,11 +484,9 @@ fn blocking_pop_is_woken_by_a_push_from_another_thread() {
     );
 }
 
-const STRESS_N: u64 = if cfg!(debug_assertions) {
-    100_000
-} else {
-    1_000_000
-};
+/// Items moved by the 2-producer/2-consumer stress test (issue #3 asks for 1,000,000; also
+/// in the debug build CI runs).
+const STRESS_N: u64 = 1_000_000;
 const STRESS_TEST: &str = "two_producer_and_two_consumer_processes_move_every_item_exactly_once";
 
 #[test]

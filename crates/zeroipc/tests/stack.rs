@@ -358,11 +358,9 @@ fn threads_push_and_pop_a_multiset() {
     assert_eq!(all, (0..2 * N).collect::<Vec<_>>());
 }
 
-const STRESS_N: u64 = if cfg!(debug_assertions) {
-    100_000
-} else {
-    1_000_000
-};
+/// Items moved by the 2-pusher/2-popper stress test (issue #3 asks for 1,000,000; also in
+/// the debug build CI runs).
+const STRESS_N: u64 = 1_000_000;
 const STRESS_TEST: &str = "two_pusher_and_two_popper_processes_move_every_item_exactly_once";
 
 #[test]
