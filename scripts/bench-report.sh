@@ -14,14 +14,14 @@ echo "rustc:   $(rustc --version)"
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, before the run)"
 echo '```'
 echo
-echo "## Cross-process (cargo bench -p zeroipc --bench pingpong)"
+echo "## Cross-process (cargo bench -p zeroipc-bench --bench pingpong)"
 echo
 echo '```text'
-cargo bench -q -p zeroipc --bench pingpong 2>/dev/null
+cargo bench -q -p zeroipc-bench --bench pingpong 2>/dev/null
 echo '```'
 echo
-echo "## Single process (cargo bench -p zeroipc --bench micro)"
+echo "## Single process (cargo bench -p zeroipc-bench --bench micro)"
 echo
 echo '```text'
-cargo bench -q -p zeroipc --bench micro 2>/dev/null | sed -n '/^micro/,$p'
+cargo bench -q -p zeroipc-bench --bench micro 2>/dev/null | sed -n '/^micro/,$p'
 echo '```'

@@ -17,6 +17,11 @@ pub(crate) use loom::sync::atomic::{
     fence,
 };
 
+/// A real atomic in both builds, for process-wide statics (the cached pid): loom models
+/// state shared by its modelled threads, and its atomics cannot live in a `static`.
+#[allow(unused_imports)]
+pub(crate) use core::sync::atomic::AtomicU32 as ProcessAtomicU32;
+
 #[cfg(loom)]
 #[allow(unused_imports)]
 pub(crate) use loom::cell::UnsafeCell;

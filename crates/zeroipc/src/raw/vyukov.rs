@@ -127,7 +127,7 @@ impl<'a, T> Vyukov<'a, T> {
     }
 
     /// Appends `value`, returning the position it took.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&self, value: T) -> Result<u32, PushFail<T>> {
         // ORDERING: Relaxed — `tail` only reserves a position; the element is published
         // through `seq[i]` (Release below), never through `tail`.
@@ -193,7 +193,7 @@ impl<'a, T> Vyukov<'a, T> {
     }
 
     /// Removes the oldest element, returning it with the position it had.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pop_at(&self) -> Result<(T, u32), PopFail> {
         // ORDERING: Relaxed — `head` only reserves a position; see `push`.
         let mut h = self.hdr.head.load(Relaxed);

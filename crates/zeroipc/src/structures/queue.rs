@@ -445,7 +445,7 @@ impl<T: Element> Queue<T> {
         Ok(layout)
     }
 
-    #[inline]
+    #[inline(always)]
     fn view(&self) -> Vyukov<'_, T> {
         let r = self.seg.region();
         let n = u64::from(self.layout.cap);
@@ -460,7 +460,7 @@ impl<T: Element> Queue<T> {
         Vyukov::new_prevalidated(hdr, slots, seq)
     }
 
-    #[inline]
+    #[inline(always)]
     fn header(&self) -> &QueueHeader {
         // SAFETY: `validate` checked this header with `header` on this same region.
         unsafe {
@@ -602,8 +602,8 @@ impl<T: Element> Queue<T> {
     }
 
     /// After a push at `pos`: wake the consumers sleeping on that slot, if any sleep.
-    #[inline]
-    fn after_push(&self, q: &Vyukov<'_, T>, pos: u32) {
+    #[inline(always)]
+    fn after_push(&self, seq: &AtomicU32) {
         if let Some(sleepers) = self.seg.sleepers(&self.entry) {
             // ORDERING: the waker half of the Dekker pair (segment::waiters): `light` orders
             // our Release `seq` store in `push` before this load against a sleeper's
@@ -611,19 +611,19 @@ impl<T: Element> Queue<T> {
             // store. Relaxed: the barrier does the ordering.
             membarrier::light();
             if sleepers.data.load(Relaxed) != 0 {
-                futex::wake_all(q.seq_word(pos));
+                futex::wake_all(seq);
             }
         }
     }
 
     /// After a pop at `pos`: wake the producers sleeping on that slot, if any sleep.
-    #[inline]
-    fn after_pop(&self, q: &Vyukov<'_, T>, pos: u32) {
+    #[inline(always)]
+    fn after_pop(&self, seq: &AtomicU32) {
         if let Some(sleepers) = self.seg.sleepers(&self.entry) {
             // ORDERING: as in `after_push`, with the `seq` store in `pop`.
             membarrier::light();
             if sleepers.room.load(Relaxed) != 0 {
-                futex::wake_all(q.seq_word(pos));
+                futex::wake_all(seq);
             }
         }
     }
@@ -650,7 +650,7 @@ impl<T: Element> Queue<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn push(&self, value: T) -> Result<(), Full<T>> {
         self.try_push(value).map_err(Full::from)
     }
@@ -676,7 +676,7 @@ impl<T: Element> Queue<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use = "a popped element is removed from the queue"]
-    #[inline]
+    #[inline(always)]
     pub fn pop(&self) -> Option<T> {
         self.try_pop().ok()
     }
@@ -701,28 +701,28 @@ impl<T: Element> Queue<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn try_push(&self, value: T) -> Result<(), QueuePushError<T>> {
         let q = self.view();
         match q.push(value) {
             Ok(pos) => {
-                self.after_push(&q, pos);
+                self.after_push(q.seq_word(pos));
                 Ok(())
             }
             Err(PushFail::Full(v)) => Err(QueuePushError::Full(v)),
-            Err(PushFail::Busy { value, pos }) => self.try_push_busy(&q, value, pos),
+            Err(PushFail::Busy { value, pos }) => self.try_push_busy(value, pos),
         }
     }
 
     /// [`Queue::try_push`] found the slot at `tail` still held by a peer: wait for it,
     /// bounded by the stall timeout.
+    ///
+    /// Builds its own view: taking the caller's by reference made the hot path spill the
+    /// view to the stack on every push.
     #[cold]
-    fn try_push_busy(
-        &self,
-        q: &Vyukov<'_, T>,
-        value: T,
-        pos: u32,
-    ) -> Result<(), QueuePushError<T>> {
+    #[inline(never)]
+    fn try_push_busy(&self, value: T, pos: u32) -> Result<(), QueuePushError<T>> {
+        let q = &self.view();
         let mut value = value;
         let mut patience = Patience::new(self.stall);
         let mut held = Some(pos);
@@ -735,7 +735,7 @@ impl<T: Element> Queue<T> {
         loop {
             match q.push(value) {
                 Ok(pos) => {
-                    self.after_push(q, pos);
+                    self.after_push(q.seq_word(pos));
                     return Ok(());
                 }
                 Err(PushFail::Full(v)) => return Err(QueuePushError::Full(v)),
@@ -774,23 +774,25 @@ impl<T: Element> Queue<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn try_pop(&self) -> Result<T, QueuePopError> {
         let q = self.view();
         match q.pop_at() {
             Ok((v, pos)) => {
-                self.after_pop(&q, pos);
+                self.after_pop(q.seq_word(pos));
                 Ok(v)
             }
             Err(PopFail::Empty) => Err(QueuePopError::Empty),
-            Err(PopFail::Busy { pos }) => self.try_pop_busy(&q, pos),
+            Err(PopFail::Busy { pos }) => self.try_pop_busy(pos),
         }
     }
 
     /// [`Queue::try_pop`] found the element at `head` not yet published by its producer:
     /// wait for it, bounded by the stall timeout.
     #[cold]
-    fn try_pop_busy(&self, q: &Vyukov<'_, T>, pos: u32) -> Result<T, QueuePopError> {
+    #[inline(never)]
+    fn try_pop_busy(&self, pos: u32) -> Result<T, QueuePopError> {
+        let q = &self.view();
         let mut patience = Patience::new(self.stall);
         let mut held = Some(pos);
         if !patience.keep_waiting() {
@@ -799,7 +801,7 @@ impl<T: Element> Queue<T> {
         loop {
             match q.pop_at() {
                 Ok((v, pos)) => {
-                    self.after_pop(q, pos);
+                    self.after_pop(q.seq_word(pos));
                     return Ok(v);
                 }
                 Err(PopFail::Empty) => return Err(QueuePopError::Empty),
@@ -884,7 +886,7 @@ impl<T: Element> Queue<T> {
         loop {
             match q.push(value) {
                 Ok(pos) => {
-                    self.after_push(&q, pos);
+                    self.after_push(q.seq_word(pos));
                     return Ok(());
                 }
                 Err(PushFail::Full(v)) => {
@@ -990,7 +992,7 @@ impl<T: Element> Queue<T> {
         loop {
             match q.pop_at() {
                 Ok((v, pos)) => {
-                    self.after_pop(&q, pos);
+                    self.after_pop(q.seq_word(pos));
                     return Ok(v);
                 }
                 Err(PopFail::Empty) => {

@@ -1,20 +1,39 @@
 //! Process identity and liveness, for dead-peer detection.
 
+use crate::loom::{Ordering::Relaxed, ProcessAtomicU32};
+
 /// The calling process's id, cached after the first call.
 ///
 /// `getpid` is a system call (glibc stopped caching it), and lock fast paths record the
 /// holder's pid on every acquire. The cache is per process image: a child made by `fork`
 /// without `exec` would inherit the parent's value, so such a child must not use zeroipc
 /// handles it inherited (open the segment again after `exec`). Rust's `Command` always execs.
+///
+/// Inlined: every uncontended `Mutex::lock` calls it, and the cached case is one load and a
+/// branch (a `OnceLock` behind a call measured a dozen instructions per lock).
 #[allow(dead_code)] // used by the dead-holder detection of `sync`
+#[inline]
 pub(crate) fn current_pid() -> u32 {
-    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *PID.get_or_init(|| {
-        rustix::process::getpid()
-            .as_raw_nonzero()
-            .get()
-            .unsigned_abs()
-    })
+    // ORDERING: Relaxed — the pid is the same whichever thread stores it first; a racing
+    // thread that reads 0 asks the kernel itself.
+    match PID.load(Relaxed) {
+        0 => current_pid_slow(),
+        pid => pid,
+    }
+}
+
+/// 0 until the first [`current_pid`] (pids are never 0).
+static PID: ProcessAtomicU32 = ProcessAtomicU32::new(0);
+
+#[cold]
+fn current_pid_slow() -> u32 {
+    let pid = rustix::process::getpid()
+        .as_raw_nonzero()
+        .get()
+        .unsigned_abs();
+    // ORDERING: Relaxed — see `current_pid`.
+    PID.store(pid, Relaxed);
+    pid
 }
 
 /// Whether a process with id `pid` exists (`kill(pid, 0)`).

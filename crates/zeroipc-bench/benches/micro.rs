@@ -1,7 +1,7 @@
 //! Single-process micro-benchmarks (divan): the hot paths without a second process.
 //!
 //! ```text
-//! cargo bench -p zeroipc --bench micro
+//! cargo bench -p zeroipc-bench --bench micro
 //! ```
 //!
 //! Cross-process round trips and throughput are in `pingpong.rs`.
@@ -115,6 +115,56 @@ fn mutex_lock_unlock(bencher: divan::Bencher) {
     let s = Scratch::new("mutex");
     let m = zeroipc::sync::Mutex::create(&s.seg, "m").expect("mutex");
     bencher.bench_local(|| drop(divan::black_box(m.lock().expect("uncontended"))));
+}
+
+/// `mutex_lock_unlock` 100 times per iteration: the harness's per-iteration cost (a call
+/// through the closure, the timing loop) amortised. Divide by 100.
+#[divan::bench(sample_size = 1_000)]
+fn mutex_lock_unlock_x100(bencher: divan::Bencher) {
+    let s = Scratch::new("mutex100");
+    let m = zeroipc::sync::Mutex::create(&s.seg, "m").expect("mutex");
+    bencher.bench_local(|| {
+        for _ in 0..100 {
+            drop(divan::black_box(m.lock().expect("uncontended")));
+        }
+    });
+}
+
+/// `std_mutex_lock_unlock` 100 times per iteration (see `mutex_lock_unlock_x100`).
+#[divan::bench(sample_size = 1_000)]
+fn std_mutex_lock_unlock_x100(bencher: divan::Bencher) {
+    let m = std::sync::Mutex::new(());
+    bencher.bench_local(|| {
+        for _ in 0..100 {
+            drop(divan::black_box(m.lock().expect("uncontended")));
+        }
+    });
+}
+
+/// `queue_push_pop` 100 times per iteration (see `mutex_lock_unlock_x100`).
+#[divan::bench(sample_size = 1_000)]
+fn queue_push_pop_x100(bencher: divan::Bencher) {
+    let s = Scratch::new("queue100");
+    let q: zeroipc::structures::Queue<u64> =
+        zeroipc::structures::Queue::create(&s.seg, "q", 1024).expect("queue");
+    bencher.bench_local(|| {
+        for _ in 0..100 {
+            q.push(divan::black_box(7)).expect("room");
+            divan::black_box(q.pop());
+        }
+    });
+}
+
+/// `crossbeam_array_queue_push_pop` 100 times per iteration (see `mutex_lock_unlock_x100`).
+#[divan::bench(sample_size = 1_000)]
+fn crossbeam_array_queue_push_pop_x100(bencher: divan::Bencher) {
+    let q = crossbeam_queue::ArrayQueue::<u64>::new(1024);
+    bencher.bench_local(|| {
+        for _ in 0..100 {
+            q.push(divan::black_box(7)).expect("room");
+            divan::black_box(q.pop());
+        }
+    });
 }
 
 /// The floor for `mutex_lock_unlock`: std's futex Mutex.

@@ -3,9 +3,9 @@
 //! same run.
 //!
 //! ```text
-//! cargo bench -p zeroipc --bench pingpong               # full run (about a minute)
-//! cargo bench -p zeroipc --bench pingpong -- --quick    # a few seconds
-//! cargo bench -p zeroipc --bench pingpong -- --json     # machine-readable
+//! cargo bench -p zeroipc-bench --bench pingpong               # full run (about a minute)
+//! cargo bench -p zeroipc-bench --bench pingpong -- --quick    # a few seconds
+//! cargo bench -p zeroipc-bench --bench pingpong -- --json     # machine-readable
 //! ```
 //!
 //! The machine is shared and noisy, so every scenario is reported as a ratio to a floor
