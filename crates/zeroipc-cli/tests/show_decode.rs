@@ -298,8 +298,10 @@ fn types_that_do_not_fit_are_one_line_errors() {
     let name = load_golden("cpp_all.bin");
     for (entry, t, says) in [
         ("q_i32", "i64", "elements are 4 bytes"),
-        ("q_i32", "i32,i32", "for maps"),
-        ("map_i32_i32", "i32", "--as K,V"),
+        // A comma list is one struct (8 bytes); KEY=VALUE is a map's pair.
+        ("q_i32", "i32,i32", "i32,i32 is 8"),
+        ("q_i32", "i32=i32", "for maps"),
+        ("map_i32_i32", "i32", "--as KEY=VALUE"),
         ("map_i32_i32", "i32,i64", "4 and 4 bytes"),
         ("bar", "i32", "no values"),
         ("once_done", "u8", "no values"),

@@ -50,13 +50,15 @@ use std::fmt;
 use std::io;
 
 use crate::error::{Corruption, OpenError};
-use crate::segment::{Entry, ReadOnlySegment, Segment};
+use crate::segment::{CATALOG_ENTRY_NAME, Catalog, CatalogKind, Entry, ReadOnlySegment, Segment};
 
 mod decode;
+mod describe;
 pub use decode::{
-    Contents, Decoded, ElemType, Fill, Item, KIND_NAMES, KindError, ParseTypeError, SlotState,
-    TypeSpec, Value, decode, find_structure, read_as,
+    Contents, Decoded, Elem, ElemType, Fill, Item, KIND_NAMES, KindError, ParseTypeError,
+    SlotState, TypeSpec, Value, catalog_type, decode, find_structure, read_as,
 };
+pub use describe::DescribeError;
 pub mod users;
 pub use users::{
     Removal, SegmentUsers, UnknownProcesses, Usage, remove_if_stale, segment_users, stale_segments,
@@ -550,6 +552,14 @@ pub enum Kind {
         /// Processes registered as sleeping, summed over all counters.
         sleepers: u64,
     },
+    /// zeroipc's type catalog (`__zeroipc_catalog`, docs/CATALOG.md): what zeroipc recorded
+    /// about each structure it created. Other implementations ignore it.
+    Catalog {
+        /// Records it has room for.
+        capacity: u32,
+        /// Records published.
+        count: u32,
+    },
     /// Several kinds fit these bytes equally well.
     Ambiguous(Vec<Kind>),
     /// No kind fits (or the bytes could not be read).
@@ -628,6 +638,7 @@ impl Kind {
             Self::SignalState { .. } => "signal_state",
             Self::Marker { .. } => "marker",
             Self::WaiterRegistry { .. } => "waiter_registry",
+            Self::Catalog { .. } => "catalog",
             Self::Ambiguous(_) => "ambiguous",
             Self::Unknown => "unknown",
         }
@@ -921,6 +932,9 @@ impl Kind {
             Self::WaiterRegistry { slots, sleepers } => {
                 vec![("slots", U(slots.into())), ("sleepers", U(sleepers))]
             }
+            Self::Catalog { capacity, count } => {
+                vec![("capacity", U(capacity.into())), ("count", U(count.into()))]
+            }
             Self::Ambiguous(_) | Self::Unknown => Vec::new(),
         }
     }
@@ -1046,6 +1060,8 @@ const HEAD_LEN: u64 = 64;
 struct Classifier<'a> {
     seg: &'a ReadOnlySegment,
     by_name: HashMap<&'a [u8], &'a Entry>,
+    /// The segment's catalog, if it has a valid one (never trusted: see `catalog_kind`).
+    catalog: Option<Catalog>,
 }
 
 impl<'a> Classifier<'a> {
@@ -1055,7 +1071,12 @@ impl<'a> Classifier<'a> {
             // The first entry of a name wins, as in upstream look-ups.
             by_name.entry(e.name().as_bytes()).or_insert(e);
         }
-        Self { seg, by_name }
+        let catalog = seg.catalog().ok().flatten();
+        Self {
+            seg,
+            by_name,
+            catalog,
+        }
     }
 
     fn sibling(&self, base: &[u8], suffix: &[u8]) -> Option<&'a Entry> {
@@ -1093,6 +1114,23 @@ impl<'a> Classifier<'a> {
         if let Some(k) = self.waiter_registry(entry) {
             return k;
         }
+        if entry.name() == CATALOG_ENTRY_NAME {
+            if let Some(c) = &self.catalog {
+                return Kind::Catalog {
+                    capacity: c.capacity,
+                    count: c.count,
+                };
+            }
+        }
+        let by_bytes = self.classify_bytes(entry);
+        match &self.catalog {
+            Some(c) => catalog_kind(self.seg, entry, c, by_bytes),
+            None => by_bytes,
+        }
+    }
+
+    /// The kind the bytes prove, without the catalog.
+    fn classify_bytes(&self, entry: &Entry) -> Kind {
         let Some(head) = self.bytes(entry, 0, HEAD_LEN) else {
             return Kind::Unknown;
         };
@@ -1647,6 +1685,102 @@ impl<'a> Classifier<'a> {
 }
 
 /// One kind, several (ambiguous, deduplicated) or none.
+/// The kind of `entry` given the catalog's word and the kind its bytes prove (`by_bytes`).
+///
+/// Where the catalog names a kind `read_as` can read, the entry is read as that kind, and
+/// kept only if its geometry fits and the element size in its header is the catalog's
+/// (the bytes win: otherwise `by_bytes`). Otherwise the catalog only picks among the
+/// candidates of an ambiguous `by_bytes`.
+fn catalog_kind(seg: &ReadOnlySegment, entry: &Entry, catalog: &Catalog, by_bytes: Kind) -> Kind {
+    let Some(record) = catalog
+        .describing(entry)
+        .or_else(|| catalog.containing(entry))
+    else {
+        return by_bytes;
+    };
+    let own = catalog.describing(entry).is_some();
+    let as_name = match record.kind {
+        CatalogKind::Array => Some("array"),
+        CatalogKind::Queue => Some("queue"),
+        CatalogKind::Stack => Some("stack"),
+        CatalogKind::Ring => Some("ring"),
+        CatalogKind::Pool => Some("pool"),
+        CatalogKind::Map => Some("map"),
+        CatalogKind::Set => Some("set"),
+        CatalogKind::Semaphore => Some("semaphore"),
+        CatalogKind::Mutex => Some("mutex"),
+        CatalogKind::Barrier => Some("barrier"),
+        CatalogKind::Latch => Some("latch"),
+        CatalogKind::Once => Some("once"),
+        CatalogKind::Event => Some("event"),
+        _ => None,
+    };
+    if let (Some(name), true) = (as_name, own) {
+        return match read_as(seg, entry, name) {
+            Ok(k) if catalog_mismatch(&k, record).is_none() => k,
+            _ => by_bytes,
+        };
+    }
+    let fits: &[&str] = match record.kind {
+        CatalogKind::Future => &["future"],
+        CatalogKind::Lazy => &["lazy", "lazy_bool"],
+        CatalogKind::Stream => &["stream_header", "ring"],
+        CatalogKind::Channel => &["channel_header", "channel_slot", "queue"],
+        _ => &[],
+    };
+    match by_bytes {
+        Kind::Ambiguous(candidates) => {
+            let mut matching: Vec<Kind> = candidates
+                .iter()
+                .filter(|k| fits.contains(&k.name()))
+                .cloned()
+                .collect();
+            if matching.len() == 1 {
+                matching.remove(0)
+            } else {
+                Kind::Ambiguous(candidates)
+            }
+        }
+        k => k,
+    }
+}
+
+/// Why the catalog's `record` contradicts what the structure's header says (`kind`), if it
+/// does: the element sizes differ.
+pub(crate) fn catalog_mismatch(kind: &Kind, record: &crate::segment::Record) -> Option<String> {
+    let stored: Option<(&str, u64)> = match *kind {
+        Kind::Array { elem_size, .. } | Kind::CArray { elem_size, .. } => {
+            Some(("elem_size", elem_size))
+        }
+        Kind::Queue { elem_size, .. }
+        | Kind::Stack { elem_size, .. }
+        | Kind::Ring { elem_size, .. }
+        | Kind::Pool { elem_size, .. }
+        | Kind::Set { elem_size, .. } => Some(("elem_size", elem_size.into())),
+        Kind::Map {
+            key_size,
+            value_size,
+            ..
+        } => {
+            if u64::from(value_size) != u64::from(record.value_size) {
+                return Some(format!(
+                    "the catalog says value_size {}, the header says {value_size}; the header wins",
+                    record.value_size
+                ));
+            }
+            Some(("key_size", key_size.into()))
+        }
+        _ => None,
+    };
+    match stored {
+        Some((field, n)) if n != u64::from(record.elem_size) => Some(format!(
+            "the catalog says {field} {}, the header says {n}; the header wins",
+            record.elem_size
+        )),
+        _ => None,
+    }
+}
+
 fn pick(mut kinds: Vec<Kind>) -> Option<Kind> {
     kinds.dedup();
     match kinds.len() {
