@@ -207,7 +207,7 @@ fn text_output_lists_contents_with_their_order_and_slots() {
     );
 
     let m = zeroipc(&["show", name.as_str(), "map_i32_i64", "--as", "i32,i64"]).ok();
-    assert!(m.contains("pairs    2 x i32,i64"), "{m}");
+    assert!(m.contains("pairs    2 x i32=i64"), "{m}"); // the older K,V, shown as read
     assert!(m.contains("1000000 => 1099511627776"), "{m}");
 
     let p = zeroipc(&["show", name.as_str(), "pool_f64", "--as", "f64"]).ok();

@@ -865,7 +865,18 @@ pub fn decode(
             spec.as_ref().map(ToString::to_string).unwrap_or_default()
         ));
     } else if d.type_error.is_none() && !all_candidates_failed(&d) {
-        d.spec = spec;
+        // A map read with the older `K,V` reports the pair it was read as.
+        d.spec = match (&d.kind, spec) {
+            (
+                &Kind::Map {
+                    key_size,
+                    value_size,
+                    ..
+                },
+                Some(s),
+            ) => s.as_pair(key_size.into(), value_size.into()).or(Some(s)),
+            (_, s) => s,
+        };
     }
     if let Some(r) = &record {
         if let Some(why) = super::catalog_mismatch(&d.kind, r) {
