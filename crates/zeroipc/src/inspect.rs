@@ -183,7 +183,8 @@ pub enum NotZeroIpc {
 /// let _seg = SegmentOptions::new().size(64 * 1024).max_entries(8).create_new(&name)?;
 /// let l = list_segments()?.into_iter().find(|l| l.name == name).unwrap();
 /// let Status::Segment(s) = l.status else { panic!("{}", l.status) };
-/// assert_eq!((s.max_entries, s.table_size, s.next_offset), (8, 416, 416));
+/// // After the table: the type catalog, 16 + 256 bytes for each of 7 records.
+/// assert_eq!((s.max_entries, s.table_size, s.next_offset), (8, 416, 416 + 16 + 7 * 256));
 /// # Segment::unlink(&name)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -251,7 +252,7 @@ impl fmt::Display for Status {
 /// let _seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
 /// let mine = list_segments()?.into_iter().find(|l| l.name == name).unwrap();
 /// assert_eq!(mine.size, 64 * 1024);
-/// assert!(matches!(mine.status, Status::Segment(s) if s.entry_count == 0));
+/// assert!(matches!(mine.status, Status::Segment(s) if s.entry_count == 1)); // the type catalog
 /// # Segment::unlink(&name)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -1014,7 +1015,7 @@ pub fn classify(seg: &ReadOnlySegment, entry: &Entry) -> Kind {
 /// Array::<u8>::create(&seg, "a", 5)?;
 /// Array::<u16>::create(&seg, "b", 5)?;
 /// let kinds: Vec<_> = classify_all(&seg)?.into_iter().map(|(_, k)| k.name()).collect();
-/// assert_eq!(kinds, ["array", "array"]);
+/// assert_eq!(kinds, ["catalog", "array", "array"]);
 /// # Segment::unlink(&name)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -613,7 +613,7 @@ pub enum Contents {
 /// let e = ro.find("jobs")?;
 /// let d = decode(&ro, &e, &classify(&ro, &e), Some("u32".parse()?));
 /// let Contents::Values(items) = &d.contents else { panic!() };
-/// let values: Vec<Value> = items.iter().map(|i| i.value).collect();
+/// let values: Vec<Value> = items.iter().map(|i| i.value.clone()).collect();
 /// assert_eq!(values, [Value::Unsigned(7), Value::Unsigned(8)]);
 /// assert_eq!((d.fill.unwrap().len, d.fill.unwrap().capacity), (2, 4));
 /// assert_eq!(q.pop(), Some(7)); // nothing was consumed
