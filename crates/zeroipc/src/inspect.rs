@@ -28,6 +28,16 @@
 //! Within a step, one fit gives that kind; several give [`Kind::Ambiguous`] listing them all;
 //! none moves on to the next step. Nothing fitting gives [`Kind::Unknown`].
 //!
+//! **Segments created by zeroipc** carry a type catalog (`__zeroipc_catalog`, shown as
+//! [`Kind::Catalog`]; docs/CATALOG.md) recording each structure's kind and element type. For
+//! an entry the catalog describes, the recorded kind is read with [`read_as`] and kept when
+//! the entry's geometry fits it and its header's element size is the recorded one; for the
+//! kinds `read_as` does not cover, the catalog only picks among the candidates of an
+//! ambiguous entry. Otherwise the bytes win: the steps above decide, and [`decode`] reports
+//! the contradiction in [`Decoded::problems`]. [`decode`] without a type reads the contents
+//! with the layout the catalog records ([`catalog_type`]). The catalog is never trusted: a
+//! corrupt one is ignored ([`ReadOnlySegment::catalog`] says why).
+//!
 //! # Examples
 //!
 //! ```

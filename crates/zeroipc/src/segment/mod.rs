@@ -8,6 +8,10 @@
 //! | 32                    | 48 × max_entries  | entries: `name[32]`, offset, size     |
 //! | 32 + 48 × max_entries | up to memory_size | structures, bump-allocated, 8-aligned |
 //!
+//! The first structure of a segment zeroipc creates is its type catalog
+//! ([`CATALOG_ENTRY_NAME`], read with [`ReadOnlySegment::catalog`]; docs/CATALOG.md) unless
+//! [`SegmentOptions::catalog`] turned it off.
+//!
 //! (FORMAT.md §3.) The creator zeroes the table, writes the header and stores the magic
 //! **last** with Release; an opener that finds magic 0 (or a size-0 object) gets
 //! [`OpenError::NotInitialized`] and may retry with [`Segment::open_timeout`]. Every header
