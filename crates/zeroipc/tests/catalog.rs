@@ -223,6 +223,17 @@ fn every_structure_is_recorded_with_its_kind_type_size_alignment_and_entries() {
             seg.find(&e).unwrap();
         }
     }
+    // Decoding every entry with what the catalog says finds nothing wrong.
+    for (e, k) in classify_all(&seg).unwrap() {
+        assert!(
+            !matches!(k, Kind::Unknown | Kind::Ambiguous(_)),
+            "{}: {k}",
+            e.name()
+        );
+        let d = decode(&seg, &e, &k, None);
+        assert!(d.problems.is_empty(), "{}: {:?}", e.name(), d.problems);
+        assert_eq!(d.type_error, None, "{}", e.name());
+    }
     // Every table entry but the catalog is described by a record or is part of one.
     for e in seg.entries().unwrap() {
         if e.name() == CATALOG_ENTRY_NAME {

@@ -825,6 +825,11 @@ pub fn decode(
     };
     let given = spec.is_some();
     let spec = spec.or_else(|| {
+        // Only where the structure holds values of that type (not a composite's lock or an
+        // unbuffered channel's slot, whose record is the composite's).
+        if !takes_values(kind) {
+            return None;
+        }
         let r = record.as_ref()?;
         if r.layout.is_empty() {
             return None;
@@ -911,6 +916,28 @@ pub fn catalog_type(seg: &ReadOnlySegment, entry: &Entry) -> Option<TypeSpec> {
     let c = seg.catalog().ok()??;
     let r = c.describing(entry).or_else(|| c.containing(entry))?;
     r.layout.parse().ok()
+}
+
+/// Whether a structure of `kind` has contents a type is read for.
+fn takes_values(kind: &Kind) -> bool {
+    match kind {
+        Kind::Ambiguous(ks) => ks.iter().any(takes_values),
+        Kind::Marker { of } => *of == Composite::Signal,
+        Kind::ChannelHeader { capacity, .. } => *capacity > 0,
+        Kind::Array { .. }
+        | Kind::CArray { .. }
+        | Kind::Queue { .. }
+        | Kind::Stack { .. }
+        | Kind::Ring { .. }
+        | Kind::Pool { .. }
+        | Kind::Map { .. }
+        | Kind::Set { .. }
+        | Kind::Future { .. }
+        | Kind::Lazy { .. }
+        | Kind::StreamHeader { .. }
+        | Kind::SignalState { .. } => true,
+        _ => false,
+    }
 }
 
 /// Whether `d` is ambiguous and no candidate takes the type.
