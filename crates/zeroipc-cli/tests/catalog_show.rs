@@ -225,3 +225,40 @@ fn a_described_struct_decodes_without_as() {
     assert_eq!(doc["as"], "i32,f32,f64,u8");
     assert_eq!(doc["values"][1], json!([-7, -0.25, 1e9, 255]));
 }
+
+#[test]
+fn when_the_catalog_contradicts_the_header_show_says_the_bytes_win() {
+    use std::os::unix::fs::FileExt;
+    let name = ShmName::new("catalog_contradiction");
+    let seg = fixture(&name);
+    let cat = seg.find("__zeroipc_catalog").unwrap();
+    // Record 0 describes "jobs" (Queue<u64>): claim 4-byte u32 elements instead.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(name.path())
+        .unwrap();
+    file.write_all_at(&4u32.to_le_bytes(), cat.offset() + 16 + 0x28)
+        .unwrap();
+    file.write_all_at(b"u32\0", cat.offset() + 16 + 0xA0)
+        .unwrap();
+    let text = zeroipc(&["show", name.as_str(), "jobs"]).ok();
+    assert!(text.contains("kind     queue"), "{text}");
+    assert!(
+        text.contains("problem  the catalog says elem_size 4, the header says 8; the header wins"),
+        "{text}"
+    );
+    assert!(!text.contains("values "), "{text}");
+    let doc = zeroipc_json(&["show", name.as_str(), "jobs", "--json"]);
+    assert_eq!(doc["values"], serde_json::Value::Null);
+    assert_eq!(doc["problems"].as_array().unwrap().len(), 2, "{doc}");
+    // A corrupt catalog header: ignored, and said so.
+    file.write_all_at(b"XXXX", cat.offset()).unwrap();
+    let text = zeroipc(&["show", name.as_str(), "__zeroipc_catalog"]).ok();
+    assert!(text.contains("kind     unknown"), "{text}");
+    let text = zeroipc(&["show", name.as_str(), "jobs", "--as", "u64"]).ok();
+    assert!(text.contains("  [0] 10  (slot 0)"), "{text}");
+    assert!(
+        text.contains("problem  catalog ignored: catalog has bad magic"),
+        "{text}"
+    );
+}
