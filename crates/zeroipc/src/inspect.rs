@@ -1073,6 +1073,8 @@ struct Classifier<'a> {
     by_name: HashMap<&'a [u8], &'a Entry>,
     /// The segment's catalog, if it has a valid one (never trusted: see `catalog_kind`).
     catalog: Option<Catalog>,
+    /// Its records by entry name.
+    index: CatalogIndex,
 }
 
 impl<'a> Classifier<'a> {
@@ -1083,10 +1085,12 @@ impl<'a> Classifier<'a> {
             by_name.entry(e.name().as_bytes()).or_insert(e);
         }
         let catalog = seg.catalog().ok().flatten();
+        let index = CatalogIndex::new(catalog.as_ref());
         Self {
             seg,
             by_name,
             catalog,
+            index,
         }
     }
 
@@ -1134,10 +1138,7 @@ impl<'a> Classifier<'a> {
             }
         }
         let by_bytes = self.classify_bytes(entry);
-        match &self.catalog {
-            Some(c) => catalog_kind(self.seg, entry, c, by_bytes),
-            None => by_bytes,
-        }
+        catalog_kind(self.seg, entry, &self.index, by_bytes)
     }
 
     /// The kind the bytes prove, without the catalog.
@@ -1696,20 +1697,67 @@ impl<'a> Classifier<'a> {
 }
 
 /// One kind, several (ambiguous, deduplicated) or none.
+/// A catalog's records by the names of the entries they describe, so classifying every entry
+/// stays linear however many records a (hostile) catalog holds.
+#[derive(Default)]
+struct CatalogIndex {
+    records: Vec<crate::segment::Record>,
+    /// First entry name → record (the structure created at that entry).
+    first: HashMap<Vec<u8>, usize>,
+    /// Any part's entry name → record of the composite it belongs to.
+    part: HashMap<Vec<u8>, usize>,
+}
+
+impl CatalogIndex {
+    fn new(catalog: Option<&Catalog>) -> Self {
+        let mut index = Self::default();
+        let Some(c) = catalog else {
+            return index;
+        };
+        index.records.clone_from(&c.records);
+        for (i, r) in index.records.iter().enumerate() {
+            let names = r.entry_names();
+            if let Some(first) = names.first() {
+                index.first.entry(first.as_bytes().to_vec()).or_insert(i);
+            }
+            if names.len() > 1 {
+                for n in names {
+                    index.part.entry(n.into_bytes()).or_insert(i);
+                }
+            }
+        }
+        index
+    }
+
+    /// The record describing `entry` and whether it is `entry`'s own (not its composite's).
+    fn lookup(&self, entry: &Entry) -> Option<(&crate::segment::Record, bool)> {
+        let name = entry.name().as_bytes();
+        if let Some(&i) = self.first.get(name) {
+            let r = &self.records[i];
+            if r.entry_index == entry.index() {
+                return Some((r, true));
+            }
+        }
+        self.part.get(name).map(|&i| (&self.records[i], false))
+    }
+}
+
 /// The kind of `entry` given the catalog's word and the kind its bytes prove (`by_bytes`).
 ///
 /// Where the catalog names a kind `read_as` can read, the entry is read as that kind, and
 /// kept only if its geometry fits and the element size in its header is the catalog's
 /// (the bytes win: otherwise `by_bytes`). Otherwise the catalog only picks among the
 /// candidates of an ambiguous `by_bytes`.
-fn catalog_kind(seg: &ReadOnlySegment, entry: &Entry, catalog: &Catalog, by_bytes: Kind) -> Kind {
-    let Some(record) = catalog
-        .describing(entry)
-        .or_else(|| catalog.containing(entry))
-    else {
-        return by_bytes;
+fn catalog_kind(
+    seg: &ReadOnlySegment,
+    entry: &Entry,
+    index: &CatalogIndex,
+    by_bytes: Kind,
+) -> Kind {
+    let (record, own) = match index.lookup(entry) {
+        Some(found) => found,
+        None => return by_bytes,
     };
-    let own = catalog.describing(entry).is_some();
     let as_name = match record.kind {
         CatalogKind::Array => Some("array"),
         CatalogKind::Queue => Some("queue"),

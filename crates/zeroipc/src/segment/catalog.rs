@@ -48,6 +48,7 @@
 //! structure's own header, whose bytes win.
 #![forbid(unsafe_code)]
 
+use std::collections::HashMap;
 use std::fmt;
 
 use crate::error::{Corruption, TableError};
@@ -355,7 +356,8 @@ pub struct Catalog {
     pub capacity: u32,
     /// Records published.
     pub count: u32,
-    /// The valid records in catalog order; for a name recorded more than once, only the last.
+    /// The valid records in the order their names were first recorded; for a name recorded
+    /// more than once, only the last record.
     pub records: Vec<Record>,
     /// One line per record skipped (bad kind code, non-UTF-8 text, a name that contradicts
     /// the table, ...).
@@ -584,7 +586,7 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 }
 
 /// Parses one record's bytes; `Err` says why it is skipped.
-fn parse_record(b: &[u8], entries: &[Entry]) -> Result<Record, String> {
+fn parse_record(b: &[u8], entries: &HashMap<&[u8], u32>) -> Result<Record, String> {
     let name = text(&b[..NAME_FIELD_LEN]).ok_or("name is not NUL-terminated UTF-8")?;
     let code = u32_at(b, 0x24);
     let kind = CatalogKind::from_code(code).ok_or_else(|| format!("unknown kind code {code}"))?;
@@ -622,14 +624,12 @@ fn parse_record(b: &[u8], entries: &[Entry]) -> Result<Record, String> {
         if n.is_empty() || n.len() > MAX_ENTRY_NAME_LEN {
             return Err(format!("entry name '{n}' is not a valid entry name"));
         }
-        let found = entries.iter().find(|e| e.name() == n.as_str());
-        match found {
+        match entries.get(n.as_bytes()) {
             None => return Err(format!("its entry '{n}' is not in the table")),
-            Some(e) if i == 0 && e.index() != record.entry_index => {
+            Some(&index) if i == 0 && index != record.entry_index => {
                 return Err(format!(
-                    "says entry '{n}' is #{}, the table has it at #{}",
+                    "says entry '{n}' is #{}, the table has it at #{index}",
                     record.entry_index,
-                    e.index()
                 ));
             }
             Some(_) => {}
@@ -684,12 +684,22 @@ impl ReadOnlySegment {
             )
             .map_err(CatalogError::Table)?;
         let len = usize::try_from(RECORD_LEN).unwrap_or(256);
+        // The first entry of a name wins, as in look-ups.
+        let mut by_name: HashMap<&[u8], u32> = HashMap::with_capacity(entries.len());
+        for e in &entries {
+            by_name.entry(e.name().as_bytes()).or_insert(e.index());
+        }
+        let mut latest: HashMap<String, usize> = HashMap::new();
         for (i, b) in bytes.chunks_exact(len).enumerate() {
-            match parse_record(b, &entries) {
-                Ok(r) => {
-                    catalog.records.retain(|old| old.name != r.name);
-                    catalog.records.push(r);
-                }
+            match parse_record(b, &by_name) {
+                Ok(r) => match latest.get(&r.name) {
+                    // A later record for the same name supersedes the earlier one.
+                    Some(&at) => catalog.records[at] = r,
+                    None => {
+                        latest.insert(r.name.clone(), catalog.records.len());
+                        catalog.records.push(r);
+                    }
+                },
                 Err(why) => catalog
                     .problems
                     .push(format!("catalog record {i} skipped: {why}")),
