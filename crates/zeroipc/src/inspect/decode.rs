@@ -409,6 +409,16 @@ impl TypeSpec {
     }
 
     /// A Map's key and value types, each a primitive or a struct.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use zeroipc::inspect::{Elem, ElemType, TypeSpec};
+    /// let key = Elem::record(vec![ElemType::U16, ElemType::U16]).unwrap();
+    /// let t = TypeSpec::map(key, Elem::scalar(ElemType::F64));
+    /// assert_eq!(t.to_string(), "u16,u16=f64");
+    /// assert_eq!(TypeSpec::of(Elem::scalar(ElemType::I8)).to_string(), "i8");
+    /// ```
     #[must_use]
     pub fn map(key: Elem, value: Elem) -> Self {
         Self {

@@ -366,6 +366,22 @@ pub struct Catalog {
 
 impl Catalog {
     /// The record for the structure named `name` (a composite's base name).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use zeroipc::{Segment, SegmentOptions, sync::Event, sync::EventMode};
+    /// use zeroipc::segment::CatalogKind;
+    /// # let name = format!("/zeroipc-doc-catalog-find-{}", std::process::id());
+    /// let seg = SegmentOptions::new().size(1 << 20).create_new(&name)?;
+    /// Event::create(&seg, "ready", EventMode::ManualReset)?;
+    /// let c = seg.catalog()?.unwrap();
+    /// assert_eq!(c.find("ready").unwrap().kind, CatalogKind::Event);
+    /// assert_eq!(c.find("ready_sem").unwrap().kind, CatalogKind::Semaphore); // its part
+    /// assert!(c.find("nope").is_none());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn find(&self, name: &str) -> Option<&Record> {
         self.records.iter().find(|r| r.name == name)
@@ -381,6 +397,20 @@ impl Catalog {
 
     /// The record of the composite that has `entry` as one of its parts (including its first
     /// entry), if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use zeroipc::{Segment, SegmentOptions, codata::stream::Stream};
+    /// # let name = format!("/zeroipc-doc-catalog-containing-{}", std::process::id());
+    /// let seg = SegmentOptions::new().size(1 << 20).create_new(&name)?;
+    /// Stream::<u32>::create(&seg, "ticks", 8)?;
+    /// let c = seg.catalog()?.unwrap();
+    /// let header = seg.find("ticks_header")?;
+    /// assert_eq!(c.containing(&header).unwrap().name, "ticks");
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn containing(&self, entry: &Entry) -> Option<&Record> {
         self.records
