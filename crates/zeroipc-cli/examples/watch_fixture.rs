@@ -45,6 +45,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         undo.push(step).map_err(|_| "stack full")?;
     }
 
+    if seg.catalog()?.is_some() {
+        println!("__zeroipc_catalog catalog");
+    }
     for line in [
         "temperatures array",
         "sensor_ids array",

@@ -42,10 +42,15 @@ pub(crate) enum Command {
     ///
     /// The kind is what the entry's bytes prove (the table stores no types): for example
     /// "queue", "ambiguous (semaphore | barrier)" when several kinds fit, or "unknown".
+    /// Segments created by zeroipc carry a type catalog (entry __zeroipc_catalog, kind
+    /// "catalog"): their structures are shown with their exact kind and their contents
+    /// decoded without --as; where the catalog contradicts the bytes, the bytes win and a
+    /// "problem" line says so.
     #[command(
         after_help = "Examples:\n  zeroipc show /sensors\n  zeroipc show sensors --json\n  \
                             zeroipc show /sensors q_jobs --as u64\n  zeroipc show /sensors readings --as f32\n  \
-                            zeroipc show /sensors prices --as u32,f64 --json\n  zeroipc show /sensors rw\n  \
+                            zeroipc show /sensors samples --as 'i32,f32,f64,u8'\n  \
+                            zeroipc show /sensors prices --as u32=f64 --json\n  zeroipc show /sensors rw\n  \
                             zeroipc show /sensors slots --kind semaphore"
     )]
     Show {
@@ -53,10 +58,15 @@ pub(crate) enum Command {
         segment: String,
         /// Show only this entry, with its decoded header fields.
         entry: Option<String>,
-        /// Read the entry's contents as this type: i8, u8, i16, u16, i32, u32, i64, u64, f32
-        /// or f64, or KEY,VALUE for a map (such as i32,f64). Arrays show their values; queues
-        /// and stacks in pop order; rings from read_pos; pools their allocated nodes; maps
-        /// their pairs; sets their members; signals their value.
+        /// Read the entry's contents as this type (overrides the catalog's): i8, u8, i16, u16,
+        /// i32, u32, i64, u64, f32 or f64; a C struct as its fields separated by commas (such
+        /// as 'i32,f32,f64,u8': each field aligned to its size, the struct padded to its
+        /// largest field; its size must be the element size); or KEY=VALUE for a map (such as
+        /// i32=f64; each side may be a struct; i32,f64 also works when those are the map's
+        /// key and value sizes). Arrays show their values; queues and stacks in pop order;
+        /// rings from read_pos; pools their allocated nodes; maps their pairs; sets their
+        /// members; signals their value. A struct is shown as {f1, f2, ...} (JSON: an array
+        /// of its field values).
         #[arg(long = "as", value_name = "TYPE", requires = "entry", value_parser = parse_type)]
         as_type: Option<TypeSpec>,
         /// Read ENTRY as this kind instead of the kind its bytes prove: to pick one for an
@@ -255,8 +265,9 @@ pub(crate) enum Command {
         segment: String,
         /// The structure to follow.
         entry: String,
-        /// Read values as this type (default: an unsigned integer of the element's size,
-        /// else hex).
+        /// Read values as this type, a primitive or a C struct such as 'i32,f32,f64,u8'
+        /// (default: the type the segment's catalog records, else an unsigned integer of the
+        /// element's size, else hex).
         #[arg(long = "as", value_name = "TYPE", value_parser = parse_type)]
         as_type: Option<TypeSpec>,
         /// Poll interval in milliseconds.
@@ -280,7 +291,8 @@ pub(crate) enum Command {
     },
 }
 
-/// A `--as` type: one element type, or `KEY,VALUE` for a map.
+/// A `--as` type: one element type (a primitive or a comma-separated C struct), or
+/// `KEY=VALUE` for a map.
 fn parse_type(s: &str) -> Result<TypeSpec, String> {
     s.parse()
         .map_err(|e: zeroipc::inspect::ParseTypeError| e.to_string())

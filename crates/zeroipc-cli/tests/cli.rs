@@ -123,6 +123,7 @@ fn show_entry_decodes_golden_structures() {
 fn list_json_includes_a_test_segment_with_its_entry_count() {
     let name = ShmName::new("list_json");
     let seg = SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .create_new(name.as_str())
         .unwrap();
@@ -166,6 +167,7 @@ fn list_json_includes_a_test_segment_with_its_entry_count() {
 fn dump_prints_a_known_range_with_absolute_offsets() {
     let name = ShmName::new("dump_range");
     let seg = SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .create_new(name.as_str())
         .unwrap();

@@ -40,7 +40,7 @@ fn create_accepts_sizes_with_suffixes_in_powers_of_1024() {
         assert_eq!(std::fs::metadata(name.path()).unwrap().len(), bytes);
         let seg = Segment::open_read_only(name.as_str()).expect("a valid segment");
         assert_eq!(seg.size(), bytes);
-        assert_eq!(seg.header().unwrap().entry_count, 0);
+        assert_eq!(seg.header().unwrap().entry_count, 1); // the type catalog
     }
 }
 
@@ -99,7 +99,7 @@ fn create_is_exclusive_unless_replace() {
     );
     let fresh = Segment::open_read_only(name.as_str()).unwrap();
     assert_eq!(fresh.size(), 128 * 1024);
-    assert_eq!(fresh.header().unwrap().entry_count, 0);
+    assert_eq!(fresh.header().unwrap().entry_count, 1); // the type catalog
 
     // --replace on a free name simply creates.
     let other = ShmName::new("create_replace_free");
@@ -164,7 +164,7 @@ fn rm_removes_a_zeroipc_segment_and_says_what_it_was() {
     assert_eq!(
         out,
         format!(
-            "removed {} (zeroipc segment, 65536 bytes, 1 entries)\n",
+            "removed {} (zeroipc segment, 65536 bytes, 2 entries)\n",
             name.as_str()
         )
     );

@@ -185,6 +185,23 @@ fn array_changes_are_printed_with_their_index() {
 }
 
 #[test]
+fn values_are_read_as_the_type_the_catalog_records() {
+    let name = ShmName::new("monitor_catalog");
+    let seg = create(&name);
+    let a: Array<f32> = Array::create(&seg, "gains", 4).unwrap();
+    let mon = monitor(&[name.as_str(), "gains", "--count", "1"]);
+    settle();
+    a.set(1, 2.5).unwrap();
+    // Without the catalog this would print the bits as a u32 (1075838976).
+    assert_eq!(finish(mon), "[1] 2.5\n");
+    // `--as` overrides it.
+    let mon = monitor(&[name.as_str(), "gains", "--count", "1", "--as", "u32"]);
+    settle();
+    a.set(2, 1.0).unwrap();
+    assert_eq!(finish(mon), "[2] 1065353216\n");
+}
+
+#[test]
 fn monitor_errors_are_one_line() {
     let name = ShmName::new("monitor_errors");
     let seg = create(&name);

@@ -207,7 +207,7 @@ fn text_output_lists_contents_with_their_order_and_slots() {
     );
 
     let m = zeroipc(&["show", name.as_str(), "map_i32_i64", "--as", "i32,i64"]).ok();
-    assert!(m.contains("pairs    2 x i32,i64"), "{m}");
+    assert!(m.contains("pairs    2 x i32=i64"), "{m}"); // the older K,V, shown as read
     assert!(m.contains("1000000 => 1099511627776"), "{m}");
 
     let p = zeroipc(&["show", name.as_str(), "pool_f64", "--as", "f64"]).ok();
@@ -298,8 +298,10 @@ fn types_that_do_not_fit_are_one_line_errors() {
     let name = load_golden("cpp_all.bin");
     for (entry, t, says) in [
         ("q_i32", "i64", "elements are 4 bytes"),
-        ("q_i32", "i32,i32", "for maps"),
-        ("map_i32_i32", "i32", "--as K,V"),
+        // A comma list is one struct (8 bytes); KEY=VALUE is a map's pair.
+        ("q_i32", "i32,i32", "i32,i32 is 8"),
+        ("q_i32", "i32=i32", "for maps"),
+        ("map_i32_i32", "i32", "--as KEY=VALUE"),
         ("map_i32_i32", "i32,i64", "4 and 4 bytes"),
         ("bar", "i32", "no values"),
         ("once_done", "u8", "no values"),

@@ -28,6 +28,16 @@
 //! Within a step, one fit gives that kind; several give [`Kind::Ambiguous`] listing them all;
 //! none moves on to the next step. Nothing fitting gives [`Kind::Unknown`].
 //!
+//! **Segments created by zeroipc** carry a type catalog (`__zeroipc_catalog`, shown as
+//! [`Kind::Catalog`]; docs/CATALOG.md) recording each structure's kind and element type. For
+//! an entry the catalog describes, the recorded kind is read with [`read_as`] and kept when
+//! the entry's geometry fits it and its header's element size is the recorded one; for the
+//! kinds `read_as` does not cover, the catalog only picks among the candidates of an
+//! ambiguous entry. Otherwise the bytes win: the steps above decide, and [`decode`] reports
+//! the contradiction in [`Decoded::problems`]. [`decode`] without a type reads the contents
+//! with the layout the catalog records ([`catalog_type`]). The catalog is never trusted: a
+//! corrupt one is ignored ([`ReadOnlySegment::catalog`] says why).
+//!
 //! # Examples
 //!
 //! ```
@@ -50,13 +60,15 @@ use std::fmt;
 use std::io;
 
 use crate::error::{Corruption, OpenError};
-use crate::segment::{Entry, ReadOnlySegment, Segment};
+use crate::segment::{CATALOG_ENTRY_NAME, Catalog, CatalogKind, Entry, ReadOnlySegment, Segment};
 
 mod decode;
+mod describe;
 pub use decode::{
-    Contents, Decoded, ElemType, Fill, Item, KIND_NAMES, KindError, ParseTypeError, SlotState,
-    TypeSpec, Value, decode, find_structure, read_as,
+    Contents, Decoded, Elem, ElemType, Fill, Item, KIND_NAMES, KindError, ParseTypeError,
+    SlotState, TypeSpec, Value, catalog_type, decode, find_structure, read_as,
 };
+pub use describe::DescribeError;
 pub mod users;
 pub use users::{
     Removal, SegmentUsers, UnknownProcesses, Usage, remove_if_stale, segment_users, stale_segments,
@@ -181,7 +193,8 @@ pub enum NotZeroIpc {
 /// let _seg = SegmentOptions::new().size(64 * 1024).max_entries(8).create_new(&name)?;
 /// let l = list_segments()?.into_iter().find(|l| l.name == name).unwrap();
 /// let Status::Segment(s) = l.status else { panic!("{}", l.status) };
-/// assert_eq!((s.max_entries, s.table_size, s.next_offset), (8, 416, 416));
+/// // After the table: the type catalog, 16 + 256 bytes for each of 7 records.
+/// assert_eq!((s.max_entries, s.table_size, s.next_offset), (8, 416, 416 + 16 + 7 * 256));
 /// # Segment::unlink(&name)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -249,7 +262,7 @@ impl fmt::Display for Status {
 /// let _seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
 /// let mine = list_segments()?.into_iter().find(|l| l.name == name).unwrap();
 /// assert_eq!(mine.size, 64 * 1024);
-/// assert!(matches!(mine.status, Status::Segment(s) if s.entry_count == 0));
+/// assert!(matches!(mine.status, Status::Segment(s) if s.entry_count == 1)); // the type catalog
 /// # Segment::unlink(&name)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -550,6 +563,14 @@ pub enum Kind {
         /// Processes registered as sleeping, summed over all counters.
         sleepers: u64,
     },
+    /// zeroipc's type catalog (`__zeroipc_catalog`, docs/CATALOG.md): what zeroipc recorded
+    /// about each structure it created. Other implementations ignore it.
+    Catalog {
+        /// Records it has room for.
+        capacity: u32,
+        /// Records published.
+        count: u32,
+    },
     /// Several kinds fit these bytes equally well.
     Ambiguous(Vec<Kind>),
     /// No kind fits (or the bytes could not be read).
@@ -628,6 +649,7 @@ impl Kind {
             Self::SignalState { .. } => "signal_state",
             Self::Marker { .. } => "marker",
             Self::WaiterRegistry { .. } => "waiter_registry",
+            Self::Catalog { .. } => "catalog",
             Self::Ambiguous(_) => "ambiguous",
             Self::Unknown => "unknown",
         }
@@ -921,6 +943,9 @@ impl Kind {
             Self::WaiterRegistry { slots, sleepers } => {
                 vec![("slots", U(slots.into())), ("sleepers", U(sleepers))]
             }
+            Self::Catalog { capacity, count } => {
+                vec![("capacity", U(capacity.into())), ("count", U(count.into()))]
+            }
             Self::Ambiguous(_) | Self::Unknown => Vec::new(),
         }
     }
@@ -1000,7 +1025,7 @@ pub fn classify(seg: &ReadOnlySegment, entry: &Entry) -> Kind {
 /// Array::<u8>::create(&seg, "a", 5)?;
 /// Array::<u16>::create(&seg, "b", 5)?;
 /// let kinds: Vec<_> = classify_all(&seg)?.into_iter().map(|(_, k)| k.name()).collect();
-/// assert_eq!(kinds, ["array", "array"]);
+/// assert_eq!(kinds, ["catalog", "array", "array"]);
 /// # Segment::unlink(&name)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -1046,6 +1071,10 @@ const HEAD_LEN: u64 = 64;
 struct Classifier<'a> {
     seg: &'a ReadOnlySegment,
     by_name: HashMap<&'a [u8], &'a Entry>,
+    /// The segment's catalog, if it has a valid one (never trusted: see `catalog_kind`).
+    catalog: Option<Catalog>,
+    /// Its records by entry name.
+    index: CatalogIndex,
 }
 
 impl<'a> Classifier<'a> {
@@ -1055,7 +1084,14 @@ impl<'a> Classifier<'a> {
             // The first entry of a name wins, as in upstream look-ups.
             by_name.entry(e.name().as_bytes()).or_insert(e);
         }
-        Self { seg, by_name }
+        let catalog = seg.catalog().ok().flatten();
+        let index = CatalogIndex::new(catalog.as_ref());
+        Self {
+            seg,
+            by_name,
+            catalog,
+            index,
+        }
     }
 
     fn sibling(&self, base: &[u8], suffix: &[u8]) -> Option<&'a Entry> {
@@ -1093,6 +1129,20 @@ impl<'a> Classifier<'a> {
         if let Some(k) = self.waiter_registry(entry) {
             return k;
         }
+        if entry.name() == CATALOG_ENTRY_NAME {
+            if let Some(c) = &self.catalog {
+                return Kind::Catalog {
+                    capacity: c.capacity,
+                    count: c.count,
+                };
+            }
+        }
+        let by_bytes = self.classify_bytes(entry);
+        catalog_kind(self.seg, entry, &self.index, by_bytes)
+    }
+
+    /// The kind the bytes prove, without the catalog.
+    fn classify_bytes(&self, entry: &Entry) -> Kind {
         let Some(head) = self.bytes(entry, 0, HEAD_LEN) else {
             return Kind::Unknown;
         };
@@ -1647,6 +1697,149 @@ impl<'a> Classifier<'a> {
 }
 
 /// One kind, several (ambiguous, deduplicated) or none.
+/// A catalog's records by the names of the entries they describe, so classifying every entry
+/// stays linear however many records a (hostile) catalog holds.
+#[derive(Default)]
+struct CatalogIndex {
+    records: Vec<crate::segment::Record>,
+    /// First entry name → record (the structure created at that entry).
+    first: HashMap<Vec<u8>, usize>,
+    /// Any part's entry name → record of the composite it belongs to.
+    part: HashMap<Vec<u8>, usize>,
+}
+
+impl CatalogIndex {
+    fn new(catalog: Option<&Catalog>) -> Self {
+        let mut index = Self::default();
+        let Some(c) = catalog else {
+            return index;
+        };
+        index.records.clone_from(&c.records);
+        for (i, r) in index.records.iter().enumerate() {
+            let names = r.entry_names();
+            if let Some(first) = names.first() {
+                index.first.entry(first.as_bytes().to_vec()).or_insert(i);
+            }
+            if names.len() > 1 {
+                for n in names {
+                    index.part.entry(n.into_bytes()).or_insert(i);
+                }
+            }
+        }
+        index
+    }
+
+    /// The record describing `entry` and whether it is `entry`'s own (not its composite's).
+    fn lookup(&self, entry: &Entry) -> Option<(&crate::segment::Record, bool)> {
+        let name = entry.name().as_bytes();
+        if let Some(&i) = self.first.get(name) {
+            let r = &self.records[i];
+            if r.entry_index == entry.index() {
+                return Some((r, true));
+            }
+        }
+        self.part.get(name).map(|&i| (&self.records[i], false))
+    }
+}
+
+/// The kind of `entry` given the catalog's word and the kind its bytes prove (`by_bytes`).
+///
+/// Where the catalog names a kind `read_as` can read, the entry is read as that kind, and
+/// kept only if its geometry fits and the element size in its header is the catalog's
+/// (the bytes win: otherwise `by_bytes`). Otherwise the catalog only picks among the
+/// candidates of an ambiguous `by_bytes`.
+fn catalog_kind(
+    seg: &ReadOnlySegment,
+    entry: &Entry,
+    index: &CatalogIndex,
+    by_bytes: Kind,
+) -> Kind {
+    let (record, own) = match index.lookup(entry) {
+        Some(found) => found,
+        None => return by_bytes,
+    };
+    let as_name = match record.kind {
+        CatalogKind::Array => Some("array"),
+        CatalogKind::Queue => Some("queue"),
+        CatalogKind::Stack => Some("stack"),
+        CatalogKind::Ring => Some("ring"),
+        CatalogKind::Pool => Some("pool"),
+        CatalogKind::Map => Some("map"),
+        CatalogKind::Set => Some("set"),
+        CatalogKind::Semaphore => Some("semaphore"),
+        CatalogKind::Mutex => Some("mutex"),
+        CatalogKind::Barrier => Some("barrier"),
+        CatalogKind::Latch => Some("latch"),
+        CatalogKind::Once => Some("once"),
+        CatalogKind::Event => Some("event"),
+        _ => None,
+    };
+    if let (Some(name), true) = (as_name, own) {
+        return match read_as(seg, entry, name) {
+            Ok(k) if catalog_mismatch(&k, record).is_none() => k,
+            _ => by_bytes,
+        };
+    }
+    let fits: &[&str] = match record.kind {
+        CatalogKind::Future => &["future"],
+        CatalogKind::Lazy => &["lazy", "lazy_bool"],
+        CatalogKind::Stream => &["stream_header", "ring"],
+        CatalogKind::Channel => &["channel_header", "channel_slot", "queue"],
+        _ => &[],
+    };
+    match by_bytes {
+        Kind::Ambiguous(candidates) => {
+            let mut matching: Vec<Kind> = candidates
+                .iter()
+                .filter(|k| fits.contains(&k.name()))
+                .cloned()
+                .collect();
+            if matching.len() == 1 {
+                matching.remove(0)
+            } else {
+                Kind::Ambiguous(candidates)
+            }
+        }
+        k => k,
+    }
+}
+
+/// Why the catalog's `record` contradicts what the structure's header says (`kind`), if it
+/// does: the element sizes differ.
+pub(crate) fn catalog_mismatch(kind: &Kind, record: &crate::segment::Record) -> Option<String> {
+    let stored: Option<(&str, u64)> = match *kind {
+        Kind::Array { elem_size, .. } | Kind::CArray { elem_size, .. } => {
+            Some(("elem_size", elem_size))
+        }
+        Kind::Queue { elem_size, .. }
+        | Kind::Stack { elem_size, .. }
+        | Kind::Ring { elem_size, .. }
+        | Kind::Pool { elem_size, .. }
+        | Kind::Set { elem_size, .. } => Some(("elem_size", elem_size.into())),
+        Kind::Map {
+            key_size,
+            value_size,
+            ..
+        } => {
+            if u64::from(value_size) != u64::from(record.value_size) {
+                return Some(format!(
+                    "the catalog says value_size {}, the header says {value_size}; the header wins",
+                    record.value_size
+                ));
+            }
+            Some(("key_size", key_size.into()))
+        }
+        _ => None,
+    };
+    match stored {
+        Some((field, n)) if n != u64::from(record.elem_size) => Some(format!(
+            "the catalog says {field} {}, the header says {n}; the header wins",
+            record.elem_size
+        )),
+        _ => None,
+    }
+}
+
 fn pick(mut kinds: Vec<Kind>) -> Option<Kind> {
     kinds.dedup();
     match kinds.len() {

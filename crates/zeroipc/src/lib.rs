@@ -34,6 +34,7 @@
 //! | CSP channels: buffered or rendezvous, close, select, async | [`codata::channel::Channel`] |
 //! | a sequence of values with map/filter/take/skip/fold/window stages | [`codata::stream::Stream`] |
 //! | inspect any segment read-only (kinds, users, stale segments) | [`inspect`]              |
+//! | what zeroipc recorded about each structure it created (type catalog) | [`ReadOnlySegment::catalog`], [`Segment::describe`] |
 //!
 //! # Example
 //!

@@ -14,6 +14,7 @@ use zeroipc::{Corruption, OutOfBounds, Segment, SegmentOptions, StructureError, 
 fn segment(test: &str) -> (ShmName, Segment) {
     let name = ShmName::new(test);
     let seg = SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .create_new(name.as_str())
         .unwrap();

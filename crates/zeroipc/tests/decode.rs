@@ -92,7 +92,7 @@ fn same(v: &Value, j: &Json) -> bool {
 }
 
 fn values(d: &Decoded) -> Vec<Value> {
-    d.items().iter().map(|i| i.value).collect()
+    d.items().iter().map(|i| i.value.clone()).collect()
 }
 
 fn assert_values(d: &Decoded, expected: &Json, what: &str) {
@@ -201,8 +201,8 @@ fn check(d: &Decoded, kind: &str, st: &Json, spec: Option<TypeSpec>, what: &str)
                 let exp = exp[key].as_array().unwrap();
                 assert_eq!(d.items().len(), exp.len(), "{what}: {:?}", d.items());
                 for want in exp {
-                    let found = d.items().iter().any(|i| match (kind, i.key) {
-                        ("map", Some(k)) => same(&k, &want[0]) && same(&i.value, &want[1]),
+                    let found = d.items().iter().any(|i| match (kind, &i.key) {
+                        ("map", Some(k)) => same(k, &want[0]) && same(&i.value, &want[1]),
                         _ => same(&i.value, want),
                     });
                     assert!(found, "{what}: {want} not in {:?}", d.items());
@@ -269,10 +269,10 @@ fn check(d: &Decoded, kind: &str, st: &Json, spec: Option<TypeSpec>, what: &str)
                 "{what}"
             );
             if spec.is_some() {
-                let Contents::Value(v) = d.contents else {
+                let Contents::Value(v) = &d.contents else {
                     panic!("{what}: {:?}", d.contents)
                 };
-                assert!(same(&v, &exp["value"]), "{what}: {v:?}");
+                assert!(same(v, &exp["value"]), "{what}: {v:?}");
             }
         }
         other => unreachable!("{other}"),
@@ -301,7 +301,7 @@ fn golden_structures_decode_to_the_manifest_contents() {
             check(as_kind(&d, kind), kind, st, None, &what);
             // With the manifest's primitive type: the contents too.
             if spec.is_some() {
-                let d = decode(&seg, &entry, &k, spec);
+                let d = decode(&seg, &entry, &k, spec.clone());
                 check(as_kind(&d, kind), kind, st, spec, &what);
             }
             checked += 1;
@@ -357,7 +357,7 @@ fn a_type_that_does_not_fit_is_reported_not_decoded() {
         dec("map_i32_i32", "i32")
             .type_error
             .unwrap()
-            .contains("--as K,V")
+            .contains("--as KEY=VALUE")
     );
     assert!(dec("map_i32_i32", "i32,i64").type_error.is_some());
     assert!(dec("q_i32", "i32,i32").type_error.is_some());
@@ -634,16 +634,16 @@ proptest! {
         let name = ShmName::new("decode_hostile");
         std::fs::write(name.path(), &bytes).unwrap();
         let ro = Segment::open_read_only(name.as_str()).unwrap();
-        let specs: [Option<TypeSpec>; 4] = [None, "u8".parse().ok(), "i32".parse().ok(), "i32,f64".parse().ok()];
+        let specs: [Option<TypeSpec>; 5] = [None, "u8".parse().ok(), "i32".parse().ok(), "i32,f64".parse().ok(), "i32=f64".parse().ok()];
         for (entry, kind) in classify_all(&ro).unwrap() {
-            for spec in specs {
-                let _ = decode(&ro, &entry, &kind, spec);
+            for spec in &specs {
+                let _ = decode(&ro, &entry, &kind, spec.clone());
             }
         }
         let target = ro.find(e["name"].as_str().unwrap()).unwrap();
         for kind in forced_kinds(&bytes[off..off + 64]) {
-            for spec in specs {
-                let _ = decode(&ro, &target, &kind, spec);
+            for spec in &specs {
+                let _ = decode(&ro, &target, &kind, spec.clone());
             }
         }
         drop(ro);
@@ -778,7 +778,7 @@ fn golden_codata_decode_to_the_manifest() {
         let entry = find_structure(&seg, sname).unwrap();
         let k = classify(&seg, &entry);
         let untyped = decode(&seg, &entry, &k, None);
-        let typed = decode(&seg, &entry, &k, spec);
+        let typed = decode(&seg, &entry, &k, spec.clone());
         let what = format!("{sname} ({kind})");
         match kind {
             "future" => {
@@ -793,7 +793,7 @@ fn golden_codata_decode_to_the_manifest() {
                     assert_eq!(d.text("error"), exp["error"].as_str(), "{what}");
                 }
                 let d = codata(&typed, "future");
-                match (&d.contents, spec) {
+                match (&d.contents, &spec) {
                     (Contents::Value(v), Some(_)) => assert!(same(v, &exp["value"]), "{what}: {v}"),
                     (Contents::None, _) => assert!(exp.get("value").is_none() || spec.is_none()),
                     other => panic!("{what}: {other:?}"),
@@ -829,7 +829,7 @@ fn golden_codata_decode_to_the_manifest() {
             "stream" => {
                 for via in [sname.to_owned(), format!("{sname}_header")] {
                     let e = find_structure(&seg, &via).unwrap();
-                    let d = decode(&seg, &e, &classify(&seg, &e), spec);
+                    let d = decode(&seg, &e, &classify(&seg, &e), spec.clone());
                     assert_eq!(d.name, "stream", "{what}");
                     assert_eq!(num(&d, "sequence"), json_num(&exp["sequence"]), "{what}");
                     assert_eq!(num(&d, "subscribers"), json_num(&exp["subscribers"]));

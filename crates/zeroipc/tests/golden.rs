@@ -336,6 +336,7 @@ fn rebuild_arrays_and_compare(file: &str, test: &str) {
     let file_bytes = std::fs::read(golden_dir().join(file)).unwrap();
     let name = common::ShmName::new(test);
     let seg = SegmentOptions::new()
+        .catalog(false)
         .size(u64_of(&img["segment_size"]))
         .max_entries(u32::try_from(u64_of(&img["max_entries"])).unwrap())
         .create_new(name.as_str())

@@ -106,6 +106,7 @@ fn creating_a_structure_gives_up_on_a_stopped_lock_holder() {
     }
     let name = ShmName::new(TEST);
     let seg = SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .create_new(name.as_str())
         .unwrap();
@@ -166,6 +167,7 @@ fn the_umask_does_not_narrow_the_requested_mode() {
         rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
         drop(
             SegmentOptions::new()
+                .catalog(false)
                 .size(64 * 1024)
                 .mode(0o660)
                 .create_new(&name)
@@ -234,10 +236,12 @@ fn another_user_can_neither_open_a_0600_segment_nor_write_a_0644_one() {
     let private = ShmName::new("perm_private");
     let readable = ShmName::new("perm_readable");
     let _a = SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .create_new(private.as_str())
         .unwrap();
     let b = SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .mode(0o644)
         .create_new(readable.as_str())
@@ -261,6 +265,7 @@ const SHRINK_SIZE: u64 = 64 * 1024;
 
 fn segment_with_a_large_array(name: &ShmName) -> Segment {
     let seg = SegmentOptions::new()
+        .catalog(false)
         .size(SHRINK_SIZE)
         .create_new(name.as_str())
         .unwrap();
@@ -333,6 +338,7 @@ fn seals_cannot_be_added_to_a_shm_object_and_reservation_does_not_stop_a_shrink(
     let name = ShmName::new("no_seals");
     drop(
         SegmentOptions::new()
+            .catalog(false)
             .size(SHRINK_SIZE)
             .create_new(name.as_str())
             .unwrap(),
@@ -449,6 +455,7 @@ fn a_segment_used_by_a_child_is_in_use_until_the_child_exits() {
     let name = ShmName::new(TEST);
     {
         let seg = SegmentOptions::new()
+            .catalog(false)
             .size(64 * 1024)
             .create_new(name.as_str())
             .unwrap();
@@ -513,6 +520,7 @@ fn a_crashed_user_leaves_a_stale_segment_behind() {
     let name = ShmName::new(TEST);
     drop(
         SegmentOptions::new()
+            .catalog(false)
             .size(64 * 1024)
             .create_new(name.as_str())
             .unwrap(),
@@ -535,6 +543,7 @@ fn an_open_descriptor_without_a_mapping_is_a_user() {
     let name = ShmName::new("descriptor_only");
     drop(
         SegmentOptions::new()
+            .catalog(false)
             .size(64 * 1024)
             .create_new(name.as_str())
             .unwrap(),
@@ -557,11 +566,13 @@ fn a_replaced_object_is_not_the_one_still_mapped() {
     // A process maps the old object; the name now refers to a new one that nobody uses.
     let name = ShmName::new("replaced_object");
     let old = SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .create_new(name.as_str())
         .unwrap();
     drop(
         SegmentOptions::new()
+            .catalog(false)
             .size(64 * 1024)
             .create_or_replace(name.as_str())
             .unwrap(),
@@ -596,6 +607,7 @@ fn valid_image() -> &'static [u8] {
     IMAGE.get_or_init(|| {
         let name = ShmName::new("hostile_image_source");
         let seg = SegmentOptions::new()
+            .catalog(false)
             .size(IMAGE_SIZE)
             .max_entries(MAX_ENTRIES)
             .create_new(name.as_str())

@@ -119,6 +119,7 @@ fn classification_never_contradicts_the_golden_manifests() {
 fn classify_recognises_arrays_made_by_this_library() {
     let name = ShmName::new("classify_arrays");
     let seg = SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .create_new(name.as_str())
         .unwrap();
@@ -227,6 +228,7 @@ fn golden_structures_decode_their_geometry() {
 fn list_segments_reports_segments_foreign_objects_and_corruption() {
     let good = ShmName::new("list_good");
     let seg = SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .create_new(good.as_str())
         .unwrap();
@@ -332,6 +334,7 @@ fn the_waiter_registry_created_by_a_blocking_pop_is_recognised() {
     use zeroipc::structures::Queue;
     let name = common::ShmName::new("waiter_registry");
     let seg = zeroipc::SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .create_new(name.as_str())
         .unwrap();

@@ -141,6 +141,7 @@ fn child_reads_every_value_the_parent_wrote_and_answers() {
 
     let name = ShmName::new(TEST);
     let seg = SegmentOptions::new()
+        .catalog(false)
         .size(1 << 20)
         .create_new(name.as_str())
         .unwrap();
@@ -262,6 +263,7 @@ fn three_processes_allocating_at_once_get_disjoint_entries() {
 
     let name = ShmName::new(TEST);
     let seg = SegmentOptions::new()
+        .catalog(false)
         .size(1 << 20)
         .max_entries(64)
         .create_new(name.as_str())
@@ -380,6 +382,7 @@ fn fetch_add_from_two_processes_loses_no_increment() {
 
     let name = ShmName::new(TEST);
     let seg = SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .create_new(name.as_str())
         .unwrap();
@@ -436,6 +439,7 @@ fn every_entry_another_process_can_see_is_complete() {
 
     let name = ShmName::new(TEST);
     let seg = SegmentOptions::new()
+        .catalog(false)
         .size(8 << 20)
         .max_entries(PUBLISHED + 1)
         .create_new(name.as_str())

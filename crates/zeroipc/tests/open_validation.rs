@@ -35,6 +35,7 @@ fn valid_image() -> &'static [u8] {
     IMAGE.get_or_init(|| {
         let name = ShmName::new("valid_image_source");
         let seg = SegmentOptions::new()
+            .catalog(false)
             .size(SIZE)
             .max_entries(MAX_ENTRIES)
             .create_new(name.as_str())
@@ -199,6 +200,7 @@ fn max_entries_zero_is_read_as_64() {
     // A 64-entry table with max_entries 0, as the C opener accepts it.
     let name = ShmName::new("max_entries_zero");
     let seg = SegmentOptions::new()
+        .catalog(false)
         .size(SIZE)
         .create_new(name.as_str())
         .unwrap();

@@ -11,6 +11,7 @@ use zeroipc::{CreateError, OpenError, Segment, SegmentOptions, TableError};
 fn create_new_then_open_sees_the_same_header() {
     let name = ShmName::new("create_new_then_open");
     let seg = SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .create_new(name.as_str())
         .unwrap();
@@ -30,11 +31,13 @@ fn create_new_then_open_sees_the_same_header() {
 fn create_over_existing_name_fails_unless_replace_is_asked() {
     let name = ShmName::new("create_over_existing");
     let first = SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .create_new(name.as_str())
         .unwrap();
     zeroipc::structures::Array::<u32>::create(&first, "a", 4).unwrap();
     let err = SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .create_new(name.as_str())
         .unwrap_err();
@@ -49,6 +52,7 @@ fn create_over_existing_name_fails_unless_replace_is_asked() {
         1
     );
     let replaced = SegmentOptions::new()
+        .catalog(false)
         .size(32 * 1024)
         .create_or_replace(name.as_str())
         .unwrap();
@@ -60,6 +64,7 @@ fn create_over_existing_name_fails_unless_replace_is_asked() {
 fn created_segment_has_mode_0600_unless_asked() {
     let name = ShmName::new("mode_0600");
     let _seg = SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .create_new(name.as_str())
         .unwrap();
@@ -68,6 +73,7 @@ fn created_segment_has_mode_0600_unless_asked() {
 
     let name2 = ShmName::new("mode_0640");
     let seg2 = SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .mode(0o640)
         .create_new(name2.as_str())
@@ -86,6 +92,7 @@ fn names_without_slash_reach_the_same_object() {
     let name = ShmName::new("normalise");
     let bare = name.as_str().trim_start_matches('/').to_owned();
     let seg = SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .create_new(&bare)
         .unwrap();
@@ -97,15 +104,16 @@ fn names_without_slash_reach_the_same_object() {
 #[test]
 fn bad_names_and_sizes_are_typed_errors() {
     assert!(matches!(
-        SegmentOptions::new().create_new("a/b"),
+        SegmentOptions::new().catalog(false).create_new("a/b"),
         Err(CreateError::InvalidName { .. })
     ));
     assert!(matches!(
-        SegmentOptions::new().create_new(""),
+        SegmentOptions::new().catalog(false).create_new(""),
         Err(CreateError::InvalidName { .. })
     ));
     let name = ShmName::new("too_small");
     let err = SegmentOptions::new()
+        .catalog(false)
         .size(100)
         .create_new(name.as_str())
         .unwrap_err();
@@ -124,6 +132,7 @@ fn bad_names_and_sizes_are_typed_errors() {
         "a refused create leaves nothing behind"
     );
     let err = SegmentOptions::new()
+        .catalog(false)
         .max_entries(0)
         .create_new(name.as_str())
         .unwrap_err();
@@ -142,6 +151,7 @@ fn creating_larger_than_dev_shm_fails_with_no_space() {
     let name = ShmName::new("no_space");
     // Far beyond any tmpfs on these machines, but inside the address space.
     let err = SegmentOptions::new()
+        .catalog(false)
         .size(1 << 46)
         .create_new(name.as_str())
         .unwrap_err();
@@ -177,6 +187,7 @@ fn uninitialised_object_is_reported_and_open_timeout_waits_for_it() {
     let t = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(50));
         SegmentOptions::new()
+            .catalog(false)
             .size(64 * 1024)
             .create_new(&n2)
             .unwrap()
@@ -191,6 +202,7 @@ fn dropping_handles_never_unlinks() {
     let name = ShmName::new("drop_keeps");
     drop(
         SegmentOptions::new()
+            .catalog(false)
             .size(64 * 1024)
             .create_new(name.as_str())
             .unwrap(),
@@ -212,6 +224,7 @@ fn table_rejects_duplicates_long_names_and_overflow_without_leaking_space() {
     use zeroipc::structures::Array;
     let name = ShmName::new("table_errors");
     let seg = SegmentOptions::new()
+        .catalog(false)
         .size(4096)
         .max_entries(4)
         .create_new(name.as_str())
@@ -275,6 +288,7 @@ fn a_blank_entry_counted_before_it_is_written_is_skipped() {
     use zeroipc::structures::Array;
     let name = ShmName::new("blank_entry");
     let seg = SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .create_new(name.as_str())
         .unwrap();

@@ -14,6 +14,7 @@ const TEST_DEADLINE: Duration = Duration::from_secs(60);
 
 fn create(name: &ShmName) -> Segment {
     SegmentOptions::new()
+        .catalog(false)
         .size(256 * 1024)
         .create_new(name.as_str())
         .unwrap()

@@ -180,6 +180,7 @@ fn golden_image_decodes_and_replays(file: &str) {
     let golden = Segment::open(shm.as_str()).unwrap();
     let ours_name = ShmName::new(&format!("replay_{}", file.replace('.', "_")));
     let ours = SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .max_entries(128)
         .create_new(ours_name.as_str())
@@ -426,6 +427,7 @@ fn golden_composites(file: &str) {
     let golden = Segment::open(shm.as_str()).unwrap();
     let ours_name = ShmName::new(&format!("replay_comp_{}", file.replace('.', "_")));
     let ours = SegmentOptions::new()
+        .catalog(false)
         .size(64 * 1024)
         .max_entries(128)
         .create_new(ours_name.as_str())

@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde_json::json;
 use zeroipc::Entry;
 use zeroipc::ReadOnlySegment;
-use zeroipc::inspect::{ElemType, Kind, TypeSpec, classify};
+use zeroipc::inspect::{Elem, ElemType, Kind, TypeSpec, catalog_type, classify};
 
 use super::{CliError, fail, open, printable};
 
@@ -64,8 +64,15 @@ pub(crate) fn run(
         Target::Array { elem_size, .. } => elem_size,
         Target::Signal { value_len } => value_len,
     };
-    let elem = match opts.as_type {
-        Some(t) if t.value.is_some() => return fail("--as KEY,VALUE is for maps; give one type"),
+    // `--as`, else the type the segment's catalog records (when it fits), else an unsigned
+    // integer of the element's size.
+    let recorded = catalog_type(&seg, &e).filter(|t| {
+        t.value.is_none()
+            && (t.elem.size() == elem_size
+                || matches!(target, Target::Signal { .. }) && t.elem.size() <= elem_size)
+    });
+    let elem = match opts.as_type.clone().or(recorded) {
+        Some(t) if t.value.is_some() => return fail("--as KEY=VALUE is for maps; give one type"),
         Some(t) if matches!(target, Target::Signal { .. }) && t.elem.size() <= elem_size => {
             Some(t.elem)
         }
@@ -78,7 +85,7 @@ pub(crate) fn run(
             ));
         }
         Some(t) => Some(t.elem),
-        None => default_type(elem_size),
+        None => default_type(elem_size).map(Elem::scalar),
     };
     let mut m = Monitor {
         seg: &seg,
@@ -195,8 +202,27 @@ fn default_type(size: u64) -> Option<ElemType> {
     }
 }
 
-/// `b` read as `t` (little-endian), or as hex without a type.
-fn value(t: Option<ElemType>, b: &[u8]) -> serde_json::Value {
+/// `b` read as `t` (little-endian; a struct as the array of its fields), or as hex without
+/// a type.
+fn value(t: Option<&Elem>, b: &[u8]) -> serde_json::Value {
+    match t.map(|t| (t.as_scalar(), t)) {
+        Some((Some(scalar), _)) => scalar_value(Some(scalar), b),
+        Some((None, t)) => t
+            .fields()
+            .iter()
+            .zip(t.offsets())
+            .map(|(f, off)| {
+                let at = usize::try_from(off).unwrap_or(usize::MAX);
+                scalar_value(Some(*f), b.get(at..).unwrap_or_default())
+            })
+            .collect::<Vec<_>>()
+            .into(),
+        None => scalar_value(None, b),
+    }
+}
+
+/// `b` read as the primitive `t`, or as hex without a type.
+fn scalar_value(t: Option<ElemType>, b: &[u8]) -> serde_json::Value {
     fn arr<const N: usize>(b: &[u8]) -> [u8; N] {
         let mut a = [0; N];
         for (d, s) in a.iter_mut().zip(b) {
@@ -226,7 +252,7 @@ fn value(t: Option<ElemType>, b: &[u8]) -> serde_json::Value {
 struct Monitor<'a> {
     seg: &'a ReadOnlySegment,
     base: u64,
-    elem: Option<ElemType>,
+    elem: Option<Elem>,
     json: bool,
     printed: u64,
     count: Option<u64>,
@@ -267,7 +293,7 @@ impl Monitor<'_> {
         label: u64,
         bytes: &[u8],
     ) -> Result<(), CliError> {
-        let v = value(self.elem, bytes);
+        let v = value(self.elem.as_ref(), bytes);
         if self.json {
             writeln!(out, "{}", json!({ key: label, "value": v }))?;
         } else {
@@ -386,7 +412,7 @@ impl Monitor<'_> {
         value_len: u64,
         interval: Duration,
     ) -> Result<(), CliError> {
-        let len = self.elem.map_or(value_len, ElemType::size);
+        let len = self.elem.as_ref().map_or(value_len, Elem::size);
         let mut seen = self.u64(0)?;
         while !self.done() {
             let v1 = self.u64(0)?;

@@ -5,9 +5,10 @@ use std::io::Write;
 use serde_json::json;
 use zeroipc::ReadOnlySegment;
 use zeroipc::inspect::{
-    Contents, Decoded, FieldValue, Item, SlotState, TypeSpec, Value, classify, classify_all,
+    Contents, Decoded, FieldValue, Item, Kind, SlotState, TypeSpec, Value, classify, classify_all,
     decode, find_structure, read_as,
 };
+use zeroipc::segment::{CatalogKind, Record};
 
 use super::{CliError, fail, kind_json, open, printable};
 
@@ -132,9 +133,9 @@ fn show_entry(
         Some(k) => read_as(seg, &entry, k)
             .map_err(|e| CliError::Message(format!("{}: {e}", seg.name())))?,
     };
-    let d = decode(seg, &entry, &kind, as_type);
+    let d = decode(seg, &entry, &kind, as_type.clone());
     // Checked before anything is printed, so an error leaves stdout empty.
-    if let Some(t) = as_type {
+    if let Some(t) = &as_type {
         if let Some(why) = type_error(&d) {
             return fail(format!(
                 "{}: entry '{}' cannot be read as {t}: {why}",
@@ -154,8 +155,7 @@ fn show_entry(
         if let (Some(obj), serde_json::Value::Object(k)) = (doc.as_object_mut(), kind_json(&kind)) {
             obj.extend(k);
         }
-        if let (Some(obj), serde_json::Value::Object(dj)) =
-            (doc.as_object_mut(), decoded_json(&d, as_type))
+        if let (Some(obj), serde_json::Value::Object(dj)) = (doc.as_object_mut(), decoded_json(&d))
         {
             obj.extend(dj);
             // The classified kind of this entry ("marker" for a composite's marker); the
@@ -163,11 +163,7 @@ fn show_entry(
             obj.insert("kind".into(), kind.name().into());
         }
         if let (Some(obj), false) = (doc.as_object_mut(), d.candidates.is_empty()) {
-            let list: Vec<_> = d
-                .candidates
-                .iter()
-                .map(|c| decoded_json(c, as_type))
-                .collect();
+            let list: Vec<_> = d.candidates.iter().map(decoded_json).collect();
             obj.insert("candidates".into(), list.into());
         }
         serde_json::to_writer_pretty(&mut *out, &doc)?;
@@ -185,12 +181,12 @@ fn show_entry(
     writeln!(out, "size     {} bytes", entry.size())?;
     if d.candidates.is_empty() {
         writeln!(out, "kind     {}", d.name)?;
-        write_decoded(out, &d, as_type, "")?;
+        write_decoded(out, &d, as_type.as_ref(), "")?;
     } else {
         writeln!(out, "kind     {kind}")?;
         for c in &d.candidates {
             writeln!(out, "  could be {}", c.name)?;
-            write_decoded(out, c, as_type, "  ")?;
+            write_decoded(out, c, as_type.as_ref(), "  ")?;
         }
     }
     Ok(())
@@ -217,16 +213,27 @@ fn type_error(d: &Decoded) -> Option<String> {
 fn write_decoded(
     out: &mut dyn Write,
     d: &Decoded,
-    as_type: Option<TypeSpec>,
+    as_type: Option<&TypeSpec>,
     pad: &str,
 ) -> Result<(), CliError> {
+    // The type the contents were decoded as: `--as`, or the catalog's.
+    let used = d.spec.as_ref();
     for (field, value) in &d.fields {
         writeln!(out, "{pad}  {field:<22} {value}")?;
     }
     for (field, text) in &d.texts {
         writeln!(out, "{pad}  {field:<22} \"{}\"", printable(text))?;
     }
-    if let (Some(t), false) = (as_type, d.operands.is_empty()) {
+    if let Kind::Catalog { .. } = d.kind {
+        writeln!(out, "{pad}records  {}", d.records.len())?;
+        for r in &d.records {
+            writeln!(out, "{pad}  {}", record_text(r))?;
+        }
+    }
+    if let Some(r) = &d.record {
+        writeln!(out, "{pad}catalog  {}", record_text(r))?;
+    }
+    if let (Some(t), false) = (used, d.operands.is_empty()) {
         let list: Vec<String> = d.operands.iter().map(Value::to_string).collect();
         writeln!(out, "{pad}operands [{}] ({t})", list.join(", "))?;
     }
@@ -248,7 +255,7 @@ fn write_decoded(
         let more = if list.len() > 64 { " ..." } else { "" };
         writeln!(out, "{pad}free     [{}{more}]", shown.join(", "))?;
     }
-    if let (Some(t), None) = (as_type, &d.type_error) {
+    if let (Some(t), None) = (used, &d.type_error) {
         match &d.contents {
             Contents::Value(v) => writeln!(out, "{pad}value    {v} ({t})")?,
             Contents::Values(items) => {
@@ -276,7 +283,10 @@ fn write_decoded(
             Contents::Pairs(items) => {
                 writeln!(out, "{pad}pairs    {} x {t}, in slot order", items.len())?;
                 for item in items {
-                    let key = item.key.map_or_else(|| "?".to_owned(), |k| k.to_string());
+                    let key = item
+                        .key
+                        .as_ref()
+                        .map_or_else(|| "?".to_owned(), ToString::to_string);
                     writeln!(
                         out,
                         "{pad}  {key} => {}  (slot {}{})",
@@ -336,16 +346,57 @@ fn state_note(item: &Item) -> String {
 
 /// A value as JSON: integers exact, finite floats as numbers (an f32 as its shortest
 /// decimal), NaN and infinities as strings.
-fn value_json(v: Value) -> serde_json::Value {
+fn value_json(v: &Value) -> serde_json::Value {
     let text = v.to_string();
     match v {
-        Value::Signed(i) => i.into(),
-        Value::Unsigned(u) => u.into(),
+        Value::Signed(i) => (*i).into(),
+        Value::Unsigned(u) => (*u).into(),
+        Value::Struct(fields) => fields.iter().map(value_json).collect::<Vec<_>>().into(),
         _ => match text.parse::<f64>() {
             Ok(f) if f.is_finite() => f.into(),
             _ => text.into(),
         },
     }
+}
+
+/// One catalog record on one line: `#3 jobs: queue of u64 (8 bytes, align 8) as u64`.
+fn record_text(r: &Record) -> String {
+    let mut line = format!("#{} {}: {}", r.entry_index, printable(&r.name), r.kind);
+    if !r.type_name.is_empty() {
+        line.push_str(&format!(" of {}", printable(&r.type_name)));
+        if r.kind == CatalogKind::Map {
+            line.push_str(&format!(
+                " ({}+{} bytes, align {}+{})",
+                r.elem_size, r.value_size, r.elem_align, r.value_align
+            ));
+        } else {
+            line.push_str(&format!(" ({} bytes, align {})", r.elem_size, r.elem_align));
+        }
+    }
+    if !r.layout.is_empty() {
+        line.push_str(&format!(" as {}", printable(&r.layout)));
+    }
+    if r.parts.len() > 1 {
+        let names: Vec<String> = r.entry_names().iter().map(|n| printable(n)).collect();
+        line.push_str(&format!(" entries {}", names.join(",")));
+    }
+    line
+}
+
+/// A catalog record as JSON.
+fn record_json(r: &Record) -> serde_json::Value {
+    json!({
+        "name": r.name,
+        "entry_index": r.entry_index,
+        "kind": r.kind.name(),
+        "type_name": r.type_name,
+        "elem_size": r.elem_size,
+        "elem_align": r.elem_align,
+        "value_size": r.value_size,
+        "value_align": r.value_align,
+        "layout": r.layout,
+        "entries": r.entry_names(),
+    })
 }
 
 fn field_json(v: &FieldValue) -> serde_json::Value {
@@ -360,7 +411,7 @@ fn field_json(v: &FieldValue) -> serde_json::Value {
 
 /// `structure`, `fields`, `fill`, contents (`values`, `pairs`, `members` or `value`), the
 /// slots not ready (`flagged`), `free_list`, `problems` and `truncated`.
-fn decoded_json(d: &Decoded, as_type: Option<TypeSpec>) -> serde_json::Value {
+fn decoded_json(d: &Decoded) -> serde_json::Value {
     let mut obj = serde_json::Map::new();
     obj.insert("kind".into(), d.kind.name().into());
     obj.insert("structure".into(), d.name.into());
@@ -374,7 +425,7 @@ fn decoded_json(d: &Decoded, as_type: Option<TypeSpec>) -> serde_json::Value {
         obj.insert((*field).into(), text.clone().into());
     }
     if !d.operands.is_empty() {
-        let list: Vec<_> = d.operands.iter().map(|v| value_json(*v)).collect();
+        let list: Vec<_> = d.operands.iter().map(value_json).collect();
         obj.insert("operands".into(), list.into());
     }
     if let Some(f) = d.fill {
@@ -386,16 +437,23 @@ fn decoded_json(d: &Decoded, as_type: Option<TypeSpec>) -> serde_json::Value {
     if let Some(list) = &d.free_list {
         obj.insert("free_list".into(), list.clone().into());
     }
-    if let (Some(t), None) = (as_type, &d.type_error) {
+    if let (Some(t), None) = (&d.spec, &d.type_error) {
         obj.insert("as".into(), t.to_string().into());
+    }
+    if let Some(r) = &d.record {
+        obj.insert("catalog".into(), record_json(r));
+    }
+    if let Kind::Catalog { .. } = d.kind {
+        let list: Vec<_> = d.records.iter().map(record_json).collect();
+        obj.insert("records".into(), list.into());
     }
     let items = match &d.contents {
         Contents::Value(v) => {
-            obj.insert("value".into(), value_json(*v));
+            obj.insert("value".into(), value_json(v));
             None
         }
         Contents::Values(items) => {
-            let values: Vec<_> = items.iter().map(|i| value_json(i.value)).collect();
+            let values: Vec<_> = items.iter().map(|i| value_json(&i.value)).collect();
             obj.insert("values".into(), values.into());
             if d.name != "array" && d.name != "c_array" {
                 let slots: Vec<u64> = items.iter().map(|i| i.slot).collect();
@@ -409,8 +467,8 @@ fn decoded_json(d: &Decoded, as_type: Option<TypeSpec>) -> serde_json::Value {
                 .iter()
                 .map(|i| {
                     json!([
-                        i.key.map_or(serde_json::Value::Null, value_json),
-                        value_json(i.value)
+                        i.key.as_ref().map_or(serde_json::Value::Null, value_json),
+                        value_json(&i.value)
                     ])
                 })
                 .collect();
@@ -418,7 +476,7 @@ fn decoded_json(d: &Decoded, as_type: Option<TypeSpec>) -> serde_json::Value {
             Some(items)
         }
         Contents::Members(items) => {
-            let members: Vec<_> = items.iter().map(|i| value_json(i.value)).collect();
+            let members: Vec<_> = items.iter().map(|i| value_json(&i.value)).collect();
             obj.insert("members".into(), members.into());
             Some(items)
         }

@@ -114,7 +114,7 @@ use crate::loom::Ordering::{AcqRel, Acquire, Relaxed};
 use crate::loom::{AtomicU8, AtomicU32};
 use crate::raw::cell::Slot;
 use crate::raw::rendezvous::{Rendezvous, Retract};
-use crate::segment::{Entry, Segment};
+use crate::segment::{CatalogKind, Entry, Record, Segment};
 use crate::structures::{Queue, QueuePopError, QueuePushError};
 use crate::sync::composite;
 use crate::sync::wait::{Parked, park, wake_all};
@@ -312,7 +312,7 @@ impl<T: Element> Channel<T> {
                 reason: "a buffered channel holds at most 2^30 values",
             });
         }
-        seg.allocate(
+        let header = seg.allocate(
             &names[0],
             CHANNEL_HEADER_LEN,
             |region, at| -> Result<(), StructureError> {
@@ -331,6 +331,16 @@ impl<T: Element> Channel<T> {
                 Ok(())
             })?;
         }
+        let parts = if cap > 0 {
+            [SUFFIXES[0], SUFFIXES[1]]
+        } else {
+            [SUFFIXES[0], SUFFIXES[2]]
+        };
+        seg.record(
+            &Record::new(CatalogKind::Channel, name, &header)
+                .elem::<T>()
+                .parts(&parts),
+        );
         Self::open(seg, name)
     }
 

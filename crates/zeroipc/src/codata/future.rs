@@ -290,7 +290,7 @@ mod handle {
     };
     use crate::loom::{AtomicU8, Ordering::Relaxed};
     use crate::segment::region::Region;
-    use crate::segment::{Entry, Segment};
+    use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::wait::{self, Parked, deadline_after};
     use crate::sync::{BadWord, current_pid, monotonic_ns, pid_alive};
 
@@ -536,6 +536,7 @@ mod handle {
                 let _: &FutureHeader = region.header(at)?;
                 Ok(())
             })?;
+            seg.record(&Record::new(CatalogKind::Future, name, &entry).elem::<T>());
             Ok(Self {
                 seg: seg.clone(),
                 entry,

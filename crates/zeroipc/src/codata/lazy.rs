@@ -270,7 +270,7 @@ mod handle {
         OP_NEGATE, lazy_offsets, python_lazy_size,
     };
     use crate::loom::{AtomicU32, AtomicU64, Ordering::Acquire, Ordering::Relaxed};
-    use crate::segment::{Entry, Segment};
+    use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::wait::deadline_after;
     use crate::sync::{BadWord, current_pid, pid_alive};
 
@@ -497,6 +497,7 @@ mod handle {
                     s.store(state, Relaxed);
                     Ok(())
                 })?;
+            seg.record(&Record::new(CatalogKind::Lazy, name, &entry).elem::<T>());
             Ok(Self {
                 seg: seg.clone(),
                 entry,

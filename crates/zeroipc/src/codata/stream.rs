@@ -104,7 +104,7 @@ use crate::error::{Corruption, StructureError};
 use crate::layout::stream::{FLAG_BROADCAST, STREAM_HEADER_LEN, StreamHeader};
 use crate::loom::AtomicU8;
 use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
-use crate::segment::{Entry, Segment};
+use crate::segment::{CatalogKind, Entry, Record, Segment};
 use crate::structures::Ring;
 use crate::sync::composite;
 use crate::sync::wait::{Parked, park, wake_all};
@@ -371,7 +371,7 @@ impl<T: Element> Stream<T> {
                 reason: "a stream buffers at least one value",
             });
         }
-        seg.allocate(
+        let header = seg.allocate(
             &names[0],
             STREAM_HEADER_LEN,
             |region, at| -> Result<(), StructureError> {
@@ -385,6 +385,11 @@ impl<T: Element> Stream<T> {
             },
         )?;
         Ring::<T>::create(seg, &names[1], buffer_capacity)?;
+        seg.record(
+            &Record::new(CatalogKind::Stream, name, &header)
+                .elem::<T>()
+                .parts(&SUFFIXES),
+        );
         Self::open(seg, name)
     }
 

@@ -46,7 +46,7 @@ use crate::layout::stack::{
     EMPTY, READING, READY, STACK_HEADER_LEN, WRITING, stack_size, stack_state_offset,
 };
 use crate::raw::hash::{hash_bytes, int_hash};
-use crate::segment::{Entry, ReadOnlySegment};
+use crate::segment::{Entry, ReadOnlySegment, Record};
 use crate::sys::process::pid_alive;
 
 /// At most this many bytes of an entry are copied; items past them are not decoded
@@ -222,39 +222,232 @@ impl FromStr for ElemType {
     }
 }
 
-/// What to read a structure's elements as: one type (`"i32"`), or a key and a value type
-/// for a Map (`"i32,f64"`, C++ natural layout).
+/// One element type: a primitive, or a C struct of primitives (its fields in order).
+///
+/// Written as the primitive's name (`"f64"`) or the fields' names separated by commas
+/// (`"i32,f32,f64,u8"`). A struct follows the C rules of x86-64 and aarch64 Linux: each field
+/// is aligned to its size, and the struct's size is rounded up to its largest field.
 ///
 /// # Examples
 ///
 /// ```
-/// use zeroipc::inspect::{ElemType, TypeSpec};
-/// let t: TypeSpec = "u64,f64".parse()?;
-/// assert_eq!((t.elem, t.value), (ElemType::U64, Some(ElemType::F64)));
-/// assert_eq!(t.to_string(), "u64,f64");
+/// use zeroipc::inspect::{Elem, ElemType};
+/// let s: Elem = "i32,f32,f64,u8".parse()?;
+/// assert_eq!(s.offsets(), [0, 4, 8, 16]);
+/// assert_eq!((s.size(), s.align()), (24, 8));
+/// assert_eq!(s.to_string(), "i32,f32,f64,u8");
+/// assert_eq!("u16".parse::<Elem>()?.as_scalar(), Some(ElemType::U16));
+/// assert!("i32,,u8".parse::<Elem>().is_err());
 /// # Ok::<(), zeroipc::inspect::ParseTypeError>(())
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Elem {
+    fields: Vec<ElemType>,
+}
+
+impl Elem {
+    /// A primitive.
+    #[must_use]
+    pub fn scalar(t: ElemType) -> Self {
+        Self { fields: vec![t] }
+    }
+
+    /// A C struct with these fields in order; `None` if there are none.
+    #[must_use]
+    pub fn record(fields: Vec<ElemType>) -> Option<Self> {
+        (!fields.is_empty()).then_some(Self { fields })
+    }
+
+    /// The fields in order (one for a primitive).
+    #[must_use]
+    pub fn fields(&self) -> &[ElemType] {
+        &self.fields
+    }
+
+    /// The primitive, if this is one (a single field).
+    #[must_use]
+    pub fn as_scalar(&self) -> Option<ElemType> {
+        match self.fields.as_slice() {
+            [t] => Some(*t),
+            _ => None,
+        }
+    }
+
+    /// Byte offset of each field (C rules).
+    #[must_use]
+    pub fn offsets(&self) -> Vec<u64> {
+        let mut at: u64 = 0;
+        self.fields
+            .iter()
+            .map(|f| {
+                let off = at.next_multiple_of(f.align());
+                at = off + f.size();
+                off
+            })
+            .collect()
+    }
+
+    /// Alignment: the largest field's.
+    #[must_use]
+    pub fn align(&self) -> u64 {
+        self.fields.iter().map(|f| f.align()).max().unwrap_or(1)
+    }
+
+    /// Size in bytes, tail padding included.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        let end = self
+            .fields
+            .iter()
+            .zip(self.offsets())
+            .map(|(f, off)| off + f.size())
+            .max()
+            .unwrap_or(0);
+        end.next_multiple_of(self.align())
+    }
+
+    /// The value in the first `size()` bytes of `b` (a [`Value::Struct`] for a struct);
+    /// `None` if `b` is shorter.
+    fn read(&self, b: &[u8]) -> Option<Value> {
+        if let Some(t) = self.as_scalar() {
+            return t.read(b);
+        }
+        if (b.len() as u64) < self.size() {
+            return None;
+        }
+        let values = self
+            .fields
+            .iter()
+            .zip(self.offsets())
+            .map(|(f, off)| f.read(b.get(usize::try_from(off).ok()?..)?))
+            .collect::<Option<Vec<Value>>>()?;
+        Some(Value::Struct(values))
+    }
+}
+
+impl From<ElemType> for Elem {
+    fn from(t: ElemType) -> Self {
+        Self::scalar(t)
+    }
+}
+
+impl FromStr for Elem {
+    type Err = ParseTypeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let fields = s
+            .split(',')
+            .map(str::parse)
+            .collect::<Result<Vec<ElemType>, _>>()?;
+        Self::record(fields).ok_or_else(|| ParseTypeError("empty type".to_owned()))
+    }
+}
+
+impl fmt::Display for Elem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, t) in self.fields.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(t.name())?;
+        }
+        Ok(())
+    }
+}
+
+/// What to read a structure's elements as: one element type ([`Elem`]: a primitive such as
+/// `"i32"`, or a C struct such as `"i32,f32,f64,u8"`), or a Map's key and value types,
+/// `"KEY=VALUE"` (or `"KEY:VALUE"`), each side a primitive or a struct.
+///
+/// For compatibility with the older syntax, a Map given exactly two primitives `"K,V"`
+/// whose sizes are the map's key and value sizes is read as a key and a value
+/// ([`TypeSpec::as_pair`]); everywhere else a comma list is one struct.
+///
+/// # Examples
+///
+/// ```
+/// use zeroipc::inspect::{Elem, ElemType, TypeSpec};
+/// let t: TypeSpec = "u64=f64".parse()?;
+/// assert_eq!((t.elem.as_scalar(), t.value.clone()), (Some(ElemType::U64), Some(Elem::scalar(ElemType::F64))));
+/// assert_eq!(t.to_string(), "u64=f64");
+/// assert_eq!("u32:i32,f32".parse::<TypeSpec>()?.to_string(), "u32=i32,f32");
+/// let s: TypeSpec = "i32,f32,f64,u8".parse()?;
+/// assert_eq!((s.elem.size(), s.value), (24, None));
+/// # Ok::<(), zeroipc::inspect::ParseTypeError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TypeSpec {
     /// The element type (a Map's key type).
-    pub elem: ElemType,
+    pub elem: Elem,
     /// A Map's value type.
-    pub value: Option<ElemType>,
+    pub value: Option<Elem>,
 }
 
 impl TypeSpec {
-    /// One element type.
+    /// One primitive element type.
     #[must_use]
     pub fn one(elem: ElemType) -> Self {
-        Self { elem, value: None }
+        Self {
+            elem: Elem::scalar(elem),
+            value: None,
+        }
     }
 
-    /// A Map's key and value types.
+    /// A Map's primitive key and value types.
     #[must_use]
     pub fn pair(key: ElemType, value: ElemType) -> Self {
         Self {
+            elem: Elem::scalar(key),
+            value: Some(Elem::scalar(value)),
+        }
+    }
+
+    /// One element type, a primitive or a struct.
+    #[must_use]
+    pub fn of(elem: Elem) -> Self {
+        Self { elem, value: None }
+    }
+
+    /// A Map's key and value types, each a primitive or a struct.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use zeroipc::inspect::{Elem, ElemType, TypeSpec};
+    /// let key = Elem::record(vec![ElemType::U16, ElemType::U16]).unwrap();
+    /// let t = TypeSpec::map(key, Elem::scalar(ElemType::F64));
+    /// assert_eq!(t.to_string(), "u16,u16=f64");
+    /// assert_eq!(TypeSpec::of(Elem::scalar(ElemType::I8)).to_string(), "i8");
+    /// ```
+    #[must_use]
+    pub fn map(key: Elem, value: Elem) -> Self {
+        Self {
             elem: key,
             value: Some(value),
+        }
+    }
+
+    /// This spec as a Map's key and value for a map of `key_size`- and `value_size`-byte
+    /// keys and values: `KEY=VALUE` as given, or the older `K,V` (exactly two primitives of
+    /// those sizes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use zeroipc::inspect::TypeSpec;
+    /// let old: TypeSpec = "u32,f64".parse()?;
+    /// assert_eq!(old.as_pair(4, 8), Some("u32=f64".parse()?));
+    /// assert_eq!(old.as_pair(16, 8), None);
+    /// # Ok::<(), zeroipc::inspect::ParseTypeError>(())
+    /// ```
+    #[must_use]
+    pub fn as_pair(&self, key_size: u64, value_size: u64) -> Option<TypeSpec> {
+        if self.value.is_some() {
+            return Some(self.clone());
+        }
+        match self.elem.fields() {
+            [k, v] if (k.size(), v.size()) == (key_size, value_size) => Some(Self::pair(*k, *v)),
+            _ => None,
         }
     }
 }
@@ -263,18 +456,18 @@ impl FromStr for TypeSpec {
     type Err = ParseTypeError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.split_once(',') {
-            None => Ok(Self::one(s.parse()?)),
-            Some((k, v)) => Ok(Self::pair(k.parse()?, v.parse()?)),
+        match s.split_once(['=', ':']) {
+            None => Ok(Self::of(s.parse()?)),
+            Some((k, v)) => Ok(Self::map(k.parse()?, v.parse()?)),
         }
     }
 }
 
 impl fmt::Display for TypeSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.value {
+        match &self.value {
             None => write!(f, "{}", self.elem),
-            Some(v) => write!(f, "{},{v}", self.elem),
+            Some(v) => write!(f, "{}={v}", self.elem),
         }
     }
 }
@@ -288,8 +481,9 @@ impl fmt::Display for TypeSpec {
 /// assert_eq!(Value::F64(1.0).to_string(), "1.0");
 /// assert_eq!(Value::F32(0.1).to_string(), "0.1");
 /// assert_eq!(Value::Signed(-3).to_string(), "-3");
+/// assert_eq!(Value::Struct(vec![Value::Signed(1), Value::F32(0.5)]).to_string(), "{1, 0.5}");
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Value {
     /// A signed integer (i8 to i64).
@@ -300,6 +494,8 @@ pub enum Value {
     F32(f32),
     /// An f64.
     F64(f64),
+    /// A C struct's fields, in order.
+    Struct(Vec<Value>),
 }
 
 impl fmt::Display for Value {
@@ -311,6 +507,16 @@ impl fmt::Display for Value {
             Self::Unsigned(v) => write!(f, "{v}"),
             Self::F32(v) => write!(f, "{v:?}"),
             Self::F64(v) => write!(f, "{v:?}"),
+            Self::Struct(fields) => {
+                f.write_str("{")?;
+                for (i, v) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("}")
+            }
         }
     }
 }
@@ -417,7 +623,7 @@ pub enum Contents {
 /// let e = ro.find("jobs")?;
 /// let d = decode(&ro, &e, &classify(&ro, &e), Some("u32".parse()?));
 /// let Contents::Values(items) = &d.contents else { panic!() };
-/// let values: Vec<Value> = items.iter().map(|i| i.value).collect();
+/// let values: Vec<Value> = items.iter().map(|i| i.value.clone()).collect();
 /// assert_eq!(values, [Value::Unsigned(7), Value::Unsigned(8)]);
 /// assert_eq!((d.fill.unwrap().len, d.fill.unwrap().capacity), (2, 4));
 /// assert_eq!(q.pop(), Some(7)); // nothing was consumed
@@ -453,6 +659,15 @@ pub struct Decoded {
     /// A C++ Lazy's operands with a type (one for CONSTANT and NEGATE, two for ADD and
     /// MULTIPLY); the cached value, if computed, is in [`Decoded::contents`].
     pub operands: Vec<Value>,
+    /// The type the contents were decoded as: the one given to [`decode`], or else the
+    /// layout the segment's catalog records for this structure. `None` if nothing was
+    /// decoded with a type (none known, or it did not fit: see `type_error` / `problems`).
+    pub spec: Option<TypeSpec>,
+    /// The catalog's record for this structure (or the composite it is part of), if the
+    /// segment has a catalog that describes it.
+    pub record: Option<Record>,
+    /// For the catalog entry itself ([`Kind::Catalog`]): its valid records.
+    pub records: Vec<Record>,
 }
 
 impl Decoded {
@@ -470,6 +685,9 @@ impl Decoded {
             candidates: Vec::new(),
             texts: Vec::new(),
             operands: Vec::new(),
+            spec: None,
+            record: None,
+            records: Vec::new(),
         }
     }
 
@@ -591,9 +809,150 @@ pub fn decode(
     kind: &Kind,
     spec: Option<TypeSpec>,
 ) -> Decoded {
+    let catalog = seg.catalog();
+    if let Kind::Catalog { .. } = kind {
+        let mut d = Decoded::new(kind.clone());
+        match catalog {
+            Ok(Some(c)) => {
+                d.records = c.records;
+                d.problems = c.problems;
+            }
+            Ok(None) => d.problem("no catalog entry".to_owned()),
+            Err(e) => d.problem(format!("corrupt: {e}")),
+        }
+        no_values(&mut d, spec.as_ref());
+        return d;
+    }
+    let mut catalog_problems = Vec::new();
+    let record = match catalog {
+        // Skipped records (`c.problems`) are shown with the catalog entry itself.
+        Ok(Some(c)) => c.describing(entry).or_else(|| c.containing(entry)).cloned(),
+        Ok(None) => None,
+        Err(e) => {
+            catalog_problems.push(format!("catalog ignored: {e}"));
+            None
+        }
+    };
+    let given = spec.is_some();
+    let spec = spec.or_else(|| {
+        // Only where the structure holds values of that type (not a composite's lock or an
+        // unbuffered channel's slot, whose record is the composite's).
+        if !takes_values(kind) {
+            return None;
+        }
+        let r = record.as_ref()?;
+        if r.layout.is_empty() {
+            return None;
+        }
+        match r.layout.parse::<TypeSpec>() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                catalog_problems.push(format!(
+                    "the catalog's layout '{}' does not parse ({e}); ignored",
+                    r.layout
+                ));
+                None
+            }
+        }
+    });
     let snap = Snap::new(seg, entry);
-    let ctx = Ctx { seg, entry, spec };
-    ctx.decode(&snap, kind)
+    let ctx = Ctx {
+        seg,
+        entry,
+        spec: spec.clone(),
+    };
+    let mut d = ctx.decode(&snap, kind);
+    if !given && spec.is_some() && (d.type_error.is_some() || all_candidates_failed(&d)) {
+        // The catalog's word does not fit the bytes: the bytes win.
+        let why = d
+            .type_error
+            .take()
+            .or_else(|| d.candidates.iter().find_map(|c| c.type_error.clone()))
+            .unwrap_or_default();
+        d = Ctx {
+            seg,
+            entry,
+            spec: None,
+        }
+        .decode(&snap, kind);
+        d.problem(format!(
+            "the catalog's type {} does not fit the bytes ({why}); contents not decoded",
+            spec.as_ref().map(ToString::to_string).unwrap_or_default()
+        ));
+    } else if d.type_error.is_none() && !all_candidates_failed(&d) {
+        // A map read with the older `K,V` reports the pair it was read as.
+        d.spec = match (&d.kind, spec) {
+            (
+                &Kind::Map {
+                    key_size,
+                    value_size,
+                    ..
+                },
+                Some(s),
+            ) => s.as_pair(key_size.into(), value_size.into()).or(Some(s)),
+            (_, s) => s,
+        };
+    }
+    if let Some(r) = &record {
+        if let Some(why) = super::catalog_mismatch(&d.kind, r) {
+            d.problem(why);
+        }
+    }
+    d.problems.extend(catalog_problems);
+    d.record = record;
+    d
+}
+
+/// The element type the segment's catalog records for the structure at `entry` (or the
+/// composite it is part of), if the segment has a valid catalog, a record for it, and a
+/// layout in that record that parses. The catalog's word only: [`decode`] checks it against
+/// the structure's header.
+///
+/// # Examples
+///
+/// ```
+/// use zeroipc::{Segment, SegmentOptions, structures::Map};
+/// use zeroipc::inspect::catalog_type;
+/// # let name = format!("/zeroipc-doc-catalog-type-{}", std::process::id());
+/// let seg = SegmentOptions::new().size(1 << 20).create_new(&name)?;
+/// Map::<u32, f64>::create(&seg, "prices", 8)?;
+/// let e = seg.find("prices")?;
+/// assert_eq!(catalog_type(&seg, &e), Some("u32=f64".parse()?));
+/// # Segment::unlink(&name)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use]
+pub fn catalog_type(seg: &ReadOnlySegment, entry: &Entry) -> Option<TypeSpec> {
+    let c = seg.catalog().ok()??;
+    let r = c.describing(entry).or_else(|| c.containing(entry))?;
+    r.layout.parse().ok()
+}
+
+/// Whether a structure of `kind` has contents a type is read for.
+fn takes_values(kind: &Kind) -> bool {
+    match kind {
+        Kind::Ambiguous(ks) => ks.iter().any(takes_values),
+        Kind::Marker { of } => *of == Composite::Signal,
+        Kind::ChannelHeader { capacity, .. } => *capacity > 0,
+        Kind::Array { .. }
+        | Kind::CArray { .. }
+        | Kind::Queue { .. }
+        | Kind::Stack { .. }
+        | Kind::Ring { .. }
+        | Kind::Pool { .. }
+        | Kind::Map { .. }
+        | Kind::Set { .. }
+        | Kind::Future { .. }
+        | Kind::Lazy { .. }
+        | Kind::StreamHeader { .. }
+        | Kind::SignalState { .. } => true,
+        _ => false,
+    }
+}
+
+/// Whether `d` is ambiguous and no candidate takes the type.
+fn all_candidates_failed(d: &Decoded) -> bool {
+    !d.candidates.is_empty() && d.candidates.iter().all(|c| c.type_error.is_some())
 }
 
 /// The kinds [`read_as`] can read an entry as.
@@ -916,7 +1275,7 @@ impl Snap {
         Some(u64::from_le_bytes(self.get(at, 8)?.try_into().ok()?))
     }
 
-    fn read(&self, t: ElemType, at: u64) -> Option<Value> {
+    fn read(&self, t: &Elem, at: u64) -> Option<Value> {
         t.read(self.get(at, t.size())?)
     }
 }
@@ -967,7 +1326,7 @@ type SemNames = (&'static str, &'static str, &'static str, &'static str);
 const SEM: SemNames = (SEM_SUFFIX, "sem_count", "sem_waiting", "sem_max_count");
 const COND: SemNames = ("_cond", "cond_count", "cond_waiting", "cond_max_count");
 
-fn no_values(d: &mut Decoded, spec: Option<TypeSpec>) {
+fn no_values(d: &mut Decoded, spec: Option<&TypeSpec>) {
     if let Some(s) = spec {
         d.type_error = Some(format!("a {} holds no values to read as {s}", d.name));
     }
@@ -1029,14 +1388,14 @@ impl Ctx<'_> {
                 let mut d = Decoded::new(kind.clone());
                 d.fields.clear();
                 self.semaphore(&mut d, snap);
-                no_values(&mut d, self.spec);
+                no_values(&mut d, self.spec.as_ref());
                 d
             }
             Kind::Mutex { .. } => {
                 let mut d = Decoded::new(kind.clone());
                 d.fields.clear();
                 self.mutex(&mut d, snap);
-                no_values(&mut d, self.spec);
+                no_values(&mut d, self.spec.as_ref());
                 d
             }
             Kind::Barrier { .. } => {
@@ -1055,7 +1414,7 @@ impl Ctx<'_> {
                         "corrupt: arrived {arrived} outside 0..num_participants {participants}"
                     ));
                 }
-                no_values(&mut d, self.spec);
+                no_values(&mut d, self.spec.as_ref());
                 d
             }
             Kind::Latch { .. } => {
@@ -1069,7 +1428,7 @@ impl Ctx<'_> {
                         "corrupt: count {count} outside 0..=initial_count {initial_count}"
                     ));
                 }
-                no_values(&mut d, self.spec);
+                no_values(&mut d, self.spec.as_ref());
                 d
             }
             Kind::Once { .. } => self.once(snap),
@@ -1098,7 +1457,7 @@ impl Ctx<'_> {
             }
             other => {
                 let mut d = Decoded::new(other.clone());
-                if let Some(s) = self.spec {
+                if let Some(s) = &self.spec {
                     d.type_error = Some(format!(
                         "reading the contents of a {} as {s} is not supported",
                         d.name
@@ -1111,8 +1470,8 @@ impl Ctx<'_> {
 
     /// The one value type `--as` gives, checked against `[min, max]` bytes (else the
     /// type error is set).
-    fn one_value(&self, d: &mut Decoded, min: u64, max: u64) -> Option<ElemType> {
-        let spec = self.spec?;
+    fn one_value(&self, d: &mut Decoded, min: u64, max: u64) -> Option<Elem> {
+        let spec = self.spec.as_ref()?;
         if spec.value.is_some() {
             d.type_error = Some(format!("--as {spec}: a {} holds one value", d.name));
             return None;
@@ -1130,7 +1489,7 @@ impl Ctx<'_> {
             ));
             return None;
         }
-        Some(spec.elem)
+        Some(spec.elem.clone())
     }
 
     /// Future (§6.1): with a type, the value when READY; the error text when ERROR (at
@@ -1140,7 +1499,7 @@ impl Ctx<'_> {
         let mut d = Decoded::new(kind.clone());
         let t = self.one_value(&mut d, min, max);
         if state == 2 {
-            if let Some(t) = t {
+            if let Some(t) = &t {
                 match snap.read(t, 16) {
                     Some(v) => d.contents = Contents::Value(v),
                     None => d.truncated = true,
@@ -1178,7 +1537,7 @@ impl Ctx<'_> {
             let es = snap.size.saturating_sub(260);
             let t = self.one_value(&mut d, es, es);
             if let (2, Some(t)) = (state, t) {
-                match snap.read(t, 4) {
+                match snap.read(&t, 4) {
                     Some(v) => d.contents = Contents::Value(v),
                     None => d.truncated = true,
                 }
@@ -1205,7 +1564,7 @@ impl Ctx<'_> {
             let cached = (data + union).next_multiple_of(size);
             (data, cached, cached + size)
         };
-        if let Some(t) = t {
+        if let Some(t) = &t {
             let (data, cached, _) = geometry(t.size());
             let n = match op {
                 Some(0 | 3) => 1,
@@ -1251,7 +1610,7 @@ impl Ctx<'_> {
         let ctx = Ctx {
             seg: self.seg,
             entry: &e,
-            spec: self.spec,
+            spec: self.spec.clone(),
         };
         let part = ctx.decode(&Snap::new(self.seg, &e), &kind);
         if !part.candidates.is_empty() || part.fill.is_none() && part.fields.is_empty() {
@@ -1337,11 +1696,11 @@ impl Ctx<'_> {
 
     /// The element type to read a container of `elem_size`-byte elements as, if one was
     /// given and fits (otherwise sets the type error).
-    fn elem(&self, d: &mut Decoded, elem_size: u64) -> Option<ElemType> {
-        let spec = self.spec?;
+    fn elem(&self, d: &mut Decoded, elem_size: u64) -> Option<Elem> {
+        let spec = self.spec.as_ref()?;
         if spec.value.is_some() {
             d.type_error = Some(format!(
-                "--as {spec}: a key,value pair is for maps; a {} holds one type (try {})",
+                "--as {spec}: a KEY=VALUE pair is for maps; a {} holds one type (try {})",
                 d.name, spec.elem
             ));
             return None;
@@ -1355,7 +1714,7 @@ impl Ctx<'_> {
             ));
             return None;
         }
-        Some(spec.elem)
+        Some(spec.elem.clone())
     }
 
     // --- containers --------------------------------------------------------------------
@@ -1378,7 +1737,7 @@ impl Ctx<'_> {
         let mut items = Vec::new();
         for i in 0..capacity {
             let Some(v) = (i < MAX_ITEMS)
-                .then(|| snap.read(t, at(header, i, es)))
+                .then(|| snap.read(&t, at(header, i, es)))
                 .flatten()
             else {
                 d.truncated = true;
@@ -1426,7 +1785,7 @@ impl Ctx<'_> {
             let p = head.wrapping_add(j);
             let slot = u64::from(p % capacity.max(1));
             let value = (u64::from(j) < MAX_ITEMS)
-                .then(|| snap.read(t, at(QUEUE_HEADER_LEN, slot, es)))
+                .then(|| snap.read(&t, at(QUEUE_HEADER_LEN, slot, es)))
                 .flatten();
             let (Some(value), Some(seq)) = (value, snap.u32(at(seq_at, slot, 4))) else {
                 d.truncated = true;
@@ -1480,7 +1839,7 @@ impl Ctx<'_> {
         let mut items = Vec::new();
         for (n, slot) in (0..len).rev().enumerate() {
             let value = (u64::try_from(n).unwrap_or(u64::MAX) < MAX_ITEMS)
-                .then(|| snap.read(t, at(STACK_HEADER_LEN, slot, es)))
+                .then(|| snap.read(&t, at(STACK_HEADER_LEN, slot, es)))
                 .flatten();
             let (Some(value), Some(state)) = (value, snap.u32(at(states_at, slot, 4))) else {
                 d.truncated = true;
@@ -1645,7 +2004,7 @@ impl Ctx<'_> {
             if u32::try_from(i).is_ok_and(|i| seen.contains(&i)) {
                 continue;
             }
-            let Some(value) = snap.read(t, at(POOL_HEADER_LEN, i, node_size)) else {
+            let Some(value) = snap.read(&t, at(POOL_HEADER_LEN, i, node_size)) else {
                 d.truncated = true;
                 break;
             };
@@ -1718,12 +2077,23 @@ impl Ctx<'_> {
             capacity: capacity.into(),
         });
         Self::slot_census(&mut d, snap, capacity, entry_size);
-        let Some(spec) = self.spec else {
+        let Some(spec) = &self.spec else {
             return d;
         };
-        let (k, Some(v)) = (spec.elem, spec.value) else {
+        let Some(TypeSpec {
+            elem: k,
+            value: Some(v),
+        }) = spec
+            .as_pair(key_size.into(), value_size.into())
+            // Two primitives of other sizes: still meant as a pair (the size check says why
+            // they do not fit).
+            .or_else(|| match spec.elem.fields() {
+                [k, v] => Some(TypeSpec::pair(*k, *v)),
+                _ => None,
+            })
+        else {
             d.type_error = Some(format!(
-                "a map needs a key and a value type: --as K,V (such as --as {},{})",
+                "a map needs a key and a value type: --as KEY=VALUE (such as --as {}={})",
                 int_name(key_size),
                 int_name(value_size)
             ));
@@ -1731,7 +2101,7 @@ impl Ctx<'_> {
         };
         if (k.size(), v.size()) != (key_size.into(), value_size.into()) {
             d.type_error = Some(format!(
-                "the map's keys and values are {key_size} and {value_size} bytes, {k},{v} are {} and {}",
+                "the map's keys and values are {key_size} and {value_size} bytes, {k}={v} are {} and {}",
                 k.size(),
                 v.size()
             ));
@@ -1751,8 +2121,8 @@ impl Ctx<'_> {
             // Both layouts fit the size but put keys elsewhere: the one whose hash and
             // probing find every key wins (C++ when both or neither do).
             (Flavor::CppOrPython, Some(c)) => {
-                if !probes_ok(snap, capacity, c, k, Flavor::Cpp)
-                    && probes_ok(snap, capacity, py, k, Flavor::Python)
+                if !probes_ok(snap, capacity, c, &k, Flavor::Cpp)
+                    && probes_ok(snap, capacity, py, &k, Flavor::Python)
                 {
                     (py, Flavor::Python)
                 } else {
@@ -1761,14 +2131,14 @@ impl Ctx<'_> {
             }
             _ => {
                 d.type_error = Some(format!(
-                    "{k},{v} in the C++ layout gives {}-byte slots, the map's are {entry_size}",
+                    "{k}={v} in the C++ layout gives {}-byte slots, the map's are {entry_size}",
                     slot_layout(k.size(), k.align(), v.size(), v.align()).map_or(0, |l| l.stride)
                 ));
                 return d;
             }
         };
         d.push("decoded_layout", FieldValue::Text(layout.1.as_str()));
-        let items = self.slots(&mut d, snap, capacity, layout.0, k, Some(v));
+        let items = self.slots(&mut d, snap, capacity, layout.0, &k, Some(&v));
         d.contents = Contents::Pairs(items);
         d
     }
@@ -1815,7 +2185,7 @@ impl Ctx<'_> {
             ));
             return d;
         };
-        let items = self.slots(&mut d, snap, capacity, layout, t, None);
+        let items = self.slots(&mut d, snap, capacity, layout, &t, None);
         d.contents = Contents::Members(items);
         d
     }
@@ -1827,8 +2197,8 @@ impl Ctx<'_> {
         snap: &Snap,
         capacity: u32,
         l: SlotLayout,
-        k: ElemType,
-        v: Option<ElemType>,
+        k: &Elem,
+        v: Option<&Elem>,
     ) -> Vec<Item> {
         let mut items = Vec::new();
         if u64::from(capacity) > MAX_ITEMS {
@@ -1983,7 +2353,7 @@ impl Ctx<'_> {
                 .unwrap_or(0);
             Self::holder(&mut d, pid, ("initialiser_pid", "initialiser_alive"));
         }
-        no_values(&mut d, self.spec);
+        no_values(&mut d, self.spec.as_ref());
         d
     }
 
@@ -2003,7 +2373,7 @@ impl Ctx<'_> {
         }
         let base = self.entry.name().to_string();
         self.sem_part(&mut d, &base, SEM);
-        no_values(&mut d, self.spec);
+        no_values(&mut d, self.spec.as_ref());
         d
     }
 
@@ -2038,7 +2408,7 @@ impl Ctx<'_> {
         }
         self.mutex_part(&mut d, &base, &RMTX);
         self.mutex_part(&mut d, &base, &WMTX);
-        no_values(&mut d, self.spec);
+        no_values(&mut d, self.spec.as_ref());
         d
     }
 
@@ -2057,7 +2427,7 @@ impl Ctx<'_> {
         }
         self.mutex_part(&mut d, &base, &MTX);
         self.sem_part(&mut d, &base, COND);
-        no_values(&mut d, self.spec);
+        no_values(&mut d, self.spec.as_ref());
         d
     }
 
@@ -2072,7 +2442,7 @@ impl Ctx<'_> {
             d.push("version", FieldValue::Unsigned(s.u64(0).unwrap_or(0)));
             let value_max = s.size.saturating_sub(8);
             d.push("value_size_max", FieldValue::Unsigned(value_max));
-            match self.spec {
+            match &self.spec {
                 Some(spec) if spec.value.is_some() => {
                     d.type_error = Some(format!("--as {spec}: a signal holds one value"));
                 }
@@ -2086,7 +2456,7 @@ impl Ctx<'_> {
                         spec.elem.size()
                     ));
                 }
-                Some(spec) => match s.read(spec.elem, 8) {
+                Some(spec) => match s.read(&spec.elem, 8) {
                     Some(v) => d.contents = Contents::Value(v),
                     None => d.truncated = true,
                 },
@@ -2130,7 +2500,7 @@ fn int_name(size: u32) -> String {
 
 /// Whether every OCCUPIED key of a map, read with layout `l`, is reachable by `flavor`'s
 /// hash and linear probing (no EMPTY slot between its home slot and its slot).
-fn probes_ok(snap: &Snap, capacity: u32, l: SlotLayout, k: ElemType, flavor: Flavor) -> bool {
+fn probes_ok(snap: &Snap, capacity: u32, l: SlotLayout, k: &Elem, flavor: Flavor) -> bool {
     let cap = u64::from(capacity);
     // Inconclusive (false) past a bounded amount of probing: the walk is quadratic at worst.
     if cap == 0 || cap > PROBE_LIMIT {
@@ -2155,8 +2525,10 @@ fn probes_ok(snap: &Snap, capacity: u32, l: SlotLayout, k: ElemType, flavor: Fla
                     .fold(0u64, |h, &b| h.wrapping_mul(31).wrapping_add(b.into()));
                 h.wrapping_mul(2_654_435_761)
             }
-            _ if k.is_integer() => k.extended(key).map_or(0, int_hash),
-            _ => hash_bytes(key),
+            _ => match k.as_scalar().filter(|t| t.is_integer()) {
+                Some(t) => t.extended(key).map_or(0, int_hash),
+                None => hash_bytes(key),
+            },
         };
         let home = h % cap;
         let steps = (i + cap - home) % cap;

@@ -11,6 +11,7 @@ compile_error!("the zeroipc format is little-endian");
 
 pub(crate) mod array;
 pub(crate) mod barrier;
+pub(crate) mod catalog;
 pub(crate) mod channel;
 pub(crate) mod event;
 pub(crate) mod future;

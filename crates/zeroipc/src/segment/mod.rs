@@ -8,6 +8,10 @@
 //! | 32                    | 48 × max_entries  | entries: `name[32]`, offset, size     |
 //! | 32 + 48 × max_entries | up to memory_size | structures, bump-allocated, 8-aligned |
 //!
+//! The first structure of a segment zeroipc creates is its type catalog
+//! ([`CATALOG_ENTRY_NAME`], read with [`ReadOnlySegment::catalog`]; docs/CATALOG.md) unless
+//! [`SegmentOptions::catalog`] turned it off.
+//!
 //! (FORMAT.md §3.) The creator zeroes the table, writes the header and stores the magic
 //! **last** with Release; an opener that finds magic 0 (or a size-0 object) gets
 //! [`OpenError::NotInitialized`] and may retry with [`Segment::open_timeout`]. Every header
@@ -45,6 +49,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub(crate) mod catalog;
 pub(crate) mod name;
 pub(crate) mod region;
 pub(crate) mod table;
@@ -64,6 +69,7 @@ use crate::loom::Ordering::{Relaxed, Release};
 use crate::sys::mapping::Mapping;
 use crate::sys::shm::{Access, Shm};
 
+pub use catalog::{CATALOG_ENTRY_NAME, Catalog, CatalogError, CatalogKind, Record};
 use region::Region;
 use validate::TableLayout;
 
@@ -96,6 +102,7 @@ pub struct SegmentOptions {
     size: u64,
     max_entries: u32,
     mode: u32,
+    catalog: bool,
 }
 
 impl Default for SegmentOptions {
@@ -112,6 +119,7 @@ impl SegmentOptions {
             size: 1 << 20,
             max_entries: DEFAULT_MAX_ENTRIES,
             mode: DEFAULT_MODE,
+            catalog: true,
         }
     }
 
@@ -135,6 +143,32 @@ impl SegmentOptions {
     #[must_use]
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = mode & 0o7777;
+        self
+    }
+
+    /// Whether to create the type catalog (default `true`): the first table entry,
+    /// `__zeroipc_catalog`, where zeroipc records the kind, element type and sub-entries of
+    /// every structure it creates, so `zeroipc show` decodes them without `--as`
+    /// (`docs/CATALOG.md`). It costs one table slot and at most an eighth of the space after
+    /// the table; it is not created when that space holds no record or `max_entries` is 1.
+    ///
+    /// Turn it off for a segment that must be byte-identical to one created by the C++, C, Go
+    /// or Python implementations (other implementations ignore the entry, but it shifts the
+    /// offsets of every structure after it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use zeroipc::{Segment, SegmentOptions};
+    /// # let name = format!("/zeroipc-doc-options-catalog-{}", std::process::id());
+    /// let seg = SegmentOptions::new().catalog(false).create_new(&name)?;
+    /// assert_eq!(seg.header()?.entry_count, 0);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn catalog(mut self, on: bool) -> Self {
+        self.catalog = on;
         self
     }
 
@@ -220,14 +254,19 @@ impl SegmentOptions {
         header.max_entries.store(self.max_entries, Relaxed);
         header.memory_size.store(self.size, Relaxed);
         header.next_offset.store(table, Relaxed);
-        // ORDERING: Release — pairs with the Acquire load of `magic` in `TableLayout::read`:
-        // an opener that sees MAGIC sees the whole initialised table.
-        header.magic.store(MAGIC, Release);
         let layout = TableLayout {
             max_entries: self.max_entries,
             table_size: table,
             bound: self.size,
         };
+        if self.catalog {
+            // Cannot fail for a table we just sized; if it did, the segment simply has no
+            // catalog (it is optional).
+            let _ = catalog::create(&region, &layout);
+        }
+        // ORDERING: Release — pairs with the Acquire load of `magic` in `TableLayout::read`:
+        // an opener that sees MAGIC sees the whole initialised table (and the catalog).
+        header.magic.store(MAGIC, Release);
         Ok(Segment {
             ro: ReadOnlySegment {
                 inner: Arc::new(Inner::new(name, shm, region, layout)),
@@ -478,6 +517,17 @@ impl Segment {
         size: u64,
         init: impl FnOnce(&Region, u64) -> Result<(), E>,
     ) -> Result<Entry, E> {
+        self.with_allocation_lock(|region, layout| {
+            table::allocate(region, layout, name, size, |at| init(region, at))
+        })
+    }
+
+    /// Runs `f` holding the allocation lock (the process-local mutex, then the `flock`, for at
+    /// most [`ALLOCATION_LOCK_TIMEOUT`]), after checking that no peer truncated the segment.
+    pub(crate) fn with_allocation_lock<T, E: From<TableError>>(
+        &self,
+        f: impl FnOnce(&Region, &TableLayout) -> Result<T, E>,
+    ) -> Result<T, E> {
         let inner = &self.ro.inner;
         let _local = inner
             .alloc
@@ -487,15 +537,13 @@ impl Segment {
             .shm
             .lock_exclusive_until(Instant::now() + ALLOCATION_LOCK_TIMEOUT)
             .map_err(TableError::Lock)?;
-        // Zeroing the new structure touches pages past `next_offset`: refuse if a peer cut
-        // them off (they would raise SIGBUS).
+        // Writing past `next_offset` touches pages a peer may have cut off (they would raise
+        // SIGBUS): refuse if the object shrank.
         if let Err(c) = self.ro.check_not_shrunk() {
             let _ = inner.shm.unlock();
             return Err(TableError::Corrupt(c).into());
         }
-        let result = table::allocate(&inner.region, &inner.layout, name, size, |at| {
-            init(&inner.region, at)
-        });
+        let result = f(&inner.region, &inner.layout);
         let _ = inner.shm.unlock();
         result
     }

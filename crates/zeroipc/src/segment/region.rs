@@ -49,6 +49,10 @@ in_place!(
     TableEntry,
     ArrayHeader,
 );
+in_place!(
+    crate::layout::catalog::CatalogHeader,
+    crate::layout::catalog::CatalogRecord,
+);
 in_place!(crate::layout::semaphore::SemaphoreHeader);
 in_place!(crate::layout::barrier::BarrierHeader);
 in_place!(crate::layout::latch::LatchHeader);

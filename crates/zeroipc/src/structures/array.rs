@@ -54,6 +54,7 @@ use crate::loom::{
     AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicU8, AtomicU16, AtomicU32, AtomicU64,
 };
 use crate::raw::words;
+use crate::segment::{CatalogKind, Record};
 use crate::segment::{Entry, Segment};
 
 /// A fixed-size array of `T` in a segment (layout: FORMAT.md §5.1; see [`crate::structures`]).
@@ -129,6 +130,7 @@ impl<T: Element> Array<T> {
             h.capacity.store(capacity, Relaxed);
             Ok(())
         })?;
+        seg.record(&Record::new(CatalogKind::Array, name, &entry).elem::<T>());
         Ok(Self::from_parts(seg, entry, capacity))
     }
 

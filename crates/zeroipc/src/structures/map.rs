@@ -83,6 +83,7 @@ use crate::loom::Ordering::{Acquire, Relaxed};
 use crate::raw::hash;
 use crate::raw::open_addressing::{self as oa, OnPresent, ProbeError, Slots};
 use crate::segment::region::Region;
+use crate::segment::{CatalogKind, Record};
 use crate::segment::{Entry, Segment};
 
 /// A key type of [`Map`] and [`Set`](super::Set): how C++ `detail::trivial_hash` hashes it
@@ -538,6 +539,7 @@ impl<K: MapKey, V: Element> Map<K, V> {
             h.value_size.store(size_of::<V>() as u32, Relaxed);
             Ok(())
         })?;
+        seg.record(&Record::new(CatalogKind::Map, name, &entry).pair::<K, V>());
         let geo = Geometry::new(seg.region(), entry.offset(), capacity, layout)?;
         Ok(Self::from_parts(seg, entry, geo))
     }

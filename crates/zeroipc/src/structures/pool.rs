@@ -86,6 +86,7 @@ use crate::loom::AtomicU32;
 use crate::loom::Ordering::{Acquire, Relaxed};
 use crate::raw::pool::{Links, PoolFault, RawPool};
 use crate::segment::region::Region;
+use crate::segment::{CatalogKind, Record};
 use crate::segment::{Entry, Segment};
 
 /// Why a Pool operation failed.
@@ -268,6 +269,7 @@ impl<T: Element> Pool<T> {
             }
             Ok(())
         })?;
+        seg.record(&Record::new(CatalogKind::Pool, name, &entry).elem::<T>());
         let geo = Self::geometry(seg, &entry, capacity)?;
         Ok(Self {
             seg: seg.clone(),

@@ -94,6 +94,7 @@ use crate::loom::AtomicU32;
 use crate::loom::Ordering::{Relaxed, SeqCst};
 use crate::raw::cell::Slot;
 use crate::raw::vyukov::{PopFail, PushFail, Vyukov};
+use crate::segment::{CatalogKind, Record};
 use crate::segment::{Entry, Segment};
 use crate::structures::wait::{DEFAULT_STALL_TIMEOUT, Patience};
 use crate::sys::{futex, membarrier};
@@ -329,6 +330,7 @@ impl<T: Element> Queue<T> {
             }
             Ok(())
         })?;
+        seg.record(&Record::new(CatalogKind::Queue, name, &entry).elem::<T>());
         let layout = Self::validate(seg, &entry)?;
         Ok(Self {
             seg: seg.clone(),

@@ -72,6 +72,7 @@ use crate::layout::ring::{RING_HEADER_LEN, RingHeader, ring_size};
 use crate::loom::Ordering::Relaxed;
 use crate::raw::cell::Slot;
 use crate::raw::ring::{Corrupt, ReadCursor, RingView, WriteCursor};
+use crate::segment::{CatalogKind, Record};
 use crate::segment::{Entry, Segment};
 
 /// Geometry of a ring, read once from the segment and checked.
@@ -174,6 +175,7 @@ impl<T: Element> Ring<T> {
                 Ok(())
             },
         )?;
+        seg.record(&Record::new(CatalogKind::Ring, name, &entry).elem::<T>());
         let layout = Self::validate(seg, &entry)?;
         Ok(Self {
             seg: seg.clone(),

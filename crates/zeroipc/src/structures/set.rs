@@ -61,6 +61,7 @@ use crate::layout::map::{SlotLayout, python_stride, table_bytes};
 use crate::layout::set::{SET_HEADER_LEN, SetHeader, set_slot_layout};
 use crate::loom::Ordering::Relaxed;
 use crate::raw::open_addressing::{self as oa, OnPresent, ProbeError, Slots};
+use crate::segment::{CatalogKind, Record};
 use crate::segment::{Entry, Segment};
 
 /// A hash set of `T` in a segment. See the [module docs](self).
@@ -156,6 +157,7 @@ impl<T: MapKey> Set<T> {
             h.elem_size.store(size_of::<T>() as u32, Relaxed);
             Ok(())
         })?;
+        seg.record(&Record::new(CatalogKind::Set, name, &entry).elem::<T>());
         let geo = Geometry::new(seg.region(), entry.offset(), capacity, layout)?;
         Ok(Self::from_parts(seg, entry, geo))
     }

@@ -73,6 +73,7 @@ use crate::loom::AtomicU32;
 use crate::loom::Ordering::Relaxed;
 use crate::raw::cell::Slot;
 use crate::raw::stack::{PopFail, PushFail, StackView};
+use crate::segment::{CatalogKind, Record};
 use crate::segment::{Entry, Segment};
 use crate::structures::wait::{DEFAULT_STALL_TIMEOUT, Patience};
 
@@ -283,6 +284,7 @@ impl<T: Element> Stack<T> {
             h.reserved.store(0, Relaxed);
             Ok(())
         })?;
+        seg.record(&Record::new(CatalogKind::Stack, name, &entry).elem::<T>());
         let layout = Self::validate(seg, &entry)?;
         Ok(Self {
             seg: seg.clone(),

@@ -146,7 +146,7 @@ mod handle {
     use crate::error::{Corruption, StructureError};
     use crate::layout::barrier::{BARRIER_LEN, BarrierHeader};
     use crate::loom::Ordering::Relaxed;
-    use crate::segment::{Entry, Segment};
+    use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::semaphore::handle::corrupt;
     use crate::sync::wait::deadline_after;
     use crate::sync::{WaitError, check_size};
@@ -230,6 +230,7 @@ mod handle {
                     Ok(())
                 },
             )?;
+            seg.record(&Record::new(CatalogKind::Barrier, name, &entry));
             Ok(Self {
                 seg: seg.clone(),
                 entry,

@@ -96,7 +96,7 @@ mod handle {
     use crate::error::{Corruption, StructureError};
     use crate::layout::event::{AUTO_RESET, EVENT_LEN, EventHeader, MANUAL_RESET, SEM_SUFFIX};
     use crate::loom::Ordering::{Acquire, Relaxed, Release};
-    use crate::segment::{Entry, Segment};
+    use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::wait::{self, Parked, deadline_after};
     use crate::sync::{LockError, Semaphore, WaitError, check_size, composite};
 
@@ -178,6 +178,7 @@ mod handle {
                 },
             )?;
             let sem = Semaphore::create(seg, &names[1], 0, 0)?;
+            seg.record(&Record::new(CatalogKind::Event, name, &entry).parts(&["", SEM_SUFFIX]));
             Ok(Self {
                 seg: seg.clone(),
                 entry,

@@ -132,7 +132,7 @@ mod handle {
     use crate::error::{Corruption, StructureError};
     use crate::layout::latch::{LATCH_LEN, LatchHeader};
     use crate::loom::Ordering::Relaxed;
-    use crate::segment::{Entry, Segment};
+    use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::semaphore::handle::corrupt;
     use crate::sync::wait::deadline_after;
     use crate::sync::{WaitError, check_size};
@@ -194,6 +194,7 @@ mod handle {
                     Ok(())
                 },
             )?;
+            seg.record(&Record::new(CatalogKind::Latch, name, &entry));
             Ok(Self {
                 seg: seg.clone(),
                 entry,

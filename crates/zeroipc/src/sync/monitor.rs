@@ -149,7 +149,7 @@ mod handle {
     use super::{RawMonitor, RawWait};
     use crate::error::{Corruption, StructureError};
     use crate::loom::{AtomicU32, Ordering::Relaxed};
-    use crate::segment::{Entry, Segment};
+    use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::mutex::RawLock;
     use crate::sync::semaphore::RawRelease;
     use crate::sync::semaphore::handle::corrupt;
@@ -233,6 +233,7 @@ mod handle {
                     Ok(())
                 })?;
             composite::create_marker(seg, &names[3])?;
+            seg.record(&Record::new(CatalogKind::Monitor, name, mtx.entry()).parts(&SUFFIXES));
             Ok(Self {
                 seg: seg.clone(),
                 mtx,

@@ -247,7 +247,7 @@ mod handle {
         MUTEX_LOCKED, MUTEX_MAX, MUTEX_UNLOCKED, NO_OWNER, SemaphoreHeader,
     };
     use crate::loom::Ordering::Relaxed;
-    use crate::segment::{Entry, Segment};
+    use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::semaphore::handle::{corrupt, create_header, open_header};
     use crate::sync::wait::deadline_after;
     use crate::sync::{LockError, OwnerDead, ReleaseError};
@@ -337,6 +337,7 @@ mod handle {
         /// [`StructureError::Table`] if the name is taken or there is no room.
         pub fn create(seg: &Segment, name: &str) -> Result<Self, StructureError> {
             let entry = create_header(seg, name, MUTEX_UNLOCKED, MUTEX_MAX)?;
+            seg.record(&Record::new(CatalogKind::Mutex, name, &entry));
             Ok(Self {
                 seg: seg.clone(),
                 entry,

@@ -189,7 +189,7 @@ mod handle {
     use crate::error::{Corruption, StructureError};
     use crate::layout::once::{ONCE_LEN, ONCE_PID_OFFSET, PENDING};
     use crate::loom::{AtomicU32, Ordering::Relaxed};
-    use crate::segment::{Entry, Segment};
+    use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::WaitError;
     use crate::sync::semaphore::handle::corrupt;
     use crate::sync::wait::deadline_after;
@@ -242,6 +242,7 @@ mod handle {
                     }
                     Ok(())
                 })?;
+            seg.record(&Record::new(CatalogKind::Once, name, &entry));
             Ok(Self {
                 seg: seg.clone(),
                 entry,

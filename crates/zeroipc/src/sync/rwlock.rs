@@ -249,7 +249,7 @@ mod handle {
     use super::{Part, RawRw, RawRwLock};
     use crate::error::{Corruption, StructureError};
     use crate::layout::rwlock::{RWLOCK_STATE_LEN, RWLOCK_SUFFIXES, RwLockState};
-    use crate::segment::{Entry, Segment};
+    use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::semaphore::handle::corrupt;
     use crate::sync::wait::deadline_after;
     use crate::sync::{LockError, Mutex, OwnerDead, check_size, composite};
@@ -358,6 +358,7 @@ mod handle {
             let rmtx = Mutex::create(seg, &names[1])?;
             let wmtx = Mutex::create(seg, &names[2])?;
             composite::create_marker(seg, &names[3])?;
+            seg.record(&Record::new(CatalogKind::RwLock, name, &state).parts(&RWLOCK_SUFFIXES));
             Ok(Self {
                 seg: seg.clone(),
                 state,

@@ -210,7 +210,7 @@ pub(crate) mod handle {
     use crate::error::{Corruption, StructureError};
     use crate::layout::semaphore::{SEMAPHORE_LEN, SemaphoreHeader};
     use crate::loom::Ordering::Relaxed;
-    use crate::segment::{Entry, Segment};
+    use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::wait::deadline_after;
     use crate::sync::{LockError, ReleaseError, check_size};
 
@@ -317,6 +317,7 @@ pub(crate) mod handle {
                 });
             }
             let entry = create_header(seg, name, initial, max)?;
+            seg.record(&Record::new(CatalogKind::Semaphore, name, &entry));
             #[allow(clippy::cast_possible_wrap)]
             Ok(Self {
                 seg: seg.clone(),

@@ -47,7 +47,7 @@ mod handle {
         Ordering::{Acquire, Release},
     };
     use crate::raw::words;
-    use crate::segment::{Entry, Segment};
+    use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::wait::{self, Parked, deadline_after};
     use crate::sync::{LockError, Mutex, WaitError, composite};
 
@@ -136,6 +136,11 @@ mod handle {
             )?;
             let mtx = Mutex::create(seg, &names[1])?;
             composite::create_marker(seg, &names[2])?;
+            seg.record(
+                &Record::new(CatalogKind::Signal, name, &state)
+                    .elem::<T>()
+                    .parts(&SUFFIXES),
+            );
             Ok(Self {
                 seg: seg.clone(),
                 state,

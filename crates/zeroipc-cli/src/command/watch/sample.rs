@@ -710,6 +710,7 @@ mod tests {
         let name = Name::new("arrays");
         let seg = zeroipc::SegmentOptions::new()
             .size(64 * 1024)
+            .catalog(false)
             .create_new(&name.0)
             .unwrap();
         zeroipc::structures::Array::<u32>::create(&seg, "ids", 7).unwrap();
