@@ -132,6 +132,10 @@ impl SegmentOptions {
 
     /// Capacity of the entry table (default 64). Upstream C++, Go and Python peers open with
     /// 64 unless told otherwise and refuse a table with more than 64 entries in use.
+    ///
+    /// With the type catalog on (the default, [`SegmentOptions::catalog`]) one of these
+    /// entries is the catalog, so `n − 1` remain for structures (composites such as RwLock
+    /// and Stream take several each).
     #[must_use]
     pub fn max_entries(mut self, n: u32) -> Self {
         self.max_entries = n;
