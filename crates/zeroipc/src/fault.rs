@@ -12,7 +12,9 @@
 //! unifies features per build: whatever builds this crate's tests, benches or examples, or
 //! a `cargo test --workspace` run, has the feature on; `cargo build` of a user, or of this
 //! workspace without dev targets, has it off. With the feature on and the variable unset, a
-//! point costs one load of a `OnceLock` and a comparison, which the benches include.)
+//! point costs a call, one load of a `OnceLock` and a comparison: a third of a queue
+//! push+pop. The benchmarks therefore live in their own package, `crates/zeroipc-bench`,
+//! which depends on this crate without the feature.)
 //!
 //! `tests/crash_matrix.rs` kills a peer at each point and checks what survivors see; the
 //! outcomes are listed in `docs/THREAT_MODEL.md` ("Crash matrix").
