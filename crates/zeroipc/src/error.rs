@@ -460,7 +460,11 @@ impl fmt::Display for TableError {
                 "entry name '{name}' is invalid: {len} bytes (1 to 31 allowed, no NUL)"
             ),
             Self::TableFull { max_entries } => {
-                write!(f, "the table is full ({max_entries} entries)")
+                write!(
+                    f,
+                    "the table is full ({max_entries} entries; in a segment zeroipc created, \
+                     one is its type catalog unless SegmentOptions::catalog(false))"
+                )
             }
             Self::OutOfSpace {
                 requested,
