@@ -23,8 +23,9 @@
 //!
 //! Waiters spin briefly, then sleep on a *shared* futex on the word they wait for, and
 //! re-check at least every millisecond, because peers in other languages change the words
-//! without waking anyone (they poll). zeroipc's own releases always wake. An uncontended
-//! acquire or release makes no system call.
+//! without waking anyone (they poll). zeroipc's own releases always wake, so a Mutex waiter
+//! whose holder recorded its pid (a zeroipc process) re-checks only every 50 ms, to notice
+//! the holder's death. An uncontended acquire or release makes no system call.
 //!
 //! # Dead holders
 //!
