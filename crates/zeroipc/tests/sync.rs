@@ -851,3 +851,63 @@ fn semaphore_without_holder_tracking_records_and_reclaims_nothing() {
         "no registry for untracked use"
     );
 }
+
+mod permit_registry_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A slot word pattern: mostly values that reach the reclaim path.
+    fn slot(idx: u32, dead: u32, ppid: u32) -> impl Strategy<Value = [u32; 4]> {
+        let pid = prop_oneof![
+            Just(0),
+            Just(dead),
+            Just(dead | 1 << 31),
+            Just(ppid),
+            any::<u32>()
+        ];
+        let entry = prop_oneof![3 => Just(idx), 1 => any::<u32>()];
+        let held = prop_oneof![3 => 0u32..4, 1 => any::<u32>()];
+        (pid, entry, held, any::<u32>()).prop_map(|(p, e, h, r)| [p, e, h, r])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        /// Whatever the registry holds, a blocked acquire returns (never panics, never
+        /// reports the count corrupt) and the count stays within `max_count`.
+        #[test]
+        fn semaphore_acquire_over_a_random_permit_registry_stays_in_bounds(
+            seed_slots in proptest::collection::vec(
+                slot(0, dead_pid_once(), std::os::unix::process::parent_id()),
+                63,
+            ),
+        ) {
+            let name = ShmName::new("sem_registry_prop");
+            let seg = create(&name);
+            let s = Semaphore::create(&seg, "s", 1, 3).unwrap();
+            assert_eq!(s.entry().index(), 0);
+            s.acquire().unwrap(); // creates the registry; our slot is 0
+            for (i, w) in seed_slots.iter().enumerate() {
+                poke_permit_slot(&name, &seg, i as u64 + 1, *w);
+            }
+            for _ in 0..3 {
+                match s.acquire_timeout(Duration::from_millis(5)) {
+                    Ok(()) | Err(LockError::OwnerDead(_)) => {
+                        let c = s.count().unwrap();
+                        prop_assert!((0..=3).contains(&c), "count {c}");
+                    }
+                    Err(LockError::Timeout) => {}
+                    Err(e) => prop_assert!(false, "unexpected {e:?}"),
+                }
+                let c = s.count().unwrap();
+                prop_assert!((0..=3).contains(&c), "count {c}");
+            }
+        }
+    }
+
+    /// One dead pid for the whole run (spawning per generated value would be slow).
+    fn dead_pid_once() -> u32 {
+        static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        *PID.get_or_init(dead_pid)
+    }
+}

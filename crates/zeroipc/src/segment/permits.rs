@@ -47,7 +47,7 @@
 //! semaphore; a huge `held` is refused by `release_many` (overflow) and dropped; an unknown
 //! but live pid keeps its slot (its permits are not reclaimed, as for a reused pid).
 
-use core::sync::atomic::AtomicU64 as ProcessAtomicU64;
+use core::sync::atomic::{AtomicU32 as ProcessAtomicU32, AtomicU64 as ProcessAtomicU64};
 use std::sync::OnceLock;
 
 use crate::loom::AtomicU32;
@@ -78,7 +78,12 @@ const UNTRACKED: u64 = 2;
 /// This process's slots, per table index (shared by every handle of one `Segment`).
 #[derive(Debug, Default)]
 pub(crate) struct Cache {
-    /// Per table index: [`UNKNOWN`], [`NO_SLOT`], or the segment offset of our slot.
+    /// Segment offset of the registry, or 0 while unknown (it never moves once published).
+    registry: ProcessAtomicU64,
+    /// `entry_count + 1` when the table was last searched for it in vain (0: never), so a
+    /// blocked acquirer in a segment without a registry does not search the table each time.
+    searched_at: ProcessAtomicU32,
+    /// Per table index: [`UNKNOWN`], [`NOT_CLAIMED`], [`UNTRACKED`], or the segment offset of our slot.
     slots: OnceLock<Box<[ProcessAtomicU64]>>,
 }
 
@@ -162,6 +167,25 @@ impl Segment {
 
     /// The registry's offset and words, creating it if `create`.
     fn permit_registry(&self, create: bool) -> Option<(u64, &[AtomicU32])> {
+        let inner = &self.ro.inner;
+        // ORDERING: Relaxed — process-local cache of an immutable fact.
+        let mut at = inner.permits.registry.load(Relaxed);
+        if at == 0 {
+            let count = inner.layout.entry_count(&inner.region).ok()?;
+            // ORDERING: Relaxed — process-local bookkeeping.
+            let searched = inner.permits.searched_at.load(Relaxed) == count.wrapping_add(1);
+            if searched && !create {
+                return None; // the table has not grown since the last search
+            }
+            at = self.find_permit_registry(create, count)?;
+        }
+        let words = inner.region.slice::<AtomicU32>(at, PERMITS_LEN / 4).ok()?;
+        Some((at, words))
+    }
+
+    #[cold]
+    fn find_permit_registry(&self, create: bool, count: u32) -> Option<u64> {
+        let inner = &self.ro.inner;
         let e = match self.find(PERMITS_ENTRY) {
             Ok(e) => e,
             Err(_) if create => {
@@ -172,18 +196,21 @@ impl Segment {
                 });
                 self.find(PERMITS_ENTRY).ok()?
             }
-            Err(_) => return None,
+            Err(_) => {
+                // ORDERING: Relaxed — process-local bookkeeping.
+                inner
+                    .permits
+                    .searched_at
+                    .store(count.wrapping_add(1), Relaxed);
+                return None;
+            }
         };
-        if e.size() != PERMITS_LEN || e.offset() % 4 != 0 {
+        if e.size() != PERMITS_LEN || e.offset() % 4 != 0 || e.offset() == 0 {
             return None; // not ours: never written to
         }
-        let words = self
-            .ro
-            .inner
-            .region
-            .slice::<AtomicU32>(e.offset(), PERMITS_LEN / 4)
-            .ok()?;
-        Some((e.offset(), words))
+        // ORDERING: Relaxed — process-local cache.
+        inner.permits.registry.store(e.offset(), Relaxed);
+        Some(e.offset())
     }
 
     /// Finds this process's slot for `index`, or claims a free one; the `held` word's offset.
