@@ -911,3 +911,29 @@ mod permit_registry_props {
         *PID.get_or_init(dead_pid)
     }
 }
+
+#[test]
+fn semaphore_threads_of_one_process_share_one_registry_slot() {
+    let name = ShmName::new("sem_registry_threads");
+    let seg = create(&name);
+    let s = Semaphore::create(&seg, "s", 4, 4).unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for _ in 0..2_000 {
+                    s.acquire_timeout(TEST_DEADLINE).unwrap();
+                    s.release().unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(s.count().unwrap(), 4);
+    let me = std::process::id();
+    let ours: Vec<u64> = (0..64).filter(|&i| permit_slot(&seg, i)[0] == me).collect();
+    assert_eq!(ours, vec![0], "one slot for this process and semaphore");
+    assert_eq!(permit_slot(&seg, 0), [me, s.entry().index(), 0, 0]);
+}

@@ -85,6 +85,8 @@ pub(crate) struct Cache {
     searched_at: ProcessAtomicU32,
     /// Per table index: [`UNKNOWN`], [`NOT_CLAIMED`], [`UNTRACKED`], or the segment offset of our slot.
     slots: OnceLock<Box<[ProcessAtomicU64]>>,
+    /// Serialises the (cold) look-ups and claims of this process.
+    claiming: std::sync::Mutex<()>,
 }
 
 /// The words of one registry slot.
@@ -145,16 +147,27 @@ impl Segment {
         claim: bool,
         cell: &ProcessAtomicU64,
     ) -> Option<&AtomicU32> {
-        let found = if claim {
+        // One thread at a time: two threads claiming at once would each claim a slot, and
+        // their permits would then be split over two slots that releases cannot both find.
+        let _serial = self
+            .ro
+            .inner
+            .permits
+            .claiming
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // ORDERING: Relaxed — process-local, and ordered by the lock above.
+        let now = cell.load(Relaxed);
+        let found = if now > UNTRACKED {
+            Some(now) // another thread got here first
+        } else if claim {
             self.claim_permit_slot(entry.index(), me)
         } else {
             self.permit_registry(false)
                 .and_then(|(at, words)| own_slot(at, words, entry.index(), me))
         };
         let none = if claim { UNTRACKED } else { NOT_CLAIMED };
-        // ORDERING: Relaxed — process-local; two threads racing here store equal offsets (a
-        // claim finds our published slot first), or a release's NOT_CLAIMED over a slot,
-        // which the next acquire finds again by its pid.
+        // ORDERING: Relaxed — process-local, under the lock.
         cell.store(found.unwrap_or(none), Relaxed);
         let offset = found?;
         self.ro
