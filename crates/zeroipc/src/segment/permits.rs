@@ -232,31 +232,23 @@ impl Segment {
         if let Some(off) = own_slot(at, words, index, me) {
             return Some(off);
         }
-        for (s, slot) in slots(words) {
-            // ORDERING: Relaxed — only picks a candidate; the CAS below decides.
-            let p = slot.pid.load(Relaxed);
-            let free = p == 0
-                || (slot.held.load(Relaxed) == 0 && !crate::sys::process::pid_alive(p & !PENDING));
-            if !free {
-                continue;
+        // Free slots first; only then slots of dead processes holding nothing (one
+        // `kill(pid, 0)` each), so a registry with room costs no system call.
+        for reuse_dead in [false, true] {
+            for (s, slot) in slots(words) {
+                // ORDERING: Relaxed — only picks a candidate; the CAS below decides.
+                let p = slot.pid.load(Relaxed);
+                let free = if reuse_dead {
+                    p != 0
+                        && slot.held.load(Relaxed) == 0
+                        && !crate::sys::process::pid_alive(p & !PENDING)
+                } else {
+                    p == 0
+                };
+                if free && claim_slot(slot, p, index, me) {
+                    return Some(at + SLOT_LEN * s + 8);
+                }
             }
-            // ORDERING: Acquire on success pairs with the Release `pid = 0` store that freed
-            // the slot (in `take_dead_permits`) or the dead owner's exit (kernel): its last
-            // `held` write happens-before our `held = 0` below.
-            if slot
-                .pid
-                .compare_exchange(p, me | PENDING, Acquire, Relaxed)
-                .is_err()
-            {
-                continue;
-            }
-            // ORDERING: Relaxed — published by the Release store of `pid` below.
-            slot.held.store(0, Relaxed);
-            slot.entry.store(index, Relaxed);
-            // ORDERING: Release pairs with the Acquire loads of `pid` in `own_slot` and
-            // `take_dead_permits`: whoever sees `me` published sees `entry_index`.
-            slot.pid.store(me, Release);
-            return Some(at + SLOT_LEN * s + 8);
         }
         None
     }
@@ -311,6 +303,28 @@ impl Segment {
         }
         first
     }
+}
+
+/// Claims `slot`, found with `pid == p` (free, or a dead process's holding nothing), for
+/// semaphore `index`; whether the CAS won.
+fn claim_slot(slot: Slot<'_>, p: u32, index: u32, me: u32) -> bool {
+    // ORDERING: Acquire on success pairs with the Release `pid = 0` store that freed the
+    // slot (in `take_dead_permits`), or follows the dead owner's exit (kernel): its last
+    // `held` write happens-before our `held = 0` below.
+    if slot
+        .pid
+        .compare_exchange(p, me | PENDING, Acquire, Relaxed)
+        .is_err()
+    {
+        return false;
+    }
+    // ORDERING: Relaxed — published by the Release store of `pid` below.
+    slot.held.store(0, Relaxed);
+    slot.entry.store(index, Relaxed);
+    // ORDERING: Release pairs with the Acquire loads of `pid` in `own_slot` and
+    // `take_dead_permits`: whoever sees `me` published sees `entry_index`.
+    slot.pid.store(me, Release);
+    true
 }
 
 /// This process's published slot for `index`: the offset of its `held` word.
