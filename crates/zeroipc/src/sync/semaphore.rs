@@ -21,8 +21,11 @@
 //! A barrier on each side (after `waiting += 1`: `membarrier(GLOBAL_EXPEDITED)`; after the
 //! `count` increment: a compiler fence, see `sys::membarrier`) makes this a Dekker pair:
 //! either the releaser sees the waiter, or the waiter sees the permit. An uncontended
-//! `acquire` is one load and one CAS, no system call; an uncontended `release` is one CAS
-//! and a load of `waiting`, no fence and no system call.
+//! `acquire` is one load and one CAS, plus (for a tracked [`Semaphore`] handle) one relaxed
+//! add to this process's permit-registry slot, no system call; an uncontended `release` is
+//! one CAS on that slot, one CAS on `count` and a load of `waiting`, no fence and no system
+//! call. (The first acquire of a process finds or claims its slot, and may create the
+//! registry: see "Process death".)
 //!
 //! # Process death
 //!
