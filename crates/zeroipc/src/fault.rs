@@ -52,6 +52,9 @@
 //! | `once.call.after_claim`         | `sync::once`: after `PENDING → EXECUTING`, before the pid store |
 //! | `once.call.running`             | once: after the pid store, before the initialiser runs       |
 //! | `semaphore.acquire.after_cas`   | `sync::semaphore` acquire: after taking a permit             |
+//! | `semaphore.acquire.after_record` | `Semaphore` acquire: after the permit is recorded in the permit-holder registry |
+//! | `semaphore.release.after_unrecord` | `Semaphore` release: after the registry slot's `held` decrement, before the `count` CAS |
+//! | `semaphore.reclaim.after_take`  | blocked acquirer: after taking a dead holder's slot and swapping `held` to 0, before giving the permits back |
 //! | `barrier.wait.after_arrive`     | `sync::barrier` wait: after the `arrived` increment (not last) |
 //! | `barrier.wait.before_release`   | wait, last arriver: after `arrived = 0`, before the `generation` bump |
 
@@ -91,6 +94,9 @@ pub const POINTS: &[&str] = &[
     "once.call.after_claim",
     "once.call.running",
     "semaphore.acquire.after_cas",
+    "semaphore.acquire.after_record",
+    "semaphore.release.after_unrecord",
+    "semaphore.reclaim.after_take",
     "barrier.wait.after_arrive",
     "barrier.wait.before_release",
 ];

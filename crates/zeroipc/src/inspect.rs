@@ -563,6 +563,15 @@ pub enum Kind {
         /// Processes registered as sleeping, summed over all counters.
         sleepers: u64,
     },
+    /// zeroipc's permit-holder registry (`__zeroipc_permits`, docs/EXTENSIONS.md): 64 slots
+    /// recording how many permits of which Semaphore each zeroipc process holds, so that
+    /// blocked acquirers can give back a dead holder's. Other implementations ignore it.
+    PermitRegistry {
+        /// Slots in use (a non-zero pid).
+        used: u32,
+        /// Permits recorded as held, summed over the slots in use.
+        held: u64,
+    },
     /// zeroipc's type catalog (`__zeroipc_catalog`, docs/CATALOG.md): what zeroipc recorded
     /// about each structure it created. Other implementations ignore it.
     Catalog {
@@ -649,6 +658,7 @@ impl Kind {
             Self::SignalState { .. } => "signal_state",
             Self::Marker { .. } => "marker",
             Self::WaiterRegistry { .. } => "waiter_registry",
+            Self::PermitRegistry { .. } => "permit_registry",
             Self::Catalog { .. } => "catalog",
             Self::Ambiguous(_) => "ambiguous",
             Self::Unknown => "unknown",
@@ -943,6 +953,9 @@ impl Kind {
             Self::WaiterRegistry { slots, sleepers } => {
                 vec![("slots", U(slots.into())), ("sleepers", U(sleepers))]
             }
+            Self::PermitRegistry { used, held } => {
+                vec![("used", U(used.into())), ("held", U(held))]
+            }
             Self::Catalog { capacity, count } => {
                 vec![("capacity", U(capacity.into())), ("count", U(count.into()))]
             }
@@ -1125,8 +1138,26 @@ impl<'a> Classifier<'a> {
         Some(Kind::WaiterRegistry { slots, sleepers })
     }
 
+    /// zeroipc's permit-holder registry: known by its name and its exact size (1 KiB).
+    fn permit_registry(&self, entry: &Entry) -> Option<Kind> {
+        if entry.name() != "__zeroipc_permits" || entry.size() != 16 * 64 {
+            return None;
+        }
+        let bytes = self.seg.read_bytes(entry.offset(), entry.size()).ok()?;
+        let word = |s: &[u8], i: usize| u32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]]);
+        let (mut used, mut held) = (0, 0);
+        for slot in bytes.chunks_exact(16).filter(|s| word(s, 0) != 0) {
+            used += 1;
+            held += u64::from(word(slot, 8));
+        }
+        Some(Kind::PermitRegistry { used, held })
+    }
+
     fn classify(&self, entry: &Entry) -> Kind {
         if let Some(k) = self.waiter_registry(entry) {
+            return k;
+        }
+        if let Some(k) = self.permit_registry(entry) {
             return k;
         }
         if entry.name() == CATALOG_ENTRY_NAME {

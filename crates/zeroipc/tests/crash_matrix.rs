@@ -133,6 +133,9 @@ const COVERED: &[&str] = &[
     "once.call.after_claim",
     "once.call.running",
     "semaphore.acquire.after_cas",
+    "semaphore.acquire.after_record",
+    "semaphore.release.after_unrecord",
+    "semaphore.reclaim.after_take",
     "barrier.wait.after_arrive",
     "barrier.wait.before_release",
 ];
@@ -715,8 +718,9 @@ fn semaphore_child_acquire(seg: &Segment) {
     let _ = Semaphore::open(seg, "sem").unwrap().acquire();
 }
 
-/// Died holding the permit: semaphores record no holders, so the permit is gone;
-/// acquirers time out (typed) until someone releases.
+/// Died holding the permit before recording it (or after unrecording it on release): the
+/// registry cannot name a holder, so the permit is gone; acquirers time out (typed) until
+/// someone releases.
 fn semaphore_check_permit_leaked(d: Dead<'_>) {
     let s = Semaphore::open(d.seg, "sem").unwrap();
     assert_eq!(s.count(), Ok(0));
@@ -728,7 +732,71 @@ fn semaphore_check_permit_leaked(d: Dead<'_>) {
     bounded("acquire", || s.acquire_timeout(DEADLINE)).unwrap();
 }
 
+fn semaphore_child_acquire_release(seg: &Segment) {
+    let s = Semaphore::open(seg, "sem").unwrap();
+    if s.acquire().is_ok() {
+        let _ = s.release();
+    }
+}
+
+/// Died holding the permit, recorded in the permit-holder registry: the next blocked
+/// acquirer gives it back and gets `OwnerDead(pid)` holding it; the count stays exact.
+fn semaphore_check_permit_reclaimed(d: Dead<'_>) {
+    let s = Semaphore::open(d.seg, "sem").unwrap();
+    assert_eq!(s.count(), Ok(0));
+    match bounded("acquire", || s.acquire_timeout(DEADLINE)) {
+        Err(LockError::OwnerDead(dead)) => assert_eq!(dead.pid(), d.pid),
+        other => panic!("expected OwnerDead, got {other:?}"),
+    }
+    assert_eq!(s.count(), Ok(0), "we hold the one permit");
+    s.release().unwrap();
+    assert_eq!(s.count(), Ok(1));
+    bounded("acquire", || s.acquire_timeout(DEADLINE)).unwrap();
+    assert!(s.release().is_ok());
+    assert!(s.release().is_err(), "no permit was created");
+}
+
+/// Registry and a dead holder's slot (slot 1: one permit of `sem`, whose count is 0): the
+/// parent's own slot 0 records a permit of `other`.
+fn semaphore_setup_dead_holder(seg: &Segment) {
+    use std::os::unix::fs::FileExt;
+    let s = Semaphore::create(seg, "sem", 0, 1).unwrap();
+    let other = Semaphore::create(seg, "other", 1, 1).unwrap();
+    other.acquire().unwrap(); // creates the registry
+    let mut c = std::process::Command::new("true").spawn().unwrap();
+    let dead = c.id();
+    c.wait().unwrap();
+    let e = seg.find("__zeroipc_permits").unwrap();
+    let words = [dead, s.entry().index(), 1, 0];
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/dev/shm{}", seg.name()))
+        .unwrap()
+        .write_all_at(&bytes, e.offset() + 16)
+        .unwrap();
+}
+
+/// The reclaimer died after taking the dead holder's slot, before giving its permit back:
+/// that permit is lost (never created twice); acquirers time out until someone releases.
+fn semaphore_check_reclaim_lost(d: Dead<'_>) {
+    let s = Semaphore::open(d.seg, "sem").unwrap();
+    assert_eq!(s.count(), Ok(0));
+    for _ in 0..2 {
+        assert!(matches!(
+            bounded("acquire", || s.acquire_timeout(SHORT)),
+            Err(LockError::Timeout)
+        ));
+    }
+    s.release().unwrap();
+    bounded("acquire", || s.acquire_timeout(DEADLINE)).unwrap();
+    assert_eq!(s.count(), Ok(0));
+}
+
 crash_case! { semaphore_acquire_after_cas, "semaphore.acquire.after_cas", semaphore_setup, semaphore_child_acquire, semaphore_check_permit_leaked }
+crash_case! { semaphore_acquire_after_record, "semaphore.acquire.after_record", semaphore_setup, semaphore_child_acquire, semaphore_check_permit_reclaimed }
+crash_case! { semaphore_release_after_unrecord, "semaphore.release.after_unrecord", semaphore_setup, semaphore_child_acquire_release, semaphore_check_permit_leaked }
+crash_case! { semaphore_reclaim_after_take, "semaphore.reclaim.after_take", semaphore_setup_dead_holder, semaphore_child_acquire, semaphore_check_reclaim_lost }
 
 // ---------------------------------------------------------------------------------------
 // Barrier.

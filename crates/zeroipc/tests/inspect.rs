@@ -356,3 +356,37 @@ fn the_waiter_registry_created_by_a_blocking_pop_is_recognised() {
         "the sleeper left when its pop timed out"
     );
 }
+
+#[test]
+fn the_permit_registry_created_by_a_semaphore_acquire_is_recognised() {
+    use zeroipc::inspect::{Kind, classify};
+    use zeroipc::sync::Semaphore;
+    let name = common::ShmName::new("permit_registry");
+    let seg = zeroipc::SegmentOptions::new()
+        .catalog(false)
+        .size(64 * 1024)
+        .create_new(name.as_str())
+        .unwrap();
+    let s = Semaphore::create(&seg, "s", 2, 2).unwrap();
+    assert!(
+        seg.find("__zeroipc_permits").is_err(),
+        "creating a semaphore adds no entry"
+    );
+    s.acquire().unwrap();
+    s.acquire().unwrap();
+    let e = seg.find("__zeroipc_permits").unwrap();
+    assert_eq!(e.size(), 16 * 64);
+    assert_eq!(
+        classify(&seg, &e),
+        Kind::PermitRegistry { used: 1, held: 2 }
+    );
+    s.release().unwrap();
+    assert_eq!(
+        classify(&seg, &e),
+        Kind::PermitRegistry { used: 1, held: 1 }
+    );
+    assert_eq!(
+        classify(&seg, &e).to_string(),
+        "permit_registry (used=1 held=1)"
+    );
+}

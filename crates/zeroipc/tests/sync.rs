@@ -672,3 +672,268 @@ fn signal_wait_for_change_sees_value_set_in_other_process() {
         Err(WaitError::Timeout)
     ));
 }
+
+// ---------------------------------------------------------------------------------------
+// Semaphore permits held by dead processes (issue #4: the permit-holder registry).
+
+/// The registry's table entry and slot size (docs/EXTENSIONS.md).
+const PERMITS_ENTRY: &str = "__zeroipc_permits";
+const PERMIT_SLOT: u64 = 16;
+
+/// The four words of registry slot `s`: pid, entry_index, held, reserved.
+fn permit_slot(seg: &Segment, s: u64) -> [u32; 4] {
+    let e = seg.find(PERMITS_ENTRY).unwrap();
+    let b = seg
+        .read_bytes(e.offset() + PERMIT_SLOT * s, PERMIT_SLOT)
+        .unwrap();
+    core::array::from_fn(|i| u32::from_le_bytes(b[4 * i..4 * i + 4].try_into().unwrap()))
+}
+
+/// Writes the four words of registry slot `s` through the file, as a hostile peer would.
+fn poke_permit_slot(name: &ShmName, seg: &Segment, s: u64, words: [u32; 4]) {
+    let e = seg.find(PERMITS_ENTRY).unwrap();
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    poke(name, e.offset() + PERMIT_SLOT * s, &bytes);
+}
+
+/// The pid of a process that has exited and been reaped.
+fn dead_pid() -> u32 {
+    let mut c = std::process::Command::new("true").spawn().unwrap();
+    let pid = c.id();
+    c.wait().unwrap();
+    pid
+}
+
+/// Runs `f` on a thread; panics if it has not returned within `secs` (a hang).
+fn watchdog<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(secs))
+        .expect("the call hung (watchdog)")
+}
+
+#[test]
+fn semaphore_permits_of_a_killed_holder_are_reclaimed_by_an_untimed_acquire() {
+    if let Some(name) = child_role("holder") {
+        let seg = Segment::open(&name).unwrap();
+        let s = Semaphore::open(&seg, "s").unwrap();
+        s.acquire().unwrap();
+        s.acquire().unwrap();
+        std::thread::sleep(TEST_DEADLINE); // killed by the parent long before
+        return;
+    }
+    let name = ShmName::new("sem_reclaim");
+    let seg = create(&name);
+    let s = Semaphore::create(&seg, "s", 2, 2).unwrap();
+    assert!(
+        seg.find(PERMITS_ENTRY).is_err(),
+        "no registry before any acquire"
+    );
+    let mut child = spawn_child(
+        "semaphore_permits_of_a_killed_holder_are_reclaimed_by_an_untimed_acquire",
+        "holder",
+        &name,
+    );
+    let pid = child.id();
+    wait_for("the child's two permits", || {
+        s.count().unwrap() == 0 && seg.find(PERMITS_ENTRY).is_ok() && permit_slot(&seg, 0)[2] == 2
+    });
+    assert_eq!(permit_slot(&seg, 0), [pid, s.entry().index(), 2, 0]);
+
+    // Alive: its permits are its own.
+    assert!(matches!(
+        s.acquire_timeout(Duration::from_millis(300)),
+        Err(LockError::Timeout)
+    ));
+    assert_eq!(permit_slot(&seg, 0), [pid, s.entry().index(), 2, 0]);
+
+    child.kill().unwrap();
+    child.wait().unwrap(); // reaped: kill(pid, 0) now fails
+    let s2 = s.clone();
+    let r = watchdog(30, move || s2.acquire().map_err(LockError::drop_guard));
+    match r {
+        Err(LockError::OwnerDead(d)) => assert_eq!(d.pid(), pid),
+        other => panic!("expected OwnerDead({pid}), got {other:?}"),
+    }
+    // Both permits came back; the reclaimer holds one of them.
+    assert_eq!(s.count().unwrap(), 1);
+    assert_eq!(s.waiting().unwrap(), 0);
+    // The dead slot was freed, then claimed by us (the first free slot) for our permit.
+    assert_eq!(
+        permit_slot(&seg, 0),
+        [std::process::id(), s.entry().index(), 1, 0]
+    );
+    s.try_acquire().unwrap();
+    assert_eq!(permit_slot(&seg, 0)[2], 2);
+    assert!(matches!(s.try_acquire(), Err(LockError::WouldBlock)));
+    s.release().unwrap();
+    s.release().unwrap();
+    assert_eq!(s.count().unwrap(), 2);
+    assert_eq!(permit_slot(&seg, 0)[2], 0);
+    assert!(s.release().is_err(), "no permit was created");
+    assert_eq!(
+        permit_slot(&seg, 0)[2],
+        0,
+        "a refused release leaves the record"
+    );
+}
+
+#[test]
+fn semaphore_corrupt_permit_registry_never_panics_or_over_releases() {
+    let name = ShmName::new("sem_reclaim_corrupt");
+    let seg = create(&name);
+    let s = Semaphore::create(&seg, "s", 0, 2).unwrap();
+    let t = Semaphore::create(&seg, "t", 1, 1).unwrap();
+    t.acquire().unwrap(); // creates the registry; our slot 0 records `t`
+    assert_eq!(
+        permit_slot(&seg, 0),
+        [std::process::id(), t.entry().index(), 1, 0]
+    );
+    let idx = s.entry().index();
+    let dead = dead_pid();
+    let ppid = std::os::unix::process::parent_id(); // alive, not ours
+    let pending = 1u32 << 31;
+    let slots: [[u32; 4]; 7] = [
+        [dead, idx, u32::MAX, 0],        // 1: huge held: dropped, never released
+        [dead, 9_999, 5, 0],             // 2: entry out of range: never matches
+        [ppid, idx, 1, 0],               // 3: live unrelated process: left alone
+        [dead | pending, idx, 1, 0],     // 4: died mid-protocol holding 1: reclaimed
+        [0, idx, 7, 0],                  // 5: free slot: ignored
+        [u32::MAX, idx, 3, u32::MAX],    // 6: garbage pid, held above max: dropped
+        [dead, t.entry().index(), 1, 0], // 7: another semaphore's: not ours to reclaim
+    ];
+    for (i, w) in slots.iter().enumerate() {
+        poke_permit_slot(&name, &seg, i as u64 + 1, *w);
+    }
+    let s2 = s.clone();
+    let r = watchdog(30, move || {
+        s2.acquire_timeout(Duration::from_secs(20))
+            .map_err(LockError::drop_guard)
+    });
+    match r {
+        Err(LockError::OwnerDead(d)) => assert_eq!(d.pid(), dead),
+        other => panic!("expected OwnerDead({dead}), got {other:?}"),
+    }
+    // Exactly the one recorded permit came back, and we hold it.
+    assert_eq!(s.count().unwrap(), 0);
+    assert!(matches!(
+        s.acquire_timeout(Duration::from_millis(200)),
+        Err(LockError::Timeout)
+    ));
+    assert_eq!(s.count().unwrap(), 0);
+    // Slot 1 was freed (its huge count dropped), then claimed by us for `s`.
+    assert_eq!(permit_slot(&seg, 1), [std::process::id(), idx, 1, 0]);
+    assert_eq!(permit_slot(&seg, 2), slots[1]);
+    assert_eq!(permit_slot(&seg, 3), slots[2]);
+    assert_eq!(permit_slot(&seg, 4), [0, idx, 0, 0]);
+    assert_eq!(permit_slot(&seg, 5), slots[4]);
+    assert_eq!(permit_slot(&seg, 6), [0, idx, 0, u32::MAX]);
+    assert_eq!(permit_slot(&seg, 7), slots[6]);
+    s.release().unwrap();
+    assert_eq!(s.count().unwrap(), 1);
+    t.release().unwrap();
+    assert_eq!(t.count().unwrap(), 1);
+}
+
+#[test]
+fn semaphore_without_holder_tracking_records_and_reclaims_nothing() {
+    let name = ShmName::new("sem_untracked");
+    let seg = create(&name);
+    let s = Semaphore::create(&seg, "s", 1, 1)
+        .unwrap()
+        .without_holder_tracking();
+    s.acquire().unwrap();
+    s.release().unwrap();
+    assert!(
+        seg.find(PERMITS_ENTRY).is_err(),
+        "no registry for untracked use"
+    );
+}
+
+mod permit_registry_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A slot word pattern: mostly values that reach the reclaim path.
+    fn slot(idx: u32, dead: u32, ppid: u32) -> impl Strategy<Value = [u32; 4]> {
+        let pid = prop_oneof![
+            Just(0),
+            Just(dead),
+            Just(dead | 1 << 31),
+            Just(ppid),
+            any::<u32>()
+        ];
+        let entry = prop_oneof![3 => Just(idx), 1 => any::<u32>()];
+        let held = prop_oneof![3 => 0u32..4, 1 => any::<u32>()];
+        (pid, entry, held, any::<u32>()).prop_map(|(p, e, h, r)| [p, e, h, r])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        /// Whatever the registry holds, a blocked acquire returns (never panics, never
+        /// reports the count corrupt) and the count stays within `max_count`.
+        #[test]
+        fn semaphore_acquire_over_a_random_permit_registry_stays_in_bounds(
+            seed_slots in proptest::collection::vec(
+                slot(0, dead_pid_once(), std::os::unix::process::parent_id()),
+                63,
+            ),
+        ) {
+            let name = ShmName::new("sem_registry_prop");
+            let seg = create(&name);
+            let s = Semaphore::create(&seg, "s", 1, 3).unwrap();
+            assert_eq!(s.entry().index(), 0);
+            s.acquire().unwrap(); // creates the registry; our slot is 0
+            for (i, w) in seed_slots.iter().enumerate() {
+                poke_permit_slot(&name, &seg, i as u64 + 1, *w);
+            }
+            for _ in 0..3 {
+                match s.acquire_timeout(Duration::from_millis(5)) {
+                    Ok(()) | Err(LockError::OwnerDead(_)) => {
+                        let c = s.count().unwrap();
+                        prop_assert!((0..=3).contains(&c), "count {c}");
+                    }
+                    Err(LockError::Timeout) => {}
+                    Err(e) => prop_assert!(false, "unexpected {e:?}"),
+                }
+                let c = s.count().unwrap();
+                prop_assert!((0..=3).contains(&c), "count {c}");
+            }
+        }
+    }
+
+    /// One dead pid for the whole run (spawning per generated value would be slow).
+    fn dead_pid_once() -> u32 {
+        static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        *PID.get_or_init(dead_pid)
+    }
+}
+
+#[test]
+fn semaphore_threads_of_one_process_share_one_registry_slot() {
+    let name = ShmName::new("sem_registry_threads");
+    let seg = create(&name);
+    let s = Semaphore::create(&seg, "s", 4, 4).unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for _ in 0..2_000 {
+                    s.acquire_timeout(TEST_DEADLINE).unwrap();
+                    s.release().unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(s.count().unwrap(), 4);
+    let me = std::process::id();
+    let ours: Vec<u64> = (0..64).filter(|&i| permit_slot(&seg, i)[0] == me).collect();
+    assert_eq!(ours, vec![0], "one slot for this process and semaphore");
+    assert_eq!(permit_slot(&seg, 0), [me, s.entry().index(), 0, 0]);
+}

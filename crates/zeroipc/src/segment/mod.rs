@@ -51,6 +51,7 @@
 
 pub(crate) mod catalog;
 pub(crate) mod name;
+pub(crate) mod permits;
 pub(crate) mod region;
 pub(crate) mod table;
 pub(crate) mod validate;
@@ -314,6 +315,8 @@ struct Inner {
     alloc: Mutex<()>,
     /// Where this process found the waiter registry (see `waiters`).
     waiters: waiters::Cache,
+    /// This process's slots in the permit-holder registry (see `permits`).
+    permits: permits::Cache,
 }
 
 impl Inner {
@@ -325,6 +328,7 @@ impl Inner {
             layout,
             alloc: Mutex::new(()),
             waiters: waiters::Cache::default(),
+            permits: permits::Cache::default(),
         }
     }
 }

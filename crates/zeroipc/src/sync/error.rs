@@ -20,7 +20,9 @@ pub enum LockError<G = ()> {
     /// The deadline passed first. This is also how a holder that is *not* a zeroipc process
     /// (C++, C, Go, Python write no owner pid) is seen to have died.
     Timeout,
-    /// The zeroipc holder died holding it; the caller has taken it over.
+    /// The zeroipc holder died holding it; the caller has taken it over. For a
+    /// [`Semaphore`](crate::sync::Semaphore) (`G = ()`): the caller gave back the permits
+    /// the dead process held, and holds one permit now.
     OwnerDead(OwnerDead<G>),
     /// The primitive's bytes hold an impossible value (a count outside its range, a state
     /// outside its states).

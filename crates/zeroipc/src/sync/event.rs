@@ -177,7 +177,7 @@ mod handle {
                     Ok(())
                 },
             )?;
-            let sem = Semaphore::create(seg, &names[1], 0, 0)?;
+            let sem = Semaphore::create(seg, &names[1], 0, 0)?.without_holder_tracking();
             seg.record(&Record::new(CatalogKind::Event, name, &entry).parts(&["", SEM_SUFFIX]));
             Ok(Self {
                 seg: seg.clone(),
@@ -214,7 +214,7 @@ mod handle {
                     .into());
                 }
             };
-            let sem = Semaphore::open(seg, &names[1])?;
+            let sem = Semaphore::open(seg, &names[1])?.without_holder_tracking();
             Ok(Self {
                 seg: seg.clone(),
                 entry,

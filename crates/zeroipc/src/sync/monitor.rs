@@ -227,7 +227,7 @@ mod handle {
             let names = composite::names(name, &SUFFIXES)?;
             composite::check_absent(seg, name, &names)?;
             let mtx = Mutex::create(seg, &names[0])?;
-            let cond = Semaphore::create(seg, &names[1], 0, 0)?;
+            let cond = Semaphore::create(seg, &names[1], 0, 0)?.without_holder_tracking();
             let count =
                 seg.allocate(&names[2], COUNT_LEN, |_, _| -> Result<(), StructureError> {
                     Ok(())
@@ -253,7 +253,7 @@ mod handle {
             let names = composite::names(name, &SUFFIXES)?;
             let entries = composite::find_all(seg, name, &names)?;
             let mtx = Mutex::open_entry(seg, entries[0].clone())?;
-            let cond = Semaphore::open(seg, &names[1])?;
+            let cond = Semaphore::open(seg, &names[1])?.without_holder_tracking();
             let count = entries[2].clone();
             check_size(&count, COUNT_LEN)?;
             let _: &AtomicU32 = seg.region().header(count.offset())?;

@@ -21,15 +21,51 @@
 //! A barrier on each side (after `waiting += 1`: `membarrier(GLOBAL_EXPEDITED)`; after the
 //! `count` increment: a compiler fence, see `sys::membarrier`) makes this a Dekker pair:
 //! either the releaser sees the waiter, or the waiter sees the permit. An uncontended
-//! `acquire` is one load and one CAS, no system call; an uncontended `release` is one CAS
-//! and a load of `waiting`, no fence and no system call.
+//! `acquire` is one load and one CAS, plus (for a tracked [`Semaphore`] handle) one relaxed
+//! add to this process's permit-registry slot, no system call; an uncontended `release` is
+//! one CAS on that slot, one CAS on `count` and a load of `waiting`, no fence and no system
+//! call. (The first acquire of a process finds or claims its slot, and may create the
+//! registry: see "Process death".)
 //!
 //! # Process death
 //!
-//! A counting semaphore has no owner: permits held by a process that dies are gone, and its
-//! `waiting` increment stays (every later release then makes one `FUTEX_WAKE` call that
-//! finds no one). Waiters are never stuck: use [`Semaphore::acquire_timeout`]. For a lock
-//! whose dead holder is detected and recovered, use [`Mutex`](super::Mutex).
+//! The 16 bytes have no room for holders, so zeroipc records them beside the semaphore, in
+//! the segment's *permit-holder registry* (`__zeroipc_permits`, one table entry created by
+//! the first zeroipc process that takes a permit of a [`Semaphore`]; layout and protocol in
+//! `segment::permits` and docs/EXTENSIONS.md): one 16-byte slot per (process, semaphore)
+//! with the number of permits that process holds. [`Semaphore::acquire`] adds 1 to it after
+//! its `count` CAS (an uncontended acquire: one more relaxed add, on a slot only this
+//! process writes); [`Semaphore::release`] subtracts 1 *before* the CAS that returns the
+//! permit, so a crash between the two loses a permit rather than creating one.
+//!
+//! A blocked acquirer (`acquire`, `acquire_timeout`, `acquire_deadline`) scans the registry
+//! when it starts to wait and then every 50 ms (it still re-checks `count` every 1 ms, for
+//! C++/Go/Python releasers, who never wake anyone). For each slot of its semaphore whose
+//! process `kill(pid, 0)` says is gone, one acquirer (a CAS on the slot's pid) takes the
+//! slot, frees it and returns its permits with one `release_many` (all or none: a recorded
+//! count that would push `count` past `max_count` is corrupt and dropped). That acquirer,
+//! when it then gets a permit, returns
+//! [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead) naming the dead pid, **with
+//! the permit held** (release it as usual); other acquirers simply succeed.
+//! [`Semaphore::try_acquire`] never reclaims.
+//!
+//! Not reclaimed, so the `_timeout`/`_deadline` variants are still the answer:
+//! - permits held by C++, C, Go or Python processes (they record nothing);
+//! - a zeroipc holder killed between its `count` CAS and its record, or between its
+//!   unrecord and its `count` CAS on release (that permit is lost);
+//! - a holder that is a zombie (not reaped yet) or whose pid was reused;
+//! - a process whose slot could not be claimed (registry full: 64 slots per segment, or no
+//!   room for the entry) — its permits are simply not recorded;
+//! - handles made with [`Semaphore::without_holder_tracking`], meant for semaphores used as
+//!   signals (released by one process, acquired by another): there a process's acquires are
+//!   not permits it holds, and reclaiming them would invent signals. Tracking is per
+//!   handle; every process using such a semaphore should turn it off. An
+//!   [`Event`](super::Event)'s semaphore is untracked; the Monitor's condition semaphore and
+//!   the Mutex (which records its owner in the padding) never use the registry.
+//!
+//! A process killed while blocked leaves its `waiting` increment (every later release then
+//! makes one `FUTEX_WAKE` call that finds no one). All zeroipc processes sharing the segment
+//! must share a pid namespace: a live holder in another namespace would look dead.
 
 use std::time::Instant;
 
@@ -40,6 +76,10 @@ use crate::loom::{
 use crate::sync::BadWord;
 use crate::sync::wait::{self, Parked};
 use crate::sys::membarrier;
+
+/// How often a blocked [`Semaphore`] acquirer looks for permits held by dead processes
+/// (the Mutex's dead-holder check interval, `wait::HOLDER_KNOWN_SLICE`).
+pub(crate) const RECLAIM_EVERY: std::time::Duration = wait::HOLDER_KNOWN_SLICE;
 
 /// Why a raw acquire did not succeed.
 #[derive(Debug, PartialEq, Eq)]
@@ -111,18 +151,35 @@ impl RawSemaphore<'_> {
     /// Takes a permit, waiting until `deadline` (`None`: forever).
     #[inline]
     pub(crate) fn acquire(&self, deadline: Option<Instant>) -> Result<(), RawAcquire> {
+        self.acquire_reclaiming(deadline, |_| None).map(|_| ())
+    }
+
+    /// [`RawSemaphore::acquire`] that, while blocked, calls `reclaim` when it starts to wait
+    /// and then at most every [`RECLAIM_EVERY`]. `reclaim` gives back the permits of dead
+    /// holders (with [`RawSemaphore::release_many`]) and returns the pid of one of them;
+    /// `Ok(Some(pid))` then says the permit was taken after such a reclaim.
+    #[inline]
+    pub(crate) fn acquire_reclaiming(
+        &self,
+        deadline: Option<Instant>,
+        mut reclaim: impl FnMut(&Self) -> Option<u32>,
+    ) -> Result<Option<u32>, RawAcquire> {
         match self.try_acquire() {
-            Err(RawAcquire::NotAcquired) => self.acquire_contended(deadline),
-            other => other,
+            Err(RawAcquire::NotAcquired) => self.acquire_contended(deadline, &mut reclaim),
+            other => other.map(|()| None),
         }
     }
 
     #[cold]
-    fn acquire_contended(&self, deadline: Option<Instant>) -> Result<(), RawAcquire> {
+    fn acquire_contended(
+        &self,
+        deadline: Option<Instant>,
+        reclaim: &mut impl FnMut(&Self) -> Option<u32>,
+    ) -> Result<Option<u32>, RawAcquire> {
         if wait::spin_while(self.count, 0) {
             match self.try_acquire() {
                 Err(RawAcquire::NotAcquired) => {}
-                other => return other,
+                other => return other.map(|()| None),
             }
         }
         // ORDERING: Relaxed + the heavy barrier below — orders this increment before our
@@ -130,10 +187,22 @@ impl RawSemaphore<'_> {
         // (Dekker, sys::membarrier).
         self.waiting.fetch_add(1, Relaxed);
         membarrier::heavy();
+        let mut dead = None;
+        let mut next_reclaim: Option<Instant> = None; // None: now
         let result = loop {
             match self.try_acquire() {
                 Err(RawAcquire::NotAcquired) => {}
                 other => break other,
+            }
+            // The registry scan costs a table lookup and a `kill(pid, 0)` per suspect slot:
+            // not every 1 ms slice (which foreign peers, who never wake, still need).
+            let now = Instant::now();
+            if next_reclaim.is_none_or(|t| now >= t) {
+                next_reclaim = now.checked_add(RECLAIM_EVERY);
+                if let Some(pid) = reclaim(self) {
+                    dead = Some(pid);
+                    continue;
+                }
             }
             if wait::park(self.count, 0, deadline) == Parked::TimedOut {
                 break self.try_acquire();
@@ -141,7 +210,7 @@ impl RawSemaphore<'_> {
         };
         // ORDERING: Relaxed — `waiting` is only a hint for releasers.
         self.waiting.fetch_sub(1, Relaxed);
-        result
+        result.map(|()| dead)
     }
 
     /// Returns a permit and wakes one sleeper if any is counted.
@@ -212,7 +281,8 @@ pub(crate) mod handle {
     use crate::loom::Ordering::Relaxed;
     use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::wait::deadline_after;
-    use crate::sync::{LockError, ReleaseError, check_size};
+    use crate::sync::{LockError, OwnerDead, ReleaseError, check_size};
+    use crate::sys::process::{current_pid, pid_alive};
 
     /// A counting semaphore in a segment. See the [module docs](super).
     ///
@@ -236,6 +306,9 @@ pub(crate) mod handle {
         seg: Segment,
         entry: Entry,
         max: i32,
+        /// Records this process's permits in the permit-holder registry and reclaims dead
+        /// holders' (see the module docs); off for [`Semaphore::without_holder_tracking`].
+        track: bool,
     }
 
     impl fmt::Debug for Semaphore {
@@ -243,6 +316,7 @@ pub(crate) mod handle {
             f.debug_struct("Semaphore")
                 .field("name", self.entry.name())
                 .field("max_count", &self.max)
+                .field("track", &self.track)
                 .finish()
         }
     }
@@ -323,6 +397,7 @@ pub(crate) mod handle {
                 seg: seg.clone(),
                 entry,
                 max: max as i32,
+                track: true,
             })
         }
 
@@ -339,7 +414,23 @@ pub(crate) mod handle {
                 seg: seg.clone(),
                 entry,
                 max,
+                track: true,
             })
+        }
+
+        /// This handle without holder tracking: its acquires and releases are not recorded
+        /// in the segment's permit-holder registry, and its blocked acquires never reclaim
+        /// the permits of dead holders (see the [module docs](super), "Process death").
+        ///
+        /// For a semaphore used as a *signal* (permits released by one process and acquired
+        /// by another, never given back by the acquirer): there, what a process acquired is
+        /// not what it holds, and reclaiming it when it dies would create signals that were
+        /// never sent. Every process using such a semaphore should use this.
+        /// [`Event`](crate::sync::Event) uses it for its semaphore.
+        #[must_use]
+        pub fn without_holder_tracking(mut self) -> Self {
+            self.track = false;
+            self
         }
 
         fn header(&self) -> Result<&SemaphoreHeader, Corruption> {
@@ -365,31 +456,88 @@ pub(crate) mod handle {
         }
 
         fn acquire_inner(&self, deadline: Option<Instant>, block: bool) -> Result<(), LockError> {
+            let me = current_pid();
             let r = self.with_raw(|raw| {
-                if block {
-                    raw.acquire(deadline)
+                if !block {
+                    raw.try_acquire().map(|()| None)
+                } else if self.track {
+                    raw.acquire_reclaiming(deadline, |raw| self.reclaim(raw, me))
                 } else {
-                    raw.try_acquire()
+                    raw.acquire(deadline).map(|()| None)
                 }
             })?;
             match r {
-                Ok(()) => Ok(()),
+                Ok(dead) => {
+                    if self.track {
+                        self.record(me);
+                    }
+                    match dead {
+                        None => Ok(()),
+                        Some(pid) => Err(LockError::OwnerDead(OwnerDead::new(pid, ()))),
+                    }
+                }
                 Err(RawAcquire::NotAcquired) if block => Err(LockError::Timeout),
                 Err(RawAcquire::NotAcquired) => Err(LockError::WouldBlock),
                 Err(RawAcquire::Bad(b)) => Err(LockError::Corrupt(corrupt(&self.entry, b))),
             }
         }
 
+        /// Adds the permit just taken to this process's slot (claiming it the first time).
+        #[inline]
+        fn record(&self, me: u32) {
+            if let Some(held) = self.seg.permit_held(&self.entry, me, true) {
+                // ORDERING: Relaxed — only this process changes its slot while it lives; a
+                // reclaimer reads it after the kernel reported our death.
+                held.fetch_add(1, Relaxed);
+                crate::fault::point("semaphore.acquire.after_record");
+            }
+        }
+
+        /// Removes one permit from this process's slot, if it records any; whether it did.
+        #[inline]
+        fn unrecord(&self, me: u32) -> bool {
+            let Some(held) = self.seg.permit_held(&self.entry, me, false) else {
+                return false;
+            };
+            // ORDERING: Relaxed — as in `record`.
+            let done = held
+                .fetch_update(Relaxed, Relaxed, |h| h.checked_sub(1))
+                .is_ok();
+            if done {
+                crate::fault::point("semaphore.release.after_unrecord");
+            }
+            done
+        }
+
+        /// Gives back the permits of dead holders of this semaphore (one registry pass); the
+        /// pid of one of them, if any permit was given back.
+        #[cold]
+        fn reclaim(&self, raw: &RawSemaphore<'_>, me: u32) -> Option<u32> {
+            self.seg
+                .take_dead_permits(self.entry.index(), me, pid_alive, |r| {
+                    // All or nothing: a `held` that would overflow `max_count` is corrupt (or
+                    // the semaphore is used as a signal) and is dropped, never half-applied.
+                    raw.release_many(r.held).is_ok()
+                })
+                .map(|r| r.pid)
+        }
+
         /// Takes a permit, waiting as long as it takes.
+        ///
+        /// While blocked it gives back, every 50 ms, the permits recorded for zeroipc
+        /// processes that died holding them (see the [module docs](super)).
         ///
         /// # Errors
         ///
-        /// [`LockError::Corrupt`] if `count` is negative or above `max_count`.
+        /// [`LockError::OwnerDead`] (with `()` for a guard): the permit **is held** by the
+        /// caller, taken after this call gave back the permits of the dead process named in
+        /// it; release it as usual. [`LockError::Corrupt`] if `count` is negative or above
+        /// `max_count`.
         pub fn acquire(&self) -> Result<(), LockError> {
             self.acquire_inner(None, true)
         }
 
-        /// Takes a permit if one is free now.
+        /// Takes a permit if one is free now (never reclaims dead holders' permits).
         ///
         /// # Errors
         ///
@@ -402,7 +550,8 @@ pub(crate) mod handle {
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`]; [`LockError::Corrupt`] as for `acquire`.
+        /// [`LockError::Timeout`]; [`LockError::OwnerDead`] and [`LockError::Corrupt`] as for
+        /// `acquire`.
         pub fn acquire_timeout(&self, timeout: Duration) -> Result<(), LockError> {
             self.acquire_inner(deadline_after(timeout), true)
         }
@@ -411,7 +560,8 @@ pub(crate) mod handle {
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`]; [`LockError::Corrupt`] as for `acquire`.
+        /// [`LockError::Timeout`]; [`LockError::OwnerDead`] and [`LockError::Corrupt`] as for
+        /// `acquire`.
         pub fn acquire_deadline(&self, deadline: Instant) -> Result<(), LockError> {
             self.acquire_inner(Some(deadline), true)
         }
@@ -423,7 +573,16 @@ pub(crate) mod handle {
         /// [`ReleaseError::Overflow`] if the count is at `max_count` (or `i32::MAX`);
         /// [`ReleaseError::Corrupt`] if `count` is out of range.
         pub fn release(&self) -> Result<(), ReleaseError> {
-            match self.with_raw(|raw| raw.release())? {
+            let raw = self.raw()?;
+            let me = current_pid();
+            // Unrecorded before the permit goes back: a crash in between loses the permit
+            // instead of letting a reclaimer return it a second time.
+            let unrecorded = self.track && self.unrecord(me);
+            let r = raw.release();
+            if r.is_err() && unrecorded {
+                self.record(me); // not returned: still ours
+            }
+            match r {
                 Ok(()) => Ok(()),
                 Err(RawRelease::Overflow { count, max }) => {
                     Err(ReleaseError::Overflow { count, max })

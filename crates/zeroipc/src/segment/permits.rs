@@ -1,0 +1,356 @@
+//! The permit-holder registry: a zeroipc-only table entry recording, per process and
+//! semaphore, how many permits of a [`Semaphore`](crate::sync::Semaphore) that process holds,
+//! so that a waiter can give back the permits of a holder that died (issue #4).
+//!
+//! A semaphore's 16 bytes (FORMAT.md §7.1) have no room for several holders, so the record
+//! lives beside it, in one table entry per segment.
+//!
+//! # Layout
+//!
+//! One table entry named [`PERMITS_ENTRY`], [`PERMIT_SLOTS`] slots of 16 bytes (1 KiB):
+//!
+//! | off      | size | field         | meaning                                                |
+//! |----------|------|---------------|--------------------------------------------------------|
+//! | `16s`    | 4    | `pid` u32     | 0 = free; `pid` = published; `pid \| 1 << 31` = being claimed or reclaimed by `pid` |
+//! | `16s+4`  | 4    | `entry_index` | the semaphore's table index (valid once `pid` is published) |
+//! | `16s+8`  | 4    | `held` u32    | permits of that semaphore the process holds            |
+//! | `16s+12` | 4    | reserved      | 0                                                      |
+//!
+//! 64 slots, whatever `max_entries` is: one per (process, semaphore) pair that ever took a
+//! permit, freed again once that process is dead and holds nothing. It is created by the
+//! first zeroipc process that takes a permit of a `Semaphore` in the segment (never at
+//! create, so a segment whose semaphores were never used keeps upstream's exact layout).
+//! Other implementations see an unknown entry and ignore it. If the table is full, the
+//! registry cannot be created or all 64 slots are taken, permits are simply not recorded
+//! (an acquire never fails because of the registry).
+//!
+//! # Protocol
+//!
+//! - **Claim** (a process's first acquire of a semaphore): CAS `pid` 0 → `me | PENDING`,
+//!   `held = 0`, store `entry_index`, then store `pid = me` (Release): a reader that loads a
+//!   published `pid` (Acquire) reads the `entry_index` written for it, never a previous
+//!   occupant's. A slot whose (masked) pid is dead and whose `held` is 0 is free to claim too.
+//! - **Record / unrecord**: only the owning process changes `held` while it lives: `+1` after
+//!   its `count` CAS took a permit, `−1` (only if > 0) *before* the CAS that returns one.
+//!   A crash between the two steps therefore loses a permit, it never creates one.
+//! - **Reclaim** (a blocked acquirer): for a slot of its semaphore with `held > 0` whose
+//!   (masked) pid the kernel says is dead: CAS `pid` dead → `me | PENDING` (one winner),
+//!   swap `held` to 0, free the slot (`pid = 0`), then return what it swapped with one
+//!   `release_many` (all or nothing; refused if it would exceed `max_count`).
+//!
+//! The dead owner's writes are visible to the reclaimer because it learnt of the death from
+//! the kernel (`kill(pid, 0)` after the exit), as for the Mutex takeover.
+//!
+//! # Corrupt bytes
+//!
+//! Every loop is bounded by the slot count; an out-of-range `entry_index` never matches a
+//! semaphore; a huge `held` is refused by `release_many` (overflow) and dropped; an unknown
+//! but live pid keeps its slot (its permits are not reclaimed, as for a reused pid).
+
+use core::sync::atomic::{AtomicU32 as ProcessAtomicU32, AtomicU64 as ProcessAtomicU64};
+use std::sync::OnceLock;
+
+use crate::loom::AtomicU32;
+use crate::loom::Ordering::{Acquire, Relaxed, Release};
+
+use super::{Entry, Segment};
+
+/// The registry's table entry name.
+pub(crate) const PERMITS_ENTRY: &str = "__zeroipc_permits";
+/// Slots in the registry.
+pub(crate) const PERMIT_SLOTS: u32 = 64;
+/// Bytes per slot.
+const SLOT_LEN: u64 = 16;
+/// The registry's size in bytes.
+pub(crate) const PERMITS_LEN: u64 = SLOT_LEN * PERMIT_SLOTS as u64;
+/// The `pid` bit of a slot being claimed or reclaimed.
+pub(crate) const PENDING: u32 = 1 << 31;
+
+/// Process-local cache state: not looked up yet.
+const UNKNOWN: u64 = 0;
+/// Process-local cache state: a release looked and found no slot of ours (a release never
+/// claims one; the next acquire does).
+const NOT_CLAIMED: u64 = 1;
+/// Process-local cache state: an acquire could not claim a slot (no registry, or full):
+/// this process does not record its permits of this semaphore.
+const UNTRACKED: u64 = 2;
+
+/// This process's slots, per table index (shared by every handle of one `Segment`).
+#[derive(Debug, Default)]
+pub(crate) struct Cache {
+    /// Segment offset of the registry, or 0 while unknown (it never moves once published).
+    registry: ProcessAtomicU64,
+    /// `entry_count + 1` when the table was last searched for it in vain (0: never), so a
+    /// blocked acquirer in a segment without a registry does not search the table each time.
+    searched_at: ProcessAtomicU32,
+    /// Per table index: [`UNKNOWN`], [`NOT_CLAIMED`], [`UNTRACKED`], or the segment offset of our slot.
+    slots: OnceLock<Box<[ProcessAtomicU64]>>,
+    /// Serialises the (cold) look-ups and claims of this process.
+    claiming: std::sync::Mutex<()>,
+}
+
+/// The words of one registry slot.
+#[derive(Clone, Copy, Debug)]
+struct Slot<'a> {
+    pid: &'a AtomicU32,
+    entry: &'a AtomicU32,
+    held: &'a AtomicU32,
+}
+
+/// A slot taken back from a dead holder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Reclaimed {
+    /// The dead holder's pid.
+    pub(crate) pid: u32,
+    /// The permits its slot recorded (already removed from the slot).
+    pub(crate) held: u32,
+}
+
+impl Segment {
+    fn permit_cache(&self) -> &[ProcessAtomicU64] {
+        self.ro.inner.permits.slots.get_or_init(|| {
+            (0..self.max_entries())
+                .map(|_| ProcessAtomicU64::new(UNKNOWN))
+                .collect()
+        })
+    }
+
+    /// The `held` word of this process's slot for `entry`.
+    ///
+    /// `claim`: find or claim one (creating the registry if needed); otherwise only use a slot
+    /// this process already has. Cheap after the first call: one process-local load and a
+    /// bounds check.
+    #[inline]
+    pub(crate) fn permit_held(&self, entry: &Entry, me: u32, claim: bool) -> Option<&AtomicU32> {
+        let cell = self.permit_cache().get(entry.index() as usize)?;
+        // ORDERING: Relaxed — process-local cache of an offset that never changes while we
+        // live (only we free our slot's pid, and we never do).
+        match cell.load(Relaxed) {
+            UNKNOWN => self.permit_held_slow(entry, me, claim, cell),
+            NOT_CLAIMED if claim => self.permit_held_slow(entry, me, claim, cell),
+            NOT_CLAIMED | UNTRACKED => None,
+            offset => self
+                .ro
+                .inner
+                .region
+                .slice::<AtomicU32>(offset, 1)
+                .ok()
+                .map(|w| &w[0]),
+        }
+    }
+
+    #[cold]
+    fn permit_held_slow(
+        &self,
+        entry: &Entry,
+        me: u32,
+        claim: bool,
+        cell: &ProcessAtomicU64,
+    ) -> Option<&AtomicU32> {
+        // One thread at a time: two threads claiming at once would each claim a slot, and
+        // their permits would then be split over two slots that releases cannot both find.
+        let _serial = self
+            .ro
+            .inner
+            .permits
+            .claiming
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // ORDERING: Relaxed — process-local, and ordered by the lock above.
+        let now = cell.load(Relaxed);
+        let found = if now > UNTRACKED {
+            Some(now) // another thread got here first
+        } else if claim {
+            self.claim_permit_slot(entry.index(), me)
+        } else {
+            self.permit_registry(false)
+                .and_then(|(at, words)| own_slot(at, words, entry.index(), me))
+        };
+        let none = if claim { UNTRACKED } else { NOT_CLAIMED };
+        // ORDERING: Relaxed — process-local, under the lock.
+        cell.store(found.unwrap_or(none), Relaxed);
+        let offset = found?;
+        self.ro
+            .inner
+            .region
+            .slice::<AtomicU32>(offset, 1)
+            .ok()
+            .map(|w| &w[0])
+    }
+
+    /// The registry's offset and words, creating it if `create`.
+    fn permit_registry(&self, create: bool) -> Option<(u64, &[AtomicU32])> {
+        let inner = &self.ro.inner;
+        // ORDERING: Relaxed — process-local cache of an immutable fact.
+        let mut at = inner.permits.registry.load(Relaxed);
+        if at == 0 {
+            let count = inner.layout.entry_count(&inner.region).ok()?;
+            // ORDERING: Relaxed — process-local bookkeeping.
+            let searched = inner.permits.searched_at.load(Relaxed) == count.wrapping_add(1);
+            if searched && !create {
+                return None; // the table has not grown since the last search
+            }
+            at = self.find_permit_registry(create, count)?;
+        }
+        let words = inner.region.slice::<AtomicU32>(at, PERMITS_LEN / 4).ok()?;
+        Some((at, words))
+    }
+
+    #[cold]
+    fn find_permit_registry(&self, create: bool, count: u32) -> Option<u64> {
+        let inner = &self.ro.inner;
+        let e = match self.find(PERMITS_ENTRY) {
+            Ok(e) => e,
+            Err(_) if create => {
+                // Zeroed by the allocator: every slot starts free. A concurrent creator makes
+                // this fail with AlreadyExists; either way look it up again.
+                let _ = self.allocate(PERMITS_ENTRY, PERMITS_LEN, |_, _| {
+                    Ok::<(), crate::TableError>(())
+                });
+                self.find(PERMITS_ENTRY).ok()?
+            }
+            Err(_) => {
+                // ORDERING: Relaxed — process-local bookkeeping.
+                inner
+                    .permits
+                    .searched_at
+                    .store(count.wrapping_add(1), Relaxed);
+                return None;
+            }
+        };
+        if e.size() != PERMITS_LEN || e.offset() % 4 != 0 || e.offset() == 0 {
+            return None; // not ours: never written to
+        }
+        // ORDERING: Relaxed — process-local cache.
+        inner.permits.registry.store(e.offset(), Relaxed);
+        Some(e.offset())
+    }
+
+    /// Finds this process's slot for `index`, or claims a free one; the `held` word's offset.
+    fn claim_permit_slot(&self, index: u32, me: u32) -> Option<u64> {
+        let (at, words) = self.permit_registry(true)?;
+        if let Some(off) = own_slot(at, words, index, me) {
+            return Some(off);
+        }
+        // Free slots first; only then slots of dead processes holding nothing (one
+        // `kill(pid, 0)` each), so a registry with room costs no system call.
+        for reuse_dead in [false, true] {
+            for (s, slot) in slots(words) {
+                // ORDERING: Relaxed — only picks a candidate; the CAS below decides.
+                let p = slot.pid.load(Relaxed);
+                let free = if reuse_dead {
+                    p != 0
+                        && slot.held.load(Relaxed) == 0
+                        && !crate::sys::process::pid_alive(p & !PENDING)
+                } else {
+                    p == 0
+                };
+                if free && claim_slot(slot, p, index, me) {
+                    return Some(at + SLOT_LEN * s + 8);
+                }
+            }
+        }
+        None
+    }
+
+    /// Takes back the permits of dead holders of semaphore `index`: for each slot of it with
+    /// `held > 0` whose owner `alive` says is dead, one winner (a CAS on `pid`) swaps `held`
+    /// to 0 and frees the slot. `give_back(reclaimed)` returns the permits (and says whether
+    /// it could); the first reclaim given back is returned. At most one pass over the slots.
+    pub(crate) fn take_dead_permits(
+        &self,
+        index: u32,
+        me: u32,
+        alive: impl Fn(u32) -> bool,
+        mut give_back: impl FnMut(Reclaimed) -> bool,
+    ) -> Option<Reclaimed> {
+        let (_, words) = self.permit_registry(false)?;
+        let mut first = None;
+        for (_, slot) in slots(words) {
+            // ORDERING: Acquire pairs with the Release `pid = me` store in
+            // `claim_permit_slot`: the `entry_index` read next is the one published with it.
+            let p = slot.pid.load(Acquire);
+            if p == 0 || p & !PENDING == me {
+                continue;
+            }
+            // ORDERING: Relaxed — see above; `held` is only changed by the owner (dead, if
+            // we act) and by reclaimers (after winning the CAS below).
+            if slot.entry.load(Relaxed) != index || slot.held.load(Relaxed) == 0 {
+                continue;
+            }
+            let owner = p & !PENDING;
+            if alive(owner) {
+                continue;
+            }
+            // ORDERING: Acquire pairs with the Release publication of `pid`; the dead owner's
+            // `held` writes are visible because the kernel told us it exited.
+            if slot
+                .pid
+                .compare_exchange(p, me | PENDING, Acquire, Relaxed)
+                .is_err()
+            {
+                continue; // another waiter won, or the slot changed
+            }
+            // ORDERING: Relaxed — the slot is ours (PENDING with our pid).
+            let held = slot.held.swap(0, Relaxed);
+            crate::fault::point("semaphore.reclaim.after_take");
+            // ORDERING: Release pairs with the Acquire CAS of the next claimer.
+            slot.pid.store(0, Release);
+            let r = Reclaimed { pid: owner, held };
+            if held > 0 && give_back(r) && first.is_none() {
+                first = Some(r);
+            }
+        }
+        first
+    }
+}
+
+/// Claims `slot`, found with `pid == p` (free, or a dead process's holding nothing), for
+/// semaphore `index`; whether the CAS won.
+fn claim_slot(slot: Slot<'_>, p: u32, index: u32, me: u32) -> bool {
+    // ORDERING: Acquire on success pairs with the Release `pid = 0` store that freed the
+    // slot (in `take_dead_permits`), or follows the dead owner's exit (kernel): its last
+    // `held` write happens-before our `held = 0` below.
+    if slot
+        .pid
+        .compare_exchange(p, me | PENDING, Acquire, Relaxed)
+        .is_err()
+    {
+        return false;
+    }
+    // ORDERING: Relaxed — published by the Release store of `pid` below.
+    slot.held.store(0, Relaxed);
+    slot.entry.store(index, Relaxed);
+    // ORDERING: Release pairs with the Acquire loads of `pid` in `own_slot` and
+    // `take_dead_permits`: whoever sees `me` published sees `entry_index`.
+    slot.pid.store(me, Release);
+    true
+}
+
+/// This process's published slot for `index`: the offset of its `held` word.
+fn own_slot(at: u64, words: &[AtomicU32], index: u32, me: u32) -> Option<u64> {
+    slots(words).find_map(|(s, slot)| {
+        // ORDERING: Acquire pairs with the Release `pid = me` store in `claim_permit_slot`
+        // (by us, in another thread, or in an earlier handle).
+        (slot.pid.load(Acquire) == me && slot.entry.load(Relaxed) == index)
+            .then_some(at + SLOT_LEN * s + 8)
+    })
+}
+
+/// The registry's slots with their numbers.
+fn slots(words: &[AtomicU32]) -> impl Iterator<Item = (u64, Slot<'_>)> {
+    words
+        .chunks_exact(4)
+        .take(PERMIT_SLOTS as usize)
+        .enumerate()
+        .map(|(s, w)| {
+            (
+                s as u64,
+                Slot {
+                    pid: &w[0],
+                    entry: &w[1],
+                    held: &w[2],
+                },
+            )
+        })
+}
