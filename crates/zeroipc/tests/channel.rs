@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::{ShmName, child_role, load_golden, spawn_child, spawn_child_with, wait_ok};
+use common::{ShmName, child_role, load_golden, poke, spawn_child, spawn_child_with, wait_ok};
 use zeroipc::codata::channel::{Channel, RecvError, Select, SendError, select_recv};
 use zeroipc::{Segment, SegmentOptions, StructureError, TableError};
 
@@ -477,15 +477,6 @@ fn example_channel_pipeline_runs_across_processes() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("received 1000 values, sum 499500"), "{text}");
-}
-
-fn poke(name: &ShmName, offset: u64, bytes: &[u8]) {
-    use std::os::unix::fs::FileExt;
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(name.path())
-        .unwrap();
-    f.write_all_at(bytes, offset).unwrap();
 }
 
 #[test]

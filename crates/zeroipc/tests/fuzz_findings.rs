@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
-use common::ShmName;
+use common::{ShmName, poke};
 use zeroipc::codata::stream::{Stream, StreamError};
 use zeroipc::sync::{Monitor, Mutex, Signal};
 use zeroipc::{LockError, ReleaseError, Segment, SegmentOptions};
@@ -18,15 +17,6 @@ fn segment(name: &ShmName) -> Segment {
         .size(64 * 1024)
         .create_new(name.as_str())
         .unwrap()
-}
-
-/// Writes `bytes` at `offset` of the object, through its file (as a peer would).
-fn poke(name: &ShmName, offset: u64, bytes: &[u8]) {
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(name.path())
-        .unwrap();
-    f.write_all_at(bytes, offset).unwrap();
 }
 
 /// `notify_all` released one permit per counted waiter, in a loop: a corrupt count of four

@@ -3,10 +3,9 @@
 
 mod common;
 
-use std::io::{Seek, SeekFrom, Write};
 use std::time::{Duration, Instant};
 
-use common::{ShmName, child_role, image, load_golden, manifest, spawn_child, wait_ok};
+use common::{ShmName, child_role, image, load_golden, manifest, poke, spawn_child, wait_ok};
 use proptest::prelude::*;
 use serde_json::Value;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
@@ -42,16 +41,6 @@ fn structure<'a>(img: &'a Value, name: &str) -> &'a Value {
 
 fn i(v: &Value) -> i64 {
     v.as_i64().unwrap()
-}
-
-/// Writes `bytes` at `offset` of the shm object behind `name` (a peer scribbling).
-fn poke(name: &ShmName, offset: u64, bytes: &[u8]) {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(name.path())
-        .unwrap();
-    f.seek(SeekFrom::Start(offset)).unwrap();
-    f.write_all(bytes).unwrap();
 }
 
 #[test]

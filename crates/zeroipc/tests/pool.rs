@@ -3,10 +3,9 @@
 
 mod common;
 
-use std::io::{Seek, SeekFrom, Write};
 use std::time::{Duration, Instant};
 
-use common::{ShmName, child_role, image, load_golden, spawn_child, wait_ok};
+use common::{ShmName, child_role, image, load_golden, poke, spawn_child, wait_ok};
 use proptest::prelude::*;
 use serde_json::Value;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
@@ -30,15 +29,6 @@ fn structure<'a>(img: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|s| s["name"] == name)
         .unwrap()
-}
-
-fn poke(name: &ShmName, offset: u64, bytes: &[u8]) {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(name.path())
-        .unwrap();
-    f.seek(SeekFrom::Start(offset)).unwrap();
-    f.write_all(bytes).unwrap();
 }
 
 fn u32s(v: &Value) -> Vec<u32> {

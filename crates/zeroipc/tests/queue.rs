@@ -7,7 +7,7 @@ mod common;
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
-use common::{ShmName, child_role, image, load_golden, spawn_child_with, wait_ok};
+use common::{ShmName, child_role, image, load_golden, poke, spawn_child_with, wait_ok};
 use proptest::prelude::*;
 use serde_json::Value;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
@@ -339,15 +339,6 @@ fn queue_works_across_the_2_pow_32_wraparound() {
         .flat_map(|id| (0..N).map(move |i| id << 32 | i))
         .collect();
     assert_eq!(all, want);
-}
-
-/// Overwrites bytes of the segment file behind `name` (the segment itself: /dev/shm).
-fn poke(name: &ShmName, offset: u64, bytes: &[u8]) {
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(name.path())
-        .unwrap();
-    f.write_all_at(bytes, offset).unwrap();
 }
 
 #[test]

@@ -3,10 +3,9 @@
 
 mod common;
 
-use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
-use common::{ShmName, child_role, image, load_golden, spawn_child, wait_ok};
+use common::{ShmName, child_role, image, load_golden, poke, spawn_child, wait_ok};
 use proptest::prelude::*;
 use serde_json::Value;
 use zeroipc::structures::{Ring, RingPushError};
@@ -212,14 +211,6 @@ fn capacity_is_counted_in_elements_and_stored_in_bytes() {
         Ring::<u64>::create(&seg, "big", u32::MAX),
         Err(StructureError::InvalidCapacity { .. })
     ));
-}
-
-fn poke(name: &ShmName, offset: u64, bytes: &[u8]) {
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(name.path())
-        .unwrap();
-    f.write_all_at(bytes, offset).unwrap();
 }
 
 #[test]

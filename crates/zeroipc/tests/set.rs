@@ -2,10 +2,9 @@
 
 mod common;
 
-use std::io::{Seek, SeekFrom, Write};
 use std::time::Duration;
 
-use common::{ShmName, image, load_golden};
+use common::{ShmName, image, load_golden, poke};
 use proptest::prelude::*;
 use serde_json::Value;
 use zeroipc::structures::{MapError, Set};
@@ -18,15 +17,6 @@ fn structure<'a>(img: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|s| s["name"] == name)
         .unwrap()
-}
-
-fn poke(name: &ShmName, offset: u64, bytes: &[u8]) {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(name.path())
-        .unwrap();
-    f.seek(SeekFrom::Start(offset)).unwrap();
-    f.write_all(bytes).unwrap();
 }
 
 #[test]

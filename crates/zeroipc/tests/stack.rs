@@ -3,11 +3,10 @@
 
 mod common;
 
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use common::{ShmName, child_role, image, load_golden, spawn_child_with, wait_ok};
+use common::{ShmName, child_role, image, load_golden, poke, spawn_child_with, wait_ok};
 use proptest::prelude::*;
 use serde_json::Value;
 use zeroipc::structures::{Array, Stack, StackError, StackPushError};
@@ -176,14 +175,6 @@ fn zeroipc_reproduces_the_golden_stacks_byte_for_byte() {
             );
         }
     }
-}
-
-fn poke(name: &ShmName, offset: u64, bytes: &[u8]) {
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(name.path())
-        .unwrap();
-    f.write_all_at(bytes, offset).unwrap();
 }
 
 #[test]

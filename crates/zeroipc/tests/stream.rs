@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ShmName, child_role, load_golden, spawn_child, wait_ok};
+use common::{ShmName, child_role, load_golden, poke, spawn_child, wait_ok};
 use zeroipc::codata::stream::{EmitError, Stream, StreamError};
 use zeroipc::{Segment, SegmentOptions, StructureError};
 
@@ -213,16 +213,6 @@ fn sensor_pipeline_across_three_processes() {
     let want: Vec<f64> = (300..READINGS).map(|r| f64::from(r) / 10.0).collect();
     assert_eq!(got, want);
     assert_eq!(hot.transform_name(), "filter");
-}
-
-/// Writes `bytes` at `offset` of the segment file (as a crashed or foreign peer would).
-fn poke(name: &ShmName, offset: u64, bytes: &[u8]) {
-    use std::os::unix::fs::FileExt;
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(name.path())
-        .unwrap();
-    f.write_all_at(bytes, offset).unwrap();
 }
 
 #[test]

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ShmName, child_role, spawn_child, wait_ok};
+use common::{ShmName, child_role, poke, spawn_child, wait_ok};
 use zeroipc::structures::Array;
 use zeroipc::sync::{Barrier, Latch, LockError, Mutex, Once, OnceOutcome, Semaphore, WaitError};
 use zeroipc::{Segment, SegmentOptions};
@@ -147,16 +147,6 @@ fn mutex_release_in_other_process_wakes_a_blocked_locker() {
     wait_ok(child, 60);
     assert_eq!(flag.get(0), Some(2));
     assert_eq!(sem.waiting().unwrap(), 0);
-}
-
-/// Writes `bytes` at `offset` of the segment file, as a misbehaving peer would.
-fn poke(name: &ShmName, offset: u64, bytes: &[u8]) {
-    use std::os::unix::fs::FileExt;
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(name.path())
-        .unwrap();
-    f.write_all_at(bytes, offset).unwrap();
 }
 
 #[test]

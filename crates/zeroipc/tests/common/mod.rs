@@ -127,3 +127,14 @@ pub fn image(file: &str) -> serde_json::Value {
         .cloned()
         .unwrap_or_else(|| panic!("{file} not in manifest"))
 }
+
+/// Writes `bytes` at `offset` of segment `name`'s object through its file, as a misbehaving
+/// or crashed peer would leave them.
+pub fn poke(name: &ShmName, offset: u64, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(name.path())
+        .unwrap();
+    f.write_all_at(bytes, offset).unwrap();
+}
