@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 
 use common::{ShmName, load_golden, zeroipc};
 use zeroipc::structures::{Array, Queue};
-use zeroipc::sync::{Mutex, RwLock};
+use zeroipc::sync::{Mutex, RwLock, Semaphore};
 use zeroipc::{Segment, SegmentOptions};
 
 const CHILD: &str = "ZEROIPC_DOCTOR_CHILD";
@@ -60,6 +60,22 @@ fn child_hold_mutex() {
     let guard = m.lock().unwrap();
     std::mem::forget(guard);
     println!("locked");
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+/// Child: take both permits of semaphore `s` of segment `$CHILD`, then wait to be killed.
+#[test]
+fn child_hold_permits() {
+    let Ok(name) = std::env::var(CHILD) else {
+        return;
+    };
+    let seg = Segment::open(&name).unwrap();
+    let s = Semaphore::open(&seg, "s").unwrap();
+    s.acquire().unwrap();
+    s.acquire().unwrap();
+    println!("acquired");
     loop {
         std::thread::sleep(std::time::Duration::from_secs(1));
     }
@@ -175,6 +191,49 @@ fn golden_images_are_healthy_and_an_upstream_held_mutex_is_only_a_note() {
             );
         }
     }
+}
+
+#[test]
+fn semaphore_permits_of_a_sigkilled_holder_are_a_dead_holder_until_a_waiter_reclaims_them() {
+    let name = ShmName::new("doctor_dead_permits");
+    let seg = create(&name);
+    let s = Semaphore::create(&seg, "s", 2, 2).unwrap();
+    let mut child = spawn_child("child_hold_permits", name.as_str());
+    wait_for_line(&mut child, "acquired");
+    let pid = child.id();
+
+    // Alive: a note, not a finding.
+    let (code, doc) = doctor_json(&["doctor", name.as_str(), "--json"]);
+    assert_eq!(code, 0, "{doc}");
+    assert!(
+        doc["notes"].to_string().contains(&format!(
+            "2 permit(s) of semaphore s held by process {pid} (alive)"
+        )),
+        "{doc}"
+    );
+
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let run = zeroipc(&["doctor", name.as_str()]);
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(&format!(
+            "2 permit(s) of semaphore s held by process {pid}, which no longer exists"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("OwnerDead"), "{}", run.stdout);
+
+    // The library's waiter gives them back; then the segment is healthy again.
+    match s.acquire_timeout(std::time::Duration::from_secs(30)) {
+        Err(zeroipc::LockError::OwnerDead(dead)) => assert_eq!(dead.pid(), pid),
+        other => panic!("expected OwnerDead, got {other:?}"),
+    }
+    s.release().unwrap();
+    let (code, doc) = doctor_json(&["doctor", name.as_str(), "--json"]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(doc["healthy"], true);
 }
 
 #[test]

@@ -5,7 +5,8 @@
 //! **stuck slots** (queue slots claimed but never published, stack slots in WRITING or
 //! READING, map/set slots in INSERTING: a peer died mid-operation), **dead holders** (a
 //! locked Mutex, an RwLock/Monitor/Signal mutex, a Semaphore or an executing Once whose
-//! zeroipc holder process is gone), **half-created composites** (parts of an Event, RwLock,
+//! zeroipc holder process is gone, and Semaphore permits that the permit-holder registry
+//! `__zeroipc_permits` records for a process that is gone), **half-created composites** (parts of an Event, RwLock,
 //! Monitor, Signal, Stream or Channel missing), and sleeper counters of the waiter registry
 //! that are non-zero while no other process uses the segment.
 //!
@@ -46,6 +47,39 @@ struct Finding {
 }
 
 const RECREATE: &str = "not repairable: recreate the structure";
+const RECLAIM: &str = "not repaired here: the next zeroipc acquirer that has to wait gives \
+                       the permits back (it gets OwnerDead)";
+
+/// One slot of zeroipc's permit-holder registry (`__zeroipc_permits`, docs/EXTENSIONS.md):
+/// process `pid` holds `held` permits of the semaphore at table index `entry_index`.
+struct PermitSlot {
+    pid: u32,
+    entry_index: u32,
+    held: u32,
+}
+
+/// The registry's published slots (a slot being claimed has bit 31 set in its pid word and
+/// is skipped), read from a snapshot of its bytes.
+fn permit_slots(seg: &zeroipc::ReadOnlySegment, entry: &zeroipc::Entry) -> Vec<PermitSlot> {
+    let Ok(bytes) = seg.read_bytes(entry.offset(), entry.size()) else {
+        return Vec::new();
+    };
+    let word = |s: &[u8], i: usize| u32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]]);
+    bytes
+        .chunks_exact(16)
+        .map(|s| PermitSlot {
+            pid: word(s, 0),
+            entry_index: word(s, 4),
+            held: word(s, 8),
+        })
+        .filter(|s| s.pid != 0 && s.pid & (1 << 31) == 0)
+        .collect()
+}
+
+/// Whether process `pid` exists (its `/proc` directory does; a zombie still counts).
+fn process_exists(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
 const TAKEOVER: &str = "not repaired here: the next zeroipc lock/wait takes it over from \
                         the dead holder (OwnerDead / Recovered)";
 const SLEEPERS: &str = "repairable with --repair (each counter is cleared only if unchanged \
@@ -185,6 +219,32 @@ pub(crate) fn run(
                         h.what
                     ),
                 )),
+            }
+        }
+        if let Kind::PermitRegistry { .. } = kind {
+            for slot in permit_slots(&seg, entry) {
+                let Some(sem) = entries.get(slot.entry_index as usize) else {
+                    continue;
+                };
+                if slot.held == 0 {
+                    continue;
+                }
+                let what = format!(
+                    "{} permit(s) of semaphore {} held by process {}",
+                    slot.held,
+                    sem.0.name(),
+                    slot.pid
+                );
+                if process_exists(slot.pid) {
+                    notes.push((name.clone(), format!("{what} (alive)")));
+                } else {
+                    add(
+                        &mut findings,
+                        "dead_holder",
+                        format!("{what}, which no longer exists"),
+                        RECLAIM,
+                    );
+                }
             }
         }
         if let Kind::WaiterRegistry { sleepers, .. } = kind {
