@@ -6,8 +6,9 @@
 //! READING, map/set slots in INSERTING: a peer died mid-operation), **dead holders** (a
 //! locked Mutex, an RwLock/Monitor/Signal mutex, a Semaphore or an executing Once whose
 //! zeroipc holder process is gone, and Semaphore permits that the permit-holder registry
-//! `__zeroipc_permits` records for a process that is gone), **half-created composites** (parts of an Event, RwLock,
-//! Monitor, Signal, Stream or Channel missing), and sleeper counters of the waiter registry
+//! `__zeroipc_permits` records for a process that is gone), **half-created composites**
+//! (parts of an Event, RwLock, Monitor, Signal, Stream or Channel missing), and sleeper
+//! counters of the waiter registry
 //! that are non-zero while no other process uses the segment.
 //!
 //! A slot or holder state that is part of an operation in progress is not a fault: stuck
