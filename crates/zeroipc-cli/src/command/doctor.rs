@@ -8,8 +8,8 @@
 //! zeroipc holder process is gone, and Semaphore permits that the permit-holder registry
 //! `__zeroipc_permits` records for a process that is gone), **half-created composites**
 //! (parts of an Event, RwLock, Monitor, Signal, Stream or Channel missing), and sleeper
-//! counters of the waiter registry
-//! that are non-zero while no other process uses the segment.
+//! counters of the waiter registry that are non-zero while no other process uses the
+//! segment.
 //!
 //! A slot or holder state that is part of an operation in progress is not a fault: stuck
 //! slots are reported only when two snapshots [`RECHECK`] apart agree.
