@@ -1,10 +1,14 @@
 //! A segment holding one of every structure zeroipc has, and "use each of them every way
 //! there is" helpers, for the targets that corrupt structure headers and slots.
 //!
+//! Self-contained (zeroipc and std only): the stable proptest twin,
+//! `crates/zeroipc/tests/structure_ops.rs`, includes this same file with `#[path]`, so the
+//! fuzz targets and the test suite run the same operations.
+//!
 //! Every operation is a `try_` form or has a zero (or microsecond) timeout, and every stall
 //! bound is set to 100 µs: a corrupt segment must give an error quickly, never a hang (the
 //! libFuzzer `-timeout` catches one).
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -20,7 +24,8 @@ use zeroipc::sync::{
 };
 use zeroipc::{ReadOnlySegment, Segment, SegmentOptions};
 
-use crate::common::PREFIX;
+/// The prefix of the scratch segment [`image`] is built in (removed again at once).
+const IMAGE_PREFIX: &str = "zeroipc-fuzz-";
 
 /// Geometry of [`image`].
 pub const SIZE: u64 = 24 * 1024;
@@ -58,7 +63,7 @@ pub const STALL: Duration = Duration::from_micros(100);
 pub fn image() -> &'static [u8] {
     static IMAGE: OnceLock<Vec<u8>> = OnceLock::new();
     IMAGE.get_or_init(|| {
-        let name = format!("/{PREFIX}{}-structures", std::process::id());
+        let name = format!("/{IMAGE_PREFIX}{}-structures", std::process::id());
         let _ = Segment::unlink(&name);
         let seg = SegmentOptions::new()
             .size(SIZE)
