@@ -17,10 +17,11 @@ pub(crate) use loom::sync::atomic::{
     fence,
 };
 
-/// A real atomic in both builds, for process-wide statics (the cached pid): loom models
-/// state shared by its modelled threads, and its atomics cannot live in a `static`.
+/// Real atomics in both builds, for process-local state outside the modelled protocols (the
+/// cached pid, the permit registry's per-process cache): loom models state shared by its
+/// modelled threads, and its atomics cannot live in a `static`.
 #[allow(unused_imports)]
-pub(crate) use core::sync::atomic::AtomicU32 as ProcessAtomicU32;
+pub(crate) use core::sync::atomic::{AtomicU32 as ProcessAtomicU32, AtomicU64 as ProcessAtomicU64};
 
 #[cfg(loom)]
 #[allow(unused_imports)]

@@ -47,11 +47,10 @@
 //! semaphore; a huge `held` is refused by `release_many` (overflow) and dropped; an unknown
 //! but live pid keeps its slot (its permits are not reclaimed, as for a reused pid).
 
-use core::sync::atomic::{AtomicU32 as ProcessAtomicU32, AtomicU64 as ProcessAtomicU64};
 use std::sync::OnceLock;
 
-use crate::loom::AtomicU32;
 use crate::loom::Ordering::{Acquire, Relaxed, Release};
+use crate::loom::{AtomicU32, ProcessAtomicU32, ProcessAtomicU64};
 
 use super::{Entry, Segment};
 
