@@ -247,7 +247,8 @@ impl SegmentOptions {
                 min,
             })
         })?;
-        // Nobody can see the segment until the magic is stored: plain (Relaxed) stores.
+        // ORDERING: Relaxed — nobody can see the segment until the magic is stored (Release,
+        // below; Acquire in `open`), which publishes these stores.
         region.zero(0, table).map_err(|_| {
             fail(CreateError::TooSmall {
                 size: self.size,

@@ -103,6 +103,7 @@ impl Segment {
         // Zeroed by the allocator: every counter starts at 0. A concurrent creator makes
         // this fail with AlreadyExists; either way look it up again.
         let _ = self.allocate(WAITERS_ENTRY, size, |_, _| Ok::<(), crate::TableError>(()));
+        // ORDERING: Relaxed — process-local bookkeeping: forget the vain search.
         self.ro.inner.waiters.searched_at.store(0, Relaxed);
         self.sleepers(entry)
     }
@@ -155,6 +156,8 @@ impl Segment {
 
     /// The registry's offset, searching the table now whatever the cache says.
     fn find_registry_now(&self) -> Option<u64> {
+        // ORDERING: Relaxed — process-local cache of an offset that never changes once
+        // published (see `sleepers`).
         self.ro.inner.waiters.searched_at.store(0, Relaxed);
         let cached = self.ro.inner.waiters.offset.load(Relaxed);
         if cached != 0 {
