@@ -319,11 +319,11 @@ pub fn op(seg: &Segment, code: u8, salt: usize) {
             }
         }
         19 => {
-            if let Ok(e) = Event::open(seg, EVENT) {
+            if let Ok(e) = Event::open(seg, EVENT).map(|e| e.with_pulse_grace(STALL)) {
                 let _ = (e.mode(), e.is_signaled(), e.waiting());
                 let _ = e.wait_timeout(Duration::ZERO);
                 let _ = e.signal();
-                if code & 0xe0 == 0xe0 {
+                if code & 0x20 != 0 {
                     // Waits up to its grace period while `waiting` (corruptible) is non-zero.
                     let _ = e.pulse();
                 }

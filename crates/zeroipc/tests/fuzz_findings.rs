@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{ShmName, poke};
 use zeroipc::codata::stream::{Stream, StreamError};
-use zeroipc::sync::{Monitor, Mutex, Signal};
+use zeroipc::sync::{Event, EventMode, Monitor, Mutex, Signal};
 use zeroipc::{LockError, ReleaseError, Segment, SegmentOptions};
 
 fn segment(name: &ShmName) -> Segment {
@@ -88,4 +88,27 @@ fn a_stream_lock_held_by_a_live_stranger_is_reported_as_stalled() {
     assert_eq!(s.try_next(), Err(StreamError::Stalled));
     poke(&name, header.offset() + 52, &0_u32.to_le_bytes());
     assert_eq!(s.try_next(), Ok(1));
+}
+
+/// A manual-reset Event whose `waiting` count names waiters that will never leave (they
+/// died while counted, or the word is corrupt) makes every `pulse` wait out its grace
+/// period (50 ms by default; the fuzz target spent most of its time there). The grace is
+/// now the caller's to set, and a pulse still signals and resets when it runs out.
+#[test]
+fn pulse_with_stranded_waiters_waits_only_its_own_grace_then_resets() {
+    let name = ShmName::new("event-stranded-waiters");
+    let seg = segment(&name);
+    let e = Event::create(&seg, "ev", EventMode::ManualReset)
+        .unwrap()
+        .with_pulse_grace(Duration::from_millis(1));
+    assert_eq!(e.pulse_grace(), Duration::from_millis(1));
+    let header = seg.find("ev").unwrap();
+    poke(&name, header.offset() + 8, &7_u32.to_le_bytes()); // `waiting`
+    assert_eq!(e.waiting().unwrap(), 7);
+    e.pulse().unwrap();
+    assert!(!e.is_signaled().unwrap(), "the pulse reset the event");
+    assert_eq!(e.waiting().unwrap(), 7, "a pulse never rewrites the count");
+    // Another handle to the same event keeps the default.
+    let other = Event::open(&seg, "ev").unwrap();
+    assert_eq!(other.pulse_grace(), zeroipc::sync::PULSE_GRACE);
 }

@@ -24,7 +24,8 @@
 //! semaphore (FORMAT.md D-22).
 //!
 //! `pulse`: signal, wait until the counted manual waiters have left (at most
-//! [`PULSE_GRACE`]: a dead waiter must not hang the pulser, D-22), then reset. Python
+//! [`PULSE_GRACE`], or what [`Event::with_pulse_grace`] sets: a dead waiter must not hang
+//! the pulser, D-22), then reset. Python
 //! waiters are not counted (IH-20) and may miss a pulse, as upstream.
 //!
 //! # Process death
@@ -134,6 +135,7 @@ mod handle {
         entry: Entry,
         sem: Semaphore,
         mode: EventMode,
+        grace: Duration,
     }
 
     impl fmt::Debug for Event {
@@ -141,6 +143,7 @@ mod handle {
             f.debug_struct("Event")
                 .field("name", self.entry.name())
                 .field("mode", &self.mode)
+                .field("pulse_grace", &self.grace)
                 .finish()
         }
     }
@@ -184,6 +187,7 @@ mod handle {
                 entry,
                 sem,
                 mode,
+                grace: PULSE_GRACE,
             })
         }
 
@@ -220,11 +224,44 @@ mod handle {
                 entry,
                 sem,
                 mode,
+                grace: PULSE_GRACE,
             })
         }
 
         fn header(&self) -> Result<&EventHeader, Corruption> {
             self.seg.region().header(self.entry.offset())
+        }
+
+        /// Sets how long [`Event::pulse`] waits for the counted manual-reset waiters to
+        /// leave before it resets anyway (default [`PULSE_GRACE`], 50 ms). A waiter that
+        /// died while counted, or a corrupt `waiting` word, costs every pulse this long.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use std::time::Duration;
+        /// # use zeroipc::{Segment, SegmentOptions, sync::{Event, EventMode}};
+        /// # let name = format!("/zeroipc-doc-event-grace-{}", std::process::id());
+        /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let tick = Event::create(&seg, "tick", EventMode::ManualReset)?
+        ///     .with_pulse_grace(Duration::from_millis(5));
+        /// assert_eq!(tick.pulse_grace(), Duration::from_millis(5));
+        /// tick.pulse()?; // nobody waits: signals and resets at once
+        /// assert!(!tick.is_signaled()?);
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        #[must_use]
+        pub fn with_pulse_grace(mut self, grace: Duration) -> Self {
+            self.grace = grace;
+            self
+        }
+
+        /// How long [`Event::pulse`] waits for counted waiters (see
+        /// [`Event::with_pulse_grace`]).
+        #[must_use]
+        pub fn pulse_grace(&self) -> Duration {
+            self.grace
         }
 
         /// The reset mode.
@@ -330,8 +367,8 @@ mod handle {
             self.wait_inner(Some(deadline))
         }
 
-        /// Signals, lets the counted manual-reset waiters leave (for at most
-        /// [`PULSE_GRACE`]), then resets.
+        /// Signals, lets the counted manual-reset waiters leave (for at most the
+        /// [pulse grace](Event::with_pulse_grace), [`PULSE_GRACE`] unless set), then resets.
         ///
         /// # Errors
         ///
@@ -339,7 +376,7 @@ mod handle {
         pub fn pulse(&self) -> Result<(), WaitError> {
             self.signal()?;
             let h = self.header()?;
-            let deadline = deadline_after(PULSE_GRACE);
+            let deadline = deadline_after(self.grace);
             loop {
                 // ORDERING: Acquire pairs with the waiters' Release decrement.
                 let w = h.waiting.load(Acquire);
