@@ -112,3 +112,39 @@ fn pulse_with_stranded_waiters_waits_only_its_own_grace_then_resets() {
     let other = Event::open(&seg, "ev").unwrap();
     assert_eq!(other.pulse_grace(), zeroipc::sync::PULSE_GRACE);
 }
+
+/// `Monitor::wait_timeout` bounded its wait for a notification but then re-took the mutex
+/// without a deadline: a mutex taken meanwhile by a holder that never lets go (here its
+/// bytes say "locked" and name no owner, as a crashed C++ holder leaves them) kept it from
+/// ever returning. Found by `concurrent_corruption`. The re-lock now gives up a second
+/// `timeout` later, with `Timeout` and the mutex not held.
+#[test]
+fn monitor_wait_timeout_gives_up_on_a_mutex_that_is_never_released() {
+    let name = ShmName::new("monitor-stuck-relock");
+    let seg = segment(&name);
+    let m = Monitor::create(&seg, "mon").unwrap();
+    let mtx = seg.find("mon_mtx").unwrap();
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let g = m.lock().unwrap();
+            m.wait_timeout(g, Duration::from_millis(50)).map(|_| ())
+        });
+        // Once the waiter is counted it has let go of the mutex: a stranger takes it.
+        while m.waiting().unwrap() == 0 {
+            std::thread::yield_now();
+        }
+        poke(&name, mtx.offset(), &0_u32.to_le_bytes()); // count 0: locked, owner unknown
+        match waiter.join().unwrap() {
+            Err(LockError::Timeout) => {}
+            other => panic!("expected Timeout, got {other:?}"),
+        }
+    });
+    assert!(m.try_lock().is_err(), "the stranger still holds the mutex");
+    assert_eq!(m.waiting().unwrap(), 0, "the timed-out waiter withdrew");
+    // Once the stranger lets go, the monitor works as before.
+    poke(&name, mtx.offset(), &1_u32.to_le_bytes());
+    let g = m.lock_timeout(Duration::ZERO).unwrap();
+    let (g, timed_out) = m.wait_timeout(g, Duration::ZERO).unwrap();
+    assert!(timed_out);
+    drop(g);
+}

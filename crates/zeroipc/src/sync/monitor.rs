@@ -23,6 +23,10 @@
 //! that times out withdraws with the same CAS; if it finds `waiting == 0`, a notifier has
 //! already claimed it, and it consumes the permit that is on its way.
 //!
+//! A timed wait (`wait_timeout`, `wait_deadline`, `wait_while_timeout`) bounds the re-lock
+//! too, by its timeout again: it returns within twice its timeout, or with
+//! [`LockError::Timeout`](super::LockError::Timeout) and the mutex not held.
+//!
 //! This changes who decrements `_count`. Mixing zeroipc and C++/Python *waiters or
 //! notifiers* on one Monitor is therefore not supported (C++ waiters would decrement again);
 //! the bytes and the meaning of every field are unchanged.
@@ -87,12 +91,14 @@ impl RawMonitor<'_> {
         false
     }
 
-    /// Waits for a notification. The caller holds the mutex; it is released while waiting
-    /// and re-taken (without a deadline, as std's `Condvar`) before returning.
+    /// Waits for a notification until `deadline`. The caller holds the mutex; it is
+    /// released while waiting and re-taken before returning, by `relock` at the latest
+    /// (`None`: without a deadline, as std's `Condvar`).
     pub(crate) fn wait(
         &self,
         me: u32,
         deadline: Option<Instant>,
+        relock: Option<Instant>,
         alive: impl Fn(u32) -> bool,
     ) -> RawWait {
         // ORDERING: Relaxed — we hold the mutex; the permit carries the synchronisation.
@@ -111,13 +117,22 @@ impl RawMonitor<'_> {
                 } else {
                     // A notifier claimed us between our timeout and now; its permit is on
                     // its way: consume it so it does not wake someone else spuriously (D-24).
-                    let _ = self.cond.acquire(Instant::now().checked_add(CLAIMED_GRACE));
+                    // Within the re-lock bound: a timed wait keeps its promise even when the
+                    // permit never comes (the notifier died, or `waiting` was overwritten);
+                    // a permit that comes later is one spurious wake-up for another waiter.
+                    let grace = Instant::now().checked_add(CLAIMED_GRACE);
+                    let grace = match (grace, relock) {
+                        (Some(g), Some(r)) => Some(g.min(r)),
+                        (g, None) => g,
+                        (None, r) => r,
+                    };
+                    let _ = self.cond.acquire(grace);
                     false
                 }
             }
         };
         RawWait::Relocked {
-            lock: self.mtx.lock(me, None, alive),
+            lock: self.mtx.lock(me, relock, alive),
             timed_out,
         }
     }
@@ -215,6 +230,15 @@ mod handle {
     }
 
     type LockResult<'a, T> = Result<T, LockError<MonitorGuard<'a>>>;
+
+    /// Where a timed wait's re-lock gives up: `timeout` after the wait's own deadline
+    /// (`None`, no bound, only where that instant does not exist). Without this bound, a
+    /// mutex taken by a peer that never lets go (a crashed holder that recorded no pid, a
+    /// corrupt word) kept `wait_timeout` from returning: the `concurrent_corruption` fuzz
+    /// target found it waiting in 1 ms slices until its writer restored the word.
+    fn relock_by(deadline: Option<Instant>, timeout: Duration) -> Option<Instant> {
+        deadline?.checked_add(timeout)
+    }
 
     impl Monitor {
         /// Creates a monitor: `name_mtx`, `name_cond`, `name_count`, then the marker `name`.
@@ -330,10 +354,12 @@ mod handle {
             })
         }
 
+        /// Waits until `deadline`, then re-takes the mutex by `relock` at the latest.
         fn wait_inner<'a>(
             &'a self,
             guard: MonitorGuard<'a>,
             deadline: Option<Instant>,
+            relock: Option<Instant>,
         ) -> LockResult<'a, (MonitorGuard<'a>, bool)> {
             let raw = self.raw()?;
             // The raw machine unlocks and re-locks; the guard must not unlock on drop.
@@ -352,7 +378,7 @@ mod handle {
                     RawLock::Bad(b) => Err(LockError::Corrupt(corrupt(self.mtx.entry(), b))),
                 }
             };
-            match raw.wait(current_pid(), deadline, pid_alive) {
+            match raw.wait(current_pid(), deadline, relock, pid_alive) {
                 RawWait::Relocked { lock, timed_out } => Ok((relocked(lock)?, timed_out)),
                 RawWait::CondBad(b) => Err(LockError::Corrupt(corrupt(self.cond.entry(), b))),
             }
@@ -364,33 +390,43 @@ mod handle {
         ///
         /// [`LockError::OwnerDead`] if re-locking found the holder dead; [`LockError::Corrupt`].
         pub fn wait<'a>(&'a self, guard: MonitorGuard<'a>) -> LockResult<'a, MonitorGuard<'a>> {
-            self.wait_inner(guard, None).map(|(g, _)| g)
+            self.wait_inner(guard, None, None).map(|(g, _)| g)
         }
 
         /// As [`Monitor::wait`], giving up after `timeout`; the flag says whether it timed out.
         ///
+        /// Re-taking the mutex afterwards is bounded too: by a second `timeout` (so the call
+        /// returns within twice `timeout`, whatever other processes do with the mutex).
+        ///
         /// # Errors
         ///
-        /// As [`Monitor::wait`].
+        /// As [`Monitor::wait`], and [`LockError::Timeout`] if the mutex could not be
+        /// re-taken in that second `timeout` (a holder that does not let go, such as a
+        /// crashed peer that never recorded its pid); the monitor is then **not** locked.
         pub fn wait_timeout<'a>(
             &'a self,
             guard: MonitorGuard<'a>,
             timeout: Duration,
         ) -> LockResult<'a, (MonitorGuard<'a>, bool)> {
-            self.wait_inner(guard, deadline_after(timeout))
+            let deadline = deadline_after(timeout);
+            self.wait_inner(guard, deadline, relock_by(deadline, timeout))
         }
 
         /// As [`Monitor::wait`], giving up at `deadline`; the flag says whether it timed out.
         ///
+        /// Re-taking the mutex afterwards is bounded as for [`Monitor::wait_timeout`]: by as
+        /// long again as `deadline` was away when called.
+        ///
         /// # Errors
         ///
-        /// As [`Monitor::wait`].
+        /// As [`Monitor::wait_timeout`].
         pub fn wait_deadline<'a>(
             &'a self,
             guard: MonitorGuard<'a>,
             deadline: Instant,
         ) -> LockResult<'a, (MonitorGuard<'a>, bool)> {
-            self.wait_inner(guard, Some(deadline))
+            let timeout = deadline.saturating_duration_since(Instant::now());
+            self.wait_inner(guard, Some(deadline), relock_by(Some(deadline), timeout))
         }
 
         /// Waits until `pred()` holds (checked with the lock held), at most `timeout`;
@@ -398,7 +434,8 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// As [`Monitor::wait`].
+        /// As [`Monitor::wait_timeout`] (each re-lock is bounded by `timeout` past the
+        /// deadline).
         pub fn wait_while_timeout<'a>(
             &'a self,
             mut guard: MonitorGuard<'a>,
@@ -406,8 +443,9 @@ mod handle {
             mut pred: impl FnMut() -> bool,
         ) -> LockResult<'a, (MonitorGuard<'a>, bool)> {
             let deadline = deadline_after(timeout);
+            let relock = relock_by(deadline, timeout);
             while !pred() {
-                let (g, timed_out) = self.wait_inner(guard, deadline)?;
+                let (g, timed_out) = self.wait_inner(guard, deadline, relock)?;
                 guard = g;
                 if timed_out {
                     let ok = pred();
@@ -512,7 +550,7 @@ mod loom_tests {
                 assert_eq!(m.mtx.lock(1, None, |_| true), RawLock::Locked);
                 // ORDERING: Relaxed — read under the mutex.
                 while w2.flag.load(Relaxed) == 0 {
-                    let r = m.wait(1, None, |_| true);
+                    let r = m.wait(1, None, None, |_| true);
                     assert_eq!(
                         r,
                         RawWait::Relocked {
