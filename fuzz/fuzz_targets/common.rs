@@ -53,6 +53,11 @@ impl Scratch {
         self.file.write_all_at(bytes, 0).expect("pwrite the input");
     }
 
+    /// The object's size now (`fstat`; 0 if that fails).
+    pub fn len(&self) -> u64 {
+        self.file.metadata().map_or(0, |m| m.len())
+    }
+
     /// `pwrite` inside the object's current size (never grows or shrinks it).
     pub fn write_at(&self, at: u64, bytes: &[u8], size: u64) {
         if at >= size {

@@ -7,18 +7,114 @@
 //! Input: `[control, n, ops… (n % 16), writes…]`. Each write is `[offset lo, offset hi, len,
 //! bytes…]` (offset modulo the image size, `len % 16 + 1` bytes, at most 64 writes).
 //! `control % 16 + 1` says after how many writes the valid image is restored.
+//!
+//! The writer is one thread for the whole fuzz process, handed each execution's writes
+//! (spawning a thread per execution cost more than the execution: ASan sets up every new
+//! thread's stack and shadow). It applies them over and over, at least one whole pass per
+//! execution, until the reader is done, then waits for the next execution; the reader
+//! restores the image only while the writer waits, so each execution starts from the same
+//! bytes.
 #![no_main]
 
 mod common;
 mod structures;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use zeroipc::Segment;
 
-/// Reader rounds per execution (each opens the segment afresh).
-const ROUNDS: usize = 2;
+/// One execution's work for the writer thread.
+#[derive(Default)]
+struct Job {
+    writes: Vec<(u64, Vec<u8>)>,
+    restore_every: usize,
+    /// Bumped by the reader for each execution.
+    posted: u64,
+    /// The last execution whose writes the writer finished.
+    done: u64,
+}
+
+/// The reader and the writer thread.
+struct Writer {
+    job: Mutex<Job>,
+    changed: Condvar,
+    /// Set by the reader when it is done with the segment: the writer ends its pass.
+    stop: AtomicBool,
+}
+
+impl Writer {
+    /// The process's writer, its thread started on first use.
+    fn get() -> &'static Writer {
+        static W: OnceLock<&'static Writer> = OnceLock::new();
+        W.get_or_init(|| {
+            let w: &'static Writer = Box::leak(Box::new(Writer {
+                job: Mutex::new(Job::default()),
+                changed: Condvar::new(),
+                stop: AtomicBool::new(false),
+            }));
+            std::thread::Builder::new()
+                .name("scribbler".into())
+                .spawn(move || w.run())
+                .expect("start the writer thread");
+            w
+        })
+    }
+
+    /// The writer thread: waits for an execution, scribbles until told to stop (after at
+    /// least one whole pass), reports it is done, and waits again.
+    fn run(&self) {
+        let scratch = common::Scratch::get();
+        let image = structures::image();
+        let mut job = self.job.lock().unwrap();
+        loop {
+            while job.done == job.posted {
+                job = self.changed.wait(job).unwrap();
+            }
+            let posted = job.posted;
+            let writes = std::mem::take(&mut job.writes);
+            let restore_every = job.restore_every;
+            drop(job);
+            let mut n = 0usize;
+            loop {
+                for (at, bytes) in &writes {
+                    scratch.write_at(*at, bytes, structures::SIZE);
+                    n += 1;
+                    if n.is_multiple_of(restore_every) {
+                        scratch.write_at(0, image, structures::SIZE);
+                    }
+                }
+                if self.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+            }
+            job = self.job.lock().unwrap();
+            job.done = posted;
+            self.changed.notify_all();
+        }
+    }
+
+    /// Hands `writes` to the writer thread; it starts on them at once.
+    fn start(&self, writes: Vec<(u64, Vec<u8>)>, restore_every: usize) {
+        self.stop.store(false, Ordering::Relaxed);
+        let mut job = self.job.lock().unwrap();
+        job.writes = writes;
+        job.restore_every = restore_every;
+        job.posted += 1;
+        self.changed.notify_all();
+    }
+
+    /// Tells the writer to stop and waits until it has (after its first whole pass at
+    /// least), so nothing writes while the next execution restores the image.
+    fn finish(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut job = self.job.lock().unwrap();
+        while job.done != job.posted {
+            job = self.changed.wait(job).unwrap();
+        }
+    }
+}
 
 fn parse(mut data: &[u8]) -> Vec<(u64, Vec<u8>)> {
     let mut writes = Vec::new();
@@ -45,38 +141,23 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let restore_every = usize::from(control % 16) + 1;
-    let image = structures::image();
+    let writer = Writer::get();
     let scratch = common::Scratch::get();
-    scratch.write(image);
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let mut n = 0usize;
-            // At least one full pass, then until the reader is done.
-            loop {
-                for (at, bytes) in &writes {
-                    scratch.write_at(*at, bytes, structures::SIZE);
-                    n += 1;
-                    if n.is_multiple_of(restore_every) {
-                        scratch.write_at(0, image, structures::SIZE);
-                    }
-                }
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-            }
-        });
-        for round in 0..ROUNDS {
-            if let Ok(seg) = Segment::open(scratch.name()) {
-                for (i, &code) in ops.iter().enumerate() {
-                    structures::op(&seg, code, i + round);
-                }
-                common::read_only(&seg);
-            }
-            if let Ok(ro) = Segment::open_read_only(scratch.name()) {
-                structures::inspect_one(&ro, round);
-            }
+    let image = structures::image();
+    if scratch.len() == structures::SIZE {
+        scratch.write_at(0, image, structures::SIZE);
+    } else {
+        scratch.write(image);
+    }
+    writer.start(writes, restore_every);
+    if let Ok(seg) = Segment::open(scratch.name()) {
+        for (i, &code) in ops.iter().enumerate() {
+            structures::op(&seg, code, i);
         }
-        stop.store(true, Ordering::Relaxed);
-    });
+        common::read_only(&seg);
+    }
+    if let Ok(ro) = Segment::open_read_only(scratch.name()) {
+        structures::inspect_one(&ro, usize::from(*control));
+    }
+    writer.finish();
 });
