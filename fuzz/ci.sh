@@ -39,10 +39,10 @@ for target in $(cargo +nightly fuzz list); do
   echo "=== fuzz $target for ${secs}s ($(date -u +%H:%M:%S))"
   log="/tmp/zeroipc-fuzz-$target.log"
   status=0
-  # concurrent_corruption spawns a scribbling thread per input: LeakSanitizer's per-input
-  # accounting is unreliable across threads (one unreproducible "leak" of the input
-  # [0,64,0,1,0] was reported once and never again in reruns). That target checks crashes,
-  # UB and hangs; the single-threaded targets keep leak detection.
+  # concurrent_corruption hands each input's writes to a second (long-lived) thread:
+  # LeakSanitizer's per-input accounting is unreliable across threads (one unreproducible
+  # "leak" of the input [0,64,0,1,0] was reported once and never again in reruns). That
+  # target checks crashes, UB and hangs; the single-threaded targets keep leak detection.
   leaks=1
   [[ $target == concurrent_corruption ]] && leaks=0
   timeout $((secs + 300)) cargo +nightly fuzz run "$target" -- \
