@@ -7,11 +7,16 @@
 //!
 //! The structures and operations are the fuzz target's own: `fuzz/fuzz_targets/structures.rs`
 //! is included here with `#[path]`.
+//!
+//! The last test is the stable twin of `concurrent_corruption`: the same operations while a
+//! second thread keeps writing into the segment, as a hostile peer would.
 
 mod common;
 
 #[path = "../../../fuzz/fuzz_targets/structures.rs"]
 mod structures;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{ShmName, poke};
 use proptest::prelude::*;
@@ -96,5 +101,59 @@ fn corrupted_structures_give_values_or_typed_errors() {
             }
             Ok(())
         })
+        .unwrap();
+}
+
+#[test]
+fn structures_scribbled_on_while_in_use_give_values_or_typed_errors() {
+    let name = ShmName::new("structure_ops_concurrent");
+    std::fs::write(name.path(), structures::image()).unwrap();
+    let writes = prop::collection::vec(
+        (
+            0..structures::SIZE,
+            prop::collection::vec(any::<u8>(), 1..=16),
+        ),
+        1..32,
+    );
+    let ops = prop::collection::vec(any::<u8>(), 1..=16);
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 256,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(
+            &(writes, ops, 1..16usize),
+            |(writes, ops, restore_every)| {
+                poke(&name, 0, structures::image());
+                let stop = AtomicBool::new(false);
+                std::thread::scope(|s| {
+                    s.spawn(|| {
+                        // At least one whole pass, then until the user is done.
+                        let mut n = 0usize;
+                        loop {
+                            for (at, bytes) in &writes {
+                                let room = usize::try_from(structures::SIZE - at).unwrap();
+                                poke(&name, *at, &bytes[..bytes.len().min(room)]);
+                                n += 1;
+                                if n % restore_every == 0 {
+                                    poke(&name, 0, structures::image());
+                                }
+                            }
+                            if stop.load(Ordering::Relaxed) {
+                                break;
+                            }
+                        }
+                    });
+                    if let Ok(seg) = Segment::open(name.as_str()) {
+                        for (i, &code) in ops.iter().enumerate() {
+                            structures::op(&seg, code, i);
+                        }
+                        structures::inspect_one(&seg, ops.len());
+                    }
+                    stop.store(true, Ordering::Relaxed);
+                });
+                Ok(())
+            },
+        )
         .unwrap();
 }
