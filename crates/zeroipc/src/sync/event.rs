@@ -25,8 +25,8 @@
 //!
 //! `pulse`: signal, wait until the counted manual waiters have left (at most
 //! [`PULSE_GRACE`], or what [`Event::with_pulse_grace`] sets: a dead waiter must not hang
-//! the pulser, D-22), then reset. Python
-//! waiters are not counted (IH-20) and may miss a pulse, as upstream.
+//! the pulser, D-22), then reset. Python waiters are not counted (IH-20) and may miss a
+//! pulse, as upstream.
 //!
 //! # Process death
 //!
