@@ -85,6 +85,7 @@ impl Writer {
                         scratch.write_at(0, image, structures::SIZE);
                     }
                 }
+                // ORDERING: Relaxed — only ends the loop; the job mutex orders the hand-back.
                 if self.stop.load(Ordering::Relaxed) {
                     break;
                 }
@@ -97,6 +98,7 @@ impl Writer {
 
     /// Hands `writes` to the writer thread; it starts on them at once.
     fn start(&self, writes: Vec<(u64, Vec<u8>)>, restore_every: usize) {
+        // ORDERING: Relaxed — the writer is idle; the job mutex below publishes it.
         self.stop.store(false, Ordering::Relaxed);
         let mut job = self.job.lock().unwrap();
         job.writes = writes;
@@ -108,6 +110,7 @@ impl Writer {
     /// Tells the writer to stop and waits until it has (after its first whole pass at
     /// least), so nothing writes while the next execution restores the image.
     fn finish(&self) {
+        // ORDERING: Relaxed — a request to stop; `done` under the job mutex confirms it.
         self.stop.store(true, Ordering::Relaxed);
         let mut job = self.job.lock().unwrap();
         while job.done != job.posted {

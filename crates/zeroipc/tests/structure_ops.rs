@@ -139,6 +139,7 @@ fn structures_scribbled_on_while_in_use_give_values_or_typed_errors() {
                                     poke(&name, 0, structures::image());
                                 }
                             }
+                            // ORDERING: Relaxed — only ends the loop; the scope's join orders the rest.
                             if stop.load(Ordering::Relaxed) {
                                 break;
                             }
@@ -150,6 +151,7 @@ fn structures_scribbled_on_while_in_use_give_values_or_typed_errors() {
                         }
                         structures::inspect_one(&seg, ops.len());
                     }
+                    // ORDERING: Relaxed — a request to stop; the scope joins the writer.
                     stop.store(true, Ordering::Relaxed);
                 });
                 Ok(())
