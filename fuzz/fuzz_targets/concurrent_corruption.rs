@@ -1,12 +1,15 @@
 //! A second thread keeps writing fuzz-chosen bytes into a valid segment holding one of every
 //! structure (through the object's descriptor, as another process would) while this thread
-//! opens the segment, opens structures and runs operations on them, and reads the table and
-//! arrays the way an inspector does. Nothing may crash, panic or hang; every answer is a
-//! value or a typed error.
+//! opens structures and runs operations on them, reads the table the way an inspector does
+//! and, if the input asks, opens the segment itself and decodes entries. Nothing may crash,
+//! panic or hang; every answer is a value or a typed error.
 //!
 //! Input: `[control, n, ops… (n % 16), writes…]`. Each write is `[offset lo, offset hi, len,
 //! bytes…]` (offset modulo the image size, `len % 16 + 1` bytes, at most 64 writes).
-//! `control % 16 + 1` says after how many writes the valid image is restored.
+//! `control % 16 + 1` says after how many writes the valid image is restored; bit
+//! [`FRESH_OPEN`] opens the segment (read-write and read-only) while the writer writes,
+//! instead of using the process's long-lived mappings; bit [`INSPECT`] lets the execution
+//! decode entries (the operations that do, and one more through the read-only handle).
 //!
 //! The writer is one thread for the whole fuzz process, handed each execution's writes
 //! (spawning a thread per execution cost more than the execution: ASan sets up every new
@@ -14,6 +17,10 @@
 //! execution, until the reader is done, then waits for the next execution; the reader
 //! restores the image only while the writer waits, so each execution starts from the same
 //! bytes.
+//!
+//! Most executions use two mappings opened once per process, as a long-running peer does:
+//! a fresh `mmap` and `munmap` per execution cost page faults and, with the writer on the
+//! other core, a TLB shoot-down for each `munmap`.
 #![no_main]
 
 mod common;
@@ -23,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use zeroipc::Segment;
+use zeroipc::{ReadOnlySegment, Segment};
 
 /// One execution's work for the writer thread.
 #[derive(Default)]
@@ -133,6 +140,19 @@ fn parse(mut data: &[u8]) -> Vec<(u64, Vec<u8>)> {
     writes
 }
 
+/// The long-lived mappings (read-write and read-only) of the executions without
+/// [`FRESH_OPEN`], opened the first time, once the valid image is in place.
+fn mappings() -> &'static (Segment, ReadOnlySegment) {
+    static M: OnceLock<(Segment, ReadOnlySegment)> = OnceLock::new();
+    M.get_or_init(|| {
+        let name = common::Scratch::get().name();
+        (
+            Segment::open(name).expect("the image opens"),
+            Segment::open_read_only(name).expect("the image opens read-only"),
+        )
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
     let [control, n, rest @ ..] = data else {
         return;
@@ -152,15 +172,46 @@ fuzz_target!(|data: &[u8]| {
     } else {
         scratch.write(image);
     }
+    let (seg, ro) = mappings();
     writer.start(writes, restore_every);
-    if let Ok(seg) = Segment::open(scratch.name()) {
-        for (i, &code) in ops.iter().enumerate() {
-            structures::op(&seg, code, i);
+    if control & FRESH_OPEN != 0 {
+        // Open (validate the header and table) while the writer writes, as a peer joining
+        // a segment that another process is scribbling on.
+        if let Ok(seg) = Segment::open(scratch.name()) {
+            run(&seg, ops, *control);
         }
-        common::read_only(&seg);
-    }
-    if let Ok(ro) = Segment::open_read_only(scratch.name()) {
-        structures::inspect_one(&ro, usize::from(*control));
+        if control & INSPECT != 0
+            && let Ok(ro) = Segment::open_read_only(scratch.name())
+        {
+            structures::inspect_one(&ro, usize::from(*control));
+        }
+    } else {
+        run(seg, ops, *control);
+        if control & INSPECT != 0 {
+            structures::inspect_one(ro, usize::from(*control));
+        }
     }
     writer.finish();
 });
+
+/// `control` bit: open the segment afresh (read-write and read-only) for this execution
+/// instead of using the long-lived mappings.
+const FRESH_OPEN: u8 = 0x10;
+/// `control` bit: decode entries as `zeroipc show` does (operation codes 30 and 31, and one
+/// entry through a read-only handle at the end).
+const INSPECT: u8 = 0x20;
+/// The first operation code (modulo 32) of [`structures::op`] that decodes an entry.
+const DECODE_OPS: u8 = 30;
+
+/// The operations, then what a reader of the table does (look-ups, `classify_all`).
+fn run(seg: &Segment, ops: &[u8], control: u8) {
+    for (i, &code) in ops.iter().enumerate() {
+        // Decoding (codes 30 and 31) only with `INSPECT`, so the input says whether this
+        // execution decodes at all: one decode costs about ten structure operations.
+        if code % 32 >= DECODE_OPS && control & INSPECT == 0 {
+            continue;
+        }
+        structures::op(seg, code, i);
+    }
+    common::read_only(seg);
+}
