@@ -7,9 +7,10 @@
 //! Input: `[control, n, ops… (n % 16), writes…]`. Each write is `[offset lo, offset hi, len,
 //! bytes…]` (offset modulo the image size, `len % 16 + 1` bytes, at most 64 writes).
 //! `control % 16 + 1` says after how many writes the valid image is restored; bit
-//! [`FRESH_OPEN`] opens the segment (read-write and read-only) while the writer writes,
-//! instead of using the process's long-lived mappings; bit [`INSPECT`] lets the execution
-//! decode entries (the operations that do, and one more through the read-only handle).
+//! [`FRESH_OPEN`] opens the segment while the writer writes (read-write; read-only too with
+//! [`INSPECT`]) instead of using the process's long-lived mappings; bit [`INSPECT`] lets the
+//! execution decode entries (the operations that do, and one more through the read-only
+//! handle).
 //!
 //! The writer is one thread for the whole fuzz process, handed each execution's writes
 //! (spawning a thread per execution cost more than the execution: ASan sets up every new
@@ -194,8 +195,8 @@ fuzz_target!(|data: &[u8]| {
     writer.finish();
 });
 
-/// `control` bit: open the segment afresh (read-write and read-only) for this execution
-/// instead of using the long-lived mappings.
+/// `control` bit: open the segment afresh for this execution (read-write, and read-only
+/// for [`INSPECT`]'s last decode) instead of using the long-lived mappings.
 const FRESH_OPEN: u8 = 0x10;
 /// `control` bit: decode entries as `zeroipc show` does (operation codes 30 and 31, and one
 /// entry through a read-only handle at the end).
