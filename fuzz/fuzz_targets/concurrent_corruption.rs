@@ -201,15 +201,13 @@ const FRESH_OPEN: u8 = 0x10;
 /// `control` bit: decode entries as `zeroipc show` does (operation codes 30 and 31, and one
 /// entry through a read-only handle at the end).
 const INSPECT: u8 = 0x20;
-/// The first operation code (modulo 32) of [`structures::op`] that decodes an entry.
-const DECODE_OPS: u8 = 30;
 
 /// The operations, then what a reader of the table does (look-ups, `classify_all`).
 fn run(seg: &Segment, ops: &[u8], control: u8) {
     for (i, &code) in ops.iter().enumerate() {
-        // Decoding (codes 30 and 31) only with `INSPECT`, so the input says whether this
-        // execution decodes at all: one decode costs about ten structure operations.
-        if code % 32 >= DECODE_OPS && control & INSPECT == 0 {
+        // Decoding only with `INSPECT`, so the input says whether this execution decodes at
+        // all: one decode costs about ten structure operations.
+        if code % 32 >= structures::FIRST_DECODE_OP && control & INSPECT == 0 {
             continue;
         }
         structures::op(seg, code, i);

@@ -58,6 +58,10 @@ pub const BROADCAST: &str = "bcast";
 /// How long a fuzzed operation may wait for a stuck peer: short, so executions stay fast.
 pub const STALL: Duration = Duration::from_micros(100);
 
+/// The operation codes (modulo 32) from this one up decode an entry ([`inspect_one`]); every
+/// lower code uses a structure. (`concurrent_corruption` runs them only when asked.)
+pub const FIRST_DECODE_OP: u8 = 30;
+
 /// A valid segment with one of every structure, each holding a few items, written by the
 /// library once per process. Its table and headers are what the inputs corrupt.
 pub fn image() -> &'static [u8] {
@@ -439,6 +443,7 @@ pub fn op(seg: &Segment, code: u8, salt: usize) {
             let _ = Lazy::<u32>::open(seg, FUTURE);
             let _ = Signal::<u32>::open(seg, SIGNAL);
         }
+        // `FIRST_DECODE_OP` and up.
         _ => inspect_one(
             seg,
             salt * 16 + usize::from(code >> 5) * 2 + usize::from(code & 1),
