@@ -633,7 +633,11 @@ fn signal_wait_for_change_sees_value_set_in_other_process() {
     if let Some(name) = child_role("watcher") {
         let seg = Segment::open(&name).unwrap();
         let sig: Signal<u64> = Signal::open(&seg, "sig").unwrap();
-        let mut seen = sig.version().unwrap();
+        // Start from the version `create` gives (0), not from a load: the parent may have
+        // made some or all of its updates before this process got this far. The parent
+        // waits for `ready`, so the updates normally land while this process is parked.
+        let mut seen = 0;
+        Signal::<u32>::open(&seg, "ready").unwrap().set(1).unwrap();
         let mut values = Vec::new();
         while values.last() != Some(&5) {
             seen = sig.wait_for_change(seen, TEST_DEADLINE).unwrap();
@@ -645,11 +649,13 @@ fn signal_wait_for_change_sees_value_set_in_other_process() {
     let name = ShmName::new("signal_cross");
     let seg = create(&name);
     let sig: Signal<u64> = Signal::create(&seg, "sig", 0).unwrap();
+    let ready: Signal<u32> = Signal::create(&seg, "ready", 0).unwrap();
     let child = spawn_child(
         "signal_wait_for_change_sees_value_set_in_other_process",
         "watcher",
         &name,
     );
+    ready.wait_for_change(0, TEST_DEADLINE).unwrap();
     for v in 1..=5u64 {
         std::thread::sleep(Duration::from_millis(5));
         sig.update(|x| x + 1).unwrap();
