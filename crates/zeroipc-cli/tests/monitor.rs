@@ -54,9 +54,28 @@ fn finish(child: Child) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Gives the monitor time to read its starting position.
-fn settle() {
-    std::thread::sleep(Duration::from_millis(300));
+/// Waits until the monitor has read its starting position, so that what the test writes next
+/// is printed.
+///
+/// A fixed sleep was not enough: a debug `zeroipc` on a loaded machine can take longer than
+/// that to start, and then the monitor counts the test's writes as already there. So this
+/// waits (at most 20 s) until the monitor process has the segment mapped (`/proc/PID/maps`),
+/// which happens first thing in `run`, and then gives it 200 ms for the few microseconds of
+/// work between mapping and reading its start (resolving the entry).
+fn settle(mon: &mut Child, name: &ShmName) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = mon.try_wait().unwrap() {
+            panic!("monitor exited before mapping {}: {status}", name.as_str());
+        }
+        let users = zeroipc::inspect::segment_users(name.as_str()).unwrap();
+        if users.mapped_by.contains(&mon.id()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "monitor did not map the segment");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(200));
 }
 
 /// Child: push 100..120 into queue `q` of segment `$CHILD`, a little apart.
@@ -81,8 +100,8 @@ fn queue_values_pushed_by_another_process_are_printed_once_in_order_and_not_cons
     for v in [1, 2, 3] {
         q.push(v).unwrap(); // already there: not printed
     }
-    let mon = monitor(&[name.as_str(), "q", "--count", "20", "--interval", "5"]);
-    settle();
+    let mut mon = monitor(&[name.as_str(), "q", "--count", "20", "--interval", "5"]);
+    settle(&mut mon, &name);
     let status = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "child_push", "--test-threads", "1"])
         .env(CHILD, name.as_str())
@@ -109,8 +128,8 @@ fn queue_json_lines_carry_positions() {
     let seg = create(&name);
     let q: Queue<i32> = Queue::create(&seg, "q", 8).unwrap();
     q.push(5).unwrap();
-    let mon = monitor(&[name.bare(), "q", "--count", "2", "--as", "i32", "--json"]);
-    settle();
+    let mut mon = monitor(&[name.bare(), "q", "--count", "2", "--as", "i32", "--json"]);
+    settle(&mut mon, &name);
     q.push(-7).unwrap();
     q.push(9).unwrap();
     let out = finish(mon);
@@ -133,8 +152,8 @@ fn queue_reports_missed_values_when_consumers_and_producers_lap_it() {
     let seg = create(&name);
     let q: Queue<u32> = Queue::create(&seg, "q", 4).unwrap();
     // A slow poll: everything below happens between two reads.
-    let mon = monitor(&[name.as_str(), "q", "--count", "4", "--interval", "1000"]);
-    settle();
+    let mut mon = monitor(&[name.as_str(), "q", "--count", "4", "--interval", "1000"]);
+    settle(&mut mon, &name);
     for v in 0..10 {
         q.push(v).unwrap();
         assert_eq!(q.pop(), Some(v));
@@ -154,8 +173,8 @@ fn ring_values_are_printed_as_written() {
         .producer()
         .unwrap();
     r.push(1).unwrap();
-    let mon = monitor(&[name.as_str(), "r", "--count", "3"]);
-    settle();
+    let mut mon = monitor(&[name.as_str(), "r", "--count", "3"]);
+    settle(&mut mon, &name);
     for v in [10, 20, 30] {
         r.push(v).unwrap();
     }
@@ -167,8 +186,8 @@ fn signal_values_are_printed_on_version_change() {
     let name = ShmName::new("monitor_signal");
     let seg = create(&name);
     let s: Signal<f64> = Signal::create(&seg, "temp", 1.5).unwrap();
-    let mon = monitor(&[name.as_str(), "temp", "--count", "1", "--as", "f64"]);
-    settle();
+    let mut mon = monitor(&[name.as_str(), "temp", "--count", "1", "--as", "f64"]);
+    settle(&mut mon, &name);
     s.set(2.25).unwrap();
     assert_eq!(finish(mon), "version 1: 2.25\n");
 }
@@ -178,8 +197,8 @@ fn array_changes_are_printed_with_their_index() {
     let name = ShmName::new("monitor_array");
     let seg = create(&name);
     let a: Array<u16> = Array::create(&seg, "a", 8).unwrap();
-    let mon = monitor(&[name.as_str(), "a", "--count", "1"]);
-    settle();
+    let mut mon = monitor(&[name.as_str(), "a", "--count", "1"]);
+    settle(&mut mon, &name);
     a.set(3, 77).unwrap();
     assert_eq!(finish(mon), "[3] 77\n");
 }
@@ -189,14 +208,14 @@ fn values_are_read_as_the_type_the_catalog_records() {
     let name = ShmName::new("monitor_catalog");
     let seg = create(&name);
     let a: Array<f32> = Array::create(&seg, "gains", 4).unwrap();
-    let mon = monitor(&[name.as_str(), "gains", "--count", "1"]);
-    settle();
+    let mut mon = monitor(&[name.as_str(), "gains", "--count", "1"]);
+    settle(&mut mon, &name);
     a.set(1, 2.5).unwrap();
     // Without the catalog this would print the bits as a u32 (1075838976).
     assert_eq!(finish(mon), "[1] 2.5\n");
     // `--as` overrides it.
-    let mon = monitor(&[name.as_str(), "gains", "--count", "1", "--as", "u32"]);
-    settle();
+    let mut mon = monitor(&[name.as_str(), "gains", "--count", "1", "--as", "u32"]);
+    settle(&mut mon, &name);
     a.set(2, 1.0).unwrap();
     assert_eq!(finish(mon), "[2] 1065353216\n");
 }
@@ -224,14 +243,28 @@ fn monitor_stops_cleanly_when_its_reader_goes_away() {
     let seg = create(&name);
     let q: Queue<u32> = Queue::create(&seg, "q", 64).unwrap();
     let mut mon = monitor(&[name.as_str(), "q"]);
-    settle();
+    settle(&mut mon, &name);
     q.push(1).unwrap();
-    let mut line = String::new();
-    BufReader::new(mon.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    // Read the first line on a thread, so that a monitor that never prints fails the test
+    // (killing the monitor ends the read) instead of hanging it.
+    let stdout = mon.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut stdout = BufReader::new(stdout);
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        tx.send(line).unwrap();
+        stdout
+    });
+    let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
+        mon.kill().unwrap();
+        panic!(
+            "monitor printed nothing in 20 s: {:?}",
+            mon.wait_with_output()
+        );
+    };
     assert_eq!(line, "1\n");
-    drop(mon.stdout.take()); // as `| head -1` does
+    drop(reader.join().unwrap()); // as `| head -1` does
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut v = 2;
     let status = loop {
@@ -265,8 +298,8 @@ fn streams_and_channels_are_followed_through_their_buffers() {
     let seg = Segment::open_read_only(name.as_str()).unwrap();
     let ring = seg.find("strm_buffer").unwrap().offset();
     drop(seg);
-    let mon = monitor(&[name.as_str(), "strm", "--count", "1", "--as", "i32"]);
-    settle();
+    let mut mon = monitor(&[name.as_str(), "strm", "--count", "1", "--as", "i32"]);
+    settle(&mut mon, &name);
     let file = std::fs::OpenOptions::new()
         .write(true)
         .open(name.path())
