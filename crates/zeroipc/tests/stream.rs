@@ -312,7 +312,9 @@ fn a_ring_lock_kept_by_a_live_process_is_a_stall_not_a_hang() {
 fn window_by_time_separates_bursts_split_by_longer_pauses() {
     let (_name, seg) = fresh("window-by-time-bursts");
     let s: Stream<u32> = Stream::create(&seg, "s", 64).unwrap();
-    let period = Duration::from_millis(250);
+    // Long enough that a burst of a few values, emitted back to back, is read within one
+    // window even on a loaded machine.
+    let period = Duration::from_secs(1);
     // Each window: (count, sum) packed as count << 32 | sum.
     let w = s
         .window_by_time(&seg, "w", period, 0u64, |acc, v| {
@@ -320,22 +322,21 @@ fn window_by_time_separates_bursts_split_by_longer_pauses() {
         })
         .unwrap();
     assert_eq!(w.output().transform_name(), "window");
+    let unpack = |x: u64| (x >> 32, x & 0xffff_ffff);
     let bursts: [&[u32]; 3] = [&[1, 2, 3], &[10, 20], &[100, 200, 300, 400]];
+    let mut got = Vec::new();
     for (i, burst) in bursts.iter().enumerate() {
         for &v in *burst {
             s.emit(v).unwrap();
         }
         if i + 1 < bursts.len() {
-            // A pause well beyond the window: the next burst opens a new one.
-            std::thread::sleep(period * 3);
+            // The pause lasts until this burst's window has closed (not a fixed sleep, which
+            // a held-up stage thread could outlast): the next burst opens a new one.
+            got.push(unpack(w.output().next_timeout(LONG).unwrap()));
         }
     }
     s.close(); // flushes the last, partial window
-    let got: Vec<(u64, u64)> = w
-        .output()
-        .subscribe(LONG)
-        .map(|x| (x >> 32, x & 0xffff_ffff))
-        .collect();
+    got.extend(w.output().subscribe(LONG).map(unpack));
     assert_eq!(got, [(3, 6), (2, 30), (4, 1000)]);
     assert!(w.output().is_closed());
     w.join().unwrap();

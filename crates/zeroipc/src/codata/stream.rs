@@ -1098,8 +1098,9 @@ impl<T: Element> Stream<T> {
     /// `period` later. Every value read while it is open is folded into an accumulator that
     /// starts at `init` (`acc = f(acc, v)`); when the window closes the accumulator is emitted
     /// (at most ~10 ms late, the stage's poll interval) and the next value opens a new window.
-    /// So values separated by a pause longer than `period` never share a window, and **an
-    /// empty window emits nothing**: a quiet input produces no output at all.
+    /// Time is the stage's: a value belongs to the window open when the stage reads it. So
+    /// values the stage reads more than `period` apart never share a window, and **an empty
+    /// window emits nothing**: a quiet input produces no output at all.
     ///
     /// **Output shape.** The output is the accumulator type `A`, any [`Element`], so it stays
     /// plain-old-data: a count (`0u64, |n, _| n + 1`), a sum, a maximum, or a
@@ -1154,16 +1155,15 @@ impl<T: Element> Stream<T> {
                     end.saturating_duration_since(Instant::now())
                         .min(STAGE_POLL)
                 });
-                let closed = match input.next_timeout(wait) {
-                    Ok(v) => {
-                        let (acc, end) = open.unwrap_or_else(|| (init, Instant::now() + period));
-                        open = Some((f(acc, v), end));
-                        false
-                    }
-                    Err(StreamError::Timeout) => false,
-                    Err(StreamError::Closed) => true,
+                let (value, closed) = match input.next_timeout(wait) {
+                    Ok(v) => (Some(v), false),
+                    Err(StreamError::Timeout) => (None, false),
+                    Err(StreamError::Closed) => (None, true),
                     Err(e) => return Err(e),
                 };
+                // The window is closed (and emitted) before the value just read is folded:
+                // a value read after the window's end opens the next window, even when this
+                // thread was held up past the end.
                 let due = open.as_ref().is_some_and(|&(_, end)| Instant::now() >= end);
                 if due || closed {
                     if let Some((acc, _)) = open.take() {
@@ -1171,6 +1171,10 @@ impl<T: Element> Stream<T> {
                             return Ok(());
                         }
                     }
+                }
+                if let Some(v) = value {
+                    let (acc, end) = open.unwrap_or_else(|| (init, Instant::now() + period));
+                    open = Some((f(acc, v), end));
                 }
                 if closed {
                     return Ok(());
