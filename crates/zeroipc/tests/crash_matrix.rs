@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use common::{ShmName, child_role, spawn_child_with};
 use zeroipc::fault::{CRASH_AT_ENV, POINTS};
 use zeroipc::structures::{
-    Map, MapError, Pool, PoolError, Queue, QueuePopError, QueuePushError, Ring, Set, Stack,
+    Array, Map, MapError, Pool, PoolError, Queue, QueuePopError, QueuePushError, Ring, Set, Stack,
     StackError, StackPushError,
 };
 use zeroipc::sync::{Barrier, Mutex, Once, OnceOutcome, RwLock, Semaphore};
@@ -840,26 +840,42 @@ fn barrier_check_dead_arrival(d: Dead<'_>) {
 }
 
 fn barrier2_setup(seg: &Segment) {
-    let b = Barrier::create(seg, "b", 2).unwrap();
-    // The survivor arrives first, on a thread that outlives setup; the child is the last.
+    Barrier::create(seg, "b", 2).unwrap();
+    Array::<u32>::create(seg, "up", 1).unwrap();
+    // The survivor arrives first, on a thread that outlives setup, once the child is up (so
+    // that its timeout does not run while the child starts); the child is the last.
     let name = seg.name().to_string();
     let waiter = std::thread::spawn(move || {
         let seg = Segment::open(&name).unwrap();
         let b = Barrier::open(&seg, "b").unwrap();
+        let up = Array::<u32>::open(&seg, "up").unwrap();
+        let t0 = Instant::now();
+        while up.get(0) != Some(1) {
+            assert!(t0.elapsed() < DEADLINE, "the child did not start");
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let t0 = Instant::now();
         let r = b.wait_timeout(RELEASER_WAIT).map(|r| r.is_leader());
         (r, t0.elapsed())
     });
-    let t0 = Instant::now();
-    while b.arrived() != Ok(1) {
-        assert!(t0.elapsed() < DEADLINE, "the waiter did not arrive");
-        std::thread::sleep(Duration::from_millis(1));
-    }
     *WAITER.lock().unwrap() = Some(waiter);
 }
 
-/// The surviving waiter's timeout in the dead-releaser row: long enough for the child to
-/// start and arrive; the survivor is never woken, so the row takes this long.
+/// Child of the dead-releaser row: says it is up, then arrives last, after the survivor.
+fn barrier_child_wait_last(seg: &Segment) {
+    let b = Barrier::open(seg, "b").unwrap();
+    Array::<u32>::open(seg, "up").unwrap().set(0, 1).unwrap();
+    let t0 = Instant::now();
+    while b.arrived() != Ok(1) {
+        assert!(t0.elapsed() < DEADLINE, "the survivor did not arrive");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = b.wait_timeout(Duration::from_secs(30));
+}
+
+/// The surviving waiter's timeout in the dead-releaser row: from its arrival, which comes
+/// once the child is up, long enough for the child to arrive after it; the survivor is never
+/// woken, so the row takes this long.
 const RELEASER_WAIT: Duration = Duration::from_secs(3);
 
 type WaiterResult = (Result<bool, WaitError>, Duration);
@@ -892,4 +908,4 @@ fn barrier_check_dead_releaser(d: Dead<'_>) {
 }
 
 crash_case! { barrier_wait_after_arrive, "barrier.wait.after_arrive", barrier3_setup, barrier_child_wait, barrier_check_dead_arrival }
-crash_case! { barrier_wait_before_release, "barrier.wait.before_release", barrier2_setup, barrier_child_wait, barrier_check_dead_releaser }
+crash_case! { barrier_wait_before_release, "barrier.wait.before_release", barrier2_setup, barrier_child_wait_last, barrier_check_dead_releaser }

@@ -475,8 +475,12 @@ fn await_does_not_busy_poll_the_executor() {
     let (_name, seg) = fresh("await_does_not_busy_poll_the_executor");
     let f: Future<u64> = Future::create(&seg, "f").unwrap();
     let setter = f.clone();
+    // The setter answers only after the first poll came back pending (not after a fixed
+    // sleep, which a loaded machine can outlast before the first poll).
+    let (first_poll_done, pending) = std::sync::mpsc::channel::<()>();
     let t = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(200));
+        pending.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
         setter.set_value(5).unwrap();
     });
     let count = Arc::new(Count(AtomicUsize::new(0), std::thread::current()));
@@ -489,6 +493,9 @@ fn await_does_not_busy_poll_the_executor() {
         polls += 1;
         if let Poll::Ready(v) = wait.as_mut().poll(&mut cx) {
             break v;
+        }
+        if polls == 1 {
+            first_poll_done.send(()).unwrap();
         }
         assert!(t0.elapsed() < WAIT, "never woken");
         // Poll again only when woken (or on a rare spurious unpark).

@@ -124,13 +124,16 @@ fn monitor_wait_timeout_gives_up_on_a_mutex_that_is_never_released() {
     let seg = segment(&name);
     let m = Monitor::create(&seg, "mon").unwrap();
     let mtx = seg.find("mon_mtx").unwrap();
+    let mtx_handle = Mutex::open(&seg, "mon_mtx").unwrap();
     std::thread::scope(|s| {
+        // The stranger must take the mutex while the waiter waits for a notification; the
+        // long timeout leaves this thread a second to do so, however loaded the machine.
         let waiter = s.spawn(|| {
             let g = m.lock().unwrap();
-            m.wait_timeout(g, Duration::from_millis(50)).map(|_| ())
+            m.wait_timeout(g, Duration::from_secs(1)).map(|_| ())
         });
-        // Once the waiter is counted it has let go of the mutex: a stranger takes it.
-        while m.waiting().unwrap() == 0 {
+        // The waiter is counted before it lets go of the mutex: wait for both.
+        while m.waiting().unwrap() == 0 || mtx_handle.is_locked().unwrap() {
             std::thread::yield_now();
         }
         poke(&name, mtx.offset(), &0_u32.to_le_bytes()); // count 0: locked, owner unknown

@@ -297,6 +297,7 @@ fn queue_works_across_the_2_pow_32_wraparound() {
     // Two producer and two consumer threads across the wrap.
     let q: Queue<u64> = Queue::create_at_position(&seg, "w2", 4, u32::MAX - 3000).unwrap();
     const N: u64 = 20_000;
+    const END: u64 = u64::MAX;
     let deadline = Instant::now() + Duration::from_secs(60);
     let producers: Vec<_> = (0..2u64)
         .map(|id| {
@@ -314,22 +315,25 @@ fn queue_works_across_the_2_pow_32_wraparound() {
             std::thread::spawn(move || {
                 let mut got = Vec::new();
                 let mut last = [None::<u64>; 2];
+                // Until an end marker: stopping on a quiet spell instead would let a consumer
+                // quit while a starved producer still has items for it.
                 loop {
-                    match q.pop_timeout(Duration::from_millis(200)) {
-                        Ok(v) => {
-                            let (id, i) = ((v >> 32) as usize, v & 0xFFFF_FFFF);
-                            assert!(last[id].is_none_or(|l| l < i), "per-producer FIFO");
-                            last[id] = Some(i);
-                            got.push(v);
-                        }
-                        Err(QueuePopError::Timeout) => return got,
-                        Err(e) => panic!("{e}"),
+                    let v = q.pop_deadline(deadline).unwrap();
+                    if v == END {
+                        return got;
                     }
+                    let (id, i) = ((v >> 32) as usize, v & 0xFFFF_FFFF);
+                    assert!(last[id].is_none_or(|l| l < i), "per-producer FIFO");
+                    last[id] = Some(i);
+                    got.push(v);
                 }
             })
         })
         .collect();
     producers.into_iter().for_each(|p| p.join().unwrap());
+    for _ in 0..2 {
+        q.push_deadline(END, deadline).unwrap();
+    }
     let mut all: Vec<u64> = consumers
         .into_iter()
         .flat_map(|c| c.join().unwrap())

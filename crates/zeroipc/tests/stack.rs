@@ -319,25 +319,32 @@ fn threads_push_and_pop_a_multiset() {
             })
         })
         .collect();
+    // Poppers stop once the pushers are done and the stack is empty (not after a quiet
+    // spell, which a starved pusher could outlast while the stack stays full).
+    let pushed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let poppers: Vec<_> = (0..2)
         .map(|_| {
             let s = s.clone();
+            let pushed = pushed.clone();
             std::thread::spawn(move || {
                 let mut got = Vec::new();
-                let mut idle = Instant::now();
-                while idle.elapsed() < Duration::from_millis(300) {
-                    if let Some(v) = s.pop().unwrap() {
-                        got.push(v);
-                        idle = Instant::now();
-                    } else {
-                        std::thread::yield_now();
+                loop {
+                    // ORDERING: Acquire pairs with the Release store after the pushers
+                    // joined: every push happened before a `true` seen here.
+                    let done = pushed.load(std::sync::atomic::Ordering::Acquire);
+                    match s.pop().unwrap() {
+                        Some(v) => got.push(v),
+                        None if done => return got,
+                        None => std::thread::yield_now(),
                     }
+                    assert!(Instant::now() < deadline);
                 }
-                got
             })
         })
         .collect();
     pushers.into_iter().for_each(|p| p.join().unwrap());
+    // ORDERING: Release pairs with the poppers' Acquire load (see there).
+    pushed.store(true, std::sync::atomic::Ordering::Release);
     let mut all: Vec<u32> = poppers
         .into_iter()
         .flat_map(|p| p.join().unwrap())
