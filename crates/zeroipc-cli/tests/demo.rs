@@ -67,23 +67,36 @@ fn ctrl_c_stops_every_demo_process_and_removes_the_segment() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_zeroipc"))
         .arg("demo")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
         .expect("spawn zeroipc demo");
     let pgid = child.id();
-    // The demo names its segment after its pid. Wait until it exists, then interrupt.
+    // The demo names its segment after its pid. Interrupt it once it says it created the
+    // segment (the line comes after its Ctrl-C handler is in place), and once its children
+    // run. A thread reads the demo's output to the end, so the demo never blocks on the pipe.
     let segment = format!("zeroipc-demo-{pgid}");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return; // the test stopped listening; keep nothing
+            }
+        }
+    });
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !demo_segments().contains(&segment) {
-        assert!(
-            Instant::now() < deadline,
-            "the demo never created {segment}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
+    let mut started = 0;
+    while started < 3 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .expect("the demo said it started its three processes");
+        started += usize::from(line.contains("started the"));
     }
-    std::thread::sleep(Duration::from_millis(300));
+    assert!(demo_segments().contains(&segment), "{segment} exists");
     let sent = Command::new("kill")
         .args(["-INT", "--", &format!("-{pgid}")])
         .status()

@@ -13,6 +13,8 @@
 
 use std::io::Write;
 use std::process::{Child, Command};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use zeroipc::codata::channel::{Channel, RecvError};
@@ -72,11 +74,28 @@ fn say(out: &mut impl Write, who: &str, what: impl std::fmt::Display) -> Result<
 
 fn parent(out: &mut impl Write) -> Result<(), CliError> {
     let name = format!("/zeroipc-demo-{}", std::process::id());
+    // Remove the segment however we leave: normal exit, error, or Ctrl-C. The handler is in
+    // place before the segment exists, so no Ctrl-C can leave it behind; it removes the
+    // segment only once we created it (never one of the same name that someone else made).
+    let created = Arc::new(AtomicBool::new(false));
+    let (on_interrupt, ours) = (name.clone(), created.clone());
+    ctrlc::set_handler(move || {
+        // ORDERING: Acquire pairs with the Release store after `create_new`.
+        if ours.load(Ordering::Acquire) {
+            let _ = Segment::unlink(&on_interrupt);
+            eprintln!("\nzeroipc: demo interrupted; removed {on_interrupt}");
+        } else {
+            eprintln!("\nzeroipc: demo interrupted");
+        }
+        std::process::exit(130);
+    })
+    .map_err(err)?;
     let seg = SegmentOptions::new()
         .size(1 << 20)
         .create_new(&name)
         .map_err(err)?;
-    // Remove the segment however we leave: normal exit, error, or Ctrl-C.
+    // ORDERING: Release pairs with the handler's Acquire load: it sees a created segment.
+    created.store(true, Ordering::Release);
     struct Cleanup(String);
     impl Drop for Cleanup {
         fn drop(&mut self) {
@@ -84,13 +103,6 @@ fn parent(out: &mut impl Write) -> Result<(), CliError> {
         }
     }
     let _cleanup = Cleanup(name.clone());
-    let on_interrupt = name.clone();
-    ctrlc::set_handler(move || {
-        let _ = Segment::unlink(&on_interrupt);
-        eprintln!("\nzeroipc: demo interrupted; removed {on_interrupt}");
-        std::process::exit(130);
-    })
-    .map_err(err)?;
 
     let celsius: Stream<f64> = Stream::create(&seg, "celsius", 64).map_err(err)?;
     let averages: Channel<f64> = Channel::create(&seg, "averages", 8).map_err(err)?;
