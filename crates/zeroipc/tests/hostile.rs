@@ -364,6 +364,7 @@ fn seals_cannot_be_added_to_a_shm_object_and_reservation_does_not_stop_a_shrink(
 #[test]
 fn a_reader_touching_cut_off_pages_dies_by_sigbus() {
     const TEST: &str = "a_reader_touching_cut_off_pages_dies_by_sigbus";
+    const READY: u64 = 0xC0DE;
     if let Some(name) = child_role("toucher") {
         // No core file for the expected crash.
         rustix::process::setrlimit(
@@ -377,6 +378,7 @@ fn a_reader_touching_cut_off_pages_dies_by_sigbus() {
         let seg = Segment::open(&name).unwrap();
         let big = Array::<u64>::open(&seg, "big").unwrap();
         assert_eq!(big.get(6999), Some(0x5A5A));
+        big.set(0, READY).unwrap(); // opened: the parent may truncate now
         let path = format!("/dev/shm{name}");
         let t0 = Instant::now();
         while std::fs::metadata(&path).unwrap().len() == SHRINK_SIZE {
@@ -388,15 +390,13 @@ fn a_reader_touching_cut_off_pages_dies_by_sigbus() {
         unreachable!("reading a cut-off page did not raise SIGBUS");
     }
     let name = ShmName::new(TEST);
-    drop(segment_with_a_large_array(&name));
+    let seg = segment_with_a_large_array(&name);
     let child = spawn_child(TEST, "toucher", &name);
-    // Truncate once the child maps the segment.
-    wait_until("the child to map the segment", || {
-        inspect::segment_users(name.as_str())
-            .unwrap()
-            .mapped_by
-            .contains(&child.id())
-    });
+    // Truncate once the child has opened the array (a truncation before its `open` would be
+    // refused with a typed error instead, as the test above shows). Element 0 is in the
+    // first page, which the truncation keeps; nothing here reads the array afterwards.
+    let big = Array::<u64>::open(&seg, "big").unwrap();
+    wait_until("the child to open the array", || big.get(0) == Some(READY));
     std::fs::OpenOptions::new()
         .write(true)
         .open(name.path())
@@ -409,6 +409,7 @@ fn a_reader_touching_cut_off_pages_dies_by_sigbus() {
         Some(Signal::BUS.as_raw()),
         "expected death by SIGBUS, got {status}"
     );
+    drop(seg); // unmaps without touching the cut-off pages
 }
 
 fn wait_status(mut child: Child) -> std::process::ExitStatus {
