@@ -611,11 +611,13 @@ fn monitor_timed_out_waiters_leave_no_permits_behind() {
         for _ in 0..3 {
             s.spawn(|| {
                 let g = mon.lock().unwrap();
-                let (_g, _timed_out) = mon.wait_timeout(g, Duration::from_millis(30)).unwrap();
+                let (_g, _timed_out) = mon.wait_timeout(g, Duration::from_millis(300)).unwrap();
             });
         }
-        // Notify while some may be timing out.
-        std::thread::sleep(Duration::from_millis(25));
+        // Notify while some may be timing out. (A waiter claimed by a notify waits for its
+        // permit for the shorter of 100 ms and its timeout: a long timeout gives this thread
+        // the full 100 ms between claiming and releasing, however loaded the machine.)
+        std::thread::sleep(Duration::from_millis(295));
         mon.notify_all().unwrap();
         mon.notify_all().unwrap();
     });
