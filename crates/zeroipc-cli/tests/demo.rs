@@ -73,9 +73,9 @@ fn ctrl_c_stops_every_demo_process_and_removes_the_segment() {
         .spawn()
         .expect("spawn zeroipc demo");
     let pgid = child.id();
-    // The demo names its segment after its pid. Interrupt it once it says it created the
-    // segment (the line comes after its Ctrl-C handler is in place), and once its children
-    // run. A thread reads the demo's output to the end, so the demo never blocks on the pipe.
+    // The demo names its segment after its pid. Interrupt it once it says it started its
+    // three processes: by then its Ctrl-C handler is in place and the segment exists. A
+    // thread reads the demo's output to the end, so the demo never blocks on the pipe.
     let segment = format!("zeroipc-demo-{pgid}");
     let stdout = child.stdout.take().expect("stdout");
     let (tx, lines) = std::sync::mpsc::channel();

@@ -426,18 +426,18 @@ fn stale_lists_and_removes_a_segment_whose_user_exited() {
     assert!(!name.path().exists());
 }
 
-/// The sum of the sleeper counters in the segment's waiter registry (docs: `u32` pairs);
-/// 0 while the registry does not exist. Maps the segment only for the read.
+/// The sleepers registered in the segment's waiter registry, as `inspect` reads them; 0
+/// while the registry does not exist. Maps the segment only for the read.
 fn registered_sleepers(name: &ShmName) -> u64 {
+    use zeroipc::inspect::{Kind, classify};
     let seg = Segment::open_read_only(name.as_str()).unwrap();
     let Ok(e) = seg.find("__zeroipc_waiters") else {
         return 0;
     };
-    let bytes = seg.read_bytes(e.offset(), e.size()).unwrap();
-    bytes
-        .chunks_exact(4)
-        .map(|w| u64::from(u32::from_le_bytes(w.try_into().unwrap())))
-        .sum()
+    match classify(&seg, &e) {
+        Kind::WaiterRegistry { sleepers, .. } => sleepers,
+        other => panic!("__zeroipc_waiters is {other:?}"),
+    }
 }
 
 #[test]

@@ -321,7 +321,9 @@ fn threads_push_and_pop_a_multiset() {
         .collect();
     // Poppers stop once the pushers are done and the stack is empty (not after a quiet
     // spell, which a starved pusher could outlast while the stack stays full).
-    let pushed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let pushed = Arc::new(AtomicBool::new(false));
     let poppers: Vec<_> = (0..2)
         .map(|_| {
             let s = s.clone();
@@ -331,7 +333,7 @@ fn threads_push_and_pop_a_multiset() {
                 loop {
                     // ORDERING: Acquire pairs with the Release store after the pushers
                     // joined: every push happened before a `true` seen here.
-                    let done = pushed.load(std::sync::atomic::Ordering::Acquire);
+                    let done = pushed.load(Ordering::Acquire);
                     match s.pop().unwrap() {
                         Some(v) => got.push(v),
                         None if done => return got,
@@ -344,7 +346,7 @@ fn threads_push_and_pop_a_multiset() {
         .collect();
     pushers.into_iter().for_each(|p| p.join().unwrap());
     // ORDERING: Release pairs with the poppers' Acquire load (see there).
-    pushed.store(true, std::sync::atomic::Ordering::Release);
+    pushed.store(true, Ordering::Release);
     let mut all: Vec<u32> = poppers
         .into_iter()
         .flat_map(|p| p.join().unwrap())
