@@ -135,6 +135,11 @@ pub use sync::{LockError, OwnerDead, ReleaseError, WaitError};
 
 pub use layout::{FORMAT_VERSION, MAGIC};
 
+/// How long a peer may stay mid-operation (a half-written slot, a held internal lock, a
+/// counted waiter that never leaves) before an operation reports it as stalled, unless the
+/// handle was given another bound with `with_stall_timeout`. The one default of the crate.
+pub const DEFAULT_STALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A value that can be copied into and out of shared memory: plain old data with no
 /// invalid bit patterns and no pointers. Derive zerocopy's traits to implement it.
 pub trait Element:
