@@ -316,3 +316,75 @@ fn a_blank_entry_counted_before_it_is_written_is_skipped() {
     let seg = Segment::open(name.as_str()).unwrap();
     assert_eq!(seg.entries().unwrap().len(), 2);
 }
+
+/// Issue #17: one name rule for entries. The empty name is refused by create, find and open
+/// alike (before, create accepted it and the catalog then reported the record as corrupt).
+#[test]
+fn the_empty_entry_name_is_refused_everywhere() {
+    use zeroipc::structures::Array;
+    let name = ShmName::new("empty_entry_name");
+    let seg = SegmentOptions::new()
+        .size(64 * 1024)
+        .create_new(name.as_str())
+        .unwrap();
+    let created = Array::<u32>::create(&seg, "", 4).unwrap_err();
+    assert!(
+        matches!(
+            created,
+            zeroipc::StructureError::Table(TableError::InvalidName { len: 0, .. })
+        ),
+        "{created}"
+    );
+    assert!(matches!(
+        seg.find(""),
+        Err(TableError::InvalidName { len: 0, .. })
+    ));
+    let opened = Array::<u32>::open(&seg, "").unwrap_err();
+    assert!(
+        matches!(
+            opened,
+            zeroipc::StructureError::Table(TableError::InvalidName { len: 0, .. })
+        ),
+        "{opened}"
+    );
+    // Nothing was allocated: the catalog (the table's first entry) is all there is, and it
+    // reads back without complaint.
+    assert_eq!(seg.entries().unwrap().len(), 1);
+    let catalog = seg.catalog().unwrap().unwrap();
+    assert!(catalog.records.is_empty() && catalog.problems.is_empty());
+}
+
+/// Issue #17: glibc's `shm_open` (which C++ and C use) accepts 255 characters after the
+/// slash; so do we, instead of failing with a bare `ENAMETOOLONG` from the OS.
+#[test]
+fn a_255_character_segment_name_works_as_in_cpp() {
+    struct Unlink(String);
+    impl Drop for Unlink {
+        fn drop(&mut self) {
+            let _ = Segment::unlink(&self.0);
+        }
+    }
+    let base = ShmName::new("long_name");
+    let pad = 256 - base.as_str().len();
+    let long = Unlink(format!("{}{}", base.as_str(), "x".repeat(pad)));
+    assert_eq!(long.0.len(), 256, "a slash and 255 characters");
+    let seg = SegmentOptions::new()
+        .catalog(false)
+        .size(64 * 1024)
+        .create_new(&long.0)
+        .unwrap();
+    assert_eq!(seg.name(), long.0);
+    assert!(std::path::Path::new("/dev/shm").join(&long.0[1..]).exists());
+    assert_eq!(Segment::open(&long.0).unwrap().name(), long.0);
+    Segment::unlink(&long.0).unwrap();
+    assert!(matches!(
+        Segment::open(&long.0),
+        Err(OpenError::NotFound { .. })
+    ));
+    // One more character is refused by name, before the OS is asked.
+    let too_long = format!("{}x", long.0);
+    assert!(matches!(
+        SegmentOptions::new().catalog(false).create_new(&too_long),
+        Err(CreateError::InvalidName { .. })
+    ));
+}

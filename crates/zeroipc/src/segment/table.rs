@@ -53,9 +53,10 @@ pub(crate) fn find(
     Ok(None)
 }
 
-/// Checks an entry name: at most 31 bytes, no NUL.
+/// Checks an entry name: 1 to 31 bytes, no NUL. The one name rule: create, open and find
+/// all call it, and the type catalog refuses records whose name breaks it.
 pub(crate) fn check_entry_name(name: &str) -> Result<(), TableError> {
-    if name.len() > MAX_ENTRY_NAME_LEN || name.contains('\0') {
+    if name.is_empty() || name.len() > MAX_ENTRY_NAME_LEN || name.contains('\0') {
         return Err(TableError::InvalidName {
             name: name.to_owned(),
             len: name.len(),

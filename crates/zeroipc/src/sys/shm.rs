@@ -23,6 +23,16 @@ pub(crate) enum Access {
     ReadWrite,
 }
 
+/// `name` without its leading slashes, as `shm_open(3)` reads it.
+///
+/// rustix's raw backend refuses any name longer than `NAME_MAX` (255) *counting* the leading
+/// slash, then strips the slash itself; glibc (which C++ and C use) strips first and accepts
+/// 255 characters after it. Handing rustix the bare name gives glibc's limit, so a name C++
+/// can open we can open too (issue #17).
+fn bare(name: &str) -> &str {
+    name.trim_start_matches('/')
+}
+
 impl Shm {
     /// `shm_open(name, O_CREAT | O_EXCL | O_RDWR, mode)`, then `fchmod(mode)` so the object
     /// gets exactly `mode` whatever the umask.
@@ -32,7 +42,7 @@ impl Shm {
     #[doc(alias = "shm_open")]
     pub(crate) fn create_exclusive(name: &str, mode: u32) -> io::Result<Self> {
         let fd = rustix::shm::open(
-            name,
+            bare(name),
             OFlags::CREATE | OFlags::EXCL | OFlags::RDWR,
             Mode::from_raw_mode(mode),
         )?;
@@ -56,7 +66,7 @@ impl Shm {
         };
         let extra = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOFOLLOW;
         let flags = flags | OFlags::from_bits_retain(extra.bits());
-        let fd = rustix::shm::open(name, flags, Mode::empty())?;
+        let fd = rustix::shm::open(bare(name), flags, Mode::empty())?;
         let st = rustix::fs::fstat(&fd)?;
         if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
             return Err(io::Error::new(
@@ -70,7 +80,7 @@ impl Shm {
     /// `shm_unlink(name)`.
     #[doc(alias = "shm_unlink")]
     pub(crate) fn unlink(name: &str) -> io::Result<()> {
-        Ok(rustix::shm::unlink(name)?)
+        Ok(rustix::shm::unlink(bare(name))?)
     }
 
     /// The object's current size in bytes (`fstat().st_size`).
