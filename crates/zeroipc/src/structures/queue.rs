@@ -262,6 +262,11 @@ impl<T: Element> Queue<T> {
     /// Creates an empty queue named `name` with room for `capacity` elements, rounded up to
     /// a power of two and to at least 2.
     ///
+    /// If the segment has no waiter registry yet (`__zeroipc_waiters`, see the
+    /// [module docs](crate::structures::queue), "Blocking"), this adds it too, right after the queue's entry:
+    /// the registry is only ever created here, never by a blocking pop or push. If the table
+    /// or segment has no room left for it, the queue is still created and its sleepers poll.
+    ///
     /// # Errors
     ///
     /// [`StructureError::InvalidCapacity`] for 0 or more than 2^30 slots;
