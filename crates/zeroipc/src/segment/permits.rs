@@ -19,9 +19,10 @@
 //! 64 slots, whatever `max_entries` is: one per (process, semaphore) pair that ever took a
 //! permit, freed again once that process is dead and holds nothing.
 //!
-//! It is created **with the first semaphore**: [`Semaphore::create`](crate::sync::Semaphore::create)
-//! adds it (under the allocation lock, right after the semaphore's own entry) if the segment
-//! has none; the Event and Monitor semaphores, which never record, do not. Nothing else ever
+//! It is created **with the first semaphore**:
+//! [`Semaphore::create`](crate::sync::Semaphore::create) adds it (under the allocation lock,
+//! right after the semaphore's own entry) if the segment has none; the Event and Monitor
+//! semaphores, which never record, do not. Nothing else ever
 //! adds it: an acquire or release only *looks it up*, so zeroipc never writes the table of a
 //! segment at an arbitrary moment (an upstream creator allocates without any lock, and a
 //! concurrent table write could lose its entry), and a segment whose semaphores all come from

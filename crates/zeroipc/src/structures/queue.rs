@@ -263,9 +263,10 @@ impl<T: Element> Queue<T> {
     /// a power of two and to at least 2.
     ///
     /// If the segment has no waiter registry yet (`__zeroipc_waiters`, see the
-    /// [module docs](crate::structures::queue), "Blocking"), this adds it too, right after the queue's entry:
-    /// the registry is only ever created here, never by a blocking pop or push. If the table
-    /// or segment has no room left for it, the queue is still created and its sleepers poll.
+    /// [module docs](crate::structures::queue), "Blocking"), this adds it too, right after
+    /// the queue's entry: the registry is only ever created here, never by a blocking pop or
+    /// push. If the table or segment has no room left for it, the queue is still created and
+    /// its sleepers poll.
     ///
     /// # Errors
     ///
