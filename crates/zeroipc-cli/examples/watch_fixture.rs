@@ -9,7 +9,8 @@
 //! zeroipc watch /demo
 //! ```
 //!
-//! Adding prints one line per entry, `<name> <kind>`: what `zeroipc watch` must show.
+//! Adding prints one line per entry, `<name> <kind>`: what `zeroipc watch` must show (the
+//! queue brings zeroipc's waiter registry, `__zeroipc_waiters`, with it).
 
 use std::error::Error;
 use std::time::{Duration, Instant};
@@ -56,6 +57,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         "undo stack",
     ] {
         println!("{line}");
+    }
+    // The waiter registry came with the first queue (docs/EXTENSIONS.md).
+    if seg.find("__zeroipc_waiters").is_ok() {
+        println!("__zeroipc_waiters waiter_registry");
     }
     Ok(())
 }

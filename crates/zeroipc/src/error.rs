@@ -463,7 +463,8 @@ impl fmt::Display for TableError {
                 write!(
                     f,
                     "the table is full ({max_entries} entries; in a segment zeroipc created, \
-                     one is its type catalog unless SegmentOptions::catalog(false))"
+                     one is its type catalog unless SegmentOptions::catalog(false); the first \
+                     Queue and the first Semaphore zeroipc creates add one registry each)"
                 )
             }
             Self::OutOfSpace {

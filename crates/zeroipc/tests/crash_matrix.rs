@@ -762,7 +762,7 @@ fn semaphore_setup_dead_holder(seg: &Segment) {
     use std::os::unix::fs::FileExt;
     let s = Semaphore::create(seg, "sem", 0, 1).unwrap();
     let other = Semaphore::create(seg, "other", 1, 1).unwrap();
-    other.acquire().unwrap(); // creates the registry
+    other.acquire().unwrap(); // takes slot 0 of the registry the creates added
     let mut c = std::process::Command::new("true").spawn().unwrap();
     let dead = c.id();
     c.wait().unwrap();

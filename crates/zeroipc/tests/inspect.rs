@@ -328,8 +328,8 @@ proptest::proptest! {
 }
 
 #[test]
-fn the_waiter_registry_created_by_a_blocking_pop_is_recognised() {
-    use std::time::Duration;
+fn the_waiter_registry_created_with_a_queue_is_recognised() {
+    use std::time::{Duration, Instant};
     use zeroipc::inspect::{Kind, classify};
     use zeroipc::structures::Queue;
     let name = common::ShmName::new("waiter_registry");
@@ -339,27 +339,31 @@ fn the_waiter_registry_created_by_a_blocking_pop_is_recognised() {
         .create_new(name.as_str())
         .unwrap();
     let q: Queue<u32> = Queue::create(&seg, "q", 4).unwrap();
-    assert!(
-        seg.find("__zeroipc_waiters").is_err(),
-        "non-blocking use adds no entry"
-    );
-    // A blocking pop that has to sleep registers itself (and creates the registry). It
-    // spins a little first; the timeout leaves room for that on a loaded machine.
-    assert!(q.pop_timeout(Duration::from_millis(300)).is_err());
+    // The registry comes with the queue's create (never with a blocking pop).
     let e = seg.find("__zeroipc_waiters").unwrap();
     assert_eq!(e.size(), 8 * 64);
-    assert_eq!(
-        classify(&seg, &e),
-        Kind::WaiterRegistry {
-            slots: 64,
-            sleepers: 0
-        },
-        "the sleeper left when its pop timed out"
-    );
+    let registry = |sleepers| Kind::WaiterRegistry {
+        slots: 64,
+        sleepers,
+    };
+    assert_eq!(classify(&seg, &e), registry(0));
+    // A blocked pop registers in it while it sleeps, and leaves when it returns.
+    let q2 = q.clone();
+    let popper = std::thread::spawn(move || q2.pop_timeout(Duration::from_secs(60)));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while classify(&seg, &e) != registry(1) {
+        assert!(Instant::now() < deadline, "the pop never registered");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    q.push(7).unwrap();
+    assert_eq!(popper.join().unwrap().unwrap(), 7);
+    assert_eq!(classify(&seg, &e), registry(0), "the sleeper left");
+    let entries = seg.header().unwrap().entry_count;
+    assert_eq!(entries, 2, "q and the registry, nothing added at run time");
 }
 
 #[test]
-fn the_permit_registry_created_by_a_semaphore_acquire_is_recognised() {
+fn the_permit_registry_created_with_a_semaphore_is_recognised() {
     use zeroipc::inspect::{Kind, classify};
     use zeroipc::sync::Semaphore;
     let name = common::ShmName::new("permit_registry");
@@ -369,13 +373,14 @@ fn the_permit_registry_created_by_a_semaphore_acquire_is_recognised() {
         .create_new(name.as_str())
         .unwrap();
     let s = Semaphore::create(&seg, "s", 2, 2).unwrap();
-    assert!(
-        seg.find("__zeroipc_permits").is_err(),
-        "creating a semaphore adds no entry"
+    // The registry comes with the semaphore's create (never with an acquire).
+    let e = seg.find("__zeroipc_permits").unwrap();
+    assert_eq!(
+        classify(&seg, &e),
+        Kind::PermitRegistry { used: 0, held: 0 }
     );
     s.acquire().unwrap();
     s.acquire().unwrap();
-    let e = seg.find("__zeroipc_permits").unwrap();
     assert_eq!(e.size(), 16 * 64);
     assert_eq!(
         classify(&seg, &e),

@@ -725,10 +725,8 @@ fn semaphore_permits_of_a_killed_holder_are_reclaimed_by_an_untimed_acquire() {
     let name = ShmName::new("sem_reclaim");
     let seg = create(&name);
     let s = Semaphore::create(&seg, "s", 2, 2).unwrap();
-    assert!(
-        seg.find(PERMITS_ENTRY).is_err(),
-        "no registry before any acquire"
-    );
+    // The registry comes with the semaphore's create (never with an acquire), all free.
+    assert_eq!(permit_slot(&seg, 0), [0; 4], "created with the semaphore");
     let mut child = spawn_child(
         "semaphore_permits_of_a_killed_holder_are_reclaimed_by_an_untimed_acquire",
         "holder",
@@ -736,7 +734,7 @@ fn semaphore_permits_of_a_killed_holder_are_reclaimed_by_an_untimed_acquire() {
     );
     let pid = child.id();
     wait_for("the child's two permits", || {
-        s.count().unwrap() == 0 && seg.find(PERMITS_ENTRY).is_ok() && permit_slot(&seg, 0)[2] == 2
+        s.count().unwrap() == 0 && permit_slot(&seg, 0)[2] == 2
     });
     assert_eq!(permit_slot(&seg, 0), [pid, s.entry().index(), 2, 0]);
 
@@ -784,7 +782,7 @@ fn semaphore_corrupt_permit_registry_never_panics_or_over_releases() {
     let seg = create(&name);
     let s = Semaphore::create(&seg, "s", 0, 2).unwrap();
     let t = Semaphore::create(&seg, "t", 1, 1).unwrap();
-    t.acquire().unwrap(); // creates the registry; our slot 0 records `t`
+    t.acquire().unwrap(); // our slot 0 (of the registry `s`'s create added) records `t`
     assert_eq!(
         permit_slot(&seg, 0),
         [std::process::id(), t.entry().index(), 1, 0]
@@ -844,10 +842,14 @@ fn semaphore_without_holder_tracking_records_and_reclaims_nothing() {
         .without_holder_tracking();
     s.acquire().unwrap();
     s.release().unwrap();
-    assert!(
-        seg.find(PERMITS_ENTRY).is_err(),
-        "no registry for untracked use"
-    );
+    // The registry came with the create (another handle may track); this one took no slot.
+    for slot in 0..64 {
+        assert_eq!(
+            permit_slot(&seg, slot),
+            [0; 4],
+            "slot {slot}: untracked use"
+        );
+    }
 }
 
 mod permit_registry_props {
@@ -884,7 +886,7 @@ mod permit_registry_props {
             let seg = create(&name);
             let s = Semaphore::create(&seg, "s", 1, 3).unwrap();
             assert_eq!(s.entry().index(), 0);
-            s.acquire().unwrap(); // creates the registry; our slot is 0
+            s.acquire().unwrap(); // our slot is 0 (the registry came with `s`)
             for (i, w) in seed_slots.iter().enumerate() {
                 poke_permit_slot(&name, &seg, i as u64 + 1, *w);
             }

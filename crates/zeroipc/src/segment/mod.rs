@@ -136,7 +136,10 @@ impl SegmentOptions {
     ///
     /// With the type catalog on (the default, [`SegmentOptions::catalog`]) one of these
     /// entries is the catalog, so `n − 1` remain for structures (composites such as RwLock
-    /// and Stream take several each).
+    /// and Stream take several each). The first [`Queue`](crate::structures::Queue) (or
+    /// Channel) and the first [`Semaphore`](crate::sync::Semaphore) created in a segment add
+    /// one more entry each: zeroipc's waiter and permit-holder registries
+    /// (docs/EXTENSIONS.md), created with those structures and never at run time.
     #[must_use]
     pub fn max_entries(mut self, n: u32) -> Self {
         self.max_entries = n;
@@ -159,7 +162,9 @@ impl SegmentOptions {
     ///
     /// Turn it off for a segment that must be byte-identical to one created by the C++, C, Go
     /// or Python implementations (other implementations ignore the entry, but it shifts the
-    /// offsets of every structure after it).
+    /// offsets of every structure after it). Creating a Queue or a Semaphore in it still adds
+    /// the registry that structure needs, the first time (docs/EXTENSIONS.md); nothing else
+    /// zeroipc does adds a table entry.
     ///
     /// # Examples
     ///

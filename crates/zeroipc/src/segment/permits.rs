@@ -17,12 +17,20 @@
 //! | `16s+12` | 4    | reserved      | 0                                                      |
 //!
 //! 64 slots, whatever `max_entries` is: one per (process, semaphore) pair that ever took a
-//! permit, freed again once that process is dead and holds nothing. It is created by the
-//! first zeroipc process that takes a permit of a `Semaphore` in the segment (never at
-//! create, so a segment whose semaphores were never used keeps upstream's exact layout).
-//! Other implementations see an unknown entry and ignore it. If the table is full, the
-//! registry cannot be created or all 64 slots are taken, permits are simply not recorded
-//! (an acquire never fails because of the registry).
+//! permit, freed again once that process is dead and holds nothing.
+//!
+//! It is created **with the first semaphore**:
+//! [`Semaphore::create`](crate::sync::Semaphore::create) adds it (under the allocation lock,
+//! right after the semaphore's own entry) if the segment has none; the Event and Monitor
+//! semaphores, which never record, do not. Nothing else ever
+//! adds it: an acquire or release only *looks it up*, so zeroipc never writes the table of a
+//! segment at an arbitrary moment (an upstream creator allocates without any lock, and a
+//! concurrent table write could lose its entry), and a segment whose semaphores all come from
+//! another implementation keeps its table exactly as that implementation left it.
+//! Other implementations see an unknown entry and ignore it. If the segment has no registry
+//! (the semaphore was created by another implementation, or before this rule, or the table
+//! had no room for it) or all 64 slots are taken, permits are simply not recorded and dead
+//! holders' permits are not given back (an acquire never fails because of the registry).
 //!
 //! # Protocol
 //!
@@ -71,7 +79,8 @@ const UNKNOWN: u64 = 0;
 /// claims one; the next acquire does).
 const NOT_CLAIMED: u64 = 1;
 /// Process-local cache state: an acquire could not claim a slot (no registry, or full):
-/// this process does not record its permits of this semaphore.
+/// this process does not record its permits of this semaphore (for as long as this
+/// `Segment` lives: its record and unrecord stay paired even if a registry appears later).
 const UNTRACKED: u64 = 2;
 
 /// This process's slots, per table index (shared by every handle of one `Segment`).
@@ -116,9 +125,9 @@ impl Segment {
 
     /// The `held` word of this process's slot for `entry`.
     ///
-    /// `claim`: find or claim one (creating the registry if needed); otherwise only use a slot
-    /// this process already has. Cheap after the first call: one process-local load and a
-    /// bounds check.
+    /// `claim`: find or claim one in the existing registry (never creating it: see the
+    /// module docs); otherwise only use a slot this process already has. Cheap after the
+    /// first call: one process-local load and a bounds check.
     #[inline]
     pub(crate) fn permit_held(&self, entry: &Entry, me: u32, claim: bool) -> Option<&AtomicU32> {
         let cell = self.permit_cache().get(entry.index() as usize)?;
@@ -162,7 +171,7 @@ impl Segment {
         } else if claim {
             self.claim_permit_slot(entry.index(), me)
         } else {
-            self.permit_registry(false)
+            self.permit_registry()
                 .and_then(|(at, words)| own_slot(at, words, entry.index(), me))
         };
         let none = if claim { UNTRACKED } else { NOT_CLAIMED };
@@ -177,45 +186,53 @@ impl Segment {
             .map(|w| &w[0])
     }
 
-    /// The registry's offset and words, creating it if `create`.
-    fn permit_registry(&self, create: bool) -> Option<(u64, &[AtomicU32])> {
+    /// Adds the permit-holder registry to the table if the segment has none: called by
+    /// [`Semaphore::create`](crate::sync::Semaphore::create) only, right after it created its
+    /// own entry (an explicit table write the user asked for), never at run time.
+    ///
+    /// Best effort: a full table or segment leaves the segment without a registry (permits
+    /// are then not recorded); the structure that was created is not undone.
+    pub(crate) fn ensure_permit_registry(&self) {
+        if self.permit_registry().is_some() {
+            return;
+        }
+        // Zeroed by the allocator: every slot starts free. A concurrent creator makes this
+        // fail with AlreadyExists, as does an entry of that name that is not ours (then
+        // `find_permit_registry` refuses it and permits stay unrecorded).
+        let _ = self.allocate(PERMITS_ENTRY, PERMITS_LEN, |_, _| {
+            Ok::<(), crate::TableError>(())
+        });
+        // ORDERING: Relaxed — process-local bookkeeping: forget the vain search.
+        self.ro.inner.permits.searched_at.store(0, Relaxed);
+    }
+
+    /// The registry's offset and words, if the segment has one. Never creates it.
+    fn permit_registry(&self) -> Option<(u64, &[AtomicU32])> {
         let inner = &self.ro.inner;
         // ORDERING: Relaxed — process-local cache of an immutable fact.
         let mut at = inner.permits.registry.load(Relaxed);
         if at == 0 {
             let count = inner.layout.entry_count(&inner.region).ok()?;
             // ORDERING: Relaxed — process-local bookkeeping.
-            let searched = inner.permits.searched_at.load(Relaxed) == count.wrapping_add(1);
-            if searched && !create {
+            if inner.permits.searched_at.load(Relaxed) == count.wrapping_add(1) {
                 return None; // the table has not grown since the last search
             }
-            at = self.find_permit_registry(create, count)?;
+            at = self.find_permit_registry(count)?;
         }
         let words = inner.region.slice::<AtomicU32>(at, PERMITS_LEN / 4).ok()?;
         Some((at, words))
     }
 
     #[cold]
-    fn find_permit_registry(&self, create: bool, count: u32) -> Option<u64> {
+    fn find_permit_registry(&self, count: u32) -> Option<u64> {
         let inner = &self.ro.inner;
-        let e = match self.find(PERMITS_ENTRY) {
-            Ok(e) => e,
-            Err(_) if create => {
-                // Zeroed by the allocator: every slot starts free. A concurrent creator makes
-                // this fail with AlreadyExists; either way look it up again.
-                let _ = self.allocate(PERMITS_ENTRY, PERMITS_LEN, |_, _| {
-                    Ok::<(), crate::TableError>(())
-                });
-                self.find(PERMITS_ENTRY).ok()?
-            }
-            Err(_) => {
-                // ORDERING: Relaxed — process-local bookkeeping.
-                inner
-                    .permits
-                    .searched_at
-                    .store(count.wrapping_add(1), Relaxed);
-                return None;
-            }
+        let Ok(e) = self.find(PERMITS_ENTRY) else {
+            // ORDERING: Relaxed — process-local bookkeeping.
+            inner
+                .permits
+                .searched_at
+                .store(count.wrapping_add(1), Relaxed);
+            return None;
         };
         if e.size() != PERMITS_LEN || e.offset() % 4 != 0 || e.offset() == 0 {
             return None; // not ours: never written to
@@ -227,7 +244,7 @@ impl Segment {
 
     /// Finds this process's slot for `index`, or claims a free one; the `held` word's offset.
     fn claim_permit_slot(&self, index: u32, me: u32) -> Option<u64> {
-        let (at, words) = self.permit_registry(true)?;
+        let (at, words) = self.permit_registry()?;
         if let Some(off) = own_slot(at, words, index, me) {
             return Some(off);
         }
@@ -263,7 +280,7 @@ impl Segment {
         alive: impl Fn(u32) -> bool,
         mut give_back: impl FnMut(Reclaimed) -> bool,
     ) -> Option<Reclaimed> {
-        let (_, words) = self.permit_registry(false)?;
+        let (_, words) = self.permit_registry()?;
         let mut first = None;
         for (_, slot) in slots(words) {
             // ORDERING: Acquire pairs with the Release `pid = me` store in

@@ -15,8 +15,13 @@
 //! | `8i`     | 4    | `data` u32: sleepers waiting for an element       |
 //! | `8i + 4` | 4    | `room` u32: sleepers waiting for a free slot      |
 //!
-//! It is created by the first zeroipc process that has to sleep (never by non-blocking use,
-//! so the layout of a segment only holding non-blocking structures stays exactly upstream's).
+//! It is created **with the first queue**: [`Queue::create`](crate::structures::Queue::create)
+//! (and so a Channel's create) adds it (under the allocation lock, right after the queue's
+//! own entries) if the segment has none. Nothing else ever adds it: a blocked caller only
+//! *looks it up*, so zeroipc never writes the table of a segment at an arbitrary moment (an
+//! upstream creator allocates without any lock, and a concurrent table write could lose its
+//! entry), and a segment whose queues all come from another implementation keeps its table
+//! exactly as that implementation left it. A segment holding no queue has no registry.
 //! Other implementations see an unknown entry and ignore it; they never sleep in the kernel
 //! (they poll), so they need no wake.
 //!
@@ -31,8 +36,9 @@
 //! # Process death
 //!
 //! A sleeper killed while registered leaves its counter too high: wakers then issue a
-//! harmless `FUTEX_WAKE` per operation. A process that could not find or create the registry
-//! (table full, out of space) sleeps in 1 ms slices instead of being woken.
+//! harmless `FUTEX_WAKE` per operation. A process that finds no registry (the queue was
+//! created by another implementation, or before this rule, or the table had no room for the
+//! registry) sleeps in 1 ms slices instead of being woken.
 
 use crate::loom::Ordering::{Relaxed, SeqCst};
 use crate::loom::{AtomicU32, AtomicU64};
@@ -94,18 +100,23 @@ impl Segment {
         })
     }
 
-    /// The sleeper counters of `entry`, creating the registry if needed.
-    pub(crate) fn sleepers_or_create(&self, entry: &Entry) -> Option<Sleepers<'_>> {
-        if let Some(s) = self.sleepers(entry) {
-            return Some(s);
+    /// Adds the waiter registry to the table if the segment has none: called by
+    /// [`Queue::create`](crate::structures::Queue::create) only, right after it created its
+    /// own entry (an explicit table write the user asked for), never at run time.
+    ///
+    /// Best effort: a full table or segment leaves the segment without a registry (its
+    /// sleepers then poll every millisecond); the structure that was created is not undone.
+    pub(crate) fn ensure_waiter_registry(&self) {
+        if self.find_registry_now().is_some() {
+            return;
         }
         let size = 8 * u64::from(self.max_entries());
         // Zeroed by the allocator: every counter starts at 0. A concurrent creator makes
-        // this fail with AlreadyExists; either way look it up again.
+        // this fail with AlreadyExists, as does an entry of that name that is not ours (then
+        // `find_registry` refuses it and sleepers poll).
         let _ = self.allocate(WAITERS_ENTRY, size, |_, _| Ok::<(), crate::TableError>(()));
         // ORDERING: Relaxed — process-local bookkeeping: forget the vain search.
         self.ro.inner.waiters.searched_at.store(0, Relaxed);
-        self.sleepers(entry)
     }
 
     /// Clears the waiter-registry sleeper counters left behind by processes that died while
@@ -203,7 +214,9 @@ mod tests {
         let q = crate::structures::Queue::<u32>::create(&seg, "q", 4).unwrap();
         drop(q);
         let entry = seg.find("q").unwrap();
-        let s = seg.sleepers_or_create(&entry).unwrap();
+        let s = seg
+            .sleepers(&entry)
+            .expect("Queue::create adds the waiter registry");
         s.data.fetch_add(1, super::SeqCst); // the dead sleeper
         let observed = |seg: &Segment| -> Vec<u32> {
             let e = seg.find(super::WAITERS_ENTRY).unwrap();

@@ -39,8 +39,8 @@
 //! on the `seq` word of the slot at `tail` (it changes when that slot is freed).
 //!
 //! The header has no waiter count (the format is fixed), so sleepers register in the
-//! segment's waiter registry (`__zeroipc_waiters`, an extra table entry created by the first
-//! zeroipc process that sleeps; see the crate's `segment::waiters` notes in the README): a
+//! segment's waiter registry (`__zeroipc_waiters`, an extra table entry created with the
+//! segment's first zeroipc-created queue, never at run time; docs/EXTENSIONS.md): a
 //! push or pop issues `FUTEX_WAKE` (a ~300 ns system call) **only when a sleeper is
 //! registered** for that side of that queue. Otherwise its only extra cost is one load of
 //! the counter, plus the `seq` store being SeqCst (`xchg` on x86-64) so that the sleeper's
@@ -49,6 +49,8 @@
 //!
 //! Upstream peers never call `FUTEX_WAKE` (they poll), so sleepers never sleep for more than
 //! **1 ms** before re-checking: a C++ producer's element is noticed within a millisecond.
+//! In a segment without the registry (every queue in it created by another implementation)
+//! a zeroipc sleeper is never woken and relies on that re-check alone.
 //!
 //! # Process death
 //!
@@ -260,6 +262,12 @@ impl<T: Element> Queue<T> {
     /// Creates an empty queue named `name` with room for `capacity` elements, rounded up to
     /// a power of two and to at least 2.
     ///
+    /// If the segment has no waiter registry yet (`__zeroipc_waiters`, see the
+    /// [module docs](crate::structures::queue), "Blocking"), this adds it too, right after
+    /// the queue's entry: the registry is only ever created here, never by a blocking pop or
+    /// push. If the table or segment has no room left for it, the queue is still created and
+    /// its sleepers poll.
+    ///
     /// # Errors
     ///
     /// [`StructureError::InvalidCapacity`] for 0 or more than 2^30 slots;
@@ -331,6 +339,7 @@ impl<T: Element> Queue<T> {
             Ok(())
         })?;
         seg.record(&Record::new(CatalogKind::Queue, name, &entry).elem::<T>());
+        seg.ensure_waiter_registry();
         let layout = Self::validate(seg, &entry)?;
         Ok(Self {
             seg: seg.clone(),
@@ -1063,7 +1072,7 @@ impl<'s, T: Element> Sleeper<'s, T> {
     /// `deadline`). The caller retries its operation afterwards whatever happened.
     fn sleep(&mut self, word: &AtomicU32, ready: u32, deadline: Instant) {
         if self.counter.is_none() && !self.unregistered {
-            match self.queue.seg.sleepers_or_create(&self.queue.entry) {
+            match self.queue.seg.sleepers(&self.queue.entry) {
                 Some(s) => {
                     let c = match self.side {
                         Side::Data => s.data,

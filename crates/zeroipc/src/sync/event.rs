@@ -180,7 +180,7 @@ mod handle {
                     Ok(())
                 },
             )?;
-            let sem = Semaphore::create(seg, &names[1], 0, 0)?.without_holder_tracking();
+            let sem = Semaphore::create_untracked(seg, &names[1], 0, 0)?;
             seg.record(&Record::new(CatalogKind::Event, name, &entry).parts(&["", SEM_SUFFIX]));
             Ok(Self {
                 seg: seg.clone(),

@@ -251,7 +251,7 @@ mod handle {
             let names = composite::names(name, &SUFFIXES)?;
             composite::check_absent(seg, name, &names)?;
             let mtx = Mutex::create(seg, &names[0])?;
-            let cond = Semaphore::create(seg, &names[1], 0, 0)?.without_holder_tracking();
+            let cond = Semaphore::create_untracked(seg, &names[1], 0, 0)?;
             let count =
                 seg.allocate(&names[2], COUNT_LEN, |_, _| -> Result<(), StructureError> {
                     Ok(())

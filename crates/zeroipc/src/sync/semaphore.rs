@@ -24,15 +24,16 @@
 //! `acquire` is one load and one CAS, plus (for a tracked [`Semaphore`] handle) one relaxed
 //! add to this process's permit-registry slot, no system call; an uncontended `release` is
 //! one CAS on that slot, one CAS on `count` and a load of `waiting`, no fence and no system
-//! call. (The first acquire of a process finds or claims its slot, and may create the
-//! registry: see "Process death".)
+//! call. (The first acquire of a process finds or claims its slot in the registry, if the
+//! segment has one: see "Process death".)
 //!
 //! # Process death
 //!
 //! The 16 bytes have no room for holders, so zeroipc records them beside the semaphore, in
 //! the segment's *permit-holder registry* (`__zeroipc_permits`, one table entry created by
-//! the first zeroipc process that takes a permit of a [`Semaphore`]; layout and protocol in
-//! `segment::permits` and docs/EXTENSIONS.md): one 16-byte slot per (process, semaphore)
+//! the segment's first [`Semaphore::create`], never by an acquire: zeroipc does not write
+//! the table of a segment at run time; layout and protocol in `segment::permits` and
+//! docs/EXTENSIONS.md): one 16-byte slot per (process, semaphore)
 //! with the number of permits that process holds. [`Semaphore::acquire`] adds 1 to it after
 //! its `count` CAS (an uncontended acquire: one more relaxed add, on a slot only this
 //! process writes); [`Semaphore::release`] subtracts 1 *before* the CAS that returns the
@@ -54,8 +55,10 @@
 //! - a zeroipc holder killed between its `count` CAS and its record, or between its
 //!   unrecord and its `count` CAS on release (that permit is lost);
 //! - a holder that is a zombie (not reaped yet) or whose pid was reused;
-//! - a process whose slot could not be claimed (registry full: 64 slots per segment, or no
-//!   room for the entry) — its permits are simply not recorded;
+//! - permits of a segment without the registry (every semaphore in it was created by
+//!   another implementation or an older zeroipc, or the table had no room for the registry
+//!   when the semaphore was created), and of a process whose slot could not be claimed
+//!   (registry full: 64 slots per segment) — they are simply not recorded;
 //! - handles made with [`Semaphore::without_holder_tracking`], meant for semaphores used as
 //!   signals (released by one process, acquired by another): there a process's acquires are
 //!   not permits it holds, and reclaiming them would invent signals. Tracking is per
@@ -372,12 +375,41 @@ pub(crate) mod handle {
     impl Semaphore {
         /// Creates a semaphore with `initial` permits and at most `max` (0 = unbounded).
         ///
+        /// If the segment has no permit-holder registry yet (`__zeroipc_permits`, see the
+        /// [module docs](super), "Process death"), this adds it too, right after the
+        /// semaphore's entry: the registry is only ever created here, never by an acquire.
+        /// If the table or segment has no room left for it, the semaphore is still created
+        /// and its permits are simply not recorded.
+        ///
         /// # Errors
         ///
         /// [`StructureError::InvalidCapacity`] if `initial` or `max` exceed `i32::MAX`, or
         /// `max > 0` and `initial > max`; [`StructureError::Table`] if the name is taken or
         /// there is no room.
         pub fn create(
+            seg: &Segment,
+            name: &str,
+            initial: u32,
+            max: u32,
+        ) -> Result<Self, StructureError> {
+            let sem = Self::create_inner(seg, name, initial, max)?;
+            seg.ensure_permit_registry();
+            Ok(sem)
+        }
+
+        /// [`Semaphore::create`] without the permit-holder registry, returning an untracked
+        /// handle (as [`Semaphore::without_holder_tracking`]): for the semaphores inside an
+        /// Event or a Monitor, which never record permits and so need no registry.
+        pub(crate) fn create_untracked(
+            seg: &Segment,
+            name: &str,
+            initial: u32,
+            max: u32,
+        ) -> Result<Self, StructureError> {
+            Ok(Self::create_inner(seg, name, initial, max)?.without_holder_tracking())
+        }
+
+        fn create_inner(
             seg: &Segment,
             name: &str,
             initial: u32,
