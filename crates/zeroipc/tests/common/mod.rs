@@ -1,5 +1,5 @@
 //! Shared test helpers: unique segment names that unlink themselves, re-running this test
-//! binary as a child process, and golden images from `../shared/golden`.
+//! binary as a child process, and the golden images in the repository's `golden/`.
 #![allow(dead_code, unreachable_pub)]
 
 use std::path::PathBuf;
@@ -98,9 +98,9 @@ pub fn wait_ok(mut child: Child, secs: u64) {
     }
 }
 
-/// `../shared/golden` (relative to the workspace root).
+/// The golden images: `golden/` at the workspace root (see `golden/PROVENANCE.md`).
 pub fn golden_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../golden")
 }
 
 /// Copies golden image `file` into /dev/shm under a fresh unique name.
