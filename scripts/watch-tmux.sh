@@ -158,7 +158,7 @@ if [[ ${WATCH_PANIC_HOOK:-0} == 1 ]]; then
 fi
 
 # --- 4. Rates from counters that another process changes -------------------------------
-golden=${GOLDEN_DIR:-../shared/golden}/cpp_all.bin
+golden=${GOLDEN_DIR:-golden}/cpp_all.bin
 [[ -f $golden ]] || fail "golden image $golden is missing"
 cp "$golden" "/dev/shm$GOLD"
 # ring_i32 in cpp_all.bin (MANIFEST.md): write_pos u64 at 8520, read_pos u64 at 8528,

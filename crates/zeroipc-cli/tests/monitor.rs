@@ -60,8 +60,10 @@ fn finish(child: Child) -> String {
 /// A fixed sleep was not enough: a debug `zeroipc` on a loaded machine can take longer than
 /// that to start, and then the monitor counts the test's writes as already there. So this
 /// waits (at most 20 s) until the monitor process has the segment mapped (`/proc/PID/maps`),
-/// which happens first thing in `run`, and then gives it 200 ms for the few microseconds of
-/// work between mapping and reading its start (resolving the entry).
+/// which happens first thing in `run`, and then until its main thread is asleep in the
+/// kernel (`/proc/PID/stat` state `S`): between mapping and its first poll interval it only
+/// reads memory (resolving the entry and its starting position), so its first sleep comes
+/// after the start is read.
 fn settle(mon: &mut Child, name: &ShmName) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -75,7 +77,25 @@ fn settle(mon: &mut Child, name: &ShmName) {
         assert!(Instant::now() < deadline, "monitor did not map the segment");
         std::thread::sleep(Duration::from_millis(5));
     }
-    std::thread::sleep(Duration::from_millis(200));
+    let stat = format!("/proc/{}/stat", mon.id());
+    loop {
+        // "pid (comm) S ...": the state follows the last ')'.
+        let text = std::fs::read_to_string(&stat).unwrap_or_default();
+        let state = text
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next());
+        if state == Some("S") {
+            return;
+        }
+        if let Some(status) = mon.try_wait().unwrap() {
+            panic!("monitor exited before its first poll: {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "monitor never slept between polls (state {state:?})"
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
 }
 
 /// Child: push 100..120 into queue `q` of segment `$CHILD`, a little apart.

@@ -54,7 +54,7 @@ fn watch_shows_every_entry_in_a_real_terminal_and_restores_it() {
         )
         .env(
             "GOLDEN_DIR",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden"),
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../golden"),
         )
         .output()
         .expect("run scripts/watch-tmux.sh");

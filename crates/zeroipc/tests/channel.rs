@@ -7,8 +7,11 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::{ShmName, child_role, load_golden, poke, spawn_child, spawn_child_with, wait_ok};
+use common::{
+    ShmName, child_role, load_golden, poke, spawn_blocked, spawn_child, spawn_child_with, wait_ok,
+};
 use zeroipc::codata::channel::{Channel, RecvError, Select, SendError, select_recv};
+use zeroipc::structures::Array;
 use zeroipc::{Segment, SegmentOptions, StructureError, TableError};
 
 const LONG: Duration = Duration::from_secs(20);
@@ -146,11 +149,9 @@ fn close_wakes_blocked_receivers_and_senders() {
             c.send(1).unwrap();
             c.send(2).unwrap();
         }
-        // A blocked sender (full buffer / no receiver) and, for unbuffered, a receiver on
-        // another channel object.
+        // A sender blocked (full buffer / no receiver) before the close: asleep in its wait.
         let tx = c.clone();
-        let sender = std::thread::spawn(move || tx.send_timeout(3, LONG));
-        std::thread::sleep(Duration::from_millis(20));
+        let sender = spawn_blocked("the sender to block", move || tx.send_timeout(3, LONG));
         let start = Instant::now();
         assert!(c.close());
         let r = sender.join().unwrap();
@@ -166,8 +167,7 @@ fn close_wakes_blocked_receivers_and_senders() {
     for cap in [0, 2] {
         let c: Channel<u32> = Channel::create(&seg, &format!("r{cap}"), cap).unwrap();
         let rx = c.clone();
-        let receiver = std::thread::spawn(move || rx.recv_timeout(LONG));
-        std::thread::sleep(Duration::from_millis(20));
+        let receiver = spawn_blocked("the receiver to block", move || rx.recv_timeout(LONG));
         c.close();
         assert_eq!(receiver.join().unwrap(), Err(RecvError::Disconnected));
     }
@@ -425,19 +425,40 @@ fn a_sender_killed_while_waiting_for_the_lock_hangs_nobody() {
         let _ = c.send(5);
         panic!("killed before");
     }
+    if let Some(name) = child_role("lock_waiter") {
+        let seg = Segment::open(&name).unwrap();
+        let c: Channel<u32> = Channel::open(&seg, "k").unwrap();
+        // Says which thread is about to wait for the sender lock the first child holds.
+        Array::<u32>::open(&seg, "tid")
+            .unwrap()
+            .set(0, common::thread_id())
+            .unwrap();
+        let _ = c.send(9);
+        panic!("killed before");
+    }
     if common::is_child() {
         return;
     }
     let (name, seg) = fresh(T);
     let c: Channel<u32> = Channel::create(&seg, "k", 0).unwrap();
+    let tid: Array<u32> = Array::create(&seg, "tid", 1).unwrap();
     let mut first = spawn_child(T, "stuck_sender", &name);
     let deadline = Instant::now() + LONG;
     while c.is_empty() {
         assert!(Instant::now() < deadline, "child never published");
         std::thread::sleep(Duration::from_millis(2));
     }
-    let mut second = spawn_child(T, "stuck_sender", &name);
-    std::thread::sleep(Duration::from_millis(50));
+    let mut second = spawn_child(T, "lock_waiter", &name);
+    // Killed only once it sleeps waiting for the lock.
+    while tid.get(0) == Some(0) {
+        assert!(Instant::now() < deadline, "the second child never started");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    common::wait_until_asleep(
+        "the second sender to wait for the lock",
+        second.id(),
+        tid.get(0).unwrap(),
+    );
     for ch in [&mut first, &mut second] {
         ch.kill().unwrap();
         ch.wait().unwrap();

@@ -7,7 +7,7 @@ mod common;
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
-use common::{ShmName, child_role, load_golden, spawn_child, wait_ok};
+use common::{ShmName, child_role, load_golden, spawn_blocked, spawn_child, wait_ok};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 use zeroipc::codata::future::{Future, FutureState, GetError, SetError};
 use zeroipc::{Corruption, Segment, SegmentOptions, StructureError};
@@ -298,14 +298,11 @@ fn a_setter_that_never_wakes_is_still_seen() {
     let at = f.entry().offset();
     let waiter = {
         let f = f.clone();
-        std::thread::spawn(move || f.get_timeout(WAIT))
+        spawn_blocked("the waiter to sleep in the futex", move || {
+            f.get_timeout(WAIT)
+        })
     };
-    let t0 = Instant::now();
-    while f.waiters().unwrap() == 0 {
-        assert!(t0.elapsed() < WAIT);
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    std::thread::sleep(Duration::from_millis(20)); // asleep in the futex by now
+    assert_eq!(f.waiters().unwrap(), 1);
     // Written through the file, like a foreign process: value, then READY. No FUTEX_WAKE.
     poke(&name, at + 16, &31_337u64.to_le_bytes());
     poke(&name, at, &2u32.to_le_bytes());
@@ -361,12 +358,11 @@ fn killed_setter_is_reported_to_waiters_and_can_be_replaced() {
         assert!(t0.elapsed() < WAIT, "the setter never claimed");
         std::thread::sleep(Duration::from_millis(1));
     }
+    // The waiter blocks (the setter is alive).
     let waiter = {
         let f = f.clone();
-        std::thread::spawn(move || f.get_timeout(WAIT))
+        spawn_blocked("the waiter to block", move || f.get_timeout(WAIT))
     };
-    // The waiter is blocked (the setter is alive).
-    std::thread::sleep(Duration::from_millis(50));
     assert!(!waiter.is_finished());
     assert_eq!(f.try_get().unwrap(), None);
     child.kill().unwrap();
@@ -383,12 +379,14 @@ fn killed_setter_is_reported_to_waiters_and_can_be_replaced() {
     assert_eq!(f.get().unwrap(), 11);
 }
 
-/// A setter in another process, used by the async tests.
+/// A setter in another process, used by the async tests: it sets `f` once the test sets
+/// `go` (when the awaits it checks are pending), so the value wakes them.
 fn async_setter_child() -> bool {
     if let Some(name) = child_role("async-setter") {
         let seg = Segment::open(&name).unwrap();
         let f: Future<u64> = Future::open(&seg, "f").unwrap();
-        std::thread::sleep(Duration::from_millis(100));
+        let go: Future<u32> = Future::open(&seg, "go").unwrap();
+        go.get_timeout(WAIT).unwrap();
         f.set_value(4242).unwrap();
         return true;
     }
@@ -402,6 +400,7 @@ fn await_under_tokio_current_thread() {
     }
     let (name, seg) = fresh("await_under_tokio_current_thread");
     let f: Future<u64> = Future::create(&seg, "f").unwrap();
+    let go: Future<u32> = Future::create(&seg, "go").unwrap();
     let child = spawn_child("await_under_tokio_current_thread", "async-setter", &name);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -409,13 +408,16 @@ fn await_under_tokio_current_thread() {
         .unwrap();
     let v = rt.block_on(async {
         // Another task keeps running on the single thread while we wait: the wait does not
-        // block the executor.
-        let ticker = tokio::spawn(async {
+        // block the executor. The ticker runs once the await below is pending, and only
+        // after its ticks does the setter answer: an await that blocked the thread would
+        // never see the value.
+        let ticker = tokio::spawn(async move {
             let mut n = 0u32;
             for _ in 0..5 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 n += 1;
             }
+            go.set_value(1).unwrap();
             n
         });
         let v = tokio::time::timeout(WAIT, &f).await.expect("deadline");
@@ -434,7 +436,20 @@ fn await_under_tokio_multi_thread() {
     }
     let (name, seg) = fresh("await_under_tokio_multi_thread");
     let f: Future<u64> = Future::create(&seg, "f").unwrap();
+    let go: Future<u32> = Future::create(&seg, "go").unwrap();
     let child = spawn_child("await_under_tokio_multi_thread", "async-setter", &name);
+    // The setter answers once all three awaits below are pending (counted as waiters).
+    let starter = {
+        let f = f.clone();
+        std::thread::spawn(move || {
+            let t0 = Instant::now();
+            while f.waiters().unwrap() < 3 {
+                assert!(t0.elapsed() < WAIT, "the awaits never became pending");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            go.set_value(1).unwrap();
+        })
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_time()
@@ -454,6 +469,7 @@ fn await_under_tokio_multi_thread() {
         out
     });
     assert_eq!(got, vec![4242; 3]);
+    starter.join().unwrap();
     wait_ok(child, 30);
 }
 
@@ -567,8 +583,14 @@ fn await_reports_a_setter_that_dies_meanwhile() {
         None,
         "the word is a pid, not a time"
     );
+    // Killed once the awaitable's helper thread waits (counted as a waiter), not before.
+    let watched = f.clone();
     let killer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(100));
+        let t0 = Instant::now();
+        while watched.waiters().unwrap() == 0 {
+            assert!(t0.elapsed() < WAIT, "the await never became pending");
+            std::thread::sleep(Duration::from_millis(1));
+        }
         setter.kill().unwrap();
         setter.wait().unwrap(); // reaped: gone, not a zombie
     });

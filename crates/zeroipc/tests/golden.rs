@@ -1,4 +1,4 @@
-//! Golden images written by upstream C++, Python and C (`/work/shared/golden`): the table and
+//! Golden images written by upstream C++, Python and C (`golden/` at the workspace root): the table and
 //! every Array read back exactly as `manifest.json` lists them, the C layout refused, and a
 //! segment built from scratch by this library byte-identical to the C++ images.
 

@@ -227,11 +227,28 @@ fn computed_once_by_whichever_of_three_processes_is_first() {
         let calls: Array<u64> = Array::open(&seg, "calls").unwrap();
         let results: Array<u64> = Array::open(&seg, "results").unwrap();
         let start = Barrier::open(&seg, "start").unwrap();
+        // [2i]: racer i's pid, [2i + 1]: the id of its thread that forces.
+        let who: Array<u64> = Array::open(&seg, "who").unwrap();
         start.wait_timeout(WAIT).unwrap();
+        who.set(2 * me, u64::from(std::process::id())).unwrap();
+        who.set(2 * me + 1, u64::from(common::thread_id())).unwrap();
         let v = lazy
             .force_with_timeout(WAIT, || {
                 calls.set(me, calls.get(me).unwrap() + 1).unwrap();
-                std::thread::sleep(Duration::from_millis(50)); // let the others wait
+                // Finish only once the others sleep waiting for this computation.
+                for other in (0..RACERS).filter(|&i| i != me) {
+                    let t0 = Instant::now();
+                    while who.get(2 * other + 1) == Some(0) {
+                        assert!(t0.elapsed() < WAIT, "racer {other} never started");
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    let id = |i| u32::try_from(who.get(i).unwrap()).unwrap();
+                    common::wait_until_asleep(
+                        &format!("racer {other} to wait for the computation"),
+                        id(2 * other),
+                        id(2 * other + 1),
+                    );
+                }
                 1000 + me
             })
             .unwrap();
@@ -243,6 +260,7 @@ fn computed_once_by_whichever_of_three_processes_is_first() {
     let lazy: Lazy<u64> = Lazy::create(&seg, "value").unwrap();
     let calls: Array<u64> = Array::create(&seg, "calls", RACERS).unwrap();
     let results: Array<u64> = Array::create(&seg, "results", RACERS).unwrap();
+    Array::<u64>::create(&seg, "who", 2 * RACERS).unwrap();
     Barrier::create(&seg, "start", u32::try_from(RACERS).unwrap()).unwrap();
     let children: Vec<_> = (0..RACERS)
         .map(|i| spawn_child_with(test, "racer", &name, &[("RACER", i.to_string())]))
@@ -283,6 +301,8 @@ fn killed_computer_is_replaced_by_a_waiting_process() {
         let seg = Segment::open(&name).unwrap();
         let lazy: Lazy<u64> = Lazy::open(&seg, "value").unwrap();
         let calls: Array<u64> = Array::open(&seg, "calls").unwrap();
+        // [1]: the id of the thread that waits for the computer.
+        calls.set(1, u64::from(common::thread_id())).unwrap();
         let v = lazy
             .force_with_timeout(WAIT, || {
                 calls.set(0, calls.get(0).unwrap() + 1).unwrap();
@@ -294,7 +314,7 @@ fn killed_computer_is_replaced_by_a_waiting_process() {
     }
     let (name, seg) = fresh(test);
     let lazy: Lazy<u64> = Lazy::create(&seg, "value").unwrap();
-    let calls: Array<u64> = Array::create(&seg, "calls", 1).unwrap();
+    let calls: Array<u64> = Array::create(&seg, "calls", 2).unwrap();
     let mut computer = spawn_child_with(test, "computer", &name, &[]);
     let t0 = Instant::now();
     while lazy.state().unwrap() != LazyState::Computing {
@@ -302,7 +322,15 @@ fn killed_computer_is_replaced_by_a_waiting_process() {
         std::thread::sleep(Duration::from_millis(1));
     }
     let recoverer = spawn_child_with(test, "recoverer", &name, &[]);
-    std::thread::sleep(Duration::from_millis(100)); // the recoverer is waiting now
+    while calls.get(1) == Some(0) {
+        assert!(t0.elapsed() < WAIT, "the recoverer never started");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    common::wait_until_asleep(
+        "the recoverer to wait for the computer",
+        recoverer.id(),
+        u32::try_from(calls.get(1).unwrap()).unwrap(),
+    );
     assert_eq!(lazy.state().unwrap(), LazyState::Computing);
     assert_eq!(
         calls.get(0),

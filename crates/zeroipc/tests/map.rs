@@ -407,6 +407,8 @@ fn a_process_killed_mid_operation_never_hangs_the_others() {
     if let Some(seg_name) = child_role("map_victim") {
         let seg = Segment::open(&seg_name).unwrap();
         let m: Map<u32, u64> = Map::open(&seg, "m").unwrap();
+        let done: zeroipc::structures::Array<u64> =
+            zeroipc::structures::Array::open(&seg, "done").unwrap();
         wait_for_go(&seg);
         for round in 0u64.. {
             let k = u32::try_from(round % 24).unwrap();
@@ -415,6 +417,7 @@ fn a_process_killed_mid_operation_never_hangs_the_others() {
             if round % 2 == 0 {
                 let _ = m.remove(&k);
             }
+            done.set(0, round + 1).unwrap(); // rounds completed
         }
         return;
     }
@@ -429,9 +432,12 @@ fn a_process_killed_mid_operation_never_hangs_the_others() {
     let mut m: Map<u32, u64> = Map::create(&seg, "m", 32).unwrap();
     let go: zeroipc::structures::Array<u32> =
         zeroipc::structures::Array::create(&seg, "go", 1).unwrap();
+    let done: zeroipc::structures::Array<u64> =
+        zeroipc::structures::Array::create(&seg, "done", 1).unwrap();
     m.set_stuck_timeout(Duration::from_millis(50));
     let t0 = Instant::now();
     for _ in 0..3 {
+        done.set(0, 0).unwrap();
         let mut child = spawn_child(
             "a_process_killed_mid_operation_never_hangs_the_others",
             "map_victim",
@@ -440,7 +446,14 @@ fn a_process_killed_mid_operation_never_hangs_the_others() {
         go.atomic(0)
             .unwrap()
             .store(1, std::sync::atomic::Ordering::Release);
-        std::thread::sleep(Duration::from_millis(30));
+        // Killed while it is busy operating: once it has completed some rounds.
+        while done.get(0).unwrap() < 200 {
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "the victim never ran"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
         child.kill().unwrap(); // SIGKILL, possibly while it owns a slot
         child.wait().unwrap();
         // Every operation answers: a value, absence, or Stuck naming the slot — never a hang.

@@ -431,12 +431,15 @@ fn a_holder_killed_mid_operation_leaks_at_most_its_node() {
     if let Some(seg_name) = child_role("pool_victim") {
         let seg = Segment::open(&seg_name).unwrap();
         let p: Pool<u64> = Pool::open(&seg, "p").unwrap();
+        let done: zeroipc::structures::Array<u64> =
+            zeroipc::structures::Array::open(&seg, "done").unwrap();
         wait_for_go(&seg);
-        loop {
+        for round in 1u64.. {
             if let Ok(i) = p.allocate() {
                 p.set(i, 1).unwrap();
                 p.free(i).unwrap();
             }
+            done.set(0, round).unwrap(); // rounds completed
         }
     }
     if common::is_child() {
@@ -450,6 +453,8 @@ fn a_holder_killed_mid_operation_leaks_at_most_its_node() {
     let p: Pool<u64> = Pool::create(&seg, "p", 4).unwrap();
     let go: zeroipc::structures::Array<u32> =
         zeroipc::structures::Array::create(&seg, "go", 1).unwrap();
+    let done: zeroipc::structures::Array<u64> =
+        zeroipc::structures::Array::create(&seg, "done", 1).unwrap();
     let mut child = spawn_child(
         "a_holder_killed_mid_operation_leaks_at_most_its_node",
         "pool_victim",
@@ -458,7 +463,15 @@ fn a_holder_killed_mid_operation_leaks_at_most_its_node() {
     go.atomic(0)
         .unwrap()
         .store(1, std::sync::atomic::Ordering::Release);
-    std::thread::sleep(Duration::from_millis(50));
+    // Killed while it is busy operating: once it has completed some rounds.
+    let t0 = Instant::now();
+    while done.get(0).unwrap() < 200 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the victim never ran"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
     child.kill().unwrap(); // SIGKILL, possibly between a CAS and the next step
     child.wait().unwrap();
     // The list is intact (one CAS per change): no duplicates, no bad link.

@@ -667,12 +667,14 @@ fn a_sleeping_consumer_sees_a_peer_that_never_calls_futex_wake() {
     let (name, seg) = fresh("queue_polling_peer");
     let q: Queue<u32> = Queue::create(&seg, "q", 4).unwrap();
     let at = q.entry().offset();
+    let consumer = common::thread_id();
     let peer = {
         let path = name.path();
         std::thread::spawn(move || {
             let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
             for pos in 0..3u32 {
-                std::thread::sleep(Duration::from_millis(20));
+                // Each element arrives while the consumer sleeps in `pop_timeout`.
+                common::wait_until_thread_asleep("the consumer to sleep in pop", consumer);
                 let slot = u64::from(pos % 4);
                 f.write_all_at(&(pos + 1).to_le_bytes(), at + 4).unwrap(); // tail = pos + 1
                 f.write_all_at(&(100 + pos).to_le_bytes(), at + 16 + 4 * slot)
@@ -719,12 +721,14 @@ fn a_sleeping_producer_sees_a_consumer_that_never_calls_futex_wake() {
     q.push(1).unwrap();
     q.push(2).unwrap();
     let at = q.entry().offset();
+    let producer = common::thread_id();
     let peer = {
         let path = name.path();
         std::thread::spawn(move || {
             let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
             for pos in 0..2u32 {
-                std::thread::sleep(Duration::from_millis(20));
+                // Each slot frees up while the producer sleeps in `push_timeout`.
+                common::wait_until_thread_asleep("the producer to sleep in push", producer);
                 f.write_all_at(&(pos + 1).to_le_bytes(), at).unwrap(); // head = pos + 1
                 f.write_all_at(&(pos + 2).to_le_bytes(), at + 16 + 8 + 4 * u64::from(pos))
                     .unwrap(); // seq

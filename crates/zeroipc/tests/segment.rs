@@ -184,8 +184,10 @@ fn uninitialised_object_is_reported_and_open_timeout_waits_for_it() {
     // open_timeout succeeds once the creator finishes.
     let later = ShmName::new("appears_later");
     let n2 = later.as_str().to_owned();
+    let opener = common::thread_id();
     let t = std::thread::spawn(move || {
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        // Created only once `open_timeout` sleeps between its attempts.
+        common::wait_until_thread_asleep("open_timeout to wait for the segment", opener);
         SegmentOptions::new()
             .catalog(false)
             .size(64 * 1024)

@@ -346,14 +346,22 @@ fn window_by_time_separates_bursts_split_by_longer_pauses() {
 fn window_by_time_emits_nothing_for_empty_windows() {
     let (_name, seg) = fresh("window-by-time-empty");
     let s: Stream<u8> = Stream::create(&seg, "s", 8).unwrap();
+    let period = Duration::from_millis(20);
     let w = s
-        .window_by_time(&seg, "w", Duration::from_millis(20), 0u32, |n, _| n + 1)
+        .window_by_time(&seg, "w", period, 0u32, |n, _| n + 1)
         .unwrap();
-    std::thread::sleep(Duration::from_millis(120));
-    assert_eq!(w.output().try_next(), Err(StreamError::Empty));
-    s.close();
+    // A first window, read back: the stage is running and has closed a window.
+    s.emit(1).unwrap();
+    assert_eq!(w.output().next_timeout(LONG), Ok(1));
+    // Then six periods without a value (a sleep is the right tool here: it guarantees that
+    // much time has passed, whenever the stage thread gets to run), then a second value.
+    // The stage closes any window that is due before it folds the value it just read, so an
+    // empty window would come out ahead of the second value's window.
+    std::thread::sleep(6 * period);
+    s.emit(2).unwrap();
+    s.close(); // flushes the second, partial window
     let got: Vec<u32> = w.output().subscribe(LONG).collect();
-    assert!(got.is_empty(), "{got:?}");
+    assert_eq!(got, [1], "only the second value's window, no empty ones");
     w.join().unwrap();
 }
 

@@ -98,16 +98,22 @@ fn mutex_sigkilled_holder_is_detected_and_taken_over() {
     ));
 
     // A waiter blocked in another thread sees the death once the child is reaped.
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     std::thread::scope(|s| {
-        let waiter = s.spawn(|| match m.lock_timeout(TEST_DEADLINE) {
-            Err(LockError::OwnerDead(dead)) => {
-                let pid = dead.pid();
-                drop(dead.into_guard());
-                pid
+        let m = &m;
+        let waiter = s.spawn(move || {
+            tid_tx.send(common::thread_id()).unwrap();
+            match m.lock_timeout(TEST_DEADLINE) {
+                Err(LockError::OwnerDead(dead)) => {
+                    let pid = dead.pid();
+                    drop(dead.into_guard());
+                    pid
+                }
+                other => panic!("expected OwnerDead, got {:?}", other.map(|_| ())),
             }
-            other => panic!("expected OwnerDead, got {:?}", other.map(|_| ())),
         });
-        std::thread::sleep(Duration::from_millis(20));
+        // The child dies only once the waiter sleeps in `lock_timeout`.
+        common::wait_until_thread_asleep("the waiter to block", tid_rx.recv().unwrap());
         child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(waiter.join().unwrap(), pid);
@@ -196,8 +202,13 @@ fn semaphore_release_in_other_process_wakes_acquirer() {
     if let Some(name) = child_role("releaser") {
         let seg = Segment::open(&name).unwrap();
         let s = Semaphore::open(&seg, "s").unwrap();
-        for _ in 0..3 {
-            std::thread::sleep(Duration::from_millis(10));
+        let acquired: Array<u32> = Array::open(&seg, "acquired").unwrap();
+        for i in 0..3 {
+            // Each release lands while the parent is blocked in its next `acquire_timeout`
+            // (counted as waiting once it has taken the permits released before).
+            wait_for("the parent to block in acquire", || {
+                acquired.get(0) == Some(i) && s.waiting().unwrap() > 0
+            });
             s.release().unwrap();
         }
         return;
@@ -205,13 +216,15 @@ fn semaphore_release_in_other_process_wakes_acquirer() {
     let name = ShmName::new("semaphore_cross");
     let seg = create(&name);
     let s = Semaphore::create(&seg, "s", 0, 0).unwrap();
+    let acquired: Array<u32> = Array::create(&seg, "acquired", 1).unwrap();
     let child = spawn_child(
         "semaphore_release_in_other_process_wakes_acquirer",
         "releaser",
         &name,
     );
-    for _ in 0..3 {
+    for i in 1..=3 {
         s.acquire_timeout(TEST_DEADLINE).unwrap();
+        acquired.set(0, i).unwrap();
     }
     wait_ok(child, 60);
     assert_eq!(s.count().unwrap(), 0);
@@ -274,6 +287,8 @@ fn once_waiter_in_other_process_sees_done() {
         let seg = Segment::open(&name).unwrap();
         let once = Once::open(&seg, "init").unwrap();
         let data: Array<u32> = Array::open(&seg, "data").unwrap();
+        // Says which thread is about to wait for the parent's initialisation.
+        data.set(1, common::thread_id()).unwrap();
         let out = once
             .call_once_timeout(TEST_DEADLINE, || panic!("the parent initialises"))
             .unwrap();
@@ -284,15 +299,19 @@ fn once_waiter_in_other_process_sees_done() {
     let name = ShmName::new("once_cross");
     let seg = create(&name);
     let once = Once::create(&seg, "init").unwrap();
-    let data: Array<u32> = Array::create(&seg, "data", 1).unwrap();
+    // [0]: the data the initialiser publishes; [1]: the child's waiting thread.
+    let data: Array<u32> = Array::create(&seg, "data", 2).unwrap();
     let child = std::cell::Cell::new(None);
     once.call_once(|| {
-        child.set(Some(spawn_child(
-            "once_waiter_in_other_process_sees_done",
-            "waiter",
-            &name,
-        )));
-        std::thread::sleep(Duration::from_millis(50));
+        let c = spawn_child("once_waiter_in_other_process_sees_done", "waiter", &name);
+        // Finish only once the child sleeps waiting for this initialisation.
+        wait_for("the child to start", || data.get(1) != Some(0));
+        common::wait_until_asleep(
+            "the child to wait for the initialisation",
+            c.id(),
+            data.get(1).unwrap(),
+        );
+        child.set(Some(c));
         data.set(0, 42).unwrap();
     })
     .unwrap();
@@ -607,26 +626,41 @@ fn monitor_timed_out_waiters_leave_no_permits_behind() {
     let name = ShmName::new("monitor_d24");
     let seg = create(&name);
     let mon = Monitor::create(&seg, "mon").unwrap();
-    std::thread::scope(|s| {
-        for _ in 0..3 {
-            s.spawn(|| {
-                let g = mon.lock().unwrap();
-                let (_g, _timed_out) = mon.wait_timeout(g, Duration::from_millis(300)).unwrap();
-            });
-        }
-        // Notify while some may be timing out. (A waiter claimed by a notify waits for its
-        // permit for the shorter of 100 ms and its timeout: a long timeout gives this thread
-        // the full 100 ms between claiming and releasing, however loaded the machine.)
-        std::thread::sleep(Duration::from_millis(295));
-        mon.notify_all().unwrap();
-        mon.notify_all().unwrap();
-    });
-    assert_eq!(mon.waiting().unwrap(), 0);
-    assert_eq!(
-        mon.condition().count().unwrap(),
-        0,
-        "permits piled up (D-24)"
-    );
+    const TIMEOUT: Duration = Duration::from_millis(300);
+    // Each round notifies (twice) once all three waiters wait, at a point near the end of
+    // their timeouts, so that notifications meet waiters that are timing out. No outcome
+    // hangs on where the notify lands: whatever the interleaving, nobody is left counted
+    // and no permit is left behind. The rounds only aim it at different points: before
+    // the last waiter's timeout ends, at its end, and after it (when all have timed out).
+    // (A waiter claimed by a notify waits for its permit for the shorter of 100 ms and its
+    // timeout: a long timeout gives this thread the full 100 ms between claiming and
+    // releasing, however loaded the machine.)
+    for aim in [
+        Duration::from_millis(280),
+        TIMEOUT,
+        Duration::from_millis(320),
+    ] {
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| {
+                    let g = mon.lock().unwrap();
+                    let (_g, _timed_out) = mon.wait_timeout(g, TIMEOUT).unwrap();
+                });
+            }
+            // Every waiter's timeout started by the time all three are counted: the last
+            // one ends at most TIMEOUT from now.
+            wait_for("the three waiters to wait", || mon.waiting().unwrap() == 3);
+            std::thread::sleep(aim);
+            mon.notify_all().unwrap();
+            mon.notify_all().unwrap();
+        });
+        assert_eq!(mon.waiting().unwrap(), 0, "aimed at {aim:?}");
+        assert_eq!(
+            mon.condition().count().unwrap(),
+            0,
+            "permits piled up (D-24), aimed at {aim:?}"
+        );
+    }
 }
 
 #[test]
@@ -635,11 +669,13 @@ fn signal_wait_for_change_sees_value_set_in_other_process() {
     if let Some(name) = child_role("watcher") {
         let seg = Segment::open(&name).unwrap();
         let sig: Signal<u64> = Signal::open(&seg, "sig").unwrap();
-        // Start from the version `create` gives (0), not from a load: the parent may have
-        // made some or all of its updates before this process got this far. The parent
-        // waits for `ready`, so the updates normally land while this process is parked.
+        // Start from the version `create` gives (0). `ready` carries the id of the thread
+        // that waits: the parent makes each update only once it sleeps in the wait.
         let mut seen = 0;
-        Signal::<u32>::open(&seg, "ready").unwrap().set(1).unwrap();
+        Signal::<u32>::open(&seg, "ready")
+            .unwrap()
+            .set(common::thread_id())
+            .unwrap();
         let mut values = Vec::new();
         while values.last() != Some(&5) {
             seen = sig.wait_for_change(seen, TEST_DEADLINE).unwrap();
@@ -658,8 +694,9 @@ fn signal_wait_for_change_sees_value_set_in_other_process() {
         &name,
     );
     ready.wait_for_change(0, TEST_DEADLINE).unwrap();
+    let watcher = ready.get().unwrap();
     for v in 1..=5u64 {
-        std::thread::sleep(Duration::from_millis(5));
+        common::wait_until_asleep("the watcher to wait for a change", child.id(), watcher);
         sig.update(|x| x + 1).unwrap();
         assert_eq!(sig.get().unwrap(), v);
     }

@@ -48,9 +48,9 @@ impl Drop for ShmName {
     }
 }
 
-/// `/work/shared/golden`, relative to this crate.
+/// The golden images: `golden/` at the workspace root (see `golden/PROVENANCE.md`).
 pub fn golden_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../golden")
 }
 
 /// The bytes of golden image `file`.

@@ -1,5 +1,5 @@
 //! Shared test helpers: unique segment names that unlink themselves, re-running this test
-//! binary as a child process, and golden images from `../shared/golden`.
+//! binary as a child process, and the golden images in the repository's `golden/`.
 #![allow(dead_code, unreachable_pub)]
 
 use std::path::PathBuf;
@@ -98,9 +98,71 @@ pub fn wait_ok(mut child: Child, secs: u64) {
     }
 }
 
-/// `../shared/golden` (relative to the workspace root).
+/// The kernel's id of the calling thread (`gettid`), for [`wait_until_asleep`]: a thread
+/// sends it to the test before it calls the operation that should block.
+pub fn thread_id() -> u32 {
+    // "/proc/thread-self" links to "<pid>/task/<tid>".
+    let link = std::fs::read_link("/proc/thread-self").expect("read /proc/thread-self");
+    link.file_name()
+        .and_then(|t| t.to_str())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected /proc/thread-self link {link:?}"))
+}
+
+/// Waits (at most 60 s, else panics naming `what`) until thread `tid` of process `pid` is
+/// asleep in the kernel (state `S` in `/proc/<pid>/task/<tid>/stat`: a futex wait or a timed
+/// sleep). The handshake for "this thread is blocked in the call it made": the test learns
+/// the thread's id (see [`thread_id`]; a child process writes it into the segment) before
+/// the thread calls the blocking operation, and runs the step that must find it blocked
+/// (a close, a kill, a write without a wake) only once this returns. A thread that has not
+/// reached the call yet is running, not asleep; one that returned has nothing left to block
+/// on in these tests.
+pub fn wait_until_asleep(what: &str, pid: u32, tid: u32) {
+    let path = format!("/proc/{pid}/task/{tid}/stat");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let stat = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{what}: cannot read {path} ({e}): the thread is gone"));
+        // "tid (comm) S ...": the state follows the last ')' (comm may contain one).
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{what}: unexpected {path}: {stat:?}"));
+        if state == "S" {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: thread {tid} of process {pid} never went to sleep (state {state})"
+        );
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+}
+
+/// [`wait_until_asleep`] for a thread of this process.
+pub fn wait_until_thread_asleep(what: &str, tid: u32) {
+    wait_until_asleep(what, std::process::id(), tid);
+}
+
+/// Runs `f` on a new thread and returns once that thread is asleep in the kernel, i.e.
+/// blocked in `f` ([`wait_until_asleep`]); `what` names the wait in a failure.
+pub fn spawn_blocked<R: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> std::thread::JoinHandle<R> {
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        tid_tx.send(thread_id()).unwrap();
+        f()
+    });
+    let tid = tid_rx.recv().expect("the thread sends its id first");
+    wait_until_thread_asleep(what, tid);
+    t
+}
+
+/// The golden images: `golden/` at the workspace root (see `golden/PROVENANCE.md`).
 pub fn golden_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../golden")
 }
 
 /// Copies golden image `file` into /dev/shm under a fresh unique name.
