@@ -80,9 +80,14 @@ mod error;
 #[cfg(not(loom))]
 pub use barrier::{Barrier, BarrierWaitResult};
 #[cfg(not(loom))]
-pub use error::{LockError, OwnerDead, ReleaseError, WaitError};
+pub(crate) use error::Attempt;
 #[cfg(not(loom))]
-pub use event::{Event, EventMode, PULSE_GRACE};
+pub use error::{
+    LockError, LockTimeoutError, OwnerDead, ReleaseError, TryLockError, TryWaitError, WaitError,
+    WaitTimeoutError,
+};
+#[cfg(not(loom))]
+pub use event::{Event, EventMode};
 #[cfg(not(loom))]
 pub use latch::Latch;
 #[cfg(not(loom))]
