@@ -312,7 +312,7 @@ pub fn op(seg: &Segment, code: u8, salt: usize) {
         17 => {
             if let Ok(l) = Latch::open(seg, LATCH) {
                 let _ = (l.count(), l.initial_count(), l.try_wait());
-                let _ = l.count_down(u32::from(code >> 5));
+                let _ = l.count_down(usize::from(code >> 5));
                 let _ = l.wait_timeout(Duration::ZERO);
             }
         }
@@ -323,7 +323,7 @@ pub fn op(seg: &Segment, code: u8, salt: usize) {
             }
         }
         19 => {
-            if let Ok(e) = Event::open(seg, EVENT).map(|e| e.with_pulse_grace(STALL)) {
+            if let Ok(e) = Event::open(seg, EVENT).map(|e| e.with_stall_timeout(STALL)) {
                 let _ = (e.mode(), e.is_signaled(), e.waiting());
                 let _ = e.wait_timeout(Duration::ZERO);
                 let _ = e.signal();
@@ -350,7 +350,7 @@ pub fn op(seg: &Segment, code: u8, salt: usize) {
                 let _ = s.set_timeout(v, Duration::ZERO);
                 let _ = s.update_timeout(|x| x.wrapping_add(1), Duration::ZERO);
                 let _ = s.has_changed(0);
-                let _ = s.wait_for_change(u64::MAX, Duration::ZERO);
+                let _ = s.wait_for_change_timeout(u64::MAX, Duration::ZERO);
             }
         }
         22 => {

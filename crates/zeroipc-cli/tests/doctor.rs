@@ -228,7 +228,7 @@ fn semaphore_permits_of_a_sigkilled_holder_are_a_dead_holder_until_a_waiter_recl
 
     // The library's waiter gives them back; then the segment is healthy again.
     match s.acquire_timeout(std::time::Duration::from_secs(30)) {
-        Err(zeroipc::LockError::OwnerDead(dead)) => assert_eq!(dead.pid(), pid),
+        Err(zeroipc::LockTimeoutError::OwnerDead(dead)) => assert_eq!(dead.pid(), pid),
         other => panic!("expected OwnerDead, got {other:?}"),
     }
     s.release().unwrap();

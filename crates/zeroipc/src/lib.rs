@@ -131,7 +131,10 @@ pub use error::{
 #[cfg(not(loom))]
 pub use segment::{Entry, EntryName, ReadOnlySegment, Segment, SegmentHeader, SegmentOptions};
 #[cfg(not(loom))]
-pub use sync::{LockError, OwnerDead, ReleaseError, WaitError};
+pub use sync::{
+    LockError, LockTimeoutError, OwnerDead, ReleaseError, TryLockError, TryWaitError, WaitError,
+    WaitTimeoutError,
+};
 
 pub use layout::{FORMAT_VERSION, MAGIC};
 

@@ -23,7 +23,7 @@ use zeroipc::structures::{
     StackError, StackPushError,
 };
 use zeroipc::sync::{Barrier, Mutex, Once, OnceOutcome, RwLock, Semaphore};
-use zeroipc::{LockError, Segment, SegmentOptions, WaitError};
+use zeroipc::{LockTimeoutError, Segment, SegmentOptions, WaitTimeoutError};
 
 /// The stall / stuck timeout every handle in the matrix is given.
 const STALL: Duration = Duration::from_millis(100);
@@ -591,7 +591,7 @@ fn mutex_check_unidentifiable_holder(d: Dead<'_>) {
     for _ in 0..2 {
         assert!(matches!(
             bounded("lock", || m.lock_timeout(SHORT)),
-            Err(LockError::Timeout)
+            Err(LockTimeoutError::Timeout)
         ));
     }
 }
@@ -602,7 +602,7 @@ fn mutex_check_owner_dead(d: Dead<'_>) {
     let m = Mutex::open(d.seg, "mx").unwrap();
     assert_eq!(m.owner(), Ok(Some(d.pid)));
     match bounded("lock", || m.lock_timeout(DEADLINE)) {
-        Err(LockError::OwnerDead(dead)) => {
+        Err(LockTimeoutError::OwnerDead(dead)) => {
             assert_eq!(dead.pid(), d.pid);
             dead.into_guard().unlock().unwrap();
         }
@@ -635,7 +635,7 @@ fn rwlock_check_dead_in_wmtx(d: Dead<'_>) {
     assert_eq!(l.snapshot().unwrap(), (0, false));
     drop(bounded("read", || l.read_timeout(DEADLINE)).unwrap());
     match bounded("write", || l.write_timeout(DEADLINE)) {
-        Err(LockError::OwnerDead(dead)) => {
+        Err(LockTimeoutError::OwnerDead(dead)) => {
             assert_eq!(dead.pid(), d.pid);
             drop(dead.into_guard());
         }
@@ -651,7 +651,7 @@ fn rwlock_check_dead_writer(d: Dead<'_>) {
     let l = RwLock::open(d.seg, "rw").unwrap();
     assert_eq!(l.snapshot().unwrap(), (0, true));
     match bounded("read", || l.read_timeout(DEADLINE)) {
-        Err(LockError::OwnerDead(dead)) => {
+        Err(LockTimeoutError::OwnerDead(dead)) => {
             assert_eq!(dead.pid(), d.pid);
             drop(dead.into_guard());
         }
@@ -684,7 +684,7 @@ fn once_check_unidentifiable(d: Dead<'_>) {
         let r = bounded("call_once", || {
             o.call_once_timeout(SHORT, || panic!("must not run"))
         });
-        assert!(matches!(r, Err(WaitError::Timeout)), "{r:?}");
+        assert!(matches!(r, Err(WaitTimeoutError::Timeout)), "{r:?}");
     }
     assert_eq!(o.is_completed(), Ok(false));
 }
@@ -726,7 +726,7 @@ fn semaphore_check_permit_leaked(d: Dead<'_>) {
     assert_eq!(s.count(), Ok(0));
     assert!(matches!(
         bounded("acquire", || s.acquire_timeout(SHORT)),
-        Err(LockError::Timeout)
+        Err(LockTimeoutError::Timeout)
     ));
     s.release().unwrap();
     bounded("acquire", || s.acquire_timeout(DEADLINE)).unwrap();
@@ -745,7 +745,7 @@ fn semaphore_check_permit_reclaimed(d: Dead<'_>) {
     let s = Semaphore::open(d.seg, "sem").unwrap();
     assert_eq!(s.count(), Ok(0));
     match bounded("acquire", || s.acquire_timeout(DEADLINE)) {
-        Err(LockError::OwnerDead(dead)) => assert_eq!(dead.pid(), d.pid),
+        Err(LockTimeoutError::OwnerDead(dead)) => assert_eq!(dead.pid(), d.pid),
         other => panic!("expected OwnerDead, got {other:?}"),
     }
     assert_eq!(s.count(), Ok(0), "we hold the one permit");
@@ -785,7 +785,7 @@ fn semaphore_check_reclaim_lost(d: Dead<'_>) {
     for _ in 0..2 {
         assert!(matches!(
             bounded("acquire", || s.acquire_timeout(SHORT)),
-            Err(LockError::Timeout)
+            Err(LockTimeoutError::Timeout)
         ));
     }
     s.release().unwrap();
@@ -819,7 +819,7 @@ fn barrier_check_dead_arrival(d: Dead<'_>) {
     assert_eq!(b.arrived(), Ok(1));
     assert!(matches!(
         bounded("wait", || b.wait_timeout(SHORT)),
-        Err(WaitError::Timeout)
+        Err(WaitTimeoutError::Timeout)
     ));
     assert_eq!(b.arrived(), Ok(1));
     let g = b.generation().unwrap();
@@ -878,7 +878,7 @@ fn barrier_child_wait_last(seg: &Segment) {
 /// woken, so the row takes this long.
 const RELEASER_WAIT: Duration = Duration::from_secs(3);
 
-type WaiterResult = (Result<bool, WaitError>, Duration);
+type WaiterResult = (Result<bool, WaitTimeoutError>, Duration);
 static WAITER: std::sync::Mutex<Option<std::thread::JoinHandle<WaiterResult>>> =
     std::sync::Mutex::new(None);
 

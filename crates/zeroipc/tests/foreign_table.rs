@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::{ShmName, child_role, golden_dir, image, load_golden, spawn_child, wait_ok};
 use zeroipc::structures::{Queue, QueuePopError, QueuePushError};
-use zeroipc::sync::{Event, EventMode, LockError, Monitor, Semaphore};
+use zeroipc::sync::{Event, EventMode, LockTimeoutError, Monitor, Semaphore};
 use zeroipc::{Segment, SegmentOptions};
 
 const PERMITS: &str = "__zeroipc_permits";
@@ -56,7 +56,7 @@ fn semaphore_and_queue_use_leave_a_cpp_segment_byte_for_byte_unchanged() {
     unb.acquire().unwrap();
     assert!(matches!(
         unb.acquire_timeout(SHORT),
-        Err(LockError::Timeout)
+        Err(LockTimeoutError::Timeout)
     ));
     unb.release().unwrap();
     unb.release().unwrap();
@@ -108,7 +108,10 @@ fn creating_a_structure_in_a_cpp_segment_adds_its_registry_once() {
         Err(QueuePopError::Timeout)
     ));
     s.acquire().unwrap();
-    assert!(matches!(s.acquire_timeout(SHORT), Err(LockError::Timeout)));
+    assert!(matches!(
+        s.acquire_timeout(SHORT),
+        Err(LockTimeoutError::Timeout)
+    ));
     s.release().unwrap();
     let sem = Semaphore::open(&seg, "sem").unwrap();
     sem.acquire().unwrap();
@@ -141,7 +144,10 @@ fn in_a_segment_zeroipc_creates_the_registries_come_with_their_structures() {
 
     assert!(matches!(q.pop_timeout(SHORT), Err(QueuePopError::Timeout)));
     s.acquire().unwrap();
-    assert!(matches!(s.acquire_timeout(SHORT), Err(LockError::Timeout)));
+    assert!(matches!(
+        s.acquire_timeout(SHORT),
+        Err(LockTimeoutError::Timeout)
+    ));
     s.release().unwrap();
     assert_eq!(entry_count(&seg), before + 4, "nothing added at run time");
 }
@@ -173,7 +179,7 @@ fn a_dead_holders_permit_is_given_back_through_the_registry_made_at_create() {
     wait_ok(child, 30); // exited (and reaped) holding the permit
     assert_eq!(s.count(), Ok(0));
     match s.acquire_timeout(Duration::from_secs(20)) {
-        Err(LockError::OwnerDead(d)) => assert_eq!(d.pid(), pid),
+        Err(LockTimeoutError::OwnerDead(d)) => assert_eq!(d.pid(), pid),
         other => panic!("expected OwnerDead({pid}), got {other:?}"),
     }
     s.release().unwrap();
@@ -205,7 +211,7 @@ fn a_cpp_semaphore_without_a_registry_degrades_to_untracked_permits() {
     // and the acquire simply times out (no error, no table write).
     assert!(matches!(
         sem.acquire_timeout(Duration::from_millis(100)),
-        Err(LockError::Timeout)
+        Err(LockTimeoutError::Timeout)
     ));
     sem.release().unwrap();
     assert_eq!(entry_count(&seg), 84);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{ShmName, poke};
 use zeroipc::codata::stream::{Stream, StreamError};
 use zeroipc::sync::{Event, EventMode, Monitor, Mutex, Signal};
-use zeroipc::{LockError, ReleaseError, Segment, SegmentOptions};
+use zeroipc::{LockTimeoutError, ReleaseError, Segment, SegmentOptions};
 
 fn segment(name: &ShmName) -> Segment {
     SegmentOptions::new()
@@ -60,11 +60,17 @@ fn signal_timeouts_answer_when_its_mutex_is_never_released() {
     poke(&name, mtx.offset(), &0_u32.to_le_bytes()); // count 0: locked, owner 0: unknown
     assert!(Mutex::open(&seg, "sig_mtx").unwrap().is_locked().unwrap());
     let wait = Duration::from_millis(20);
-    assert!(matches!(s.get_timeout(wait), Err(LockError::Timeout)));
-    assert!(matches!(s.set_timeout(6, wait), Err(LockError::Timeout)));
+    assert!(matches!(
+        s.get_timeout(wait),
+        Err(LockTimeoutError::Timeout)
+    ));
+    assert!(matches!(
+        s.set_timeout(6, wait),
+        Err(LockTimeoutError::Timeout)
+    ));
     assert!(matches!(
         s.update_timeout(|v| v + 1, wait),
-        Err(LockError::Timeout)
+        Err(LockTimeoutError::Timeout)
     ));
     assert_eq!(s.version().unwrap(), 0, "nothing was written");
     poke(&name, mtx.offset(), &1_u32.to_le_bytes());
@@ -100,8 +106,8 @@ fn pulse_with_stranded_waiters_waits_only_its_own_grace_then_resets() {
     let seg = segment(&name);
     let e = Event::create(&seg, "ev", EventMode::ManualReset)
         .unwrap()
-        .with_pulse_grace(Duration::from_millis(1));
-    assert_eq!(e.pulse_grace(), Duration::from_millis(1));
+        .with_stall_timeout(Duration::from_millis(1));
+    assert_eq!(e.stall_timeout(), Duration::from_millis(1));
     let header = seg.find("ev").unwrap();
     poke(&name, header.offset() + 8, &7_u32.to_le_bytes()); // `waiting`
     assert_eq!(e.waiting().unwrap(), 7);
@@ -110,7 +116,7 @@ fn pulse_with_stranded_waiters_waits_only_its_own_grace_then_resets() {
     assert_eq!(e.waiting().unwrap(), 7, "a pulse never rewrites the count");
     // Another handle to the same event keeps the default.
     let other = Event::open(&seg, "ev").unwrap();
-    assert_eq!(other.pulse_grace(), zeroipc::sync::PULSE_GRACE);
+    assert_eq!(other.stall_timeout(), Duration::from_millis(50));
 }
 
 /// `Monitor::wait_timeout` bounded its wait for a notification but then re-took the mutex
@@ -138,7 +144,7 @@ fn monitor_wait_timeout_gives_up_on_a_mutex_that_is_never_released() {
         }
         poke(&name, mtx.offset(), &0_u32.to_le_bytes()); // count 0: locked, owner unknown
         match waiter.join().unwrap() {
-            Err(LockError::Timeout) => {}
+            Err(LockTimeoutError::Timeout) => {}
             other => panic!("expected Timeout, got {other:?}"),
         }
     });

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use common::{ShmName, child_role, poke, spawn_child, wait_ok};
 use zeroipc::structures::Array;
-use zeroipc::sync::{Barrier, Latch, LockError, Mutex, Once, OnceOutcome, Semaphore, WaitError};
+use zeroipc::sync::{
+    Barrier, Latch, LockError, LockTimeoutError, Mutex, Once, OnceOutcome, Semaphore, TryLockError,
+    WaitError, WaitTimeoutError,
+};
 use zeroipc::{Segment, SegmentOptions};
 
 const TEST_DEADLINE: Duration = Duration::from_secs(60);
@@ -94,7 +97,7 @@ fn mutex_sigkilled_holder_is_detected_and_taken_over() {
     // While the holder lives, we time out.
     assert!(matches!(
         m.lock_timeout(Duration::from_millis(20)),
-        Err(LockError::Timeout)
+        Err(LockTimeoutError::Timeout)
     ));
 
     // A waiter blocked in another thread sees the death once the child is reaped.
@@ -104,7 +107,7 @@ fn mutex_sigkilled_holder_is_detected_and_taken_over() {
         let waiter = s.spawn(move || {
             tid_tx.send(common::thread_id()).unwrap();
             match m.lock_timeout(TEST_DEADLINE) {
-                Err(LockError::OwnerDead(dead)) => {
+                Err(LockTimeoutError::OwnerDead(dead)) => {
                     let pid = dead.pid();
                     drop(dead.into_guard());
                     pid
@@ -173,13 +176,13 @@ fn corrupt_words_are_typed_errors_naming_the_field() {
         .map(|_| ())
         .unwrap_err();
     assert!(
-        matches!(&e, LockError::Corrupt(c) if c.to_string().contains("count")),
+        matches!(&e, LockTimeoutError::Corrupt(c) if c.to_string().contains("count")),
         "{e}"
     );
     assert!(m.is_locked().is_err());
 
     poke(&name, s.entry().offset(), &9u32.to_le_bytes()); // above max_count 3
-    assert!(matches!(s.try_acquire(), Err(LockError::Corrupt(_))));
+    assert!(matches!(s.try_acquire(), Err(TryLockError::Corrupt(_))));
     assert!(matches!(
         s.release(),
         Err(zeroipc::sync::ReleaseError::Corrupt(_))
@@ -228,7 +231,7 @@ fn semaphore_release_in_other_process_wakes_acquirer() {
     }
     wait_ok(child, 60);
     assert_eq!(s.count().unwrap(), 0);
-    assert!(matches!(s.try_acquire(), Err(LockError::WouldBlock)));
+    assert!(matches!(s.try_acquire(), Err(TryLockError::WouldBlock)));
     let bounded = Semaphore::create(&seg, "b", 1, 1).unwrap();
     assert!(matches!(
         bounded.release(),
@@ -264,7 +267,7 @@ fn once_sigkilled_initialiser_is_recovered() {
     wait_for("the child to start initialising", || flag.get(0) == Some(1));
     assert!(matches!(
         once.call_once_timeout(Duration::from_millis(20), || panic!("not yet")),
-        Err(WaitError::Timeout)
+        Err(WaitTimeoutError::Timeout)
     ));
     child.kill().unwrap();
     child.wait().unwrap();
@@ -370,7 +373,7 @@ fn barrier_cycles_across_processes() {
     for k in kids {
         wait_ok(k, 60);
     }
-    assert_eq!(b.generation().unwrap(), CYCLES);
+    assert_eq!(b.generation().unwrap(), u32::try_from(CYCLES).unwrap());
     assert_eq!(b.arrived().unwrap(), 0);
     assert!(leaders <= CYCLES);
 }
@@ -401,8 +404,11 @@ fn barrier_sigkilled_participant_makes_others_time_out_and_barrier_stays_usable(
     std::thread::scope(|s| {
         let other = s.spawn(|| b.wait_timeout(Duration::from_millis(100)));
         let mine = b.wait_timeout(Duration::from_millis(100));
-        assert!(matches!(mine, Err(WaitError::Timeout)), "{mine:?}");
-        assert!(matches!(other.join().unwrap(), Err(WaitError::Timeout)));
+        assert!(matches!(mine, Err(WaitTimeoutError::Timeout)), "{mine:?}");
+        assert!(matches!(
+            other.join().unwrap(),
+            Err(WaitTimeoutError::Timeout)
+        ));
     });
     // Arrivals were withdrawn (no D-19 drift): three new participants pass.
     assert_eq!(b.arrived().unwrap(), 0);
@@ -445,16 +451,16 @@ fn rwlock_sigkilled_writer_is_cleared_by_reader_and_lock_recovers() {
     assert_eq!(lock.snapshot().unwrap(), (0, true));
     assert!(matches!(
         lock.read_timeout(Duration::from_millis(20)),
-        Err(LockError::Timeout)
+        Err(LockTimeoutError::Timeout)
     ));
     assert!(matches!(
         lock.write_timeout(Duration::from_millis(20)),
-        Err(LockError::Timeout)
+        Err(LockTimeoutError::Timeout)
     ));
     child.kill().unwrap();
     child.wait().unwrap();
     match lock.read_timeout(TEST_DEADLINE) {
-        Err(LockError::OwnerDead(dead)) => {
+        Err(LockTimeoutError::OwnerDead(dead)) => {
             assert_eq!(dead.pid(), pid);
             assert_eq!(lock.snapshot().unwrap(), (1, false));
             drop(dead.into_guard());
@@ -570,7 +576,7 @@ fn event_signals_cross_processes_in_both_modes() {
     }
     assert!(matches!(
         auto.wait_timeout(Duration::from_millis(10)),
-        Err(WaitError::Timeout)
+        Err(WaitTimeoutError::Timeout)
     ));
     assert!(!auto.is_signaled().unwrap());
     assert!(manual.is_signaled().unwrap());
@@ -586,10 +592,10 @@ fn monitor_wait_notify_across_processes() {
         let mon = Monitor::open(&seg, "mon").unwrap();
         let items: Array<u32> = Array::open(&seg, "items").unwrap();
         let g = mon.lock_timeout(TEST_DEADLINE).unwrap();
-        let (_g, ok) = mon
-            .wait_while_timeout(g, TEST_DEADLINE, || items.get(0) == Some(1))
+        let (_g, timed_out) = mon
+            .wait_until_timeout(g, TEST_DEADLINE, || items.get(0) == Some(1))
             .unwrap();
-        assert!(ok);
+        assert!(!timed_out);
         return;
     }
     let name = ShmName::new("monitor_cross");
@@ -678,7 +684,7 @@ fn signal_wait_for_change_sees_value_set_in_other_process() {
             .unwrap();
         let mut values = Vec::new();
         while values.last() != Some(&5) {
-            seen = sig.wait_for_change(seen, TEST_DEADLINE).unwrap();
+            seen = sig.wait_for_change_timeout(seen, TEST_DEADLINE).unwrap();
             values.push(sig.get().unwrap());
         }
         assert!(values.windows(2).all(|w| w[0] < w[1]), "{values:?}");
@@ -693,7 +699,7 @@ fn signal_wait_for_change_sees_value_set_in_other_process() {
         "watcher",
         &name,
     );
-    ready.wait_for_change(0, TEST_DEADLINE).unwrap();
+    ready.wait_for_change_timeout(0, TEST_DEADLINE).unwrap();
     let watcher = ready.get().unwrap();
     for v in 1..=5u64 {
         common::wait_until_asleep("the watcher to wait for a change", child.id(), watcher);
@@ -703,8 +709,8 @@ fn signal_wait_for_change_sees_value_set_in_other_process() {
     wait_ok(child, 60);
     assert_eq!(sig.version().unwrap(), 5);
     assert!(matches!(
-        sig.wait_for_change(5, Duration::from_millis(5)),
-        Err(WaitError::Timeout)
+        sig.wait_for_change_timeout(5, Duration::from_millis(5)),
+        Err(WaitTimeoutError::Timeout)
     ));
 }
 
@@ -778,7 +784,7 @@ fn semaphore_permits_of_a_killed_holder_are_reclaimed_by_an_untimed_acquire() {
     // Alive: its permits are its own.
     assert!(matches!(
         s.acquire_timeout(Duration::from_millis(300)),
-        Err(LockError::Timeout)
+        Err(LockTimeoutError::Timeout)
     ));
     assert_eq!(permit_slot(&seg, 0), [pid, s.entry().index(), 2, 0]);
 
@@ -800,7 +806,7 @@ fn semaphore_permits_of_a_killed_holder_are_reclaimed_by_an_untimed_acquire() {
     );
     s.try_acquire().unwrap();
     assert_eq!(permit_slot(&seg, 0)[2], 2);
-    assert!(matches!(s.try_acquire(), Err(LockError::WouldBlock)));
+    assert!(matches!(s.try_acquire(), Err(TryLockError::WouldBlock)));
     s.release().unwrap();
     s.release().unwrap();
     assert_eq!(s.count().unwrap(), 2);
@@ -843,17 +849,17 @@ fn semaphore_corrupt_permit_registry_never_panics_or_over_releases() {
     let s2 = s.clone();
     let r = watchdog(30, move || {
         s2.acquire_timeout(Duration::from_secs(20))
-            .map_err(LockError::drop_guard)
+            .map_err(LockTimeoutError::drop_guard)
     });
     match r {
-        Err(LockError::OwnerDead(d)) => assert_eq!(d.pid(), dead),
+        Err(LockTimeoutError::OwnerDead(d)) => assert_eq!(d.pid(), dead),
         other => panic!("expected OwnerDead({dead}), got {other:?}"),
     }
     // Exactly the one recorded permit came back, and we hold it.
     assert_eq!(s.count().unwrap(), 0);
     assert!(matches!(
         s.acquire_timeout(Duration::from_millis(200)),
-        Err(LockError::Timeout)
+        Err(LockTimeoutError::Timeout)
     ));
     assert_eq!(s.count().unwrap(), 0);
     // Slot 1 was freed (its huge count dropped), then claimed by us for `s`.
@@ -929,11 +935,11 @@ mod permit_registry_props {
             }
             for _ in 0..3 {
                 match s.acquire_timeout(Duration::from_millis(5)) {
-                    Ok(()) | Err(LockError::OwnerDead(_)) => {
+                    Ok(()) | Err(LockTimeoutError::OwnerDead(_)) => {
                         let c = s.count().unwrap();
                         prop_assert!((0..=3).contains(&c), "count {c}");
                     }
-                    Err(LockError::Timeout) => {}
+                    Err(LockTimeoutError::Timeout) => {}
                     Err(e) => prop_assert!(false, "unexpected {e:?}"),
                 }
                 let c = s.count().unwrap();

@@ -11,6 +11,12 @@ use zeroipc::{Segment, SegmentOptions};
 
 const KINDS: [&str; 5] = ["semaphore", "mutex", "barrier", "latch", "once"];
 
+/// A count, flag or word read through the API, as the manifest's `i64`.
+fn wide<T: TryInto<i64>>(v: T) -> i64 {
+    v.try_into()
+        .unwrap_or_else(|_| panic!("a value outside i64"))
+}
+
 fn int(v: &Value, key: &str) -> i64 {
     v[key].as_i64().unwrap_or_else(|| panic!("{key} in {v}"))
 }
@@ -40,13 +46,9 @@ fn check_decode(seg: &Segment, s: &Value) {
     match s["kind"].as_str().unwrap() {
         "semaphore" => {
             let sem = Semaphore::open(seg, name).unwrap();
-            assert_eq!(i64::from(sem.count().unwrap()), int(exp, "count"), "{name}");
-            assert_eq!(
-                i64::from(sem.waiting().unwrap()),
-                int(exp, "waiting"),
-                "{name}"
-            );
-            assert_eq!(i64::from(sem.max_count()), int(exp, "max_count"), "{name}");
+            assert_eq!(wide(sem.count().unwrap()), int(exp, "count"), "{name}");
+            assert_eq!(wide(sem.waiting().unwrap()), int(exp, "waiting"), "{name}");
+            assert_eq!(wide(sem.max_count()), int(exp, "max_count"), "{name}");
         }
         "mutex" => {
             let m = Mutex::open(seg, name).unwrap();
@@ -66,45 +68,41 @@ fn check_decode(seg: &Segment, s: &Value) {
                     .lock_timeout(std::time::Duration::from_millis(10))
                     .map(drop);
                 assert!(
-                    matches!(r, Err(zeroipc::LockError::Timeout)),
+                    matches!(r, Err(zeroipc::LockTimeoutError::Timeout)),
                     "{name}: {r:?}"
                 );
             }
             let sem = Semaphore::open(seg, name).unwrap();
-            assert_eq!(i64::from(sem.count().unwrap()), int(exp, "count"), "{name}");
-            assert_eq!(i64::from(sem.max_count()), int(exp, "max_count"), "{name}");
+            assert_eq!(wide(sem.count().unwrap()), int(exp, "count"), "{name}");
+            assert_eq!(wide(sem.max_count()), int(exp, "max_count"), "{name}");
         }
         "barrier" => {
             let b = Barrier::open(seg, name).unwrap();
+            assert_eq!(wide(b.arrived().unwrap()), int(exp, "arrived"), "{name}");
             assert_eq!(
-                i64::from(b.arrived().unwrap()),
-                int(exp, "arrived"),
-                "{name}"
-            );
-            assert_eq!(
-                i64::from(b.generation().unwrap()),
+                wide(b.generation().unwrap()),
                 int(exp, "generation"),
                 "{name}"
             );
             assert_eq!(
-                i64::from(b.participants()),
+                wide(b.participants()),
                 int(exp, "num_participants"),
                 "{name}"
             );
         }
         "latch" => {
             let l = Latch::open(seg, name).unwrap();
-            assert_eq!(i64::from(l.count().unwrap()), int(exp, "count"), "{name}");
+            assert_eq!(wide(l.count().unwrap()), int(exp, "count"), "{name}");
             assert_eq!(
-                i64::from(l.initial_count().unwrap()),
+                wide(l.initial_count().unwrap()),
                 int(exp, "initial_count"),
                 "{name}"
             );
-            assert_eq!(l.try_wait().unwrap(), int(exp, "count") == 0, "{name}");
+            assert_eq!(l.try_wait().is_ok(), int(exp, "count") == 0, "{name}");
         }
         "once" => {
             let o = Once::open(seg, name).unwrap();
-            assert_eq!(i64::from(o.state().unwrap()), int(exp, "state"), "{name}");
+            assert_eq!(wide(o.state().unwrap()), int(exp, "state"), "{name}");
             assert_eq!(
                 o.is_completed().unwrap(),
                 exp["done"].as_bool().unwrap(),
@@ -120,12 +118,12 @@ fn replay(seg: &Segment, s: &Value) -> Vec<u8> {
     let name = s["name"].as_str().unwrap();
     let exp = &s["expected"];
     let p = &s["params"];
-    let as_u32 = |v: i64| u32::try_from(v).unwrap();
+    let count = |v: i64| usize::try_from(v).unwrap();
     match s["kind"].as_str().unwrap() {
         "semaphore" => {
             let initial = int(p, "initial_count");
             let sem =
-                Semaphore::create(seg, name, as_u32(initial), as_u32(int(p, "max_count"))).unwrap();
+                Semaphore::create(seg, name, count(initial), count(int(p, "max_count"))).unwrap();
             let target = int(exp, "count");
             for _ in target..initial {
                 sem.try_acquire().unwrap();
@@ -142,7 +140,7 @@ fn replay(seg: &Segment, s: &Value) -> Vec<u8> {
         }
         "barrier" => {
             let n = int(p, "num_participants");
-            let b = Barrier::create(seg, name, as_u32(n)).unwrap();
+            let b = Barrier::create(seg, name, count(n)).unwrap();
             for _ in 0..int(exp, "generation") {
                 std::thread::scope(|sc| {
                     for _ in 0..n {
@@ -153,7 +151,7 @@ fn replay(seg: &Segment, s: &Value) -> Vec<u8> {
         }
         "latch" => {
             let initial = int(p, "initial_count");
-            let l = Latch::create(seg, name, as_u32(initial)).unwrap();
+            let l = Latch::create(seg, name, count(initial)).unwrap();
             let target = int(exp, "count");
             // `latch_done`: count_down(5) on a count of 2 saturates at 0.
             let by = if target == 0 {
@@ -161,7 +159,7 @@ fn replay(seg: &Segment, s: &Value) -> Vec<u8> {
             } else {
                 initial - target
             };
-            l.count_down(as_u32(by)).unwrap();
+            l.count_down(count(by)).unwrap();
         }
         "once" => {
             let o = Once::create(seg, name).unwrap();
@@ -256,7 +254,7 @@ const COMPOSITES: [&str; 4] = ["event", "rwlock", "monitor", "signal"];
 
 fn sem_fields(seg: &Segment, entry: &str) -> (i64, i64) {
     let s = Semaphore::open(seg, entry).unwrap();
-    (i64::from(s.count().unwrap()), i64::from(s.max_count()))
+    (wide(s.count().unwrap()), wide(s.max_count()))
 }
 
 fn check_composite(seg: &Segment, s: &Value) {
@@ -277,11 +275,7 @@ fn check_composite(seg: &Segment, s: &Value) {
                 EventMode::ManualReset
             };
             assert_eq!(e.mode(), mode, "{name}");
-            assert_eq!(
-                i64::from(e.waiting().unwrap()),
-                int(exp, "waiting"),
-                "{name}"
-            );
+            assert_eq!(wide(e.waiting().unwrap()), int(exp, "waiting"), "{name}");
             let (c, m) = sem_fields(seg, &format!("{name}_sem"));
             assert_eq!(
                 (c, m),
@@ -292,8 +286,8 @@ fn check_composite(seg: &Segment, s: &Value) {
         "rwlock" => {
             let l = RwLock::open(seg, name).unwrap();
             let (readers, writer) = l.snapshot().unwrap();
-            assert_eq!(i64::from(readers), int(exp, "readers"), "{name}");
-            assert_eq!(i64::from(writer), int(exp, "writer_active"), "{name}");
+            assert_eq!(wide(readers), int(exp, "readers"), "{name}");
+            assert_eq!(wide(writer), int(exp, "writer_active"), "{name}");
             assert_eq!(
                 sem_fields(seg, &format!("{name}_rmtx")).0,
                 int(exp, "rmtx_count"),
@@ -308,7 +302,7 @@ fn check_composite(seg: &Segment, s: &Value) {
         "monitor" => {
             let m = Monitor::open(seg, name).unwrap();
             assert_eq!(
-                i64::from(m.waiting().unwrap()),
+                wide(m.waiting().unwrap()),
                 int(exp, "waiting_count"),
                 "{name}"
             );
@@ -330,7 +324,7 @@ fn check_composite(seg: &Segment, s: &Value) {
                 "i32" => {
                     let sig: Signal<i32> = Signal::open(seg, name).unwrap();
                     assert_eq!(sig.version().unwrap(), version);
-                    assert_eq!(i64::from(sig.get().unwrap()), int(exp, "value"), "{name}");
+                    assert_eq!(wide(sig.get().unwrap()), int(exp, "value"), "{name}");
                 }
                 "f64" => {
                     let sig: Signal<f64> = Signal::open(seg, name).unwrap();

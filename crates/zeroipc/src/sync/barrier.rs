@@ -30,7 +30,7 @@
 //! # Process death
 //!
 //! A participant that dies before arriving leaves the cycle one short: the others cannot tell
-//! it from a slow one, so they get [`WaitError::Timeout`](super::WaitError::Timeout) from
+//! it from a slow one, so they get [`WaitTimeoutError::Timeout`](super::WaitTimeoutError::Timeout) from
 //! [`Barrier::wait_timeout`] and withdraw their arrival, leaving the barrier usable.
 //! One that dies after arriving is harmless.
 
@@ -148,8 +148,9 @@ mod handle {
     use crate::loom::Ordering::Relaxed;
     use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::semaphore::handle::corrupt;
+    use crate::sync::semaphore::handle::count_word;
     use crate::sync::wait::deadline_after;
-    use crate::sync::{WaitError, check_size};
+    use crate::sync::{WaitError, WaitTimeoutError, check_size};
 
     /// What [`Barrier::wait`] returns: whether this caller was the last to arrive.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,14 +170,16 @@ mod handle {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use zeroipc::{Segment, SegmentOptions, sync::{Barrier, WaitError}};
+    /// use zeroipc::{Segment, SegmentOptions, sync::{Barrier, WaitTimeoutError}};
     /// # let name = format!("/zeroipc-doc-barrier-{}", std::process::id());
     /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let b = Barrier::create(&seg, "step", 1)?;
     /// assert!(b.wait()?.is_leader()); // one participant: passes at once
     /// let two = Barrier::create(&seg, "pair", 2)?;
-    /// assert!(matches!(two.wait_timeout(Duration::from_millis(5)), Err(WaitError::Timeout)));
+    /// let t = two.wait_timeout(Duration::from_millis(5));
+    /// assert!(matches!(t, Err(WaitTimeoutError::Timeout)));
     /// assert_eq!(two.arrived()?, 0); // the timed-out arrival was withdrawn
+    /// assert_eq!(two.participants(), 2);
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -201,17 +204,18 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`StructureError::InvalidCapacity`] for 0 or more than `i32::MAX` participants;
-        /// [`StructureError::Table`] if the name is taken or there is no room.
+        /// [`StructureError::InvalidCapacity`] for 0 or more than `i32::MAX` participants
+        /// (the wire field is an `i32`); [`StructureError::Table`] if the name is taken or
+        /// there is no room.
         pub fn create(
             seg: &Segment,
             name: &str,
-            participants: u32,
+            participants: usize,
         ) -> Result<Self, StructureError> {
             let Ok(n) = i32::try_from(participants) else {
                 return Err(StructureError::InvalidCapacity {
-                    requested: u64::from(participants),
-                    reason: "more than i32::MAX participants",
+                    requested: u64::try_from(participants).unwrap_or(u64::MAX),
+                    reason: "more than i32::MAX participants (an i32 on the wire)",
                 });
             };
             if n == 0 {
@@ -226,7 +230,8 @@ mod handle {
                 |region, at| -> Result<(), StructureError> {
                     let h: &BarrierHeader = region.header(at)?;
                     // ORDERING: Relaxed — published with the entry (Release of `entry_count`).
-                    h.num_participants.store(participants, Relaxed);
+                    #[allow(clippy::cast_sign_loss)] // n > 0, checked above
+                    h.num_participants.store(n as u32, Relaxed);
                     Ok(())
                 },
             )?;
@@ -271,7 +276,10 @@ mod handle {
             self.seg.region().header(self.entry.offset())
         }
 
-        fn wait_inner(&self, deadline: Option<Instant>) -> Result<BarrierWaitResult, WaitError> {
+        fn wait_inner(
+            &self,
+            deadline: Option<Instant>,
+        ) -> Result<BarrierWaitResult, WaitTimeoutError> {
             let h = self.header()?;
             match (RawBarrier {
                 arrived: &h.arrived,
@@ -281,8 +289,8 @@ mod handle {
             .wait(deadline)
             {
                 RawBarrierWait::Passed(leader) => Ok(BarrierWaitResult(leader)),
-                RawBarrierWait::TimedOut => Err(WaitError::Timeout),
-                RawBarrierWait::Bad(b) => Err(WaitError::Corrupt(corrupt(&self.entry, b))),
+                RawBarrierWait::TimedOut => Err(WaitTimeoutError::Timeout),
+                RawBarrierWait::Bad(b) => Err(WaitTimeoutError::Corrupt(corrupt(&self.entry, b))),
             }
         }
 
@@ -293,15 +301,26 @@ mod handle {
         /// [`WaitError::Corrupt`] if `arrived` is out of range on arrival (more
         /// participants than `num_participants`, or a counter broken by an upstream peer).
         pub fn wait(&self) -> Result<BarrierWaitResult, WaitError> {
-            self.wait_inner(None)
+            match self.wait_inner(None) {
+                Ok(r) => Ok(r),
+                Err(WaitTimeoutError::Corrupt(c)) => Err(WaitError::Corrupt(c)),
+                // The raw wait parks with no deadline, and `wait::park` reports `TimedOut`
+                // only for a deadline that passed; retrying would arrive a second time.
+                Err(WaitTimeoutError::Timeout) => {
+                    unreachable!("a barrier wait without deadline timed out")
+                }
+            }
         }
 
         /// Arrives and waits at most `timeout`; on timeout the arrival is withdrawn.
         ///
         /// # Errors
         ///
-        /// [`WaitError::Timeout`]; [`WaitError::Corrupt`] as for `wait`.
-        pub fn wait_timeout(&self, timeout: Duration) -> Result<BarrierWaitResult, WaitError> {
+        /// [`WaitTimeoutError::Timeout`]; [`WaitTimeoutError::Corrupt`] as for `wait`.
+        pub fn wait_timeout(
+            &self,
+            timeout: Duration,
+        ) -> Result<BarrierWaitResult, WaitTimeoutError> {
             self.wait_inner(deadline_after(timeout))
         }
 
@@ -309,8 +328,11 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`WaitError::Timeout`]; [`WaitError::Corrupt`] as for `wait`.
-        pub fn wait_deadline(&self, deadline: Instant) -> Result<BarrierWaitResult, WaitError> {
+        /// [`WaitTimeoutError::Timeout`]; [`WaitTimeoutError::Corrupt`] as for `wait`.
+        pub fn wait_deadline(
+            &self,
+            deadline: Instant,
+        ) -> Result<BarrierWaitResult, WaitTimeoutError> {
             self.wait_inner(Some(deadline))
         }
 
@@ -318,22 +340,24 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`Corruption`] if the header is out of the mapping (never for a validated entry).
-        #[allow(clippy::cast_possible_wrap)]
-        pub fn arrived(&self) -> Result<i32, Corruption> {
+        /// [`Corruption`] if `arrived` (an `i32` on the wire) is negative, naming the value
+        /// found.
+        pub fn arrived(&self) -> Result<usize, Corruption> {
             // ORDERING: Relaxed — a snapshot.
-            Ok(self.header()?.arrived.load(Relaxed) as i32)
+            let raw = self.header()?.arrived.load(Relaxed);
+            count_word(&self.entry, "arrived", raw)
         }
 
-        /// Completed cycles (a snapshot; wraps).
+        /// Completed cycles (a snapshot): the wire's 32-bit counter, which wraps (a cycle
+        /// number, not a count, so it stays the wire's width; read as unsigned, wrapping
+        /// from `u32::MAX` to 0).
         ///
         /// # Errors
         ///
-        /// As for [`Barrier::arrived`].
-        #[allow(clippy::cast_possible_wrap)]
-        pub fn generation(&self) -> Result<i32, Corruption> {
+        /// [`Corruption`] if the header is out of the mapping (never for a validated entry).
+        pub fn generation(&self) -> Result<u32, Corruption> {
             // ORDERING: Relaxed — a snapshot.
-            Ok(self.header()?.generation.load(Relaxed) as i32)
+            Ok(self.header()?.generation.load(Relaxed))
         }
 
         /// The table entry.
@@ -342,10 +366,16 @@ mod handle {
             &self.entry
         }
 
-        /// Participants per cycle.
+        /// The segment the barrier lives in.
         #[must_use]
-        pub fn participants(&self) -> i32 {
-            self.n
+        pub fn segment(&self) -> &Segment {
+            &self.seg
+        }
+
+        /// Participants per cycle (validated at open: 1 ..= `i32::MAX`).
+        #[must_use]
+        pub fn participants(&self) -> usize {
+            usize::try_from(self.n).unwrap_or(0)
         }
     }
 }

@@ -23,15 +23,15 @@
 //! Upstream semantics are kept: an auto-reset signal with no waiter is remembered by the
 //! semaphore (FORMAT.md D-22).
 //!
-//! `pulse`: signal, wait until the counted manual waiters have left (at most
-//! [`PULSE_GRACE`], or what [`Event::with_pulse_grace`] sets: a dead waiter must not hang
-//! the pulser, D-22), then reset. Python waiters are not counted (IH-20) and may miss a
+//! `pulse`: signal, wait until the counted manual waiters have left (at most the handle's
+//! stall timeout, 50 ms unless [`Event::with_stall_timeout`] sets another: a dead waiter
+//! must not hang the pulser, D-22), then reset. Python waiters are not counted (IH-20) and may miss a
 //! pulse, as upstream.
 //!
 //! # Process death
 //!
 //! An Event has no holder. A waiter that dies leaves `waiting` one too high: `pulse` then
-//! waits its grace period. Waiters use the `_timeout` variants to bound their own wait.
+//! waits its stall timeout. Waiters use the `_timeout` forms to bound their own wait.
 
 use std::time::{Duration, Instant};
 
@@ -85,21 +85,34 @@ impl RawManualEvent<'_> {
     }
 }
 
-/// The longest `pulse` waits for counted manual-reset waiters to leave.
-pub const PULSE_GRACE: Duration = Duration::from_millis(50);
+/// The default stall timeout of an [`Event`] handle: the longest `pulse` waits for counted
+/// manual-reset waiters to leave.
+///
+/// Not [`crate::DEFAULT_STALL_TIMEOUT`] (1 s), on purpose: live waiters leave within
+/// microseconds of the signal, so this bound is only ever reached because of a waiter that
+/// died while counted (or a corrupt `waiting` word), and then **every** later `pulse` pays
+/// it. At 1 s one dead waiter would cap a pulser at one pulse a second; 50 ms (the value
+/// since the first release) keeps that cost small while still covering a waiter that is
+/// descheduled on a loaded 2-core machine. The name and builder are the crate's one stall
+/// name (`with_stall_timeout` / `stall_timeout`).
+const PULSE_STALL_TIMEOUT: Duration = Duration::from_millis(50);
 
 #[cfg(not(loom))]
 mod handle {
     use core::fmt;
     use std::time::{Duration, Instant};
 
-    use super::{PULSE_GRACE, RawManualEvent};
+    use super::{PULSE_STALL_TIMEOUT, RawManualEvent};
     use crate::error::{Corruption, StructureError};
     use crate::layout::event::{AUTO_RESET, EVENT_LEN, EventHeader, MANUAL_RESET, SEM_SUFFIX};
     use crate::loom::Ordering::{Acquire, Relaxed, Release};
     use crate::segment::{CatalogKind, Entry, Record, Segment};
+    use crate::sync::semaphore::RawAcquire;
+    use crate::sync::semaphore::handle::corrupt;
     use crate::sync::wait::{self, Parked, deadline_after};
-    use crate::sync::{LockError, Semaphore, WaitError, check_size, composite};
+    use crate::sync::{
+        ReleaseError, Semaphore, TryWaitError, WaitError, WaitTimeoutError, check_size, composite,
+    };
 
     /// How an [`Event`] resets.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,11 +129,14 @@ mod handle {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use zeroipc::{Segment, SegmentOptions, sync::{Event, EventMode}};
+    /// use zeroipc::{Segment, SegmentOptions};
+    /// use zeroipc::sync::{Event, EventMode, TryWaitError, WaitTimeoutError};
     /// # let name = format!("/zeroipc-doc-event-{}", std::process::id());
     /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let go = Event::create(&seg, "go", EventMode::ManualReset)?;
-    /// assert!(go.wait_timeout(Duration::from_millis(5)).is_err());
+    /// assert!(matches!(go.try_wait(), Err(TryWaitError::WouldBlock)));
+    /// let t = go.wait_timeout(Duration::from_millis(5));
+    /// assert!(matches!(t, Err(WaitTimeoutError::Timeout)));
     /// go.signal()?;
     /// go.wait()?;
     /// go.wait()?; // manual reset: stays signaled
@@ -135,7 +151,7 @@ mod handle {
         entry: Entry,
         sem: Semaphore,
         mode: EventMode,
-        grace: Duration,
+        stall_timeout: Duration,
     }
 
     impl fmt::Debug for Event {
@@ -143,15 +159,8 @@ mod handle {
             f.debug_struct("Event")
                 .field("name", self.entry.name())
                 .field("mode", &self.mode)
-                .field("pulse_grace", &self.grace)
+                .field("stall_timeout", &self.stall_timeout)
                 .finish()
-        }
-    }
-
-    fn lock_to_wait(e: LockError) -> WaitError {
-        match e {
-            LockError::Corrupt(c) => WaitError::Corrupt(c),
-            _ => WaitError::Timeout,
         }
     }
 
@@ -187,7 +196,7 @@ mod handle {
                 entry,
                 sem,
                 mode,
-                grace: PULSE_GRACE,
+                stall_timeout: PULSE_STALL_TIMEOUT,
             })
         }
 
@@ -224,7 +233,7 @@ mod handle {
                 entry,
                 sem,
                 mode,
-                grace: PULSE_GRACE,
+                stall_timeout: PULSE_STALL_TIMEOUT,
             })
         }
 
@@ -233,35 +242,38 @@ mod handle {
         }
 
         /// Sets how long [`Event::pulse`] waits for the counted manual-reset waiters to
-        /// leave before it resets anyway (default [`PULSE_GRACE`], 50 ms). A waiter that
-        /// died while counted, or a corrupt `waiting` word, costs every pulse this long.
+        /// leave before it resets anyway: the handle's stall timeout (default 50 ms, shorter
+        /// than [`crate::DEFAULT_STALL_TIMEOUT`] for the reason given in the module source:
+        /// a waiter that died while counted, or a corrupt `waiting` word, costs **every**
+        /// pulse this long).
         ///
         /// # Examples
         ///
         /// ```
         /// # use std::time::Duration;
         /// # use zeroipc::{Segment, SegmentOptions, sync::{Event, EventMode}};
-        /// # let name = format!("/zeroipc-doc-event-grace-{}", std::process::id());
+        /// # let name = format!("/zeroipc-doc-event-stall-{}", std::process::id());
         /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-        /// let tick = Event::create(&seg, "tick", EventMode::ManualReset)?
-        ///     .with_pulse_grace(Duration::from_millis(5));
-        /// assert_eq!(tick.pulse_grace(), Duration::from_millis(5));
+        /// let tick = Event::create(&seg, "tick", EventMode::ManualReset)?;
+        /// assert_eq!(tick.stall_timeout(), Duration::from_millis(50));
+        /// let tick = tick.with_stall_timeout(Duration::from_millis(5));
+        /// assert_eq!(tick.stall_timeout(), Duration::from_millis(5));
         /// tick.pulse()?; // nobody waits: signals and resets at once
         /// assert!(!tick.is_signaled()?);
         /// # Segment::unlink(&name)?;
         /// # Ok::<(), Box<dyn std::error::Error>>(())
         /// ```
         #[must_use]
-        pub fn with_pulse_grace(mut self, grace: Duration) -> Self {
-            self.grace = grace;
+        pub fn with_stall_timeout(mut self, timeout: Duration) -> Self {
+            self.stall_timeout = timeout;
             self
         }
 
         /// How long [`Event::pulse`] waits for counted waiters (see
-        /// [`Event::with_pulse_grace`]).
+        /// [`Event::with_stall_timeout`]).
         #[must_use]
-        pub fn pulse_grace(&self) -> Duration {
-            self.grace
+        pub fn stall_timeout(&self) -> Duration {
+            self.stall_timeout
         }
 
         /// The reset mode.
@@ -270,12 +282,14 @@ mod handle {
             self.mode
         }
 
-        /// Signals: manual-reset wakes every waiter; auto-reset lets one waiter through.
+        /// Signals: manual-reset wakes every waiter; auto-reset lets one waiter through
+        /// (a signal with no waiter is remembered, as upstream). Never blocks.
         ///
         /// # Errors
         ///
-        /// [`WaitError::Corrupt`] if the semaphore is corrupt (or would overflow i32).
-        pub fn signal(&self) -> Result<(), WaitError> {
+        /// [`ReleaseError::Overflow`] if an auto-reset event's semaphore already holds
+        /// `i32::MAX` unconsumed signals; [`ReleaseError::Corrupt`] if it is corrupt.
+        pub fn signal(&self) -> Result<(), ReleaseError> {
             let h = self.header()?;
             RawManualEvent {
                 signaled: &h.signaled,
@@ -283,15 +297,7 @@ mod handle {
             }
             .signal();
             if self.mode == EventMode::AutoReset {
-                self.sem.release().map_err(|e| match e {
-                    crate::sync::ReleaseError::Corrupt(c) => WaitError::Corrupt(c),
-                    other => WaitError::Corrupt(Corruption::Field {
-                        entry: self.sem.entry().name().to_string(),
-                        field: "count",
-                        found: 0,
-                        expected: other.to_string(),
-                    }),
-                })?;
+                self.sem.release()?;
             }
             Ok(())
         }
@@ -307,7 +313,8 @@ mod handle {
             Ok(())
         }
 
-        /// Whether it is signaled now.
+        /// Whether it is signaled now (a snapshot; consumes nothing: see
+        /// [`Event::try_wait`]).
         ///
         /// # Errors
         ///
@@ -317,27 +324,26 @@ mod handle {
             Ok(self.header()?.signaled.load(Acquire) != 0)
         }
 
-        fn wait_inner(&self, deadline: Option<Instant>) -> Result<(), WaitError> {
+        /// Waits until `deadline` (`None`: forever); `Ok(false)` if it passed first.
+        fn wait_inner(&self, deadline: Option<Instant>) -> Result<bool, Corruption> {
             let h = self.header()?;
             if self.mode == EventMode::AutoReset {
-                match deadline {
-                    None => self.sem.acquire(),
-                    Some(d) => self.sem.acquire_deadline(d),
+                // The semaphore is untracked (no holder registry, no reclaim): its raw
+                // acquire is the whole operation, and it cannot report a dead owner.
+                match self.sem.raw()?.acquire(deadline) {
+                    Ok(()) => {}
+                    Err(RawAcquire::NotAcquired) => return Ok(false),
+                    Err(RawAcquire::Bad(b)) => return Err(corrupt(self.sem.entry(), b)),
                 }
-                .map_err(lock_to_wait)?;
                 // ORDERING: Release — as upstream: consumed.
                 h.signaled.store(0, Release);
-                return Ok(());
+                return Ok(true);
             }
             let raw = RawManualEvent {
                 signaled: &h.signaled,
                 waiting: &h.waiting,
             };
-            if raw.wait(deadline) {
-                Ok(())
-            } else {
-                Err(WaitError::Timeout)
-            }
+            Ok(raw.wait(deadline))
         }
 
         /// Waits until signaled (auto-reset: consumes the signal).
@@ -346,37 +352,76 @@ mod handle {
         ///
         /// [`WaitError::Corrupt`] if the semaphore is corrupt.
         pub fn wait(&self) -> Result<(), WaitError> {
-            self.wait_inner(None)
+            // A wait without deadline does not return `false`; were it ever to, wait on.
+            while !self.wait_inner(None)? {}
+            Ok(())
+        }
+
+        /// Passes if signaled now (auto-reset: consumes the signal); never blocks.
+        ///
+        /// # Errors
+        ///
+        /// [`TryWaitError::WouldBlock`] if not signaled; [`TryWaitError::Corrupt`] if the
+        /// semaphore is corrupt.
+        pub fn try_wait(&self) -> Result<(), TryWaitError> {
+            let h = self.header()?;
+            let passed = if self.mode == EventMode::AutoReset {
+                match self.sem.raw()?.try_acquire() {
+                    Ok(()) => {
+                        // ORDERING: Release — as upstream: consumed.
+                        h.signaled.store(0, Release);
+                        true
+                    }
+                    Err(RawAcquire::NotAcquired) => false,
+                    Err(RawAcquire::Bad(b)) => return Err(corrupt(self.sem.entry(), b).into()),
+                }
+            } else {
+                // ORDERING: Acquire pairs with the Release store in `signal`.
+                h.signaled.load(Acquire) != 0
+            };
+            if passed {
+                Ok(())
+            } else {
+                Err(TryWaitError::WouldBlock)
+            }
         }
 
         /// Waits at most `timeout`.
         ///
         /// # Errors
         ///
-        /// [`WaitError::Timeout`]; [`WaitError::Corrupt`].
-        pub fn wait_timeout(&self, timeout: Duration) -> Result<(), WaitError> {
-            self.wait_inner(deadline_after(timeout))
+        /// [`WaitTimeoutError::Timeout`]; [`WaitTimeoutError::Corrupt`].
+        pub fn wait_timeout(&self, timeout: Duration) -> Result<(), WaitTimeoutError> {
+            self.wait_deadline_opt(deadline_after(timeout))
         }
 
         /// Waits until `deadline`.
         ///
         /// # Errors
         ///
-        /// [`WaitError::Timeout`]; [`WaitError::Corrupt`].
-        pub fn wait_deadline(&self, deadline: Instant) -> Result<(), WaitError> {
-            self.wait_inner(Some(deadline))
+        /// [`WaitTimeoutError::Timeout`]; [`WaitTimeoutError::Corrupt`].
+        pub fn wait_deadline(&self, deadline: Instant) -> Result<(), WaitTimeoutError> {
+            self.wait_deadline_opt(Some(deadline))
+        }
+
+        fn wait_deadline_opt(&self, deadline: Option<Instant>) -> Result<(), WaitTimeoutError> {
+            if self.wait_inner(deadline)? {
+                Ok(())
+            } else {
+                Err(WaitTimeoutError::Timeout)
+            }
         }
 
         /// Signals, lets the counted manual-reset waiters leave (for at most the
-        /// [pulse grace](Event::with_pulse_grace), [`PULSE_GRACE`] unless set), then resets.
+        /// [stall timeout](Event::with_stall_timeout), 50 ms unless set), then resets.
         ///
         /// # Errors
         ///
         /// As for [`Event::signal`].
-        pub fn pulse(&self) -> Result<(), WaitError> {
+        pub fn pulse(&self) -> Result<(), ReleaseError> {
             self.signal()?;
             let h = self.header()?;
-            let deadline = deadline_after(self.grace);
+            let deadline = deadline_after(self.stall_timeout);
             loop {
                 // ORDERING: Acquire pairs with the waiters' Release decrement.
                 let w = h.waiting.load(Acquire);
@@ -388,20 +433,34 @@ mod handle {
             Ok(())
         }
 
-        /// Counted manual-reset waiters now (a snapshot).
+        /// Counted manual-reset waiters now (a snapshot; the wire word is a `u32`, so every
+        /// value is a count; waiters that died stay counted).
         ///
         /// # Errors
         ///
         /// As for [`Event::reset`].
-        pub fn waiting(&self) -> Result<u32, Corruption> {
+        pub fn waiting(&self) -> Result<usize, Corruption> {
             // ORDERING: Relaxed — a snapshot.
-            Ok(self.header()?.waiting.load(Relaxed))
+            Ok(self.header()?.waiting.load(Relaxed) as usize)
         }
 
         /// The `name_sem` semaphore.
         #[must_use]
         pub fn semaphore(&self) -> &Semaphore {
             &self.sem
+        }
+
+        /// The table entry `name` (the 12-byte header; `name_sem` is
+        /// [`Event::semaphore`]'s).
+        #[must_use]
+        pub fn entry(&self) -> &Entry {
+            &self.entry
+        }
+
+        /// The segment the event lives in.
+        #[must_use]
+        pub fn segment(&self) -> &Segment {
+            &self.seg
         }
     }
 }

@@ -133,9 +133,9 @@ mod handle {
     use crate::layout::latch::{LATCH_LEN, LatchHeader};
     use crate::loom::Ordering::Relaxed;
     use crate::segment::{CatalogKind, Entry, Record, Segment};
-    use crate::sync::semaphore::handle::corrupt;
+    use crate::sync::semaphore::handle::{corrupt, count_word};
     use crate::sync::wait::deadline_after;
-    use crate::sync::{WaitError, check_size};
+    use crate::sync::{TryWaitError, WaitError, WaitTimeoutError, check_size};
 
     /// A countdown latch in a segment. See the [module docs](super).
     ///
@@ -143,15 +143,18 @@ mod handle {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use zeroipc::{Segment, SegmentOptions, sync::Latch};
+    /// use zeroipc::{Segment, SegmentOptions, sync::{Latch, TryWaitError, WaitTimeoutError}};
     /// # let name = format!("/zeroipc-doc-latch-{}", std::process::id());
     /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let ready = Latch::create(&seg, "ready", 2)?;
     /// ready.count_down(1)?;
-    /// assert!(ready.wait_timeout(Duration::from_millis(5)).is_err());
+    /// assert!(matches!(ready.try_wait(), Err(TryWaitError::WouldBlock)));
+    /// let t = ready.wait_timeout(Duration::from_millis(5));
+    /// assert!(matches!(t, Err(WaitTimeoutError::Timeout)));
     /// ready.count_down(5)?; // saturates at 0
     /// ready.wait()?;
-    /// assert_eq!(ready.count()?, 0);
+    /// ready.try_wait()?;
+    /// assert_eq!((ready.count()?, ready.initial_count()?), (0, 2));
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -174,23 +177,26 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`StructureError::InvalidCapacity`] if `count > i32::MAX`;
-        /// [`StructureError::Table`] if the name is taken or there is no room.
-        pub fn create(seg: &Segment, name: &str, count: u32) -> Result<Self, StructureError> {
-            if i32::try_from(count).is_err() {
+        /// [`StructureError::InvalidCapacity`] if `count > i32::MAX` (the wire field is an
+        /// `i32`); [`StructureError::Table`] if the name is taken or there is no room.
+        pub fn create(seg: &Segment, name: &str, count: usize) -> Result<Self, StructureError> {
+            let Some(wire) = i32::try_from(count)
+                .ok()
+                .and_then(|c| u32::try_from(c).ok())
+            else {
                 return Err(StructureError::InvalidCapacity {
-                    requested: u64::from(count),
-                    reason: "a latch count must fit in an i32",
+                    requested: u64::try_from(count).unwrap_or(u64::MAX),
+                    reason: "a latch count is an i32 on the wire: at most i32::MAX",
                 });
-            }
+            };
             let entry = seg.allocate(
                 name,
                 LATCH_LEN,
                 |region, at| -> Result<(), StructureError> {
                     let h: &LatchHeader = region.header(at)?;
                     // ORDERING: Relaxed — published with the entry (Release of `entry_count`).
-                    h.count.store(count, Relaxed);
-                    h.initial_count.store(count, Relaxed);
+                    h.count.store(wire, Relaxed);
+                    h.initial_count.store(wire, Relaxed);
                     Ok(())
                 },
             )?;
@@ -221,38 +227,31 @@ mod handle {
             self.seg.region().header(self.entry.offset())
         }
 
-        /// Counts down by `n`, saturating at 0; `n == 0` does nothing.
+        /// Counts down by `n`, saturating at 0 (any `n` above the count, however large,
+        /// opens the latch); `n == 0` does nothing. Never blocks.
         ///
         /// # Errors
         ///
         /// [`Corruption`] if `count` is negative.
-        pub fn count_down(&self, n: u32) -> Result<(), Corruption> {
-            let Ok(n) = i32::try_from(n) else {
-                return self.count_down_max();
-            };
+        pub fn count_down(&self, n: usize) -> Result<(), Corruption> {
             if n == 0 {
                 return Ok(());
             }
+            // The count is at most i32::MAX: a larger `n` saturates exactly as i32::MAX does.
+            let n = i32::try_from(n).unwrap_or(i32::MAX);
             let h = self.header()?;
             RawLatch { count: &h.count }
                 .count_down(n)
                 .map_err(|b| corrupt(&self.entry, b))
         }
 
-        fn count_down_max(&self) -> Result<(), Corruption> {
-            let h = self.header()?;
-            RawLatch { count: &h.count }
-                .count_down(i32::MAX)
-                .map_err(|b| corrupt(&self.entry, b))
-        }
-
-        fn wait_inner(&self, deadline: Option<Instant>) -> Result<(), WaitError> {
+        fn wait_inner(&self, deadline: Option<Instant>) -> Result<(), WaitTimeoutError> {
             let h = self.header()?;
             RawLatch { count: &h.count }
                 .wait(deadline)
                 .map_err(|e| match e {
-                    RawLatchError::Timeout => WaitError::Timeout,
-                    RawLatchError::Bad(b) => WaitError::Corrupt(corrupt(&self.entry, b)),
+                    RawLatchError::Timeout => WaitTimeoutError::Timeout,
+                    RawLatchError::Bad(b) => WaitTimeoutError::Corrupt(corrupt(&self.entry, b)),
                 })
         }
 
@@ -262,15 +261,37 @@ mod handle {
         ///
         /// [`WaitError::Corrupt`] if `count` is negative.
         pub fn wait(&self) -> Result<(), WaitError> {
-            self.wait_inner(None)
+            loop {
+                match self.wait_inner(None) {
+                    Ok(()) => return Ok(()),
+                    Err(WaitTimeoutError::Corrupt(c)) => return Err(WaitError::Corrupt(c)),
+                    // A wait without deadline does not time out; were it ever to, wait on.
+                    Err(WaitTimeoutError::Timeout) => {}
+                }
+            }
+        }
+
+        /// Passes if the count is 0 now; never blocks.
+        ///
+        /// # Errors
+        ///
+        /// [`TryWaitError::WouldBlock`] if count-downs are still due;
+        /// [`TryWaitError::Corrupt`] if `count` is negative.
+        pub fn try_wait(&self) -> Result<(), TryWaitError> {
+            let h = self.header()?;
+            match (RawLatch { count: &h.count }).is_done() {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(TryWaitError::WouldBlock),
+                Err(b) => Err(TryWaitError::Corrupt(corrupt(&self.entry, b))),
+            }
         }
 
         /// Waits at most `timeout`.
         ///
         /// # Errors
         ///
-        /// [`WaitError::Timeout`]; [`WaitError::Corrupt`].
-        pub fn wait_timeout(&self, timeout: Duration) -> Result<(), WaitError> {
+        /// [`WaitTimeoutError::Timeout`]; [`WaitTimeoutError::Corrupt`].
+        pub fn wait_timeout(&self, timeout: Duration) -> Result<(), WaitTimeoutError> {
             self.wait_inner(deadline_after(timeout))
         }
 
@@ -278,32 +299,32 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`WaitError::Timeout`]; [`WaitError::Corrupt`].
-        pub fn wait_deadline(&self, deadline: Instant) -> Result<(), WaitError> {
+        /// [`WaitTimeoutError::Timeout`]; [`WaitTimeoutError::Corrupt`].
+        pub fn wait_deadline(&self, deadline: Instant) -> Result<(), WaitTimeoutError> {
             self.wait_inner(Some(deadline))
         }
 
-        /// Whether the count is 0 now.
+        /// The count-downs still due now (a snapshot).
         ///
         /// # Errors
         ///
-        /// [`Corruption`] if `count` is negative.
-        pub fn try_wait(&self) -> Result<bool, Corruption> {
-            let h = self.header()?;
-            RawLatch { count: &h.count }
-                .is_done()
-                .map_err(|b| corrupt(&self.entry, b))
+        /// [`Corruption`] if `count` (an `i32` on the wire) is negative, naming the value
+        /// found.
+        pub fn count(&self) -> Result<usize, Corruption> {
+            // ORDERING: Relaxed — a snapshot.
+            let raw = self.header()?.count.load(Relaxed);
+            count_word(&self.entry, "count", raw)
         }
 
-        /// The count now (a snapshot).
+        /// The count it was created with.
         ///
         /// # Errors
         ///
-        /// [`Corruption`] if the header is out of the mapping (never for a validated entry).
-        #[allow(clippy::cast_possible_wrap)]
-        pub fn count(&self) -> Result<i32, Corruption> {
-            // ORDERING: Relaxed — a snapshot.
-            Ok(self.header()?.count.load(Relaxed) as i32)
+        /// As for [`Latch::count`], for `initial_count`.
+        pub fn initial_count(&self) -> Result<usize, Corruption> {
+            // ORDERING: Relaxed — written once by the creator.
+            let raw = self.header()?.initial_count.load(Relaxed);
+            count_word(&self.entry, "initial_count", raw)
         }
 
         /// The table entry.
@@ -312,15 +333,10 @@ mod handle {
             &self.entry
         }
 
-        /// The count it was created with.
-        ///
-        /// # Errors
-        ///
-        /// As for [`Latch::count`].
-        #[allow(clippy::cast_possible_wrap)]
-        pub fn initial_count(&self) -> Result<i32, Corruption> {
-            // ORDERING: Relaxed — written once by the creator.
-            Ok(self.header()?.initial_count.load(Relaxed) as i32)
+        /// The segment the latch lives in.
+        #[must_use]
+        pub fn segment(&self) -> &Segment {
+            &self.seg
         }
     }
 }

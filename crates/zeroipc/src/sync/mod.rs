@@ -15,9 +15,60 @@
 //! | wait under a lock until a condition holds              | [`Monitor`]      |
 //! | publish a value; readers wait for the next version     | [`Signal`]       |
 //!
-//! The bytes are FORMAT.md §7's, so C++, Go and Python peers use the same structures. Every
-//! blocking operation comes as `op` (no limit), `op_timeout(Duration)`, `op_deadline(Instant)`
-//! and, where it makes sense, `try_op`; locks return RAII guards.
+//! The bytes are FORMAT.md §7's, so C++, Go and Python peers use the same structures. Locks
+//! return RAII guards.
+//!
+//! # Forms of every waiting operation
+//!
+//! Every operation that can wait comes as `op` (blocks, no limit), `op_timeout(Duration)` and
+//! `op_deadline(Instant)`, and, where "never block" means something, `try_op`
+//! (docs/API_CONVENTIONS.md §1). Each form has its own error type, holding only what that
+//! form can return (see [Errors](#errors) below):
+//!
+//! | primitive     | op                        | try_op          | op_timeout / op_deadline                           |
+//! |---------------|---------------------------|-----------------|----------------------------------------------------|
+//! | [`Mutex`]     | `lock`                    | `try_lock`      | `lock_timeout` / `lock_deadline`                   |
+//! | [`RwLock`]    | `read`, `write`           | `try_read`, `try_write` | `read_timeout` / `read_deadline`, `write_timeout` / `write_deadline` |
+//! | [`Semaphore`] | `acquire`                 | `try_acquire`   | `acquire_timeout` / `acquire_deadline`             |
+//! | [`Monitor`]   | `lock`                    | `try_lock`      | `lock_timeout` / `lock_deadline`                   |
+//! | [`Monitor`]   | `wait`, `wait_until`      | —               | `wait_timeout` / `wait_deadline`, `wait_until_timeout` / `wait_until_deadline` |
+//! | [`Signal`]    | `get`, `set`, `update`    | —               | `get_timeout` / `get_deadline`, `set_…`, `update_…` |
+//! | [`Signal`]    | `wait_for_change`         | `has_changed`¹  | `wait_for_change_timeout` / `wait_for_change_deadline` |
+//! | [`Barrier`]   | `wait`                    | —               | `wait_timeout` / `wait_deadline`                   |
+//! | [`Latch`]     | `wait`                    | `try_wait`      | `wait_timeout` / `wait_deadline`                   |
+//! | [`Event`]     | `wait`                    | `try_wait`      | `wait_timeout` / `wait_deadline`                   |
+//! | [`Once`]      | `call_once`               | —               | `call_once_timeout` / `call_once_deadline`         |
+//!
+//! | form                         | locks (first four rows)  | waits (the others; Monitor's `wait*` and Signal's `get`/`set`/`update` re-take a lock, so they use the lock errors) |
+//! |------------------------------|--------------------------|-------------------------------------------------|
+//! | `op`                         | [`LockError`]: `OwnerDead`, `Corrupt` | [`WaitError`]: `Corrupt`            |
+//! | `try_op`                     | [`TryLockError`]: + `WouldBlock`       | [`TryWaitError`]: + `WouldBlock`   |
+//! | `op_timeout` / `op_deadline` | [`LockTimeoutError`]: + `Timeout`      | [`WaitTimeoutError`]: + `Timeout`  |
+//!
+//! Never waiting, so one plain form: `release`, `unlock`, `notify_one` / `notify_all`,
+//! `Event::signal` / `reset` / `pulse` ([`ReleaseError`]), `Latch::count_down`, and the
+//! snapshots (`count`, `waiting`, `is_locked`, ...: `Result<_, Corruption>`).
+//!
+//! Where there is no `try_op`, and why: a Barrier arrival that does not wait would be a
+//! different operation (arrive and leave); a Once either runs `f` or waits for whoever runs
+//! it (`is_completed` is the non-blocking question); a Monitor `wait` exists to sleep.
+//! Signal's `get`/`set`/`update` hold the mutex only for a copy of `T`, so "would block" is
+//! next to never the answer worth a fourth method: `get_deadline(Instant::now())` is the
+//! no-wait form. ¹ `has_changed(seen)` is the non-blocking check of `wait_for_change` (a
+//! `bool`, since "unchanged" is not an error).
+//!
+//! Counts are `usize` at the API (`Semaphore::count`, `Barrier::participants`,
+//! `Latch::count`, `Event::waiting`, ...); a count argument the wire field (`i32`) cannot
+//! hold is [`StructureError::InvalidCapacity`](crate::StructureError::InvalidCapacity), and a
+//! negative count found in the segment is [`Corruption`](crate::Corruption) naming the value.
+//!
+//! # Errors
+//!
+//! The error types live in one module, shared by every primitive: a `lock`, `read`, `write`
+//! and `acquire` end in the same ways, and so do the waits, so one `match` serves them all
+//! (the reasoning is in the `sync::error` source). [`OwnerDead`] carries the guard of a lock
+//! taken over from a dead zeroipc holder; `drop_guard()` turns any lock error into a
+//! `'static` one for `?`, `into_recovered()` hands the guard back.
 //!
 //! # Waiting
 //!
@@ -80,9 +131,14 @@ mod error;
 #[cfg(not(loom))]
 pub use barrier::{Barrier, BarrierWaitResult};
 #[cfg(not(loom))]
-pub use error::{LockError, OwnerDead, ReleaseError, WaitError};
+pub(crate) use error::Attempt;
 #[cfg(not(loom))]
-pub use event::{Event, EventMode, PULSE_GRACE};
+pub use error::{
+    LockError, LockTimeoutError, OwnerDead, ReleaseError, TryLockError, TryWaitError, WaitError,
+    WaitTimeoutError,
+};
+#[cfg(not(loom))]
+pub use event::{Event, EventMode};
 #[cfg(not(loom))]
 pub use latch::Latch;
 #[cfg(not(loom))]

@@ -23,9 +23,10 @@
 //! that times out withdraws with the same CAS; if it finds `waiting == 0`, a notifier has
 //! already claimed it, and it consumes the permit that is on its way.
 //!
-//! A timed wait (`wait_timeout`, `wait_deadline`, `wait_while_timeout`) bounds the re-lock
+//! A timed wait (`wait_timeout`, `wait_deadline`, `wait_until_timeout`,
+//! `wait_until_deadline`) bounds the re-lock
 //! too, by its timeout again: it returns within twice its timeout, or with
-//! [`LockError::Timeout`](super::LockError::Timeout) and the mutex not held.
+//! [`LockTimeoutError::Timeout`](super::LockTimeoutError::Timeout) and the mutex not held.
 //!
 //! This changes who decrements `_count`. Mixing zeroipc and C++/Python *waiters or
 //! notifiers* on one Monitor is therefore not supported (C++ waiters would decrement again);
@@ -167,10 +168,11 @@ mod handle {
     use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::mutex::RawLock;
     use crate::sync::semaphore::RawRelease;
-    use crate::sync::semaphore::handle::corrupt;
+    use crate::sync::semaphore::handle::{corrupt, release_error};
     use crate::sync::wait::deadline_after;
     use crate::sync::{
-        LockError, Mutex, MutexGuard, OwnerDead, ReleaseError, Semaphore, check_size, composite,
+        Attempt, LockError, LockTimeoutError, Mutex, MutexGuard, OwnerDead, ReleaseError,
+        Semaphore, TryLockError, check_size, composite,
     };
     use crate::sys::process::{current_pid, pid_alive};
 
@@ -183,13 +185,15 @@ mod handle {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use zeroipc::{LockError, Segment, SegmentOptions, sync::Monitor};
+    /// use zeroipc::{LockError, LockTimeoutError, Segment, SegmentOptions, sync::Monitor};
     /// # let name = format!("/zeroipc-doc-monitor-{}", std::process::id());
     /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let mon = Monitor::create(&seg, "jobs")?;
     /// let g = mon.lock().map_err(LockError::drop_guard)?;
     /// // Nobody notifies: the wait times out and hands the lock back.
-    /// let (g, timed_out) = mon.wait_timeout(g, Duration::from_millis(5)).map_err(LockError::drop_guard)?;
+    /// let (g, timed_out) = mon
+    ///     .wait_timeout(g, Duration::from_millis(5))
+    ///     .map_err(LockTimeoutError::drop_guard)?;
     /// assert!(timed_out);
     /// drop(g);
     /// mon.notify_all()?; // no waiters: releases nothing
@@ -228,8 +232,6 @@ mod handle {
                 .finish()
         }
     }
-
-    type LockResult<'a, T> = Result<T, LockError<MonitorGuard<'a>>>;
 
     /// Where a timed wait's re-lock gives up: `timeout` after the wait's own deadline
     /// (`None`, no bound, only where that instant does not exist). Without this bound, a
@@ -294,47 +296,42 @@ mod handle {
             self.seg.region().header(self.count.offset())
         }
 
-        fn wrap<'a>(
-            &'a self,
-            r: Result<MutexGuard<'a>, LockError<MutexGuard<'a>>>,
-        ) -> LockResult<'a, MonitorGuard<'a>> {
-            match r {
-                Ok(g) => Ok(MonitorGuard {
-                    monitor: self,
-                    _inner: g,
-                }),
-                Err(LockError::OwnerDead(d)) => {
-                    let pid = d.pid();
-                    Err(LockError::OwnerDead(OwnerDead::new(
-                        pid,
-                        MonitorGuard {
-                            monitor: self,
-                            _inner: d.into_guard(),
-                        },
-                    )))
-                }
-                Err(LockError::WouldBlock) => Err(LockError::WouldBlock),
-                Err(LockError::Timeout) => Err(LockError::Timeout),
+        fn guard<'a>(&'a self, inner: MutexGuard<'a>) -> MonitorGuard<'a> {
+            MonitorGuard {
+                monitor: self,
+                _inner: inner,
+            }
+        }
+
+        fn dead<'a>(&'a self, d: OwnerDead<MutexGuard<'a>>) -> OwnerDead<MonitorGuard<'a>> {
+            d.map(|g| self.guard(g))
+        }
+
+        /// Locks the monitor, waiting as long as it takes.
+        ///
+        /// # Errors
+        ///
+        /// As [`Mutex::lock`] ([`LockError::OwnerDead`] carries the monitor's guard).
+        pub fn lock(&self) -> Result<MonitorGuard<'_>, LockError<MonitorGuard<'_>>> {
+            match self.mtx.lock() {
+                Ok(g) => Ok(self.guard(g)),
+                Err(LockError::OwnerDead(d)) => Err(LockError::OwnerDead(self.dead(d))),
                 Err(LockError::Corrupt(c)) => Err(LockError::Corrupt(c)),
             }
         }
 
-        /// Locks the monitor.
-        ///
-        /// # Errors
-        ///
-        /// As [`Mutex::lock`].
-        pub fn lock(&self) -> LockResult<'_, MonitorGuard<'_>> {
-            self.wrap(self.mtx.lock())
-        }
-
-        /// Locks the monitor if it is free now.
+        /// Locks the monitor if it is free now; never blocks.
         ///
         /// # Errors
         ///
         /// As [`Mutex::try_lock`].
-        pub fn try_lock(&self) -> LockResult<'_, MonitorGuard<'_>> {
-            self.wrap(self.mtx.try_lock())
+        pub fn try_lock(&self) -> Result<MonitorGuard<'_>, TryLockError<MonitorGuard<'_>>> {
+            match self.mtx.try_lock() {
+                Ok(g) => Ok(self.guard(g)),
+                Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
+                Err(TryLockError::OwnerDead(d)) => Err(TryLockError::OwnerDead(self.dead(d))),
+                Err(TryLockError::Corrupt(c)) => Err(TryLockError::Corrupt(c)),
+            }
         }
 
         /// Locks the monitor, waiting at most `timeout`.
@@ -342,8 +339,55 @@ mod handle {
         /// # Errors
         ///
         /// As [`Mutex::lock_timeout`].
-        pub fn lock_timeout(&self, timeout: Duration) -> LockResult<'_, MonitorGuard<'_>> {
-            self.wrap(self.mtx.lock_timeout(timeout))
+        pub fn lock_timeout(
+            &self,
+            timeout: Duration,
+        ) -> Result<MonitorGuard<'_>, LockTimeoutError<MonitorGuard<'_>>> {
+            self.timed(self.mtx.lock_timeout(timeout))
+        }
+
+        /// Locks the monitor, waiting until `deadline` at the latest.
+        ///
+        /// # Errors
+        ///
+        /// As [`Mutex::lock_deadline`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::time::{Duration, Instant};
+        /// use zeroipc::{LockError, LockTimeoutError, Segment, SegmentOptions, sync::Monitor};
+        /// # let name = format!("/zeroipc-doc-monitor-deadline-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let mon = Monitor::create(&seg, "jobs")?;
+        /// let held = mon.lock().map_err(LockError::drop_guard)?;
+        /// let t = mon.lock_deadline(Instant::now()); // already past, lock held
+        /// assert!(matches!(t, Err(LockTimeoutError::Timeout)));
+        /// drop(held);
+        /// let soon = Instant::now() + Duration::from_secs(1);
+        /// let _g = mon.lock_deadline(soon).map_err(LockTimeoutError::drop_guard)?;
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn lock_deadline(
+            &self,
+            deadline: Instant,
+        ) -> Result<MonitorGuard<'_>, LockTimeoutError<MonitorGuard<'_>>> {
+            self.timed(self.mtx.lock_deadline(deadline))
+        }
+
+        fn timed<'a>(
+            &'a self,
+            r: Result<MutexGuard<'a>, LockTimeoutError<MutexGuard<'a>>>,
+        ) -> Result<MonitorGuard<'a>, LockTimeoutError<MonitorGuard<'a>>> {
+            match r {
+                Ok(g) => Ok(self.guard(g)),
+                Err(LockTimeoutError::Timeout) => Err(LockTimeoutError::Timeout),
+                Err(LockTimeoutError::OwnerDead(d)) => {
+                    Err(LockTimeoutError::OwnerDead(self.dead(d)))
+                }
+                Err(LockTimeoutError::Corrupt(c)) => Err(LockTimeoutError::Corrupt(c)),
+            }
         }
 
         fn raw(&self) -> Result<RawMonitor<'_>, Corruption> {
@@ -354,43 +398,48 @@ mod handle {
             })
         }
 
-        /// Waits until `deadline`, then re-takes the mutex by `relock` at the latest.
+        /// Waits until `deadline`, then re-takes the mutex by `relock` at the latest;
+        /// [`Attempt::NotTaken`] if that re-lock gave up (the monitor is then not locked).
         fn wait_inner<'a>(
             &'a self,
             guard: MonitorGuard<'a>,
             deadline: Option<Instant>,
             relock: Option<Instant>,
-        ) -> LockResult<'a, (MonitorGuard<'a>, bool)> {
+        ) -> Result<(MonitorGuard<'a>, bool), Attempt<MonitorGuard<'a>>> {
             let raw = self.raw()?;
             // The raw machine unlocks and re-locks; the guard must not unlock on drop.
             core::mem::forget(guard);
-            let relocked = |lock: RawLock| -> LockResult<'a, MonitorGuard<'a>> {
-                let held = || MonitorGuard {
-                    monitor: self,
-                    _inner: MutexGuard::assume_locked(&self.mtx),
-                };
-                match lock {
-                    RawLock::Locked => Ok(held()),
-                    RawLock::TookOver { pid } => {
-                        Err(LockError::OwnerDead(OwnerDead::new(pid, held())))
-                    }
-                    RawLock::NotLocked => Err(LockError::Timeout),
-                    RawLock::Bad(b) => Err(LockError::Corrupt(corrupt(self.mtx.entry(), b))),
-                }
-            };
+            let held = || self.guard(MutexGuard::assume_locked(&self.mtx));
             match raw.wait(current_pid(), deadline, relock, pid_alive) {
-                RawWait::Relocked { lock, timed_out } => Ok((relocked(lock)?, timed_out)),
-                RawWait::CondBad(b) => Err(LockError::Corrupt(corrupt(self.cond.entry(), b))),
+                RawWait::Relocked { lock, timed_out } => match lock {
+                    RawLock::Locked => Ok((held(), timed_out)),
+                    RawLock::TookOver { pid } => Err(Attempt::Failed(LockError::OwnerDead(
+                        OwnerDead::new(pid, held()),
+                    ))),
+                    RawLock::NotLocked => Err(Attempt::NotTaken),
+                    RawLock::Bad(b) => Err(corrupt(self.mtx.entry(), b).into()),
+                },
+                RawWait::CondBad(b) => Err(corrupt(self.cond.entry(), b).into()),
             }
         }
 
-        /// Unlocks, waits for a notification, re-locks.
+        /// Unlocks, waits for a notification, re-locks (all without a time limit).
         ///
         /// # Errors
         ///
-        /// [`LockError::OwnerDead`] if re-locking found the holder dead; [`LockError::Corrupt`].
-        pub fn wait<'a>(&'a self, guard: MonitorGuard<'a>) -> LockResult<'a, MonitorGuard<'a>> {
-            self.wait_inner(guard, None, None).map(|(g, _)| g)
+        /// [`LockError::OwnerDead`] if re-locking found the holder dead (the monitor is
+        /// locked, through the guard inside); [`LockError::Corrupt`] (the monitor is then
+        /// **not** locked).
+        pub fn wait<'a>(
+            &'a self,
+            guard: MonitorGuard<'a>,
+        ) -> Result<MonitorGuard<'a>, LockError<MonitorGuard<'a>>> {
+            match self.wait_inner(guard, None, None) {
+                Ok((g, _)) => Ok(g),
+                Err(Attempt::Failed(e)) => Err(e),
+                // A re-lock without deadline does not give up; were it ever to, lock again.
+                Err(Attempt::NotTaken) => self.lock(),
+            }
         }
 
         /// As [`Monitor::wait`], giving up after `timeout`; the flag says whether it timed out.
@@ -400,16 +449,17 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// As [`Monitor::wait`], and [`LockError::Timeout`] if the mutex could not be
+        /// As [`Monitor::wait`], and [`LockTimeoutError::Timeout`] if the mutex could not be
         /// re-taken in that second `timeout` (a holder that does not let go, such as a
         /// crashed peer that never recorded its pid); the monitor is then **not** locked.
         pub fn wait_timeout<'a>(
             &'a self,
             guard: MonitorGuard<'a>,
             timeout: Duration,
-        ) -> LockResult<'a, (MonitorGuard<'a>, bool)> {
+        ) -> Result<(MonitorGuard<'a>, bool), LockTimeoutError<MonitorGuard<'a>>> {
             let deadline = deadline_after(timeout);
             self.wait_inner(guard, deadline, relock_by(deadline, timeout))
+                .map_err(Attempt::into_timeout)
         }
 
         /// As [`Monitor::wait`], giving up at `deadline`; the flag says whether it timed out.
@@ -424,42 +474,92 @@ mod handle {
             &'a self,
             guard: MonitorGuard<'a>,
             deadline: Instant,
-        ) -> LockResult<'a, (MonitorGuard<'a>, bool)> {
+        ) -> Result<(MonitorGuard<'a>, bool), LockTimeoutError<MonitorGuard<'a>>> {
             let timeout = deadline.saturating_duration_since(Instant::now());
             self.wait_inner(guard, Some(deadline), relock_by(Some(deadline), timeout))
+                .map_err(Attempt::into_timeout)
         }
 
-        /// Waits until `pred()` holds (checked with the lock held), at most `timeout`;
-        /// returns the guard and whether `pred()` holds.
+        /// Waits until `pred()` holds (checked with the lock held, before each wait);
+        /// returns the guard with `pred()` true.
+        ///
+        /// Named for what it waits for: std's `Condvar::wait_while` waits while its closure
+        /// holds, the opposite, so this is not called that.
+        ///
+        /// # Errors
+        ///
+        /// As [`Monitor::wait`].
+        pub fn wait_until<'a>(
+            &'a self,
+            mut guard: MonitorGuard<'a>,
+            mut pred: impl FnMut() -> bool,
+        ) -> Result<MonitorGuard<'a>, LockError<MonitorGuard<'a>>> {
+            while !pred() {
+                guard = self.wait(guard)?;
+            }
+            Ok(guard)
+        }
+
+        /// As [`Monitor::wait_until`], at most `timeout`; returns the guard and whether it
+        /// timed out (`true`: `pred()` still false at the deadline).
         ///
         /// # Errors
         ///
         /// As [`Monitor::wait_timeout`] (each re-lock is bounded by `timeout` past the
         /// deadline).
-        pub fn wait_while_timeout<'a>(
+        pub fn wait_until_timeout<'a>(
+            &'a self,
+            guard: MonitorGuard<'a>,
+            timeout: Duration,
+            pred: impl FnMut() -> bool,
+        ) -> Result<(MonitorGuard<'a>, bool), LockTimeoutError<MonitorGuard<'a>>> {
+            let deadline = deadline_after(timeout);
+            self.wait_until_inner(guard, deadline, relock_by(deadline, timeout), pred)
+        }
+
+        /// As [`Monitor::wait_until`], until `deadline`; returns the guard and whether it
+        /// timed out (`true`: `pred()` still false at the deadline).
+        ///
+        /// # Errors
+        ///
+        /// As [`Monitor::wait_deadline`].
+        pub fn wait_until_deadline<'a>(
+            &'a self,
+            guard: MonitorGuard<'a>,
+            deadline: Instant,
+            pred: impl FnMut() -> bool,
+        ) -> Result<(MonitorGuard<'a>, bool), LockTimeoutError<MonitorGuard<'a>>> {
+            let timeout = deadline.saturating_duration_since(Instant::now());
+            self.wait_until_inner(
+                guard,
+                Some(deadline),
+                relock_by(Some(deadline), timeout),
+                pred,
+            )
+        }
+
+        fn wait_until_inner<'a>(
             &'a self,
             mut guard: MonitorGuard<'a>,
-            timeout: Duration,
+            deadline: Option<Instant>,
+            relock: Option<Instant>,
             mut pred: impl FnMut() -> bool,
-        ) -> LockResult<'a, (MonitorGuard<'a>, bool)> {
-            let deadline = deadline_after(timeout);
-            let relock = relock_by(deadline, timeout);
+        ) -> Result<(MonitorGuard<'a>, bool), LockTimeoutError<MonitorGuard<'a>>> {
             while !pred() {
-                let (g, timed_out) = self.wait_inner(guard, deadline, relock)?;
+                let (g, timed_out) = self
+                    .wait_inner(guard, deadline, relock)
+                    .map_err(Attempt::into_timeout)?;
                 guard = g;
                 if timed_out {
-                    let ok = pred();
-                    return Ok((guard, ok));
+                    let holds = pred();
+                    return Ok((guard, !holds));
                 }
             }
-            Ok((guard, true))
+            Ok((guard, false))
         }
 
         fn release_error(&self, e: RawRelease) -> ReleaseError {
-            match e {
-                RawRelease::Overflow { count, max } => ReleaseError::Overflow { count, max },
-                RawRelease::Bad(b) => ReleaseError::Corrupt(corrupt(self.cond.entry(), b)),
-            }
+            release_error(self.cond.entry(), e)
         }
 
         /// Wakes one waiter, if any is waiting.
@@ -485,9 +585,28 @@ mod handle {
         /// # Errors
         ///
         /// [`Corruption`] if the count entry is out of the mapping (never once validated).
-        pub fn waiting(&self) -> Result<u32, Corruption> {
-            // ORDERING: Relaxed — a snapshot.
-            Ok(self.waiting_word()?.load(Relaxed))
+        pub fn waiting(&self) -> Result<usize, Corruption> {
+            // ORDERING: Relaxed — a snapshot (a `u32` on the wire: every value is a count).
+            Ok(self.waiting_word()?.load(Relaxed) as usize)
+        }
+
+        /// The mutex (`name_mtx`).
+        #[must_use]
+        pub fn mutex(&self) -> &Mutex {
+            &self.mtx
+        }
+
+        /// The table entry the catalog names for this monitor: `name_mtx` (the marker
+        /// `name` holds no data).
+        #[must_use]
+        pub fn entry(&self) -> &Entry {
+            self.mtx.entry()
+        }
+
+        /// The segment the monitor lives in.
+        #[must_use]
+        pub fn segment(&self) -> &Segment {
+            &self.seg
         }
 
         /// The condition semaphore (`name_cond`).

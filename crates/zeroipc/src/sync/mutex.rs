@@ -36,8 +36,9 @@
 //! clears it right before the CAS that releases it. A blocked locker checks that pid with
 //! `kill(pid, 0)` every time it re-checks (every 50 ms while a pid is recorded). If the
 //! holder is gone, the locker takes the lock over with a CAS on `owner` (dead pid → own pid;
-//! `count` stays 0), and gets [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead) carrying the guard: the protected data may be
-//! half-updated, repair it (or not) and drop the guard. Only one locker wins that CAS.
+//! `count` stays 0), and gets [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead)
+//! carrying the guard: the protected data may be half-updated, repair it (or not) and drop
+//! the guard. Only one locker wins that CAS.
 //!
 //! Not detected, so the `_timeout`/`_deadline` variants are the answer:
 //! - a holder that is a C++, C, Go or Python process (it writes no pid);
@@ -252,7 +253,9 @@ mod handle {
     use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::semaphore::handle::{corrupt, create_header, open_header};
     use crate::sync::wait::deadline_after;
-    use crate::sync::{LockError, OwnerDead, ReleaseError};
+    use crate::sync::{
+        Attempt, LockError, LockTimeoutError, OwnerDead, ReleaseError, TryLockError,
+    };
     use crate::sys::process::{current_pid, pid_alive};
 
     /// A mutex in a segment, shared by processes. See the [module docs](super).
@@ -261,7 +264,8 @@ mod handle {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use zeroipc::{Segment, SegmentOptions, sync::{LockError, Mutex}};
+    /// use zeroipc::{Segment, SegmentOptions};
+    /// use zeroipc::sync::{LockError, LockTimeoutError, Mutex, TryLockError};
     /// # let name = format!("/zeroipc-doc-mutex-{}", std::process::id());
     /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let m = Mutex::create(&seg, "m")?;
@@ -269,8 +273,9 @@ mod handle {
     ///     let _g = m.lock().map_err(LockError::drop_guard)?;
     ///     assert!(m.is_locked()?);
     ///     assert_eq!(m.owner()?, Some(std::process::id()));
-    ///     assert!(matches!(m.try_lock(), Err(LockError::WouldBlock)));
-    ///     assert!(matches!(m.lock_timeout(Duration::from_millis(5)), Err(LockError::Timeout)));
+    ///     assert!(matches!(m.try_lock(), Err(TryLockError::WouldBlock)));
+    ///     let t = m.lock_timeout(Duration::from_millis(5));
+    ///     assert!(matches!(t, Err(LockTimeoutError::Timeout)));
     /// } // unlocked here
     /// assert!(!m.is_locked()?);
     /// # Segment::unlink(&name)?;
@@ -398,20 +403,16 @@ mod handle {
         }
 
         #[inline]
-        fn finish(
-            &self,
-            r: RawLock,
-            block: bool,
-        ) -> Result<MutexGuard<'_>, LockError<MutexGuard<'_>>> {
+        fn finish(&self, r: RawLock) -> Result<MutexGuard<'_>, Attempt<MutexGuard<'_>>> {
             match r {
                 RawLock::Locked => Ok(MutexGuard { mutex: self }),
-                RawLock::TookOver { pid } => Err(LockError::OwnerDead(OwnerDead::new(
-                    pid,
-                    MutexGuard { mutex: self },
+                RawLock::TookOver { pid } => Err(Attempt::Failed(LockError::OwnerDead(
+                    OwnerDead::new(pid, MutexGuard { mutex: self }),
                 ))),
-                RawLock::NotLocked if block => Err(LockError::Timeout),
-                RawLock::NotLocked => Err(LockError::WouldBlock),
-                RawLock::Bad(b) => Err(LockError::Corrupt(corrupt(&self.entry, b))),
+                RawLock::NotLocked => Err(Attempt::NotTaken),
+                RawLock::Bad(b) => {
+                    Err(Attempt::Failed(LockError::Corrupt(corrupt(&self.entry, b))))
+                }
             }
         }
 
@@ -419,7 +420,7 @@ mod handle {
         fn lock_inner(
             &self,
             deadline: Option<Instant>,
-        ) -> Result<MutexGuard<'_>, LockError<MutexGuard<'_>>> {
+        ) -> Result<MutexGuard<'_>, Attempt<MutexGuard<'_>>> {
             // The uncontended case inline and branch-straight (matching on `RawLock` here
             // compiled to a jump table: 80 instructions per lock+unlock against std's 29).
             if self.raw()?.try_lock_fast(current_pid()).is_ok() {
@@ -433,9 +434,9 @@ mod handle {
         fn lock_slow(
             &self,
             deadline: Option<Instant>,
-        ) -> Result<MutexGuard<'_>, LockError<MutexGuard<'_>>> {
+        ) -> Result<MutexGuard<'_>, Attempt<MutexGuard<'_>>> {
             let r = self.raw()?.lock(current_pid(), deadline, pid_alive);
-            self.finish(r, true)
+            self.finish(r)
         }
 
         /// Locks, waiting as long as it takes.
@@ -446,19 +447,28 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead) (the lock is held, through the guard inside);
+        /// [`LockError::OwnerDead`] (the lock is held, through the guard inside);
         /// [`LockError::Corrupt`] if `count` is neither 0 nor 1.
         #[inline]
         pub fn lock(&self) -> Result<MutexGuard<'_>, LockError<MutexGuard<'_>>> {
-            self.lock_inner(None)
+            loop {
+                match self.lock_inner(None) {
+                    Ok(g) => return Ok(g),
+                    Err(Attempt::Failed(e)) => return Err(e),
+                    // A wait without deadline does not end untaken; were it ever to, wait on.
+                    Err(Attempt::NotTaken) => {}
+                }
+            }
         }
 
-        /// Locks if it is free now (also takes over from a dead zeroipc holder).
+        /// Locks if it is free now (also takes over from a dead zeroipc holder); never
+        /// blocks.
         ///
         /// # Errors
         ///
-        /// [`LockError::WouldBlock`]; [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead); [`LockError::Corrupt`].
-        pub fn try_lock(&self) -> Result<MutexGuard<'_>, LockError<MutexGuard<'_>>> {
+        /// [`TryLockError::WouldBlock`] if someone holds it; [`TryLockError::OwnerDead`];
+        /// [`TryLockError::Corrupt`].
+        pub fn try_lock(&self) -> Result<MutexGuard<'_>, TryLockError<MutexGuard<'_>>> {
             let raw = self.raw()?;
             let me = current_pid();
             let r = match raw.try_lock(me) {
@@ -468,31 +478,37 @@ mod handle {
                 },
                 other => other,
             };
-            self.finish(r, false)
+            self.finish(r).map_err(Attempt::into_try)
         }
 
         /// Locks, waiting at most `timeout`.
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`](crate::sync::LockError::Timeout); [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead); [`LockError::Corrupt`].
+        /// [`LockTimeoutError::Timeout`]; [`LockTimeoutError::OwnerDead`];
+        /// [`LockTimeoutError::Corrupt`].
         pub fn lock_timeout(
             &self,
             timeout: Duration,
-        ) -> Result<MutexGuard<'_>, LockError<MutexGuard<'_>>> {
+        ) -> Result<MutexGuard<'_>, LockTimeoutError<MutexGuard<'_>>> {
             self.lock_inner(deadline_after(timeout))
+                .map_err(Attempt::into_timeout)
         }
 
-        /// Locks, waiting until `deadline` at the latest.
+        /// Locks, waiting until `deadline` at the latest (a deadline already past still
+        /// takes a free lock, and reports [`LockTimeoutError::Timeout`] at once for a held
+        /// one).
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`](crate::sync::LockError::Timeout); [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead); [`LockError::Corrupt`].
+        /// [`LockTimeoutError::Timeout`]; [`LockTimeoutError::OwnerDead`];
+        /// [`LockTimeoutError::Corrupt`].
         pub fn lock_deadline(
             &self,
             deadline: Instant,
-        ) -> Result<MutexGuard<'_>, LockError<MutexGuard<'_>>> {
+        ) -> Result<MutexGuard<'_>, LockTimeoutError<MutexGuard<'_>>> {
             self.lock_inner(Some(deadline))
+                .map_err(Attempt::into_timeout)
         }
 
         #[inline]
@@ -540,6 +556,12 @@ mod handle {
         #[must_use]
         pub fn entry(&self) -> &Entry {
             &self.entry
+        }
+
+        /// The segment the mutex lives in.
+        #[must_use]
+        pub fn segment(&self) -> &Segment {
+            &self.seg
         }
     }
 }

@@ -28,7 +28,8 @@
 //! A zeroipc initialiser that dies leaves EXECUTING (FORMAT.md D-21). A waiter sees its pid
 //! gone (`kill(pid, 0)`), takes over with a CAS on the pid word and runs its own `f`; it gets
 //! [`OnceOutcome::Recovered`]. A dead initialiser of another language (no pid), or one killed
-//! between its CAS and its pid store, is seen as [`WaitError::Timeout`](super::WaitError) by
+//! between its CAS and its pid store, is seen as
+//! [`WaitTimeoutError::Timeout`](super::WaitTimeoutError::Timeout) by
 //! the `_timeout` variants. As upstream, an `f` that panics still marks the Once DONE.
 
 use std::time::Instant;
@@ -190,9 +191,9 @@ mod handle {
     use crate::layout::once::{ONCE_LEN, ONCE_PID_OFFSET, PENDING};
     use crate::loom::{AtomicU32, Ordering::Relaxed};
     use crate::segment::{CatalogKind, Entry, Record, Segment};
-    use crate::sync::WaitError;
     use crate::sync::semaphore::handle::corrupt;
     use crate::sync::wait::deadline_after;
+    use crate::sync::{WaitError, WaitTimeoutError};
     use crate::sys::process::{current_pid, pid_alive};
 
     /// A once-only initialisation flag in a segment. See the [module docs](super).
@@ -278,12 +279,12 @@ mod handle {
             &self,
             deadline: Option<Instant>,
             f: impl FnOnce(),
-        ) -> Result<OnceOutcome, WaitError> {
+        ) -> Result<OnceOutcome, WaitTimeoutError> {
             self.raw()?
                 .call(current_pid(), deadline, pid_alive, f)
                 .map_err(|e| match e {
-                    RawOnceError::Timeout => WaitError::Timeout,
-                    RawOnceError::Bad(b) => WaitError::Corrupt(corrupt(&self.entry, b)),
+                    RawOnceError::Timeout => WaitTimeoutError::Timeout,
+                    RawOnceError::Bad(b) => WaitTimeoutError::Corrupt(corrupt(&self.entry, b)),
                 })
         }
 
@@ -297,19 +298,27 @@ mod handle {
         ///
         /// [`WaitError::Corrupt`] if `state` is not 0, 1 or 2.
         pub fn call_once(&self, f: impl FnOnce()) -> Result<OnceOutcome, WaitError> {
-            self.call_inner(None, f)
+            match self.call_inner(None, f) {
+                Ok(o) => Ok(o),
+                Err(WaitTimeoutError::Corrupt(c)) => Err(WaitError::Corrupt(c)),
+                // The raw call parks with no deadline, and `wait::park` reports `TimedOut`
+                // only for a deadline that passed (and `f` is gone: no retry).
+                Err(WaitTimeoutError::Timeout) => {
+                    unreachable!("a call_once without deadline timed out")
+                }
+            }
         }
 
         /// As [`Once::call_once`], waiting for another initialiser at most `timeout`.
         ///
         /// # Errors
         ///
-        /// [`WaitError::Timeout`] (`f` did not run); [`WaitError::Corrupt`].
+        /// [`WaitTimeoutError::Timeout`] (`f` did not run); [`WaitTimeoutError::Corrupt`].
         pub fn call_once_timeout(
             &self,
             timeout: Duration,
             f: impl FnOnce(),
-        ) -> Result<OnceOutcome, WaitError> {
+        ) -> Result<OnceOutcome, WaitTimeoutError> {
             self.call_inner(deadline_after(timeout), f)
         }
 
@@ -317,12 +326,12 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`WaitError::Timeout`] (`f` did not run); [`WaitError::Corrupt`].
+        /// [`WaitTimeoutError::Timeout`] (`f` did not run); [`WaitTimeoutError::Corrupt`].
         pub fn call_once_deadline(
             &self,
             deadline: Instant,
             f: impl FnOnce(),
-        ) -> Result<OnceOutcome, WaitError> {
+        ) -> Result<OnceOutcome, WaitTimeoutError> {
             self.call_inner(Some(deadline), f)
         }
 
@@ -349,6 +358,12 @@ mod handle {
         #[must_use]
         pub fn entry(&self) -> &Entry {
             &self.entry
+        }
+
+        /// The segment the Once lives in.
+        #[must_use]
+        pub fn segment(&self) -> &Segment {
+            &self.seg
         }
     }
 }

@@ -30,7 +30,7 @@
 //!   read lock and returns [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead) with the read guard. A writer that finds
 //!   it gets `wmtx` through the Mutex takeover and returns `OwnerDead` with the write guard.
 //! - **A dead reader** leaves `readers` one too high (there is no room for reader pids):
-//!   writers get [`LockError::Timeout`](crate::sync::LockError::Timeout) from the `_timeout` variants, readers are unaffected.
+//!   writers get [`LockTimeoutError::Timeout`](crate::sync::LockTimeoutError::Timeout) from the `_timeout` forms, readers are unaffected.
 //! - **A dead C++/Python holder** records no pid: the timeout is the answer.
 
 use std::time::Instant;
@@ -250,9 +250,11 @@ mod handle {
     use crate::error::{Corruption, StructureError};
     use crate::layout::rwlock::{RWLOCK_STATE_LEN, RWLOCK_SUFFIXES, RwLockState};
     use crate::segment::{CatalogKind, Entry, Record, Segment};
-    use crate::sync::semaphore::handle::corrupt;
+    use crate::sync::semaphore::handle::{corrupt, count_word};
     use crate::sync::wait::deadline_after;
-    use crate::sync::{LockError, Mutex, OwnerDead, check_size, composite};
+    use crate::sync::{
+        Attempt, LockError, LockTimeoutError, Mutex, OwnerDead, TryLockError, check_size, composite,
+    };
     use crate::sys::process::{current_pid, pid_alive};
 
     /// A reader-writer lock in a segment. See the [module docs](super).
@@ -260,17 +262,18 @@ mod handle {
     /// # Examples
     ///
     /// ```
-    /// use zeroipc::{LockError, Segment, SegmentOptions, sync::RwLock};
+    /// use zeroipc::{LockError, Segment, SegmentOptions, TryLockError, sync::RwLock};
     /// # let name = format!("/zeroipc-doc-rwlock-{}", std::process::id());
     /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let lock = RwLock::create(&seg, "config")?;
     /// {
     ///     let _r1 = lock.read().map_err(LockError::drop_guard)?;
     ///     let _r2 = lock.read().map_err(LockError::drop_guard)?;
-    ///     assert!(matches!(lock.try_write(), Err(LockError::WouldBlock)));
+    ///     assert!(matches!(lock.try_write(), Err(TryLockError::WouldBlock)));
     /// }
     /// let _w = lock.write().map_err(LockError::drop_guard)?;
-    /// assert!(matches!(lock.try_read(), Err(LockError::WouldBlock)));
+    /// assert!(matches!(lock.try_read(), Err(TryLockError::WouldBlock)));
+    /// assert_eq!(lock.snapshot()?, (0, true));
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -336,8 +339,18 @@ mod handle {
         }
     }
 
-    type ReadResult<'a> = Result<RwLockReadGuard<'a>, LockError<RwLockReadGuard<'a>>>;
-    type WriteResult<'a> = Result<RwLockWriteGuard<'a>, LockError<RwLockWriteGuard<'a>>>;
+    /// The blocking form over an inner attempt without deadline: such a wait does not end
+    /// untaken (the raw machine restores the lock's state when it does give up), and were
+    /// it ever to, this waits on.
+    fn blocking<G>(mut attempt: impl FnMut() -> Result<G, Attempt<G>>) -> Result<G, LockError<G>> {
+        loop {
+            match attempt() {
+                Ok(g) => return Ok(g),
+                Err(Attempt::Failed(e)) => return Err(e),
+                Err(Attempt::NotTaken) => {}
+            }
+        }
+    }
 
     impl RwLock {
         /// Creates an RWLock: `name_state`, `name_rmtx`, `name_wmtx`, then the marker `name`.
@@ -402,36 +415,40 @@ mod handle {
             })
         }
 
-        fn finish<G>(
-            &self,
-            r: RawRw,
-            block: bool,
-            guard: impl FnOnce() -> G,
-        ) -> Result<G, LockError<G>> {
+        fn finish<G>(&self, r: RawRw, guard: impl FnOnce() -> G) -> Result<G, Attempt<G>> {
             match r {
                 RawRw::Locked => Ok(guard()),
-                RawRw::TookOver { pid } => Err(LockError::OwnerDead(OwnerDead::new(pid, guard()))),
-                RawRw::NotLocked if block => Err(LockError::Timeout),
-                RawRw::NotLocked => Err(LockError::WouldBlock),
+                RawRw::TookOver { pid } => Err(Attempt::Failed(LockError::OwnerDead(
+                    OwnerDead::new(pid, guard()),
+                ))),
+                RawRw::NotLocked => Err(Attempt::NotTaken),
                 RawRw::Bad(part, b) => {
                     let entry = match part {
                         Part::State => &self.state,
                         Part::Rmtx => self.rmtx.entry(),
                         Part::Wmtx => self.wmtx.entry(),
                     };
-                    Err(LockError::Corrupt(corrupt(entry, b)))
+                    Err(corrupt(entry, b).into())
                 }
             }
         }
 
-        fn read_inner(&self, deadline: Option<Instant>, block: bool) -> ReadResult<'_> {
+        fn read_inner(
+            &self,
+            deadline: Option<Instant>,
+            block: bool,
+        ) -> Result<RwLockReadGuard<'_>, Attempt<RwLockReadGuard<'_>>> {
             let r = self.raw()?.read(current_pid(), deadline, block, pid_alive);
-            self.finish(r, block, || RwLockReadGuard { lock: self })
+            self.finish(r, || RwLockReadGuard { lock: self })
         }
 
-        fn write_inner(&self, deadline: Option<Instant>, block: bool) -> WriteResult<'_> {
+        fn write_inner(
+            &self,
+            deadline: Option<Instant>,
+            block: bool,
+        ) -> Result<RwLockWriteGuard<'_>, Attempt<RwLockWriteGuard<'_>>> {
             let r = self.raw()?.write(current_pid(), deadline, block, pid_alive);
-            self.finish(r, block, || RwLockWriteGuard { lock: self })
+            self.finish(r, || RwLockWriteGuard { lock: self })
         }
 
         /// Takes a read lock, waiting as long as it takes.
@@ -440,35 +457,43 @@ mod handle {
         ///
         /// [`LockError::OwnerDead`] if a dead zeroipc writer was cleared away (the read lock
         /// is held, in the guard); [`LockError::Corrupt`].
-        pub fn read(&self) -> ReadResult<'_> {
-            self.read_inner(None, true)
+        pub fn read(&self) -> Result<RwLockReadGuard<'_>, LockError<RwLockReadGuard<'_>>> {
+            blocking(|| self.read_inner(None, true))
         }
 
-        /// Takes a read lock if no writer is active now.
+        /// Takes a read lock if no writer is active now; never blocks.
         ///
         /// # Errors
         ///
-        /// [`LockError::WouldBlock`]; otherwise as [`RwLock::read`].
-        pub fn try_read(&self) -> ReadResult<'_> {
-            self.read_inner(None, false)
+        /// [`TryLockError::WouldBlock`]; otherwise as [`RwLock::read`].
+        pub fn try_read(&self) -> Result<RwLockReadGuard<'_>, TryLockError<RwLockReadGuard<'_>>> {
+            self.read_inner(None, false).map_err(Attempt::into_try)
         }
 
         /// Takes a read lock, waiting at most `timeout`.
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`]; otherwise as [`RwLock::read`].
-        pub fn read_timeout(&self, timeout: Duration) -> ReadResult<'_> {
+        /// [`LockTimeoutError::Timeout`]; otherwise as [`RwLock::read`].
+        pub fn read_timeout(
+            &self,
+            timeout: Duration,
+        ) -> Result<RwLockReadGuard<'_>, LockTimeoutError<RwLockReadGuard<'_>>> {
             self.read_inner(deadline_after(timeout), true)
+                .map_err(Attempt::into_timeout)
         }
 
         /// Takes a read lock, waiting until `deadline`.
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`]; otherwise as [`RwLock::read`].
-        pub fn read_deadline(&self, deadline: Instant) -> ReadResult<'_> {
+        /// [`LockTimeoutError::Timeout`]; otherwise as [`RwLock::read`].
+        pub fn read_deadline(
+            &self,
+            deadline: Instant,
+        ) -> Result<RwLockReadGuard<'_>, LockTimeoutError<RwLockReadGuard<'_>>> {
             self.read_inner(Some(deadline), true)
+                .map_err(Attempt::into_timeout)
         }
 
         /// Takes the write lock, waiting as long as it takes.
@@ -477,17 +502,19 @@ mod handle {
         ///
         /// [`LockError::OwnerDead`] if the previous writer died (the write lock is held, in
         /// the guard); [`LockError::Corrupt`] (e.g. a negative `readers`).
-        pub fn write(&self) -> WriteResult<'_> {
-            self.write_inner(None, true)
+        pub fn write(&self) -> Result<RwLockWriteGuard<'_>, LockError<RwLockWriteGuard<'_>>> {
+            blocking(|| self.write_inner(None, true))
         }
 
-        /// Takes the write lock if it is free and no reader holds it now.
+        /// Takes the write lock if it is free and no reader holds it now; never blocks.
         ///
         /// # Errors
         ///
-        /// [`LockError::WouldBlock`]; otherwise as [`RwLock::write`].
-        pub fn try_write(&self) -> WriteResult<'_> {
-            self.write_inner(None, false)
+        /// [`TryLockError::WouldBlock`]; otherwise as [`RwLock::write`].
+        pub fn try_write(
+            &self,
+        ) -> Result<RwLockWriteGuard<'_>, TryLockError<RwLockWriteGuard<'_>>> {
+            self.write_inner(None, false).map_err(Attempt::into_try)
         }
 
         /// Takes the write lock, waiting at most `timeout` (for the lock and for readers to
@@ -495,29 +522,50 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`]; otherwise as [`RwLock::write`].
-        pub fn write_timeout(&self, timeout: Duration) -> WriteResult<'_> {
+        /// [`LockTimeoutError::Timeout`]; otherwise as [`RwLock::write`].
+        pub fn write_timeout(
+            &self,
+            timeout: Duration,
+        ) -> Result<RwLockWriteGuard<'_>, LockTimeoutError<RwLockWriteGuard<'_>>> {
             self.write_inner(deadline_after(timeout), true)
+                .map_err(Attempt::into_timeout)
         }
 
         /// Takes the write lock, waiting until `deadline`.
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`]; otherwise as [`RwLock::write`].
-        pub fn write_deadline(&self, deadline: Instant) -> WriteResult<'_> {
+        /// [`LockTimeoutError::Timeout`]; otherwise as [`RwLock::write`].
+        pub fn write_deadline(
+            &self,
+            deadline: Instant,
+        ) -> Result<RwLockWriteGuard<'_>, LockTimeoutError<RwLockWriteGuard<'_>>> {
             self.write_inner(Some(deadline), true)
+                .map_err(Attempt::into_timeout)
         }
 
         /// `(readers, writer_active)` now (a snapshot).
         ///
         /// # Errors
         ///
-        /// [`Corruption`] if the state entry is out of the mapping (never once validated).
-        #[allow(clippy::cast_possible_wrap)]
-        pub fn snapshot(&self) -> Result<(i32, bool), Corruption> {
+        /// [`Corruption`] if `readers` (an `i32` on the wire) is negative, naming the value
+        /// found.
+        pub fn snapshot(&self) -> Result<(usize, bool), Corruption> {
             let (r, w) = self.raw()?.snapshot();
-            Ok((r as i32, w != 0))
+            Ok((count_word(&self.state, "readers", r)?, w != 0))
+        }
+
+        /// The table entry the catalog names for this lock: `name_state` (the marker entry
+        /// `name` holds no data).
+        #[must_use]
+        pub fn entry(&self) -> &Entry {
+            &self.state
+        }
+
+        /// The segment the lock lives in.
+        #[must_use]
+        pub fn segment(&self) -> &Segment {
+            &self.seg
         }
 
         /// The reader mutex (`name_rmtx`).

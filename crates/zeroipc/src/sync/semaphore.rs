@@ -114,7 +114,7 @@ pub(crate) struct RawSemaphore<'a> {
 
 #[allow(clippy::cast_possible_wrap, clippy::cast_sign_loss)] // i32 wire values held as u32 bits
 impl RawSemaphore<'_> {
-    fn check(&self, raw: u32) -> Result<i32, BadWord> {
+    pub(crate) fn check(&self, raw: u32) -> Result<i32, BadWord> {
         let v = raw as i32;
         if v < 0 || (self.max > 0 && v > self.max) {
             return Err(BadWord {
@@ -284,7 +284,9 @@ pub(crate) mod handle {
     use crate::loom::Ordering::Relaxed;
     use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::wait::deadline_after;
-    use crate::sync::{LockError, OwnerDead, ReleaseError, check_size};
+    use crate::sync::{
+        Attempt, LockError, LockTimeoutError, OwnerDead, ReleaseError, TryLockError, check_size,
+    };
     use crate::sys::process::{current_pid, pid_alive};
 
     /// A counting semaphore in a segment. See the [module docs](super).
@@ -292,15 +294,21 @@ pub(crate) mod handle {
     /// # Examples
     ///
     /// ```
-    /// use zeroipc::{Segment, SegmentOptions, sync::Semaphore};
+    /// use std::time::Duration;
+    /// use zeroipc::{Segment, SegmentOptions};
+    /// use zeroipc::sync::{LockTimeoutError, Semaphore, TryLockError};
     /// # let name = format!("/zeroipc-doc-sem-{}", std::process::id());
     /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let slots = Semaphore::create(&seg, "slots", 2, 2)?;
     /// slots.acquire()?;
     /// slots.try_acquire()?;
-    /// assert!(slots.try_acquire().is_err());
+    /// assert!(matches!(slots.try_acquire(), Err(TryLockError::WouldBlock)));
+    /// let t = slots.acquire_timeout(Duration::from_millis(5));
+    /// assert!(matches!(t, Err(LockTimeoutError::Timeout)));
     /// slots.release()?;
     /// assert_eq!(slots.count()?, 1);
+    /// assert_eq!(slots.max_count(), 2);
+    /// assert_eq!(slots.waiting()?, 0);
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -330,6 +338,38 @@ pub(crate) mod handle {
             field: b.field,
             found: b.found,
             expected: b.expected.to_owned(),
+        }
+    }
+
+    /// A validated non-negative `i32` as a count.
+    pub(crate) fn non_negative(v: i32) -> usize {
+        usize::try_from(v).unwrap_or(0)
+    }
+
+    /// A peer-written `i32` count word (held as `u32` bits) as a `usize`; negative is
+    /// [`Corruption`] naming the value found.
+    #[allow(clippy::cast_possible_wrap)]
+    pub(crate) fn count_word(
+        entry: &Entry,
+        field: &'static str,
+        raw: u32,
+    ) -> Result<usize, Corruption> {
+        usize::try_from(raw as i32).map_err(|_| Corruption::Field {
+            entry: entry.name().to_string(),
+            field,
+            found: u64::from(raw),
+            expected: format!("a count 0 ..= i32::MAX (found {} as i32)", raw as i32),
+        })
+    }
+
+    /// The public error of a raw release.
+    pub(crate) fn release_error(entry: &Entry, e: RawRelease) -> ReleaseError {
+        match e {
+            RawRelease::Overflow { count, max } => ReleaseError::Overflow {
+                count: non_negative(count),
+                max: non_negative(max),
+            },
+            RawRelease::Bad(b) => ReleaseError::Corrupt(corrupt(entry, b)),
         }
     }
 
@@ -383,14 +423,14 @@ pub(crate) mod handle {
         ///
         /// # Errors
         ///
-        /// [`StructureError::InvalidCapacity`] if `initial` or `max` exceed `i32::MAX`, or
-        /// `max > 0` and `initial > max`; [`StructureError::Table`] if the name is taken or
-        /// there is no room.
+        /// [`StructureError::InvalidCapacity`] if `initial` or `max` exceed `i32::MAX` (the
+        /// wire fields are `i32`), or `max > 0` and `initial > max`;
+        /// [`StructureError::Table`] if the name is taken or there is no room.
         pub fn create(
             seg: &Segment,
             name: &str,
-            initial: u32,
-            max: u32,
+            initial: usize,
+            max: usize,
         ) -> Result<Self, StructureError> {
             let sem = Self::create_inner(seg, name, initial, max)?;
             seg.ensure_permit_registry();
@@ -403,8 +443,8 @@ pub(crate) mod handle {
         pub(crate) fn create_untracked(
             seg: &Segment,
             name: &str,
-            initial: u32,
-            max: u32,
+            initial: usize,
+            max: usize,
         ) -> Result<Self, StructureError> {
             Ok(Self::create_inner(seg, name, initial, max)?.without_holder_tracking())
         }
@@ -412,23 +452,29 @@ pub(crate) mod handle {
         fn create_inner(
             seg: &Segment,
             name: &str,
-            initial: u32,
-            max: u32,
+            initial: usize,
+            max: usize,
         ) -> Result<Self, StructureError> {
-            let too_big = |v: u32| i32::try_from(v).is_err();
-            if too_big(initial) || too_big(max) || (max > 0 && initial > max) {
+            let wire = |v: usize| i32::try_from(v).ok().and_then(|v| u32::try_from(v).ok());
+            let (Some(initial_w), Some(max_w)) = (wire(initial), wire(max)) else {
                 return Err(StructureError::InvalidCapacity {
-                    requested: u64::from(initial),
-                    reason: "a semaphore needs initial <= max (when max > 0), both <= i32::MAX",
+                    requested: u64::try_from(initial.max(max)).unwrap_or(u64::MAX),
+                    reason: "a semaphore's initial and max counts are i32 on the wire: at most i32::MAX",
+                });
+            };
+            if max > 0 && initial > max {
+                return Err(StructureError::InvalidCapacity {
+                    requested: u64::from(initial_w),
+                    reason: "a bounded semaphore needs initial <= max",
                 });
             }
-            let entry = create_header(seg, name, initial, max)?;
+            let entry = create_header(seg, name, initial_w, max_w)?;
             seg.record(&Record::new(CatalogKind::Semaphore, name, &entry));
-            #[allow(clippy::cast_possible_wrap)]
+            #[allow(clippy::cast_possible_wrap)] // <= i32::MAX, checked above
             Ok(Self {
                 seg: seg.clone(),
                 entry,
-                max: max as i32,
+                max: max_w as i32,
                 track: true,
             })
         }
@@ -487,7 +533,7 @@ pub(crate) mod handle {
             }))
         }
 
-        fn acquire_inner(&self, deadline: Option<Instant>, block: bool) -> Result<(), LockError> {
+        fn acquire_inner(&self, deadline: Option<Instant>, block: bool) -> Result<(), Attempt<()>> {
             let me = current_pid();
             let r = self.with_raw(|raw| {
                 if !block {
@@ -505,12 +551,14 @@ pub(crate) mod handle {
                     }
                     match dead {
                         None => Ok(()),
-                        Some(pid) => Err(LockError::OwnerDead(OwnerDead::new(pid, ()))),
+                        Some(pid) => Err(Attempt::Failed(LockError::OwnerDead(OwnerDead::new(
+                            pid,
+                            (),
+                        )))),
                     }
                 }
-                Err(RawAcquire::NotAcquired) if block => Err(LockError::Timeout),
-                Err(RawAcquire::NotAcquired) => Err(LockError::WouldBlock),
-                Err(RawAcquire::Bad(b)) => Err(LockError::Corrupt(corrupt(&self.entry, b))),
+                Err(RawAcquire::NotAcquired) => Err(Attempt::NotTaken),
+                Err(RawAcquire::Bad(b)) => Err(corrupt(&self.entry, b).into()),
             }
         }
 
@@ -566,36 +614,47 @@ pub(crate) mod handle {
         /// it; release it as usual. [`LockError::Corrupt`] if `count` is negative or above
         /// `max_count`.
         pub fn acquire(&self) -> Result<(), LockError> {
-            self.acquire_inner(None, true)
+            loop {
+                match self.acquire_inner(None, true) {
+                    Ok(()) => return Ok(()),
+                    Err(Attempt::Failed(e)) => return Err(e),
+                    // A wait without deadline does not end untaken; were it ever to, wait on.
+                    Err(Attempt::NotTaken) => {}
+                }
+            }
         }
 
-        /// Takes a permit if one is free now (never reclaims dead holders' permits).
+        /// Takes a permit if one is free now (never reclaims dead holders' permits, so
+        /// never [`TryLockError::OwnerDead`]); never blocks.
         ///
         /// # Errors
         ///
-        /// [`LockError::WouldBlock`] if none is; [`LockError::Corrupt`] as for `acquire`.
-        pub fn try_acquire(&self) -> Result<(), LockError> {
-            self.acquire_inner(None, false)
+        /// [`TryLockError::WouldBlock`] if none is; [`TryLockError::Corrupt`] as for
+        /// `acquire`.
+        pub fn try_acquire(&self) -> Result<(), TryLockError> {
+            self.acquire_inner(None, false).map_err(Attempt::into_try)
         }
 
         /// Takes a permit, waiting at most `timeout`.
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`]; [`LockError::OwnerDead`] and [`LockError::Corrupt`] as for
-        /// `acquire`.
-        pub fn acquire_timeout(&self, timeout: Duration) -> Result<(), LockError> {
+        /// [`LockTimeoutError::Timeout`]; [`LockTimeoutError::OwnerDead`] and
+        /// [`LockTimeoutError::Corrupt`] as for `acquire`.
+        pub fn acquire_timeout(&self, timeout: Duration) -> Result<(), LockTimeoutError> {
             self.acquire_inner(deadline_after(timeout), true)
+                .map_err(Attempt::into_timeout)
         }
 
         /// Takes a permit, waiting until `deadline` at the latest.
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`]; [`LockError::OwnerDead`] and [`LockError::Corrupt`] as for
-        /// `acquire`.
-        pub fn acquire_deadline(&self, deadline: Instant) -> Result<(), LockError> {
+        /// [`LockTimeoutError::Timeout`]; [`LockTimeoutError::OwnerDead`] and
+        /// [`LockTimeoutError::Corrupt`] as for `acquire`.
+        pub fn acquire_deadline(&self, deadline: Instant) -> Result<(), LockTimeoutError> {
             self.acquire_inner(Some(deadline), true)
+                .map_err(Attempt::into_timeout)
         }
 
         /// Returns a permit, waking one waiter.
@@ -616,10 +675,7 @@ pub(crate) mod handle {
             }
             match r {
                 Ok(()) => Ok(()),
-                Err(RawRelease::Overflow { count, max }) => {
-                    Err(ReleaseError::Overflow { count, max })
-                }
-                Err(RawRelease::Bad(b)) => Err(ReleaseError::Corrupt(corrupt(&self.entry, b))),
+                Err(e) => Err(release_error(&self.entry, e)),
             }
         }
 
@@ -627,34 +683,45 @@ pub(crate) mod handle {
         ///
         /// # Errors
         ///
-        /// [`Corruption`] if the header is out of the mapping (never for a validated entry).
-        #[allow(clippy::cast_possible_wrap)]
-        pub fn count(&self) -> Result<i32, Corruption> {
+        /// [`Corruption`] if the `i32` word is negative or above `max_count` (naming the
+        /// value found).
+        pub fn count(&self) -> Result<usize, Corruption> {
             // ORDERING: Relaxed — a snapshot for display.
-            Ok(self.header()?.count.load(Relaxed) as i32)
+            let raw = self.header()?.count.load(Relaxed);
+            self.raw()?
+                .check(raw)
+                .map(non_negative)
+                .map_err(|b| corrupt(&self.entry, b))
         }
 
         /// Acquirers currently counted as blocked (a snapshot; dead waiters stay counted).
         ///
         /// # Errors
         ///
-        /// As for [`Semaphore::count`].
-        #[allow(clippy::cast_possible_wrap)]
-        pub fn waiting(&self) -> Result<i32, Corruption> {
+        /// [`Corruption`] if the `i32` word is negative (naming the value found).
+        pub fn waiting(&self) -> Result<usize, Corruption> {
             // ORDERING: Relaxed — a snapshot for display.
-            Ok(self.header()?.waiting.load(Relaxed) as i32)
+            let raw = self.header()?.waiting.load(Relaxed);
+            count_word(&self.entry, "waiting", raw)
         }
 
-        /// The maximum count (0 = unbounded).
+        /// The maximum count (0 = unbounded: `i32::MAX` is then the limit), validated at
+        /// open.
         #[must_use]
-        pub fn max_count(&self) -> i32 {
-            self.max
+        pub fn max_count(&self) -> usize {
+            non_negative(self.max)
         }
 
         /// The table entry.
         #[must_use]
         pub fn entry(&self) -> &Entry {
             &self.entry
+        }
+
+        /// The segment the semaphore lives in.
+        #[must_use]
+        pub fn segment(&self) -> &Segment {
+            &self.seg
         }
     }
 }

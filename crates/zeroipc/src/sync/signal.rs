@@ -16,7 +16,7 @@
 //!
 //! | store (Release)                     | load (Acquire)                   | publishes     |
 //! |-------------------------------------|----------------------------------|---------------|
-//! | `version` fetch_add in `set`/`update` | `version` in `wait_for_change` | the new value |
+//! | `version` fetch_add in `set`/`update` | `version` in `wait_for_change*` | the new value |
 //!
 //! `set` and `update` write the value under the mutex, then bump `version` (Release) and
 //! wake sleepers on the futex at the low 32 bits of `version` (little-endian: offset 0).
@@ -49,7 +49,7 @@ mod handle {
     use crate::raw::words;
     use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::wait::{self, Parked, deadline_after};
-    use crate::sync::{LockError, Mutex, WaitError, composite};
+    use crate::sync::{LockError, LockTimeoutError, Mutex, WaitError, WaitTimeoutError, composite};
 
     const SUFFIXES: [&str; 3] = ["_state", "_mtx", ""];
     const VALUE_OFFSET: u64 = 8;
@@ -60,13 +60,15 @@ mod handle {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use zeroipc::{LockError, Segment, SegmentOptions, sync::Signal};
+    /// use zeroipc::{LockError, Segment, SegmentOptions, WaitTimeoutError, sync::Signal};
     /// # let name = format!("/zeroipc-doc-signal-{}", std::process::id());
     /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let temp: Signal<f64> = Signal::create(&seg, "temp", 20.0)?;
     /// let v0 = temp.version()?;
     /// temp.set(21.5).map_err(LockError::drop_guard)?;
-    /// assert_eq!(temp.wait_for_change(v0, Duration::from_secs(1))?, v0 + 1);
+    /// assert_eq!(temp.wait_for_change(v0)?, v0 + 1); // changed already: returns at once
+    /// let t = temp.wait_for_change_timeout(v0 + 1, Duration::from_millis(5));
+    /// assert!(matches!(t, Err(WaitTimeoutError::Timeout)));
     /// assert_eq!(temp.get().map_err(LockError::drop_guard)?, 21.5);
     /// temp.update(|t| t + 1.0).map_err(LockError::drop_guard)?;
     /// assert_eq!(temp.get().map_err(LockError::drop_guard)?, 22.5);
@@ -101,8 +103,6 @@ mod handle {
                 .finish()
         }
     }
-
-    type Res<T> = Result<T, LockError>;
 
     impl<T: Element> Signal<T> {
         const CHECK: () = assert!(
@@ -197,20 +197,34 @@ mod handle {
                 .slice(self.state.offset() + VALUE_OFFSET, size_of::<T>() as u64)
         }
 
-        /// Runs `f` under the mutex, waiting for it until `deadline` (`None`: forever).
-        fn locked<R>(
-            &self,
-            deadline: Option<Instant>,
-            f: impl FnOnce() -> Result<R, Corruption>,
-        ) -> Res<R> {
-            let g = match deadline {
-                None => self.mtx.lock(),
-                Some(d) => self.mtx.lock_deadline(d),
-            }
-            .map_err(LockError::drop_guard)?;
+        /// Runs `f` under the mutex, waiting for it as long as it takes.
+        fn locked<R>(&self, f: impl FnOnce() -> Result<R, Corruption>) -> Result<R, LockError> {
+            let g = self.mtx.lock().map_err(LockError::drop_guard)?;
             let r = f();
             drop(g);
             Ok(r?)
+        }
+
+        /// Runs `f` under the mutex, waiting for it until `deadline` (`None`: no deadline,
+        /// the `Instant` arithmetic overflowed).
+        fn locked_until<R>(
+            &self,
+            deadline: Option<Instant>,
+            f: impl FnOnce() -> Result<R, Corruption>,
+        ) -> Result<R, LockTimeoutError> {
+            let g = match deadline {
+                None => self
+                    .mtx
+                    .lock()
+                    .map_err(|e| LockTimeoutError::from(e.drop_guard())),
+                Some(d) => self
+                    .mtx
+                    .lock_deadline(d)
+                    .map_err(LockTimeoutError::drop_guard),
+            }?;
+            let r = f();
+            drop(g);
+            r.map_err(LockTimeoutError::from)
         }
 
         fn read_value(&self) -> Result<T, Corruption> {
@@ -245,36 +259,46 @@ mod handle {
         ///
         /// [`LockError::OwnerDead`] (a writer died; the lock was taken over and released
         /// again, the value may be half-written); [`LockError::Corrupt`].
-        pub fn get(&self) -> Res<T> {
-            self.locked(None, || self.read_value())
+        pub fn get(&self) -> Result<T, LockError> {
+            self.locked(|| self.read_value())
         }
 
         /// [`Signal::get`], waiting at most `timeout` for the mutex.
         ///
         /// # Errors
         ///
-        /// [`LockError::Timeout`] if the mutex stayed held (for example by a C++ or Python
-        /// peer that died holding it: nothing can tell), else as [`Signal::get`].
+        /// [`LockTimeoutError::Timeout`] if the mutex stayed held (for example by a C++ or
+        /// Python peer that died holding it: nothing can tell), else as [`Signal::get`].
         ///
         /// # Examples
         ///
         /// ```
         /// use std::time::Duration;
-        /// use zeroipc::{LockError, Segment, SegmentOptions, sync::Signal};
+        /// use zeroipc::{LockError, LockTimeoutError, Segment, SegmentOptions, sync::Signal};
         /// # let name = format!("/zeroipc-doc-signal-timeout-{}", std::process::id());
         /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
         /// let s = Signal::<u32>::create(&seg, "temp", 20)?;
         /// assert_eq!(s.get_timeout(Duration::from_millis(10))?, 20);
         /// let held = s.mutex().lock().map_err(LockError::drop_guard)?;
-        /// assert!(matches!(s.get_timeout(Duration::from_millis(5)), Err(LockError::Timeout)));
-        /// assert!(matches!(s.set_timeout(1, Duration::ZERO), Err(LockError::Timeout)));
+        /// let t = s.get_timeout(Duration::from_millis(5));
+        /// assert!(matches!(t, Err(LockTimeoutError::Timeout)));
+        /// assert!(matches!(s.set_timeout(1, Duration::ZERO), Err(LockTimeoutError::Timeout)));
         /// drop(held);
         /// assert_eq!(s.update_timeout(|t| t + 1, Duration::from_millis(10))?, 1);
         /// # Segment::unlink(&name)?;
         /// # Ok::<(), Box<dyn std::error::Error>>(())
         /// ```
-        pub fn get_timeout(&self, timeout: Duration) -> Res<T> {
-            self.locked(deadline_after(timeout), || self.read_value())
+        pub fn get_timeout(&self, timeout: Duration) -> Result<T, LockTimeoutError> {
+            self.locked_until(deadline_after(timeout), || self.read_value())
+        }
+
+        /// [`Signal::get`], waiting until `deadline` at the latest for the mutex.
+        ///
+        /// # Errors
+        ///
+        /// As [`Signal::get_timeout`].
+        pub fn get_deadline(&self, deadline: Instant) -> Result<T, LockTimeoutError> {
+            self.locked_until(Some(deadline), || self.read_value())
         }
 
         fn publish(&self) -> Result<u64, Corruption> {
@@ -290,8 +314,8 @@ mod handle {
         /// # Errors
         ///
         /// As [`Signal::get`].
-        pub fn set(&self, value: T) -> Res<u64> {
-            self.locked(None, || self.write_value(&value))
+        pub fn set(&self, value: T) -> Result<u64, LockError> {
+            self.locked(|| self.write_value(&value))
         }
 
         /// [`Signal::set`], waiting at most `timeout` for the mutex.
@@ -299,8 +323,17 @@ mod handle {
         /// # Errors
         ///
         /// As [`Signal::get_timeout`].
-        pub fn set_timeout(&self, value: T, timeout: Duration) -> Res<u64> {
-            self.locked(deadline_after(timeout), || self.write_value(&value))
+        pub fn set_timeout(&self, value: T, timeout: Duration) -> Result<u64, LockTimeoutError> {
+            self.locked_until(deadline_after(timeout), || self.write_value(&value))
+        }
+
+        /// [`Signal::set`], waiting until `deadline` at the latest for the mutex.
+        ///
+        /// # Errors
+        ///
+        /// As [`Signal::get_timeout`].
+        pub fn set_deadline(&self, value: T, deadline: Instant) -> Result<u64, LockTimeoutError> {
+            self.locked_until(Some(deadline), || self.write_value(&value))
         }
 
         /// Replaces the value with `f(value)` under the mutex; returns the new version.
@@ -308,8 +341,8 @@ mod handle {
         /// # Errors
         ///
         /// As [`Signal::get`].
-        pub fn update(&self, f: impl FnOnce(T) -> T) -> Res<u64> {
-            self.locked(None, || self.update_value(f))
+        pub fn update(&self, f: impl FnOnce(T) -> T) -> Result<u64, LockError> {
+            self.locked(|| self.update_value(f))
         }
 
         /// [`Signal::update`], waiting at most `timeout` for the mutex.
@@ -317,8 +350,25 @@ mod handle {
         /// # Errors
         ///
         /// As [`Signal::get_timeout`].
-        pub fn update_timeout(&self, f: impl FnOnce(T) -> T, timeout: Duration) -> Res<u64> {
-            self.locked(deadline_after(timeout), || self.update_value(f))
+        pub fn update_timeout(
+            &self,
+            f: impl FnOnce(T) -> T,
+            timeout: Duration,
+        ) -> Result<u64, LockTimeoutError> {
+            self.locked_until(deadline_after(timeout), || self.update_value(f))
+        }
+
+        /// [`Signal::update`], waiting until `deadline` at the latest for the mutex.
+        ///
+        /// # Errors
+        ///
+        /// As [`Signal::get_timeout`].
+        pub fn update_deadline(
+            &self,
+            f: impl FnOnce(T) -> T,
+            deadline: Instant,
+        ) -> Result<u64, LockTimeoutError> {
+            self.locked_until(Some(deadline), || self.update_value(f))
         }
 
         /// Whether the version differs from `seen`.
@@ -330,12 +380,33 @@ mod handle {
             Ok(self.version()? != seen)
         }
 
+        /// Waits, as long as it takes, until the version differs from `seen`; returns it.
+        ///
+        /// # Errors
+        ///
+        /// [`WaitError::Corrupt`] if the state entry is out of the mapping (never once
+        /// validated).
+        pub fn wait_for_change(&self, seen: u64) -> Result<u64, WaitError> {
+            loop {
+                match self.wait_for_change_until(seen, None) {
+                    Ok(v) => return Ok(v),
+                    Err(WaitTimeoutError::Corrupt(c)) => return Err(WaitError::Corrupt(c)),
+                    // A wait without deadline does not time out; were it ever to, wait on.
+                    Err(WaitTimeoutError::Timeout) => {}
+                }
+            }
+        }
+
         /// Waits until the version differs from `seen`, at most `timeout`; returns it.
         ///
         /// # Errors
         ///
-        /// [`WaitError::Timeout`]; [`WaitError::Corrupt`].
-        pub fn wait_for_change(&self, seen: u64, timeout: Duration) -> Result<u64, WaitError> {
+        /// [`WaitTimeoutError::Timeout`]; [`WaitTimeoutError::Corrupt`].
+        pub fn wait_for_change_timeout(
+            &self,
+            seen: u64,
+            timeout: Duration,
+        ) -> Result<u64, WaitTimeoutError> {
             self.wait_for_change_until(seen, deadline_after(timeout))
         }
 
@@ -343,12 +414,12 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`WaitError::Timeout`]; [`WaitError::Corrupt`].
+        /// [`WaitTimeoutError::Timeout`]; [`WaitTimeoutError::Corrupt`].
         pub fn wait_for_change_deadline(
             &self,
             seen: u64,
             deadline: Instant,
-        ) -> Result<u64, WaitError> {
+        ) -> Result<u64, WaitTimeoutError> {
             self.wait_for_change_until(seen, Some(deadline))
         }
 
@@ -357,7 +428,7 @@ mod handle {
             &self,
             seen: u64,
             deadline: Option<Instant>,
-        ) -> Result<u64, WaitError> {
+        ) -> Result<u64, WaitTimeoutError> {
             let word = self.futex_word()?;
             loop {
                 let v = self.version()?;
@@ -369,7 +440,7 @@ mod handle {
                     return if v != seen {
                         Ok(v)
                     } else {
-                        Err(WaitError::Timeout)
+                        Err(WaitTimeoutError::Timeout)
                     };
                 }
             }
@@ -379,6 +450,19 @@ mod handle {
         #[must_use]
         pub fn mutex(&self) -> &Mutex {
             &self.mtx
+        }
+
+        /// The table entry the catalog names for this signal: `name_state` (version and
+        /// value; the marker `name` holds no data).
+        #[must_use]
+        pub fn entry(&self) -> &Entry {
+            &self.state
+        }
+
+        /// The segment the signal lives in.
+        #[must_use]
+        pub fn segment(&self) -> &Segment {
+            &self.seg
         }
     }
 }
