@@ -714,9 +714,9 @@ mod handle {
         /// # Errors
         ///
         /// [`Corruption`] if the entry lies outside the mapping (never for an opened one).
-        pub fn waiters(&self) -> Result<u32, Corruption> {
+        pub fn waiters(&self) -> Result<usize, Corruption> {
             // ORDERING: Relaxed — a snapshot of an informational counter.
-            Ok(self.raw()?.waiters.load(Relaxed))
+            Ok(self.raw()?.waiters.load(Relaxed) as usize)
         }
 
         /// The `completion_time` word: monotonic nanoseconds (C++, zeroipc) or wall-clock

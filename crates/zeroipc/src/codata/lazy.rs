@@ -756,9 +756,9 @@ mod handle {
         /// # Errors
         ///
         /// [`Corruption`] if the entry lies outside the mapping.
-        pub fn compute_count(&self) -> Result<u32, Corruption> {
+        pub fn compute_count(&self) -> Result<usize, Corruption> {
             // ORDERING: Relaxed — a statistic.
-            Ok(self.raw()?.count.load(Relaxed))
+            Ok(self.raw()?.count.load(Relaxed) as usize)
         }
 
         /// The stored operation.

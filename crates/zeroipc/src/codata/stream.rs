@@ -1303,10 +1303,8 @@ impl<T: Element> Stream<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn take(&self, seg: &Segment, out: &str, n: u64) -> Result<Stage<T>, StructureError> {
-        let cap = usize::try_from(n)
-            .unwrap_or(usize::MAX)
-            .clamp(1, self.capacity());
+    pub fn take(&self, seg: &Segment, out: &str, n: usize) -> Result<Stage<T>, StructureError> {
+        let cap = n.clamp(1, self.capacity());
         let mut left = n;
         // `take(0)` must not consume an input value: its stage starts stopped.
         self.stage_from(seg, out, "take", cap, n == 0, move |v| {
@@ -1320,7 +1318,7 @@ impl<T: Element> Stream<T> {
     /// # Errors
     ///
     /// Creating `out` failed.
-    pub fn skip(&self, seg: &Segment, out: &str, n: u64) -> Result<Stage<T>, StructureError> {
+    pub fn skip(&self, seg: &Segment, out: &str, n: usize) -> Result<Stage<T>, StructureError> {
         let mut left = n;
         self.stage(seg, out, "skip", self.capacity(), move |v| {
             if left > 0 {
