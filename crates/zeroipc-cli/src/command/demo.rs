@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use zeroipc::codata::Future;
+use zeroipc::codata::Stream;
 use zeroipc::codata::channel::{Channel, RecvTimeoutError};
-use zeroipc::codata::future::Future;
-use zeroipc::codata::stream::Stream;
 use zeroipc::{Segment, SegmentOptions};
 
 use super::CliError;
