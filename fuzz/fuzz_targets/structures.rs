@@ -376,6 +376,7 @@ pub fn op(seg: &Segment, code: u8, salt: usize) {
                 let _ = (l.state(), l.is_computed(), l.peek(), l.compute_count());
                 let _ = l.operation();
                 let _ = l.force_with_timeout(Duration::ZERO, || v);
+                let _ = l.try_force_with(|| v);
                 if code & 0x20 != 0 {
                     let _ = l.reset();
                 }
@@ -387,6 +388,7 @@ pub fn op(seg: &Segment, code: u8, salt: usize) {
                 let _ = (c.len(), c.is_empty(), c.capacity(), c.is_closed());
                 let _ = c.try_send(v);
                 let _ = c.send_timeout(v, Duration::ZERO);
+                let _ = c.is_buffered();
             }
         }
         26 => {
@@ -408,24 +410,27 @@ pub fn op(seg: &Segment, code: u8, salt: usize) {
                     s.transform_name(),
                 );
                 let _ = (s.len(), s.is_empty(), s.is_closed());
-                let _ = s.emit(v);
+                // Never the blocking `emit`: a full stream would wait for a reader forever.
+                let _ = s.try_emit(v);
                 let _ = s.emit_timeout(v, Duration::ZERO);
+                let _ = s.emit_deadline(v, std::time::Instant::now());
             }
         }
         28 => {
             if let Ok(s) = Stream::<u64>::open(seg, STREAM).map(|s| s.with_stall_timeout(STALL)) {
                 let _ = s.try_next();
                 let _ = s.next_timeout(Duration::ZERO);
+                let _ = s.next_deadline(std::time::Instant::now());
                 let mut sub = s.subscribe(Duration::ZERO);
                 let _ = sub.next();
             }
             if let Ok(b) = Stream::<u64>::open(seg, BROADCAST).map(|s| s.with_stall_timeout(STALL))
             {
                 let _ = b.is_broadcast();
-                let _ = b.emit(v);
+                let _ = b.try_emit(v);
                 if let Ok(mut sub) = b.broadcast_subscriber() {
                     let _ = sub.try_recv();
-                    let _ = sub.try_recv();
+                    let _ = sub.recv_deadline(std::time::Instant::now());
                 }
             }
         }

@@ -208,7 +208,7 @@ fn setup(name: &str) -> Segment {
     Mutex::create(&seg, "mutex").expect("mutex");
     Channel::<u64>::create(&seg, "c_a2b", 64).expect("channel");
     Channel::<u64>::create(&seg, "c_b2a", 64).expect("channel");
-    Stream::<u64>::create(&seg, "stream", CAPACITY).expect("stream");
+    Stream::<u64>::create(&seg, "stream", CAPACITY as usize).expect("stream");
     seg
 }
 
@@ -354,7 +354,7 @@ impl Side {
                     } else {
                         let mut v = i;
                         loop {
-                            match self.stream.emit(v) {
+                            match self.stream.try_emit(v) {
                                 Ok(()) => break,
                                 Err(e) => v = e.into_inner(),
                             }

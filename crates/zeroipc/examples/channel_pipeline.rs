@@ -7,7 +7,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use zeroipc::codata::channel::Channel;
+use zeroipc::codata::Channel;
 use zeroipc::{Segment, SegmentOptions};
 
 const N: u64 = 1000;

@@ -11,7 +11,7 @@ use std::error::Error;
 use std::process::Command;
 use std::time::Duration;
 
-use zeroipc::codata::future::Future;
+use zeroipc::codata::Future;
 use zeroipc::{Segment, SegmentOptions};
 
 const JOBS: u64 = 4;

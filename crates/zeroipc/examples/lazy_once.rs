@@ -17,7 +17,7 @@ use std::process::{Child, Command};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use zeroipc::codata::lazy::Lazy;
+use zeroipc::codata::Lazy;
 use zeroipc::structures::Array;
 use zeroipc::{Segment, SegmentOptions};
 

@@ -21,7 +21,7 @@ use std::process::{Child, Command};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use zeroipc::codata::stream::{Stream, StreamError};
+use zeroipc::codata::stream::{NextTimeoutError, Stream};
 use zeroipc::structures::Array;
 use zeroipc::{Segment, SegmentOptions};
 
@@ -154,7 +154,7 @@ fn subscriber(seg: &Segment) -> Result<(), Box<dyn Error>> {
         sum += i64::from(t);
     }
     match sub.error() {
-        Some(StreamError::Closed) => {}
+        Some(NextTimeoutError::Disconnected) => {}
         other => return Err(format!("subscription ended with {other:?}").into()),
     }
     control.set(1, count)?;

@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use common::{
     ShmName, child_role, load_golden, poke, spawn_blocked, spawn_child, spawn_child_with, wait_ok,
 };
-use zeroipc::codata::channel::{Channel, RecvError, Select, SendError, select_recv};
+use zeroipc::codata::channel::{
+    Channel, RecvError, RecvTimeoutError, Select, SendError, SendTimeoutError, TryRecvError,
+    TrySendError, select_recv,
+};
 use zeroipc::structures::Array;
 use zeroipc::{Segment, SegmentOptions, StructureError, TableError};
 
@@ -41,7 +44,7 @@ fn golden_cpp_channels_decode_as_the_manifest_lists() {
     assert_eq!(chb.len(), 5);
     let got: Vec<i32> = std::iter::from_fn(|| chb.try_recv().ok()).collect();
     assert_eq!(got, [3, 4, 5, 6, 7]);
-    assert_eq!(chb.try_recv(), Err(RecvError::Empty));
+    assert_eq!(chb.try_recv(), Err(TryRecvError::Empty));
 
     let chu: Channel<i32> = Channel::open(&seg, "chu").unwrap();
     assert_eq!(chu.capacity(), 0);
@@ -50,14 +53,14 @@ fn golden_cpp_channels_decode_as_the_manifest_lists() {
     let slot = entry_bytes(&seg, "chu_slot");
     assert_eq!(&slot[..2], &[0, 1]);
     assert_eq!(i32::from_le_bytes(slot[4..8].try_into().unwrap()), 77);
-    assert_eq!(chu.try_recv(), Err(RecvError::Empty));
+    assert_eq!(chu.try_recv(), Err(TryRecvError::Empty));
 
     let chc: Channel<f64> = Channel::open(&seg, "chc").unwrap();
     assert_eq!(chc.capacity(), 2);
     assert!(chc.is_closed());
     assert_eq!(chc.send(1.0), Err(SendError::Disconnected(1.0)));
     assert_eq!(chc.recv_timeout(LONG), Ok(9.5));
-    assert_eq!(chc.recv_timeout(LONG), Err(RecvError::Disconnected));
+    assert_eq!(chc.recv_timeout(LONG), Err(RecvTimeoutError::Disconnected));
 
     // Wrong element type: refused with a typed error.
     assert!(matches!(
@@ -155,21 +158,24 @@ fn close_wakes_blocked_receivers_and_senders() {
         let start = Instant::now();
         assert!(c.close());
         let r = sender.join().unwrap();
-        assert_eq!(r, Err(SendError::Disconnected(3)));
+        assert_eq!(r, Err(SendTimeoutError::Disconnected(3)));
         assert!(start.elapsed() < LONG);
         // Drain what was sent before the close, then Disconnected.
         if cap > 0 {
             assert_eq!(c.recv_timeout(LONG), Ok(1));
             assert_eq!(c.recv_timeout(LONG), Ok(2));
         }
-        assert_eq!(c.recv_timeout(LONG), Err(RecvError::Disconnected));
+        assert_eq!(c.recv_timeout(LONG), Err(RecvTimeoutError::Disconnected));
     }
     for cap in [0, 2] {
         let c: Channel<u32> = Channel::create(&seg, &format!("r{cap}"), cap).unwrap();
         let rx = c.clone();
         let receiver = spawn_blocked("the receiver to block", move || rx.recv_timeout(LONG));
         c.close();
-        assert_eq!(receiver.join().unwrap(), Err(RecvError::Disconnected));
+        assert_eq!(
+            receiver.join().unwrap(),
+            Err(RecvTimeoutError::Disconnected)
+        );
     }
 }
 
@@ -177,14 +183,14 @@ fn close_wakes_blocked_receivers_and_senders() {
 fn unbuffered_try_send_and_timeouts_hand_the_value_back() {
     let (_n, seg) = fresh("chan_try");
     let c: Channel<u64> = Channel::create(&seg, "c", 0).unwrap();
-    assert_eq!(c.try_send(1), Err(SendError::Full(1)));
+    assert_eq!(c.try_send(1), Err(TrySendError::Full(1)));
     assert_eq!(
         c.send_timeout(2, Duration::from_millis(5)),
-        Err(SendError::Timeout(2))
+        Err(SendTimeoutError::Timeout(2))
     );
     assert_eq!(
         c.try_recv(),
-        Err(RecvError::Empty),
+        Err(TryRecvError::Empty),
         "a timed-out value is retracted"
     );
     // With a receiver blocked, try_send delivers.
@@ -195,7 +201,7 @@ fn unbuffered_try_send_and_timeouts_hand_the_value_back() {
     loop {
         match c.try_send(v) {
             Ok(()) => break,
-            Err(SendError::Full(back)) => v = back,
+            Err(TrySendError::Full(back)) => v = back,
             Err(e) => panic!("{e:?}"),
         }
         assert!(Instant::now() < deadline, "receiver never seen");
@@ -211,7 +217,7 @@ fn select_returns_the_ready_channel() {
     let b: Channel<u16> = Channel::create(&seg, "b", 0).unwrap();
     assert_eq!(
         select_recv(&[&a], Duration::from_millis(5)),
-        Err(RecvError::Timeout)
+        Err(RecvTimeoutError::Timeout)
     );
     let tx = b.clone();
     let t = std::thread::spawn(move || tx.send_timeout(5, LONG));
@@ -229,7 +235,7 @@ fn select_returns_the_ready_channel() {
         .recv(&a, u64::from)
         .recv(&b, u64::from)
         .wait_timeout(LONG);
-    assert_eq!(all_closed, Err(RecvError::Disconnected));
+    assert_eq!(all_closed, Err(RecvTimeoutError::Disconnected));
 }
 
 #[test]
@@ -291,7 +297,7 @@ fn producer_consumer_processes_with_close() {
     loop {
         match c.recv_timeout(LONG) {
             Ok(v) => got.push(v),
-            Err(RecvError::Disconnected) => break,
+            Err(RecvTimeoutError::Disconnected) => break,
             Err(e) => panic!("{e:?} after {} values", got.len()),
         }
     }
@@ -324,7 +330,7 @@ fn unbuffered_rendezvous_two_senders_two_receivers_across_processes() {
         loop {
             match c.recv_timeout(LONG) {
                 Ok(v) => out.send_timeout(v, LONG).unwrap(),
-                Err(RecvError::Disconnected) => return,
+                Err(RecvTimeoutError::Disconnected) => return,
                 Err(e) => panic!("{e:?}"),
             }
         }
@@ -412,7 +418,7 @@ fn a_sender_killed_in_a_rendezvous_hangs_nobody() {
     // And a receiver alone times out instead of hanging.
     assert_eq!(
         c.recv_timeout(Duration::from_millis(20)),
-        Err(RecvError::Timeout)
+        Err(RecvTimeoutError::Timeout)
     );
 }
 
@@ -598,7 +604,7 @@ fn dropping_a_pending_async_send_retracts_its_value() {
         assert!(f.as_mut().poll(&mut cx).is_pending());
         assert_eq!(c.len(), 1, "published while pending");
     }
-    assert_eq!(c.try_recv(), Err(RecvError::Empty), "retracted on drop");
+    assert_eq!(c.try_recv(), Err(TryRecvError::Empty), "retracted on drop");
     // The lock was released: a later send goes through.
     let tx = c.clone();
     let t = std::thread::spawn(move || tx.send_timeout(10, LONG));
@@ -694,7 +700,7 @@ fn echo_child() -> bool {
                 loop {
                     match down.recv_timeout(TOKIO_WAIT) {
                         Ok(v) => up.send_timeout(v, TOKIO_WAIT).unwrap(),
-                        Err(RecvError::Disconnected) => break,
+                        Err(RecvTimeoutError::Disconnected) => break,
                         Err(e) => panic!("echo: {e:?}"),
                     }
                 }
@@ -824,7 +830,7 @@ fn async_tasks_and_threads_share_channels_under_tokio_multi_thread() {
                 loop {
                     match c.recv_timeout(TOKIO_WAIT) {
                         Ok(v) => got.push(v),
-                        Err(RecvError::Disconnected) => return got,
+                        Err(RecvTimeoutError::Disconnected) => return got,
                         Err(e) => panic!("{e:?}"),
                     }
                 }
@@ -939,4 +945,76 @@ fn a_pending_recv_async_does_not_block_the_tokio_executor() {
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => helper.join().unwrap(),
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("the executor was blocked"),
     }
+}
+
+#[test]
+fn each_form_has_its_own_error_type() {
+    let (_n, seg) = fresh("chan_forms");
+    for cap in [0usize, 2] {
+        let c: Channel<u32> = Channel::create(&seg, &format!("f{cap}"), cap).unwrap();
+        assert_eq!(c.is_buffered(), cap > 0);
+        assert_eq!(c.capacity(), cap);
+        assert_eq!(c.len(), 0_usize);
+        assert_eq!(c.try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(
+            c.recv_deadline(Instant::now()),
+            Err(RecvTimeoutError::Timeout)
+        );
+        if cap == 0 {
+            assert_eq!(
+                c.send_deadline(1, Instant::now()),
+                Err(SendTimeoutError::Timeout(1))
+            );
+        }
+        assert_eq!(
+            Select::new().recv(&c, |v| v).try_wait(),
+            Err(TryRecvError::Empty)
+        );
+        assert_eq!(
+            Select::new().recv(&c, |v| v).wait_deadline(Instant::now()),
+            Err(RecvTimeoutError::Timeout)
+        );
+        c.close();
+        // A closed channel: Disconnected from every form, the value handed back.
+        assert_eq!(c.try_send(2), Err(TrySendError::Disconnected(2)));
+        assert_eq!(c.send(3), Err(SendError::Disconnected(3)));
+        assert_eq!(
+            c.send_timeout(4, LONG),
+            Err(SendTimeoutError::Disconnected(4))
+        );
+        assert_eq!(c.try_recv(), Err(TryRecvError::Disconnected));
+        assert_eq!(c.recv(), Err(RecvError::Disconnected));
+        assert_eq!(c.recv_timeout(LONG), Err(RecvTimeoutError::Disconnected));
+        assert_eq!(
+            Select::new().recv(&c, |v| v).wait(),
+            Err(RecvError::Disconnected)
+        );
+        assert_eq!(c.try_send(5).unwrap_err().into_inner(), 5);
+    }
+    assert!(matches!(
+        Channel::<u8>::create(&seg, "huge", usize::MAX),
+        Err(StructureError::InvalidCapacity { .. })
+    ));
+}
+
+#[test]
+fn recv_blocks_until_another_thread_sends() {
+    let (_n, seg) = fresh("chan_recv_blocks");
+    let c: Channel<u32> = Channel::create(&seg, "c", 4).unwrap();
+    let calling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let receiver = {
+        let (c, calling) = (c.clone(), calling.clone());
+        std::thread::spawn(move || {
+            assert_eq!(c.try_recv(), Err(TryRecvError::Empty));
+            calling.store(true, std::sync::atomic::Ordering::Release);
+            c.recv() // nothing sent before this call: it must wait
+        })
+    };
+    let deadline = Instant::now() + LONG;
+    while !calling.load(std::sync::atomic::Ordering::Acquire) {
+        assert!(Instant::now() < deadline);
+        std::thread::yield_now();
+    }
+    c.send(11).unwrap();
+    assert_eq!(receiver.join().unwrap(), Ok(11));
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{ShmName, child_role, load_golden, spawn_blocked, spawn_child, wait_ok};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
-use zeroipc::codata::future::{Future, FutureState, GetError, SetError};
+use zeroipc::codata::future::{Future, FutureState, GetError, GetTimeoutError, SetError};
 use zeroipc::{Corruption, Segment, SegmentOptions, StructureError};
 
 /// The golden images' `Point` (24 bytes, 7 bytes of tail padding made explicit).
@@ -69,7 +69,7 @@ fn decode_golden_futures(file: &str) {
     assert_eq!(pending.try_get().unwrap(), None);
     assert!(matches!(
         pending.get_timeout(Duration::from_millis(5)),
-        Err(GetError::Timeout)
+        Err(GetTimeoutError::Timeout)
     ));
     assert_eq!(
         pending.waiters().unwrap(),
@@ -251,7 +251,10 @@ fn hostile_bytes_are_typed_errors() {
     }
     assert!(matches!(
         f.get_timeout(WAIT),
-        Err(GetError::Corrupt(Corruption::Field { field: "state", .. }))
+        Err(GetTimeoutError::Corrupt(Corruption::Field {
+            field: "state",
+            ..
+        }))
     ));
     assert!(matches!(f.set_value(1), Err(SetError::Corrupt(_))));
     assert!(Future::<i32>::open(&seg, "f").is_err());
@@ -369,7 +372,7 @@ fn killed_setter_is_reported_to_waiters_and_can_be_replaced() {
     child.wait().unwrap(); // reaped: no zombie left to look alive
     let t1 = Instant::now();
     match waiter.join().unwrap() {
-        Err(GetError::SetterDead { pid: dead }) => assert_eq!(dead, pid),
+        Err(GetTimeoutError::SetterDead { pid: dead }) => assert_eq!(dead, pid),
         other => panic!("expected SetterDead, got {other:?}"),
     }
     assert!(t1.elapsed() < WAIT);
@@ -605,4 +608,65 @@ fn await_reports_a_setter_that_dies_meanwhile() {
         other => panic!("expected SetterDead, got {other:?}"),
     }
     assert!(matches!(f.get(), Err(GetError::SetterDead { .. })));
+}
+
+/// Polls `fut` to completion on this thread (a minimal executor).
+fn block_on<F: core::future::Future>(fut: F) -> F::Output {
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
+#[test]
+fn get_blocks_until_another_thread_sets_and_timed_forms_time_out() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let (_name, seg) = fresh("future_forms");
+    let f: Future<u64> = Future::create(&seg, "f").unwrap();
+    assert_eq!(f.try_get(), Ok(None), "not set yet is None by design");
+    assert_eq!(
+        f.get_deadline(Instant::now()),
+        Err(GetTimeoutError::Timeout)
+    );
+    assert_eq!(
+        block_on(f.get_async_deadline(Instant::now())),
+        Err(GetTimeoutError::Timeout)
+    );
+    assert_eq!(
+        block_on(f.get_async_timeout(Duration::ZERO)),
+        Err(GetTimeoutError::Timeout)
+    );
+    let calling = Arc::new(AtomicBool::new(false));
+    let waiter = {
+        let (f, calling) = (f.clone(), calling.clone());
+        std::thread::spawn(move || {
+            calling.store(true, Ordering::Release);
+            f.get() // nothing set before this call: it must wait
+        })
+    };
+    let deadline = Instant::now() + WAIT;
+    while !calling.load(Ordering::Acquire) {
+        assert!(Instant::now() < deadline);
+        std::thread::yield_now();
+    }
+    f.set_value(99).unwrap();
+    assert_eq!(waiter.join().unwrap(), Ok(99));
+    assert_eq!(block_on(f.get_async()), Ok(99));
+    assert_eq!(f.get_deadline(Instant::now()), Ok(99));
+    assert_eq!(f.segment().name(), seg.name());
 }

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{ShmName, poke};
-use zeroipc::codata::stream::{Stream, StreamError};
+use zeroipc::codata::stream::{Stream, TryNextError};
 use zeroipc::sync::{Event, EventMode, Monitor, Mutex, Signal};
 use zeroipc::{LockTimeoutError, ReleaseError, Segment, SegmentOptions};
 
@@ -91,7 +91,7 @@ fn a_stream_lock_held_by_a_live_stranger_is_reported_as_stalled() {
     let stranger = std::os::unix::process::parent_id();
     poke(&name, header.offset() + 52, &stranger.to_le_bytes());
     let s = s.with_stall_timeout(Duration::from_millis(5));
-    assert_eq!(s.try_next(), Err(StreamError::Stalled));
+    assert_eq!(s.try_next(), Err(TryNextError::Stalled));
     poke(&name, header.offset() + 52, &0_u32.to_le_bytes());
     assert_eq!(s.try_next(), Ok(1));
 }

@@ -7,7 +7,9 @@ use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
 use common::{ShmName, child_role, load_golden, spawn_child_with, wait_ok};
-use zeroipc::codata::lazy::{BoolOperation, Lazy, LazyBool, LazyError, LazyState, Operation};
+use zeroipc::codata::lazy::{
+    BoolOperation, ForceError, ForceTimeoutError, Lazy, LazyBool, LazyState, Operation,
+};
 use zeroipc::structures::Array;
 use zeroipc::sync::Barrier;
 use zeroipc::{Corruption, Segment, SegmentOptions, StructureError};
@@ -152,19 +154,22 @@ fn closures_errors_and_panics() {
     let l: Lazy<u64> = Lazy::create(&seg, "l").unwrap();
     assert_eq!(l.operation().unwrap(), Operation::External(0));
     // force() cannot evaluate EXTERNAL and does not claim it.
-    assert!(matches!(l.force(), Err(LazyError::NoComputation { op: 5 })));
+    assert!(matches!(
+        l.force(),
+        Err(ForceError::NoComputation { op: 5 })
+    ));
     assert_eq!(l.state().unwrap(), LazyState::NotComputed);
     assert_eq!(l.force_with(|| 9).unwrap(), 9);
     assert_eq!(l.force().unwrap(), 9, "force reads someone else's result");
 
     let e: Lazy<u64> = Lazy::create(&seg, "e").unwrap();
-    let r = e.try_force_with_timeout(WAIT, || Err("no input"));
-    assert!(matches!(r, Err(LazyError::Failed { ref message }) if message == "no input"));
+    let r = e.force_with_result_timeout(WAIT, || Err("no input"));
+    assert!(matches!(r, Err(ForceTimeoutError::Failed { ref message }) if message == "no input"));
     assert_eq!(e.state().unwrap(), LazyState::Error);
     // ERROR is permanent (as C++): no closure runs.
     assert!(matches!(
         e.force_with(|| unreachable!()),
-        Err(LazyError::Failed { .. })
+        Err(ForceError::Failed { .. })
     ));
     assert!(!e.reset().unwrap());
 
@@ -173,7 +178,7 @@ fn closures_errors_and_panics() {
     assert!(panicked.is_err(), "the panic continues");
     assert!(matches!(
         p.force_with(|| 1),
-        Err(LazyError::Failed { message }) if message == "computation panicked"
+        Err(ForceError::Failed { message }) if message == "computation panicked"
     ));
 }
 
@@ -185,7 +190,7 @@ fn hostile_bytes_are_typed_errors() {
     poke(&name, at + 4, &77u32.to_le_bytes()); // op.type
     assert!(matches!(
         l.force(),
-        Err(LazyError::Corrupt(Corruption::Field {
+        Err(ForceError::Corrupt(Corruption::Field {
             field: "op.type",
             found: 77,
             ..
@@ -195,7 +200,7 @@ fn hostile_bytes_are_typed_errors() {
     poke(&name, at, &9u32.to_le_bytes()); // state
     assert!(matches!(
         l.force_with(|| 0),
-        Err(LazyError::Corrupt(Corruption::Field {
+        Err(ForceError::Corrupt(Corruption::Field {
             field: "state",
             found: 9,
             ..
@@ -207,7 +212,7 @@ fn hostile_bytes_are_typed_errors() {
     poke(&name, at + 20, &[b'y'; 256]);
     assert!(matches!(
         l.force_with(|| 0),
-        Err(LazyError::Corrupt(Corruption::Field {
+        Err(ForceError::Corrupt(Corruption::Field {
             field: "error_msg",
             ..
         }))
@@ -346,4 +351,91 @@ fn killed_computer_is_replaced_by_a_waiting_process() {
     // The pid word inside error_msg was cleared: bytes as C++ would leave them.
     let bytes = seg.read_bytes(lazy.entry().offset() + 40, 256).unwrap();
     assert!(bytes.iter().all(|&b| b == 0));
+}
+
+#[test]
+fn timed_and_try_forms_while_another_thread_computes() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use zeroipc::codata::lazy::TryForceError;
+
+    let (_name, seg) = fresh("lazy_forms_while_computing");
+    let l: Lazy<i64> = Lazy::with_operation(&seg, "l", Operation::Add(2, 3)).unwrap();
+    let (computing, release) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let computer = {
+        let (l, computing, release) = (l.clone(), computing.clone(), release.clone());
+        std::thread::spawn(move || {
+            l.force_with(|| {
+                computing.store(true, Ordering::Release);
+                let deadline = Instant::now() + WAIT;
+                while !release.load(Ordering::Acquire) && Instant::now() < deadline {
+                    std::thread::yield_now();
+                }
+                40
+            })
+        })
+    };
+    let deadline = Instant::now() + WAIT;
+    while !computing.load(Ordering::Acquire) {
+        assert!(Instant::now() < deadline, "the computer never started");
+        std::thread::yield_now();
+    }
+    // The other thread holds COMPUTING until released: every timed form with a past
+    // deadline times out, every try form would block, and no closure runs here.
+    let past = Instant::now();
+    assert!(matches!(
+        l.force_deadline(past),
+        Err(ForceTimeoutError::Timeout)
+    ));
+    assert!(matches!(
+        l.force_timeout(Duration::ZERO),
+        Err(ForceTimeoutError::Timeout)
+    ));
+    assert!(matches!(
+        l.force_with_deadline(past, || unreachable!()),
+        Err(ForceTimeoutError::Timeout)
+    ));
+    assert!(matches!(
+        l.force_with_result_deadline(past, || -> Result<i64, String> { unreachable!() }),
+        Err(ForceTimeoutError::Timeout)
+    ));
+    assert!(matches!(l.try_force(), Err(TryForceError::WouldBlock)));
+    assert!(matches!(
+        l.try_force_with(|| unreachable!()),
+        Err(TryForceError::WouldBlock)
+    ));
+    release.store(true, Ordering::Release);
+    assert_eq!(computer.join().unwrap().unwrap(), 40);
+    assert_eq!(
+        l.force().unwrap(),
+        40,
+        "the closure's value, not the stored op"
+    );
+    assert_eq!(l.try_force().unwrap(), 40);
+    assert_eq!(l.force_deadline(past).unwrap(), 40);
+    assert_eq!(l.compute_count().unwrap(), 1);
+}
+
+#[test]
+fn combine_errors_name_the_failed_step() {
+    use zeroipc::codata::lazy::CombineError;
+
+    let (_name, seg) = fresh("lazy_combine_errors");
+    let a = Lazy::constant(&seg, "a", 1i32).unwrap();
+    let ext: Lazy<i32> = Lazy::create(&seg, "ext").unwrap();
+    assert!(matches!(
+        Lazy::add(&seg, "s", &a, &ext),
+        Err(CombineError::Force(ForceError::NoComputation { op: 5 }))
+    ));
+    assert!(matches!(
+        Lazy::multiply(&seg, "a", &a, &a),
+        Err(CombineError::Create(StructureError::Table(_)))
+    ));
+    assert_eq!(
+        Lazy::multiply(&seg, "m", &a, &a).unwrap().force().unwrap(),
+        1
+    );
 }

@@ -7,7 +7,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{ShmName, child_role, load_golden, poke, spawn_child, wait_ok};
-use zeroipc::codata::stream::{EmitError, Stream, StreamError};
+use zeroipc::codata::stream::{
+    EmitError, NextTimeoutError, RecvTimeoutError, Stream, TryEmitError, TryNextError, TryRecvError,
+};
 use zeroipc::{Segment, SegmentOptions, StructureError};
 
 const LONG: Duration = Duration::from_secs(20);
@@ -39,11 +41,11 @@ fn golden_cpp_streams_decode_as_the_manifest_lists() {
     assert_eq!(s.transform_name(), "");
     let got: Vec<i32> = std::iter::from_fn(|| s.try_next().ok()).collect();
     assert_eq!(got, [4, 5, 6, 7, 8, 9, 10]);
-    assert_eq!(s.try_next(), Err(StreamError::Empty));
+    assert_eq!(s.try_next(), Err(TryNextError::Empty));
 
     let c: Stream<f64> = Stream::open(&seg, "strm_closed").unwrap();
     assert_eq!((c.sequence(), c.is_closed(), c.capacity()), (2, true, 4));
-    assert_eq!(c.emit(3.0), Err(EmitError::Closed(3.0)));
+    assert_eq!(c.emit(3.0), Err(EmitError::Disconnected(3.0)));
     // Buffered at close: still delivered (C++ subscribers would drop them, D-15).
     let got: Vec<f64> = c.subscribe(LONG).collect();
     assert_eq!(got, [1.0, 2.0]);
@@ -206,7 +208,7 @@ fn sensor_pipeline_across_three_processes() {
     let sensor = spawn_child(PIPE_TEST, "sensor", &name);
     let mut sub = hot.subscribe(LONG);
     let got: Vec<f64> = sub.by_ref().collect();
-    assert_eq!(sub.error(), Some(&StreamError::Closed));
+    assert_eq!(sub.error(), Some(&NextTimeoutError::Disconnected));
     drop(sub);
     wait_ok(sensor, 30);
     wait_ok(pipeline, 30);
@@ -249,7 +251,7 @@ fn broadcast_every_subscriber_process_sees_every_value() {
         loop {
             match sub.recv_timeout(LONG) {
                 Ok(v) => got.push(v),
-                Err(StreamError::Closed) => break,
+                Err(RecvTimeoutError::Disconnected) => break,
                 Err(e) => panic!("{e:?} after {} values", got.len()),
             }
         }
@@ -287,11 +289,11 @@ fn a_lagging_broadcast_subscriber_is_told_how_many_it_missed() {
         fast_got.push(fast.try_recv().unwrap());
     }
     assert_eq!(fast_got, (1..=10).collect::<Vec<_>>());
-    assert_eq!(slow.try_recv(), Err(StreamError::Lagged { missed: 6 }));
+    assert_eq!(slow.try_recv(), Err(TryRecvError::Lagged { missed: 6 }));
     let rest: Vec<u16> = std::iter::from_fn(|| slow.try_recv().ok()).collect();
     assert_eq!(rest, [7, 8, 9, 10]);
     s.close();
-    assert_eq!(slow.try_recv(), Err(StreamError::Closed));
+    assert_eq!(slow.try_recv(), Err(TryRecvError::Disconnected));
     assert_eq!(s.sequence(), 10);
 }
 
@@ -302,7 +304,7 @@ fn a_ring_lock_kept_by_a_live_process_is_a_stall_not_a_hang() {
     // pid 1 exists and never releases the lock we pretend it holds.
     poke(&name, s.entry().offset() + 52, &1u32.to_le_bytes());
     assert_eq!(s.emit(1), Err(EmitError::Stalled(1)));
-    assert_eq!(s.try_next(), Err(StreamError::Stalled));
+    assert_eq!(s.try_next(), Err(TryNextError::Stalled));
     poke(&name, s.entry().offset() + 52, &0u32.to_le_bytes());
     s.emit(2).unwrap();
     assert_eq!(s.try_next(), Ok(2));
@@ -380,4 +382,152 @@ fn a_stopped_window_by_time_stage_closes_its_output() {
     assert!(t0.elapsed() < Duration::from_secs(5));
     assert!(out.is_closed());
     assert!(!s.is_closed(), "stopping a stage leaves its input open");
+}
+
+/// Spins (yielding) until `flag` is set: the handshake the form tests below use.
+fn wait_for(flag: &std::sync::atomic::AtomicBool) {
+    let deadline = Instant::now() + LONG;
+    while !flag.load(std::sync::atomic::Ordering::Acquire) {
+        assert!(
+            Instant::now() < deadline,
+            "the other thread never got there"
+        );
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn next_blocks_until_another_thread_emits() {
+    let (_n, seg) = fresh("stream_next_blocks");
+    let s: Stream<u32> = Stream::create(&seg, "s", 4).unwrap();
+    let calling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (s, calling) = (s.clone(), calling.clone());
+        std::thread::spawn(move || {
+            assert_eq!(s.try_next(), Err(TryNextError::Empty));
+            calling.store(true, std::sync::atomic::Ordering::Release);
+            s.next() // nothing was emitted before this call: it must wait
+        })
+    };
+    wait_for(&calling);
+    s.emit(7).unwrap();
+    assert_eq!(reader.join().unwrap(), Ok(7));
+    // And a blocked next wakes with Disconnected on close.
+    let calling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (s, calling) = (s.clone(), calling.clone());
+        std::thread::spawn(move || {
+            calling.store(true, std::sync::atomic::Ordering::Release);
+            s.next()
+        })
+    };
+    wait_for(&calling);
+    s.close();
+    assert_eq!(
+        reader.join().unwrap(),
+        Err(zeroipc::codata::stream::NextError::Disconnected)
+    );
+}
+
+#[test]
+fn try_emit_on_a_full_stream_returns_full_at_once() {
+    let (_n, seg) = fresh("stream_try_emit_full");
+    let s: Stream<u32> = Stream::create(&seg, "s", 2).unwrap();
+    s.try_emit(1).unwrap();
+    s.try_emit(2).unwrap();
+    assert_eq!(s.try_emit(3), Err(TryEmitError::Full(3)));
+    assert_eq!(s.try_emit(4).map_err(TryEmitError::into_inner), Err(4));
+    s.close();
+    assert_eq!(s.try_emit(5), Err(TryEmitError::Disconnected(5)));
+}
+
+#[test]
+fn emit_blocks_until_a_reader_frees_room() {
+    let (_n, seg) = fresh("stream_emit_blocks");
+    let s: Stream<u32> = Stream::create(&seg, "s", 1).unwrap();
+    s.emit(1).unwrap();
+    let calling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let emitter = {
+        let (s, calling) = (s.clone(), calling.clone());
+        std::thread::spawn(move || {
+            assert_eq!(s.try_emit(2), Err(TryEmitError::Full(2)));
+            calling.store(true, std::sync::atomic::Ordering::Release);
+            s.emit(2) // full when called: must wait for the reader below
+        })
+    };
+    wait_for(&calling);
+    assert_eq!(s.next(), Ok(1));
+    assert_eq!(emitter.join().unwrap(), Ok(()));
+    assert_eq!(s.next(), Ok(2));
+    assert_eq!(s.sequence(), 2);
+    // A blocked emit wakes with Disconnected (value handed back) on close.
+    s.emit(3).unwrap();
+    let calling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let emitter = {
+        let (s, calling) = (s.clone(), calling.clone());
+        std::thread::spawn(move || {
+            calling.store(true, std::sync::atomic::Ordering::Release);
+            s.emit(4)
+        })
+    };
+    wait_for(&calling);
+    s.close();
+    assert_eq!(emitter.join().unwrap(), Err(EmitError::Disconnected(4)));
+}
+
+#[test]
+fn timed_emit_and_next_forms_report_timeout() {
+    let (_n, seg) = fresh("stream_timed_forms");
+    let s: Stream<u32> = Stream::create(&seg, "s", 1).unwrap();
+    assert_eq!(
+        s.next_deadline(Instant::now()),
+        Err(NextTimeoutError::Timeout)
+    );
+    s.emit_deadline(1, Instant::now()).unwrap();
+    assert_eq!(
+        s.emit_deadline(2, Instant::now()),
+        Err(zeroipc::codata::stream::EmitTimeoutError::Timeout(2))
+    );
+    assert_eq!(
+        s.emit_timeout(3, Duration::from_millis(1)),
+        Err(zeroipc::codata::stream::EmitTimeoutError::Timeout(3))
+    );
+    assert_eq!(s.next_timeout(LONG), Ok(1));
+    assert_eq!(s.capacity(), 1_usize);
+    assert_eq!(s.subscribers(), 0_usize);
+}
+
+#[test]
+fn broadcast_recv_blocks_until_a_value_and_reports_lag() {
+    let (_n, seg) = fresh("stream_bcast_recv");
+    let s: Stream<u32> = Stream::create_broadcast(&seg, "b", 2).unwrap();
+    let mut sub = s.broadcast_subscriber().unwrap();
+    assert_eq!(sub.try_recv(), Err(TryRecvError::Empty));
+    assert_eq!(
+        sub.recv_deadline(Instant::now()),
+        Err(RecvTimeoutError::Timeout)
+    );
+    let calling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (mut sub, calling) = (sub.clone(), calling.clone());
+        std::thread::spawn(move || {
+            calling.store(true, std::sync::atomic::Ordering::Release);
+            sub.recv()
+        })
+    };
+    wait_for(&calling);
+    s.emit(5).unwrap();
+    assert_eq!(reader.join().unwrap(), Ok(5));
+    (5..=9).for_each(|v| s.emit(v).unwrap()); // broadcast: emit never waits
+    assert_eq!(
+        sub.recv(),
+        Err(zeroipc::codata::stream::RecvError::Lagged { missed: 4 })
+    );
+    assert_eq!(sub.recv(), Ok(8));
+    assert_eq!(sub.recv(), Ok(9));
+    s.close();
+    assert_eq!(
+        sub.recv(),
+        Err(zeroipc::codata::stream::RecvError::Disconnected)
+    );
 }

@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use zeroipc::codata::channel::{Channel, RecvError};
-use zeroipc::codata::future::Future;
-use zeroipc::codata::stream::Stream;
+use zeroipc::codata::Future;
+use zeroipc::codata::Stream;
+use zeroipc::codata::channel::{Channel, RecvTimeoutError};
 use zeroipc::{Segment, SegmentOptions};
 
 use super::CliError;
@@ -135,7 +135,7 @@ fn parent(out: &mut impl Write) -> Result<(), CliError> {
                     "parent",
                     format!("received over the channel: average {avg:.1} °F"),
                 )?,
-                Err(RecvError::Disconnected) => break,
+                Err(RecvTimeoutError::Disconnected) => break,
                 Err(e) => return Err(err(format!("waiting for averages: {e}"))),
             }
         }

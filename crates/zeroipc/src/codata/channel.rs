@@ -28,6 +28,12 @@
 //! - `send` fails with [`SendError::Disconnected`] (value handed back) once the channel is
 //!   closed; `recv` keeps returning what was sent before the close, then
 //!   [`RecvError::Disconnected`].
+//! - Every operation that can wait has four forms, each with its own error type (the
+//!   crossbeam family): `send` → [`SendError`], `try_send` → [`TrySendError`] (+ `Full`),
+//!   `send_timeout` / `send_deadline` → [`SendTimeoutError`] (+ `Timeout`); `recv` →
+//!   [`RecvError`], `try_recv` → [`TryRecvError`] (+ `Empty`), `recv_timeout` /
+//!   `recv_deadline` → [`RecvTimeoutError`] (+ `Timeout`). The async forms resolve to the
+//!   blocking forms' errors.
 //! - Buffered: `send` waits while the queue is full, `recv` while it is empty (C++'s
 //!   buffered `recv` never waits; both agree on the bytes).
 //! - Unbuffered: `send` returns `Ok` once a receiver has taken the value. Any number of
@@ -65,7 +71,8 @@
 //!   delivered to the next receiver. Receivers never wait for a particular sender: they time
 //!   out (`recv_timeout`) or are woken by `close`. Nobody hangs.
 //! - A **receiver killed** between claiming a value and `consumed = 1` makes its sender wait
-//!   for the stall timeout ([`Channel::with_stall_timeout`], default 1 s), after which the
+//!   for the stall timeout ([`Channel::with_stall_timeout`], default
+//!   [`crate::DEFAULT_STALL_TIMEOUT`]), after which the
 //!   send counts as done (the value died with the receiver).
 //! - Buffered: as [`Queue`] (a peer killed mid-push/pop stalls that slot; reported as
 //!   [`SendError::Stalled`] / [`RecvError::Stalled`] after the stall timeout).
@@ -84,7 +91,7 @@
 //! # Examples
 //!
 //! ```
-//! use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, RecvError}};
+//! use zeroipc::{SegmentOptions, Segment, codata::{Channel, channel::RecvError}};
 //! # let name = format!("/zeroipc-doc-chan-{}", std::process::id());
 //! let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
 //! let jobs: Channel<u32> = Channel::create(&seg, "jobs", 4)?;
@@ -122,8 +129,6 @@ use crate::sync::wait::{Parked, park, wake_all};
 // rendezvous lock needs (as `sync`'s dead-owner detection does).
 use crate::sys::process::{current_pid, pid_alive};
 
-/// Default stall timeout: how long a peer may hold a slot mid-operation.
-const DEFAULT_STALL: Duration = Duration::from_secs(1);
 /// How long an unbuffered `try_send` waits for a blocked receiver to take the value.
 const TRY_SEND_PATIENCE: Duration = Duration::from_millis(5);
 const SUFFIXES: [&str; 3] = ["_header", "_buffer", "_slot"];
@@ -131,79 +136,203 @@ const SUFFIXES: [&str; 3] = ["_header", "_buffer", "_slot"];
 mod asynchronous;
 pub use asynchronous::{RecvFuture, SendFuture};
 
-/// Why a send did not deliver; the value is handed back.
-#[derive(Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SendError<T> {
-    /// No room (buffered), or no receiver waiting (unbuffered): `try_send` only.
-    Full(T),
-    /// The deadline passed first.
-    Timeout(T),
-    /// The channel is closed.
-    Disconnected(T),
-    /// A peer process holds a queue slot and does not finish (dead peer, FORMAT.md D-7).
-    Stalled(T),
+/// Declares a value-carrying send error: the enum, `into_inner`, a `Debug` that does not
+/// need `T: Debug`, `Display` and `Error`.
+macro_rules! send_error {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident => $msg:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub enum $name<T> {
+            $($(#[$vm])* $v(T),)*
+        }
+
+        impl<T> $name<T> {
+            /// The value that was not sent.
+            pub fn into_inner(self) -> T {
+                match self {
+                    $(Self::$v(v) => v,)*
+                }
+            }
+        }
+
+        impl<T> fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(match self {
+                    $(Self::$v(_) => concat!(stringify!($v), "(..)"),)*
+                })
+            }
+        }
+
+        impl<T> fmt::Display for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(match self {
+                    $(Self::$v(_) => $msg,)*
+                })
+            }
+        }
+
+        impl<T> std::error::Error for $name<T> {}
+    };
 }
 
-impl<T> SendError<T> {
-    /// The value that was not sent.
-    pub fn into_inner(self) -> T {
-        match self {
-            Self::Full(v) | Self::Timeout(v) | Self::Disconnected(v) | Self::Stalled(v) => v,
+/// Declares a receive error: the enum, `Display` and `Error`.
+macro_rules! recv_error {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident => $msg:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub enum $name {
+            $($(#[$vm])* $v,)*
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(match self {
+                    $(Self::$v => $msg,)*
+                })
+            }
+        }
+
+        impl std::error::Error for $name {}
+    };
+}
+
+send_error! {
+    /// Why [`Channel::send`] (or [`Channel::send_async`]) did not deliver; the value is
+    /// handed back.
+    SendError {
+        /// The channel is closed (found closed: expected open).
+        Disconnected => "the channel is closed, expected it open",
+        /// A peer process holds a queue slot and does not finish within the stall timeout
+        /// (dead peer, FORMAT.md D-7).
+        Stalled => "a channel slot is held by a peer that does not finish within the stall timeout",
+    }
+}
+
+send_error! {
+    /// Why [`Channel::try_send`] did not deliver; the value is handed back.
+    TrySendError {
+        /// No room (buffered), or no receiver took the value (unbuffered).
+        Full => "the channel is full (or no receiver is waiting), expected room",
+        /// The channel is closed.
+        Disconnected => "the channel is closed, expected it open",
+        /// A peer process holds a queue slot and does not finish (dead peer, FORMAT.md D-7).
+        Stalled => "a channel slot is held by a peer that does not finish within the stall timeout",
+    }
+}
+
+send_error! {
+    /// Why [`Channel::send_timeout`] / [`Channel::send_deadline`] did not deliver; the value
+    /// is handed back.
+    SendTimeoutError {
+        /// The deadline passed first.
+        Timeout => "timed out sending on the channel (no room or no receiver before the deadline)",
+        /// The channel is closed.
+        Disconnected => "the channel is closed, expected it open",
+        /// A peer process holds a queue slot and does not finish (dead peer, FORMAT.md D-7).
+        Stalled => "a channel slot is held by a peer that does not finish within the stall timeout",
+    }
+}
+
+recv_error! {
+    /// Why [`Channel::recv`] (or [`Channel::recv_async`], [`Select::wait`]) returned no
+    /// value.
+    RecvError {
+        /// The channel is closed and everything sent before the close has been received.
+        Disconnected => "the channel is closed and drained, expected a value",
+        /// A peer process holds a queue slot and does not finish (dead peer, FORMAT.md D-7).
+        Stalled => "a channel slot is held by a peer that does not finish within the stall timeout",
+    }
+}
+
+recv_error! {
+    /// Why [`Channel::try_recv`] (or [`Select::try_wait`]) returned no value.
+    TryRecvError {
+        /// Nothing to receive right now.
+        Empty => "the channel is empty, expected a value",
+        /// The channel is closed and everything sent before the close has been received.
+        Disconnected => "the channel is closed and drained, expected a value",
+        /// A peer process holds a queue slot and does not finish (dead peer, FORMAT.md D-7).
+        Stalled => "a channel slot is held by a peer that does not finish within the stall timeout",
+    }
+}
+
+recv_error! {
+    /// Why [`Channel::recv_timeout`] / [`Channel::recv_deadline`] (or
+    /// [`Select::wait_timeout`] / [`Select::wait_deadline`]) returned no value.
+    RecvTimeoutError {
+        /// The deadline passed first.
+        Timeout => "timed out receiving from the channel, expected a value before the deadline",
+        /// The channel is closed and everything sent before the close has been received.
+        Disconnected => "the channel is closed and drained, expected a value",
+        /// A peer process holds a queue slot and does not finish (dead peer, FORMAT.md D-7).
+        Stalled => "a channel slot is held by a peer that does not finish within the stall timeout",
+    }
+}
+
+/// A send with no deadline never times out.
+fn untimed_send<T>(e: SendTimeoutError<T>) -> SendError<T> {
+    match e {
+        SendTimeoutError::Disconnected(v) => SendError::Disconnected(v),
+        SendTimeoutError::Stalled(v) => SendError::Stalled(v),
+        SendTimeoutError::Timeout(_) => unreachable!("a send without a deadline timed out"),
+    }
+}
+
+/// A receive with no deadline never times out.
+fn untimed_recv(e: RecvTimeoutError) -> RecvError {
+    match e {
+        RecvTimeoutError::Disconnected => RecvError::Disconnected,
+        RecvTimeoutError::Stalled => RecvError::Stalled,
+        RecvTimeoutError::Timeout => unreachable!("a receive without a deadline timed out"),
+    }
+}
+
+impl From<RecvError> for TryRecvError {
+    fn from(e: RecvError) -> Self {
+        match e {
+            RecvError::Disconnected => Self::Disconnected,
+            RecvError::Stalled => Self::Stalled,
         }
     }
 }
 
-impl<T> fmt::Debug for SendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Full(_) => "Full(..)",
-            Self::Timeout(_) => "Timeout(..)",
-            Self::Disconnected(_) => "Disconnected(..)",
-            Self::Stalled(_) => "Stalled(..)",
-        })
+impl From<RecvError> for RecvTimeoutError {
+    fn from(e: RecvError) -> Self {
+        match e {
+            RecvError::Disconnected => Self::Disconnected,
+            RecvError::Stalled => Self::Stalled,
+        }
     }
 }
 
-impl<T> fmt::Display for SendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Full(_) => "the channel is full (or no receiver is waiting)",
-            Self::Timeout(_) => "timed out sending on the channel",
-            Self::Disconnected(_) => "the channel is closed",
-            Self::Stalled(_) => "a channel slot is held by a peer that does not finish",
-        })
+/// A `try_recv` outcome inside a timed receive (`Empty` is handled by the caller).
+fn timed(e: TryRecvError) -> RecvTimeoutError {
+    match e {
+        TryRecvError::Empty => RecvTimeoutError::Timeout,
+        TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+        TryRecvError::Stalled => RecvTimeoutError::Stalled,
     }
 }
 
-impl<T> std::error::Error for SendError<T> {}
-
-/// Why a receive returned no value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RecvError {
-    /// Nothing to receive right now: `try_recv` only.
-    Empty,
-    /// The deadline passed first.
-    Timeout,
-    /// The channel is closed and everything sent before the close has been received.
-    Disconnected,
-    /// A peer process holds a queue slot and does not finish (dead peer, FORMAT.md D-7).
-    Stalled,
-}
-
-impl fmt::Display for RecvError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Empty => "the channel is empty",
-            Self::Timeout => "timed out receiving from the channel",
-            Self::Disconnected => "the channel is closed and drained",
-            Self::Stalled => "a channel slot is held by a peer that does not finish",
-        })
+impl<T> From<SendError<T>> for TrySendError<T> {
+    fn from(e: SendError<T>) -> Self {
+        match e {
+            SendError::Disconnected(v) => Self::Disconnected(v),
+            SendError::Stalled(v) => Self::Stalled(v),
+        }
     }
 }
 
-impl std::error::Error for RecvError {}
+impl<T> From<SendError<T>> for SendTimeoutError<T> {
+    fn from(e: SendError<T>) -> Self {
+        match e {
+            SendError::Disconnected(v) => Self::Disconnected(v),
+            SendError::Stalled(v) => Self::Stalled(v),
+        }
+    }
+}
 
 #[derive(Clone)]
 enum Kind<T: Element> {
@@ -288,7 +417,7 @@ impl<T: Element> Channel<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn create(seg: &Segment, name: &str, capacity: u32) -> Result<Self, StructureError> {
+    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self, StructureError> {
         let () = Self::CHECK;
         let names = composite::names(name, &SUFFIXES)?;
         let present = |n: &String| seg.find(n).is_ok();
@@ -301,17 +430,19 @@ impl<T: Element> Channel<T> {
         // Only some entries: reported as half-created (FORMAT.md D-26).
         composite::check_absent(seg, name, &[names[0].clone(), names[1].clone()])?;
         composite::check_absent(seg, name, &[names[0].clone(), names[2].clone()])?;
+        let too_big = || StructureError::InvalidCapacity {
+            requested: u64::try_from(capacity).unwrap_or(u64::MAX),
+            reason: "a buffered channel holds at most 2^30 values",
+        };
+        let capacity = u32::try_from(capacity).map_err(|_| too_big())?;
+        if capacity > crate::layout::queue::QUEUE_MAX_CAPACITY {
+            return Err(too_big());
+        }
         let cap = if capacity == 0 {
             0
         } else {
             capacity.checked_next_power_of_two().unwrap_or(0).max(2)
         };
-        if capacity > crate::layout::queue::QUEUE_MAX_CAPACITY {
-            return Err(StructureError::InvalidCapacity {
-                requested: u64::from(capacity),
-                reason: "a buffered channel holds at most 2^30 values",
-            });
-        }
         let header = seg.allocate(
             &names[0],
             CHANNEL_HEADER_LEN,
@@ -448,7 +579,7 @@ impl<T: Element> Channel<T> {
             seg: seg.clone(),
             header,
             kind,
-            stall: DEFAULT_STALL,
+            stall: crate::DEFAULT_STALL_TIMEOUT,
             _t: PhantomData,
         })
     }
@@ -500,7 +631,8 @@ impl<T: Element> Channel<T> {
     }
 
     /// Sets how long an operation waits for a peer that holds a slot mid-operation before
-    /// giving up on it (default 1 s; see the module docs, *Process death*).
+    /// giving up on it (default [`crate::DEFAULT_STALL_TIMEOUT`], 1 s; see the module docs,
+    /// *Process death*).
     ///
     /// # Examples
     ///
@@ -531,22 +663,41 @@ impl<T: Element> Channel<T> {
 
     /// 0 for an unbuffered channel, otherwise the number of slots.
     #[must_use]
-    pub fn capacity(&self) -> u32 {
+    pub fn capacity(&self) -> usize {
         match &self.kind {
-            Kind::Buffered(q) => q.capacity(),
+            Kind::Buffered(q) => q.capacity() as usize,
             Kind::Rendezvous { .. } => 0,
         }
+    }
+
+    /// Whether the channel is buffered (`capacity() > 0`); an unbuffered channel is a
+    /// rendezvous.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{SegmentOptions, Segment, codata::Channel};
+    /// # let name = format!("/zeroipc-doc-chan-buffered-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// assert!(Channel::<u8>::create(&seg, "b", 4)?.is_buffered());
+    /// assert!(!Channel::<u8>::create(&seg, "r", 0)?.is_buffered());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn is_buffered(&self) -> bool {
+        matches!(self.kind, Kind::Buffered(_))
     }
 
     /// Values waiting in a buffered channel (a snapshot); for an unbuffered one, 1 while a
     /// sender has published a value no receiver took yet.
     #[must_use]
-    pub fn len(&self) -> u32 {
+    pub fn len(&self) -> usize {
         match &self.kind {
-            Kind::Buffered(q) => q.len(),
+            Kind::Buffered(q) => q.len() as usize,
             Kind::Rendezvous { slot, data } => {
                 // ORDERING: Relaxed — a snapshot.
-                u32::from(self.rendezvous(*slot, *data).ready.load(Relaxed) != 0)
+                usize::from(self.rendezvous(*slot, *data).ready.load(Relaxed) != 0)
             }
         }
     }
@@ -561,6 +712,12 @@ impl<T: Element> Channel<T> {
     #[must_use]
     pub fn entry(&self) -> &Entry {
         &self.header
+    }
+
+    /// The segment this channel lives in.
+    #[must_use]
+    pub fn segment(&self) -> &Segment {
+        &self.seg
     }
 
     /// Closes the channel: every blocked `send` and `recv` (in any process) wakes; later
@@ -624,7 +781,7 @@ impl<T: Element> Channel<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        self.send_until(value, None)
+        self.send_until(value, None).map_err(untimed_send)
     }
 
     /// [`Channel::send_deadline`] `timeout` from now.
@@ -637,16 +794,19 @@ impl<T: Element> Channel<T> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, SendError}};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, SendTimeoutError}};
     /// # let name = format!("/zeroipc-doc-chan-send-timeout-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let c: Channel<u8> = Channel::create(&seg, "c", 0)?;
     /// // Nobody receives: the value comes back.
-    /// assert_eq!(c.send_timeout(7, Duration::from_millis(10)), Err(SendError::Timeout(7)));
+    /// assert_eq!(
+    ///     c.send_timeout(7, Duration::from_millis(10)),
+    ///     Err(SendTimeoutError::Timeout(7))
+    /// );
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendError<T>> {
+    pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
         self.send_until(value, Instant::now().checked_add(timeout))
     }
 
@@ -654,9 +814,9 @@ impl<T: Element> Channel<T> {
     ///
     /// # Errors
     ///
-    /// [`SendError::Timeout`] with the value (an unbuffered send that a receiver had
-    /// already claimed at the deadline succeeds instead); [`SendError::Disconnected`];
-    /// [`SendError::Stalled`].
+    /// [`SendTimeoutError::Timeout`] with the value (an unbuffered send that a receiver had
+    /// already claimed at the deadline succeeds instead); [`SendTimeoutError::Disconnected`];
+    /// [`SendTimeoutError::Stalled`].
     ///
     /// # Examples
     ///
@@ -670,7 +830,7 @@ impl<T: Element> Channel<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn send_deadline(&self, value: T, deadline: Instant) -> Result<(), SendError<T>> {
+    pub fn send_deadline(&self, value: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
         self.send_until(value, Some(deadline))
     }
 
@@ -678,51 +838,54 @@ impl<T: Element> Channel<T> {
     ///
     /// # Errors
     ///
-    /// [`SendError::Full`] if the buffer is full, or (unbuffered) no receiver is blocked
-    /// or none took the value within a few milliseconds; [`SendError::Disconnected`];
-    /// [`SendError::Stalled`].
+    /// [`TrySendError::Full`] if the buffer is full, or (unbuffered) no receiver is blocked
+    /// or none took the value within a few milliseconds; [`TrySendError::Disconnected`];
+    /// [`TrySendError::Stalled`].
     ///
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, SendError}};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, TrySendError}};
     /// # let name = format!("/zeroipc-doc-chan-try-send-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let c: Channel<u8> = Channel::create(&seg, "c", 2)?;
     /// c.try_send(1)?;
     /// c.try_send(2)?;
-    /// assert_eq!(c.try_send(3), Err(SendError::Full(3)));
+    /// assert_eq!(c.try_send(3), Err(TrySendError::Full(3)));
     /// let r: Channel<u8> = Channel::create(&seg, "r", 0)?;
-    /// assert_eq!(r.try_send(4), Err(SendError::Full(4))); // no receiver waiting
+    /// assert_eq!(r.try_send(4), Err(TrySendError::Full(4))); // no receiver waiting
+    /// c.close();
+    /// assert_eq!(c.try_send(5), Err(TrySendError::Disconnected(5)));
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn try_send(&self, value: T) -> Result<(), SendError<T>> {
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         if self.is_closed() {
-            return Err(SendError::Disconnected(value));
+            return Err(TrySendError::Disconnected(value));
         }
         match &self.kind {
             Kind::Buffered(q) => q.try_push(value).map_err(|e| match e {
-                QueuePushError::Stalled { value, .. } => SendError::Stalled(value),
-                other => SendError::Full(other.into_inner()),
+                QueuePushError::Stalled { value, .. } => TrySendError::Stalled(value),
+                other => TrySendError::Full(other.into_inner()),
             }),
             Kind::Rendezvous { .. } => {
                 // ORDERING: Relaxed — a hint; the rendezvous itself synchronises.
                 if self.hdr().receivers.load(Relaxed) == 0 {
-                    return Err(SendError::Full(value));
+                    return Err(TrySendError::Full(value));
                 }
                 self.send_until(value, Instant::now().checked_add(TRY_SEND_PATIENCE))
                     .map_err(|e| match e {
-                        SendError::Timeout(v) => SendError::Full(v),
-                        other => other,
+                        SendTimeoutError::Timeout(v) => TrySendError::Full(v),
+                        SendTimeoutError::Disconnected(v) => TrySendError::Disconnected(v),
+                        SendTimeoutError::Stalled(v) => TrySendError::Stalled(v),
                     })
             }
         }
     }
 
-    fn send_until(&self, value: T, deadline: Option<Instant>) -> Result<(), SendError<T>> {
+    fn send_until(&self, value: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
         if self.is_closed() {
-            return Err(SendError::Disconnected(value));
+            return Err(SendTimeoutError::Disconnected(value));
         }
         let h = self.hdr();
         // ORDERING: AcqRel, as C++ (a count of blocked senders; no data hangs on it).
@@ -743,24 +906,24 @@ impl<T: Element> Channel<T> {
         q: &Queue<T>,
         mut value: T,
         deadline: Option<Instant>,
-    ) -> Result<(), SendError<T>> {
+    ) -> Result<(), SendTimeoutError<T>> {
         // Sleep the queue's way (see `recv_until`), so the queue's own pops wake us.
         let mut sleeper = q.room_sleeper();
         loop {
             if self.is_closed() {
-                return Err(SendError::Disconnected(value));
+                return Err(SendTimeoutError::Disconnected(value));
             }
             match q.try_push(value) {
                 Ok(()) => return Ok(()),
                 Err(QueuePushError::Stalled { value, .. }) => {
-                    return Err(SendError::Stalled(value));
+                    return Err(SendTimeoutError::Stalled(value));
                 }
                 Err(e) => value = e.into_inner(),
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return match q.try_push(value) {
                     Ok(()) => Ok(()),
-                    Err(e) => Err(SendError::Timeout(e.into_inner())),
+                    Err(e) => Err(SendTimeoutError::Timeout(e.into_inner())),
                 };
             }
             q.wait_for_room(&mut sleeper, deadline);
@@ -772,7 +935,7 @@ impl<T: Element> Channel<T> {
         r: Rendezvous<'_, T>,
         value: T,
         deadline: Option<Instant>,
-    ) -> Result<(), SendError<T>> {
+    ) -> Result<(), SendTimeoutError<T>> {
         let h = self.hdr();
         let me = owner_id();
         // 1. The sender lock.
@@ -780,7 +943,7 @@ impl<T: Element> Channel<T> {
             // ORDERING: Relaxed — the futex compares it.
             let seen = h.senders.load(Relaxed);
             if self.is_closed() {
-                return Err(SendError::Disconnected(value));
+                return Err(SendTimeoutError::Disconnected(value));
             }
             match r.try_lock(me) {
                 Ok(()) => break,
@@ -795,7 +958,7 @@ impl<T: Element> Channel<T> {
                 }
             }
             if park(&h.senders, seen, deadline) == Parked::TimedOut {
-                return Err(SendError::Timeout(value));
+                return Err(SendTimeoutError::Timeout(value));
             }
         }
         let result = self.send_locked(&r, value, deadline);
@@ -819,7 +982,7 @@ impl<T: Element> Channel<T> {
         r: &Rendezvous<'_, T>,
         value: T,
         deadline: Option<Instant>,
-    ) -> Result<(), SendError<T>> {
+    ) -> Result<(), SendTimeoutError<T>> {
         let h = self.hdr();
         // 2. Wait for the slot to be free (a C++ receiver clears `ready` last; a dead
         // sender's published value waits for its receiver).
@@ -827,13 +990,13 @@ impl<T: Element> Channel<T> {
             // ORDERING: Relaxed — the futex compares it.
             let seen = h.senders.load(Relaxed);
             if r.closed() {
-                return Err(SendError::Disconnected(value));
+                return Err(SendTimeoutError::Disconnected(value));
             }
             if r.slot_free() {
                 break;
             }
             if park(&h.senders, seen, deadline) == Parked::TimedOut {
-                return Err(SendError::Timeout(value));
+                return Err(SendTimeoutError::Timeout(value));
             }
         }
         // 3. Publish and wait for a receiver.
@@ -848,8 +1011,8 @@ impl<T: Element> Channel<T> {
             let give_up = r.closed() || park(&h.senders, seen, deadline) == Parked::TimedOut;
             if give_up {
                 return match r.retract() {
-                    Retract::Retracted(v) if r.closed() => Err(SendError::Disconnected(v)),
-                    Retract::Retracted(v) => Err(SendError::Timeout(v)),
+                    Retract::Retracted(v) if r.closed() => Err(SendTimeoutError::Disconnected(v)),
+                    Retract::Retracted(v) => Err(SendTimeoutError::Timeout(v)),
                     Retract::Claimed => {
                         // A receiver has it: wait (bounded) until it finished copying.
                         let until = Instant::now() + self.stall;
@@ -882,7 +1045,7 @@ impl<T: Element> Channel<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recv(&self) -> Result<T, RecvError> {
-        self.recv_until(None)
+        self.recv_until(None).map_err(untimed_recv)
     }
 
     /// [`Channel::recv_deadline`] `timeout` from now.
@@ -895,15 +1058,15 @@ impl<T: Element> Channel<T> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, RecvError}};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, RecvTimeoutError}};
     /// # let name = format!("/zeroipc-doc-chan-recv-timeout-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let c: Channel<i32> = Channel::create(&seg, "c", 0)?;
-    /// assert_eq!(c.recv_timeout(Duration::from_millis(5)), Err(RecvError::Timeout));
+    /// assert_eq!(c.recv_timeout(Duration::from_millis(5)), Err(RecvTimeoutError::Timeout));
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         self.recv_until(Instant::now().checked_add(timeout))
     }
 
@@ -911,24 +1074,24 @@ impl<T: Element> Channel<T> {
     ///
     /// # Errors
     ///
-    /// [`RecvError::Timeout`]; [`RecvError::Disconnected`] once closed and drained;
-    /// [`RecvError::Stalled`].
+    /// [`RecvTimeoutError::Timeout`]; [`RecvTimeoutError::Disconnected`] once closed and
+    /// drained; [`RecvTimeoutError::Stalled`].
     ///
     /// # Examples
     ///
     /// ```
     /// # use std::time::{Duration, Instant};
-    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, RecvError}};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, RecvTimeoutError}};
     /// # let name = format!("/zeroipc-doc-chan-recv-deadline-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let c: Channel<i32> = Channel::create(&seg, "c", 2)?;
     /// c.close();
     /// let r = c.recv_deadline(Instant::now() + Duration::from_secs(1));
-    /// assert_eq!(r, Err(RecvError::Disconnected));
+    /// assert_eq!(r, Err(RecvTimeoutError::Disconnected));
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvError> {
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
         self.recv_until(Some(deadline))
     }
 
@@ -936,36 +1099,38 @@ impl<T: Element> Channel<T> {
     ///
     /// # Errors
     ///
-    /// [`RecvError::Empty`], or [`RecvError::Disconnected`] if also closed;
-    /// [`RecvError::Stalled`].
+    /// [`TryRecvError::Empty`], or [`TryRecvError::Disconnected`] if also closed;
+    /// [`TryRecvError::Stalled`].
     ///
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, RecvError}};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, TryRecvError}};
     /// # let name = format!("/zeroipc-doc-chan-try-recv-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let c: Channel<i32> = Channel::create(&seg, "c", 2)?;
-    /// assert_eq!(c.try_recv(), Err(RecvError::Empty));
+    /// assert_eq!(c.try_recv(), Err(TryRecvError::Empty));
+    /// c.close();
+    /// assert_eq!(c.try_recv(), Err(TryRecvError::Disconnected));
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn try_recv(&self) -> Result<T, RecvError> {
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
         match self.poll_recv() {
-            Err(RecvError::Empty) if self.is_closed() => match self.poll_recv() {
+            Err(TryRecvError::Empty) if self.is_closed() => match self.poll_recv() {
                 // A value sent before the close is visible now (Acquire of `closed`).
-                Err(RecvError::Empty) => Err(RecvError::Disconnected),
+                Err(TryRecvError::Empty) => Err(TryRecvError::Disconnected),
                 other => other,
             },
             other => other,
         }
     }
 
-    fn poll_recv(&self) -> Result<T, RecvError> {
+    fn poll_recv(&self) -> Result<T, TryRecvError> {
         match &self.kind {
             Kind::Buffered(q) => q.try_pop().map_err(|e| match e {
-                QueuePopError::Empty => RecvError::Empty,
-                _ => RecvError::Stalled,
+                QueuePopError::Empty => TryRecvError::Empty,
+                _ => TryRecvError::Stalled,
             }),
             Kind::Rendezvous { slot, data } => {
                 let r = self.rendezvous(*slot, *data);
@@ -974,13 +1139,13 @@ impl<T: Element> Channel<T> {
                         wake_all(&self.hdr().senders);
                         Ok(v)
                     }
-                    None => Err(RecvError::Empty),
+                    None => Err(TryRecvError::Empty),
                 }
             }
         }
     }
 
-    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         let h = self.hdr();
         // ORDERING: AcqRel, as C++ (C++ `try_send` reads it to see a waiting receiver).
         h.receivers.fetch_add(1, AcqRel);
@@ -991,13 +1156,13 @@ impl<T: Element> Channel<T> {
                 let mut sleeper = q.data_sleeper();
                 loop {
                     match self.try_recv() {
-                        Err(RecvError::Empty) => {}
-                        other => break other,
+                        Err(TryRecvError::Empty) => {}
+                        other => break other.map_err(timed),
                     }
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         break match self.try_recv() {
-                            Err(RecvError::Empty) => Err(RecvError::Timeout),
-                            other => other,
+                            Err(TryRecvError::Empty) => Err(RecvTimeoutError::Timeout),
+                            other => other.map_err(timed),
                         };
                     }
                     q.wait_for_data(&mut sleeper, deadline);
@@ -1009,13 +1174,13 @@ impl<T: Element> Channel<T> {
                     // ORDERING: Relaxed — the futex compares it.
                     let seen = word.load(Relaxed);
                     match self.try_recv() {
-                        Err(RecvError::Empty) => {}
-                        other => break other,
+                        Err(TryRecvError::Empty) => {}
+                        other => break other.map_err(timed),
                     }
                     if park(word, seen, deadline) == Parked::TimedOut {
                         break match self.try_recv() {
-                            Err(RecvError::Empty) => Err(RecvError::Timeout),
-                            other => other,
+                            Err(TryRecvError::Empty) => Err(RecvTimeoutError::Timeout),
+                            other => other.map_err(timed),
                         };
                     }
                 }
@@ -1076,7 +1241,7 @@ impl<'a, T: Element> IntoIterator for &'a Channel<T> {
     }
 }
 
-type Arm<'a, R> = Box<dyn FnMut() -> Result<R, RecvError> + 'a>;
+type Arm<'a, R> = Box<dyn FnMut() -> Result<R, TryRecvError> + 'a>;
 
 /// Waits on several channels (of any element types) at once, in the spirit of crossbeam's
 /// `select!`: each [`Select::recv`] arm maps its channel's value to a common result type.
@@ -1138,20 +1303,20 @@ impl<'a, R> Select<'a, R> {
     }
 
     /// One round over the arms: `(index, result)` of the first ready one.
-    fn poll(&mut self) -> Result<(usize, R), RecvError> {
+    fn poll(&mut self) -> Result<(usize, R), TryRecvError> {
         let mut all_closed = true;
         for (i, arm) in self.arms.iter_mut().enumerate() {
             match arm() {
                 Ok(r) => return Ok((i, r)),
-                Err(RecvError::Disconnected) => {}
-                Err(RecvError::Stalled) => return Err(RecvError::Stalled),
-                Err(_) => all_closed = false,
+                Err(TryRecvError::Disconnected) => {}
+                Err(TryRecvError::Stalled) => return Err(TryRecvError::Stalled),
+                Err(TryRecvError::Empty) => all_closed = false,
             }
         }
         Err(if all_closed {
-            RecvError::Disconnected
+            TryRecvError::Disconnected
         } else {
-            RecvError::Empty
+            TryRecvError::Empty
         })
     }
 
@@ -1159,9 +1324,22 @@ impl<'a, R> Select<'a, R> {
     ///
     /// # Errors
     ///
-    /// [`RecvError::Empty`], [`RecvError::Disconnected`] (all closed and drained),
-    /// [`RecvError::Stalled`].
-    pub fn try_wait(mut self) -> Result<(usize, R), RecvError> {
+    /// [`TryRecvError::Empty`], [`TryRecvError::Disconnected`] (all closed and drained),
+    /// [`TryRecvError::Stalled`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, Select, TryRecvError}};
+    /// # let name = format!("/zeroipc-doc-chan-select-try-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Channel<u8> = Channel::create(&seg, "a", 2)?;
+    /// let r = Select::new().recv(&a, |v| v).try_wait();
+    /// assert_eq!(r, Err(TryRecvError::Empty));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_wait(mut self) -> Result<(usize, R), TryRecvError> {
         self.poll()
     }
 
@@ -1169,20 +1347,70 @@ impl<'a, R> Select<'a, R> {
     ///
     /// # Errors
     ///
-    /// [`RecvError::Timeout`], [`RecvError::Disconnected`] (all closed and drained),
-    /// [`RecvError::Stalled`].
-    pub fn wait_timeout(mut self, timeout: Duration) -> Result<(usize, R), RecvError> {
-        let deadline = Instant::now().checked_add(timeout);
+    /// As [`Select::wait_deadline`].
+    pub fn wait_timeout(self, timeout: Duration) -> Result<(usize, R), RecvTimeoutError> {
+        self.wait_until(Instant::now().checked_add(timeout))
+    }
+
+    /// Waits until `deadline` at most for one arm to have a value.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvTimeoutError::Timeout`], [`RecvTimeoutError::Disconnected`] (all closed and
+    /// drained), [`RecvTimeoutError::Stalled`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, Select, RecvTimeoutError}};
+    /// # let name = format!("/zeroipc-doc-chan-select-deadline-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Channel<u8> = Channel::create(&seg, "a", 2)?;
+    /// let r = Select::new().recv(&a, |v| v).wait_deadline(Instant::now());
+    /// assert_eq!(r, Err(RecvTimeoutError::Timeout));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait_deadline(self, deadline: Instant) -> Result<(usize, R), RecvTimeoutError> {
+        self.wait_until(Some(deadline))
+    }
+
+    /// Waits as long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::Disconnected`] (all closed and drained), [`RecvError::Stalled`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{SegmentOptions, Segment, codata::channel::{Channel, Select, RecvError}};
+    /// # let name = format!("/zeroipc-doc-chan-select-wait-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Channel<u8> = Channel::create(&seg, "a", 2)?;
+    /// let b: Channel<u8> = Channel::create(&seg, "b", 2)?;
+    /// a.close();
+    /// b.close();
+    /// assert_eq!(Select::new().recv(&a, |v| v).recv(&b, |v| v).wait(), Err(RecvError::Disconnected));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait(self) -> Result<(usize, R), RecvError> {
+        self.wait_until(None).map_err(untimed_recv)
+    }
+
+    fn wait_until(mut self, deadline: Option<Instant>) -> Result<(usize, R), RecvTimeoutError> {
         let mut spins = 0u32;
         let mut nap = Duration::from_micros(10);
         loop {
             match self.poll() {
-                Err(RecvError::Empty) => {}
-                other => return other,
+                Err(TryRecvError::Empty) => {}
+                other => return other.map_err(timed),
             }
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
-                return Err(RecvError::Timeout);
+                return Err(RecvTimeoutError::Timeout);
             }
             spins += 1;
             if spins < 16 {
@@ -1193,15 +1421,6 @@ impl<'a, R> Select<'a, R> {
                 nap = (nap * 2).min(Duration::from_millis(1));
             }
         }
-    }
-
-    /// Waits as long as it takes.
-    ///
-    /// # Errors
-    ///
-    /// [`RecvError::Disconnected`] (all closed and drained), [`RecvError::Stalled`].
-    pub fn wait(self) -> Result<(usize, R), RecvError> {
-        self.wait_timeout(Duration::MAX)
     }
 }
 
@@ -1228,7 +1447,7 @@ impl<'a, R> Select<'a, R> {
 pub fn select_recv<T: Element>(
     chans: &[&Channel<T>],
     timeout: Duration,
-) -> Result<(usize, T), RecvError> {
+) -> Result<(usize, T), RecvTimeoutError> {
     chans
         .iter()
         .fold(Select::new(), |s, c| s.recv(c, |v| v))

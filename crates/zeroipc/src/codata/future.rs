@@ -53,7 +53,7 @@
 //!   [`GetError::SetterDead`]. [`Future::claim`] may then take the future over (CAS on the
 //!   pid word) and set it.
 //! - A C++ or Python setter records no pid: its death leaves COMPUTING, and waiters see
-//!   [`GetError::Timeout`] from `get_timeout`/`get_deadline` (an untimed `get` waits forever,
+//!   [`GetTimeoutError::Timeout`] from `get_timeout`/`get_deadline` (an untimed `get` waits forever,
 //!   as upstream). The same holds for a zeroipc setter killed between its claim CAS and its
 //!   pid store (a few instructions), or one still a zombie (not yet reaped by its parent).
 //! - A waiter that dies leaves `waiters` one too high (informational only, FORMAT.md D-13).
@@ -62,7 +62,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use zeroipc::{Segment, SegmentOptions, codata::future::Future};
+//! use zeroipc::{Segment, SegmentOptions, codata::Future};
 //! # let name = format!("/zeroipc-doc-future-{}", std::process::id());
 //! let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
 //! let answer: Future<u64> = Future::create(&seg, "answer")?;
@@ -265,7 +265,10 @@ impl RawFuture<'_> {
 }
 
 #[cfg(not(loom))]
-pub use handle::{Future, FutureState, FutureWait, GetError, Promise, SetError};
+pub use handle::{
+    Future, FutureState, FutureWait, FutureWaitTimeout, GetError, GetTimeoutError, Promise,
+    SetError,
+};
 
 #[cfg(not(loom))]
 pub(crate) use handle::{load_value, read_message, store_value, write_message};
@@ -368,8 +371,9 @@ mod handle {
         }
     }
 
-    /// Why `get` did not return a value.
-    #[derive(Debug)]
+    /// Why [`Future::get`], [`Future::try_get`] or [`Future::get_async`] did not return a
+    /// value.
+    #[derive(Debug, Clone, PartialEq, Eq)]
     #[non_exhaustive]
     pub enum GetError {
         /// The future was set to an error; this is its message.
@@ -382,10 +386,30 @@ mod handle {
             /// The dead setter's pid.
             pid: u32,
         },
-        /// The deadline passed first (also how a dead C++ or Python setter is seen).
-        Timeout,
         /// The future's bytes break the format (a state outside its four values, an error
         /// message without NUL).
+        Corrupt(Corruption),
+    }
+
+    /// Why [`Future::get_timeout`], [`Future::get_deadline`] or
+    /// [`Future::get_async_timeout`] did not return a value.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub enum GetTimeoutError {
+        /// The future was set to an error; this is its message.
+        Failed {
+            /// The message the setter stored (lossy UTF-8).
+            message: String,
+        },
+        /// The zeroipc process that claimed the future (pid) died before setting it.
+        SetterDead {
+            /// The dead setter's pid.
+            pid: u32,
+        },
+        /// The deadline passed with the future still unset (also how a dead C++ or Python
+        /// setter is seen).
+        Timeout,
+        /// The future's bytes break the format.
         Corrupt(Corruption),
     }
 
@@ -396,7 +420,21 @@ mod handle {
                 Self::SetterDead { pid } => {
                     write!(f, "the setter (pid {pid}) died before setting the future")
                 }
-                Self::Timeout => f.write_str("timed out"),
+                Self::Corrupt(c) => write!(f, "corrupt future: {c}"),
+            }
+        }
+    }
+
+    impl fmt::Display for GetTimeoutError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                Self::Timeout => {
+                    f.write_str("timed out: the future is still unset at the deadline")
+                }
+                Self::Failed { message } => write!(f, "the future failed: {message}"),
+                Self::SetterDead { pid } => {
+                    write!(f, "the setter (pid {pid}) died before setting the future")
+                }
                 Self::Corrupt(c) => write!(f, "corrupt future: {c}"),
             }
         }
@@ -411,9 +449,38 @@ mod handle {
         }
     }
 
+    impl Error for GetTimeoutError {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            match self {
+                Self::Corrupt(c) => Some(c),
+                _ => None,
+            }
+        }
+    }
+
     impl From<Corruption> for GetError {
         fn from(c: Corruption) -> Self {
             Self::Corrupt(c)
+        }
+    }
+
+    impl From<GetError> for GetTimeoutError {
+        fn from(e: GetError) -> Self {
+            match e {
+                GetError::Failed { message } => Self::Failed { message },
+                GetError::SetterDead { pid } => Self::SetterDead { pid },
+                GetError::Corrupt(c) => Self::Corrupt(c),
+            }
+        }
+    }
+
+    /// A wait with no deadline never times out.
+    fn untimed(e: GetTimeoutError) -> GetError {
+        match e {
+            GetTimeoutError::Failed { message } => GetError::Failed { message },
+            GetTimeoutError::SetterDead { pid } => GetError::SetterDead { pid },
+            GetTimeoutError::Corrupt(c) => GetError::Corrupt(c),
+            GetTimeoutError::Timeout => unreachable!("a wait without a deadline timed out"),
         }
     }
 
@@ -616,6 +683,12 @@ mod handle {
             &self.entry
         }
 
+        /// The segment this future lives in.
+        #[must_use]
+        pub fn segment(&self) -> &Segment {
+            &self.seg
+        }
+
         /// The current state.
         ///
         /// # Errors
@@ -641,9 +714,9 @@ mod handle {
         /// # Errors
         ///
         /// [`Corruption`] if the entry lies outside the mapping (never for an opened one).
-        pub fn waiters(&self) -> Result<u32, Corruption> {
+        pub fn waiters(&self) -> Result<usize, Corruption> {
             // ORDERING: Relaxed — a snapshot of an informational counter.
-            Ok(self.raw()?.waiters.load(Relaxed))
+            Ok(self.raw()?.waiters.load(Relaxed) as usize)
         }
 
         /// The `completion_time` word: monotonic nanoseconds (C++, zeroipc) or wall-clock
@@ -679,13 +752,13 @@ mod handle {
             }
         }
 
-        fn get_inner(&self, deadline: Option<Instant>) -> Result<T, GetError> {
-            let raw = self.raw()?;
+        fn get_inner(&self, deadline: Option<Instant>) -> Result<T, GetTimeoutError> {
+            let raw = self.raw().map_err(GetError::from)?;
             match raw.wait(current_pid(), deadline, pid_alive) {
-                RawGet::Done(s) => self.outcome(s),
-                RawGet::SetterDead(pid) => Err(GetError::SetterDead { pid }),
-                RawGet::Timeout => Err(GetError::Timeout),
-                RawGet::Bad(b) => Err(corrupt(&self.entry, b).into()),
+                RawGet::Done(s) => Ok(self.outcome(s)?),
+                RawGet::SetterDead(pid) => Err(GetTimeoutError::SetterDead { pid }),
+                RawGet::Timeout => Err(GetTimeoutError::Timeout),
+                RawGet::Bad(b) => Err(GetTimeoutError::Corrupt(corrupt(&self.entry, b))),
             }
         }
 
@@ -698,29 +771,43 @@ mod handle {
         ///
         /// [`GetError::Failed`] with the setter's message; [`GetError::SetterDead`];
         /// [`GetError::Corrupt`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use zeroipc::{Segment, SegmentOptions, codata::Future};
+        /// # let name = format!("/zeroipc-doc-future-get-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let f: Future<u32> = Future::create(&seg, "answer")?;
+        /// let setter = f.clone();
+        /// std::thread::spawn(move || setter.set_value(42));
+        /// assert_eq!(f.get()?, 42); // waits for the setter
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
         pub fn get(&self) -> Result<T, GetError> {
-            self.get_inner(None)
+            self.get_inner(None).map_err(untimed)
         }
 
         /// As [`Future::get`], for at most `timeout`.
         ///
         /// # Errors
         ///
-        /// As [`Future::get`], plus [`GetError::Timeout`].
+        /// As [`Future::get`] (in [`GetTimeoutError`]), plus [`GetTimeoutError::Timeout`].
         ///
         /// # Examples
         ///
         /// ```
         /// use std::time::Duration;
-        /// use zeroipc::{Segment, SegmentOptions, codata::future::{Future, GetError}};
+        /// use zeroipc::{Segment, SegmentOptions, codata::future::{Future, GetTimeoutError}};
         /// # let name = format!("/zeroipc-doc-future-timeout-{}", std::process::id());
         /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
         /// let f: Future<u32> = Future::create(&seg, "never")?;
-        /// assert!(matches!(f.get_timeout(Duration::from_millis(5)), Err(GetError::Timeout)));
+        /// assert_eq!(f.get_timeout(Duration::from_millis(5)), Err(GetTimeoutError::Timeout));
         /// # Segment::unlink(&name)?;
         /// # Ok::<(), Box<dyn std::error::Error>>(())
         /// ```
-        pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
+        pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetTimeoutError> {
             self.get_inner(deadline_after(timeout))
         }
 
@@ -728,12 +815,28 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// As [`Future::get`], plus [`GetError::Timeout`].
-        pub fn get_deadline(&self, deadline: Instant) -> Result<T, GetError> {
+        /// As [`Future::get`] (in [`GetTimeoutError`]), plus [`GetTimeoutError::Timeout`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::time::Instant;
+        /// use zeroipc::{Segment, SegmentOptions, codata::future::{Future, GetTimeoutError}};
+        /// # let name = format!("/zeroipc-doc-future-deadline-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let f: Future<u32> = Future::create(&seg, "f")?;
+        /// assert_eq!(f.get_deadline(Instant::now()), Err(GetTimeoutError::Timeout));
+        /// f.set_value(3)?;
+        /// assert_eq!(f.get_deadline(Instant::now()), Ok(3));
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn get_deadline(&self, deadline: Instant) -> Result<T, GetTimeoutError> {
             self.get_inner(Some(deadline))
         }
 
-        /// The value if it is set, `None` if not yet; never blocks.
+        /// The value if it is set, `None` if not yet (no setter, or a live setter still
+        /// computing); never blocks. A dead zeroipc setter is an error, not `None`.
         ///
         /// # Errors
         ///
@@ -875,29 +978,62 @@ mod handle {
         #[must_use]
         pub fn get_async(&self) -> FutureWait<T> {
             FutureWait {
-                future: self.clone(),
-                deadline: None,
-                helper: None,
+                wait: Wait::new(self.clone(), None),
             }
         }
 
-        /// As [`Future::get_async`], resolving to [`GetError::Timeout`] after `timeout`.
+        /// As [`Future::get_async`], resolving to [`GetTimeoutError::Timeout`] after
+        /// `timeout`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use zeroipc::{Segment, SegmentOptions, codata::future::{Future, GetTimeoutError}};
+        /// # let name = format!("/zeroipc-doc-future-async-timeout-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let f: Future<u8> = Future::create(&seg, "f")?;
+        /// let r = block_on(f.get_async_timeout(Duration::from_millis(5)));
+        /// assert_eq!(r, Err(GetTimeoutError::Timeout));
+        /// # fn block_on<F: core::future::Future>(fut: F) -> F::Output {
+        /// #     use std::task::{Context, Poll, Wake, Waker};
+        /// #     use std::sync::Arc;
+        /// #     struct T(std::thread::Thread);
+        /// #     impl Wake for T { fn wake(self: Arc<Self>) { self.0.unpark() } }
+        /// #     let waker = Waker::from(Arc::new(T(std::thread::current())));
+        /// #     let mut cx = Context::from_waker(&waker);
+        /// #     let mut fut = std::pin::pin!(fut);
+        /// #     loop {
+        /// #         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) { return v; }
+        /// #         std::thread::park();
+        /// #     }
+        /// # }
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
         #[must_use]
-        pub fn get_async_timeout(&self, timeout: Duration) -> FutureWait<T> {
-            FutureWait {
-                future: self.clone(),
-                deadline: deadline_after(timeout),
-                helper: None,
+        pub fn get_async_timeout(&self, timeout: Duration) -> FutureWaitTimeout<T> {
+            FutureWaitTimeout {
+                wait: Wait::new(self.clone(), deadline_after(timeout)),
+            }
+        }
+
+        /// As [`Future::get_async`], resolving to [`GetTimeoutError::Timeout`] at
+        /// `deadline`.
+        #[must_use]
+        pub fn get_async_deadline(&self, deadline: Instant) -> FutureWaitTimeout<T> {
+            FutureWaitTimeout {
+                wait: Wait::new(self.clone(), Some(deadline)),
             }
         }
 
         /// One non-blocking look for the awaitable: `Some` when there is an answer.
-        fn poll_once(&self, deadline: Option<Instant>) -> Option<Result<T, GetError>> {
+        fn poll_once(&self, deadline: Option<Instant>) -> Option<Result<T, GetTimeoutError>> {
             match self.try_get() {
                 Ok(Some(v)) => Some(Ok(v)),
-                Err(e) => Some(Err(e)),
+                Err(e) => Some(Err(e.into())),
                 Ok(None) if deadline.is_some_and(|d| Instant::now() >= d) => {
-                    Some(Err(GetError::Timeout))
+                    Some(Err(GetTimeoutError::Timeout))
                 }
                 Ok(None) => None,
             }
@@ -983,28 +1119,61 @@ mod handle {
         cancelled: bool,
     }
 
-    /// An awaitable for a [`Future`]'s value, from [`Future::get_async`].
+    /// The waiting machinery shared by [`FutureWait`] and [`FutureWaitTimeout`].
+    struct Wait<T: Element> {
+        future: Future<T>,
+        deadline: Option<Instant>,
+        helper: Option<Arc<StdMutex<Helper>>>,
+    }
+
+    /// An awaitable for a [`Future`]'s value, from [`Future::get_async`] (or `.await` on a
+    /// `Future` or `&Future`).
     ///
     /// Resolves to what [`Future::get`] returns. The first `Pending` poll starts a helper
     /// thread that sleeps on the state word's futex (re-checking every millisecond) and
     /// calls the latest `Waker` once; the executor is never woken for nothing. Dropping the
     /// awaitable stops the helper within a millisecond.
     pub struct FutureWait<T: Element> {
-        future: Future<T>,
-        deadline: Option<Instant>,
-        helper: Option<Arc<StdMutex<Helper>>>,
+        wait: Wait<T>,
     }
 
-    impl<T: Element> fmt::Debug for FutureWait<T> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.debug_struct("FutureWait")
+    /// An awaitable for a [`Future`]'s value with a deadline, from
+    /// [`Future::get_async_timeout`] / [`Future::get_async_deadline`]: resolves to what
+    /// [`Future::get_deadline`] returns. Wakes as [`FutureWait`] does.
+    pub struct FutureWaitTimeout<T: Element> {
+        wait: Wait<T>,
+    }
+
+    impl<T: Element> Wait<T> {
+        fn new(future: Future<T>, deadline: Option<Instant>) -> Self {
+            Self {
+                future,
+                deadline,
+                helper: None,
+            }
+        }
+
+        fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct(name)
                 .field("future", &self.future)
                 .field("deadline", &self.deadline)
                 .finish_non_exhaustive()
         }
     }
 
-    impl<T: Element> Unpin for FutureWait<T> {}
+    impl<T: Element> fmt::Debug for FutureWait<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.wait.debug("FutureWait", f)
+        }
+    }
+
+    impl<T: Element> fmt::Debug for FutureWaitTimeout<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.wait.debug("FutureWaitTimeout", f)
+        }
+    }
+
+    impl<T: Element> Unpin for Wait<T> {}
 
     fn lock(m: &StdMutex<Helper>) -> std::sync::MutexGuard<'_, Helper> {
         m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -1066,7 +1235,21 @@ mod handle {
         type Output = Result<T, GetError>;
 
         fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-            let this = self.get_mut();
+            self.get_mut().wait.poll(cx).map(|r| r.map_err(untimed))
+        }
+    }
+
+    impl<T: Element> core::future::Future for FutureWaitTimeout<T> {
+        type Output = Result<T, GetTimeoutError>;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            self.get_mut().wait.poll(cx)
+        }
+    }
+
+    impl<T: Element> Wait<T> {
+        fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, GetTimeoutError>> {
+            let this = self;
             loop {
                 if let Some(out) = this.future.poll_once(this.deadline) {
                     return Poll::Ready(out);
@@ -1115,7 +1298,7 @@ mod handle {
         }
     }
 
-    impl<T: Element> Drop for FutureWait<T> {
+    impl<T: Element> Drop for Wait<T> {
         fn drop(&mut self) {
             if let Some(shared) = &self.helper {
                 lock(shared).cancelled = true;
@@ -1138,9 +1321,7 @@ mod handle {
 
         fn into_future(self) -> FutureWait<T> {
             FutureWait {
-                future: self,
-                deadline: None,
-                helper: None,
+                wait: Wait::new(self, None),
             }
         }
     }

@@ -35,7 +35,7 @@
 //!   ADD → `a + b`, MULTIPLY → `a * b`, NEGATE → `-x`; integers wrap instead of C++'s
 //!   undefined overflow). CHAIN and EXTERNAL cannot be evaluated from shared memory: `force`
 //!   then does not claim the Lazy (C++ would store a permanent ERROR) and returns
-//!   [`LazyError::NoComputation`] unless someone else computes it.
+//!   [`ForceError::NoComputation`] unless someone else computes it.
 //! - [`Lazy::force_with`] runs the caller's closure instead, whatever the operation: the
 //!   computation "given by the forcing process". Exactly one closure runs across all
 //!   processes; the others wait and receive its value.
@@ -58,8 +58,18 @@
 //! A zeroipc computer that dies leaves COMPUTING with its pid (FORMAT.md D-14). A waiter
 //! that finds it gone (`kill(pid, 0)`) takes over with a CAS on the pid word and computes
 //! (its closure, or the stored operation), so the value still comes from exactly one
-//! finished computation. A dead C++ computer (no pid) is seen as [`LazyError::Timeout`] by
-//! the `_timeout` variants. A closure that panics stores ERROR ("computation panicked").
+//! finished computation. A dead C++ computer (no pid) is seen as
+//! [`ForceTimeoutError::Timeout`] by the timed forms (`_timeout`, `_deadline`); an untimed
+//! force waits for it forever, as upstream. A closure that panics stores ERROR
+//! ("computation panicked").
+//!
+//! # Forms
+//!
+//! Each way to force has the four forms of the crate's API conventions, each with its own
+//! error type: `force` / `force_with` / `force_with_result` → [`ForceError`];
+//! `try_force` / `try_force_with` (never wait for another process:
+//! [`TryForceError::WouldBlock`]); `*_timeout` / `*_deadline` → [`ForceTimeoutError`]
+//! (+ `Timeout`). [`Lazy::add`] / [`Lazy::multiply`] return [`CombineError`].
 //!
 //! # Examples
 //!
@@ -249,7 +259,10 @@ impl RawLazy<'_> {
 const MAX_PID: u32 = 1 << 22;
 
 #[cfg(not(loom))]
-pub use handle::{Arithmetic, BoolOperation, Lazy, LazyBool, LazyError, LazyState, Operation};
+pub use handle::{
+    Arithmetic, BoolOperation, CombineError, ForceError, ForceTimeoutError, Lazy, LazyBool,
+    LazyState, Operation, TryForceError,
+};
 
 #[cfg(not(loom))]
 mod handle {
@@ -349,69 +362,159 @@ mod handle {
         }
     }
 
-    /// Why forcing a Lazy gave no value.
+    /// Declares one of the force errors: the variants every force form shares, plus the
+    /// given ones; `Display`, `Error` and `From<Corruption>`.
+    macro_rules! force_error {
+        ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident => $msg:literal,)* }) => {
+            $(#[$m])*
+            #[derive(Debug, Clone, PartialEq, Eq)]
+            #[non_exhaustive]
+            pub enum $name {
+                /// The computation failed (here or in another process); its message.
+                Failed {
+                    /// The stored message (lossy UTF-8).
+                    message: String,
+                },
+                /// The stored operation (CHAIN or EXTERNAL) cannot be evaluated from shared
+                /// memory, and no one has computed it: use [`Lazy::force_with`].
+                NoComputation {
+                    /// The `op.type` found.
+                    op: u32,
+                },
+                /// The zeroipc computer (pid) died, and this caller has nothing to compute
+                /// with (`force` on CHAIN/EXTERNAL); `force_with` takes over instead.
+                ComputerDead {
+                    /// The dead computer's pid.
+                    pid: u32,
+                },
+                /// The Lazy's bytes break the format.
+                Corrupt(Corruption),
+                $($(#[$vm])* $v,)*
+            }
+
+            impl fmt::Display for $name {
+                fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    match self {
+                        Self::Failed { message } => write!(f, "the computation failed: {message}"),
+                        Self::NoComputation { op } => write!(
+                            f,
+                            "operation {op} cannot be evaluated from shared memory (expected \
+                             constant, add, multiply or negate); force it with a closure"
+                        ),
+                        Self::ComputerDead { pid } => {
+                            write!(f, "the computing process (pid {pid}) died")
+                        }
+                        Self::Corrupt(c) => write!(f, "corrupt lazy: {c}"),
+                        $(Self::$v => f.write_str($msg),)*
+                    }
+                }
+            }
+
+            impl Error for $name {
+                fn source(&self) -> Option<&(dyn Error + 'static)> {
+                    match self {
+                        Self::Corrupt(c) => Some(c),
+                        _ => None,
+                    }
+                }
+            }
+
+            impl From<Corruption> for $name {
+                fn from(c: Corruption) -> Self {
+                    Self::Corrupt(c)
+                }
+            }
+        };
+    }
+
+    force_error! {
+        /// Why [`Lazy::force`] / [`Lazy::force_with`] / [`Lazy::force_with_result`] gave no
+        /// value.
+        ForceError {}
+    }
+
+    force_error! {
+        /// Why [`Lazy::try_force`] / [`Lazy::try_force_with`] gave no value.
+        TryForceError {
+            /// Another process is computing it right now.
+            WouldBlock => "another process is computing the value, expected it computed or free",
+        }
+    }
+
+    force_error! {
+        /// Why a timed force ([`Lazy::force_timeout`], [`Lazy::force_deadline`],
+        /// [`Lazy::force_with_timeout`], [`Lazy::force_with_deadline`], ...) gave no value.
+        ForceTimeoutError {
+            /// The deadline passed while another process computed (also how a dead C++
+            /// computer is seen).
+            Timeout => "timed out waiting for another process to compute the value",
+        }
+    }
+
+    impl From<ForceError> for ForceTimeoutError {
+        fn from(e: ForceError) -> Self {
+            match e {
+                ForceError::Failed { message } => Self::Failed { message },
+                ForceError::NoComputation { op } => Self::NoComputation { op },
+                ForceError::ComputerDead { pid } => Self::ComputerDead { pid },
+                ForceError::Corrupt(c) => Self::Corrupt(c),
+            }
+        }
+    }
+
+    /// A force with no deadline never times out.
+    fn untimed(e: ForceTimeoutError) -> ForceError {
+        match e {
+            ForceTimeoutError::Failed { message } => ForceError::Failed { message },
+            ForceTimeoutError::NoComputation { op } => ForceError::NoComputation { op },
+            ForceTimeoutError::ComputerDead { pid } => ForceError::ComputerDead { pid },
+            ForceTimeoutError::Corrupt(c) => ForceError::Corrupt(c),
+            ForceTimeoutError::Timeout => unreachable!("a force without a deadline timed out"),
+        }
+    }
+
+    /// A force with a deadline of "now": a computer at work means "would block".
+    fn tried(e: ForceTimeoutError) -> TryForceError {
+        match e {
+            ForceTimeoutError::Failed { message } => TryForceError::Failed { message },
+            ForceTimeoutError::NoComputation { op } => TryForceError::NoComputation { op },
+            ForceTimeoutError::ComputerDead { pid } => TryForceError::ComputerDead { pid },
+            ForceTimeoutError::Corrupt(c) => TryForceError::Corrupt(c),
+            ForceTimeoutError::Timeout => TryForceError::WouldBlock,
+        }
+    }
+
+    /// Why [`Lazy::add`] / [`Lazy::multiply`] made no Lazy.
     #[derive(Debug)]
     #[non_exhaustive]
-    pub enum LazyError {
-        /// The computation failed (here or in another process); its message.
-        Failed {
-            /// The stored message (lossy UTF-8).
-            message: String,
-        },
-        /// The stored operation (CHAIN or EXTERNAL) cannot be evaluated from shared memory,
-        /// and no one has computed it: use [`Lazy::force_with`].
-        NoComputation {
-            /// The `op.type` found.
-            op: u32,
-        },
-        /// The zeroipc computer (pid) died, and this caller has nothing to compute with
-        /// (`force` on CHAIN/EXTERNAL); `force_with` takes over instead.
-        ComputerDead {
-            /// The dead computer's pid.
-            pid: u32,
-        },
-        /// The deadline passed while another process computed (also how a dead C++
-        /// computer is seen).
-        Timeout,
-        /// The Lazy's bytes break the format.
-        Corrupt(Corruption),
-        /// Creating the result of [`Lazy::add`] / [`Lazy::multiply`] failed (name taken,
-        /// table full, ...).
+    pub enum CombineError {
+        /// Forcing an input failed.
+        Force(ForceError),
+        /// Creating the result failed (name taken, table full, ...).
         Create(StructureError),
     }
 
-    impl fmt::Display for LazyError {
+    impl fmt::Display for CombineError {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             match self {
-                Self::Failed { message } => write!(f, "the computation failed: {message}"),
-                Self::NoComputation { op } => write!(
-                    f,
-                    "operation {op} cannot be evaluated from shared memory; force it with a \
-                     closure"
-                ),
-                Self::ComputerDead { pid } => {
-                    write!(f, "the computing process (pid {pid}) died")
-                }
-                Self::Timeout => f.write_str("timed out"),
-                Self::Corrupt(c) => write!(f, "corrupt lazy: {c}"),
+                Self::Force(e) => write!(f, "cannot force an input: {e}"),
                 Self::Create(e) => write!(f, "cannot create the lazy: {e}"),
             }
         }
     }
 
-    impl Error for LazyError {
+    impl Error for CombineError {
         fn source(&self) -> Option<&(dyn Error + 'static)> {
             match self {
-                Self::Corrupt(c) => Some(c),
+                Self::Force(e) => Some(e),
                 Self::Create(e) => Some(e),
-                _ => None,
             }
         }
     }
 
-    impl From<Corruption> for LazyError {
-        fn from(c: Corruption) -> Self {
-            Self::Corrupt(c)
+    impl From<ForceError> for CombineError {
+        fn from(e: ForceError) -> Self {
+            Self::Force(e)
         }
     }
 
@@ -607,6 +710,12 @@ mod handle {
             &self.entry
         }
 
+        /// The segment this Lazy lives in.
+        #[must_use]
+        pub fn segment(&self) -> &Segment {
+            &self.seg
+        }
+
         /// The current state.
         ///
         /// # Errors
@@ -647,9 +756,9 @@ mod handle {
         /// # Errors
         ///
         /// [`Corruption`] if the entry lies outside the mapping.
-        pub fn compute_count(&self) -> Result<u32, Corruption> {
+        pub fn compute_count(&self) -> Result<usize, Corruption> {
             // ORDERING: Relaxed — a statistic.
-            Ok(self.raw()?.count.load(Relaxed))
+            Ok(self.raw()?.count.load(Relaxed) as usize)
         }
 
         /// The stored operation.
@@ -702,22 +811,22 @@ mod handle {
             &self,
             deadline: Option<Instant>,
             compute: Option<&mut dyn FnMut() -> Outcome<T>>,
-        ) -> Result<T, LazyError> {
+        ) -> Result<T, ForceTimeoutError> {
             let raw = self.raw()?;
             let may = compute.is_some();
             match raw.acquire(current_pid(), may, deadline, pid_alive) {
                 RawForce::Compute(_) => match compute {
-                    Some(compute) => self.compute(raw, compute),
+                    Some(compute) => Ok(self.compute(raw, compute)?),
                     // `acquire` only claims when `may_compute`; never reached.
-                    None => Err(LazyError::NoComputation { op: u32::MAX }),
+                    None => Err(ForceTimeoutError::NoComputation { op: u32::MAX }),
                 },
                 RawForce::Computed => Ok(self.cached()?),
-                RawForce::Failed => Err(self.failure()),
-                RawForce::NotComputed => Err(LazyError::NoComputation {
+                RawForce::Failed => Err(self.failure().into()),
+                RawForce::NotComputed => Err(ForceTimeoutError::NoComputation {
                     op: self.operation().map_or(u32::MAX, op_code),
                 }),
-                RawForce::ComputerDead(pid) => Err(LazyError::ComputerDead { pid }),
-                RawForce::Timeout => Err(LazyError::Timeout),
+                RawForce::ComputerDead(pid) => Err(ForceTimeoutError::ComputerDead { pid }),
+                RawForce::Timeout => Err(ForceTimeoutError::Timeout),
                 RawForce::Bad(b) => Err(corrupt(&self.entry, b).into()),
             }
         }
@@ -727,7 +836,7 @@ mod handle {
             &self,
             raw: RawLazy<'_>,
             compute: &mut dyn FnMut() -> Outcome<T>,
-        ) -> Result<T, LazyError> {
+        ) -> Result<T, ForceError> {
             let region = self.seg.region();
             let at = self.entry.offset();
             let outcome = catch_unwind(AssertUnwindSafe(compute));
@@ -741,7 +850,7 @@ mod handle {
                     raw.clear_owner();
                     write_message(region, at + self.off.error, msg)?;
                     raw.finish_err();
-                    Err(LazyError::Failed {
+                    Err(ForceError::Failed {
                         message: msg.clone(),
                     })
                 }
@@ -749,7 +858,7 @@ mod handle {
                     raw.clear_owner();
                     write_message(region, at + self.off.error, "computation panicked")?;
                     raw.finish_err();
-                    Err(LazyError::Failed {
+                    Err(ForceError::Failed {
                         message: "computation panicked".to_owned(),
                     })
                 }
@@ -760,10 +869,10 @@ mod handle {
             result
         }
 
-        fn failure(&self) -> LazyError {
+        fn failure(&self) -> ForceError {
             let at = self.entry.offset() + self.off.error;
             match read_message(self.seg.region(), at) {
-                Ok(Some(message)) => LazyError::Failed { message },
+                Ok(Some(message)) => ForceError::Failed { message },
                 Ok(None) => Corruption::Field {
                     entry: self.entry.name().to_string(),
                     field: "error_msg",
@@ -784,53 +893,144 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LazyError::Failed`] if the computation failed (here or elsewhere);
-        /// [`LazyError::Corrupt`].
-        pub fn force_with(&self, f: impl FnOnce() -> T) -> Result<T, LazyError> {
+        /// [`ForceError::Failed`] if the computation failed (here or elsewhere);
+        /// [`ForceError::Corrupt`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use zeroipc::{Segment, SegmentOptions, codata::Lazy};
+        /// # let name = format!("/zeroipc-doc-lazy-force-with-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let l: Lazy<u32> = Lazy::create(&seg, "l")?;
+        /// assert_eq!(l.force_with(|| 7)?, 7);
+        /// assert_eq!(l.force_with(|| 8)?, 7); // computed once
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn force_with(&self, f: impl FnOnce() -> T) -> Result<T, ForceError> {
             self.force_inner(None, Some(&mut once(|| Ok(f()))))
+                .map_err(untimed)
+        }
+
+        /// As [`Lazy::force_with`], but never waits for another process: if one is
+        /// computing right now, [`TryForceError::WouldBlock`] (and `f` does not run). If
+        /// no one is, `f` runs here.
+        ///
+        /// # Errors
+        ///
+        /// [`TryForceError::WouldBlock`]; otherwise as [`Lazy::force_with`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use zeroipc::{Segment, SegmentOptions, codata::Lazy};
+        /// # let name = format!("/zeroipc-doc-lazy-try-force-with-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let l: Lazy<u32> = Lazy::create(&seg, "l")?;
+        /// assert_eq!(l.try_force_with(|| 5)?, 5);
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn try_force_with(&self, f: impl FnOnce() -> T) -> Result<T, TryForceError> {
+            self.force_inner(Some(Instant::now()), Some(&mut once(|| Ok(f()))))
+                .map_err(tried)
         }
 
         /// As [`Lazy::force_with`], waiting for another computer at most `timeout`.
         ///
         /// # Errors
         ///
-        /// As [`Lazy::force_with`], plus [`LazyError::Timeout`] (`f` did not run).
+        /// As [`Lazy::force_with_deadline`].
         pub fn force_with_timeout(
             &self,
             timeout: Duration,
             f: impl FnOnce() -> T,
-        ) -> Result<T, LazyError> {
+        ) -> Result<T, ForceTimeoutError> {
             self.force_inner(deadline_after(timeout), Some(&mut once(|| Ok(f()))))
         }
 
-        /// As [`Lazy::force_with_timeout`] with a fallible computation: an `Err(e)` is stored
-        /// as ERROR with `e`'s message (permanent, as in C++) and returned as
-        /// [`LazyError::Failed`] here and to every other forcer.
+        /// As [`Lazy::force_with`], waiting for another computer until `deadline` at most.
         ///
         /// # Errors
         ///
-        /// As [`Lazy::force_with_timeout`].
+        /// As [`Lazy::force_with`], plus [`ForceTimeoutError::Timeout`] (`f` did not run).
         ///
         /// # Examples
         ///
         /// ```
-        /// use std::time::Duration;
-        /// use zeroipc::{Segment, SegmentOptions, codata::lazy::{Lazy, LazyError}};
-        /// # let name = format!("/zeroipc-doc-lazy-err-{}", std::process::id());
+        /// use std::time::Instant;
+        /// use zeroipc::{Segment, SegmentOptions, codata::Lazy};
+        /// # let name = format!("/zeroipc-doc-lazy-force-with-deadline-{}", std::process::id());
         /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-        /// let l: Lazy<i32> = Lazy::create(&seg, "l")?;
-        /// let r = l.try_force_with_timeout(Duration::from_secs(1), || Err("no input"));
-        /// assert!(matches!(r, Err(LazyError::Failed { message }) if message == "no input"));
+        /// let l: Lazy<u32> = Lazy::create(&seg, "l")?;
+        /// // No one else computes: `f` runs here, whatever the deadline.
+        /// assert_eq!(l.force_with_deadline(Instant::now(), || 11)?, 11);
         /// # Segment::unlink(&name)?;
         /// # Ok::<(), Box<dyn std::error::Error>>(())
         /// ```
-        pub fn try_force_with_timeout<E: fmt::Display>(
+        pub fn force_with_deadline(
+            &self,
+            deadline: Instant,
+            f: impl FnOnce() -> T,
+        ) -> Result<T, ForceTimeoutError> {
+            self.force_inner(Some(deadline), Some(&mut once(|| Ok(f()))))
+        }
+
+        /// As [`Lazy::force_with`] with a fallible computation: an `Err(e)` is stored as
+        /// ERROR with `e`'s message (permanent, as in C++) and returned as
+        /// [`ForceError::Failed`] here and to every other forcer.
+        ///
+        /// # Errors
+        ///
+        /// As [`Lazy::force_with`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use zeroipc::{Segment, SegmentOptions, codata::lazy::{Lazy, ForceError}};
+        /// # let name = format!("/zeroipc-doc-lazy-err-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let l: Lazy<i32> = Lazy::create(&seg, "l")?;
+        /// let r = l.force_with_result(|| Err("no input"));
+        /// assert!(matches!(r, Err(ForceError::Failed { message }) if message == "no input"));
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn force_with_result<E: fmt::Display>(
+            &self,
+            f: impl FnOnce() -> Result<T, E>,
+        ) -> Result<T, ForceError> {
+            let mut compute = once(|| f().map_err(|e| e.to_string()));
+            self.force_inner(None, Some(&mut compute)).map_err(untimed)
+        }
+
+        /// As [`Lazy::force_with_result`], waiting for another computer at most `timeout`.
+        ///
+        /// # Errors
+        ///
+        /// As [`Lazy::force_with_result_deadline`].
+        pub fn force_with_result_timeout<E: fmt::Display>(
             &self,
             timeout: Duration,
             f: impl FnOnce() -> Result<T, E>,
-        ) -> Result<T, LazyError> {
+        ) -> Result<T, ForceTimeoutError> {
             let mut compute = once(|| f().map_err(|e| e.to_string()));
             self.force_inner(deadline_after(timeout), Some(&mut compute))
+        }
+
+        /// As [`Lazy::force_with_result`], waiting for another computer until `deadline`.
+        ///
+        /// # Errors
+        ///
+        /// As [`Lazy::force_with_result`], plus [`ForceTimeoutError::Timeout`].
+        pub fn force_with_result_deadline<E: fmt::Display>(
+            &self,
+            deadline: Instant,
+            f: impl FnOnce() -> Result<T, E>,
+        ) -> Result<T, ForceTimeoutError> {
+            let mut compute = once(|| f().map_err(|e| e.to_string()));
+            self.force_inner(Some(deadline), Some(&mut compute))
         }
     }
 
@@ -906,11 +1106,24 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LazyError`] from forcing the inputs; [`LazyError::Create`] if the new entry
-        /// cannot be created.
-        pub fn add(seg: &Segment, name: &str, a: &Self, b: &Self) -> Result<Self, LazyError> {
+        /// [`CombineError::Force`] from forcing the inputs; [`CombineError::Create`] if the
+        /// new entry cannot be created.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use zeroipc::{Segment, SegmentOptions, codata::Lazy};
+        /// # let name = format!("/zeroipc-doc-lazy-add-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let a = Lazy::constant(&seg, "a", 2i64)?;
+        /// let b = Lazy::constant(&seg, "b", 3i64)?;
+        /// assert_eq!(Lazy::add(&seg, "sum", &a, &b)?.force()?, 5);
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn add(seg: &Segment, name: &str, a: &Self, b: &Self) -> Result<Self, CombineError> {
             let op = Operation::Add(a.force()?, b.force()?);
-            Self::with_operation(seg, name, op).map_err(creation)
+            Self::with_operation(seg, name, op).map_err(CombineError::Create)
         }
 
         /// C++ `Lazy::multiply(a, b)`: forces `a` and `b` now and stores `a * b` unevaluated.
@@ -918,29 +1131,34 @@ mod handle {
         /// # Errors
         ///
         /// As [`Lazy::add`].
-        pub fn multiply(seg: &Segment, name: &str, a: &Self, b: &Self) -> Result<Self, LazyError> {
+        pub fn multiply(
+            seg: &Segment,
+            name: &str,
+            a: &Self,
+            b: &Self,
+        ) -> Result<Self, CombineError> {
             let op = Operation::Multiply(a.force()?, b.force()?);
-            Self::with_operation(seg, name, op).map_err(creation)
+            Self::with_operation(seg, name, op).map_err(CombineError::Create)
         }
 
-        fn evaluate(&self) -> Result<Outcome<T>, LazyError> {
+        fn evaluate(&self) -> Result<Outcome<T>, ForceError> {
             Ok(match self.operation()? {
                 Operation::Constant(v) => Ok(v),
                 Operation::Add(a, b) => Ok(a.add(b)),
                 Operation::Multiply(a, b) => Ok(a.mul(b)),
                 Operation::Negate(x) => Ok(x.neg()),
                 op @ (Operation::Chain(..) | Operation::External(_)) => {
-                    return Err(LazyError::NoComputation { op: op_code(op) });
+                    return Err(ForceError::NoComputation { op: op_code(op) });
                 }
             })
         }
 
-        fn force_op(&self, deadline: Option<Instant>) -> Result<T, LazyError> {
+        fn force_op(&self, deadline: Option<Instant>) -> Result<T, ForceTimeoutError> {
             match self.evaluate() {
                 Ok(outcome) => self.force_inner(deadline, Some(&mut once(|| outcome))),
                 // Cannot evaluate here: only wait for (or read) someone else's result.
-                Err(LazyError::NoComputation { .. }) => self.force_inner(deadline, None),
-                Err(e) => Err(e),
+                Err(ForceError::NoComputation { .. }) => self.force_inner(deadline, None),
+                Err(e) => Err(e.into()),
             }
         }
 
@@ -949,27 +1167,64 @@ mod handle {
         ///
         /// # Errors
         ///
-        /// [`LazyError::NoComputation`] for CHAIN/EXTERNAL that no one computed;
-        /// [`LazyError::Failed`]; [`LazyError::ComputerDead`] (CHAIN/EXTERNAL only);
-        /// [`LazyError::Corrupt`].
-        pub fn force(&self) -> Result<T, LazyError> {
-            self.force_op(None)
+        /// [`ForceError::NoComputation`] for CHAIN/EXTERNAL that no one computed;
+        /// [`ForceError::Failed`]; [`ForceError::ComputerDead`] (CHAIN/EXTERNAL only);
+        /// [`ForceError::Corrupt`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use zeroipc::{Segment, SegmentOptions, codata::{Lazy, lazy::Operation}};
+        /// # let name = format!("/zeroipc-doc-lazy-force-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let l: Lazy<i32> = Lazy::with_operation(&seg, "p", Operation::Multiply(6, 7))?;
+        /// assert_eq!(l.force()?, 42);
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn force(&self) -> Result<T, ForceError> {
+            self.force_op(None).map_err(untimed)
+        }
+
+        /// As [`Lazy::force`], but never waits for another process: one computing right
+        /// now gives [`TryForceError::WouldBlock`].
+        ///
+        /// # Errors
+        ///
+        /// [`TryForceError::WouldBlock`]; otherwise as [`Lazy::force`].
+        pub fn try_force(&self) -> Result<T, TryForceError> {
+            self.force_op(Some(Instant::now())).map_err(tried)
         }
 
         /// As [`Lazy::force`], waiting for another computer at most `timeout`.
         ///
         /// # Errors
         ///
-        /// As [`Lazy::force`], plus [`LazyError::Timeout`].
-        pub fn force_timeout(&self, timeout: Duration) -> Result<T, LazyError> {
+        /// As [`Lazy::force_deadline`].
+        pub fn force_timeout(&self, timeout: Duration) -> Result<T, ForceTimeoutError> {
             self.force_op(deadline_after(timeout))
         }
-    }
 
-    fn creation(e: StructureError) -> LazyError {
-        match e {
-            StructureError::Corrupt(c) => LazyError::Corrupt(c),
-            other => LazyError::Create(other),
+        /// As [`Lazy::force`], waiting for another computer until `deadline` at most.
+        ///
+        /// # Errors
+        ///
+        /// As [`Lazy::force`], plus [`ForceTimeoutError::Timeout`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::time::Instant;
+        /// use zeroipc::{Segment, SegmentOptions, codata::{Lazy, lazy::Operation}};
+        /// # let name = format!("/zeroipc-doc-lazy-force-deadline-{}", std::process::id());
+        /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+        /// let l: Lazy<i32> = Lazy::with_operation(&seg, "n", Operation::Negate(4))?;
+        /// assert_eq!(l.force_deadline(Instant::now())?, -4); // computed here: no wait
+        /// # Segment::unlink(&name)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn force_deadline(&self, deadline: Instant) -> Result<T, ForceTimeoutError> {
+            self.force_op(Some(deadline))
         }
     }
 
@@ -1105,6 +1360,12 @@ mod handle {
         #[must_use]
         pub fn entry(&self) -> &Entry {
             &self.entry
+        }
+
+        /// The segment this `Lazy<bool>` lives in.
+        #[must_use]
+        pub fn segment(&self) -> &Segment {
+            &self.seg
         }
     }
 }

@@ -21,17 +21,25 @@
 //!
 //! # Semantics
 //!
-//! - [`Stream::emit`] appends unless the stream is closed or the buffer is full
-//!   ([`Stream::emit_timeout`] waits for room); `sequence` counts emitted values.
-//! - Each value goes to **one** reader ([`Stream::try_next`], [`Stream::next_timeout`],
+//! - [`Stream::emit`] appends, waiting for room while the buffer is full
+//!   ([`Stream::try_emit`] never waits, [`Stream::emit_timeout`] / [`Stream::emit_deadline`]
+//!   wait at most that long); `sequence` counts emitted values.
+//! - Every operation that can wait has four forms, each with its own error type (as
+//!   [`Channel`](crate::codata::Channel)): `emit` → [`EmitError`], `try_emit` →
+//!   [`TryEmitError`] (+ `Full`), `emit_timeout` / `emit_deadline` → [`EmitTimeoutError`]
+//!   (+ `Timeout`); `next` → [`NextError`], `try_next` → [`TryNextError`] (+ `Empty`),
+//!   `next_timeout` / `next_deadline` → [`NextTimeoutError`] (+ `Timeout`); a broadcast
+//!   subscriber's `recv` → [`RecvError`] (with `Lagged`), `try_recv` → [`TryRecvError`],
+//!   `recv_timeout` / `recv_deadline` → [`RecvTimeoutError`].
+//! - Each value goes to **one** reader ([`Stream::next`] and its forms,
 //!   [`Stream::subscribe`], stages): the ring has one read position. Values still buffered
-//!   at [`Stream::close`] are delivered; then readers see [`StreamError::Closed`] (C++ drops
+//!   at [`Stream::close`] are delivered; then readers see [`NextError::Disconnected`] (C++ drops
 //!   them, D-15).
 //! - **Broadcast** ([`Stream::create_broadcast`], zeroipc only): emitters never fail on a
 //!   full buffer — they drop the oldest value (advancing the ring's `read_pos`) — and each
 //!   [`Stream::broadcast_subscriber`] keeps its own cursor in process memory, starting at
 //!   the values emitted after it subscribed, so every subscriber sees every value. One that
-//!   falls more than `buffer_capacity` behind gets [`StreamError::Lagged`] with the number
+//!   falls more than `buffer_capacity` behind gets [`RecvError::Lagged`] with the number
 //!   of values it missed, then continues from the oldest value still buffered (tokio's
 //!   `broadcast` semantics). Reads hold the ring lock, so no read is torn by an overwrite.
 //!   The mode is bit 0 of header byte 13 (C++ padding, ignored by C++). Do not mix
@@ -67,7 +75,8 @@
 //!
 //! A lock holder killed mid-operation leaves its pid in the lock: the next zeroipc user sees
 //! that the process is gone (`kill(pid, 0)`) and takes the lock over with a CAS. A holder
-//! that looks alive but keeps the lock for 1 s (stopped, or killed and not yet reaped by its
+//! that looks alive but keeps the lock for the stall timeout ([`Stream::with_stall_timeout`],
+//! default [`crate::DEFAULT_STALL_TIMEOUT`], 1 s) (stopped, or killed and not yet reaped by its
 //! parent: a zombie) makes operations fail with `Stalled` instead of hanging. The ring
 //! publishes nothing half-written (see [`Ring`]). `subscribers` stays inflated by dead
 //! subscribers (advisory, as upstream). A stage's thread dies with its process; its output
@@ -77,7 +86,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
+//! use zeroipc::{SegmentOptions, Segment, codata::Stream};
 //! # let name = format!("/zeroipc-doc-stream-{}", std::process::id());
 //! let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
 //! let temps: Stream<f64> = Stream::create(&seg, "temps", 64)?;
@@ -112,8 +121,6 @@ use crate::sync::wait::{Parked, park, wake_all};
 use crate::sys::process::{current_pid, pid_alive};
 
 const SUFFIXES: [&str; 2] = ["_header", "_buffer"];
-/// How long the ring lock may stay with one live holder before an operation gives up.
-const STALL: Duration = Duration::from_secs(1);
 
 /// Why the ring lock was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,111 +129,322 @@ enum LockFail {
     Stalled,
 }
 
-impl From<LockFail> for StreamError {
-    fn from(f: LockFail) -> Self {
-        match f {
-            LockFail::Timeout => Self::Timeout,
-            LockFail::Stalled => Self::Stalled,
-        }
-    }
-}
 /// How often a stage re-checks its stop flag while its input is idle.
 const STAGE_POLL: Duration = Duration::from_millis(10);
 
-/// Why an emit did not append; the value is handed back.
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum EmitError<T> {
-    /// The buffer is full (`emit`, `try`-style).
+/// Declares a value-carrying emit error: the enum (plain variants carry the value,
+/// `Corrupt` carries it with the [`Corruption`]), `into_inner`, a `Debug` that does not
+/// need `T: Debug`, `Display` and `Error`.
+macro_rules! emit_error {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident => $msg:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Clone, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub enum $name<T> {
+            $($(#[$vm])* $v(T),)*
+            /// The ring's positions are inconsistent (never trusted, never an out-of-bounds
+            /// copy).
+            Corrupt(T, Corruption),
+        }
+
+        impl<T> $name<T> {
+            /// The value that was not emitted.
+            pub fn into_inner(self) -> T {
+                match self {
+                    $(Self::$v(v) => v,)*
+                    Self::Corrupt(v, _) => v,
+                }
+            }
+        }
+
+        impl<T> fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $(Self::$v(_) => f.write_str(concat!(stringify!($v), "(..)")),)*
+                    Self::Corrupt(_, c) => write!(f, "Corrupt(.., {c:?})"),
+                }
+            }
+        }
+
+        impl<T> fmt::Display for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $(Self::$v(_) => f.write_str($msg),)*
+                    Self::Corrupt(_, c) => write!(f, "corrupt stream: {c}"),
+                }
+            }
+        }
+
+        impl<T> std::error::Error for $name<T> {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                match self {
+                    Self::Corrupt(_, c) => Some(c),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+/// Declares a read error: the enum (with `Corrupt(Corruption)` and whatever variants are
+/// given), `Display` and `Error`.
+macro_rules! read_error {
+    ($(#[$m:meta])* $name:ident {
+        $($(#[$vm:meta])* $v:ident $({ $(#[$fm:meta])* $field:ident: $ft:ty })? => $fmt:literal,)*
+    }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub enum $name {
+            $($(#[$vm])* $v $({ $(#[$fm])* $field: $ft })?,)*
+            /// The ring's positions are inconsistent.
+            Corrupt(Corruption),
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $(Self::$v $({ $field })? => write!(f, $fmt),)*
+                    Self::Corrupt(c) => write!(f, "corrupt stream: {c}"),
+                }
+            }
+        }
+
+        impl std::error::Error for $name {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                match self {
+                    Self::Corrupt(c) => Some(c),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+emit_error! {
+    /// Why [`Stream::emit`] did not append; the value is handed back.
+    EmitError {
+        /// The stream is closed.
+        Disconnected => "the stream is closed, expected it open",
+        /// The ring lock stayed with one live process for the stall timeout (stopped, or a
+        /// zombie).
+        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
+    }
+}
+
+emit_error! {
+    /// Why [`Stream::try_emit`] did not append; the value is handed back.
+    TryEmitError {
+        /// The buffer is full (not a broadcast stream).
+        Full => "the stream's buffer is full, expected room for one value",
+        /// The stream is closed.
+        Disconnected => "the stream is closed, expected it open",
+        /// The ring lock stayed with one live process for the stall timeout.
+        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
+    }
+}
+
+emit_error! {
+    /// Why [`Stream::emit_timeout`] / [`Stream::emit_deadline`] did not append; the value
+    /// is handed back.
+    EmitTimeoutError {
+        /// The deadline passed while the buffer stayed full (or the lock stayed taken).
+        Timeout => "timed out waiting for room in the stream",
+        /// The stream is closed.
+        Disconnected => "the stream is closed, expected it open",
+        /// The ring lock stayed with one live process for the stall timeout.
+        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
+    }
+}
+
+read_error! {
+    /// Why [`Stream::next`] returned no value.
+    NextError {
+        /// The stream is closed and everything emitted before the close has been read.
+        Disconnected => "the stream is closed and drained, expected a value",
+        /// The ring lock stayed with one live process for the stall timeout.
+        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
+    }
+}
+
+read_error! {
+    /// Why [`Stream::try_next`] returned no value.
+    TryNextError {
+        /// Nothing buffered right now.
+        Empty => "the stream is empty, expected a value",
+        /// The stream is closed and everything emitted before the close has been read.
+        Disconnected => "the stream is closed and drained, expected a value",
+        /// The ring lock stayed with one live process for the stall timeout.
+        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
+    }
+}
+
+read_error! {
+    /// Why [`Stream::next_timeout`] / [`Stream::next_deadline`] (or a [`Subscription`])
+    /// returned no value.
+    NextTimeoutError {
+        /// The deadline passed first.
+        Timeout => "timed out waiting for a value",
+        /// The stream is closed and everything emitted before the close has been read.
+        Disconnected => "the stream is closed and drained, expected a value",
+        /// The ring lock stayed with one live process for the stall timeout.
+        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
+    }
+}
+
+read_error! {
+    /// Why [`BroadcastSubscriber::recv`] returned no value.
+    RecvError {
+        /// The stream is closed and this subscriber has read everything.
+        Disconnected => "the stream is closed and drained, expected a value",
+        /// This subscriber fell behind: `missed` values were overwritten before it read
+        /// them; its next read returns the oldest value still buffered.
+        Lagged {
+            /// Values this subscriber will never see.
+            missed: u64
+        } => "fell behind: {missed} values were overwritten before this subscriber read them",
+        /// The ring lock stayed with one live process for the stall timeout.
+        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
+    }
+}
+
+read_error! {
+    /// Why [`BroadcastSubscriber::try_recv`] returned no value.
+    TryRecvError {
+        /// Nothing new right now.
+        Empty => "no new value in the stream, expected one",
+        /// The stream is closed and this subscriber has read everything.
+        Disconnected => "the stream is closed and drained, expected a value",
+        /// This subscriber fell behind (see [`RecvError::Lagged`]).
+        Lagged {
+            /// Values this subscriber will never see.
+            missed: u64
+        } => "fell behind: {missed} values were overwritten before this subscriber read them",
+        /// The ring lock stayed with one live process for the stall timeout.
+        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
+    }
+}
+
+read_error! {
+    /// Why [`BroadcastSubscriber::recv_timeout`] / [`BroadcastSubscriber::recv_deadline`]
+    /// returned no value.
+    RecvTimeoutError {
+        /// The deadline passed first.
+        Timeout => "timed out waiting for a value",
+        /// The stream is closed and this subscriber has read everything.
+        Disconnected => "the stream is closed and drained, expected a value",
+        /// This subscriber fell behind (see [`RecvError::Lagged`]).
+        Lagged {
+            /// Values this subscriber will never see.
+            missed: u64
+        } => "fell behind: {missed} values were overwritten before this subscriber read them",
+        /// The ring lock stayed with one live process for the stall timeout.
+        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
+    }
+}
+
+read_error! {
+    /// Why [`Stream::broadcast_subscriber`] gave no subscriber.
+    SubscribeError {
+        /// The ring lock stayed with one live process for the stall timeout.
+        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
+    }
+}
+
+read_error! {
+    /// Why a [`Stage`] ended in error ([`Stage::join`]).
+    StageError {
+        /// A stream's ring lock stayed with one live process for the stall timeout.
+        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
+        /// The stage's thread panicked (in the caller's closure).
+        Panicked => "a stream stage panicked",
+    }
+}
+
+/// Every way an emit can end, before it is narrowed to the form's error type.
+enum EmitFail<T> {
     Full(T),
-    /// The deadline passed while the buffer stayed full.
     Timeout(T),
-    /// The stream is closed.
-    Closed(T),
-    /// The ring's positions are inconsistent (never trusted, never an out-of-bounds copy).
+    Disconnected(T),
     Corrupt(T, Corruption),
-    /// The ring lock stayed with one live process for 1 s (stopped, or a zombie).
     Stalled(T),
 }
 
-impl<T> EmitError<T> {
-    /// The value that was not emitted.
-    pub fn into_inner(self) -> T {
+impl<T> EmitFail<T> {
+    /// For `emit` (no deadline, waits for room): `Full` and `Timeout` cannot happen.
+    fn blocking(self) -> EmitError<T> {
         match self {
-            Self::Full(v)
-            | Self::Timeout(v)
-            | Self::Closed(v)
-            | Self::Corrupt(v, _)
-            | Self::Stalled(v) => v,
+            Self::Disconnected(v) => EmitError::Disconnected(v),
+            Self::Corrupt(v, c) => EmitError::Corrupt(v, c),
+            Self::Stalled(v) => EmitError::Stalled(v),
+            Self::Full(_) | Self::Timeout(_) => unreachable!("an untimed, waiting emit gave up"),
+        }
+    }
+
+    /// For `try_emit` (no deadline): `Timeout` cannot happen.
+    fn tried(self) -> TryEmitError<T> {
+        match self {
+            Self::Full(v) => TryEmitError::Full(v),
+            Self::Disconnected(v) => TryEmitError::Disconnected(v),
+            Self::Corrupt(v, c) => TryEmitError::Corrupt(v, c),
+            Self::Stalled(v) => TryEmitError::Stalled(v),
+            Self::Timeout(_) => unreachable!("an emit without a deadline timed out"),
+        }
+    }
+
+    /// For the timed forms (they wait for room): `Full` cannot happen.
+    fn timed(self) -> EmitTimeoutError<T> {
+        match self {
+            Self::Timeout(v) => EmitTimeoutError::Timeout(v),
+            Self::Disconnected(v) => EmitTimeoutError::Disconnected(v),
+            Self::Corrupt(v, c) => EmitTimeoutError::Corrupt(v, c),
+            Self::Stalled(v) => EmitTimeoutError::Stalled(v),
+            Self::Full(_) => unreachable!("a waiting emit reported Full"),
         }
     }
 }
 
-impl<T> fmt::Debug for EmitError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Full(_) => f.write_str("Full(..)"),
-            Self::Timeout(_) => f.write_str("Timeout(..)"),
-            Self::Closed(_) => f.write_str("Closed(..)"),
-            Self::Corrupt(_, c) => write!(f, "Corrupt(.., {c:?})"),
-            Self::Stalled(_) => f.write_str("Stalled(..)"),
-        }
+/// A `try_next` outcome in a timed read (`Empty` is handled by the caller).
+fn next_timed(e: TryNextError) -> NextTimeoutError {
+    match e {
+        TryNextError::Empty => NextTimeoutError::Timeout,
+        TryNextError::Disconnected => NextTimeoutError::Disconnected,
+        TryNextError::Corrupt(c) => NextTimeoutError::Corrupt(c),
+        TryNextError::Stalled => NextTimeoutError::Stalled,
     }
 }
 
-impl<T> fmt::Display for EmitError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Full(_) => f.write_str("the stream's buffer is full"),
-            Self::Timeout(_) => f.write_str("timed out waiting for room in the stream"),
-            Self::Closed(_) => f.write_str("the stream is closed"),
-            Self::Corrupt(_, c) => write!(f, "corrupt stream: {c}"),
-            Self::Stalled(_) => f.write_str("the stream's ring lock is held by a stuck process"),
-        }
+/// A read with no deadline never times out.
+fn next_untimed(e: NextTimeoutError) -> NextError {
+    match e {
+        NextTimeoutError::Disconnected => NextError::Disconnected,
+        NextTimeoutError::Corrupt(c) => NextError::Corrupt(c),
+        NextTimeoutError::Stalled => NextError::Stalled,
+        NextTimeoutError::Timeout => unreachable!("a read without a deadline timed out"),
     }
 }
 
-impl<T> std::error::Error for EmitError<T> {}
-
-/// Why a read (or a stage) returned no value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum StreamError {
-    /// Nothing buffered right now (`try_next`).
-    Empty,
-    /// The deadline passed first.
-    Timeout,
-    /// The stream is closed and everything emitted before the close has been read.
-    Closed,
-    /// The ring's positions are inconsistent.
-    Corrupt(Corruption),
-    /// A stage's thread panicked (in the caller's closure).
-    Panicked,
-    /// A broadcast subscriber fell behind: `missed` values were overwritten before it read
-    /// them; its next read returns the oldest value still buffered.
-    Lagged {
-        /// Values this subscriber will never see.
-        missed: u64,
-    },
-    /// The ring lock stayed with one live process for 1 s (stopped, or a zombie).
-    Stalled,
-}
-
-impl fmt::Display for StreamError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Empty => f.write_str("the stream is empty"),
-            Self::Timeout => f.write_str("timed out waiting for a value"),
-            Self::Closed => f.write_str("the stream is closed and drained"),
-            Self::Corrupt(c) => write!(f, "corrupt stream: {c}"),
-            Self::Panicked => f.write_str("a stream stage panicked"),
-            Self::Lagged { missed } => write!(f, "fell behind: {missed} values were overwritten"),
-            Self::Stalled => f.write_str("the stream's ring lock is held by a stuck process"),
-        }
+/// A `try_recv` outcome in a timed broadcast read (`Empty` is handled by the caller).
+fn recv_timed(e: TryRecvError) -> RecvTimeoutError {
+    match e {
+        TryRecvError::Empty => RecvTimeoutError::Timeout,
+        TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+        TryRecvError::Lagged { missed } => RecvTimeoutError::Lagged { missed },
+        TryRecvError::Corrupt(c) => RecvTimeoutError::Corrupt(c),
+        TryRecvError::Stalled => RecvTimeoutError::Stalled,
     }
 }
 
-impl std::error::Error for StreamError {}
+/// A broadcast read with no deadline never times out.
+fn recv_untimed(e: RecvTimeoutError) -> RecvError {
+    match e {
+        RecvTimeoutError::Disconnected => RecvError::Disconnected,
+        RecvTimeoutError::Lagged { missed } => RecvError::Lagged { missed },
+        RecvTimeoutError::Corrupt(c) => RecvError::Corrupt(c),
+        RecvTimeoutError::Stalled => RecvError::Stalled,
+        RecvTimeoutError::Timeout => unreachable!("a read without a deadline timed out"),
+    }
+}
 
 /// A stream of `T` in a segment. See the [module docs](self).
 pub struct Stream<T: Element> {
@@ -293,7 +511,11 @@ impl<T: Element> Stream<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn create(seg: &Segment, name: &str, buffer_capacity: u32) -> Result<Self, StructureError> {
+    pub fn create(
+        seg: &Segment,
+        name: &str,
+        buffer_capacity: usize,
+    ) -> Result<Self, StructureError> {
         Self::create_with_transform(seg, name, buffer_capacity, "")
     }
 
@@ -309,7 +531,7 @@ impl<T: Element> Stream<T> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, StreamError}};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, TryRecvError}};
     /// # let name = format!("/zeroipc-doc-stream-bcast-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let s: Stream<u32> = Stream::create_broadcast(&seg, "news", 2)?;
@@ -317,8 +539,8 @@ impl<T: Element> Stream<T> {
     /// let mut b = s.broadcast_subscriber()?;
     /// s.emit(1)?;
     /// assert_eq!((a.try_recv(), b.try_recv()), (Ok(1), Ok(1)));
-    /// (2..=5).try_for_each(|v| s.emit(v))?; // never full: overwrites
-    /// assert_eq!(a.try_recv(), Err(StreamError::Lagged { missed: 2 }));
+    /// (2..=5).try_for_each(|v| s.try_emit(v))?; // never full: overwrites
+    /// assert_eq!(a.try_recv(), Err(TryRecvError::Lagged { missed: 2 }));
     /// assert_eq!(a.try_recv(), Ok(4));
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -326,7 +548,7 @@ impl<T: Element> Stream<T> {
     pub fn create_broadcast(
         seg: &Segment,
         name: &str,
-        buffer_capacity: u32,
+        buffer_capacity: usize,
     ) -> Result<Self, StructureError> {
         let s = Self::create_with_transform(seg, name, buffer_capacity, "")?;
         // ORDERING: Release pairs with the Acquire in `is_broadcast`; handles opened before
@@ -347,10 +569,14 @@ impl<T: Element> Stream<T> {
     ///
     /// # Errors
     ///
-    /// [`StreamError::Corrupt`] if the ring's positions are inconsistent.
-    pub fn broadcast_subscriber(&self) -> Result<BroadcastSubscriber<T>, StreamError> {
-        let _guard = self.lock(None)?;
-        let (w, _, _) = self.ring.read_at(u64::MAX).map_err(StreamError::Corrupt)?;
+    /// [`SubscribeError::Corrupt`] if the ring's positions are inconsistent;
+    /// [`SubscribeError::Stalled`] if the ring lock stays with a stuck process.
+    pub fn broadcast_subscriber(&self) -> Result<BroadcastSubscriber<T>, SubscribeError> {
+        let _guard = self.lock(None).map_err(|_| SubscribeError::Stalled)?;
+        let (w, _, _) = self
+            .ring
+            .read_at(u64::MAX)
+            .map_err(SubscribeError::Corrupt)?;
         Ok(BroadcastSubscriber {
             stream: self.clone(),
             pos: w,
@@ -360,7 +586,7 @@ impl<T: Element> Stream<T> {
     fn create_with_transform(
         seg: &Segment,
         name: &str,
-        buffer_capacity: u32,
+        buffer_capacity: usize,
         transform: &str,
     ) -> Result<Self, StructureError> {
         let names = composite::names(name, &SUFFIXES)?;
@@ -371,6 +597,11 @@ impl<T: Element> Stream<T> {
                 reason: "a stream buffers at least one value",
             });
         }
+        let buffer_capacity =
+            u32::try_from(buffer_capacity).map_err(|_| StructureError::InvalidCapacity {
+                requested: u64::try_from(buffer_capacity).unwrap_or(u64::MAX),
+                reason: "a stream's buffer_capacity is a u32",
+            })?;
         let header = seg.allocate(
             &names[0],
             STREAM_HEADER_LEN,
@@ -453,7 +684,7 @@ impl<T: Element> Stream<T> {
             seg: seg.clone(),
             header,
             ring,
-            stall: STALL,
+            stall: crate::DEFAULT_STALL_TIMEOUT,
             _t: PhantomData,
         })
     }
@@ -466,7 +697,8 @@ impl<T: Element> Stream<T> {
     }
 
     /// Takes the ring lock: a dead holder's lock is taken over; a live holder that keeps it
-    /// for the stall timeout ([`STALL`] unless [`Stream::with_stall_timeout`] changed it: a
+    /// for the stall timeout ([`crate::DEFAULT_STALL_TIMEOUT`] unless
+    /// [`Stream::with_stall_timeout`] changed it: a
     /// stopped process, or a zombie its parent never reaped) is [`LockFail::Stalled`].
     fn lock(&self, deadline: Option<Instant>) -> Result<RingLock<'_>, LockFail> {
         let hdr = self.hdr();
@@ -512,8 +744,8 @@ impl<T: Element> Stream<T> {
     }
 
     /// Sets how long an operation waits for a live peer that holds the ring lock before it
-    /// reports [`StreamError::Stalled`] (default 1 s). Even a `try_` operation takes the
-    /// lock, so this bounds how long any of them can take when a peer is stopped holding
+    /// reports `Stalled` (default [`crate::DEFAULT_STALL_TIMEOUT`], 1 s). Even a `try_`
+    /// operation takes the lock, so this bounds how long any of them can take when a peer is stopped holding
     /// it (or the lock word is corrupt and names a live process).
     ///
     /// # Examples
@@ -542,8 +774,8 @@ impl<T: Element> Stream<T> {
 
     /// Buffer capacity in values.
     #[must_use]
-    pub fn capacity(&self) -> u32 {
-        self.ring.capacity()
+    pub fn capacity(&self) -> usize {
+        self.ring.capacity() as usize
     }
 
     /// Values ever emitted (`sequence`).
@@ -555,9 +787,9 @@ impl<T: Element> Stream<T> {
 
     /// Subscribers currently reading (advisory).
     #[must_use]
-    pub fn subscribers(&self) -> u32 {
+    pub fn subscribers(&self) -> usize {
         // ORDERING: Relaxed — a snapshot.
-        self.hdr().subscribers.load(Relaxed)
+        self.hdr().subscribers.load(Relaxed) as usize
     }
 
     /// The operator that produced this stream ("map", "filter", ...), or "".
@@ -598,8 +830,14 @@ impl<T: Element> Stream<T> {
         &self.header
     }
 
+    /// The segment this stream lives in.
+    #[must_use]
+    pub fn segment(&self) -> &Segment {
+        &self.seg
+    }
+
     /// Closes the stream: emits fail from now on, readers drain what is buffered and then
-    /// see [`StreamError::Closed`]; blocked readers wake. `true` if this call closed it.
+    /// see `Disconnected`; blocked readers and emitters wake. `true` if this call closed it.
     pub fn close(&self) -> bool {
         let h = self.hdr();
         // ORDERING: AcqRel — Release pairs with the Acquire loads of `closed`.
@@ -616,36 +854,92 @@ impl<T: Element> Stream<T> {
         self.hdr().closed.load(Acquire) != 0
     }
 
-    /// Appends `value` without waiting for room.
+    /// Appends `value`, waiting as long as it takes for room (a broadcast stream never
+    /// waits: it overwrites the oldest value).
     ///
     /// # Errors
     ///
-    /// [`EmitError::Closed`], [`EmitError::Full`], [`EmitError::Corrupt`], with the value.
+    /// [`EmitError::Disconnected`] (closed, also while waiting), [`EmitError::Corrupt`],
+    /// [`EmitError::Stalled`], with the value.
     ///
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, EmitError}};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::Stream};
     /// # let name = format!("/zeroipc-doc-stream-emit-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let s: Stream<u8> = Stream::create(&seg, "s", 1)?;
     /// s.emit(1)?;
-    /// assert_eq!(s.emit(2), Err(EmitError::Full(2)));
-    /// assert_eq!(s.sequence(), 1);
+    /// let reader = s.clone();
+    /// let t = std::thread::spawn(move || reader.next());
+    /// s.emit(2)?; // waits until the reader took 1
+    /// assert_eq!(t.join().unwrap(), Ok(1));
+    /// assert_eq!(s.sequence(), 2);
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn emit(&self, value: T) -> Result<(), EmitError<T>> {
-        self.emit_until(value, None, false)
+        self.emit_until(value, None, true)
+            .map_err(EmitFail::blocking)
+    }
+
+    /// Appends `value` without waiting for room.
+    ///
+    /// # Errors
+    ///
+    /// [`TryEmitError::Full`], [`TryEmitError::Disconnected`], [`TryEmitError::Corrupt`],
+    /// [`TryEmitError::Stalled`], with the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, TryEmitError}};
+    /// # let name = format!("/zeroipc-doc-stream-try-emit-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stream<u8> = Stream::create(&seg, "s", 1)?;
+    /// s.try_emit(1)?;
+    /// assert_eq!(s.try_emit(2), Err(TryEmitError::Full(2)));
+    /// assert_eq!(s.sequence(), 1);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_emit(&self, value: T) -> Result<(), TryEmitError<T>> {
+        self.emit_until(value, None, false).map_err(EmitFail::tried)
     }
 
     /// Appends `value`, waiting up to `timeout` for room.
     ///
     /// # Errors
     ///
-    /// [`EmitError::Timeout`], [`EmitError::Closed`], [`EmitError::Corrupt`].
-    pub fn emit_timeout(&self, value: T, timeout: Duration) -> Result<(), EmitError<T>> {
+    /// As [`Stream::emit_deadline`].
+    pub fn emit_timeout(&self, value: T, timeout: Duration) -> Result<(), EmitTimeoutError<T>> {
         self.emit_until(value, Instant::now().checked_add(timeout), true)
+            .map_err(EmitFail::timed)
+    }
+
+    /// Appends `value`, waiting until `deadline` at most for room.
+    ///
+    /// # Errors
+    ///
+    /// [`EmitTimeoutError::Timeout`], [`EmitTimeoutError::Disconnected`],
+    /// [`EmitTimeoutError::Corrupt`], [`EmitTimeoutError::Stalled`], with the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, EmitTimeoutError}};
+    /// # let name = format!("/zeroipc-doc-stream-emit-deadline-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stream<u8> = Stream::create(&seg, "s", 1)?;
+    /// s.emit_deadline(1, Instant::now())?; // room: no wait
+    /// assert_eq!(s.emit_deadline(2, Instant::now()), Err(EmitTimeoutError::Timeout(2)));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn emit_deadline(&self, value: T, deadline: Instant) -> Result<(), EmitTimeoutError<T>> {
+        self.emit_until(value, Some(deadline), true)
+            .map_err(EmitFail::timed)
     }
 
     fn emit_until(
@@ -653,22 +947,22 @@ impl<T: Element> Stream<T> {
         mut value: T,
         deadline: Option<Instant>,
         wait: bool,
-    ) -> Result<(), EmitError<T>> {
+    ) -> Result<(), EmitFail<T>> {
         let h = self.hdr();
         loop {
             // ORDERING: Relaxed — the futex compares it.
             let seen = h.lock.load(Relaxed);
             if self.is_closed() {
-                return Err(EmitError::Closed(value));
+                return Err(EmitFail::Disconnected(value));
             }
             let guard = match self.lock(deadline) {
                 Ok(g) => g,
-                Err(LockFail::Timeout) => return Err(EmitError::Timeout(value)),
-                Err(LockFail::Stalled) => return Err(EmitError::Stalled(value)),
+                Err(LockFail::Timeout) => return Err(EmitFail::Timeout(value)),
+                Err(LockFail::Stalled) => return Err(EmitFail::Stalled(value)),
             };
             let mut tx = match self.ring.producer() {
                 Ok(tx) => tx,
-                Err(c) => return Err(EmitError::Corrupt(value, c)),
+                Err(c) => return Err(EmitFail::Corrupt(value, c)),
             };
             match tx.push(value) {
                 Ok(()) => {
@@ -681,7 +975,7 @@ impl<T: Element> Stream<T> {
                 Err(crate::structures::RingPushError::Full(v)) if self.is_broadcast() => {
                     // Drop the oldest value (still under the lock), then retry.
                     if let Err(c) = self.ring.consumer().and_then(|mut rx| rx.pop()) {
-                        return Err(EmitError::Corrupt(v, c));
+                        return Err(EmitFail::Corrupt(v, c));
                     }
                     drop(guard);
                     value = v;
@@ -689,65 +983,95 @@ impl<T: Element> Stream<T> {
                 Err(crate::structures::RingPushError::Full(v)) => {
                     drop(guard);
                     if !wait {
-                        return Err(EmitError::Full(v));
+                        return Err(EmitFail::Full(v));
                     }
                     if park(&h.lock, seen, deadline) == Parked::TimedOut {
-                        return Err(EmitError::Timeout(v));
+                        return Err(EmitFail::Timeout(v));
                     }
                 }
                 Err(crate::structures::RingPushError::Corrupt { value, corruption }) => {
-                    return Err(EmitError::Corrupt(value, corruption));
+                    return Err(EmitFail::Corrupt(value, corruption));
                 }
             }
         }
+    }
+
+    /// Takes the oldest value, waiting as long as it takes for one.
+    ///
+    /// # Errors
+    ///
+    /// [`NextError::Disconnected`] once closed and drained; [`NextError::Corrupt`];
+    /// [`NextError::Stalled`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{SegmentOptions, Segment, codata::{Stream, stream::NextError}};
+    /// # let name = format!("/zeroipc-doc-stream-next-block-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stream<u8> = Stream::create(&seg, "s", 4)?;
+    /// let tx = s.clone();
+    /// std::thread::spawn(move || {
+    ///     tx.emit(9).unwrap();
+    ///     tx.close();
+    /// });
+    /// assert_eq!(s.next(), Ok(9)); // waits for the emitter
+    /// assert_eq!(s.next(), Err(NextError::Disconnected));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    // Not `Iterator::next`: a stream read returns a `Result` and takes `&self`.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&self) -> Result<T, NextError> {
+        self.next_until(None).map_err(next_untimed)
     }
 
     /// Takes the oldest buffered value, without waiting.
     ///
     /// # Errors
     ///
-    /// [`StreamError::Empty`], or [`StreamError::Closed`] if also closed;
-    /// [`StreamError::Corrupt`].
+    /// [`TryNextError::Empty`], or [`TryNextError::Disconnected`] if also closed;
+    /// [`TryNextError::Corrupt`]; [`TryNextError::Stalled`].
     ///
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, StreamError}};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, TryNextError}};
     /// # let name = format!("/zeroipc-doc-stream-next-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let s: Stream<u8> = Stream::create(&seg, "s", 4)?;
+    /// assert_eq!(s.try_next(), Err(TryNextError::Empty));
     /// s.emit(5)?;
     /// s.close();
     /// assert_eq!(s.try_next(), Ok(5)); // buffered before the close: delivered
-    /// assert_eq!(s.try_next(), Err(StreamError::Closed));
+    /// assert_eq!(s.try_next(), Err(TryNextError::Disconnected));
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn try_next(&self) -> Result<T, StreamError> {
-        match self.read_one(None) {
-            Err(StreamError::Empty) if self.is_closed() => match self.read_one(None) {
-                Err(StreamError::Empty) => Err(StreamError::Closed),
+    pub fn try_next(&self) -> Result<T, TryNextError> {
+        match self.read_one() {
+            Err(TryNextError::Empty) if self.is_closed() => match self.read_one() {
+                Err(TryNextError::Empty) => Err(TryNextError::Disconnected),
                 other => other,
             },
             other => other,
         }
     }
 
-    fn read_one(&self, deadline: Option<Instant>) -> Result<T, StreamError> {
-        let guard = self.lock(deadline)?;
-        let mut rx = self.ring.consumer().map_err(StreamError::Corrupt)?;
-        let v = rx.pop().map_err(StreamError::Corrupt)?;
+    fn read_one(&self) -> Result<T, TryNextError> {
+        let guard = self.lock(None).map_err(|_| TryNextError::Stalled)?;
+        let mut rx = self.ring.consumer().map_err(TryNextError::Corrupt)?;
+        let v = rx.pop().map_err(TryNextError::Corrupt)?;
         drop(guard);
-        v.ok_or(StreamError::Empty)
+        v.ok_or(TryNextError::Empty)
     }
 
     /// Takes the oldest value, waiting up to `timeout` for one.
     ///
     /// # Errors
     ///
-    /// [`StreamError::Timeout`]; [`StreamError::Closed`] once closed and drained;
-    /// [`StreamError::Corrupt`].
-    pub fn next_timeout(&self, timeout: Duration) -> Result<T, StreamError> {
+    /// As [`Stream::next_deadline`].
+    pub fn next_timeout(&self, timeout: Duration) -> Result<T, NextTimeoutError> {
         self.next_until(Instant::now().checked_add(timeout))
     }
 
@@ -755,38 +1079,39 @@ impl<T: Element> Stream<T> {
     ///
     /// # Errors
     ///
-    /// As [`Stream::next_timeout`].
+    /// [`NextTimeoutError::Timeout`]; [`NextTimeoutError::Disconnected`] once closed and
+    /// drained; [`NextTimeoutError::Corrupt`]; [`NextTimeoutError::Stalled`].
     ///
     /// # Examples
     ///
     /// ```
     /// # use std::time::{Duration, Instant};
-    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, StreamError}};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, NextTimeoutError}};
     /// # let name = format!("/zeroipc-doc-stream-next-deadline-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let s: Stream<u8> = Stream::create(&seg, "s", 4)?;
     /// let soon = Instant::now() + Duration::from_millis(5);
-    /// assert_eq!(s.next_deadline(soon), Err(StreamError::Timeout));
+    /// assert_eq!(s.next_deadline(soon), Err(NextTimeoutError::Timeout));
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn next_deadline(&self, deadline: Instant) -> Result<T, StreamError> {
+    pub fn next_deadline(&self, deadline: Instant) -> Result<T, NextTimeoutError> {
         self.next_until(Some(deadline))
     }
 
-    fn next_until(&self, deadline: Option<Instant>) -> Result<T, StreamError> {
+    fn next_until(&self, deadline: Option<Instant>) -> Result<T, NextTimeoutError> {
         let h = self.hdr();
         loop {
             // ORDERING: Relaxed — the futex compares it.
             let seen = h.subscribers.load(Relaxed);
             match self.try_next() {
-                Err(StreamError::Empty) => {}
-                other => return other,
+                Err(TryNextError::Empty) => {}
+                other => return other.map_err(next_timed),
             }
             if park(&h.subscribers, seen, deadline) == Parked::TimedOut {
                 return match self.try_next() {
-                    Err(StreamError::Empty) => Err(StreamError::Timeout),
-                    other => other,
+                    Err(TryNextError::Empty) => Err(NextTimeoutError::Timeout),
+                    other => other.map_err(next_timed),
                 };
             }
         }
@@ -828,24 +1153,25 @@ impl<T: Element> Stream<T> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, StreamError}};
+    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, NextTimeoutError}};
     /// # let name = format!("/zeroipc-doc-stream-each-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let s: Stream<u32> = Stream::create(&seg, "s", 8)?;
     /// s.emit(4)?;
     /// s.close();
     /// let mut seen = Vec::new();
-    /// assert_eq!(s.for_each(Duration::from_secs(1), |v| seen.push(v)), StreamError::Closed);
+    /// let end = s.for_each(Duration::from_secs(1), |v| seen.push(v));
+    /// assert_eq!(end, NextTimeoutError::Disconnected);
     /// assert_eq!(seen, [4]);
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn for_each(&self, idle: Duration, mut f: impl FnMut(T)) -> StreamError {
+    pub fn for_each(&self, idle: Duration, mut f: impl FnMut(T)) -> NextTimeoutError {
         let mut sub = self.subscribe(idle);
         for v in sub.by_ref() {
             f(v);
         }
-        sub.error.take().unwrap_or(StreamError::Closed)
+        sub.error.take().unwrap_or(NextTimeoutError::Disconnected)
     }
 
     /// Runs `step` over the input in a thread, emitting into a new stream `out`.
@@ -854,7 +1180,7 @@ impl<T: Element> Stream<T> {
         seg: &Segment,
         out: &str,
         transform: &str,
-        capacity: u32,
+        capacity: usize,
         step: impl FnMut(T) -> (Option<U>, bool) + Send + 'static,
     ) -> Result<Stage<U>, StructureError> {
         self.stage_from(seg, out, transform, capacity, false, step)
@@ -865,7 +1191,7 @@ impl<T: Element> Stream<T> {
         seg: &Segment,
         out: &str,
         transform: &str,
-        capacity: u32,
+        capacity: usize,
         stopped: bool,
         mut step: impl FnMut(T) -> (Option<U>, bool) + Send + 'static,
     ) -> Result<Stage<U>, StructureError> {
@@ -881,21 +1207,15 @@ impl<T: Element> Stream<T> {
                 }
                 let v = match input.next_timeout(STAGE_POLL) {
                     Ok(v) => v,
-                    Err(StreamError::Timeout) => continue,
-                    Err(StreamError::Closed) => return Ok(()),
-                    Err(e) => return Err(e),
+                    Err(NextTimeoutError::Timeout) => continue,
+                    Err(NextTimeoutError::Disconnected) => return Ok(()),
+                    Err(NextTimeoutError::Corrupt(c)) => return Err(StageError::Corrupt(c)),
+                    Err(NextTimeoutError::Stalled) => return Err(StageError::Stalled),
                 };
                 let (out, done) = step(v);
-                if let Some(mut u) = out {
-                    loop {
-                        match tx.emit_timeout(u, STAGE_POLL) {
-                            Ok(()) => break,
-                            Err(EmitError::Timeout(back)) if !stopped() => u = back,
-                            Err(EmitError::Timeout(_) | EmitError::Closed(_)) => return Ok(()),
-                            Err(EmitError::Corrupt(_, c)) => return Err(StreamError::Corrupt(c)),
-                            Err(EmitError::Full(_)) => return Ok(()),
-                            Err(EmitError::Stalled(_)) => return Err(StreamError::Stalled),
-                        }
+                if let Some(u) = out {
+                    if !emit_from_stage(&tx, u, &stopped)? {
+                        return Ok(());
                     }
                 }
                 if done {
@@ -983,10 +1303,8 @@ impl<T: Element> Stream<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn take(&self, seg: &Segment, out: &str, n: u64) -> Result<Stage<T>, StructureError> {
-        let cap = u32::try_from(n)
-            .unwrap_or(u32::MAX)
-            .clamp(1, self.capacity());
+    pub fn take(&self, seg: &Segment, out: &str, n: usize) -> Result<Stage<T>, StructureError> {
+        let cap = n.clamp(1, self.capacity());
         let mut left = n;
         // `take(0)` must not consume an input value: its stage starts stopped.
         self.stage_from(seg, out, "take", cap, n == 0, move |v| {
@@ -1000,7 +1318,7 @@ impl<T: Element> Stream<T> {
     /// # Errors
     ///
     /// Creating `out` failed.
-    pub fn skip(&self, seg: &Segment, out: &str, n: u64) -> Result<Stage<T>, StructureError> {
+    pub fn skip(&self, seg: &Segment, out: &str, n: usize) -> Result<Stage<T>, StructureError> {
         let mut left = n;
         self.stage(seg, out, "skip", self.capacity(), move |v| {
             if left > 0 {
@@ -1157,9 +1475,10 @@ impl<T: Element> Stream<T> {
                 });
                 let (value, closed) = match input.next_timeout(wait) {
                     Ok(v) => (Some(v), false),
-                    Err(StreamError::Timeout) => (None, false),
-                    Err(StreamError::Closed) => (None, true),
-                    Err(e) => return Err(e),
+                    Err(NextTimeoutError::Timeout) => (None, false),
+                    Err(NextTimeoutError::Disconnected) => (None, true),
+                    Err(NextTimeoutError::Corrupt(c)) => return Err(StageError::Corrupt(c)),
+                    Err(NextTimeoutError::Stalled) => return Err(StageError::Stalled),
                 };
                 // The window is closed (and emitted) before the value just read is folded:
                 // a value read after the window's end opens the next window, even when this
@@ -1197,16 +1516,16 @@ fn emit_from_stage<U: Element>(
     tx: &Stream<U>,
     mut u: U,
     stopped: &impl Fn() -> bool,
-) -> Result<bool, StreamError> {
+) -> Result<bool, StageError> {
     loop {
         match tx.emit_timeout(u, STAGE_POLL) {
             Ok(()) => return Ok(true),
-            Err(EmitError::Timeout(back)) if !stopped() => u = back,
-            Err(EmitError::Timeout(_) | EmitError::Closed(_) | EmitError::Full(_)) => {
+            Err(EmitTimeoutError::Timeout(back)) if !stopped() => u = back,
+            Err(EmitTimeoutError::Timeout(_) | EmitTimeoutError::Disconnected(_)) => {
                 return Ok(false);
             }
-            Err(EmitError::Corrupt(_, c)) => return Err(StreamError::Corrupt(c)),
-            Err(EmitError::Stalled(_)) => return Err(StreamError::Stalled),
+            Err(EmitTimeoutError::Corrupt(_, c)) => return Err(StageError::Corrupt(c)),
+            Err(EmitTimeoutError::Stalled(_)) => return Err(StageError::Stalled),
         }
     }
 }
@@ -1216,13 +1535,14 @@ fn emit_from_stage<U: Element>(
 pub struct Subscription<'a, T: Element> {
     stream: &'a Stream<T>,
     idle: Duration,
-    error: Option<StreamError>,
+    error: Option<NextTimeoutError>,
 }
 
 impl<T: Element> Subscription<'_, T> {
-    /// Why iteration ended (`None` while it has not).
+    /// Why iteration ended (`None` while it has not): `Disconnected` (closed and
+    /// drained), `Timeout` (idle), or an error.
     #[must_use]
-    pub fn error(&self) -> Option<&StreamError> {
+    pub fn error(&self) -> Option<&NextTimeoutError> {
         self.error.as_ref()
     }
 }
@@ -1257,7 +1577,7 @@ impl<T: Element> Drop for Subscription<'_, T> {
 pub struct Stage<U: Element> {
     output: Stream<U>,
     stop: Arc<AtomicU8>,
-    handle: Option<JoinHandle<Result<(), StreamError>>>,
+    handle: Option<JoinHandle<Result<(), StageError>>>,
 }
 
 impl<U: Element> Stage<U> {
@@ -1278,12 +1598,12 @@ impl<U: Element> Stage<U> {
     ///
     /// # Errors
     ///
-    /// [`StreamError::Corrupt`] if a stream broke; [`StreamError::Panicked`] if the
-    /// closure panicked.
-    pub fn join(mut self) -> Result<(), StreamError> {
+    /// [`StageError::Corrupt`] if a stream broke; [`StageError::Stalled`] if a stream's
+    /// lock stayed with a stuck process; [`StageError::Panicked`] if the closure panicked.
+    pub fn join(mut self) -> Result<(), StageError> {
         self.handle
             .take()
-            .map_or(Ok(()), |h| h.join().unwrap_or(Err(StreamError::Panicked)))
+            .map_or(Ok(()), |h| h.join().unwrap_or(Err(StageError::Panicked)))
     }
 }
 
@@ -1305,21 +1625,53 @@ pub struct BroadcastSubscriber<T: Element> {
 }
 
 impl<T: Element> BroadcastSubscriber<T> {
+    /// The stream this subscriber reads.
+    #[must_use]
+    pub fn stream(&self) -> &Stream<T> {
+        &self.stream
+    }
+
+    /// The next value, waiting as long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::Disconnected`] once closed and this subscriber has read everything;
+    /// [`RecvError::Lagged`]; [`RecvError::Corrupt`]; [`RecvError::Stalled`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{SegmentOptions, Segment, codata::Stream};
+    /// # let name = format!("/zeroipc-doc-stream-bcast-recv-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stream<u32> = Stream::create_broadcast(&seg, "news", 4)?;
+    /// let mut sub = s.broadcast_subscriber()?;
+    /// let tx = s.clone();
+    /// std::thread::spawn(move || tx.emit(7));
+    /// assert_eq!(sub.recv(), Ok(7));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recv(&mut self) -> Result<T, RecvError> {
+        self.recv_until(None).map_err(recv_untimed)
+    }
+
     /// The next value, without waiting.
     ///
     /// # Errors
     ///
-    /// [`StreamError::Empty`]; [`StreamError::Closed`] once closed and this subscriber has
-    /// read everything; [`StreamError::Lagged`]; [`StreamError::Corrupt`].
-    pub fn try_recv(&mut self) -> Result<T, StreamError> {
+    /// [`TryRecvError::Empty`]; [`TryRecvError::Disconnected`] once closed and this
+    /// subscriber has read everything; [`TryRecvError::Lagged`]; [`TryRecvError::Corrupt`];
+    /// [`TryRecvError::Stalled`].
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         // Read `closed` first: everything emitted before the close is then in the ring.
         let closed = self.stream.is_closed();
         let (w, r, v) = {
-            let _guard = self.stream.lock(None)?;
+            let _guard = self.stream.lock(None).map_err(|_| TryRecvError::Stalled)?;
             self.stream
                 .ring
                 .read_at(self.pos)
-                .map_err(StreamError::Corrupt)?
+                .map_err(TryRecvError::Corrupt)?
         };
         let es = core::mem::size_of::<T>() as u64;
         if let Some(v) = v {
@@ -1329,16 +1681,16 @@ impl<T: Element> BroadcastSubscriber<T> {
         if self.pos < r {
             let missed = (r - self.pos) / es;
             self.pos = r;
-            return Err(StreamError::Lagged { missed });
+            return Err(TryRecvError::Lagged { missed });
         }
         if self.pos > w {
             // Only if the positions went backwards (a reset by a peer): start over.
             self.pos = w;
         }
         Err(if closed {
-            StreamError::Closed
+            TryRecvError::Disconnected
         } else {
-            StreamError::Empty
+            TryRecvError::Empty
         })
     }
 
@@ -1346,22 +1698,48 @@ impl<T: Element> BroadcastSubscriber<T> {
     ///
     /// # Errors
     ///
-    /// As [`BroadcastSubscriber::try_recv`], with [`StreamError::Timeout`] for `Empty`.
-    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, StreamError> {
-        let deadline = Instant::now().checked_add(timeout);
+    /// As [`BroadcastSubscriber::recv_deadline`].
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        self.recv_until(Instant::now().checked_add(timeout))
+    }
+
+    /// The next value, waiting until `deadline` at most.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvTimeoutError::Timeout`], and as [`BroadcastSubscriber::recv`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use zeroipc::{SegmentOptions, Segment, codata::{Stream, stream::RecvTimeoutError}};
+    /// # let name = format!("/zeroipc-doc-stream-bcast-deadline-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stream<u32> = Stream::create_broadcast(&seg, "news", 4)?;
+    /// let mut sub = s.broadcast_subscriber()?;
+    /// assert_eq!(sub.recv_deadline(Instant::now()), Err(RecvTimeoutError::Timeout));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recv_deadline(&mut self, deadline: Instant) -> Result<T, RecvTimeoutError> {
+        self.recv_until(Some(deadline))
+    }
+
+    fn recv_until(&mut self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         let stream = self.stream.clone();
         let h = stream.hdr();
         loop {
             // ORDERING: Relaxed — the futex compares it.
             let seen = h.subscribers.load(Relaxed);
             match self.try_recv() {
-                Err(StreamError::Empty) => {}
-                other => return other,
+                Err(TryRecvError::Empty) => {}
+                other => return other.map_err(recv_timed),
             }
             if park(&h.subscribers, seen, deadline) == Parked::TimedOut {
                 return match self.try_recv() {
-                    Err(StreamError::Empty) => Err(StreamError::Timeout),
-                    other => other,
+                    Err(TryRecvError::Empty) => Err(RecvTimeoutError::Timeout),
+                    other => other.map_err(recv_timed),
                 };
             }
         }

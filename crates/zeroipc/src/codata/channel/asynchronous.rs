@@ -20,7 +20,7 @@ use core::task::{Context, Poll, Waker};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::{Channel, Kind, RecvError, SendError, owner_id};
+use super::{Channel, Kind, RecvError, SendError, TryRecvError, TrySendError, owner_id};
 use crate::Element;
 use crate::loom::Ordering::AcqRel;
 use crate::raw::rendezvous::{Rendezvous, Retract};
@@ -175,16 +175,17 @@ impl<T: Element> Future for RecvFuture<'_, T> {
             self.chan.hdr().receivers.fetch_add(1, AcqRel);
         }
         let seen = self.chan.probe();
-        match self.chan.try_recv() {
-            Err(RecvError::Empty) => {
+        let r = match self.chan.try_recv() {
+            Err(TryRecvError::Empty) => {
                 wake_on_change(cx.waker(), self.chan, seen);
-                Poll::Pending
+                return Poll::Pending;
             }
-            r => {
-                self.uncount();
-                Poll::Ready(r)
-            }
-        }
+            Ok(v) => Ok(v),
+            Err(TryRecvError::Disconnected) => Err(RecvError::Disconnected),
+            Err(TryRecvError::Stalled) => Err(RecvError::Stalled),
+        };
+        self.uncount();
+        Poll::Ready(r)
     }
 }
 
@@ -288,13 +289,17 @@ impl<T: Element> Future for SendFuture<'_, T> {
                     self.value = None;
                     self.finish(Ok(()))
                 }
-                Err(SendError::Full(_)) => {
+                Err(TrySendError::Full(_)) => {
                     wake_on_change(cx.waker(), self.chan, seen);
                     Poll::Pending
                 }
-                Err(e) => {
+                Err(TrySendError::Disconnected(v)) => {
                     self.value = None;
-                    self.finish(Err(e))
+                    self.finish(Err(SendError::Disconnected(v)))
+                }
+                Err(TrySendError::Stalled(v)) => {
+                    self.value = None;
+                    self.finish(Err(SendError::Stalled(v)))
                 }
             };
         };
