@@ -384,7 +384,7 @@ impl<T: Element> Stream<T> {
                 Ok(())
             },
         )?;
-        Ring::<T>::create(seg, &names[1], buffer_capacity)?;
+        Ring::<T>::create(seg, &names[1], buffer_capacity as usize)?;
         seg.record(
             &Record::new(CatalogKind::Stream, name, &header)
                 .elem::<T>()
@@ -440,7 +440,7 @@ impl<T: Element> Stream<T> {
         let h: &StreamHeader = seg.region().header(header.offset())?;
         // ORDERING: Relaxed — written once at creation.
         let cap = h.buffer_capacity.load(Relaxed);
-        if cap != ring.capacity() {
+        if cap as usize != ring.capacity() {
             return Err(Corruption::Field {
                 entry: names[0].clone(),
                 field: "buffer_capacity",
@@ -543,7 +543,8 @@ impl<T: Element> Stream<T> {
     /// Buffer capacity in values.
     #[must_use]
     pub fn capacity(&self) -> u32 {
-        self.ring.capacity()
+        // The ring's capacity was checked equal to the u32 `buffer_capacity` at open.
+        u32::try_from(self.ring.capacity()).unwrap_or(u32::MAX)
     }
 
     /// Values ever emitted (`sequence`).
@@ -666,11 +667,12 @@ impl<T: Element> Stream<T> {
                 Err(LockFail::Timeout) => return Err(EmitError::Timeout(value)),
                 Err(LockFail::Stalled) => return Err(EmitError::Stalled(value)),
             };
-            let mut tx = match self.ring.producer() {
+            // Unclaimed: the stream lock serialises every emitter and reader of the ring.
+            let mut tx = match self.ring.producer_unclaimed() {
                 Ok(tx) => tx,
                 Err(c) => return Err(EmitError::Corrupt(value, c)),
             };
-            match tx.push(value) {
+            match tx.try_push(value) {
                 Ok(()) => {
                     // ORDERING: AcqRel, as C++; under the lock, so it matches the ring.
                     h.sequence.fetch_add(1, AcqRel);
@@ -678,15 +680,19 @@ impl<T: Element> Stream<T> {
                     wake_all(&h.subscribers);
                     return Ok(());
                 }
-                Err(crate::structures::RingPushError::Full(v)) if self.is_broadcast() => {
+                Err(crate::structures::ring::TryPushError::Full(v)) if self.is_broadcast() => {
                     // Drop the oldest value (still under the lock), then retry.
-                    if let Err(c) = self.ring.consumer().and_then(|mut rx| rx.pop()) {
+                    if let Err(c) = self
+                        .ring
+                        .consumer_unclaimed()
+                        .and_then(|mut rx| rx.pop_now())
+                    {
                         return Err(EmitError::Corrupt(v, c));
                     }
                     drop(guard);
                     value = v;
                 }
-                Err(crate::structures::RingPushError::Full(v)) => {
+                Err(crate::structures::ring::TryPushError::Full(v)) => {
                     drop(guard);
                     if !wait {
                         return Err(EmitError::Full(v));
@@ -695,7 +701,7 @@ impl<T: Element> Stream<T> {
                         return Err(EmitError::Timeout(v));
                     }
                 }
-                Err(crate::structures::RingPushError::Corrupt { value, corruption }) => {
+                Err(crate::structures::ring::TryPushError::Corrupt(value, corruption)) => {
                     return Err(EmitError::Corrupt(value, corruption));
                 }
             }
@@ -735,8 +741,11 @@ impl<T: Element> Stream<T> {
 
     fn read_one(&self, deadline: Option<Instant>) -> Result<T, StreamError> {
         let guard = self.lock(deadline)?;
-        let mut rx = self.ring.consumer().map_err(StreamError::Corrupt)?;
-        let v = rx.pop().map_err(StreamError::Corrupt)?;
+        let mut rx = self
+            .ring
+            .consumer_unclaimed()
+            .map_err(StreamError::Corrupt)?;
+        let v = rx.pop_now().map_err(StreamError::Corrupt)?;
         drop(guard);
         v.ok_or(StreamError::Empty)
     }
