@@ -1,13 +1,23 @@
 //! Copying plain-old-data values in and out of shared memory word by word, with Relaxed
-//! atomic loads and stores.
+//! atomic loads and stores: the only way element bytes in a segment are read or written.
 //!
-//! Used where no protocol grants exclusive access to the bytes (Array elements, inspection):
-//! concurrent readers and writers may see a value torn at word boundaries, but never cause a
-//! data race. On x86-64 and AArch64 a Relaxed load or store is a plain `mov`/`ldr`, so this
-//! costs the same as `memcpy` for word-sized elements.
+//! Two entry points over the same idea:
+//! - [`load`] / [`store`] over a `&[W]` view of atomic words, built by `segment::region`
+//!   (Array elements, Map/Set/Pool values, inspection);
+//! - [`load_from`] / [`store_to`] over a pointer to a `T` (the element slots of Queue, Stack,
+//!   Ring, Stream, Channel and the rendezvous slot, via `raw::cell::Slot`). This is the one
+//!   audited routine that turns a slot address into atomic word accesses.
+//!
+//! Concurrent readers and writers may see a value torn at word boundaries, but never cause a
+//! data race: where a protocol grants exclusive access, its Release/Acquire on a sequence,
+//! state or position word is what makes the value whole. On x86-64 and AArch64 a Relaxed
+//! load or store is a plain `mov`/`ldr`, so this costs the same as `memcpy` for word-sized
+//! elements (a `u64` slot is one `mov`).
 //!
 //! The word is `min(align_of::<T>(), 8)` bytes, so every element starts on a word boundary
-//! (structures are 8-aligned and elements are laid out at multiples of `size_of::<T>()`).
+//! (structures are 8-aligned and elements are laid out at multiples of `size_of::<T>()`,
+//! FORMAT.md §4); the pointer routines also use whole `u64`s between the first and last
+//! 8-byte boundary of a less-aligned element.
 
 use zerocopy::{FromBytes, IntoBytes};
 

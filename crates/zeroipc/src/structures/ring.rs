@@ -29,7 +29,10 @@
 //! side for this process until the returned [`RingProducer`] is dropped; a second call, on
 //! any handle of the same ring (clones, or handles from separately opened [`Segment`]s of
 //! the same shared-memory object, identified by its device and inode), returns
-//! [`ClaimError::Taken`]. The same holds for [`Ring::consumer`].
+//! [`ClaimError::Taken`]. The same holds for [`Ring::consumer`]. (A
+//! [`Stream`](crate::codata::stream::Stream) drives its `<name>_buffer` ring itself, under
+//! its own cross-process lock and without these claims: a `Ring` handle on a stream's buffer
+//! is outside both rules and gets the cross-process outcome below.)
 //!
 //! **Across processes the rule is the user's.** The ring's 24-byte header (FORMAT.md §5.7)
 //! has no byte that upstream leaves unwritten, so there is nowhere to record a
