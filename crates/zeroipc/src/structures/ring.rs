@@ -830,8 +830,8 @@ impl<T: Element> RingProducer<T> {
     pub fn push(&mut self, value: T) -> Result<(), PushError<T>> {
         self.push_until(value, None).map_err(|e| match e {
             PushTimeoutError::Corrupt(v, c) => PushError::Corrupt(v, c),
-            // No deadline: the wait never times out.
-            PushTimeoutError::Timeout(v) => unreachable!("untimed push timed out ({:p})", &v),
+            // No deadline: `Patience` with an unbounded bound never gives up.
+            PushTimeoutError::Timeout(_) => unreachable!("an untimed push never times out"),
         })
     }
 
@@ -1024,7 +1024,8 @@ impl<T: Element> RingConsumer<T> {
     pub fn pop(&mut self) -> Result<T, PopError> {
         self.pop_until(None).map_err(|e| match e {
             PopTimeoutError::Corrupt(c) => PopError::Corrupt(c),
-            PopTimeoutError::Timeout => unreachable!("untimed pop timed out"),
+            // As in `push`.
+            PopTimeoutError::Timeout => unreachable!("an untimed pop never times out"),
         })
     }
 
