@@ -199,7 +199,7 @@ pub fn op(seg: &Segment, code: u8, salt: usize) {
             if let Ok(r) = Ring::<u64>::open(seg, RING) {
                 let _ = (r.len(), r.is_empty(), r.capacity(), r.capacity_bytes());
                 if let Ok(mut p) = r.producer() {
-                    let _ = p.push(v);
+                    let _ = p.try_push(v);
                     let _ = p.write(&[v, v + 1, v + 2]);
                 }
             }
@@ -209,7 +209,7 @@ pub fn op(seg: &Segment, code: u8, salt: usize) {
                 && let Ok(mut c) = r.consumer()
             {
                 let _ = c.peek();
-                let _ = c.pop();
+                let _ = c.try_pop();
                 let mut buf = [0u64; 5];
                 let _ = c.read(&mut buf);
             }

@@ -202,7 +202,7 @@ fn setup(name: &str) -> Segment {
     Array::<u64>::create(&seg, "words", 32).expect("array");
     Queue::<u64>::create(&seg, "a2b", CAPACITY).expect("queue");
     Queue::<u64>::create(&seg, "b2a", CAPACITY).expect("queue");
-    Ring::<u64>::create(&seg, "ring", CAPACITY).expect("ring");
+    Ring::<u64>::create(&seg, "ring", CAPACITY as usize).expect("ring");
     Semaphore::create(&seg, "s1", 0, 0).expect("semaphore");
     Semaphore::create(&seg, "s2", 0, 0).expect("semaphore");
     Mutex::create(&seg, "mutex").expect("mutex");
@@ -379,17 +379,22 @@ impl Side {
                     let mut rx = self.ring.consumer().expect("consumer");
                     for i in self.done..self.done + iters {
                         loop {
-                            if let Some(v) = rx.pop().expect("ring") {
-                                assert_eq!(v, i);
-                                break;
+                            match rx.try_pop() {
+                                Ok(v) => {
+                                    assert_eq!(v, i);
+                                    break;
+                                }
+                                Err(zeroipc::structures::ring::TryPopError::Empty) => {
+                                    std::hint::spin_loop();
+                                }
+                                Err(e) => panic!("ring: {e}"),
                             }
-                            std::hint::spin_loop();
                         }
                     }
                 } else {
                     let mut tx = self.ring.producer().expect("producer");
                     for i in self.done..self.done + iters {
-                        while tx.push(i).is_err() {
+                        while tx.try_push(i).is_err() {
                             std::hint::spin_loop();
                         }
                     }

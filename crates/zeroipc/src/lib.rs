@@ -80,6 +80,19 @@
 //!   ([`OpenError`], [`TableError`], [`StructureError`], [`Corruption`]), never with undefined
 //!   behaviour, a panic or a hang; nothing in the segment can make this process execute code
 //!   or access memory outside its mapping. Element values are whatever the peer wrote.
+//! * Segment memory is only ever touched through atomics, element slots included: Queue,
+//!   Stack, Ring, Stream and Channel copy each element in and out with Relaxed atomic word
+//!   accesses, and their Release/Acquire sequence or position words make a correctly
+//!   published element whole. A peer that breaks a structure's protocol (writes slots it
+//!   does not own, runs a second Ring producer) yields wrong, torn, lost or duplicated
+//!   values or typed errors ([`Corruption`], `Stalled`), never undefined behaviour in this
+//!   process. The one exception is the `unsafe` zero-copy [`structures::Array::as_slice`] /
+//!   [`structures::Array::as_mut_slice`], whose contract a hostile writer can break.
+//! * Safe code cannot break a protocol within this process: a [`structures::Ring`] has at
+//!   most one live producer and one live consumer per process (a second
+//!   [`structures::Ring::producer`] is an error until the first is dropped). Across
+//!   processes, one producer process and one consumer process per ring is the user's rule
+//!   (the format has no byte to record an owner in).
 //! * A peer that **truncates** the segment is detected before table accesses
 //!   ([`Corruption::Shrunk`]), but elements read through handles opened earlier raise
 //!   `SIGBUS` on the cut-off pages: **a process with write access can always crash the

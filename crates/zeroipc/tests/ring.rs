@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use common::{ShmName, child_role, image, load_golden, poke, spawn_child, wait_ok};
 use proptest::prelude::*;
 use serde_json::Value;
-use zeroipc::structures::{Ring, RingPushError};
+use zeroipc::structures::Ring;
+use zeroipc::structures::ring::{ClaimError, PopTimeoutError, Side, TryPopError, TryPushError};
 use zeroipc::{Corruption, Element, Segment, SegmentOptions, StructureError};
 
 trait FromJson: Element + PartialEq + std::fmt::Debug {
@@ -40,7 +41,7 @@ fn check_golden_ring<T: FromJson>(seg: &Segment, s: &Value) {
         "{name}: offset"
     );
     assert_eq!(
-        ring.capacity_bytes(),
+        ring.capacity_bytes() as u64,
         exp["capacity_bytes"].as_u64().unwrap(),
         "{name}: capacity"
     );
@@ -70,13 +71,9 @@ fn check_golden_ring<T: FromJson>(seg: &Segment, s: &Value) {
         );
     }
     for (k, v) in order.iter().enumerate() {
-        assert_eq!(
-            rx.pop().unwrap(),
-            Some(T::from_json(v)),
-            "{name}: read #{k}"
-        );
+        assert_eq!(rx.pop().unwrap(), T::from_json(v), "{name}: read #{k}");
     }
-    assert_eq!(rx.pop().unwrap(), None, "{name}: drained");
+    assert_eq!(rx.try_pop(), Err(TryPopError::Empty), "{name}: drained");
 }
 
 fn check_golden_image(file: &str) -> usize {
@@ -129,8 +126,8 @@ fn golden_stream_buffers_are_rings() {
         .consumer()
         .unwrap();
     assert_eq!(
-        (rx.pop().unwrap(), rx.pop().unwrap(), rx.pop().unwrap()),
-        (Some(1.0), Some(2.0), None)
+        (rx.pop().unwrap(), rx.pop().unwrap(), rx.try_pop()),
+        (1.0, 2.0, Err(TryPopError::Empty))
     );
 }
 
@@ -161,7 +158,7 @@ fn zeroipc_reproduces_the_golden_rings_byte_for_byte() {
     let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     assert_eq!(tx.write(&(1..=12).collect::<Vec<_>>()).unwrap(), 12);
     for v in 1..=5 {
-        assert_eq!(rx.pop().unwrap(), Some(v));
+        assert_eq!(rx.pop().unwrap(), v);
     }
     for v in 13..=18 {
         tx.push(v).unwrap();
@@ -194,7 +191,7 @@ fn capacity_is_counted_in_elements_and_stored_in_bytes() {
         5,
         "partial bulk write, as C++"
     );
-    assert_eq!(tx.push(8), Err(RingPushError::Full(8)));
+    assert_eq!(tx.try_push(8), Err(TryPushError::Full(8)));
     let mut rx = ring.consumer().unwrap();
     let mut buf = [0; 3];
     assert_eq!(rx.read(&mut buf).unwrap(), 3);
@@ -208,7 +205,7 @@ fn capacity_is_counted_in_elements_and_stored_in_bytes() {
         Err(StructureError::InvalidCapacity { .. })
     ));
     assert!(matches!(
-        Ring::<u64>::create(&seg, "big", u32::MAX),
+        Ring::<u64>::create(&seg, "big", u32::MAX as usize),
         Err(StructureError::InvalidCapacity { .. })
     ));
 }
@@ -224,12 +221,16 @@ fn corrupt_positions_are_typed_errors_not_out_of_bounds_copies() {
     // write_pos far beyond read_pos + capacity.
     poke(&name, at, &1_000_000u64.to_le_bytes());
     assert!(matches!(
-        rx.pop(),
-        Err(Corruption::Field {
+        rx.try_pop(),
+        Err(TryPopError::Corrupt(Corruption::Field {
             field: "write_pos",
             found: 1_000_000,
             ..
-        })
+        }))
+    ));
+    assert!(matches!(
+        rx.pop_timeout(Duration::from_secs(5)),
+        Err(PopTimeoutError::Corrupt(_))
     ));
     assert!(ring.len().is_err());
     assert!(matches!(
@@ -242,20 +243,19 @@ fn corrupt_positions_are_typed_errors_not_out_of_bounds_copies() {
     // read_pos ahead of write_pos.
     poke(&name, at, &4u64.to_le_bytes());
     poke(&name, at + 8, &8u64.to_le_bytes());
-    assert!(ring.consumer().is_err());
+    drop(rx);
+    assert!(matches!(ring.consumer(), Err(ClaimError::Corrupt(_))));
     // The producer reads `read_pos` only when its cache says full: fill the ring first.
     for v in 2..=4 {
         tx.push(v).unwrap();
     }
     poke(&name, at + 8, &1000u64.to_le_bytes());
-    assert!(matches!(
-        tx.push(5),
-        Err(RingPushError::Corrupt { value: 5, .. })
-    ));
+    assert!(matches!(tx.try_push(5), Err(TryPushError::Corrupt(5, _))));
+    assert!(matches!(tx.push(5).map_err(|e| e.into_inner()), Err(5)));
     assert!(tx.write(&[5, 6]).is_err());
     // Repaired: back to normal.
     poke(&name, at + 8, &0u64.to_le_bytes());
-    assert_eq!(ring.consumer().unwrap().pop().unwrap(), Some(1));
+    assert_eq!(ring.consumer().unwrap().pop().unwrap(), 1);
     // Bad geometry on open.
     assert!(matches!(
         Ring::<u64>::open(&seg, "r"),
@@ -300,7 +300,7 @@ fn a_producer_process_and_a_consumer_process_see_every_element_in_order() {
             batch.clear();
             // Mix single pushes and bulk writes of varying size.
             if next % 3 == 0 {
-                if tx.push(next).is_ok() {
+                if tx.try_push(next).is_ok() {
                     next += 1;
                 }
             } else {
@@ -326,7 +326,14 @@ fn a_producer_process_and_a_consumer_process_see_every_element_in_order() {
         let n = if expect % 2 == 0 {
             rx.read(&mut buf).unwrap()
         } else {
-            usize::from(rx.pop().unwrap().map(|v| buf[0] = v).is_some())
+            match rx.try_pop() {
+                Ok(v) => {
+                    buf[0] = v;
+                    1
+                }
+                Err(TryPopError::Empty) => 0,
+                Err(e) => panic!("{e}"),
+            }
         };
         for v in &buf[..n] {
             assert_eq!(*v, expect);
@@ -338,7 +345,7 @@ fn a_producer_process_and_a_consumer_process_see_every_element_in_order() {
         }
     }
     wait_ok(producer, 240);
-    assert_eq!(rx.pop().unwrap(), None);
+    assert_eq!(rx.try_pop(), Err(TryPopError::Empty));
     assert_eq!(ring.len().unwrap(), 0);
 }
 
@@ -370,15 +377,98 @@ proptest! {
                 let _ = r.len();
                 if let Ok(mut tx) = r.producer() {
                     let _ = tx.write(&[1, 2, 3]);
-                    let _ = tx.push(4);
+                    let _ = tx.try_push(4);
                 }
                 if let Ok(mut rx) = r.consumer() {
                     let mut buf = [0; 8];
                     let _ = rx.read(&mut buf);
                     let _ = rx.peek();
-                    let _ = rx.pop();
+                    let _ = rx.try_pop();
                 }
             }
         }
     }
+}
+
+#[test]
+fn one_producer_and_one_consumer_per_ring_per_process() {
+    let (name, seg) = fresh("ring_claims");
+    let ring: Ring<u32> = Ring::create(&seg, "r", 4).unwrap();
+    let other: Ring<u32> = Ring::create(&seg, "other", 4).unwrap();
+    let tx = ring.producer().unwrap();
+    let rx = ring.consumer().unwrap();
+    // The same ring through a clone, and through a separately opened segment handle.
+    let seg2 = Segment::open(name.as_str()).unwrap();
+    let reopened: Ring<u32> = Ring::open(&seg2, "r").unwrap();
+    for r in [&ring, &ring.clone(), &reopened] {
+        match r.producer() {
+            Err(ClaimError::Taken { entry, side }) => {
+                assert_eq!((entry.as_str(), side), ("r", Side::Producer));
+            }
+            other => panic!("second producer: {other:?}"),
+        }
+        assert!(matches!(
+            r.consumer(),
+            Err(ClaimError::Taken {
+                side: Side::Consumer,
+                ..
+            })
+        ));
+    }
+    // Another ring in the same segment is independent.
+    drop((other.producer().unwrap(), other.consumer().unwrap()));
+    // Dropping the first producer frees the side, for any handle.
+    drop(tx);
+    let mut tx2 = reopened.producer().unwrap();
+    tx2.push(7).unwrap();
+    assert!(ring.producer().is_err());
+    drop(rx);
+    let mut rx2 = ring.clone().consumer().unwrap();
+    assert_eq!(rx2.pop().unwrap(), 7);
+    drop((tx2, rx2));
+    // A producer can move to another thread; its claim goes with it.
+    let r2 = ring.clone();
+    let handle = std::thread::spawn(move || {
+        let tx = r2.producer().unwrap();
+        assert!(r2.producer().is_err());
+        tx
+    });
+    let tx3 = handle.join().unwrap();
+    assert!(ring.producer().is_err());
+    drop(tx3);
+    assert!(ring.producer().is_ok());
+}
+
+#[test]
+fn blocking_push_waits_for_the_consumer_and_timed_forms_time_out() {
+    let (_n, seg) = fresh("ring_blocking");
+    let ring: Ring<u64> = Ring::create(&seg, "r", 2).unwrap();
+    let mut tx = ring.producer().unwrap();
+    tx.push(1).unwrap();
+    tx.push(2).unwrap();
+    assert_eq!(
+        tx.push_timeout(3, Duration::from_millis(20)),
+        Err(zeroipc::structures::ring::PushTimeoutError::Timeout(3))
+    );
+    let t0 = Instant::now();
+    assert!(tx.push_deadline(3, t0).is_err());
+    let r2 = ring.clone();
+    // The consumer pops three values: the first two are already there, the third is the
+    // value the main thread's blocking push delivers once the first pop made room.
+    let consumer = std::thread::spawn(move || {
+        let mut rx = r2.consumer().unwrap();
+        (0..3).map(|_| rx.pop().unwrap()).collect::<Vec<_>>()
+    });
+    tx.push(3).unwrap();
+    assert_eq!(consumer.join().unwrap(), vec![1, 2, 3]);
+    let mut rx = ring.consumer().unwrap();
+    assert_eq!(
+        rx.pop_timeout(Duration::from_millis(20)),
+        Err(PopTimeoutError::Timeout)
+    );
+    assert_eq!(
+        rx.pop_deadline(Instant::now()),
+        Err(PopTimeoutError::Timeout)
+    );
+    assert!(t0.elapsed() < Duration::from_secs(60), "test deadline");
 }

@@ -89,7 +89,7 @@ fn parent(out: &mut impl Write, quick: bool, json: bool) -> Result<(), CliError>
     Array::<u32>::create(&seg, "futex", 64).map_err(m)?;
     Queue::<u64>::create(&seg, "a2b", CAPACITY).map_err(m)?;
     Queue::<u64>::create(&seg, "b2a", CAPACITY).map_err(m)?;
-    Ring::<u64>::create(&seg, "ring", CAPACITY).map_err(m)?;
+    Ring::<u64>::create(&seg, "ring", CAPACITY as usize).map_err(m)?;
     Semaphore::create(&seg, "s1", 0, 0).map_err(m)?;
     Semaphore::create(&seg, "s2", 0, 0).map_err(m)?;
 
@@ -380,11 +380,12 @@ impl Side {
                     for i in start..end {
                         let mut got = None;
                         let mut bad = None;
-                        spin_until(|| match rx.pop() {
+                        spin_until(|| match rx.try_pop() {
                             Ok(v) => {
-                                got = v;
-                                v.is_some()
+                                got = Some(v);
+                                true
                             }
+                            Err(zeroipc::structures::ring::TryPopError::Empty) => false,
                             Err(e) => {
                                 bad = Some(e);
                                 true
@@ -400,7 +401,7 @@ impl Side {
                 } else {
                     let mut tx = self.ring.producer().map_err(err)?;
                     for i in start..end {
-                        spin_until(|| tx.push(i).is_ok())?;
+                        spin_until(|| tx.try_push(i).is_ok())?;
                     }
                 }
             }

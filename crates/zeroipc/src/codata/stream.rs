@@ -615,7 +615,7 @@ impl<T: Element> Stream<T> {
                 Ok(())
             },
         )?;
-        Ring::<T>::create(seg, &names[1], buffer_capacity)?;
+        Ring::<T>::create(seg, &names[1], buffer_capacity as usize)?;
         seg.record(
             &Record::new(CatalogKind::Stream, name, &header)
                 .elem::<T>()
@@ -671,7 +671,7 @@ impl<T: Element> Stream<T> {
         let h: &StreamHeader = seg.region().header(header.offset())?;
         // ORDERING: Relaxed — written once at creation.
         let cap = h.buffer_capacity.load(Relaxed);
-        if cap != ring.capacity() {
+        if cap as usize != ring.capacity() {
             return Err(Corruption::Field {
                 entry: names[0].clone(),
                 field: "buffer_capacity",
@@ -775,7 +775,7 @@ impl<T: Element> Stream<T> {
     /// Buffer capacity in values.
     #[must_use]
     pub fn capacity(&self) -> usize {
-        self.ring.capacity() as usize
+        self.ring.capacity()
     }
 
     /// Values ever emitted (`sequence`).
@@ -960,11 +960,12 @@ impl<T: Element> Stream<T> {
                 Err(LockFail::Timeout) => return Err(EmitFail::Timeout(value)),
                 Err(LockFail::Stalled) => return Err(EmitFail::Stalled(value)),
             };
-            let mut tx = match self.ring.producer() {
+            // Unclaimed: the stream lock serialises every emitter and reader of the ring.
+            let mut tx = match self.ring.producer_unclaimed() {
                 Ok(tx) => tx,
                 Err(c) => return Err(EmitFail::Corrupt(value, c)),
             };
-            match tx.push(value) {
+            match tx.try_push(value) {
                 Ok(()) => {
                     // ORDERING: AcqRel, as C++; under the lock, so it matches the ring.
                     h.sequence.fetch_add(1, AcqRel);
@@ -972,15 +973,19 @@ impl<T: Element> Stream<T> {
                     wake_all(&h.subscribers);
                     return Ok(());
                 }
-                Err(crate::structures::RingPushError::Full(v)) if self.is_broadcast() => {
+                Err(crate::structures::ring::TryPushError::Full(v)) if self.is_broadcast() => {
                     // Drop the oldest value (still under the lock), then retry.
-                    if let Err(c) = self.ring.consumer().and_then(|mut rx| rx.pop()) {
+                    if let Err(c) = self
+                        .ring
+                        .consumer_unclaimed()
+                        .and_then(|mut rx| rx.pop_now())
+                    {
                         return Err(EmitFail::Corrupt(v, c));
                     }
                     drop(guard);
                     value = v;
                 }
-                Err(crate::structures::RingPushError::Full(v)) => {
+                Err(crate::structures::ring::TryPushError::Full(v)) => {
                     drop(guard);
                     if !wait {
                         return Err(EmitFail::Full(v));
@@ -989,7 +994,7 @@ impl<T: Element> Stream<T> {
                         return Err(EmitFail::Timeout(v));
                     }
                 }
-                Err(crate::structures::RingPushError::Corrupt { value, corruption }) => {
+                Err(crate::structures::ring::TryPushError::Corrupt(value, corruption)) => {
                     return Err(EmitFail::Corrupt(value, corruption));
                 }
             }
@@ -1060,8 +1065,11 @@ impl<T: Element> Stream<T> {
 
     fn read_one(&self) -> Result<T, TryNextError> {
         let guard = self.lock(None).map_err(|_| TryNextError::Stalled)?;
-        let mut rx = self.ring.consumer().map_err(TryNextError::Corrupt)?;
-        let v = rx.pop().map_err(TryNextError::Corrupt)?;
+        let mut rx = self
+            .ring
+            .consumer_unclaimed()
+            .map_err(TryNextError::Corrupt)?;
+        let v = rx.pop_now().map_err(TryNextError::Corrupt)?;
         drop(guard);
         v.ok_or(TryNextError::Empty)
     }

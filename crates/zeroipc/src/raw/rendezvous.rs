@@ -49,7 +49,7 @@
 use crate::layout::channel::ChannelHeader;
 use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::loom::{AtomicU8, AtomicU64};
-use crate::raw::cell::Slot;
+use crate::raw::cell::{Plain, Slot};
 
 /// A view of one rendezvous: the header and the three fields of `<name>_slot`.
 #[derive(Debug, Clone, Copy)]
@@ -69,7 +69,7 @@ pub(crate) enum Retract<T> {
     Claimed,
 }
 
-impl<'a, T: Copy> Rendezvous<'a, T> {
+impl<'a, T: Plain> Rendezvous<'a, T> {
     /// The lock word (`send_seq`).
     fn lock_word(&self) -> &'a AtomicU64 {
         &self.hdr.send_seq
@@ -117,10 +117,10 @@ impl<'a, T: Copy> Rendezvous<'a, T> {
 
     /// Writes `value` and publishes it. The caller holds the lock and saw `slot_free`.
     pub(crate) fn publish(&self, value: T) {
-        // SAFETY: the sender lock is held and `ready == 0`: no Rust receiver claims the
+        // PROTOCOL (why the copy is whole): the sender lock is held and `ready == 0`: no Rust receiver claims the
         // slot until the Release store below, and the receiver of the previous value
         // finished reading (`consumed != 0` seen by the previous owner before its unlock).
-        unsafe { self.data.write(value) };
+        self.data.write(value);
         // ORDERING: Relaxed — ordered before `ready = 1` by the Release below.
         self.consumed.store(0, Relaxed);
         // ORDERING: Release pairs with the receiver's claim CAS (Acquire): `data` visible.
@@ -140,9 +140,9 @@ impl<'a, T: Copy> Rendezvous<'a, T> {
         // failure: the winner's `consumed` store is awaited separately.
         match self.ready.compare_exchange(1, 0, AcqRel, Relaxed) {
             Ok(_) => {
-                // SAFETY: the CAS took `ready` back to 0 before any receiver claimed it and
+                // PROTOCOL (why the copy is whole): the CAS took `ready` back to 0 before any receiver claimed it and
                 // the lock is held: nobody else reads or writes `data`.
-                let v = unsafe { self.data.read() };
+                let v = self.data.read();
                 // ORDERING: Release pairs with a later lock owner's `slot_idle` Acquire.
                 self.consumed.store(1, Release);
                 Retract::Retracted(v)
@@ -160,9 +160,9 @@ impl<'a, T: Copy> Rendezvous<'a, T> {
         }
         // ORDERING: Acquire on success pairs with `publish`'s Release store of `ready`.
         self.ready.compare_exchange(r, 0, Acquire, Relaxed).ok()?;
-        // SAFETY: this receiver won the claim CAS; the sender (who holds the lock) does not
+        // PROTOCOL (why the copy is whole): this receiver won the claim CAS; the sender (who holds the lock) does not
         // write `data` until it sees `consumed != 0`, stored below after the read.
-        let v = unsafe { self.data.read() };
+        let v = self.data.read();
         // ORDERING: Release pairs with the sender's `consumed()` Acquire load.
         self.consumed.store(1, Release);
         Some(v)

@@ -20,7 +20,7 @@
 
 use crate::layout::ring::RingHeader;
 use crate::loom::Ordering::{Acquire, Relaxed, Release};
-use crate::raw::cell::Slot;
+use crate::raw::cell::{Plain, Slot};
 
 /// Positions that break the ring's invariants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub(crate) struct RingView<'a, T> {
     cap: u64,
 }
 
-impl<'a, T> RingView<'a, T> {
+impl<'a, T: Plain> RingView<'a, T> {
     /// A view; `None` unless `slots` is non-empty and `T` is not zero-sized.
     pub(crate) fn new(hdr: &'a RingHeader, slots: &'a [Slot<T>]) -> Option<Self> {
         let es = core::mem::size_of::<T>() as u64;
@@ -142,10 +142,10 @@ impl<'a, T> RingView<'a, T> {
         // One division per call, not per element: walk the slot index and wrap it.
         let mut idx = self.index(c.w);
         for v in &src[..n] {
-            // SAFETY: the slot at this position lies between `write_pos` and
+            // PROTOCOL (why the copy is whole): the slot at this position lies between `write_pos` and
             // `read_pos + capacity`, which the consumer does not touch until our Release
             // store of `write_pos` below; we are the only producer (the handle's contract).
-            unsafe { self.slots[idx].write(*v) };
+            self.slots[idx].write(*v);
             idx += 1;
             if idx == self.slots.len() {
                 idx = 0;
@@ -187,10 +187,10 @@ impl<'a, T> RingView<'a, T> {
         let r = c.r.wrapping_add(n as u64 * self.es);
         let mut idx = self.index(c.r);
         for d in &mut dst[..n] {
-            // SAFETY: the slot at this position lies between `read_pos` and `write_pos`:
+            // PROTOCOL (why the copy is whole): the slot at this position lies between `read_pos` and `write_pos`:
             // published by the producer (Acquire in `available`) and not rewritten until our
             // Release store of `read_pos`; we are the only consumer (the handle's contract).
-            *d = unsafe { self.slots[idx].read() };
+            *d = self.slots[idx].read();
             idx += 1;
             if idx == self.slots.len() {
                 idx = 0;
@@ -214,10 +214,10 @@ impl<'a, T> RingView<'a, T> {
         if pos < r || pos >= w || pos % self.es != 0 {
             return Ok((w, r, None));
         }
-        // SAFETY: the slot at `pos` lies between `read_pos` and `write_pos` (published, by
+        // PROTOCOL (why the copy is whole): the slot at `pos` lies between `read_pos` and `write_pos` (published, by
         // the Acquire in `positions`), and the caller holds the lock every producer takes,
         // so nobody rewrites it during the copy.
-        let v = unsafe { self.slots[self.index(pos)].read() };
+        let v = self.slots[self.index(pos)].read();
         Ok((w, r, Some(v)))
     }
 

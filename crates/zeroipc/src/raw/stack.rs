@@ -31,7 +31,7 @@
 use crate::layout::stack::{EMPTY, READING, READY, StackHeader, WRITING};
 use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::loom::{AtomicU32, yield_point};
-use crate::raw::cell::Slot;
+use crate::raw::cell::{Plain, Slot};
 
 /// Why a push did not happen; the value is handed back.
 #[derive(Debug)]
@@ -85,7 +85,7 @@ pub(crate) struct StackView<'a, T> {
     cap: i32,
 }
 
-impl<'a, T> StackView<'a, T> {
+impl<'a, T: Plain> StackView<'a, T> {
     /// A view; `None` unless `slots` and `state` have the same, non-zero length that fits
     /// an `i32`.
     pub(crate) fn new(
@@ -165,10 +165,10 @@ impl<'a, T> StackView<'a, T> {
             }
         }
         crate::fault::point("stack.push.after_claim");
-        // SAFETY: this thread moved `state[idx]` from EMPTY to WRITING, which makes it the
+        // PROTOCOL (why the copy is whole): this thread moved `state[idx]` from EMPTY to WRITING, which makes it the
         // slot's only user until it stores READY below; poppers and peeks claim the slot only
         // from READY.
-        unsafe { self.slots[idx].write(value) };
+        self.slots[idx].write(value);
         crate::fault::point("stack.push.before_publish");
         // ORDERING: Release — pairs with the Acquire of the `READY → READING` CAS in `pop`
         // and `peek`: publishes the element.
@@ -216,9 +216,9 @@ impl<'a, T> StackView<'a, T> {
             }
         }
         crate::fault::point("stack.pop.after_claim");
-        // SAFETY: this thread moved `state[idx]` from READY to READING, which makes it the
+        // PROTOCOL (why the copy is whole): this thread moved `state[idx]` from READY to READING, which makes it the
         // slot's only user until it stores EMPTY below; pushers claim only from EMPTY.
-        let value = unsafe { self.slots[idx].read() };
+        let value = self.slots[idx].read();
         crate::fault::point("stack.pop.before_release");
         // ORDERING: Release — pairs with the Acquire of the `EMPTY → WRITING` CAS in `push`.
         self.state[idx].store(EMPTY, Release);
@@ -241,9 +241,9 @@ impl<'a, T> StackView<'a, T> {
                 .compare_exchange(READY, READING, AcqRel, Relaxed)
                 .is_ok()
             {
-                // SAFETY: READY → READING makes this thread the slot's only user until it
+                // PROTOCOL (why the copy is whole): READY → READING makes this thread the slot's only user until it
                 // stores READY again below.
-                let value = unsafe { self.slots[idx].read() };
+                let value = self.slots[idx].read();
                 // ORDERING: Release — pairs with the next claimer's Acquire CAS.
                 self.state[idx].store(READY, Release);
                 return Ok(value);

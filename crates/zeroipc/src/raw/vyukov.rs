@@ -22,7 +22,7 @@
 use crate::layout::queue::{QUEUE_MAX_CAPACITY, QueueHeader};
 use crate::loom::AtomicU32;
 use crate::loom::Ordering::{Acquire, Relaxed, Release};
-use crate::raw::cell::Slot;
+use crate::raw::cell::{Plain, Slot};
 
 /// Why a push did not happen; the value is handed back.
 #[derive(Debug)]
@@ -61,7 +61,7 @@ pub(crate) struct Vyukov<'a, T> {
     mask: u32,
 }
 
-impl<'a, T> Vyukov<'a, T> {
+impl<'a, T: Plain> Vyukov<'a, T> {
     /// A view over `slots` and `seq`; `None` unless both have the same length, a power of
     /// two in `2..=QUEUE_MAX_CAPACITY`. `hdr.capacity` is never read: the slices are the
     /// validated geometry.
@@ -148,11 +148,11 @@ impl<'a, T> Vyukov<'a, T> {
                 {
                     Ok(_) => {
                         crate::fault::point("queue.push.after_claim");
-                        // SAFETY: the CAS moved `tail` from `t` to `t + 1` while `seq[i] == t`,
+                        // PROTOCOL (why the copy is whole): the CAS moved `tail` from `t` to `t + 1` while `seq[i] == t`,
                         // so this thread is the only writer of slot `i` until it stores
                         // `seq[i] = t + 1` below; readers touch the slot only after observing
                         // that store (Acquire in `pop`).
-                        unsafe { self.slots[i].write(value) };
+                        self.slots[i].write(value);
                         crate::fault::point("queue.push.before_publish");
                         // ORDERING: Release — pairs with the Acquire load of `seq[i]` in `pop`;
                         // publishes the element. (Sleepers are woken by `Queue::after_push`,
@@ -213,11 +213,11 @@ impl<'a, T> Vyukov<'a, T> {
                 {
                     Ok(_) => {
                         crate::fault::point("queue.pop.after_claim");
-                        // SAFETY: the CAS moved `head` from `h` to `h + 1` while
+                        // PROTOCOL (why the copy is whole): the CAS moved `head` from `h` to `h + 1` while
                         // `seq[i] == h + 1` (published), so this thread is the only reader of
                         // slot `i` and no writer touches it until it stores
                         // `seq[i] = h + cap` below.
-                        let value = unsafe { self.slots[i].read() };
+                        let value = self.slots[i].read();
                         crate::fault::point("queue.pop.before_release");
                         // ORDERING: Release — pairs with the Acquire load of `seq[i]` in
                         // `push`: our read of the slot happens before its next write.

@@ -668,6 +668,18 @@ impl ReadOnlySegment {
         &self.inner.region
     }
 
+    /// Which shared-memory object this is, as `(device, inode)` of its descriptor: equal for
+    /// every handle on the same object in this process, however it was opened (clones,
+    /// separate `open`s, other names for the same file). Used for per-process claims (one
+    /// producer per Ring). If `fstat` fails (it cannot for a shm descriptor we own), the
+    /// mapping's address stands in: still unique per mapping, just not across opens.
+    pub(crate) fn identity(&self) -> (u64, u64) {
+        self.inner
+            .shm
+            .identity()
+            .unwrap_or((u64::MAX, Arc::as_ptr(&self.inner).addr() as u64))
+    }
+
     /// Fails with [`Corruption::Shrunk`](crate::Corruption::Shrunk) if the object is now
     /// smaller than our mapping: a peer with write access called `ftruncate`, and touching
     /// the cut-off pages would raise `SIGBUS`.

@@ -29,6 +29,6 @@ pub use map::{Map, MapError, MapKey, hash_bytes};
 pub use pod::DEFAULT_STUCK_TIMEOUT;
 pub use pool::{Pool, PoolError};
 pub use queue::{Queue, QueuePopError, QueuePushError};
-pub use ring::{Ring, RingConsumer, RingProducer, RingPushError};
+pub use ring::{Ring, RingConsumer, RingProducer};
 pub use set::Set;
 pub use stack::{Stack, StackError, StackPushError};

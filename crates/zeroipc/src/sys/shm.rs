@@ -91,6 +91,13 @@ impl Shm {
         Ok(u64::try_from(st.st_size).unwrap_or(0))
     }
 
+    /// The object's identity, `(st_dev, st_ino)` from `fstat`.
+    #[doc(alias = "fstat")]
+    pub(crate) fn identity(&self) -> io::Result<(u64, u64)> {
+        let st = rustix::fs::fstat(&self.fd)?;
+        Ok((st.st_dev, st.st_ino))
+    }
+
     /// The object's permission bits and owner (`fstat().st_mode & 0o7777`, `st_uid`).
     #[doc(alias = "fstat")]
     pub(crate) fn mode_and_owner(&self) -> io::Result<(u32, u32)> {
