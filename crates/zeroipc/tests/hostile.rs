@@ -661,9 +661,9 @@ fn read_everything(name: &str, seg: &Segment) -> u64 {
     for n in NAMES {
         let _ = seg.find(n);
         if let Ok(a) = Array::<u8>::open(seg, n) {
-            assert!(a.entry().offset() + 8 + a.len() <= seg.bound());
+            assert!(a.entry().offset() + 8 + a.len() as u64 <= seg.bound());
             let _ = a.get(a.len().saturating_sub(1));
-            assert_eq!(a.to_vec().len() as u64, a.len());
+            assert_eq!(a.to_vec().len(), a.len());
         }
         if let Ok(a) = Array::<u32>::open(seg, n) {
             let _ = a.get(0);

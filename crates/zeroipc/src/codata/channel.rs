@@ -115,7 +115,8 @@ use crate::loom::{AtomicU8, AtomicU32};
 use crate::raw::cell::Slot;
 use crate::raw::rendezvous::{Rendezvous, Retract};
 use crate::segment::{CatalogKind, Entry, Record, Segment};
-use crate::structures::{Queue, QueuePopError, QueuePushError};
+use crate::structures::Queue;
+use crate::structures::queue::{TryPopError, TryPushError};
 use crate::sync::composite;
 use crate::sync::wait::{Parked, park, wake_all};
 // `codata` does not otherwise touch `sys`: pid liveness is the one OS question the
@@ -323,7 +324,7 @@ impl<T: Element> Channel<T> {
             },
         )?;
         if cap > 0 {
-            Queue::<T>::create(seg, &names[1], cap)?;
+            Queue::<T>::create(seg, &names[1], cap as usize)?;
         } else {
             let size = slot_size(size_of::<T>() as u64, align_of::<T>() as u64);
             // The allocator zeroes the entry: ready = consumed = 0, as C++ initialises.
@@ -433,7 +434,7 @@ impl<T: Element> Channel<T> {
                 .into());
             }
             let q = Queue::<T>::open(seg, &names[1])?;
-            if q.capacity() != cap {
+            if q.capacity() != cap as usize {
                 return Err(Corruption::Field {
                     entry: names[0].clone(),
                     field: "capacity",
@@ -533,7 +534,8 @@ impl<T: Element> Channel<T> {
     #[must_use]
     pub fn capacity(&self) -> u32 {
         match &self.kind {
-            Kind::Buffered(q) => q.capacity(),
+            // At most 2^30 (the queue validated it).
+            Kind::Buffered(q) => u32::try_from(q.capacity()).unwrap_or(u32::MAX),
             Kind::Rendezvous { .. } => 0,
         }
     }
@@ -543,7 +545,8 @@ impl<T: Element> Channel<T> {
     #[must_use]
     pub fn len(&self) -> u32 {
         match &self.kind {
-            Kind::Buffered(q) => q.len(),
+            // At most the capacity.
+            Kind::Buffered(q) => u32::try_from(q.len()).unwrap_or(u32::MAX),
             Kind::Rendezvous { slot, data } => {
                 // ORDERING: Relaxed — a snapshot.
                 u32::from(self.rendezvous(*slot, *data).ready.load(Relaxed) != 0)
@@ -703,7 +706,7 @@ impl<T: Element> Channel<T> {
         }
         match &self.kind {
             Kind::Buffered(q) => q.try_push(value).map_err(|e| match e {
-                QueuePushError::Stalled { value, .. } => SendError::Stalled(value),
+                TryPushError::Stalled { value, .. } => SendError::Stalled(value),
                 other => SendError::Full(other.into_inner()),
             }),
             Kind::Rendezvous { .. } => {
@@ -752,7 +755,7 @@ impl<T: Element> Channel<T> {
             }
             match q.try_push(value) {
                 Ok(()) => return Ok(()),
-                Err(QueuePushError::Stalled { value, .. }) => {
+                Err(TryPushError::Stalled { value, .. }) => {
                     return Err(SendError::Stalled(value));
                 }
                 Err(e) => value = e.into_inner(),
@@ -964,7 +967,7 @@ impl<T: Element> Channel<T> {
     fn poll_recv(&self) -> Result<T, RecvError> {
         match &self.kind {
             Kind::Buffered(q) => q.try_pop().map_err(|e| match e {
-                QueuePopError::Empty => RecvError::Empty,
+                TryPopError::Empty => RecvError::Empty,
                 _ => RecvError::Stalled,
             }),
             Kind::Rendezvous { slot, data } => {

@@ -61,7 +61,7 @@ use crate::segment::{Entry, Segment};
 pub struct Array<T: Element> {
     seg: Segment,
     entry: Entry,
-    len: u64,
+    len: usize,
     /// Segment offset of element 0.
     data: u64,
     _t: PhantomData<fn() -> T>,
@@ -111,7 +111,7 @@ impl<T: Element> Array<T> {
     /// [`StructureError::InvalidCapacity`] for a capacity of 0 (no upstream peer can create or
     /// open one) or one whose size overflows; [`StructureError::Table`] if the name is taken,
     /// the table is full or the segment is out of space.
-    pub fn create(seg: &Segment, name: &str, capacity: u64) -> Result<Self, StructureError> {
+    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self, StructureError> {
         let () = Self::CHECK;
         if capacity == 0 {
             return Err(StructureError::InvalidCapacity {
@@ -119,15 +119,18 @@ impl<T: Element> Array<T> {
                 reason: "an array needs at least one element",
             });
         }
-        let size =
-            array_size(capacity, size_of::<T>() as u64).ok_or(StructureError::InvalidCapacity {
-                requested: capacity,
+        let requested = u64::try_from(capacity).unwrap_or(u64::MAX);
+        let size = u64::try_from(capacity)
+            .ok()
+            .and_then(|c| array_size(c, size_of::<T>() as u64))
+            .ok_or(StructureError::InvalidCapacity {
+                requested,
                 reason: "the array's size overflows",
             })?;
         let entry = seg.allocate(name, size, |region, at| -> Result<(), StructureError> {
             let h: &ArrayHeader = region.header(at)?;
             // ORDERING: Relaxed — published with the entry (Release of `entry_count`).
-            h.capacity.store(capacity, Relaxed);
+            h.capacity.store(requested, Relaxed);
             Ok(())
         })?;
         seg.record(&Record::new(CatalogKind::Array, name, &entry).elem::<T>());
@@ -149,7 +152,7 @@ impl<T: Element> Array<T> {
         Ok(Self::from_parts(seg, entry, capacity))
     }
 
-    fn from_parts(seg: &Segment, entry: Entry, len: u64) -> Self {
+    fn from_parts(seg: &Segment, entry: Entry, len: usize) -> Self {
         let data = entry.offset() + ARRAY_HEADER_LEN;
         Self {
             seg: seg.clone(),
@@ -161,7 +164,7 @@ impl<T: Element> Array<T> {
     }
 
     /// Reads the header and proves `8 + capacity * size_of::<T>() == entry.size()`.
-    fn validate(seg: &Segment, entry: &Entry) -> Result<u64, StructureError> {
+    fn validate(seg: &Segment, entry: &Entry) -> Result<usize, StructureError> {
         let es = size_of::<T>() as u64;
         let entry_name = || entry.name().to_string();
         if entry.size() < ARRAY_HEADER_LEN {
@@ -177,7 +180,16 @@ impl<T: Element> Array<T> {
         // ORDERING: Relaxed — the entry was published by the Acquire load of `entry_count`.
         let capacity = h.capacity.load(Relaxed);
         if array_size(capacity, es) == Some(entry.size()) {
-            return Ok(capacity);
+            // The elements lie inside the mapping, so their number fits a usize.
+            return usize::try_from(capacity).map_err(|_| {
+                Corruption::Field {
+                    entry: entry_name(),
+                    field: "capacity",
+                    found: capacity,
+                    expected: "a count that fits this platform's usize".into(),
+                }
+                .into()
+            });
         }
         // The C implementation: {u64 capacity, u64 elem_size}, data at +16 (FORMAT.md IH-1).
         if entry.size() >= C_ARRAY_HEADER_LEN && capacity > 0 {
@@ -216,7 +228,7 @@ impl<T: Element> Array<T> {
 
     /// Number of elements.
     #[must_use]
-    pub fn len(&self) -> u64 {
+    pub fn len(&self) -> usize {
         self.len
     }
 
@@ -238,17 +250,19 @@ impl<T: Element> Array<T> {
         &self.seg
     }
 
-    fn check_range(&self, start: u64, n: usize) -> Result<u64, OutOfBounds> {
-        let end = start.checked_add(n as u64).filter(|&e| e <= self.len);
+    /// The segment offset of element `start`, if `[start, start + n)` lies inside.
+    fn check_range(&self, start: usize, n: usize) -> Result<u64, OutOfBounds> {
+        let end = start.checked_add(n).filter(|&e| e <= self.len);
         match end {
-            Some(_) => Ok(self.data + start * size_of::<T>() as u64),
+            // `start < len`, and `len * size_of::<T>()` bytes lie inside the mapping.
+            Some(_) => Ok(self.data + (start * size_of::<T>()) as u64),
             // One element: name its index (`set(10)` on 10 elements is "index 10", not 11);
             // a range: name its end.
             None => Err(OutOfBounds {
                 index: if n == 1 {
                     start
                 } else {
-                    start.saturating_add(n as u64)
+                    start.saturating_add(n)
                 },
                 len: self.len,
             }),
@@ -257,7 +271,7 @@ impl<T: Element> Array<T> {
 
     /// The element at `index`, or `None` past the end.
     #[must_use]
-    pub fn get(&self, index: u64) -> Option<T> {
+    pub fn get(&self, index: usize) -> Option<T> {
         let at = self.check_range(index, 1).ok()?;
         with_word!(T, |W| {
             let n = (size_of::<T>() / size_of::<W>()) as u64;
@@ -272,7 +286,7 @@ impl<T: Element> Array<T> {
     /// # Errors
     ///
     /// [`OutOfBounds`] if `index >= len()`.
-    pub fn set(&self, index: u64, value: T) -> Result<(), OutOfBounds> {
+    pub fn set(&self, index: usize, value: T) -> Result<(), OutOfBounds> {
         self.write_from(index, core::slice::from_ref(&value))
     }
 
@@ -281,7 +295,7 @@ impl<T: Element> Array<T> {
     /// # Errors
     ///
     /// [`OutOfBounds`] if the range passes the end; `out` is then untouched.
-    pub fn read_into(&self, start: u64, out: &mut [T]) -> Result<(), OutOfBounds> {
+    pub fn read_into(&self, start: usize, out: &mut [T]) -> Result<(), OutOfBounds> {
         let at = self.check_range(start, out.len())?;
         let oob = OutOfBounds {
             index: start,
@@ -306,7 +320,7 @@ impl<T: Element> Array<T> {
     /// # Errors
     ///
     /// [`OutOfBounds`] if the range passes the end; nothing is written then.
-    pub fn write_from(&self, start: u64, src: &[T]) -> Result<(), OutOfBounds> {
+    pub fn write_from(&self, start: usize, src: &[T]) -> Result<(), OutOfBounds> {
         let at = self.check_range(start, src.len())?;
         let oob = OutOfBounds {
             index: start,
@@ -329,8 +343,7 @@ impl<T: Element> Array<T> {
     /// All elements, copied out.
     #[must_use]
     pub fn to_vec(&self) -> Vec<T> {
-        let len = usize::try_from(self.len).unwrap_or(0);
-        let mut v = vec![T::new_zeroed(); len];
+        let mut v = vec![T::new_zeroed(); self.len];
         // Cannot fail: the range is exactly [0, len).
         let _ = self.read_into(0, &mut v);
         v
@@ -357,7 +370,7 @@ impl<T: Element> Array<T> {
     ///
     /// Never for a validated array (the range was checked at open).
     pub unsafe fn as_slice(&self) -> &[T] {
-        let len = usize::try_from(self.len).unwrap_or(0);
+        let len = self.len;
         // SAFETY: the caller guarantees no writes while the slice lives; the range was
         // validated against the mapping when the array was created or opened.
         unsafe { self.seg.region().plain_slice::<T>(self.data, len) }.expect("validated at open")
@@ -379,7 +392,7 @@ impl<T: Element> Array<T> {
     /// Never for a validated array (the range was checked at open).
     #[allow(clippy::mut_from_ref)] // exclusivity is the caller's documented promise
     pub unsafe fn as_mut_slice(&self) -> &mut [T] {
-        let len = usize::try_from(self.len).unwrap_or(0);
+        let len = self.len;
         // SAFETY: the caller guarantees exclusive access while the slice lives; the range was
         // validated against the (writable) mapping when the array was created or opened.
         unsafe { self.seg.region().plain_slice_mut::<T>(self.data, len) }
@@ -410,7 +423,7 @@ macro_rules! atomic_accessors {
             /// # Ok::<(), Box<dyn std::error::Error>>(())
             /// ```
             #[must_use]
-            pub fn atomic(&self, index: u64) -> Option<&$atomic> {
+            pub fn atomic(&self, index: usize) -> Option<&$atomic> {
                 let at = self.check_range(index, 1).ok()?;
                 self.seg.region().header::<$atomic>(at).ok()
             }
