@@ -111,6 +111,19 @@ impl<T: Element> Array<T> {
     /// [`StructureError::InvalidCapacity`] for a capacity of 0 (no upstream peer can create or
     /// open one) or one whose size overflows; [`StructureError::Table`] if the name is taken,
     /// the table is full or the segment is out of space.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-create-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u32> = Array::create(&seg, "a", 4)?;
+    /// assert_eq!(a.to_vec(), [0, 0, 0, 0]); // zeroed
+    /// assert!(Array::<u32>::create(&seg, "b", 0).is_err());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self, StructureError> {
         let () = Self::CHECK;
         if capacity == 0 {
@@ -145,6 +158,19 @@ impl<T: Element> Array<T> {
     /// [`StructureError::ElementSize`] if it holds elements of another size;
     /// [`StructureError::Foreign`] for an array written by the C implementation (16-byte
     /// header); [`StructureError::Corrupt`] if the capacity does not match the entry size.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-open-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// Array::<u16>::create(&seg, "a", 3)?.set(2, 9)?;
+    /// let a: Array<u16> = Array::open(&seg, "a")?;
+    /// assert_eq!((a.len(), a.get(2)), (3, Some(9)));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;
@@ -227,24 +253,72 @@ impl<T: Element> Array<T> {
     }
 
     /// Number of elements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-len-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u8> = Array::create(&seg, "a", 10)?;
+    /// assert_eq!(a.len(), 10);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether the array has no elements (only possible for arrays made by Python peers).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-is-empty-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u8> = Array::create(&seg, "a", 1)?;
+    /// assert!(!a.is_empty());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The table entry this array lives in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-entry-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u8> = Array::create(&seg, "temps", 1)?;
+    /// assert_eq!(a.entry().name(), "temps");
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn entry(&self) -> &Entry {
         &self.entry
     }
 
     /// The segment this array lives in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-segment-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u8> = Array::create(&seg, "temps", 1)?;
+    /// assert!(a.segment().find("temps").is_ok());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn segment(&self) -> &Segment {
         &self.seg
@@ -270,6 +344,19 @@ impl<T: Element> Array<T> {
     }
 
     /// The element at `index`, or `None` past the end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-get-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<i64> = Array::create(&seg, "a", 2)?;
+    /// a.set(1, -3)?;
+    /// assert_eq!((a.get(1), a.get(2)), (Some(-3), None));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn get(&self, index: usize) -> Option<T> {
         let at = self.check_range(index, 1).ok()?;
@@ -286,6 +373,20 @@ impl<T: Element> Array<T> {
     /// # Errors
     ///
     /// [`OutOfBounds`] if `index >= len()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-set-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// # use zeroipc::OutOfBounds;
+    /// let a: Array<f32> = Array::create(&seg, "a", 2)?;
+    /// a.set(0, 1.5)?;
+    /// assert_eq!(a.set(2, 0.0), Err(OutOfBounds { index: 2, len: 2 }));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set(&self, index: usize, value: T) -> Result<(), OutOfBounds> {
         self.write_from(index, core::slice::from_ref(&value))
     }
@@ -295,6 +396,22 @@ impl<T: Element> Array<T> {
     /// # Errors
     ///
     /// [`OutOfBounds`] if the range passes the end; `out` is then untouched.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-read-into-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u8> = Array::create(&seg, "a", 4)?;
+    /// a.write_from(0, &[1, 2, 3, 4])?;
+    /// let mut out = [0u8; 2];
+    /// a.read_into(1, &mut out)?;
+    /// assert_eq!(out, [2, 3]);
+    /// assert!(a.read_into(3, &mut out).is_err());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn read_into(&self, start: usize, out: &mut [T]) -> Result<(), OutOfBounds> {
         let at = self.check_range(start, out.len())?;
         let oob = OutOfBounds {
@@ -320,6 +437,20 @@ impl<T: Element> Array<T> {
     /// # Errors
     ///
     /// [`OutOfBounds`] if the range passes the end; nothing is written then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-write-from-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u16> = Array::create(&seg, "a", 3)?;
+    /// a.write_from(1, &[7, 8])?;
+    /// assert_eq!(a.to_vec(), [0, 7, 8]);
+    /// assert!(a.write_from(2, &[1, 2]).is_err());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn write_from(&self, start: usize, src: &[T]) -> Result<(), OutOfBounds> {
         let at = self.check_range(start, src.len())?;
         let oob = OutOfBounds {
@@ -341,6 +472,19 @@ impl<T: Element> Array<T> {
     }
 
     /// All elements, copied out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-to-vec-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u8> = Array::create(&seg, "a", 2)?;
+    /// a.set(1, 5)?;
+    /// assert_eq!(a.to_vec(), [0, 5]);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn to_vec(&self) -> Vec<T> {
         let mut v = vec![T::new_zeroed(); self.len];
@@ -350,6 +494,19 @@ impl<T: Element> Array<T> {
     }
 
     /// Stores `value` in every element.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-fill-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u32> = Array::create(&seg, "a", 3)?;
+    /// a.fill(9);
+    /// assert_eq!(a.to_vec(), [9, 9, 9]);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fill(&self, value: T) {
         for i in 0..self.len {
             let _ = self.set(i, value);
@@ -369,6 +526,21 @@ impl<T: Element> Array<T> {
     /// # Panics
     ///
     /// Never for a validated array (the range was checked at open).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-as-slice-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u32> = Array::create(&seg, "a", 3)?;
+    /// a.fill(4);
+    /// // SAFETY: nobody writes the array while `view` lives (this example is alone with it).
+    /// let view = unsafe { a.as_slice() };
+    /// assert_eq!(view, [4, 4, 4]);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub unsafe fn as_slice(&self) -> &[T] {
         let len = self.len;
         // SAFETY: the caller guarantees no writes while the slice lives; the range was
@@ -390,6 +562,21 @@ impl<T: Element> Array<T> {
     /// # Panics
     ///
     /// Never for a validated array (the range was checked at open).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-as-mut-slice-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u32> = Array::create(&seg, "a", 3)?;
+    /// // SAFETY: nobody else reads or writes the array while `out` lives.
+    /// let out = unsafe { a.as_mut_slice() };
+    /// out.copy_from_slice(&[1, 2, 3]);
+    /// assert_eq!(a.to_vec(), [1, 2, 3]);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[allow(clippy::mut_from_ref)] // exclusivity is the caller's documented promise
     pub unsafe fn as_mut_slice(&self) -> &mut [T] {
         let len = self.len;

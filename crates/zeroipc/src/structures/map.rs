@@ -564,6 +564,19 @@ impl<K: MapKey, V: Element> Map<K, V> {
     /// `V`'s size; [`StructureError::Foreign`] for a map written by Python;
     /// [`StructureError::Corrupt`] for a capacity of 0 or one that does not match the entry
     /// size.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Map};
+    /// # let name = format!("/zeroipc-doc-map-open-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// Map::<u32, u32>::create(&seg, "m", 8)?.insert(1, 10)?;
+    /// let m: Map<u32, u32> = Map::open(&seg, "m")?;
+    /// assert_eq!(m.get(&1)?, Some(10));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;
@@ -835,6 +848,18 @@ impl<K: MapKey, V: Element> Map<K, V> {
     }
 
     /// Whether [`Map::len`] is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Map};
+    /// # let name = format!("/zeroipc-doc-map-is-empty-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let m: Map<u32, u32> = Map::create(&seg, "m", 8)?;
+    /// assert!(m.is_empty());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -311,6 +311,19 @@ impl<T: Element> Pool<T> {
     /// [`StructureError::Foreign`] for a pool a Python creator laid out with alignment 4
     /// for an 8-aligned `T` (FORMAT.md IH-13); [`StructureError::Corrupt`] for a capacity of
     /// 0, above `0xFFFFFFFD`, or not matching the entry size.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Pool};
+    /// # let name = format!("/zeroipc-doc-pool-open-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// Pool::<u32>::create(&seg, "p", 4)?;
+    /// let p: Pool<u32> = Pool::open(&seg, "p")?;
+    /// assert_eq!(p.capacity(), 4);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;

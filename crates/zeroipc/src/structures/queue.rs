@@ -161,6 +161,14 @@ pub enum PushError<T> {
 
 impl<T> PushError<T> {
     /// The value that was not pushed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::structures::queue::PushError;
+    /// let e = PushError::Stalled { value: 7, position: 0 };
+    /// assert_eq!(e.into_inner(), 7);
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             Self::Stalled { value, .. } => value,
@@ -217,6 +225,14 @@ pub enum TryPushError<T> {
 
 impl<T> TryPushError<T> {
     /// The value that was not pushed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::structures::queue::TryPushError;
+    /// let e = TryPushError::Full(7);
+    /// assert_eq!(e.into_inner(), 7);
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             Self::Full(value) | Self::Stalled { value, .. } => value,
@@ -284,6 +300,14 @@ pub enum PushTimeoutError<T> {
 
 impl<T> PushTimeoutError<T> {
     /// The value that was not pushed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::structures::queue::PushTimeoutError;
+    /// let e = PushTimeoutError::Timeout(7);
+    /// assert_eq!(e.into_inner(), 7);
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             Self::Timeout(value) | Self::Stalled { value, .. } => value,
@@ -777,6 +801,18 @@ impl<T: Element> Queue<T> {
     }
 
     /// The stall timeout (see [`Queue::with_stall_timeout`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Queue};
+    /// # let name = format!("/zeroipc-doc-queue-stall-timeout-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let q: Queue<u32> = Queue::create(&seg, "q", 8)?;
+    /// assert_eq!(q.stall_timeout(), zeroipc::DEFAULT_STALL_TIMEOUT);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn stall_timeout(&self) -> Duration {
         self.stall

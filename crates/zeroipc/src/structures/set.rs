@@ -176,6 +176,19 @@ impl<T: MapKey> Set<T> {
     /// [`StructureError::ElementSize`] if `elem_size` differs from `T`'s size;
     /// [`StructureError::Corrupt`] for a capacity of 0 or one that does not match the entry
     /// size.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Set};
+    /// # let name = format!("/zeroipc-doc-set-open-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// Set::<u32>::create(&seg, "s", 8)?.insert(3)?;
+    /// let s: Set<u32> = Set::open(&seg, "s")?;
+    /// assert!(s.contains(&3)?);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;
@@ -403,6 +416,18 @@ impl<T: MapKey> Set<T> {
     }
 
     /// Whether [`Set::len`] is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Set};
+    /// # let name = format!("/zeroipc-doc-set-is-empty-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Set<u32> = Set::create(&seg, "s", 8)?;
+    /// assert!(s.is_empty());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -144,6 +144,14 @@ macro_rules! push_error {
 
         impl<T> $name<T> {
             /// The value that was not pushed.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("# use zeroipc::structures::stack::", stringify!($name), ";")]
+            #[doc = concat!("let e = ", stringify!($name), "::Stalled { value: 7, index: 1, orphaned: false };")]
+            /// assert_eq!(e.into_inner(), 7);
+            /// ```
             pub fn into_inner(self) -> T {
                 match self {
                     $(Self::$var(value) |)* Self::Stalled { value, .. }
@@ -277,6 +285,14 @@ pub enum PushError<T> {
 
 impl<T> PushError<T> {
     /// The value that was not pushed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::structures::stack::PushError;
+    /// let e = PushError::Stalled { value: 7, index: 1, orphaned: false };
+    /// assert_eq!(e.into_inner(), 7);
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             Self::Stalled { value, .. } | Self::Corrupt { value, .. } => value,
