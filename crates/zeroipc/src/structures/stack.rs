@@ -1021,23 +1021,13 @@ impl<T: Element> Stack<T> {
                 Ok(v)
             }
             Err(PopFail::Empty) => Err(PopEnd::Empty),
-            Err(e) => Err(PopEnd::Failed(self.pop_error(e))),
-        }
-    }
-
-    fn pop_error(&self, e: PopFail) -> PopError {
-        match e {
-            // Callers handle `Empty` themselves; reaching here would be a bug, and a stall
-            // with no slot is the least wrong report.
-            PopFail::Empty => PopError::Stalled {
-                index: 0,
-                orphaned: false,
-            },
-            PopFail::Stalled { index, orphaned } => PopError::Stalled {
+            Err(PopFail::Stalled { index, orphaned }) => Err(PopEnd::Failed(PopError::Stalled {
                 index: index as usize,
                 orphaned,
-            },
-            PopFail::CorruptTop { top } => PopError::Corrupt(self.corrupt_top(top)),
+            })),
+            Err(PopFail::CorruptTop { top }) => {
+                Err(PopEnd::Failed(PopError::Corrupt(self.corrupt_top(top))))
+            }
         }
     }
 
@@ -1221,7 +1211,11 @@ impl<T: Element> Stack<T> {
         match self.view().peek(&mut || patience.keep_waiting()) {
             Ok(v) => Ok(Some(v)),
             Err(PopFail::Empty) => Ok(None),
-            Err(e) => Err(self.pop_error(e)),
+            Err(PopFail::Stalled { index, orphaned }) => Err(PopError::Stalled {
+                index: index as usize,
+                orphaned,
+            }),
+            Err(PopFail::CorruptTop { top }) => Err(PopError::Corrupt(self.corrupt_top(top))),
         }
     }
 }
