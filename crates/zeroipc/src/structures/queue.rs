@@ -41,18 +41,19 @@
 //! [`PopError`], [`TryPopError`], [`PopTimeoutError`]) with only the variants it can return.
 //!
 //! The blocking forms sleep in the kernel on a **shared** futex: a consumer that finds the
-//! queue empty sleeps on the `seq` word of the slot at `head` (it changes when that element is published), a producer that finds it full sleeps
-//! on the `seq` word of the slot at `tail` (it changes when that slot is freed).
+//! queue empty sleeps on the `seq` word of the slot at `head` (it changes when that element
+//! is published), a producer that finds it full sleeps on the `seq` word of the slot at
+//! `tail` (it changes when that slot is freed).
 //!
 //! The header has no waiter count (the format is fixed), so sleepers register in the
 //! segment's waiter registry (`__zeroipc_waiters`, a zeroipc-only table entry; see
-//! `segment::waiters` for when it exists): a
-//! push or pop issues `FUTEX_WAKE` (a ~300 ns system call) **only when a sleeper is
-//! registered** for that side of that queue (without a registry, sleepers just re-check
-//! every millisecond). Otherwise its only extra cost is one load of
-//! the counter, plus the `seq` store being SeqCst (`xchg` on x86-64) so that the sleeper's
-//! increment-then-re-check and the waker's store-then-load cannot both miss each other:
-//! no wake-up is lost between zeroipc processes.
+//! `segment::waiters` for when it exists): a push or pop issues `FUTEX_WAKE` (a ~300 ns
+//! system call) **only when a sleeper is registered** for that side of that queue (without
+//! a registry, sleepers just re-check every millisecond). Otherwise its only extra cost is
+//! one load of the counter after a compiler fence: the sleeper issues an asymmetric
+//! `membarrier` between its increment and its re-check, so the sleeper's
+//! increment-then-re-check and the waker's store-then-load cannot both miss each other: no
+//! wake-up is lost between zeroipc processes (see `structures::wait`).
 //!
 //! Upstream peers never call `FUTEX_WAKE` (they poll), so sleepers never sleep for more than
 //! **1 ms** before re-checking: a C++ producer's element is noticed within a millisecond.
