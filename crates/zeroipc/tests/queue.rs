@@ -861,3 +861,36 @@ fn deadline_forms_time_out_with_the_value_back() {
     q.push_timeout(4, Duration::MAX).unwrap();
     assert_eq!((q.try_pop(), q.try_pop()), (Ok(2), Ok(4)));
 }
+
+#[test]
+fn blocking_producers_and_consumers_on_a_tiny_queue_move_every_item_exactly_once() {
+    // Capacity 2 and four threads with the untimed forms: every blocked call is woken.
+    let (_n, seg) = fresh("queue_blocking_threads");
+    let q: Queue<u32> = Queue::create(&seg, "q", 2).unwrap();
+    const N: u32 = 5_000;
+    let producers: Vec<_> = (0..2u32)
+        .map(|id| {
+            let q = q.clone();
+            std::thread::spawn(move || {
+                for i in 0..N {
+                    q.push(id * N + i).unwrap();
+                }
+            })
+        })
+        .collect();
+    let consumers: Vec<_> = (0..2)
+        .map(|_| {
+            let q = q.clone();
+            std::thread::spawn(move || (0..N).map(|_| q.pop().unwrap()).collect::<Vec<_>>())
+        })
+        .collect();
+    producers.into_iter().for_each(|p| p.join().unwrap());
+    let mut all: Vec<u32> = consumers
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..2 * N).collect::<Vec<_>>());
+    assert!(q.is_empty());
+    assert_eq!(common::registered_sleepers(&seg, q.entry()), (0, 0));
+}

@@ -660,3 +660,37 @@ fn timeout_and_deadline_forms_are_bounded_and_hand_the_value_back() {
     assert_eq!(err.into_inner(), 7);
     assert_eq!(s.pop_timeout(Duration::MAX), Ok(5));
 }
+
+#[test]
+fn blocking_pushers_and_poppers_on_a_tiny_stack_move_every_item_exactly_once() {
+    // Capacity 2 and four threads: pushers and poppers block (and sleep) often; each pop
+    // is matched by a push, so every blocked call is eventually woken.
+    let (_n, seg) = fresh("stack_blocking_threads");
+    let s: Stack<u32> = Stack::create(&seg, "s", 2).unwrap();
+    const N: u32 = 5_000;
+    let pushers: Vec<_> = (0..2u32)
+        .map(|id| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for i in 0..N {
+                    s.push(id * N + i).unwrap();
+                }
+            })
+        })
+        .collect();
+    let poppers: Vec<_> = (0..2)
+        .map(|_| {
+            let s = s.clone();
+            std::thread::spawn(move || (0..N).map(|_| s.pop().unwrap()).collect::<Vec<_>>())
+        })
+        .collect();
+    pushers.into_iter().for_each(|p| p.join().unwrap());
+    let mut all: Vec<u32> = poppers
+        .into_iter()
+        .flat_map(|p| p.join().unwrap())
+        .collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..2 * N).collect::<Vec<_>>());
+    assert!(s.is_empty());
+    assert_eq!(common::registered_sleepers(&seg, s.entry()), (0, 0));
+}
