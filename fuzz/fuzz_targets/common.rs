@@ -170,10 +170,10 @@ pub fn arrays<T: Element>(seg: &Segment, name: &str) {
     let Ok(a) = Array::<T>::open(seg, name) else {
         return;
     };
-    let end = a.entry().offset() + 8 + a.len() * size_of::<T>() as u64;
+    let end = a.entry().offset() + 8 + (a.len() * size_of::<T>()) as u64;
     assert!(end <= seg.bound(), "array data outside the bound");
     let _ = a.get(0);
     let _ = a.get(a.len().saturating_sub(1));
     assert!(a.get(a.len()).is_none());
-    assert_eq!(a.to_vec().len() as u64, a.len());
+    assert_eq!(a.to_vec().len(), a.len());
 }

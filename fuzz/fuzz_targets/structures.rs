@@ -11,7 +11,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use zeroipc::codata::channel::Channel;
 use zeroipc::codata::future::Future;
@@ -158,9 +158,9 @@ pub fn op(seg: &Segment, code: u8, salt: usize) {
     match code % 32 {
         0 => {
             if let Ok(a) = Array::<u64>::open(seg, ARRAY) {
-                let _ = a.get(v % 8);
+                let _ = a.get(usize::from(code % 8));
                 let _ = a.to_vec();
-                let _ = a.set(v % 8, v);
+                let _ = a.set(usize::from(code % 8), v);
             }
         }
         1 => {
@@ -168,14 +168,15 @@ pub fn op(seg: &Segment, code: u8, salt: usize) {
                 let q = q.with_stall_timeout(STALL);
                 let _ = (q.len(), q.is_empty(), q.is_full(), q.capacity());
                 let _ = q.try_push(v);
-                let _ = q.push(v);
+                // Never the untimed `push`: a full queue would block the fuzzer.
+                let _ = q.push_deadline(v, Instant::now());
             }
         }
         2 => {
             if let Ok(q) = Queue::<u64>::open(seg, QUEUE) {
                 let q = q.with_stall_timeout(STALL);
                 let _ = q.try_pop();
-                let _ = q.pop();
+                let _ = q.pop_deadline(Instant::now());
                 let _ = q.pop_timeout(Duration::ZERO);
                 let _ = q.push_timeout(v, Duration::ZERO);
             }
@@ -183,16 +184,18 @@ pub fn op(seg: &Segment, code: u8, salt: usize) {
         3 => {
             if let Ok(s) = Stack::<u64>::open(seg, STACK) {
                 let s = s.with_stall_timeout(STALL);
-                let _ = (s.len(), s.is_empty(), s.raw_top());
-                let _ = s.push(v);
+                let _ = (s.len(), s.is_empty(), s.capacity());
+                let _ = s.try_push(v);
+                let _ = s.push_timeout(v, Duration::ZERO);
                 let _ = s.peek();
             }
         }
         4 => {
             if let Ok(s) = Stack::<u64>::open(seg, STACK) {
                 let s = s.with_stall_timeout(STALL);
-                let _ = s.pop();
-                let _ = s.pop();
+                let _ = s.try_pop();
+                let _ = s.pop_timeout(Duration::ZERO);
+                let _ = s.pop_deadline(Instant::now());
             }
         }
         5 => {
@@ -227,15 +230,15 @@ pub fn op(seg: &Segment, code: u8, salt: usize) {
         }
         8 => {
             if let Ok(p) = Pool::<u64>::open(seg, POOL) {
-                let i = u32::from(code >> 5);
+                let i = usize::from(code >> 5);
                 let _ = p.get(i);
                 let _ = p.free(i);
                 let _ = p.free(i);
             }
         }
         9 => {
-            if let Ok(mut m) = Map::<u64, u64>::open(seg, MAP) {
-                m.set_stuck_timeout(STALL);
+            if let Ok(m) = Map::<u64, u64>::open(seg, MAP) {
+                let m = m.with_stall_timeout(STALL);
                 let _ = (m.len(), m.is_empty(), m.capacity());
                 let _ = m.insert(v % 8, v);
                 let _ = m.get(&(v % 8));
@@ -243,15 +246,15 @@ pub fn op(seg: &Segment, code: u8, salt: usize) {
             }
         }
         10 => {
-            if let Ok(mut m) = Map::<u64, u64>::open(seg, MAP) {
-                m.set_stuck_timeout(STALL);
+            if let Ok(m) = Map::<u64, u64>::open(seg, MAP) {
+                let m = m.with_stall_timeout(STALL);
                 let _ = m.remove(&(v % 8));
                 let _ = m.pairs();
             }
         }
         11 => {
-            if let Ok(mut t) = Set::<u32>::open(seg, SET) {
-                t.set_stuck_timeout(STALL);
+            if let Ok(t) = Set::<u32>::open(seg, SET) {
+                let t = t.with_stall_timeout(STALL);
                 let _ = t.insert(code.into());
                 let _ = t.contains(&3);
                 let _ = t.remove(&6);

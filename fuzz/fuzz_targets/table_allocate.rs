@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
     };
     for (i, req) in requests.chunks_exact(3).take(16).enumerate() {
         let name = format!("f{i}");
-        let cap = u64::from(u16::from_le_bytes([req[1], req[2]]));
+        let cap = usize::from(u16::from_le_bytes([req[1], req[2]]));
         let before = seg.header().map(|h| (h.entry_count, h.next_offset));
         let table_size = seg.header().map(|h| h.table_size).unwrap_or(TABLE);
         let created = match req[0] % 3 {

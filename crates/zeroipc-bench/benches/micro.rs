@@ -54,7 +54,7 @@ fn segment_open_validate(bencher: divan::Bencher) {
 fn array_set_get<T: zeroipc::Element + Default>(bencher: divan::Bencher) {
     let s = Scratch::new("array");
     let a: Array<T> = Array::create(&s.seg, "a", 1024).expect("array");
-    let mut i = 0u64;
+    let mut i = 0usize;
     bencher.bench_local(|| {
         i = (i + 1) & 1023;
         a.set(i, divan::black_box(T::default())).expect("in bounds");
@@ -94,8 +94,8 @@ fn queue_push_pop(bencher: divan::Bencher) {
     let q: zeroipc::structures::Queue<u64> =
         zeroipc::structures::Queue::create(&s.seg, "q", 1024).expect("queue");
     bencher.bench_local(|| {
-        q.push(divan::black_box(7)).expect("room");
-        divan::black_box(q.pop())
+        q.try_push(divan::black_box(7)).expect("room");
+        divan::black_box(q.try_pop())
     });
 }
 
@@ -150,8 +150,8 @@ fn queue_push_pop_x100(bencher: divan::Bencher) {
         zeroipc::structures::Queue::create(&s.seg, "q", 1024).expect("queue");
     bencher.bench_local(|| {
         for _ in 0..100 {
-            q.push(divan::black_box(7)).expect("room");
-            divan::black_box(q.pop());
+            q.try_push(divan::black_box(7)).expect("room");
+            let _ = divan::black_box(q.try_pop());
         }
     });
 }

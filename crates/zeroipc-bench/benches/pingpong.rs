@@ -40,8 +40,8 @@ const ROLE_ENV: &str = "ZEROIPC_BENCH_ROLE";
 const NAME_ENV: &str = "ZEROIPC_BENCH_SEGMENT";
 const ITERS_ENV: &str = "ZEROIPC_BENCH_ITERS";
 /// Two words 128 bytes apart (different cache lines, and different adjacent-line pairs).
-const PING: u64 = 0;
-const PONG: u64 = 16;
+const PING: usize = 0;
+const PONG: usize = 16;
 /// Items per `write`/`read` call in the batched Ring scenario.
 const BATCH: usize = 64;
 /// Slots of the queues and rings in throughput scenarios.
@@ -200,8 +200,8 @@ fn setup(name: &str) -> Segment {
         .create_or_replace(name)
         .expect("create segment");
     Array::<u64>::create(&seg, "words", 32).expect("array");
-    Queue::<u64>::create(&seg, "a2b", CAPACITY).expect("queue");
-    Queue::<u64>::create(&seg, "b2a", CAPACITY).expect("queue");
+    Queue::<u64>::create(&seg, "a2b", CAPACITY as usize).expect("queue");
+    Queue::<u64>::create(&seg, "b2a", CAPACITY as usize).expect("queue");
     Ring::<u64>::create(&seg, "ring", CAPACITY as usize).expect("ring");
     Semaphore::create(&seg, "s1", 0, 0).expect("semaphore");
     Semaphore::create(&seg, "s2", 0, 0).expect("semaphore");
@@ -607,9 +607,9 @@ fn now_ns() -> u64 {
 
 fn push_spin(q: &Queue<u64>, mut v: u64) {
     loop {
-        match q.push(v) {
+        match q.try_push(v) {
             Ok(()) => return,
-            Err(zeroipc::Full(back)) => v = back,
+            Err(e) => v = e.into_inner(),
         }
         std::hint::spin_loop();
     }
@@ -637,14 +637,14 @@ fn spin_recv(c: &Channel<u64>) -> u64 {
 
 fn pop_spin(q: &Queue<u64>) -> u64 {
     loop {
-        if let Some(v) = q.pop() {
+        if let Ok(v) = q.try_pop() {
             return v;
         }
         std::hint::spin_loop();
     }
 }
 
-fn word(words: &Array<u64>, i: u64) -> &AtomicU64 {
+fn word(words: &Array<u64>, i: usize) -> &AtomicU64 {
     words.atomic(i).expect("index in range")
 }
 
@@ -670,7 +670,7 @@ fn spin_side(words: &Array<u64>, iters: u64, initiator: bool) {
 }
 
 /// The low half of a u64 element, viewed as the 32-bit futex word (little-endian).
-fn futex_word(words: &Array<u64>, i: u64) -> &AtomicU32 {
+fn futex_word(words: &Array<u64>, i: usize) -> &AtomicU32 {
     let w = word(words, i);
     // SAFETY: an AtomicU64 is 8-aligned and 8 bytes; its first 4 bytes are a valid, aligned
     // AtomicU32 for as long as the Array (and so the mapping) lives. Only this benchmark

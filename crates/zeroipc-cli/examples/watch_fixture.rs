@@ -31,7 +31,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let temps: Array<f64> = Array::create(&seg, "temperatures", 16)?;
     for i in 0..16_u32 {
-        temps.set(u64::from(i), 20.0 + f64::from(i) / 4.0)?;
+        temps.set(i as usize, 20.0 + f64::from(i) / 4.0)?;
     }
     let ids: Array<u32> = Array::create(&seg, "sensor_ids", 8)?;
     ids.write_from(0, &[11, 12, 13, 14, 15, 16, 17, 18])?;
@@ -39,11 +39,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     counters.fill(7);
     let jobs: Queue<u64> = Queue::create(&seg, "jobs", 16)?;
     for job in 1..=5 {
-        jobs.push(job).map_err(|_| "queue full")?;
+        jobs.try_push(job).map_err(|_| "queue full")?;
     }
     let undo: Stack<u64> = Stack::create(&seg, "undo", 10)?;
     for step in 1..=3 {
-        undo.push(step).map_err(|_| "stack full")?;
+        undo.try_push(step).map_err(|_| "stack full")?;
     }
 
     if seg.catalog()?.is_some() {
@@ -73,9 +73,9 @@ fn churn(seg: &Segment, duration: Duration) -> Result<(), Box<dyn Error>> {
     let mut next = 100;
     while Instant::now() < end {
         for _ in 0..4 {
-            jobs.push(next).map_err(|_| "queue full")?;
+            jobs.try_push(next).map_err(|_| "queue full")?;
             next += 1;
-            jobs.pop().ok_or("queue empty")?;
+            jobs.try_pop().map_err(|_| "queue empty")?;
         }
         std::thread::sleep(Duration::from_millis(10));
     }

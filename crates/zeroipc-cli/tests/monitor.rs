@@ -134,7 +134,7 @@ fn queue_values_pushed_by_another_process_are_printed_once_in_order_and_not_cons
     assert_eq!(out, expected);
     // Nothing consumed: the queue still holds everything, in order.
     let mut held = Vec::new();
-    while let Some(v) = q.pop() {
+    while let Ok(v) = q.try_pop() {
         held.push(v);
     }
     let mut want = vec![1, 2, 3];
@@ -176,7 +176,7 @@ fn queue_reports_missed_values_when_consumers_and_producers_lap_it() {
     settle(&mut mon, &name);
     for v in 0..10 {
         q.push(v).unwrap();
-        assert_eq!(q.pop(), Some(v));
+        assert_eq!(q.try_pop(), Ok(v));
     }
     q.push(42).unwrap();
     // Positions 0..=6 were overwritten; 7, 8, 9 were popped but their bytes are intact (their

@@ -243,7 +243,7 @@ fn a_queue_made_by_the_library_shows_its_pushed_values_without_popping() {
         assert_eq!(doc["values"], json!([7, 8, 9]));
         assert_eq!(doc["fill"], json!({ "len": 3, "capacity": 8 }));
     }
-    assert_eq!(q.pop(), Some(7));
+    assert_eq!(q.try_pop(), Ok(7));
 }
 
 #[test]

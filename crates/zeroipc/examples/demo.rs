@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use zeroipc::structures::Array;
 use zeroipc::{Segment, SegmentOptions};
 
-const SAMPLES: u64 = 16;
+const SAMPLES: usize = 16;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -47,12 +47,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     let written = progress.atomic(0).ok_or("progress has 2 elements")?;
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut seen = 0;
-    while seen < SAMPLES {
+    while seen < SAMPLES as u64 {
         // ORDERING: Acquire pairs with the child's Release store of the count, so the
         // samples below it are visible.
         let n = written.load(Ordering::Acquire);
         for i in seen..n {
-            let v = samples.get(i).ok_or("index below capacity")?;
+            let v = samples
+                .get(usize::try_from(i)?)
+                .ok_or("index below capacity")?;
             println!(
                 "parent: sample {i:2} = {v:+.4}   (written by pid {})",
                 progress.get(1).unwrap_or(0)
@@ -87,7 +89,7 @@ fn child(name: &str) -> Result<(), Box<dyn Error>> {
         #[allow(clippy::cast_precision_loss)] // small indices
         samples.set(i, (i as f64 * 0.4).sin())?;
         // ORDERING: Release publishes the sample written above (Acquire in the parent).
-        written.store(i + 1, Ordering::Release);
+        written.store(i as u64 + 1, Ordering::Release);
         std::thread::sleep(Duration::from_millis(20));
     }
     Ok(())

@@ -21,14 +21,14 @@ use zeroipc::codata::Lazy;
 use zeroipc::structures::Array;
 use zeroipc::{Segment, SegmentOptions};
 
-const CHILDREN: u64 = 4;
+const CHILDREN: usize = 4;
 const DEADLINE: Duration = Duration::from_secs(30);
 
 /// `runs` indices: the start flag, closures run, the last computer's pid, children ready.
-const GO: u64 = 0;
-const RUNS: u64 = 1;
-const COMPUTER: u64 = 2;
-const READY: u64 = 3;
+const GO: usize = 0;
+const RUNS: usize = 1;
+const COMPUTER: usize = 2;
+const READY: usize = 3;
 
 /// The value the process `pid` computes.
 fn value_for(pid: u32) -> u64 {
@@ -71,7 +71,7 @@ fn parent() -> Result<(), Box<dyn Error>> {
     let ready = runs.atomic(READY).ok_or("runs has 4 elements")?;
     let deadline = Instant::now() + DEADLINE;
     // ORDERING: Relaxed — only a count; the start flag below carries no data.
-    while u64::from(ready.load(Ordering::Relaxed)) < CHILDREN {
+    while (ready.load(Ordering::Relaxed) as usize) < CHILDREN {
         if Instant::now() > deadline {
             return Err("the children never got ready".into());
         }
@@ -97,7 +97,7 @@ fn parent() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-fn child(index: u64, name: &str) -> Result<(), Box<dyn Error>> {
+fn child(index: usize, name: &str) -> Result<(), Box<dyn Error>> {
     let seg = Segment::open_timeout(name, Duration::from_secs(5))?;
     let answer: Lazy<u64> = Lazy::open(&seg, "answer")?;
     let runs: Array<u32> = Array::open(&seg, "runs")?;

@@ -590,9 +590,9 @@ impl From<Corruption> for StructureError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutOfBounds {
     /// The index (or end of the range) asked for.
-    pub index: u64,
+    pub index: usize,
     /// The number of elements.
-    pub len: u64,
+    pub len: usize,
 }
 
 impl fmt::Display for OutOfBounds {

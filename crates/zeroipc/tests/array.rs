@@ -110,16 +110,16 @@ fn out_of_bounds_accesses_are_errors_and_change_nothing() {
     let a = Array::<u16>::create(&seg, "a", 4).unwrap();
     a.write_from(0, &[1, 2, 3, 4]).unwrap();
     assert_eq!(a.get(4), None);
-    assert_eq!(a.get(u64::MAX), None);
+    assert_eq!(a.get(usize::MAX), None);
     assert_eq!(a.set(4, 9), Err(OutOfBounds { index: 4, len: 4 }));
     assert_eq!(
         a.set(4, 9).unwrap_err().to_string(),
         "index 4 out of bounds for length 4"
     );
     assert_eq!(
-        a.set(u64::MAX, 9),
+        a.set(usize::MAX, 9),
         Err(OutOfBounds {
-            index: u64::MAX,
+            index: usize::MAX,
             len: 4
         })
     );
@@ -135,8 +135,8 @@ fn out_of_bounds_accesses_are_errors_and_change_nothing() {
         Err(OutOfBounds { index: 6, len: 4 })
     );
     assert_eq!(out, [0; 3], "out is untouched");
-    assert!(a.read_into(u64::MAX, &mut out).is_err());
-    assert!(a.write_from(u64::MAX - 1, &[1, 2]).is_err());
+    assert!(a.read_into(usize::MAX, &mut out).is_err());
+    assert!(a.write_from(usize::MAX - 1, &[1, 2]).is_err());
     assert_eq!(
         a.read_into(5, &mut []),
         Err(OutOfBounds { index: 5, len: 4 })
@@ -152,7 +152,7 @@ fn capacity_zero_overflow_and_oversize_are_refused() {
         "{err:?}"
     );
     assert!(err.to_string().contains("invalid capacity 0"), "{err}");
-    let err = Array::<u64>::create(&seg, "huge", u64::MAX / 4).unwrap_err();
+    let err = Array::<u64>::create(&seg, "huge", usize::MAX / 4).unwrap_err();
     assert!(
         matches!(err, StructureError::InvalidCapacity { .. }),
         "{err:?}"
@@ -301,7 +301,7 @@ macro_rules! atomic_round_trip {
         a.set(1, <$t>::MAX).unwrap();
         assert_eq!(a.atomic(1).unwrap().load(SeqCst), <$t>::MAX);
         assert!(a.atomic(3).is_none());
-        assert!(a.atomic(u64::MAX).is_none());
+        assert!(a.atomic(usize::MAX).is_none());
         // Through another handle too.
         let b = Array::<$t>::open($seg, name).unwrap();
         b.atomic(0).unwrap().store(<$t>::MIN, SeqCst);

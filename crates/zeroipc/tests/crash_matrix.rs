@@ -18,10 +18,11 @@ use std::time::{Duration, Instant};
 
 use common::{ShmName, child_role, spawn_child_with};
 use zeroipc::fault::{CRASH_AT_ENV, POINTS};
-use zeroipc::structures::{
-    Array, Map, MapError, Pool, PoolError, Queue, QueuePopError, QueuePushError, Ring, Set, Stack,
-    StackError, StackPushError,
-};
+use zeroipc::structures::map::MapError;
+use zeroipc::structures::pool::PoolError;
+use zeroipc::structures::queue::{PopTimeoutError, PushTimeoutError, TryPopError};
+use zeroipc::structures::stack::{self, PopError, PushError};
+use zeroipc::structures::{Array, Map, Pool, Queue, Ring, Set, Stack};
 use zeroipc::sync::{Barrier, Mutex, Once, OnceOutcome, RwLock, Semaphore};
 use zeroipc::{LockTimeoutError, Segment, SegmentOptions, WaitTimeoutError};
 
@@ -220,13 +221,13 @@ fn queue_check_dead_producer(d: Dead<'_>) {
     assert_eq!(bounded("pop", || q.pop_timeout(DEADLINE)), Ok(2));
     assert_eq!(
         bounded("pop", || q.pop_timeout(DEADLINE)),
-        Err(QueuePopError::Stalled { position: 2 })
+        Err(PopTimeoutError::Stalled { position: 2 })
     );
-    assert_eq!(q.try_pop(), Err(QueuePopError::Stalled { position: 2 }));
+    assert_eq!(q.try_pop(), Err(TryPopError::Stalled { position: 2 }));
     bounded("push", || q.push_timeout(4, DEADLINE)).unwrap();
     assert_eq!(
         bounded("pop", || q.pop_timeout(DEADLINE)),
-        Err(QueuePopError::Stalled { position: 2 })
+        Err(PopTimeoutError::Stalled { position: 2 })
     );
 }
 
@@ -240,14 +241,14 @@ fn queue_check_dead_consumer(d: Dead<'_>) {
     bounded("push", || q.push_timeout(6, DEADLINE)).unwrap();
     assert_eq!(
         bounded("push", || q.push_timeout(7, DEADLINE)),
-        Err(QueuePushError::Stalled {
+        Err(PushTimeoutError::Stalled {
             value: 7,
             position: 4
         })
     );
     assert_eq!(bounded("pop", || q.pop_timeout(DEADLINE)), Ok(5));
     assert_eq!(bounded("pop", || q.pop_timeout(DEADLINE)), Ok(6));
-    assert_eq!(q.try_pop(), Err(QueuePopError::Empty));
+    assert_eq!(q.try_pop(), Err(TryPopError::Empty));
 }
 
 crash_case! { queue_push_after_claim, "queue.push.after_claim", queue_setup, queue_child_push, queue_check_dead_producer }
@@ -286,17 +287,17 @@ fn stack_check_dead_pusher(d: Dead<'_>) {
     assert_eq!(s.len(), 3);
     assert_eq!(
         bounded("pop", || s.pop()),
-        Err(StackError::Stalled {
+        Err(PopError::Stalled {
             index: 2,
             orphaned: false
         })
     );
     assert_eq!(s.len(), 3, "the stalled pop moved top back");
     bounded("push", || s.push(4)).unwrap();
-    assert_eq!(bounded("pop", || s.pop()), Ok(Some(4)));
+    assert_eq!(bounded("pop", || s.pop()), Ok(4));
     assert_eq!(
         bounded("pop", || s.pop()),
-        Err(StackError::Stalled {
+        Err(PopError::Stalled {
             index: 2,
             orphaned: false
         })
@@ -310,14 +311,17 @@ fn stack_check_dead_popper(d: Dead<'_>) {
     assert_eq!(s.len(), 1);
     assert_eq!(
         bounded("push", || s.push(5)),
-        Err(StackPushError::Stalled {
+        Err(PushError::Stalled {
             value: 5,
             index: 1,
             orphaned: false
         })
     );
-    assert_eq!(bounded("pop", || s.pop()), Ok(Some(1)));
-    assert_eq!(bounded("pop", || s.pop()), Ok(None));
+    assert_eq!(bounded("pop", || s.pop()), Ok(1));
+    assert_eq!(
+        bounded("pop", || s.try_pop()),
+        Err(stack::TryPopError::Empty)
+    );
 }
 
 crash_case! { stack_push_after_reserve, "stack.push.after_reserve", stack_setup, stack_child_push, stack_check_dead_pusher }
@@ -469,9 +473,9 @@ crash_case! { pool_free_after_cas, "pool.free.after_cas", pool_setup_one, pool_c
 // Map and Set (shared open-addressing code): capacity 16, key 1 inserted (completed).
 
 fn map(seg: &Segment) -> Map<u64, u64> {
-    let mut m = Map::<u64, u64>::open(seg, "m").unwrap();
-    m.set_stuck_timeout(STALL);
-    m
+    Map::<u64, u64>::open(seg, "m")
+        .unwrap()
+        .with_stall_timeout(STALL)
 }
 
 fn map_setup(seg: &Segment) {
@@ -493,8 +497,8 @@ fn map_child_remove(seg: &Segment) {
 
 fn stuck(r: Result<impl std::fmt::Debug, MapError>) {
     match r {
-        Err(MapError::Stuck { waited, .. }) => assert!(waited >= STALL, "{waited:?}"),
-        other => panic!("expected Stuck, got {other:?}"),
+        Err(MapError::Stalled { waited, .. }) => assert!(waited >= STALL, "{waited:?}"),
+        other => panic!("expected Stalled, got {other:?}"),
     }
 }
 
@@ -526,9 +530,9 @@ crash_case! { map_update_after_claim, "hash.update.after_claim", map_setup, map_
 crash_case! { map_remove_after_claim, "hash.remove.after_claim", map_setup, map_child_remove, map_check_dead_owner_of_key_1 }
 
 fn set(seg: &Segment) -> Set<u64> {
-    let mut s = Set::<u64>::open(seg, "s").unwrap();
-    s.set_stuck_timeout(STALL);
-    s
+    Set::<u64>::open(seg, "s")
+        .unwrap()
+        .with_stall_timeout(STALL)
 }
 
 fn set_setup(seg: &Segment) {

@@ -386,7 +386,7 @@ fn library_structures_decode_in_pop_order_without_consuming() {
     for v in [1, 2, 3, 4] {
         q.push(v).unwrap();
     }
-    assert_eq!(q.pop(), Some(1));
+    assert_eq!(q.try_pop(), Ok(1));
     q.push(5).unwrap(); // wraps
     let s: Stack<u16> = Stack::create(&seg, "s", 4).unwrap();
     for v in [10, 20, 30] {
@@ -412,8 +412,8 @@ fn library_structures_decode_in_pop_order_without_consuming() {
     assert_eq!(d.field("allocated"), Some(&FieldValue::Unsigned(1)));
 
     // Nothing was consumed.
-    assert_eq!(q.pop(), Some(2));
-    assert_eq!(s.pop().unwrap(), Some(30));
+    assert_eq!(q.try_pop(), Ok(2));
+    assert_eq!(s.try_pop(), Ok(30));
 }
 
 #[test]

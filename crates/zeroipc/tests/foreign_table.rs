@@ -12,7 +12,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{ShmName, child_role, golden_dir, image, load_golden, spawn_child, wait_ok};
-use zeroipc::structures::{Queue, QueuePopError, QueuePushError};
+use zeroipc::structures::Queue;
+use zeroipc::structures::queue::{PopTimeoutError, PushTimeoutError};
 use zeroipc::sync::{Event, EventMode, LockTimeoutError, Monitor, Semaphore};
 use zeroipc::{Segment, SegmentOptions};
 
@@ -63,11 +64,14 @@ fn semaphore_and_queue_use_leave_a_cpp_segment_byte_for_byte_unchanged() {
 
     // `q_empty`: a blocked pop sleeps and times out; `q_wrap` is full: a blocked push too.
     let q: Queue<i32> = Queue::open(&seg, "q_empty").unwrap();
-    assert!(matches!(q.pop_timeout(SHORT), Err(QueuePopError::Timeout)));
+    assert!(matches!(
+        q.pop_timeout(SHORT),
+        Err(PopTimeoutError::Timeout)
+    ));
     let full: Queue<u32> = Queue::open(&seg, "q_wrap").unwrap();
     assert!(matches!(
         full.push_timeout(9, SHORT),
-        Err(QueuePushError::Timeout(9))
+        Err(PushTimeoutError::Timeout(9))
     ));
 
     assert_eq!(entry_count(&seg), 84, "no entry added at run time");
@@ -101,11 +105,14 @@ fn creating_a_structure_in_a_cpp_segment_adds_its_registry_once() {
     assert_eq!(entry_count(&seg), 90, "zs2 only");
 
     // From here on blocking use (of ours and of C++'s structures) adds nothing.
-    assert!(matches!(q.pop_timeout(SHORT), Err(QueuePopError::Timeout)));
+    assert!(matches!(
+        q.pop_timeout(SHORT),
+        Err(PopTimeoutError::Timeout)
+    ));
     let q_empty: Queue<i32> = Queue::open(&seg, "q_empty").unwrap();
     assert!(matches!(
         q_empty.pop_timeout(SHORT),
-        Err(QueuePopError::Timeout)
+        Err(PopTimeoutError::Timeout)
     ));
     s.acquire().unwrap();
     assert!(matches!(
@@ -142,7 +149,10 @@ fn in_a_segment_zeroipc_creates_the_registries_come_with_their_structures() {
     assert!(seg.find(PERMITS).is_ok(), "with the first semaphore");
     assert_eq!(entry_count(&seg), before + 4);
 
-    assert!(matches!(q.pop_timeout(SHORT), Err(QueuePopError::Timeout)));
+    assert!(matches!(
+        q.pop_timeout(SHORT),
+        Err(PopTimeoutError::Timeout)
+    ));
     s.acquire().unwrap();
     assert!(matches!(
         s.acquire_timeout(SHORT),

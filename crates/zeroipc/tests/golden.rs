@@ -173,11 +173,11 @@ fn check_array<T: Golden>(seg: &Segment, ro: &ReadOnlySegment, s: &Value) {
         .map(T::from_json)
         .collect();
     assert_eq!(
-        arr.len(),
+        arr.len() as u64,
         u64_of(&s["params"]["capacity"]),
         "{name}: capacity"
     );
-    assert_eq!(arr.len(), expected.len() as u64, "{name}: len");
+    assert_eq!(arr.len(), expected.len(), "{name}: len");
     let data = &s["layout"]["data"];
     assert_eq!(
         arr.entry().offset(),
@@ -202,10 +202,10 @@ fn check_array<T: Golden>(seg: &Segment, ro: &ReadOnlySegment, s: &Value) {
             "{name}[{i}] as {}: got {g:?}, expected {x:?}",
             T::TAG
         );
-        let one = arr.get(i as u64).unwrap();
+        let one = arr.get(i).unwrap();
         assert!(one.same(x), "{name}.get({i}): got {one:?}, expected {x:?}");
     }
-    assert!(arr.get(expected.len() as u64).is_none());
+    assert!(arr.get(expected.len()).is_none());
     // The read-only mapping sees the same element bytes.
     let bytes = ro
         .read_bytes(
@@ -324,7 +324,7 @@ fn create_like<T: Golden>(seg: &Segment, s: &Value) -> Array<T> {
         .iter()
         .map(T::from_json)
         .collect();
-    let arr = Array::<T>::create(seg, s["name"].as_str().unwrap(), values.len() as u64).unwrap();
+    let arr = Array::<T>::create(seg, s["name"].as_str().unwrap(), values.len()).unwrap();
     arr.write_from(0, &values).unwrap();
     arr
 }

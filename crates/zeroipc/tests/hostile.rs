@@ -34,16 +34,6 @@ fn kill_and_reap(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// A child that is killed and reaped when the test ends, also when it fails: a stopped child
-/// would otherwise stay stopped forever.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        kill_and_reap(&mut self.0);
-    }
-}
-
 /// Asserts the verdict for a segment nobody uses: no visible user; `Unused` unless some
 /// process could not be inspected (then `Unknown`, never `InUse`). In this project's sandbox
 /// pid 1 is unreadable even to root, so both branches are real.
@@ -110,7 +100,7 @@ fn creating_a_structure_gives_up_on_a_stopped_lock_holder() {
         .size(64 * 1024)
         .create_new(name.as_str())
         .unwrap();
-    let mut child = KillOnDrop(spawn_child(TEST, "lock_holder", &name));
+    let mut child = common::KillOnDrop(spawn_child(TEST, "lock_holder", &name));
     // The child holds the lock once our own non-blocking attempt fails.
     let probe = std::fs::File::open(name.path()).unwrap();
     wait_until("the child to take the flock", || {
@@ -526,7 +516,7 @@ fn a_crashed_user_leaves_a_stale_segment_behind() {
             .create_new(name.as_str())
             .unwrap(),
     );
-    let mut child = KillOnDrop(spawn_child(TEST, "crasher", &name));
+    let mut child = common::KillOnDrop(spawn_child(TEST, "crasher", &name));
     let pid = child.0.id();
     wait_until("the child to map the segment", || {
         inspect::segment_users(name.as_str())
@@ -661,9 +651,9 @@ fn read_everything(name: &str, seg: &Segment) -> u64 {
     for n in NAMES {
         let _ = seg.find(n);
         if let Ok(a) = Array::<u8>::open(seg, n) {
-            assert!(a.entry().offset() + 8 + a.len() <= seg.bound());
+            assert!(a.entry().offset() + 8 + a.len() as u64 <= seg.bound());
             let _ = a.get(a.len().saturating_sub(1));
-            assert_eq!(a.to_vec().len() as u64, a.len());
+            assert_eq!(a.to_vec().len(), a.len());
         }
         if let Ok(a) = Array::<u32>::open(seg, n) {
             let _ = a.get(0);

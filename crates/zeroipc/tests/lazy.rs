@@ -219,14 +219,14 @@ fn hostile_bytes_are_typed_errors() {
     ));
 }
 
-const RACERS: u64 = 3;
+const RACERS: usize = 3;
 
 /// Three processes force one Lazy at once; each counts its own closure calls in an Array.
 /// Exactly one closure runs in total, and all three get its value.
 #[test]
 fn computed_once_by_whichever_of_three_processes_is_first() {
     if let Some(name) = child_role("racer") {
-        let me: u64 = std::env::var("RACER").unwrap().parse().unwrap();
+        let me: usize = std::env::var("RACER").unwrap().parse().unwrap();
         let seg = Segment::open(&name).unwrap();
         let lazy: Lazy<u64> = Lazy::open(&seg, "value").unwrap();
         let calls: Array<u64> = Array::open(&seg, "calls").unwrap();
@@ -254,7 +254,7 @@ fn computed_once_by_whichever_of_three_processes_is_first() {
                         id(2 * other + 1),
                     );
                 }
-                1000 + me
+                1000 + me as u64
             })
             .unwrap();
         results.set(me, v).unwrap();
@@ -279,12 +279,12 @@ fn computed_once_by_whichever_of_three_processes_is_first() {
     for i in 0..RACERS {
         assert_eq!(
             results.get(i),
-            Some(1000 + winner),
+            Some(1000 + winner as u64),
             "process {i} got the value"
         );
     }
     assert_eq!(lazy.compute_count().unwrap(), 1);
-    assert_eq!(lazy.peek().unwrap(), Some(1000 + winner));
+    assert_eq!(lazy.peek().unwrap(), Some(1000 + winner as u64));
 }
 
 /// A computer SIGKILLed mid-computation: a process already waiting takes over and

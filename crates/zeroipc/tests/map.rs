@@ -9,7 +9,8 @@ use common::{ShmName, child_role, image, load_golden, manifest, poke, spawn_chil
 use proptest::prelude::*;
 use serde_json::Value;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
-use zeroipc::structures::{Map, MapError, MapKey, hash_bytes};
+use zeroipc::structures::map::MapError;
+use zeroipc::structures::{Map, MapKey, hash_bytes};
 use zeroipc::{Corruption, Segment, SegmentOptions, StructureError};
 
 #[derive(Clone, Copy, Debug, PartialEq, FromBytes, IntoBytes, Immutable, KnownLayout)]
@@ -258,24 +259,25 @@ fn a_slot_stuck_in_inserting_is_a_typed_error_not_a_hang() {
         .size(64 * 1024)
         .create_new(name.as_str())
         .unwrap();
-    let mut m: Map<u32, u32> = Map::create(&seg, "m", 4).unwrap();
-    m.set_stuck_timeout(Duration::from_millis(20));
+    let m = Map::<u32, u32>::create(&seg, "m", 4)
+        .unwrap()
+        .with_stall_timeout(Duration::from_millis(20));
     // Keys hash to k % 4 (2654435761 ≡ 1 mod 4). Key 4 lives in slot 0, key 1 in slot 1.
     m.insert(4, 40).unwrap();
     m.insert(1, 10).unwrap();
     // A writer "dies" owning slot 0: state INSERTING.
     poke(&name, m.entry().offset() + 16, &3u32.to_le_bytes());
     let t0 = Instant::now();
-    assert!(matches!(m.get(&4), Err(MapError::Stuck { slot: 0, .. })));
+    assert!(matches!(m.get(&4), Err(MapError::Stalled { slot: 0, .. })));
     // Key 8 also starts at slot 0: the stuck slot might hold it.
     assert!(matches!(
         m.insert(8, 80),
-        Err(MapError::Stuck { slot: 0, .. })
+        Err(MapError::Stalled { slot: 0, .. })
     ));
     // Key 1 starts at slot 1: unaffected.
     assert_eq!(m.get(&1).unwrap(), Some(10));
     assert_eq!(m.insert(1, 11).unwrap(), Some(10));
-    assert!(matches!(m.pairs(), Err(MapError::Stuck { slot: 0, .. })));
+    assert!(matches!(m.pairs(), Err(MapError::Stalled { slot: 0, .. })));
     assert!(t0.elapsed() < Duration::from_secs(30), "deadline");
     // An unknown state is corruption naming the field, never EMPTY.
     poke(&name, m.entry().offset() + 16, &7u32.to_le_bytes());
@@ -399,14 +401,18 @@ fn two_processes_insert_and_erase_in_one_map() {
     let mut pairs = m.pairs().unwrap();
     pairs.sort_unstable();
     assert_eq!(pairs, expected, "no lost, duplicated or stray keys");
-    assert_eq!(m.len() as usize, expected.len());
+    assert_eq!(m.len(), expected.len());
 }
 
 #[test]
 fn a_process_killed_mid_operation_never_hangs_the_others() {
     if let Some(seg_name) = child_role("map_victim") {
         let seg = Segment::open(&seg_name).unwrap();
-        let m: Map<u32, u64> = Map::open(&seg, "m").unwrap();
+        // The parent's stall bound: a slot left owned by an earlier victim costs each round
+        // that meets it 50 ms, not the default 1 s (which made 200 rounds take minutes).
+        let m = Map::<u32, u64>::open(&seg, "m")
+            .unwrap()
+            .with_stall_timeout(Duration::from_millis(50));
         let done: zeroipc::structures::Array<u64> =
             zeroipc::structures::Array::open(&seg, "done").unwrap();
         wait_for_go(&seg);
@@ -429,20 +435,22 @@ fn a_process_killed_mid_operation_never_hangs_the_others() {
         .size(64 * 1024)
         .create_new(name.as_str())
         .unwrap();
-    let mut m: Map<u32, u64> = Map::create(&seg, "m", 32).unwrap();
+    let m = Map::<u32, u64>::create(&seg, "m", 32)
+        .unwrap()
+        .with_stall_timeout(Duration::from_millis(50));
     let go: zeroipc::structures::Array<u32> =
         zeroipc::structures::Array::create(&seg, "go", 1).unwrap();
     let done: zeroipc::structures::Array<u64> =
         zeroipc::structures::Array::create(&seg, "done", 1).unwrap();
-    m.set_stuck_timeout(Duration::from_millis(50));
     let t0 = Instant::now();
     for _ in 0..3 {
         done.set(0, 0).unwrap();
-        let mut child = spawn_child(
+        // Killed on drop too, so a failed assertion below never leaves it spinning.
+        let mut child = common::KillOnDrop(spawn_child(
             "a_process_killed_mid_operation_never_hangs_the_others",
             "map_victim",
             &name,
-        );
+        ));
         go.atomic(0)
             .unwrap()
             .store(1, std::sync::atomic::Ordering::Release);
@@ -454,16 +462,16 @@ fn a_process_killed_mid_operation_never_hangs_the_others() {
             );
             std::thread::sleep(Duration::from_millis(1));
         }
-        child.kill().unwrap(); // SIGKILL, possibly while it owns a slot
-        child.wait().unwrap();
-        // Every operation answers: a value, absence, or Stuck naming the slot — never a hang.
+        child.0.kill().unwrap(); // SIGKILL, possibly while it owns a slot
+        child.0.wait().unwrap();
+        // Every operation answers: a value, absence, or Stalled naming the slot — never a hang.
         for k in 0..24u32 {
             match m.insert(k, 1) {
-                Ok(_) | Err(MapError::Stuck { .. } | MapError::Full { .. }) => {}
+                Ok(_) | Err(MapError::Stalled { .. } | MapError::Full { .. }) => {}
                 Err(e) => panic!("{e}"),
             }
             match m.get(&k) {
-                Ok(Some(_)) | Err(MapError::Stuck { .. }) => {}
+                Ok(Some(_)) | Err(MapError::Stalled { .. }) => {}
                 other => panic!("key {k}: {other:?}"),
             }
         }
@@ -474,7 +482,7 @@ fn a_process_killed_mid_operation_never_hangs_the_others() {
                 keys.dedup();
                 assert_eq!(keys.len(), pairs.len(), "no duplicate keys");
             }
-            Err(MapError::Stuck { .. }) => {}
+            Err(MapError::Stalled { .. }) => {}
             Err(e) => panic!("{e}"),
         }
         assert!(t0.elapsed() < Duration::from_secs(60), "deadline");
@@ -499,8 +507,8 @@ proptest! {
             poke(&name, off + 16 + 12 * i as u64, &st.to_le_bytes());
         }
         poke(&name, off, &header);
-        if let Ok(mut m) = Map::<u32, u32>::open(&seg, "m") {
-            m.set_stuck_timeout(Duration::from_millis(1));
+        if let Ok(m) = Map::<u32, u32>::open(&seg, "m") {
+            let m = m.with_stall_timeout(Duration::from_millis(1));
             for k in 0..10u32 {
                 let _ = m.insert(k, k);
                 let _ = m.get(&k);

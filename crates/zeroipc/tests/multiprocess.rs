@@ -120,7 +120,7 @@ fn child_reads_every_value_the_parent_wrote_and_answers() {
         assert_eq!(Array::<u8>::open(&seg, "bytes").unwrap().to_vec(), bytes());
         let w = Array::<u64>::open(&seg, "words").unwrap();
         for (i, v) in words().into_iter().enumerate() {
-            assert_eq!(w.get(i as u64), Some(v));
+            assert_eq!(w.get(i), Some(v));
         }
         assert_eq!(
             Array::<Sample>::open(&seg, "samples").unwrap().to_vec(),
@@ -208,16 +208,16 @@ fn allocate_all(seg: &Segment, id: u64) {
         let values = (0..cap).map(|i| pattern(id, k, i));
         match k % 3 {
             0 => {
-                let a = Array::<u64>::create(seg, &name, cap).unwrap();
+                let a = Array::<u64>::create(seg, &name, usize::try_from(cap).unwrap()).unwrap();
                 a.write_from(0, &values.collect::<Vec<_>>()).unwrap();
             }
             1 => {
-                let a = Array::<u32>::create(seg, &name, cap).unwrap();
+                let a = Array::<u32>::create(seg, &name, usize::try_from(cap).unwrap()).unwrap();
                 a.write_from(0, &values.map(low32).collect::<Vec<_>>())
                     .unwrap();
             }
             _ => {
-                let a = Array::<u8>::create(seg, &name, cap).unwrap();
+                let a = Array::<u8>::create(seg, &name, usize::try_from(cap).unwrap()).unwrap();
                 a.write_from(0, &values.map(low8).collect::<Vec<_>>())
                     .unwrap();
             }
@@ -347,8 +347,8 @@ fn fetch_add_from_two_processes_loses_no_increment() {
         let counter = Array::<u64>::open(seg, "counter").unwrap();
         let progress = Array::<u32>::open(seg, "progress").unwrap();
         let (mine, other) = (
-            progress.atomic(me).unwrap(),
-            progress.atomic(1 - me).unwrap(),
+            progress.atomic(usize::try_from(me).unwrap()).unwrap(),
+            progress.atomic(usize::try_from(1 - me).unwrap()).unwrap(),
         );
         let c = counter.atomic(0).unwrap();
         for step in 1..=u32::try_from(INCREMENTS / CHUNK).unwrap() {
@@ -399,8 +399,8 @@ fn fetch_add_from_two_processes_loses_no_increment() {
 const PUBLISHED: u32 = 200;
 
 /// Capacity of published array `k`: growing, so creating the later ones takes a while.
-fn published_capacity(k: u32) -> u64 {
-    1 + 16 * u64::from(k)
+fn published_capacity(k: u32) -> usize {
+    1 + 16 * k as usize
 }
 
 #[test]

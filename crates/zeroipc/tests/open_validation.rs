@@ -701,13 +701,13 @@ fn read_all<T: zeroipc::Element>(seg: &Segment, name: &str) -> u64 {
     let Ok(a) = Array::<T>::open(seg, name) else {
         return 0;
     };
-    assert!(a.entry().offset() + 8 + a.len() * size_of::<T>() as u64 <= seg.bound());
+    assert!(a.entry().offset() + 8 + (a.len() * size_of::<T>()) as u64 <= seg.bound());
     for i in 0..a.len() {
         assert!(a.get(i).is_some());
     }
     assert!(a.get(a.len()).is_none());
-    assert_eq!(a.to_vec().len() as u64, a.len());
-    a.len()
+    assert_eq!(a.to_vec().len(), a.len());
+    a.len() as u64
 }
 
 proptest! {

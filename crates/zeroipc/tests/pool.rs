@@ -9,7 +9,8 @@ use common::{ShmName, child_role, image, load_golden, poke, spawn_child, wait_ok
 use proptest::prelude::*;
 use serde_json::Value;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
-use zeroipc::structures::{Pool, PoolError};
+use zeroipc::structures::Pool;
+use zeroipc::structures::pool::PoolError;
 use zeroipc::{Corruption, Segment, SegmentOptions, StructureError};
 
 #[derive(Clone, Copy, Debug, PartialEq, FromBytes, IntoBytes, Immutable, KnownLayout)]
@@ -31,11 +32,11 @@ fn structure<'a>(img: &'a Value, name: &str) -> &'a Value {
         .unwrap()
 }
 
-fn u32s(v: &Value) -> Vec<u32> {
+fn indexes(v: &Value) -> Vec<usize> {
     v.as_array()
         .unwrap()
         .iter()
-        .map(|x| u32::try_from(x.as_u64().unwrap()).unwrap())
+        .map(|x| usize::try_from(x.as_u64().unwrap()).unwrap())
         .collect()
 }
 
@@ -49,12 +50,12 @@ fn check_pool<T: zeroipc::Element + PartialEq + std::fmt::Debug>(
     let p: Pool<T> = Pool::open(seg, name).unwrap();
     let e = &s["expected"];
     assert_eq!(
-        u64::from(p.capacity()),
+        p.capacity() as u64,
         e["capacity"].as_u64().unwrap(),
         "{name}"
     );
     assert_eq!(
-        u64::from(p.allocated()),
+        p.allocated() as u64,
         e["allocated"].as_u64().unwrap(),
         "{name}"
     );
@@ -69,7 +70,7 @@ fn check_pool<T: zeroipc::Element + PartialEq + std::fmt::Debug>(
         e["free_head_generation"].as_u64().unwrap(),
         "{name}"
     );
-    assert_eq!(p.free_list().unwrap(), u32s(&e["free_list"]), "{name}");
+    assert_eq!(p.free_list().unwrap(), indexes(&e["free_list"]), "{name}");
     for (idx, v) in e["allocated_values"].as_object().unwrap() {
         assert_eq!(
             p.get(idx.parse().unwrap()).unwrap(),
@@ -102,7 +103,7 @@ fn golden_pools_read_as_the_manifest_says(file: &str) {
     // Python leaves Point padding unspecified: compare the fields only.
     let p: Pool<Point> = Pool::open(&seg, "pool_point").unwrap();
     let s = structure(&img, "pool_point");
-    assert_eq!(p.free_list().unwrap(), u32s(&s["expected"]["free_list"]));
+    assert_eq!(p.free_list().unwrap(), indexes(&s["expected"]["free_list"]));
     assert_eq!((p.allocated(), p.free_head()), (1, (1, 1)));
     let mut got = p.get(0).unwrap();
     got._pad = [0; 7];
@@ -164,7 +165,7 @@ fn compare_with_golden<T: zeroipc::Element>(
     let free = p.free_list().unwrap();
     for i in 0..p.capacity() {
         if !free.contains(&i) {
-            let at = usize::try_from(24 + u64::from(i) * node + next_off).unwrap();
+            let at = usize::try_from(24 + i as u64 * node + next_off).unwrap();
             assert_eq!(
                 got[at..at + 4],
                 0xFFFF_FFFEu32.to_le_bytes(),
@@ -247,9 +248,9 @@ fn double_free_and_foreign_indices_are_refused() {
         })
     );
     assert_eq!(
-        p.free(u32::MAX),
+        p.free(usize::MAX),
         Err(PoolError::OutOfRange {
-            index: u32::MAX,
+            index: usize::MAX,
             capacity: 3
         })
     );
@@ -516,7 +517,7 @@ proptest! {
                     let _ = p.set(i, k);
                     let _ = p.get(i);
                 }
-                let _ = p.free(k % 5);
+                let _ = p.free(k as usize % 5);
             }
             let _ = p.free_list();
             let _ = (p.allocated(), p.free_head());

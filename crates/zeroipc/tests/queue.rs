@@ -11,7 +11,8 @@ use common::{ShmName, child_role, image, load_golden, poke, spawn_child_with, wa
 use proptest::prelude::*;
 use serde_json::Value;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
-use zeroipc::structures::{Array, Queue, QueuePopError, QueuePushError};
+use zeroipc::structures::queue::{PopTimeoutError, PushTimeoutError, TryPopError, TryPushError};
+use zeroipc::structures::{Array, Queue};
 use zeroipc::{Corruption, Element, Segment, SegmentOptions, StructureError};
 
 /// `struct Point { int32_t id; float x; double y; uint8_t flag; }` (24 bytes, align 8).
@@ -85,15 +86,11 @@ fn check_golden_queue<T: FromJson>(seg: &Segment, s: &Value) {
         "{name}: offset"
     );
     assert_eq!(
-        u64::from(q.capacity()),
+        q.capacity() as u64,
         exp["capacity"].as_u64().unwrap(),
         "{name}: capacity"
     );
-    assert_eq!(
-        u64::from(q.len()),
-        exp["size"].as_u64().unwrap(),
-        "{name}: len"
-    );
+    assert_eq!(q.len() as u64, exp["size"].as_u64().unwrap(), "{name}: len");
     let hdr = seg.read_bytes(q.entry().offset(), 16).unwrap();
     assert_eq!(
         u64::from(u32_at(&hdr, 0)),
@@ -111,7 +108,7 @@ fn check_golden_queue<T: FromJson>(seg: &Segment, s: &Value) {
         "{name}: elem_size"
     );
     let seq_at = lay["seq(u32[cap])"].as_u64().unwrap();
-    let seq = seg.read_bytes(seq_at, 4 * u64::from(q.capacity())).unwrap();
+    let seq = seg.read_bytes(seq_at, 4 * q.capacity() as u64).unwrap();
     let raw_seq: Vec<u64> = lay["raw"]["seq"]
         .as_array()
         .unwrap()
@@ -123,9 +120,9 @@ fn check_golden_queue<T: FromJson>(seg: &Segment, s: &Value) {
         .collect();
     assert_eq!(got_seq, raw_seq, "{name}: seq");
     for (k, v) in exp["pop_order"].as_array().unwrap().iter().enumerate() {
-        assert_eq!(q.pop(), Some(T::from_json(v)), "{name}: pop #{k}");
+        assert_eq!(q.try_pop().ok(), Some(T::from_json(v)), "{name}: pop #{k}");
     }
-    assert_eq!(q.try_pop(), Err(QueuePopError::Empty), "{name}: drained");
+    assert_eq!(q.try_pop(), Err(TryPopError::Empty), "{name}: drained");
     assert!(q.is_empty());
 }
 
@@ -175,11 +172,11 @@ fn golden_cpp_channel_buffers_are_queues() {
     let seg = Segment::open(shm.as_str()).unwrap();
     let chb: Queue<i32> = Queue::open(&seg, "chb_buffer").unwrap();
     assert_eq!(chb.capacity(), 8);
-    let got: Vec<i32> = std::iter::from_fn(|| chb.pop()).collect();
+    let got: Vec<i32> = std::iter::from_fn(|| chb.try_pop().ok()).collect();
     assert_eq!(got, [3, 4, 5, 6, 7]);
     let chc: Queue<f64> = Queue::open(&seg, "chc_buffer").unwrap();
-    assert_eq!(chc.pop(), Some(9.5));
-    assert_eq!(chc.pop(), None);
+    assert_eq!(chc.try_pop().ok(), Some(9.5));
+    assert_eq!(chc.try_pop().ok(), None);
 }
 
 /// The bytes of entry `name` in `seg`.
@@ -209,9 +206,9 @@ fn zeroipc_reproduces_the_golden_queues_byte_for_byte() {
     // q_i32: push 100..105, pop x4, push 106..111, pop x1.
     let q: Queue<i32> = Queue::create(&seg, "q_i32", 8).unwrap();
     (100..=105).for_each(|v| q.push(v).unwrap());
-    (0..4).for_each(|_| assert!(q.pop().is_some()));
+    (0..4).for_each(|_| assert!(q.try_pop().ok().is_some()));
     (106..=111).for_each(|v| q.push(v).unwrap());
-    assert_eq!(q.pop(), Some(104));
+    assert_eq!(q.try_pop().ok(), Some(104));
     // q_u64_r5: requested 5 -> 8 slots.
     let q: Queue<u64> = Queue::create(&seg, "q_u64_r5", 5).unwrap();
     [1, 1_099_511_627_783, u64::MAX]
@@ -226,11 +223,14 @@ fn zeroipc_reproduces_the_golden_queues_byte_for_byte() {
     ] {
         q.push(p).unwrap();
     }
-    assert_eq!(q.pop(), Some(point(10, 0.25, 1.0, 1)));
+    assert_eq!(q.try_pop().ok(), Some(point(10, 0.25, 1.0, 1)));
     // q_wrap: seeded at 0xFFFFFFFD; push 1000..1003, pop x2, push 1004, 1005.
     let q: Queue<u32> = Queue::create_at_position(&seg, "q_wrap", 4, 0xFFFF_FFFD).unwrap();
     (1000..=1003).for_each(|v| q.push(v).unwrap());
-    assert_eq!((q.pop(), q.pop()), (Some(1000), Some(1001)));
+    assert_eq!(
+        (q.try_pop().ok(), q.try_pop().ok()),
+        (Some(1000), Some(1001))
+    );
     q.push(1004).unwrap();
     q.push(1005).unwrap();
     assert!(q.is_full());
@@ -238,7 +238,7 @@ fn zeroipc_reproduces_the_golden_queues_byte_for_byte() {
     // cpp_min q_u32: push 5, 6, 7, pop x1.
     let q: Queue<u32> = Queue::create(&seg, "q_u32", 4).unwrap();
     (5..=7).for_each(|v| q.push(v).unwrap());
-    assert_eq!(q.pop(), Some(5));
+    assert_eq!(q.try_pop().ok(), Some(5));
 
     for (file, names) in [
         (
@@ -272,18 +272,18 @@ fn queue_works_across_the_2_pow_32_wraparound() {
     // Bursts of varying length walk head and tail across 2^32 several laps.
     for burst in 1..=60u64 {
         for _ in 0..(burst % 8 + 1) {
-            if q.push(next_in).is_ok() {
+            if q.try_push(next_in).is_ok() {
                 next_in += 1;
             }
         }
         for _ in 0..(burst % 5 + 1) {
-            if let Some(v) = q.pop() {
+            if let Ok(v) = q.try_pop() {
                 assert_eq!(v, next_out);
                 next_out += 1;
             }
         }
     }
-    while let Some(v) = q.pop() {
+    while let Ok(v) = q.try_pop() {
         assert_eq!(v, next_out);
         next_out += 1;
     }
@@ -392,18 +392,18 @@ fn open_refuses_bad_capacity_and_element_size_with_typed_errors() {
 #[test]
 fn capacity_is_rounded_to_a_power_of_two_of_at_least_two() {
     let (_n, seg) = fresh("queue_rounding");
-    for (req, cap) in [(1u32, 2u32), (2, 2), (3, 4), (5, 8), (1000, 1024)] {
+    for (req, cap) in [(1usize, 2usize), (2, 2), (3, 4), (5, 8), (1000, 1024)] {
         let q: Queue<u8> = Queue::create(&seg, &format!("q{req}"), req).unwrap();
         assert_eq!(q.capacity(), cap);
         assert_eq!(
             q.entry().size(),
-            16 + u64::from(cap).next_multiple_of(8) + 4 * u64::from(cap)
+            16 + (cap as u64).next_multiple_of(8) + 4 * cap as u64
         );
         for v in 0..cap {
             q.push(u8::try_from(v % 256).unwrap()).unwrap();
         }
         assert!(q.is_full());
-        assert!(matches!(q.try_push(0), Err(QueuePushError::Full(0))));
+        assert!(matches!(q.try_push(0), Err(TryPushError::Full(0))));
     }
 }
 
@@ -414,21 +414,21 @@ fn a_producer_that_never_publishes_is_a_stall_not_empty_forever() {
         .unwrap()
         .with_stall_timeout(Duration::from_millis(50));
     q.push(1).unwrap();
-    assert_eq!(q.pop(), Some(1));
+    assert_eq!(q.try_pop().ok(), Some(1));
     // A producer claims position 1 (tail 1 -> 2) and dies before storing seq[1] = 2.
     poke(&name, q.entry().offset() + 4, &2u32.to_le_bytes());
-    assert_eq!(q.try_pop(), Err(QueuePopError::Stalled { position: 1 }));
+    assert_eq!(q.try_pop(), Err(TryPopError::Stalled { position: 1 }));
     let t0 = Instant::now();
     assert_eq!(
         q.pop_timeout(Duration::from_secs(30)),
-        Err(QueuePopError::Stalled { position: 1 })
+        Err(PopTimeoutError::Stalled { position: 1 })
     );
     assert!(t0.elapsed() >= Duration::from_millis(50));
     // A deadline shorter than the stall bound is a plain timeout.
     let q = q.with_stall_timeout(Duration::from_secs(30));
     assert_eq!(
         q.pop_timeout(Duration::from_millis(20)),
-        Err(QueuePopError::Timeout)
+        Err(PopTimeoutError::Timeout)
     );
 
     // Mirror case: a consumer claims head and dies before releasing the slot; a producer
@@ -441,14 +441,14 @@ fn a_producer_that_never_publishes_is_a_stall_not_empty_forever() {
     poke(&name, q.entry().offset(), &1u32.to_le_bytes()); // head 0 -> 1, seq[0] not released
     assert_eq!(
         q.try_push(9),
-        Err(QueuePushError::Stalled {
+        Err(TryPushError::Stalled {
             value: 9,
             position: 2
         })
     );
     assert_eq!(
         q.push_timeout(9, Duration::from_secs(30)),
-        Err(QueuePushError::Stalled {
+        Err(PushTimeoutError::Stalled {
             value: 9,
             position: 2
         })
@@ -475,7 +475,7 @@ fn blocking_pop_is_woken_by_a_push_from_another_thread() {
     q.push(2).unwrap();
     assert_eq!(
         q.push_timeout(3, Duration::from_millis(5)),
-        Err(QueuePushError::Timeout(3))
+        Err(PushTimeoutError::Timeout(3))
     );
 }
 
@@ -518,12 +518,12 @@ fn two_producer_and_two_consumer_processes_move_every_item_exactly_once() {
                     let slot = usize::try_from(id).unwrap();
                     assert!(last[slot].is_none_or(|l| l < i), "per-producer FIFO broken");
                     last[slot] = Some(i);
-                    seen.atomic(id * per + i)
+                    seen.atomic(usize::try_from(id * per + i).unwrap())
                         .unwrap()
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
-                Err(QueuePopError::Timeout) => {}
+                Err(PopTimeoutError::Timeout) => {}
                 Err(e) => panic!("{e}"),
             }
         }
@@ -535,7 +535,7 @@ fn two_producer_and_two_consumer_processes_move_every_item_exactly_once() {
         .create_new(name.as_str())
         .unwrap();
     let q: Queue<u64> = Queue::create(&seg, "q", 1024).unwrap();
-    let seen: Array<u32> = Array::create(&seg, "seen", STRESS_N).unwrap();
+    let seen: Array<u32> = Array::create(&seg, "seen", usize::try_from(STRESS_N).unwrap()).unwrap();
     let _done: Array<u64> = Array::create(&seg, "done", 1).unwrap();
     let children: Vec<_> = [
         ("producer", "0"),
@@ -650,13 +650,16 @@ fn a_producer_killed_mid_stream_never_hangs_the_consumer() {
         }
     };
     assert!(
-        matches!(end, QueuePopError::Timeout | QueuePopError::Stalled { .. }),
+        matches!(
+            end,
+            PopTimeoutError::Timeout | PopTimeoutError::Stalled { .. }
+        ),
         "{end}"
     );
-    if let QueuePopError::Stalled { position } = end {
+    if let PopTimeoutError::Stalled { position } = end {
         // The stall persists (nothing can repair a dead producer's slot) and is reported
         // again, bounded in time, by every later call.
-        assert_eq!(q.try_pop(), Err(QueuePopError::Stalled { position }));
+        assert_eq!(q.try_pop(), Err(TryPopError::Stalled { position }));
     }
 }
 
@@ -688,7 +691,7 @@ fn a_sleeping_consumer_sees_a_peer_that_never_calls_futex_wake() {
         assert_eq!(q.pop_timeout(Duration::from_secs(30)), Ok(100 + pos));
     }
     peer.join().unwrap();
-    assert_eq!(q.try_pop(), Err(QueuePopError::Empty));
+    assert_eq!(q.try_pop(), Err(TryPopError::Empty));
 }
 
 #[test]
@@ -705,9 +708,9 @@ fn odd_element_sizes_put_seq_after_an_8_byte_aligned_data_area() {
     assert_eq!(&bytes[28..32], &[0; 4], "padding untouched");
     let seq: Vec<u32> = (0..4).map(|k| u32_at(&bytes, 32 + 4 * k)).collect();
     assert_eq!(seq, [1, 2, 3, 4]);
-    assert_eq!(q.pop(), Some([0, 1, 2]));
+    assert_eq!(q.try_pop().ok(), Some([0, 1, 2]));
     assert_eq!(
-        Queue::<[u8; 3]>::open(&seg, "q").unwrap().pop(),
+        Queue::<[u8; 3]>::open(&seg, "q").unwrap().try_pop().ok(),
         Some([1, 2, 3])
     );
 }
@@ -738,5 +741,160 @@ fn a_sleeping_producer_sees_a_consumer_that_never_calls_futex_wake() {
     q.push_timeout(3, Duration::from_secs(30)).unwrap();
     q.push_timeout(4, Duration::from_secs(30)).unwrap();
     peer.join().unwrap();
-    assert_eq!((q.pop(), q.pop(), q.pop()), (Some(3), Some(4), None));
+    assert_eq!(
+        (q.try_pop().ok(), q.try_pop().ok(), q.try_pop().ok()),
+        (Some(3), Some(4), None)
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The four forms (docs/API_CONVENTIONS.md): `push`/`pop` block, `try_` never blocks,
+// `_timeout`/`_deadline` are bounded.
+
+#[test]
+fn blocking_push_waits_asleep_until_a_consumer_pops() {
+    let (_n, seg) = fresh("queue_push_blocks");
+    let q: Queue<u32> = Queue::create(&seg, "q", 2).unwrap();
+    q.push(1).unwrap();
+    q.push(2).unwrap();
+    let producer = {
+        let q = q.clone();
+        std::thread::spawn(move || q.push(3))
+    };
+    // Handshake: the producer is registered as a sleeper waiting for room.
+    common::wait_until("the producer to sleep", Duration::from_secs(60), || {
+        common::registered_sleepers(&seg, q.entry()).1 == 1
+    });
+    assert!(!producer.is_finished(), "a push into a full queue waits");
+    assert_eq!(q.len(), 2);
+    assert_eq!(q.pop(), Ok(1));
+    assert_eq!(producer.join().unwrap(), Ok(()));
+    assert_eq!((q.pop(), q.pop()), (Ok(2), Ok(3)));
+    assert_eq!(
+        common::registered_sleepers(&seg, q.entry()),
+        (0, 0),
+        "the sleeper deregistered"
+    );
+}
+
+#[test]
+fn blocking_pop_waits_asleep_until_a_producer_pushes() {
+    let (_n, seg) = fresh("queue_pop_blocks");
+    let q: Queue<u64> = Queue::create(&seg, "q", 4).unwrap();
+    let consumer = {
+        let q = q.clone();
+        std::thread::spawn(move || q.pop())
+    };
+    common::wait_until("the consumer to sleep", Duration::from_secs(60), || {
+        common::registered_sleepers(&seg, q.entry()).0 == 1
+    });
+    assert!(!consumer.is_finished(), "a pop from an empty queue waits");
+    q.push(42).unwrap();
+    assert_eq!(consumer.join().unwrap(), Ok(42));
+    assert!(q.is_empty());
+}
+
+#[test]
+fn try_forms_never_block_even_with_a_long_stall_timeout() {
+    // With an hour of stall patience, a `try_` call that waited for room or for an element
+    // would hang this test (and the harness would report it); they return at once.
+    let (_n, seg) = fresh("queue_try_forms");
+    let q = Queue::<u8>::create(&seg, "q", 2)
+        .unwrap()
+        .with_stall_timeout(Duration::from_secs(3600));
+    assert_eq!(q.try_pop(), Err(TryPopError::Empty));
+    q.try_push(1).unwrap();
+    q.try_push(2).unwrap();
+    let full = q.try_push(3).unwrap_err();
+    assert_eq!(full, TryPushError::Full(3));
+    assert_eq!(full.into_inner(), 3);
+    assert_eq!(full.to_string(), "the queue is full; expected a free slot");
+    assert_eq!(format!("{full:?}"), "Full(..)");
+    assert_eq!(
+        common::registered_sleepers(&seg, q.entry()),
+        (0, 0),
+        "try_ forms never register as sleepers"
+    );
+}
+
+#[test]
+fn blocking_pop_on_a_slot_a_dead_producer_holds_is_stalled_not_none() {
+    let (name, seg) = fresh("queue_pop_stalled");
+    let q = Queue::<u32>::create(&seg, "q", 4)
+        .unwrap()
+        .with_stall_timeout(Duration::from_millis(30));
+    // A producer claims position 0 (tail 0 -> 1) and dies before publishing it.
+    poke(&name, q.entry().offset() + 4, &1u32.to_le_bytes());
+    let err = q.pop().unwrap_err();
+    assert_eq!(
+        err,
+        zeroipc::structures::queue::PopError::Stalled { position: 0 }
+    );
+    assert!(err.to_string().contains("position 0"), "{err}");
+    // The blocking push on the mirror case hands the value back.
+    let r = Queue::<u32>::create(&seg, "r", 2)
+        .unwrap()
+        .with_stall_timeout(Duration::from_millis(30));
+    r.push(7).unwrap();
+    r.push(8).unwrap();
+    poke(&name, r.entry().offset(), &1u32.to_le_bytes()); // head 0 -> 1, slot 0 held
+    let err = r.push(9).unwrap_err();
+    assert_eq!(
+        err,
+        zeroipc::structures::queue::PushError::Stalled {
+            value: 9,
+            position: 2
+        }
+    );
+    assert_eq!(err.into_inner(), 9);
+}
+
+#[test]
+fn deadline_forms_time_out_with_the_value_back() {
+    let (_n, seg) = fresh("queue_deadline_forms");
+    let q: Queue<u16> = Queue::create(&seg, "q", 2).unwrap();
+    let past = Instant::now();
+    assert_eq!(q.pop_deadline(past), Err(PopTimeoutError::Timeout));
+    q.push_deadline(1, past + Duration::from_secs(60)).unwrap();
+    q.push_deadline(2, past + Duration::from_secs(60)).unwrap();
+    let err = q.push_deadline(3, Instant::now()).unwrap_err();
+    assert_eq!(err, PushTimeoutError::Timeout(3));
+    assert_eq!(err.into_inner(), 3);
+    // A timeout too large for an `Instant` means "no deadline": the element is there.
+    assert_eq!(q.pop_timeout(Duration::MAX), Ok(1));
+    q.push_timeout(4, Duration::MAX).unwrap();
+    assert_eq!((q.try_pop(), q.try_pop()), (Ok(2), Ok(4)));
+}
+
+#[test]
+fn blocking_producers_and_consumers_on_a_tiny_queue_move_every_item_exactly_once() {
+    // Capacity 2 and four threads with the untimed forms: every blocked call is woken.
+    let (_n, seg) = fresh("queue_blocking_threads");
+    let q: Queue<u32> = Queue::create(&seg, "q", 2).unwrap();
+    const N: u32 = 5_000;
+    let producers: Vec<_> = (0..2u32)
+        .map(|id| {
+            let q = q.clone();
+            std::thread::spawn(move || {
+                for i in 0..N {
+                    q.push(id * N + i).unwrap();
+                }
+            })
+        })
+        .collect();
+    let consumers: Vec<_> = (0..2)
+        .map(|_| {
+            let q = q.clone();
+            std::thread::spawn(move || (0..N).map(|_| q.pop().unwrap()).collect::<Vec<_>>())
+        })
+        .collect();
+    producers.into_iter().for_each(|p| p.join().unwrap());
+    let mut all: Vec<u32> = consumers
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..2 * N).collect::<Vec<_>>());
+    assert!(q.is_empty());
+    assert_eq!(common::registered_sleepers(&seg, q.entry()), (0, 0));
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use common::{ShmName, image, load_golden, poke};
 use proptest::prelude::*;
 use serde_json::Value;
-use zeroipc::structures::{MapError, Set};
+use zeroipc::structures::Set;
+use zeroipc::structures::map::MapError;
 use zeroipc::{Corruption, Segment, SegmentOptions, StructureError};
 
 fn structure<'a>(img: &'a Value, name: &str) -> &'a Value {
@@ -144,8 +145,9 @@ fn open_checks_every_header_field() {
         }))
     ));
     poke(&name, off + 4, &4u32.to_le_bytes());
-    let mut s = Set::<u32>::open(&seg, "s").unwrap();
-    s.set_stuck_timeout(Duration::from_millis(10));
+    let s = Set::<u32>::open(&seg, "s")
+        .unwrap()
+        .with_stall_timeout(Duration::from_millis(10));
     s.insert(0).unwrap();
     poke(&name, off + 16, &9u32.to_le_bytes());
     assert!(matches!(
@@ -176,8 +178,8 @@ proptest! {
             poke(&name, off + 16 + 4 * i as u64, &st.to_le_bytes());
         }
         poke(&name, off, &header);
-        if let Ok(mut s) = Set::<u16>::open(&seg, "s") {
-            s.set_stuck_timeout(Duration::from_millis(1));
+        if let Ok(s) = Set::<u16>::open(&seg, "s") {
+            let s = s.with_stall_timeout(Duration::from_millis(1));
             for k in 0..10u16 {
                 let _ = s.insert(k);
                 let _ = s.contains(&k);

@@ -9,8 +9,24 @@ use std::time::{Duration, Instant};
 use common::{ShmName, child_role, image, load_golden, poke, spawn_child_with, wait_ok};
 use proptest::prelude::*;
 use serde_json::Value;
-use zeroipc::structures::{Array, Stack, StackError, StackPushError};
+use zeroipc::structures::stack::{PopError, PushError, TryPopError, TryPushError};
+use zeroipc::structures::{Array, Stack};
 use zeroipc::{Corruption, Element, Segment, SegmentOptions, StructureError};
+
+/// A non-blocking pop: `None` when empty, panics on any other error.
+fn pop_now<T: Element>(s: &Stack<T>) -> Option<T> {
+    match s.try_pop() {
+        Ok(v) => Some(v),
+        Err(TryPopError::Empty) => None,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The raw `top` word.
+fn raw_top<T: Element>(seg: &Segment, s: &Stack<T>) -> i32 {
+    let b = seg.read_bytes(s.entry().offset(), 4).unwrap();
+    i32::from_le_bytes(b.try_into().unwrap())
+}
 
 trait FromJson: Element + PartialEq + std::fmt::Debug {
     fn from_json(v: &Value) -> Self;
@@ -47,24 +63,22 @@ fn check_golden_stack<T: FromJson>(seg: &Segment, s: &Value) {
         "{name}: offset"
     );
     assert_eq!(
-        u64::from(st.capacity()),
+        st.capacity() as u64,
         exp["capacity"].as_u64().unwrap(),
         "{name}: capacity"
     );
     assert_eq!(
-        u64::from(st.len()),
+        st.len() as u64,
         exp["size"].as_u64().unwrap(),
         "{name}: len"
     );
     assert_eq!(
-        i64::from(st.raw_top()),
+        i64::from(raw_top(seg, &st)),
         exp["top"].as_i64().unwrap(),
         "{name}: top"
     );
     let state_at = lay["state(u32[cap])"].as_u64().unwrap();
-    let raw = seg
-        .read_bytes(state_at, 4 * u64::from(st.capacity()))
-        .unwrap();
+    let raw = seg.read_bytes(state_at, 4 * st.capacity() as u64).unwrap();
     let want: Vec<u64> = lay["raw"]["state"]
         .as_array()
         .unwrap()
@@ -77,9 +91,9 @@ fn check_golden_stack<T: FromJson>(seg: &Segment, s: &Value) {
         .collect();
     assert_eq!(got, want, "{name}: state");
     for (k, v) in exp["pop_order"].as_array().unwrap().iter().enumerate() {
-        assert_eq!(st.pop().unwrap(), Some(T::from_json(v)), "{name}: pop #{k}");
+        assert_eq!(pop_now(&st), Some(T::from_json(v)), "{name}: pop #{k}");
     }
-    assert_eq!(st.pop().unwrap(), None, "{name}: drained");
+    assert_eq!(pop_now(&st), None, "{name}: drained");
 }
 
 fn check_golden_image(file: &str) -> usize {
@@ -147,12 +161,12 @@ fn zeroipc_reproduces_the_golden_stacks_byte_for_byte() {
     [10, 20, 30, 40, 50]
         .into_iter()
         .for_each(|v| s.push(v).unwrap());
-    assert_eq!(s.pop().unwrap(), Some(50));
+    assert_eq!(s.pop(), Ok(50));
     let s: Stack<u16> = Stack::create(&seg, "stk_u16", 5).unwrap();
     [7, 65535, 300].into_iter().for_each(|v| s.push(v).unwrap());
     let s: Stack<f64> = Stack::create(&seg, "stk_f64_full", 2).unwrap();
     [1.25, -8.5].into_iter().for_each(|v| s.push(v).unwrap());
-    assert!(matches!(s.push(0.0), Err(StackPushError::Full(_))));
+    assert!(matches!(s.try_push(0.0), Err(TryPushError::Full(_))));
     let s: Stack<i64> = Stack::create(&seg, "stk_i64", 3).unwrap();
     [-5, 9_000_000_000]
         .into_iter()
@@ -226,15 +240,15 @@ fn a_top_corrupted_after_open_is_a_typed_error_on_every_operation() {
     poke(&name, s.entry().offset(), &7i32.to_le_bytes());
     assert!(matches!(
         s.pop(),
-        Err(StackError::Corrupt(Corruption::Field {
+        Err(PopError::Corrupt(Corruption::Field {
             field: "top",
             found: 7,
             ..
         }))
     ));
-    assert!(matches!(s.peek(), Err(StackError::Corrupt(_))));
+    assert!(matches!(s.peek(), Err(PopError::Corrupt(_))));
     match s.push(5) {
-        Err(StackPushError::Corrupt { value: 5, .. }) => {}
+        Err(PushError::Corrupt { value: 5, .. }) => {}
         other => panic!("{other:?}"),
     }
     assert_eq!(s.len(), 2, "len clamps");
@@ -254,7 +268,7 @@ fn a_slot_owned_by_a_dead_peer_is_a_stall_never_empty_or_full() {
     poke(&name, state + 4, &3u32.to_le_bytes());
     let t0 = Instant::now();
     match s.push(9) {
-        Err(StackPushError::Stalled {
+        Err(PushError::Stalled {
             value: 9,
             index: 1,
             orphaned: false,
@@ -268,14 +282,14 @@ fn a_slot_owned_by_a_dead_peer_is_a_stall_never_empty_or_full() {
     poke(&name, state + 4, &1u32.to_le_bytes());
     assert_eq!(
         s.pop(),
-        Err(StackError::Stalled {
+        Err(PopError::Stalled {
             index: 1,
             orphaned: false
         })
     );
     assert_eq!(
         s.peek(),
-        Err(StackError::Stalled {
+        Err(PopError::Stalled {
             index: 1,
             orphaned: false
         })
@@ -284,14 +298,14 @@ fn a_slot_owned_by_a_dead_peer_is_a_stall_never_empty_or_full() {
     poke(&name, state + 4, &77u32.to_le_bytes());
     assert_eq!(
         s.pop(),
-        Err(StackError::Stalled {
+        Err(PopError::Stalled {
             index: 1,
             orphaned: false
         })
     );
     // Repair by hand: the element below is intact.
     poke(&name, s.entry().offset(), &0i32.to_le_bytes());
-    assert_eq!(s.pop(), Ok(Some(1)));
+    assert_eq!(s.pop(), Ok(1));
 }
 
 #[test]
@@ -307,9 +321,9 @@ fn threads_push_and_pop_a_multiset() {
                 for i in 0..N {
                     let mut v = id * N + i;
                     loop {
-                        match s.push(v) {
+                        match s.try_push(v) {
                             Ok(()) => break,
-                            Err(StackPushError::Full(x)) => v = x,
+                            Err(TryPushError::Full(x)) => v = x,
                             Err(e) => panic!("{e}"),
                         }
                         assert!(Instant::now() < deadline);
@@ -334,7 +348,7 @@ fn threads_push_and_pop_a_multiset() {
                     // ORDERING: Acquire pairs with the Release store after the pushers
                     // joined: every push happened before a `true` seen here.
                     let done = pushed.load(Ordering::Acquire);
-                    match s.pop().unwrap() {
+                    match pop_now(&s) {
                         Some(v) => got.push(v),
                         None if done => return got,
                         None => std::thread::yield_now(),
@@ -351,7 +365,7 @@ fn threads_push_and_pop_a_multiset() {
         .into_iter()
         .flat_map(|p| p.join().unwrap())
         .collect();
-    while let Some(v) = s.pop().unwrap() {
+    while let Some(v) = pop_now(&s) {
         all.push(v);
     }
     all.sort_unstable();
@@ -376,9 +390,9 @@ fn two_pusher_and_two_popper_processes_move_every_item_exactly_once() {
         for i in 0..per {
             let mut v = id * per + i;
             loop {
-                match s.push(v) {
+                match s.try_push(v) {
                     Ok(()) => break,
-                    Err(StackPushError::Full(x)) => v = x,
+                    Err(TryPushError::Full(x)) => v = x,
                     Err(e) => panic!("{e}"),
                 }
                 assert!(Instant::now() < deadline, "pusher deadline");
@@ -397,10 +411,12 @@ fn two_pusher_and_two_popper_processes_move_every_item_exactly_once() {
         let done = done.atomic(0).unwrap();
         while done.load(Relaxed) < STRESS_N {
             assert!(Instant::now() < deadline, "popper deadline");
-            match s.pop().unwrap() {
+            match pop_now(&s) {
                 Some(v) => {
                     assert!(v < STRESS_N, "foreign value {v}");
-                    seen.atomic(v).unwrap().fetch_add(1, Relaxed);
+                    seen.atomic(usize::try_from(v).unwrap())
+                        .unwrap()
+                        .fetch_add(1, Relaxed);
                     done.fetch_add(1, Relaxed);
                 }
                 None => std::thread::yield_now(),
@@ -414,7 +430,7 @@ fn two_pusher_and_two_popper_processes_move_every_item_exactly_once() {
         .create_new(name.as_str())
         .unwrap();
     let s: Stack<u64> = Stack::create(&seg, "s", 1024).unwrap();
-    let seen: Array<u32> = Array::create(&seg, "seen", STRESS_N).unwrap();
+    let seen: Array<u32> = Array::create(&seg, "seen", usize::try_from(STRESS_N).unwrap()).unwrap();
     let _done: Array<u64> = Array::create(&seg, "done", 1).unwrap();
     let children: Vec<_> = [
         ("pusher", "0"),
@@ -467,11 +483,13 @@ proptest! {
                 let s = s.with_stall_timeout(Duration::from_millis(2));
                 let t0 = Instant::now();
                 for v in 0..5 {
-                    let _ = s.push(v);
+                    let _ = s.try_push(v);
+                    let _ = s.push_timeout(v, Duration::ZERO);
                 }
                 for _ in 0..5 {
                     let _ = s.peek();
-                    let _ = s.pop();
+                    let _ = s.try_pop();
+                    let _ = s.pop_timeout(Duration::ZERO);
                 }
                 let _ = (s.len(), s.is_empty());
                 prop_assert!(t0.elapsed() < Duration::from_secs(20), "operations returned");
@@ -490,9 +508,9 @@ fn a_pusher_killed_mid_stream_never_hangs_the_popper() {
         let deadline = Instant::now() + Duration::from_secs(120);
         let mut v = 0u64;
         while Instant::now() < deadline {
-            match s.push(v) {
+            match s.try_push(v) {
                 Ok(()) => v += 1,
-                Err(StackPushError::Full(_)) => std::thread::yield_now(),
+                Err(TryPushError::Full(_)) => std::thread::yield_now(),
                 Err(e) => panic!("{e}"),
             }
         }
@@ -511,21 +529,21 @@ fn a_pusher_killed_mid_stream_never_hangs_the_popper() {
     let mut popped = 0;
     while popped < 5_000 {
         assert!(Instant::now() < deadline, "popper deadline");
-        match s.pop().unwrap() {
+        match pop_now(&s) {
             Some(_) => popped += 1,
             None => std::thread::yield_now(),
         }
     }
     child.kill().unwrap(); // SIGKILL, possibly while the pusher owns a slot (WRITING)
     child.wait().unwrap();
-    // Drain: every call returns Some, None, or a stall naming the slot; never a hang.
+    // Drain: every call returns a value, Empty, or a stall naming the slot; never a hang.
     let mut stalls = 0;
     for _ in 0..200 {
         assert!(Instant::now() < deadline, "drain deadline");
-        match s.pop() {
-            Ok(Some(_)) => {}
-            Ok(None) => break,
-            Err(StackError::Stalled { .. }) => {
+        match s.try_pop() {
+            Ok(_) => {}
+            Err(TryPopError::Empty) => break,
+            Err(TryPopError::Stalled { .. }) => {
                 stalls += 1;
                 if stalls > 2 {
                     break;
@@ -534,4 +552,145 @@ fn a_pusher_killed_mid_stream_never_hangs_the_popper() {
             Err(e) => panic!("{e}"),
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The four forms (docs/API_CONVENTIONS.md): `push`/`pop` block, `try_` never blocks,
+// `_timeout`/`_deadline` are bounded; `peek` never blocks.
+
+#[test]
+fn blocking_push_waits_asleep_until_a_popper_pops() {
+    let (_n, seg) = fresh("stack_push_blocks");
+    let s: Stack<u32> = Stack::create(&seg, "s", 2).unwrap();
+    s.push(1).unwrap();
+    s.push(2).unwrap();
+    let pusher = {
+        let s = s.clone();
+        std::thread::spawn(move || s.push(3))
+    };
+    // Handshake: the pusher is registered as a sleeper waiting for room.
+    common::wait_until("the pusher to sleep", Duration::from_secs(60), || {
+        common::registered_sleepers(&seg, s.entry()).1 == 1
+    });
+    assert!(!pusher.is_finished(), "a push onto a full stack waits");
+    assert_eq!(s.len(), 2);
+    assert_eq!(s.pop(), Ok(2));
+    assert_eq!(pusher.join().unwrap(), Ok(()));
+    assert_eq!((s.pop(), s.pop()), (Ok(3), Ok(1)));
+    assert_eq!(common::registered_sleepers(&seg, s.entry()), (0, 0));
+}
+
+#[test]
+fn blocking_pop_waits_asleep_until_a_pusher_pushes() {
+    let (_n, seg) = fresh("stack_pop_blocks");
+    let s: Stack<u64> = Stack::create(&seg, "s", 4).unwrap();
+    let popper = {
+        let s = s.clone();
+        std::thread::spawn(move || s.pop())
+    };
+    common::wait_until("the popper to sleep", Duration::from_secs(60), || {
+        common::registered_sleepers(&seg, s.entry()).0 == 1
+    });
+    assert!(!popper.is_finished(), "a pop from an empty stack waits");
+    assert_eq!(s.peek(), Ok(None), "peek never blocks");
+    s.push(42).unwrap();
+    assert_eq!(popper.join().unwrap(), Ok(42));
+    assert!(s.is_empty());
+}
+
+#[test]
+fn a_sleeping_popper_sees_a_peer_that_never_calls_futex_wake() {
+    // The peer pushes with plain writes to the segment's file, as an upstream process does
+    // (slot bytes, state READY, top), and never wakes anyone: the popper's 1 ms re-check
+    // finds the element.
+    let (name, seg) = fresh("stack_polling_peer");
+    let s: Stack<u32> = Stack::create(&seg, "s", 4).unwrap();
+    let at = s.entry().offset();
+    let popper = {
+        let s = s.clone();
+        std::thread::spawn(move || s.pop_timeout(Duration::from_secs(60)))
+    };
+    common::wait_until("the popper to sleep", Duration::from_secs(60), || {
+        common::registered_sleepers(&seg, s.entry()).0 == 1
+    });
+    poke(&name, at + 16, &77u32.to_le_bytes()); // slot 0
+    poke(&name, at + 32, &2u32.to_le_bytes()); // state[0] = READY
+    poke(&name, at, &0i32.to_le_bytes()); // top = 0
+    assert_eq!(popper.join().unwrap(), Ok(77));
+}
+
+#[test]
+fn try_forms_never_block_even_with_a_long_stall_timeout() {
+    // An hour of stall patience: a `try_` call that waited would hang the test.
+    let (_n, seg) = fresh("stack_try_forms");
+    let s = Stack::<u8>::create(&seg, "s", 1)
+        .unwrap()
+        .with_stall_timeout(Duration::from_secs(3600));
+    assert_eq!(s.try_pop(), Err(TryPopError::Empty));
+    s.try_push(1).unwrap();
+    let full = s.try_push(2).unwrap_err();
+    assert_eq!(full, TryPushError::Full(2));
+    assert_eq!(full.to_string(), "the stack is full; expected a free slot");
+    assert_eq!(format!("{full:?}"), "Full(..)");
+    assert_eq!(full.into_inner(), 2);
+    assert_eq!(common::registered_sleepers(&seg, s.entry()), (0, 0));
+}
+
+#[test]
+fn timeout_and_deadline_forms_are_bounded_and_hand_the_value_back() {
+    let (_n, seg) = fresh("stack_timeout_forms");
+    let s: Stack<u16> = Stack::create(&seg, "s", 1).unwrap();
+    assert_eq!(
+        s.pop_timeout(Duration::from_millis(1)),
+        Err(zeroipc::structures::stack::PopTimeoutError::Timeout)
+    );
+    assert_eq!(
+        s.pop_deadline(Instant::now()),
+        Err(zeroipc::structures::stack::PopTimeoutError::Timeout)
+    );
+    s.push_deadline(5, Instant::now() + Duration::from_secs(60))
+        .unwrap();
+    let err = s.push_timeout(6, Duration::from_millis(1)).unwrap_err();
+    assert_eq!(
+        err,
+        zeroipc::structures::stack::PushTimeoutError::Timeout(6)
+    );
+    assert_eq!(err.into_inner(), 6);
+    let err = s.push_deadline(7, Instant::now()).unwrap_err();
+    assert_eq!(err.into_inner(), 7);
+    assert_eq!(s.pop_timeout(Duration::MAX), Ok(5));
+}
+
+#[test]
+fn blocking_pushers_and_poppers_on_a_tiny_stack_move_every_item_exactly_once() {
+    // Capacity 2 and four threads: pushers and poppers block (and sleep) often; each pop
+    // is matched by a push, so every blocked call is eventually woken.
+    let (_n, seg) = fresh("stack_blocking_threads");
+    let s: Stack<u32> = Stack::create(&seg, "s", 2).unwrap();
+    const N: u32 = 5_000;
+    let pushers: Vec<_> = (0..2u32)
+        .map(|id| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for i in 0..N {
+                    s.push(id * N + i).unwrap();
+                }
+            })
+        })
+        .collect();
+    let poppers: Vec<_> = (0..2)
+        .map(|_| {
+            let s = s.clone();
+            std::thread::spawn(move || (0..N).map(|_| s.pop().unwrap()).collect::<Vec<_>>())
+        })
+        .collect();
+    pushers.into_iter().for_each(|p| p.join().unwrap());
+    let mut all: Vec<u32> = poppers
+        .into_iter()
+        .flat_map(|p| p.join().unwrap())
+        .collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..2 * N).collect::<Vec<_>>());
+    assert!(s.is_empty());
+    assert_eq!(common::registered_sleepers(&seg, s.entry()), (0, 0));
 }

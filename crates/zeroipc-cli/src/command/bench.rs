@@ -25,11 +25,11 @@ const CAPACITY: u32 = 4096;
 /// Items per `write`/`read` call in the batched Ring scenario.
 const BATCH: usize = 64;
 /// Word indices (u64) on different cache lines.
-const PING: u64 = 0;
-const PONG: u64 = 16;
+const PING: usize = 0;
+const PONG: usize = 16;
 /// u32 futex words, on different cache lines.
-const FPING: u64 = 0;
-const FPONG: u64 = 32;
+const FPING: usize = 0;
+const FPONG: usize = 32;
 
 /// Every scenario, in the order they run: (name, unit, floor).
 const SCENARIOS: [(&str, &str, &str); 6] = [
@@ -87,8 +87,8 @@ fn parent(out: &mut impl Write, quick: bool, json: bool) -> Result<(), CliError>
     let m = |e| err(e);
     Array::<u64>::create(&seg, "words", 64).map_err(m)?;
     Array::<u32>::create(&seg, "futex", 64).map_err(m)?;
-    Queue::<u64>::create(&seg, "a2b", CAPACITY).map_err(m)?;
-    Queue::<u64>::create(&seg, "b2a", CAPACITY).map_err(m)?;
+    Queue::<u64>::create(&seg, "a2b", CAPACITY as usize).map_err(m)?;
+    Queue::<u64>::create(&seg, "b2a", CAPACITY as usize).map_err(m)?;
     Ring::<u64>::create(&seg, "ring", CAPACITY as usize).map_err(m)?;
     Semaphore::create(&seg, "s1", 0, 0).map_err(m)?;
     Semaphore::create(&seg, "s2", 0, 0).map_err(m)?;
@@ -306,11 +306,11 @@ impl Side {
         }
     }
 
-    fn word(&self, i: u64) -> &AtomicU64 {
+    fn word(&self, i: usize) -> &AtomicU64 {
         self.words.atomic(i).expect("index in range")
     }
 
-    fn fword(&self, i: u64) -> &AtomicU32 {
+    fn fword(&self, i: usize) -> &AtomicU32 {
         self.futex.atomic(i).expect("index in range")
     }
 
@@ -350,22 +350,22 @@ impl Side {
                     } else {
                         let mut got = None;
                         spin_until(|| {
-                            got = rx.pop();
+                            got = rx.try_pop().ok();
                             got.is_some()
                         })?;
                         got.unwrap_or_default()
                     };
-                    spin_until(|| match tx.push(v) {
+                    spin_until(|| match tx.try_push(v) {
                         Ok(()) => true,
-                        Err(zeroipc::Full(back)) => {
-                            v = back;
+                        Err(e) => {
+                            v = e.into_inner();
                             false
                         }
                     })?;
                     if initiator {
                         let mut got = None;
                         spin_until(|| {
-                            got = rx.pop();
+                            got = rx.try_pop().ok();
                             got.is_some()
                         })?;
                         if got != Some(i) {

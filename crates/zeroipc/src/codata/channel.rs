@@ -122,7 +122,8 @@ use crate::loom::{AtomicU8, AtomicU32};
 use crate::raw::cell::Slot;
 use crate::raw::rendezvous::{Rendezvous, Retract};
 use crate::segment::{CatalogKind, Entry, Record, Segment};
-use crate::structures::{Queue, QueuePopError, QueuePushError};
+use crate::structures::Queue;
+use crate::structures::queue::{TryPopError, TryPushError};
 use crate::sync::composite;
 use crate::sync::wait::{Parked, park, wake_all};
 // `codata` does not otherwise touch `sys`: pid liveness is the one OS question the
@@ -454,7 +455,7 @@ impl<T: Element> Channel<T> {
             },
         )?;
         if cap > 0 {
-            Queue::<T>::create(seg, &names[1], cap)?;
+            Queue::<T>::create(seg, &names[1], cap as usize)?;
         } else {
             let size = slot_size(size_of::<T>() as u64, align_of::<T>() as u64);
             // The allocator zeroes the entry: ready = consumed = 0, as C++ initialises.
@@ -564,7 +565,7 @@ impl<T: Element> Channel<T> {
                 .into());
             }
             let q = Queue::<T>::open(seg, &names[1])?;
-            if q.capacity() != cap {
+            if q.capacity() != cap as usize {
                 return Err(Corruption::Field {
                     entry: names[0].clone(),
                     field: "capacity",
@@ -665,7 +666,7 @@ impl<T: Element> Channel<T> {
     #[must_use]
     pub fn capacity(&self) -> usize {
         match &self.kind {
-            Kind::Buffered(q) => q.capacity() as usize,
+            Kind::Buffered(q) => q.capacity(),
             Kind::Rendezvous { .. } => 0,
         }
     }
@@ -694,7 +695,7 @@ impl<T: Element> Channel<T> {
     #[must_use]
     pub fn len(&self) -> usize {
         match &self.kind {
-            Kind::Buffered(q) => q.len() as usize,
+            Kind::Buffered(q) => q.len(),
             Kind::Rendezvous { slot, data } => {
                 // ORDERING: Relaxed — a snapshot.
                 usize::from(self.rendezvous(*slot, *data).ready.load(Relaxed) != 0)
@@ -865,7 +866,7 @@ impl<T: Element> Channel<T> {
         }
         match &self.kind {
             Kind::Buffered(q) => q.try_push(value).map_err(|e| match e {
-                QueuePushError::Stalled { value, .. } => TrySendError::Stalled(value),
+                TryPushError::Stalled { value, .. } => TrySendError::Stalled(value),
                 other => TrySendError::Full(other.into_inner()),
             }),
             Kind::Rendezvous { .. } => {
@@ -915,7 +916,7 @@ impl<T: Element> Channel<T> {
             }
             match q.try_push(value) {
                 Ok(()) => return Ok(()),
-                Err(QueuePushError::Stalled { value, .. }) => {
+                Err(TryPushError::Stalled { value, .. }) => {
                     return Err(SendTimeoutError::Stalled(value));
                 }
                 Err(e) => value = e.into_inner(),
@@ -1129,7 +1130,7 @@ impl<T: Element> Channel<T> {
     fn poll_recv(&self) -> Result<T, TryRecvError> {
         match &self.kind {
             Kind::Buffered(q) => q.try_pop().map_err(|e| match e {
-                QueuePopError::Empty => TryRecvError::Empty,
+                TryPopError::Empty => TryRecvError::Empty,
                 _ => TryRecvError::Stalled,
             }),
             Kind::Rendezvous { slot, data } => {

@@ -626,7 +626,7 @@ pub enum Contents {
 /// let values: Vec<Value> = items.iter().map(|i| i.value.clone()).collect();
 /// assert_eq!(values, [Value::Unsigned(7), Value::Unsigned(8)]);
 /// assert_eq!((d.fill.unwrap().len, d.fill.unwrap().capacity), (2, 4));
-/// assert_eq!(q.pop(), Some(7)); // nothing was consumed
+/// assert_eq!(q.try_pop(), Ok(7)); // nothing was consumed
 /// # Segment::unlink(&name)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

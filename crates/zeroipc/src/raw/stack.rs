@@ -274,12 +274,6 @@ impl<'a, T: Plain> StackView<'a, T> {
         let len = top.saturating_add(1).clamp(0, self.cap);
         len.unsigned_abs()
     }
-
-    /// The raw `top` word (for error reports).
-    pub(crate) fn top(&self) -> i32 {
-        // ORDERING: Relaxed — a snapshot for inspection.
-        self.hdr.top.load(Relaxed)
-    }
 }
 
 fn index_u32(idx: usize) -> u32 {

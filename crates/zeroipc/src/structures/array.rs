@@ -61,7 +61,7 @@ use crate::segment::{Entry, Segment};
 pub struct Array<T: Element> {
     seg: Segment,
     entry: Entry,
-    len: u64,
+    len: usize,
     /// Segment offset of element 0.
     data: u64,
     _t: PhantomData<fn() -> T>,
@@ -111,7 +111,20 @@ impl<T: Element> Array<T> {
     /// [`StructureError::InvalidCapacity`] for a capacity of 0 (no upstream peer can create or
     /// open one) or one whose size overflows; [`StructureError::Table`] if the name is taken,
     /// the table is full or the segment is out of space.
-    pub fn create(seg: &Segment, name: &str, capacity: u64) -> Result<Self, StructureError> {
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-create-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u32> = Array::create(&seg, "a", 4)?;
+    /// assert_eq!(a.to_vec(), [0, 0, 0, 0]); // zeroed
+    /// assert!(Array::<u32>::create(&seg, "b", 0).is_err());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self, StructureError> {
         let () = Self::CHECK;
         if capacity == 0 {
             return Err(StructureError::InvalidCapacity {
@@ -119,15 +132,18 @@ impl<T: Element> Array<T> {
                 reason: "an array needs at least one element",
             });
         }
-        let size =
-            array_size(capacity, size_of::<T>() as u64).ok_or(StructureError::InvalidCapacity {
-                requested: capacity,
+        let requested = u64::try_from(capacity).unwrap_or(u64::MAX);
+        let size = u64::try_from(capacity)
+            .ok()
+            .and_then(|c| array_size(c, size_of::<T>() as u64))
+            .ok_or(StructureError::InvalidCapacity {
+                requested,
                 reason: "the array's size overflows",
             })?;
         let entry = seg.allocate(name, size, |region, at| -> Result<(), StructureError> {
             let h: &ArrayHeader = region.header(at)?;
             // ORDERING: Relaxed — published with the entry (Release of `entry_count`).
-            h.capacity.store(capacity, Relaxed);
+            h.capacity.store(requested, Relaxed);
             Ok(())
         })?;
         seg.record(&Record::new(CatalogKind::Array, name, &entry).elem::<T>());
@@ -142,6 +158,19 @@ impl<T: Element> Array<T> {
     /// [`StructureError::ElementSize`] if it holds elements of another size;
     /// [`StructureError::Foreign`] for an array written by the C implementation (16-byte
     /// header); [`StructureError::Corrupt`] if the capacity does not match the entry size.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-open-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// Array::<u16>::create(&seg, "a", 3)?.set(2, 9)?;
+    /// let a: Array<u16> = Array::open(&seg, "a")?;
+    /// assert_eq!((a.len(), a.get(2)), (3, Some(9)));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;
@@ -149,7 +178,7 @@ impl<T: Element> Array<T> {
         Ok(Self::from_parts(seg, entry, capacity))
     }
 
-    fn from_parts(seg: &Segment, entry: Entry, len: u64) -> Self {
+    fn from_parts(seg: &Segment, entry: Entry, len: usize) -> Self {
         let data = entry.offset() + ARRAY_HEADER_LEN;
         Self {
             seg: seg.clone(),
@@ -161,7 +190,7 @@ impl<T: Element> Array<T> {
     }
 
     /// Reads the header and proves `8 + capacity * size_of::<T>() == entry.size()`.
-    fn validate(seg: &Segment, entry: &Entry) -> Result<u64, StructureError> {
+    fn validate(seg: &Segment, entry: &Entry) -> Result<usize, StructureError> {
         let es = size_of::<T>() as u64;
         let entry_name = || entry.name().to_string();
         if entry.size() < ARRAY_HEADER_LEN {
@@ -177,7 +206,16 @@ impl<T: Element> Array<T> {
         // ORDERING: Relaxed — the entry was published by the Acquire load of `entry_count`.
         let capacity = h.capacity.load(Relaxed);
         if array_size(capacity, es) == Some(entry.size()) {
-            return Ok(capacity);
+            // The elements lie inside the mapping, so their number fits a usize.
+            return usize::try_from(capacity).map_err(|_| {
+                Corruption::Field {
+                    entry: entry_name(),
+                    field: "capacity",
+                    found: capacity,
+                    expected: "a count that fits this platform's usize".into(),
+                }
+                .into()
+            });
         }
         // The C implementation: {u64 capacity, u64 elem_size}, data at +16 (FORMAT.md IH-1).
         if entry.size() >= C_ARRAY_HEADER_LEN && capacity > 0 {
@@ -215,40 +253,90 @@ impl<T: Element> Array<T> {
     }
 
     /// Number of elements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-len-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u8> = Array::create(&seg, "a", 10)?;
+    /// assert_eq!(a.len(), 10);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
-    pub fn len(&self) -> u64 {
+    pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether the array has no elements (only possible for arrays made by Python peers).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-is-empty-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u8> = Array::create(&seg, "a", 1)?;
+    /// assert!(!a.is_empty());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The table entry this array lives in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-entry-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u8> = Array::create(&seg, "temps", 1)?;
+    /// assert_eq!(a.entry().name(), "temps");
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn entry(&self) -> &Entry {
         &self.entry
     }
 
     /// The segment this array lives in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-segment-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u8> = Array::create(&seg, "temps", 1)?;
+    /// assert!(a.segment().find("temps").is_ok());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn segment(&self) -> &Segment {
         &self.seg
     }
 
-    fn check_range(&self, start: u64, n: usize) -> Result<u64, OutOfBounds> {
-        let end = start.checked_add(n as u64).filter(|&e| e <= self.len);
+    /// The segment offset of element `start`, if `[start, start + n)` lies inside.
+    fn check_range(&self, start: usize, n: usize) -> Result<u64, OutOfBounds> {
+        let end = start.checked_add(n).filter(|&e| e <= self.len);
         match end {
-            Some(_) => Ok(self.data + start * size_of::<T>() as u64),
+            // `start < len`, and `len * size_of::<T>()` bytes lie inside the mapping.
+            Some(_) => Ok(self.data + (start * size_of::<T>()) as u64),
             // One element: name its index (`set(10)` on 10 elements is "index 10", not 11);
             // a range: name its end.
             None => Err(OutOfBounds {
                 index: if n == 1 {
                     start
                 } else {
-                    start.saturating_add(n as u64)
+                    start.saturating_add(n)
                 },
                 len: self.len,
             }),
@@ -256,8 +344,21 @@ impl<T: Element> Array<T> {
     }
 
     /// The element at `index`, or `None` past the end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-get-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<i64> = Array::create(&seg, "a", 2)?;
+    /// a.set(1, -3)?;
+    /// assert_eq!((a.get(1), a.get(2)), (Some(-3), None));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
-    pub fn get(&self, index: u64) -> Option<T> {
+    pub fn get(&self, index: usize) -> Option<T> {
         let at = self.check_range(index, 1).ok()?;
         with_word!(T, |W| {
             let n = (size_of::<T>() / size_of::<W>()) as u64;
@@ -272,7 +373,21 @@ impl<T: Element> Array<T> {
     /// # Errors
     ///
     /// [`OutOfBounds`] if `index >= len()`.
-    pub fn set(&self, index: u64, value: T) -> Result<(), OutOfBounds> {
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-set-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// # use zeroipc::OutOfBounds;
+    /// let a: Array<f32> = Array::create(&seg, "a", 2)?;
+    /// a.set(0, 1.5)?;
+    /// assert_eq!(a.set(2, 0.0), Err(OutOfBounds { index: 2, len: 2 }));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set(&self, index: usize, value: T) -> Result<(), OutOfBounds> {
         self.write_from(index, core::slice::from_ref(&value))
     }
 
@@ -281,7 +396,23 @@ impl<T: Element> Array<T> {
     /// # Errors
     ///
     /// [`OutOfBounds`] if the range passes the end; `out` is then untouched.
-    pub fn read_into(&self, start: u64, out: &mut [T]) -> Result<(), OutOfBounds> {
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-read-into-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u8> = Array::create(&seg, "a", 4)?;
+    /// a.write_from(0, &[1, 2, 3, 4])?;
+    /// let mut out = [0u8; 2];
+    /// a.read_into(1, &mut out)?;
+    /// assert_eq!(out, [2, 3]);
+    /// assert!(a.read_into(3, &mut out).is_err());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn read_into(&self, start: usize, out: &mut [T]) -> Result<(), OutOfBounds> {
         let at = self.check_range(start, out.len())?;
         let oob = OutOfBounds {
             index: start,
@@ -306,7 +437,21 @@ impl<T: Element> Array<T> {
     /// # Errors
     ///
     /// [`OutOfBounds`] if the range passes the end; nothing is written then.
-    pub fn write_from(&self, start: u64, src: &[T]) -> Result<(), OutOfBounds> {
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-write-from-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u16> = Array::create(&seg, "a", 3)?;
+    /// a.write_from(1, &[7, 8])?;
+    /// assert_eq!(a.to_vec(), [0, 7, 8]);
+    /// assert!(a.write_from(2, &[1, 2]).is_err());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_from(&self, start: usize, src: &[T]) -> Result<(), OutOfBounds> {
         let at = self.check_range(start, src.len())?;
         let oob = OutOfBounds {
             index: start,
@@ -327,16 +472,41 @@ impl<T: Element> Array<T> {
     }
 
     /// All elements, copied out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-to-vec-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u8> = Array::create(&seg, "a", 2)?;
+    /// a.set(1, 5)?;
+    /// assert_eq!(a.to_vec(), [0, 5]);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn to_vec(&self) -> Vec<T> {
-        let len = usize::try_from(self.len).unwrap_or(0);
-        let mut v = vec![T::new_zeroed(); len];
+        let mut v = vec![T::new_zeroed(); self.len];
         // Cannot fail: the range is exactly [0, len).
         let _ = self.read_into(0, &mut v);
         v
     }
 
     /// Stores `value` in every element.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-fill-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u32> = Array::create(&seg, "a", 3)?;
+    /// a.fill(9);
+    /// assert_eq!(a.to_vec(), [9, 9, 9]);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fill(&self, value: T) {
         for i in 0..self.len {
             let _ = self.set(i, value);
@@ -356,8 +526,23 @@ impl<T: Element> Array<T> {
     /// # Panics
     ///
     /// Never for a validated array (the range was checked at open).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-as-slice-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u32> = Array::create(&seg, "a", 3)?;
+    /// a.fill(4);
+    /// // SAFETY: nobody writes the array while `view` lives (this example is alone with it).
+    /// let view = unsafe { a.as_slice() };
+    /// assert_eq!(view, [4, 4, 4]);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub unsafe fn as_slice(&self) -> &[T] {
-        let len = usize::try_from(self.len).unwrap_or(0);
+        let len = self.len;
         // SAFETY: the caller guarantees no writes while the slice lives; the range was
         // validated against the mapping when the array was created or opened.
         unsafe { self.seg.region().plain_slice::<T>(self.data, len) }.expect("validated at open")
@@ -377,9 +562,24 @@ impl<T: Element> Array<T> {
     /// # Panics
     ///
     /// Never for a validated array (the range was checked at open).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Array};
+    /// # let name = format!("/zeroipc-doc-array-as-mut-slice-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let a: Array<u32> = Array::create(&seg, "a", 3)?;
+    /// // SAFETY: nobody else reads or writes the array while `out` lives.
+    /// let out = unsafe { a.as_mut_slice() };
+    /// out.copy_from_slice(&[1, 2, 3]);
+    /// assert_eq!(a.to_vec(), [1, 2, 3]);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[allow(clippy::mut_from_ref)] // exclusivity is the caller's documented promise
     pub unsafe fn as_mut_slice(&self) -> &mut [T] {
-        let len = usize::try_from(self.len).unwrap_or(0);
+        let len = self.len;
         // SAFETY: the caller guarantees exclusive access while the slice lives; the range was
         // validated against the (writable) mapping when the array was created or opened.
         unsafe { self.seg.region().plain_slice_mut::<T>(self.data, len) }
@@ -410,7 +610,7 @@ macro_rules! atomic_accessors {
             /// # Ok::<(), Box<dyn std::error::Error>>(())
             /// ```
             #[must_use]
-            pub fn atomic(&self, index: u64) -> Option<&$atomic> {
+            pub fn atomic(&self, index: usize) -> Option<&$atomic> {
                 let at = self.check_range(index, 1).ok()?;
                 self.seg.region().header::<$atomic>(at).ok()
             }

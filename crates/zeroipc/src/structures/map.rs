@@ -40,11 +40,11 @@
 //! # Process death
 //!
 //! A process killed while owning a slot (inserting, updating or reading) leaves it
-//! INSERTING forever. Operations wait for such a slot up to [`Map::stuck_timeout`]
-//! ([`DEFAULT_STUCK_TIMEOUT`] by default) and then move on: if
+//! INSERTING forever. Operations wait for such a slot up to [`Map::stall_timeout`]
+//! ([`crate::DEFAULT_STALL_TIMEOUT`] by default) and then move on: if
 //! the key is found further along the probe sequence the operation completes (keys are
 //! unique); if the probe ends without it, the stuck slot might hold it and the operation
-//! fails with [`MapError::Stuck`] — never a hang, never a silent duplicate.
+//! fails with [`MapError::Stalled`] — never a hang, never a silent duplicate.
 //!
 //! # Examples
 //!
@@ -72,7 +72,8 @@ use core::mem::{align_of, size_of};
 use std::error::Error;
 use std::time::Duration;
 
-use super::pod::{self, DEFAULT_STUCK_TIMEOUT, Timed};
+use super::pod::{self, Timed};
+use crate::DEFAULT_STALL_TIMEOUT;
 use crate::Element;
 use crate::error::{Corruption, StructureError};
 use crate::layout::map::{
@@ -195,15 +196,15 @@ pub enum MapError {
     /// freed). Keys and values are `Copy`, so nothing is handed back.
     Full {
         /// The capacity.
-        capacity: u32,
+        capacity: usize,
     },
-    /// A slot stayed INSERTING longer than the stuck timeout (its owner died, or is
+    /// A slot stayed INSERTING longer than the stall timeout (its owner died, or is
     /// descheduled for that long), and the answer depends on what it holds.
-    Stuck {
+    Stalled {
         /// The entry.
         entry: String,
         /// The slot.
-        slot: u32,
+        slot: usize,
         /// How long the operation waited for it.
         waited: Duration,
     },
@@ -214,14 +215,18 @@ pub enum MapError {
 impl fmt::Display for MapError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Full { capacity } => write!(f, "the table is full ({capacity} slots)"),
-            Self::Stuck {
+            Self::Full { capacity } => write!(
+                f,
+                "the table is full: all {capacity} slots are taken; expected a free slot"
+            ),
+            Self::Stalled {
                 entry,
                 slot,
                 waited,
             } => write!(
                 f,
-                "entry '{entry}': slot {slot} stayed INSERTING for {waited:?} (its writer died?)"
+                "entry '{entry}': slot {slot} stayed INSERTING for {waited:?} (its writer died?); \
+                 expected it to be released within the stall timeout"
             ),
             Self::Corrupt(c) => write!(f, "corrupt structure: {c}"),
         }
@@ -371,10 +376,12 @@ pub(crate) fn map_error(
     timeout: Duration,
 ) -> MapError {
     match e {
-        ProbeError::Full => MapError::Full { capacity },
-        ProbeError::Stuck { slot } => MapError::Stuck {
+        ProbeError::Full => MapError::Full {
+            capacity: capacity as usize,
+        },
+        ProbeError::Stuck { slot } => MapError::Stalled {
             entry: entry.name().to_string(),
-            slot,
+            slot: slot as usize,
             waited: timeout,
         },
         ProbeError::State { slot, raw } => MapError::Corrupt(Corruption::Field {
@@ -444,7 +451,7 @@ pub struct Map<K: MapKey, V: Element> {
     seg: Segment,
     entry: Entry,
     geo: Geometry,
-    stuck_timeout: Duration,
+    stall: Duration,
     _t: PhantomData<fn() -> (K, V)>,
 }
 
@@ -454,7 +461,7 @@ impl<K: MapKey, V: Element> Clone for Map<K, V> {
             seg: self.seg.clone(),
             entry: self.entry.clone(),
             geo: self.geo,
-            stuck_timeout: self.stuck_timeout,
+            stall: self.stall,
             _t: PhantomData,
         }
     }
@@ -514,18 +521,22 @@ impl<K: MapKey, V: Element> Map<K, V> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn create(seg: &Segment, name: &str, capacity: u32) -> Result<Self, StructureError> {
+    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self, StructureError> {
         let () = Self::CHECK;
-        if capacity == 0 {
-            return Err(StructureError::InvalidCapacity {
-                requested: 0,
-                reason: "a map needs at least one slot",
-            });
-        }
+        let requested = u64::try_from(capacity).unwrap_or(u64::MAX);
+        let capacity = match u32::try_from(capacity) {
+            Ok(c) if c != 0 => c,
+            _ => {
+                return Err(StructureError::InvalidCapacity {
+                    requested,
+                    reason: "a map needs between 1 and 2^32 - 1 slots (the capacity is a u32)",
+                });
+            }
+        };
         let layout = Self::layout();
         let size = table_bytes(u64::from(capacity), layout.stride).ok_or(
             StructureError::InvalidCapacity {
-                requested: u64::from(capacity),
+                requested,
                 reason: "the map's size overflows",
             },
         )?;
@@ -553,6 +564,19 @@ impl<K: MapKey, V: Element> Map<K, V> {
     /// `V`'s size; [`StructureError::Foreign`] for a map written by Python;
     /// [`StructureError::Corrupt`] for a capacity of 0 or one that does not match the entry
     /// size.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Map};
+    /// # let name = format!("/zeroipc-doc-map-open-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// Map::<u32, u32>::create(&seg, "m", 8)?.insert(1, 10)?;
+    /// let m: Map<u32, u32> = Map::open(&seg, "m")?;
+    /// assert_eq!(m.get(&1)?, Some(10));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;
@@ -653,7 +677,7 @@ impl<K: MapKey, V: Element> Map<K, V> {
             seg: seg.clone(),
             entry,
             geo,
-            stuck_timeout: DEFAULT_STUCK_TIMEOUT,
+            stall: DEFAULT_STALL_TIMEOUT,
             _t: PhantomData,
         }
     }
@@ -667,7 +691,7 @@ impl<K: MapKey, V: Element> Map<K, V> {
     }
 
     fn err(&self, e: ProbeError) -> MapError {
-        map_error(e, &self.entry, self.geo.capacity, self.stuck_timeout)
+        map_error(e, &self.entry, self.geo.capacity, self.stall)
     }
 
     /// Inserts `key → value`. Returns the previous value if the key was present (it is
@@ -675,14 +699,14 @@ impl<K: MapKey, V: Element> Map<K, V> {
     ///
     /// # Errors
     ///
-    /// [`MapError::Full`] if the key is new and no slot is free; [`MapError::Stuck`] if a
+    /// [`MapError::Full`] if the key is new and no slot is free; [`MapError::Stalled`] if a
     /// slot on the probe sequence stays INSERTING (see the module docs);
     /// [`MapError::Corrupt`] for an invalid slot state.
     ///
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{Segment, SegmentOptions, structures::{Map, MapError}};
+    /// # use zeroipc::{Segment, SegmentOptions, structures::{Map, map::MapError}};
     /// # let name = format!("/zeroipc-doc-map-insert-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let m: Map<u64, u64> = Map::create(&seg, "m", 1)?;
@@ -693,7 +717,7 @@ impl<K: MapKey, V: Element> Map<K, V> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn insert(&self, key: K, value: V) -> Result<Option<V>, MapError> {
-        let mut p = Timed::new(self.stuck_timeout);
+        let mut p = Timed::new(self.stall);
         oa::insert(&self.view(), &key, &Val(value), OnPresent::Update, &mut p)
             .map(|old| old.map(|v| v.0))
             .map_err(|e| self.err(e))
@@ -719,7 +743,7 @@ impl<K: MapKey, V: Element> Map<K, V> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get(&self, key: &K) -> Result<Option<V>, MapError> {
-        let mut p = Timed::new(self.stuck_timeout);
+        let mut p = Timed::new(self.stall);
         oa::get(&self.view(), key, &mut p)
             .map(|v| v.map(|v| v.0))
             .map_err(|e| self.err(e))
@@ -767,7 +791,7 @@ impl<K: MapKey, V: Element> Map<K, V> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn remove(&self, key: &K) -> Result<Option<V>, MapError> {
-        let mut p = Timed::new(self.stuck_timeout);
+        let mut p = Timed::new(self.stall);
         oa::remove(&self.view(), key, &mut p)
             .map(|v| v.map(|v| v.0))
             .map_err(|e| self.err(e))
@@ -778,7 +802,7 @@ impl<K: MapKey, V: Element> Map<K, V> {
     ///
     /// # Errors
     ///
-    /// [`MapError::Stuck`] if a slot stays INSERTING; [`MapError::Corrupt`] for an invalid
+    /// [`MapError::Stalled`] if a slot stays INSERTING; [`MapError::Corrupt`] for an invalid
     /// slot state.
     ///
     /// # Examples
@@ -794,61 +818,144 @@ impl<K: MapKey, V: Element> Map<K, V> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn pairs(&self) -> Result<Vec<(K, V)>, MapError> {
-        let mut p = Timed::new(self.stuck_timeout);
+        let mut p = Timed::new(self.stall);
         oa::snapshot(&self.view(), &mut p)
             .map(|v| v.into_iter().map(|(k, v)| (k, v.0)).collect())
             .map_err(|e| self.err(e))
     }
 
-    /// The `size` counter: OCCUPIED slots (Relaxed; C++ updates it after the slot).
+    /// The `size` counter: OCCUPIED slots (Relaxed; C++ updates it after the slot). The
+    /// counter is written by peers: a value above the capacity is clamped to the capacity.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Map};
+    /// # let name = format!("/zeroipc-doc-map-len-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let m: Map<u32, u32> = Map::create(&seg, "m", 4)?;
+    /// m.insert(1, 10)?;
+    /// assert_eq!((m.len(), m.is_empty()), (1, false));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
-    pub fn len(&self) -> u32 {
+    pub fn len(&self) -> usize {
         // ORDERING: Relaxed — a statistic, as C++ `size()`.
-        self.view().size().load(Relaxed)
+        let n = self.view().size().load(Relaxed);
+        // Written by peers: never more than the slots there are.
+        n.min(self.geo.capacity) as usize
     }
 
     /// Whether [`Map::len`] is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Map};
+    /// # let name = format!("/zeroipc-doc-map-is-empty-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let m: Map<u32, u32> = Map::create(&seg, "m", 8)?;
+    /// assert!(m.is_empty());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Number of slots.
-    #[must_use]
-    pub fn capacity(&self) -> u32 {
-        self.geo.capacity
-    }
-
-    /// How long an operation waits for a slot in INSERTING before failing with
-    /// [`MapError::Stuck`].
-    #[must_use]
-    pub fn stuck_timeout(&self) -> Duration {
-        self.stuck_timeout
-    }
-
-    /// Sets [`Map::stuck_timeout`] for this handle.
     ///
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{Segment, SegmentOptions, structures::{Map, DEFAULT_STUCK_TIMEOUT}};
-    /// # use std::time::Duration;
-    /// # let name = format!("/zeroipc-doc-map-stuck-{}", std::process::id());
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Map};
+    /// # let name = format!("/zeroipc-doc-map-capacity-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-    /// let mut m: Map<u32, u32> = Map::create(&seg, "m", 4)?;
-    /// assert_eq!(m.stuck_timeout(), DEFAULT_STUCK_TIMEOUT);
-    /// m.set_stuck_timeout(Duration::from_millis(100));
-    /// assert_eq!((m.len(), m.capacity(), m.is_empty()), (0, 4, true));
+    /// let t: Map<u32, u32> = Map::create(&seg, "t", 8)?;
+    /// assert_eq!(t.capacity(), 8);
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn set_stuck_timeout(&mut self, timeout: Duration) {
-        self.stuck_timeout = timeout;
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.geo.capacity as usize
+    }
+
+    /// Sets how long an operation waits for a slot another process holds in INSERTING
+    /// before failing with [`MapError::Stalled`] (default [`crate::DEFAULT_STALL_TIMEOUT`],
+    /// 1 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Map};
+    /// # use std::time::Duration;
+    /// # let name = format!("/zeroipc-doc-map-stall-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let m = Map::<u32, u32>::create(&seg, "m", 4)?.with_stall_timeout(Duration::from_millis(100));
+    /// assert_eq!(m.stall_timeout(), Duration::from_millis(100));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_stall_timeout(mut self, bound: Duration) -> Self {
+        self.stall = bound;
+        self
+    }
+
+    /// The stall timeout (see [`Map::with_stall_timeout`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Map};
+    /// # let name = format!("/zeroipc-doc-map-stall-get-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let m: Map<u32, u32> = Map::create(&seg, "m", 4)?;
+    /// assert_eq!(m.stall_timeout(), zeroipc::DEFAULT_STALL_TIMEOUT);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn stall_timeout(&self) -> Duration {
+        self.stall
     }
 
     /// The table entry this map lives in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Map};
+    /// # let name = format!("/zeroipc-doc-map-entry-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let m: Map<u32, u32> = Map::create(&seg, "ages", 4)?;
+    /// assert_eq!(m.entry().name(), "ages");
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn entry(&self) -> &Entry {
         &self.entry
+    }
+
+    /// The segment this map lives in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Map};
+    /// # let name = format!("/zeroipc-doc-map-segment-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let m: Map<u32, u32> = Map::create(&seg, "ages", 4)?;
+    /// assert!(m.segment().find("ages").is_ok());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn segment(&self) -> &Segment {
+        &self.seg
     }
 }

@@ -10,6 +10,13 @@
 //! | [`Set`]            | a fixed-capacity hash set shared by processes              |
 //! | [`Pool`]           | fixed-size objects handed out by index, lock-free          |
 //!
+//! The handoff structures (Queue, Stack, Ring) block: `push` waits for room and `pop` for an
+//! element, `try_push` / `try_pop` never block, `*_timeout` / `*_deadline` block at most
+//! that long. The storage structures (Array, Pool, Map, Set) never block: a full Pool or Map
+//! is an error of the one plain method. Each module owns its error types, named by
+//! operation (`queue::PushError`, `stack::TryPopError`, `map::MapError`, `pool::PoolError`);
+//! this module re-exports the handles. Sizes, indexes and counts are `usize`.
+//!
 //! Each module documents its byte layout, its synchronization and what happens when a peer
 //! dies mid-operation. Each handle validates the structure's header against the table entry
 //! and the mapping when it is created or opened, then works from that snapshot.
@@ -25,10 +32,9 @@ pub mod stack;
 mod wait;
 
 pub use array::Array;
-pub use map::{Map, MapError, MapKey, hash_bytes};
-pub use pod::DEFAULT_STUCK_TIMEOUT;
-pub use pool::{Pool, PoolError};
-pub use queue::{Queue, QueuePopError, QueuePushError};
+pub use map::{Map, MapKey, hash_bytes};
+pub use pool::Pool;
+pub use queue::Queue;
 pub use ring::{Ring, RingConsumer, RingProducer};
 pub use set::Set;
-pub use stack::{Stack, StackError, StackPushError};
+pub use stack::Stack;

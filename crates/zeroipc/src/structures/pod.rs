@@ -28,10 +28,6 @@ pub(crate) fn store<T: Element>(region: &Region, at: u64, value: &T) -> Result<(
     region.store_value(at, value)
 }
 
-/// How long a Map or Set operation waits for a slot in INSERTING before calling it stuck,
-/// unless changed with `set_stuck_timeout`.
-pub const DEFAULT_STUCK_TIMEOUT: Duration = Duration::from_secs(1);
-
 /// Spin, then yield, until `timeout` has passed since [`Patience::begin`].
 pub(crate) struct Timed {
     timeout: Duration,

@@ -54,7 +54,7 @@
 //! # Examples
 //!
 //! ```
-//! use zeroipc::{Segment, SegmentOptions, structures::{Pool, PoolError}};
+//! use zeroipc::{Segment, SegmentOptions, structures::{Pool, pool::PoolError}};
 //! # let name = format!("/zeroipc-doc-pool-{}", std::process::id());
 //! let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
 //! let pool: Pool<[f64; 4]> = Pool::create(&seg, "vectors", 2)?;
@@ -96,20 +96,20 @@ pub enum PoolError {
     /// Every node is allocated.
     Exhausted {
         /// The capacity.
-        capacity: u32,
+        capacity: usize,
     },
     /// The index is not below the capacity.
     OutOfRange {
         /// The index.
-        index: u32,
+        index: usize,
         /// The capacity.
-        capacity: u32,
+        capacity: usize,
     },
     /// `free` of a node zeroipc did not hand out, or already took back: a double free, a
     /// node on the free list, or a node allocated by an upstream peer (no mark).
     NotAllocated {
         /// The index.
-        index: u32,
+        index: usize,
         /// The node's `next` word (a link, where an allocated node has `0xFFFFFFFE`).
         next: u32,
     },
@@ -120,16 +120,21 @@ pub enum PoolError {
 impl fmt::Display for PoolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Exhausted { capacity } => write!(f, "the pool is exhausted ({capacity} nodes)"),
+            Self::Exhausted { capacity } => write!(
+                f,
+                "the pool is exhausted: all {capacity} nodes are allocated; expected a free node"
+            ),
             Self::OutOfRange { index, capacity } => {
                 write!(
                     f,
-                    "index {index} out of range for a pool of {capacity} nodes"
+                    "index {index} out of range for a pool of {capacity} nodes; expected below \
+                     {capacity}"
                 )
             }
             Self::NotAllocated { index, next } => write!(
                 f,
-                "node {index} is not allocated (next = {next:#010x}): double free or foreign index"
+                "node {index} is not allocated (next = {next:#010x}, expected 0xfffffffe): double \
+                 free or foreign index"
             ),
             Self::Corrupt(c) => write!(f, "corrupt structure: {c}"),
         }
@@ -240,14 +245,18 @@ impl<T: Element> Pool<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn create(seg: &Segment, name: &str, capacity: u32) -> Result<Self, StructureError> {
+    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self, StructureError> {
         let () = Self::CHECK;
-        if capacity == 0 || capacity > MAX_POOL_CAPACITY {
-            return Err(StructureError::InvalidCapacity {
-                requested: u64::from(capacity),
-                reason: "a pool needs 1 to 0xFFFFFFFD nodes",
-            });
-        }
+        let requested = u64::try_from(capacity).unwrap_or(u64::MAX);
+        let capacity = match u32::try_from(capacity) {
+            Ok(c) if c != 0 && c <= MAX_POOL_CAPACITY => c,
+            _ => {
+                return Err(StructureError::InvalidCapacity {
+                    requested,
+                    reason: "a pool needs 1 to 0xFFFFFFFD nodes",
+                });
+            }
+        };
         let (next_off, node_size) = Self::node();
         let size =
             pool_size(u64::from(capacity), node_size).ok_or(StructureError::InvalidCapacity {
@@ -302,6 +311,19 @@ impl<T: Element> Pool<T> {
     /// [`StructureError::Foreign`] for a pool a Python creator laid out with alignment 4
     /// for an 8-aligned `T` (FORMAT.md IH-13); [`StructureError::Corrupt`] for a capacity of
     /// 0, above `0xFFFFFFFD`, or not matching the entry size.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Pool};
+    /// # let name = format!("/zeroipc-doc-pool-open-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// Pool::<u32>::create(&seg, "p", 4)?;
+    /// let p: Pool<u32> = Pool::open(&seg, "p")?;
+    /// assert_eq!(p.capacity(), 4);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;
@@ -388,13 +410,18 @@ impl<T: Element> Pool<T> {
 
     fn err(&self, f: PoolFault) -> PoolError {
         let capacity = self.geo.capacity;
+        let cap = capacity as usize;
         let entry = || self.entry.name().to_string();
         match f {
-            PoolFault::Exhausted => PoolError::Exhausted { capacity },
-            PoolFault::OutOfRange { index } => PoolError::OutOfRange { index, capacity },
-            PoolFault::NotAllocated { index, found } => {
-                PoolError::NotAllocated { index, next: found }
-            }
+            PoolFault::Exhausted => PoolError::Exhausted { capacity: cap },
+            PoolFault::OutOfRange { index } => PoolError::OutOfRange {
+                index: index as usize,
+                capacity: cap,
+            },
+            PoolFault::NotAllocated { index, found } => PoolError::NotAllocated {
+                index: index as usize,
+                next: found,
+            },
             PoolFault::HeadIndex { found } => PoolError::Corrupt(Corruption::Field {
                 entry: entry(),
                 field: "free_head index",
@@ -429,7 +456,7 @@ impl<T: Element> Pool<T> {
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{Segment, SegmentOptions, structures::{Pool, PoolError}};
+    /// # use zeroipc::{Segment, SegmentOptions, structures::{Pool, pool::PoolError}};
     /// # let name = format!("/zeroipc-doc-pool-alloc-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let p: Pool<u32> = Pool::create(&seg, "p", 1)?;
@@ -438,8 +465,11 @@ impl<T: Element> Pool<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn allocate(&self) -> Result<u32, PoolError> {
-        self.raw().allocate().map_err(|f| self.err(f))
+    pub fn allocate(&self) -> Result<usize, PoolError> {
+        self.raw()
+            .allocate()
+            .map(|i| i as usize)
+            .map_err(|f| self.err(f))
     }
 
     /// Returns node `index` to the pool.
@@ -452,7 +482,7 @@ impl<T: Element> Pool<T> {
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{Segment, SegmentOptions, structures::{Pool, PoolError}};
+    /// # use zeroipc::{Segment, SegmentOptions, structures::{Pool, pool::PoolError}};
     /// # let name = format!("/zeroipc-doc-pool-free-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let p: Pool<u32> = Pool::create(&seg, "p", 2)?;
@@ -463,18 +493,25 @@ impl<T: Element> Pool<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn free(&self, index: u32) -> Result<(), PoolError> {
-        self.raw().free(index).map_err(|f| self.err(f))
+    pub fn free(&self, index: usize) -> Result<(), PoolError> {
+        let i = self.wire_index(index)?;
+        self.raw().free(i).map_err(|f| self.err(f))
     }
 
-    fn data_at(&self, index: u32) -> Result<u64, PoolError> {
-        if index >= self.geo.capacity {
-            return Err(PoolError::OutOfRange {
+    /// `index` as the wire's u32, if it is below the capacity.
+    fn wire_index(&self, index: usize) -> Result<u32, PoolError> {
+        match u32::try_from(index) {
+            Ok(i) if i < self.geo.capacity => Ok(i),
+            _ => Err(PoolError::OutOfRange {
                 index,
-                capacity: self.geo.capacity,
-            });
+                capacity: self.capacity(),
+            }),
         }
-        Ok(self.geo.nodes + u64::from(index) * self.geo.node_size)
+    }
+
+    fn data_at(&self, index: usize) -> Result<u64, PoolError> {
+        let i = self.wire_index(index)?;
+        Ok(self.geo.nodes + u64::from(i) * self.geo.node_size)
     }
 
     /// Copies node `index`'s data (Relaxed words; see the module docs).
@@ -496,7 +533,7 @@ impl<T: Element> Pool<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn get(&self, index: u32) -> Result<T, PoolError> {
+    pub fn get(&self, index: usize) -> Result<T, PoolError> {
         let at = self.data_at(index)?;
         pod::load(self.seg.region(), at).map_err(PoolError::Corrupt)
     }
@@ -522,25 +559,68 @@ impl<T: Element> Pool<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn set(&self, index: u32, value: T) -> Result<(), PoolError> {
+    pub fn set(&self, index: usize, value: T) -> Result<(), PoolError> {
         let at = self.data_at(index)?;
         pod::store(self.seg.region(), at, &value).map_err(PoolError::Corrupt)
     }
 
-    /// The `allocated` counter (Relaxed statistic).
+    /// The `allocated` counter (a Relaxed statistic). The counter is written by peers (and
+    /// not updated atomically with the free list by upstream): a value above the capacity
+    /// is clamped to the capacity.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Pool};
+    /// # let name = format!("/zeroipc-doc-pool-allocated-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let p: Pool<u8> = Pool::create(&seg, "p", 3)?;
+    /// p.allocate()?;
+    /// assert_eq!(p.allocated(), 1);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
-    pub fn allocated(&self) -> u32 {
+    pub fn allocated(&self) -> usize {
         // ORDERING: Relaxed — a statistic.
-        self.header().allocated.load(Relaxed)
+        let n = self.header().allocated.load(Relaxed);
+        n.min(self.geo.capacity) as usize
     }
 
     /// Number of nodes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Pool};
+    /// # let name = format!("/zeroipc-doc-pool-capacity-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let p: Pool<u8> = Pool::create(&seg, "p", 3)?;
+    /// assert_eq!(p.capacity(), 3);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
-    pub fn capacity(&self) -> u32 {
-        self.geo.capacity
+    pub fn capacity(&self) -> usize {
+        self.geo.capacity as usize
     }
 
-    /// `(generation, index)` of the free-list head (`index` 0xFFFFFFFF: exhausted).
+    /// `(generation, index)` of the free-list head, the two halves of the raw `free_head`
+    /// word, for inspection (`index` 0xFFFFFFFF: exhausted).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Pool};
+    /// # let name = format!("/zeroipc-doc-pool-free-head-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let p: Pool<u8> = Pool::create(&seg, "p", 1)?;
+    /// assert_eq!(p.free_head(), (0, 0));
+    /// p.allocate()?;
+    /// assert_eq!(p.free_head(), (1, 0xFFFF_FFFF));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn free_head(&self) -> (u32, u32) {
         // ORDERING: Acquire — pairs with the Release CASes of `free_head`; inspection.
@@ -553,8 +633,24 @@ impl<T: Element> Pool<T> {
     /// # Errors
     ///
     /// [`PoolError::Corrupt`] for a link out of range or a list longer than the capacity.
-    pub fn free_list(&self) -> Result<Vec<u32>, PoolError> {
-        self.raw().free_list().map_err(|f| self.err(f))
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Pool};
+    /// # let name = format!("/zeroipc-doc-pool-free-list-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let p: Pool<u8> = Pool::create(&seg, "p", 3)?;
+    /// p.allocate()?;
+    /// assert_eq!(p.free_list()?, vec![1, 2]);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn free_list(&self) -> Result<Vec<usize>, PoolError> {
+        self.raw()
+            .free_list()
+            .map(|l| l.into_iter().map(|i| i as usize).collect())
+            .map_err(|f| self.err(f))
     }
 
     /// Length of the free list (walked from the head, bounded by the capacity).
@@ -575,15 +671,44 @@ impl<T: Element> Pool<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn free_len(&self) -> Result<u32, PoolError> {
-        // At most `capacity` (a u32) entries: `free_list` stops there.
-        self.free_list()
-            .map(|l| u32::try_from(l.len()).unwrap_or(u32::MAX))
+    pub fn free_len(&self) -> Result<usize, PoolError> {
+        // At most `capacity` entries: `free_list` stops there.
+        self.free_list().map(|l| l.len())
     }
 
     /// The table entry this pool lives in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Pool};
+    /// # let name = format!("/zeroipc-doc-pool-entry-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let p: Pool<u8> = Pool::create(&seg, "nodes", 3)?;
+    /// assert_eq!(p.entry().name(), "nodes");
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn entry(&self) -> &Entry {
         &self.entry
+    }
+
+    /// The segment this pool lives in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Pool};
+    /// # let name = format!("/zeroipc-doc-pool-segment-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let p: Pool<u8> = Pool::create(&seg, "nodes", 3)?;
+    /// assert!(p.segment().find("nodes").is_ok());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn segment(&self) -> &Segment {
+        &self.seg
     }
 }

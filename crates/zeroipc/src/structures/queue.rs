@@ -33,19 +33,27 @@
 //!
 //! # Blocking, and what it costs
 //!
-//! [`Queue::pop_timeout`] and [`Queue::push_timeout`] sleep in the kernel on a **shared**
-//! futex: a consumer that finds the queue empty sleeps on the `seq` word of the slot at
-//! `head` (it changes when that element is published), a producer that finds it full sleeps
-//! on the `seq` word of the slot at `tail` (it changes when that slot is freed).
+//! Every operation has four forms (docs/API_CONVENTIONS.md): [`Queue::push`] blocks until
+//! there is room, [`Queue::try_push`] never blocks, [`Queue::push_timeout`] and
+//! [`Queue::push_deadline`] block at most that long; likewise [`Queue::pop`],
+//! [`Queue::try_pop`], [`Queue::pop_timeout`], [`Queue::pop_deadline`]. Each form has its own
+//! error type in this module ([`PushError`], [`TryPushError`], [`PushTimeoutError`],
+//! [`PopError`], [`TryPopError`], [`PopTimeoutError`]) with only the variants it can return.
+//!
+//! The blocking forms sleep in the kernel on a **shared** futex: a consumer that finds the
+//! queue empty sleeps on the `seq` word of the slot at `head` (it changes when that element
+//! is published), a producer that finds it full sleeps on the `seq` word of the slot at
+//! `tail` (it changes when that slot is freed).
 //!
 //! The header has no waiter count (the format is fixed), so sleepers register in the
-//! segment's waiter registry (`__zeroipc_waiters`, an extra table entry created with the
-//! segment's first zeroipc-created queue, never at run time; docs/EXTENSIONS.md): a
-//! push or pop issues `FUTEX_WAKE` (a ~300 ns system call) **only when a sleeper is
-//! registered** for that side of that queue. Otherwise its only extra cost is one load of
-//! the counter, plus the `seq` store being SeqCst (`xchg` on x86-64) so that the sleeper's
-//! increment-then-re-check and the waker's store-then-load cannot both miss each other:
-//! no wake-up is lost between zeroipc processes.
+//! segment's waiter registry (`__zeroipc_waiters`, a zeroipc-only table entry created
+//! with the segment's first zeroipc-created queue, never at run time; see `segment::waiters`): a push or pop issues `FUTEX_WAKE` (a ~300 ns
+//! system call) **only when a sleeper is registered** for that side of that queue (without
+//! a registry, sleepers just re-check every millisecond). Otherwise its only extra cost is
+//! one load of the counter after a compiler fence: the sleeper issues an asymmetric
+//! `membarrier` between its increment and its re-check, so the sleeper's
+//! increment-then-re-check and the waker's store-then-load cannot both miss each other: no
+//! wake-up is lost between zeroipc processes (see `structures::wait`).
 //!
 //! Upstream peers never call `FUTEX_WAKE` (they poll), so sleepers never sleep for more than
 //! **1 ms** before re-checking: a C++ producer's element is noticed within a millisecond.
@@ -58,8 +66,9 @@
 //! forever (FORMAT.md D-7): consumers reach it and wait for it. Upstream then reports
 //! "empty" forever (or spins forever on corrupt words). Here every wait for a slot held by
 //! another process is bounded in time (the *stall timeout*, [`Queue::with_stall_timeout`],
-//! default 1 s) and then reported as [`QueuePopError::Stalled`] /
-//! [`QueuePushError::Stalled`] naming the position. A consumer killed mid-pop is the mirror
+//! default [`crate::DEFAULT_STALL_TIMEOUT`], 1 s) and then reported as
+//! [`PopError::Stalled`] / [`PushError::Stalled`] (and their `try_` / `_timeout` twins)
+//! naming the position: never as "empty". A consumer killed mid-pop is the mirror
 //! case for producers. The queue cannot be repaired in place; drain what you can and
 //! recreate it.
 //!
@@ -76,8 +85,8 @@
 //! // Another process:
 //! let peer = Segment::open(&name)?;
 //! let jobs: Queue<u64> = Queue::open(&peer, "jobs")?;
-//! assert_eq!(jobs.pop(), Some(7));
-//! assert_eq!(jobs.pop(), None);
+//! assert_eq!(jobs.pop()?, 7);
+//! assert_eq!(jobs.try_pop(), Err(zeroipc::structures::queue::TryPopError::Empty));
 //! # Segment::unlink(&name)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -87,34 +96,61 @@ use core::marker::PhantomData;
 use core::mem::{align_of, size_of};
 use std::time::{Duration, Instant};
 
+use crate::DEFAULT_STALL_TIMEOUT;
 use crate::Element;
-use crate::error::{Corruption, Full, StructureError};
+use crate::error::{Corruption, StructureError};
 use crate::layout::queue::{
     QUEUE_HEADER_LEN, QUEUE_MAX_CAPACITY, QueueHeader, queue_seq_offset, queue_size,
 };
 use crate::loom::AtomicU32;
-use crate::loom::Ordering::{Relaxed, SeqCst};
+use crate::loom::Ordering::Relaxed;
 use crate::raw::cell::Slot;
 use crate::raw::vyukov::{PopFail, PushFail, Vyukov};
 use crate::segment::{CatalogKind, Record};
 use crate::segment::{Entry, Segment};
-use crate::structures::wait::{DEFAULT_STALL_TIMEOUT, Patience};
-use crate::sys::{futex, membarrier};
+use crate::structures::wait::{Patience, Side, Sleeper, wake_sleepers};
+use crate::sync::wait::deadline_after;
+use crate::sys::futex;
 
-/// Longest single futex sleep: upstream peers never wake us, so re-check this often.
-const SLICE: Duration = Duration::from_millis(1);
 /// Attempts before a blocking call goes to sleep.
 const SPINS_BEFORE_SLEEP: u32 = 16;
 
-/// Why [`Queue::try_push`], [`Queue::push_timeout`] or [`Queue::push_deadline`] did not
-/// append; the value is handed back.
+/// The message of a push stall.
+fn push_stalled(f: &mut fmt::Formatter<'_>, position: u32) -> fmt::Result {
+    write!(
+        f,
+        "queue slot at position {position} stayed held by a consumer that did not finish \
+         (dead peer or corrupt queue); expected it to be freed within the stall timeout"
+    )
+}
+
+/// The message of a pop stall.
+fn pop_stalled(f: &mut fmt::Formatter<'_>, position: u32) -> fmt::Result {
+    write!(
+        f,
+        "queue slot at position {position} was claimed by a producer that never published \
+         it (dead peer or corrupt queue); expected it within the stall timeout"
+    )
+}
+
+/// Why [`Queue::push`] did not append; the value is handed back.
+///
+/// ```
+/// # use zeroipc::{SegmentOptions, Segment, structures::{Queue, queue::PushError}};
+/// # let name = format!("/zeroipc-doc-queue-push-error-{}", std::process::id());
+/// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+/// let q: Queue<u8> = Queue::create(&seg, "q", 2)?;
+/// match q.push(1) {
+///     Ok(()) => {}
+///     Err(PushError::Stalled { value, position }) => eprintln!("{value} not sent: slot {position} is stuck"),
+///     Err(e) => return Err(e.into()),
+/// }
+/// # Segment::unlink(&name)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum QueuePushError<T> {
-    /// Every slot holds an unread element (non-blocking calls only).
-    Full(T),
-    /// The deadline passed while the queue stayed full.
-    Timeout(T),
+pub enum PushError<T> {
     /// The slot at `position` stayed held by another process (a consumer that claimed it
     /// and did not finish: it may have died, FORMAT.md D-7) for longer than the stall
     /// timeout, or the queue's words are inconsistent.
@@ -126,56 +162,211 @@ pub enum QueuePushError<T> {
     },
 }
 
-impl<T> QueuePushError<T> {
+impl<T> PushError<T> {
     /// The value that was not pushed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::structures::queue::PushError;
+    /// let e = PushError::Stalled { value: 7, position: 0 };
+    /// assert_eq!(e.into_inner(), 7);
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
-            Self::Full(v) | Self::Timeout(v) | Self::Stalled { value: v, .. } => v,
+            Self::Stalled { value, .. } => value,
         }
     }
 }
 
-impl<T> fmt::Debug for QueuePushError<T> {
+impl<T> fmt::Debug for PushError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Stalled { position, .. } => write!(f, "Stalled {{ position: {position}, .. }}"),
+        }
+    }
+}
+
+impl<T> fmt::Display for PushError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Stalled { position, .. } => push_stalled(f, *position),
+        }
+    }
+}
+
+impl<T> std::error::Error for PushError<T> {}
+
+/// Why [`Queue::try_push`] did not append; the value is handed back.
+///
+/// ```
+/// # use zeroipc::{SegmentOptions, Segment, structures::{Queue, queue::TryPushError}};
+/// # let name = format!("/zeroipc-doc-queue-try-push-error-{}", std::process::id());
+/// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+/// let q: Queue<u8> = Queue::create(&seg, "q", 2)?;
+/// q.try_push(1)?;
+/// q.try_push(2)?;
+/// let err = q.try_push(3).unwrap_err();
+/// assert_eq!(err, TryPushError::Full(3));
+/// assert_eq!(err.into_inner(), 3);
+/// # Segment::unlink(&name)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TryPushError<T> {
+    /// Every slot holds an unread element.
+    Full(T),
+    /// As [`PushError::Stalled`].
+    Stalled {
+        /// The value.
+        value: T,
+        /// The `tail` position that is held up.
+        position: u32,
+    },
+}
+
+impl<T> TryPushError<T> {
+    /// The value that was not pushed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::structures::queue::TryPushError;
+    /// let e = TryPushError::Full(7);
+    /// assert_eq!(e.into_inner(), 7);
+    /// ```
+    pub fn into_inner(self) -> T {
+        match self {
+            Self::Full(value) | Self::Stalled { value, .. } => value,
+        }
+    }
+}
+
+impl<T> From<PushError<T>> for TryPushError<T> {
+    fn from(e: PushError<T>) -> Self {
+        match e {
+            PushError::Stalled { value, position } => Self::Stalled { value, position },
+        }
+    }
+}
+
+impl<T> fmt::Debug for TryPushError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Full(_) => f.write_str("Full(..)"),
+            Self::Stalled { position, .. } => write!(f, "Stalled {{ position: {position}, .. }}"),
+        }
+    }
+}
+
+impl<T> fmt::Display for TryPushError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Full(_) => f.write_str("the queue is full; expected a free slot"),
+            Self::Stalled { position, .. } => push_stalled(f, *position),
+        }
+    }
+}
+
+impl<T> std::error::Error for TryPushError<T> {}
+
+/// Why [`Queue::push_timeout`] or [`Queue::push_deadline`] did not append; the value is
+/// handed back.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use zeroipc::{SegmentOptions, Segment, structures::{Queue, queue::PushTimeoutError}};
+/// # let name = format!("/zeroipc-doc-queue-push-timeout-error-{}", std::process::id());
+/// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+/// let q: Queue<u8> = Queue::create(&seg, "q", 2)?;
+/// q.push(1)?;
+/// q.push(2)?;
+/// let err = q.push_timeout(3, Duration::from_millis(1)).unwrap_err();
+/// assert_eq!(err, PushTimeoutError::Timeout(3));
+/// # Segment::unlink(&name)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PushTimeoutError<T> {
+    /// The deadline passed while the queue stayed full.
+    Timeout(T),
+    /// As [`PushError::Stalled`].
+    Stalled {
+        /// The value.
+        value: T,
+        /// The `tail` position that is held up.
+        position: u32,
+    },
+}
+
+impl<T> PushTimeoutError<T> {
+    /// The value that was not pushed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::structures::queue::PushTimeoutError;
+    /// let e = PushTimeoutError::Timeout(7);
+    /// assert_eq!(e.into_inner(), 7);
+    /// ```
+    pub fn into_inner(self) -> T {
+        match self {
+            Self::Timeout(value) | Self::Stalled { value, .. } => value,
+        }
+    }
+}
+
+impl<T> From<PushError<T>> for PushTimeoutError<T> {
+    fn from(e: PushError<T>) -> Self {
+        match e {
+            PushError::Stalled { value, position } => Self::Stalled { value, position },
+        }
+    }
+}
+
+impl<T> fmt::Debug for PushTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Self::Timeout(_) => f.write_str("Timeout(..)"),
             Self::Stalled { position, .. } => write!(f, "Stalled {{ position: {position}, .. }}"),
         }
     }
 }
 
-impl<T> fmt::Display for QueuePushError<T> {
+impl<T> fmt::Display for PushTimeoutError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Full(_) => f.write_str("the queue is full"),
-            Self::Timeout(_) => f.write_str("timed out waiting for room in the queue"),
-            Self::Stalled { position, .. } => write!(
-                f,
-                "queue slot at position {position} is held by another process that does not \
-                 finish (dead peer or corrupt queue)"
-            ),
+            Self::Timeout(_) => {
+                f.write_str("timed out: the queue stayed full; expected a free slot in time")
+            }
+            Self::Stalled { position, .. } => push_stalled(f, *position),
         }
     }
 }
 
-impl<T> std::error::Error for QueuePushError<T> {}
+impl<T> std::error::Error for PushTimeoutError<T> {}
 
-impl<T> From<QueuePushError<T>> for Full<T> {
-    fn from(e: QueuePushError<T>) -> Self {
-        Full(e.into_inner())
-    }
-}
-
-/// Why [`Queue::try_pop`], [`Queue::pop_timeout`] or [`Queue::pop_deadline`] returned no
-/// element.
+/// Why [`Queue::pop`] returned no element.
+///
+/// ```
+/// # use zeroipc::{SegmentOptions, Segment, structures::{Queue, queue::PopError}};
+/// # let name = format!("/zeroipc-doc-queue-pop-error-{}", std::process::id());
+/// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+/// let q: Queue<u8> = Queue::create(&seg, "q", 2)?;
+/// q.push(7)?;
+/// match q.pop() {
+///     Ok(v) => assert_eq!(v, 7),
+///     Err(PopError::Stalled { position }) => eprintln!("slot {position} is stuck"),
+///     Err(e) => return Err(e.into()),
+/// }
+/// # Segment::unlink(&name)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum QueuePopError {
-    /// Nothing has been pushed (non-blocking calls only).
-    Empty,
-    /// The deadline passed while the queue stayed empty.
-    Timeout,
+pub enum PopError {
     /// The slot at `position` stayed claimed by a producer that did not publish it (it may
     /// have died between its CAS and its `seq` store, FORMAT.md D-7) for longer than the
     /// stall timeout, or the queue's words are inconsistent.
@@ -185,21 +376,114 @@ pub enum QueuePopError {
     },
 }
 
-impl fmt::Display for QueuePopError {
+impl fmt::Display for PopError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Empty => f.write_str("the queue is empty"),
-            Self::Timeout => f.write_str("timed out waiting for an element"),
-            Self::Stalled { position } => write!(
-                f,
-                "queue slot at position {position} was claimed by a producer that never \
-                 published it (dead peer or corrupt queue)"
-            ),
+            Self::Stalled { position } => pop_stalled(f, *position),
         }
     }
 }
 
-impl std::error::Error for QueuePopError {}
+impl std::error::Error for PopError {}
+
+/// Why [`Queue::try_pop`] returned no element.
+///
+/// ```
+/// # use zeroipc::{SegmentOptions, Segment, structures::{Queue, queue::TryPopError}};
+/// # let name = format!("/zeroipc-doc-queue-try-pop-error-{}", std::process::id());
+/// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+/// let q: Queue<u8> = Queue::create(&seg, "q", 2)?;
+/// assert_eq!(q.try_pop(), Err(TryPopError::Empty));
+/// # Segment::unlink(&name)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TryPopError {
+    /// Nothing has been pushed.
+    Empty,
+    /// As [`PopError::Stalled`].
+    Stalled {
+        /// The `head` position that is held up.
+        position: u32,
+    },
+}
+
+impl From<PopError> for TryPopError {
+    fn from(e: PopError) -> Self {
+        match e {
+            PopError::Stalled { position } => Self::Stalled { position },
+        }
+    }
+}
+
+impl fmt::Display for TryPopError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("the queue is empty; expected an element"),
+            Self::Stalled { position } => pop_stalled(f, *position),
+        }
+    }
+}
+
+impl std::error::Error for TryPopError {}
+
+/// Why [`Queue::pop_timeout`] or [`Queue::pop_deadline`] returned no element.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use zeroipc::{SegmentOptions, Segment, structures::{Queue, queue::PopTimeoutError}};
+/// # let name = format!("/zeroipc-doc-queue-pop-timeout-error-{}", std::process::id());
+/// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+/// let q: Queue<u8> = Queue::create(&seg, "q", 2)?;
+/// assert_eq!(q.pop_timeout(Duration::from_millis(1)), Err(PopTimeoutError::Timeout));
+/// # Segment::unlink(&name)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PopTimeoutError {
+    /// The deadline passed while the queue stayed empty.
+    Timeout,
+    /// As [`PopError::Stalled`].
+    Stalled {
+        /// The `head` position that is held up.
+        position: u32,
+    },
+}
+
+impl From<PopError> for PopTimeoutError {
+    fn from(e: PopError) -> Self {
+        match e {
+            PopError::Stalled { position } => Self::Stalled { position },
+        }
+    }
+}
+
+impl fmt::Display for PopTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Timeout => {
+                f.write_str("timed out: the queue stayed empty; expected an element in time")
+            }
+            Self::Stalled { position } => pop_stalled(f, *position),
+        }
+    }
+}
+
+impl std::error::Error for PopTimeoutError {}
+
+/// How a push with an optional deadline ended without appending.
+enum PushEnd<T> {
+    Timeout(T),
+    Stalled { value: T, position: u32 },
+}
+
+/// How a pop with an optional deadline ended without an element.
+enum PopEnd {
+    Timeout,
+    Stalled { position: u32 },
+}
 
 /// Geometry of a queue, read once from the segment and checked.
 #[derive(Clone, Copy, Debug)]
@@ -285,17 +569,36 @@ impl<T: Element> Queue<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn create(seg: &Segment, name: &str, capacity: u32) -> Result<Self, StructureError> {
+    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self, StructureError> {
         Self::create_at(seg, name, capacity, 0)
     }
 
-    /// Test hook: creates the queue with `head = tail = start` (and `seq` seeded to match),
-    /// as the golden images' `q_wrap` does to exercise the 2^32 wraparound.
-    #[doc(hidden)]
+    /// Creates the queue with `head = tail = start` (and `seq` seeded to match), as the
+    /// golden images' `q_wrap` does to exercise the 2^32 wraparound. Only with the
+    /// `fault-injection` feature, which only this crate's own tests turn on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::create`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Queue};
+    /// # let name = format!("/zeroipc-doc-queue-create-at-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let q: Queue<u32> = Queue::create_at_position(&seg, "wrap", 4, u32::MAX)?;
+    /// q.push(1)?; // at position 2^32 - 1
+    /// q.push(2)?; // at position 0
+    /// assert_eq!((q.pop()?, q.pop()?), (1, 2));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "fault-injection")]
     pub fn create_at_position(
         seg: &Segment,
         name: &str,
-        capacity: u32,
+        capacity: usize,
         start: u32,
     ) -> Result<Self, StructureError> {
         Self::create_at(seg, name, capacity, start)
@@ -304,20 +607,24 @@ impl<T: Element> Queue<T> {
     fn create_at(
         seg: &Segment,
         name: &str,
-        capacity: u32,
+        capacity: usize,
         start: u32,
     ) -> Result<Self, StructureError> {
         let () = Self::CHECK;
-        if capacity == 0 || capacity > QUEUE_MAX_CAPACITY {
-            return Err(StructureError::InvalidCapacity {
-                requested: u64::from(capacity),
-                reason: "a queue needs between 1 and 2^30 slots",
-            });
-        }
+        let requested = u64::try_from(capacity).unwrap_or(u64::MAX);
+        let capacity = match u32::try_from(capacity) {
+            Ok(c) if c != 0 && c <= QUEUE_MAX_CAPACITY => c,
+            _ => {
+                return Err(StructureError::InvalidCapacity {
+                    requested,
+                    reason: "a queue needs between 1 and 2^30 slots",
+                });
+            }
+        };
         let cap = capacity.next_power_of_two().max(2);
         let es = size_of::<T>() as u64;
         let size = queue_size(u64::from(cap), es).ok_or(StructureError::InvalidCapacity {
-            requested: u64::from(capacity),
+            requested,
             reason: "the queue's size overflows",
         })?;
         let seq_off = queue_seq_offset(u64::from(cap), es).unwrap_or(size);
@@ -482,7 +789,8 @@ impl<T: Element> Queue<T> {
     }
 
     /// Sets how long an operation waits for a slot held by another process before it
-    /// reports [`QueuePushError::Stalled`] / [`QueuePopError::Stalled`] (default 1 s).
+    /// reports `Stalled` ([`PushError::Stalled`], [`PopError::Stalled`], ...; default
+    /// [`crate::DEFAULT_STALL_TIMEOUT`], 1 s).
     ///
     /// # Examples
     ///
@@ -503,19 +811,45 @@ impl<T: Element> Queue<T> {
     }
 
     /// The stall timeout (see [`Queue::with_stall_timeout`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Queue};
+    /// # let name = format!("/zeroipc-doc-queue-stall-timeout-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let q: Queue<u32> = Queue::create(&seg, "q", 8)?;
+    /// assert_eq!(q.stall_timeout(), zeroipc::DEFAULT_STALL_TIMEOUT);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn stall_timeout(&self) -> Duration {
         self.stall
     }
 
     /// Number of slots (a power of two ≥ 2).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Queue};
+    /// # let name = format!("/zeroipc-doc-queue-capacity-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let q: Queue<u16> = Queue::create(&seg, "q", 5)?;
+    /// assert_eq!(q.capacity(), 8);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
-    pub fn capacity(&self) -> u32 {
-        self.layout.cap
+    pub fn capacity(&self) -> usize {
+        self.layout.cap as usize
     }
 
     /// Elements in the queue: `tail - head`, a snapshot that may be stale by the time it is
-    /// used (it also counts elements that are being pushed or popped right now).
+    /// used (it also counts elements that are being pushed or popped right now). The words
+    /// are written by peers: a difference above the capacity is clamped to the capacity (and
+    /// an impossible one, above 2^30, reads as 0).
     ///
     /// # Examples
     ///
@@ -532,29 +866,79 @@ impl<T: Element> Queue<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
-    pub fn len(&self) -> u32 {
-        self.view().len()
+    pub fn len(&self) -> usize {
+        self.view().len() as usize
     }
 
     /// Whether [`Queue::len`] is 0 (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Queue};
+    /// # let name = format!("/zeroipc-doc-queue-is-empty-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let q: Queue<u16> = Queue::create(&seg, "q", 2)?;
+    /// assert!(q.is_empty());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Whether [`Queue::len`] is the capacity (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Queue};
+    /// # let name = format!("/zeroipc-doc-queue-is-full-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let q: Queue<u16> = Queue::create(&seg, "q", 2)?;
+    /// q.push(1)?;
+    /// q.push(2)?;
+    /// assert!(q.is_full());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn is_full(&self) -> bool {
-        self.len() >= self.layout.cap
+        self.len() >= self.capacity()
     }
 
     /// The table entry this queue lives in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Queue};
+    /// # let name = format!("/zeroipc-doc-queue-entry-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let q: Queue<u16> = Queue::create(&seg, "jobs", 2)?;
+    /// assert_eq!(q.entry().name(), "jobs");
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn entry(&self) -> &Entry {
         &self.entry
     }
 
     /// The segment this queue lives in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Queue};
+    /// # let name = format!("/zeroipc-doc-queue-segment-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let q: Queue<u16> = Queue::create(&seg, "jobs", 2)?;
+    /// assert!(q.segment().find("jobs").is_ok());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn segment(&self) -> &Segment {
         &self.seg
@@ -570,35 +954,34 @@ impl<T: Element> Queue<T> {
 
     /// A registration as a sleeper waiting for an element, for structures built on a queue
     /// (Channel) that need their own wait loop (to also watch a `closed` flag).
-    pub(crate) fn data_sleeper(&self) -> Sleeper<'_, T> {
-        Sleeper::new(self, Side::Data)
+    pub(crate) fn data_sleeper(&self) -> Sleeper<'_> {
+        Sleeper::new(&self.seg, &self.entry, Side::Data)
     }
 
     /// A registration as a sleeper waiting for a free slot (see [`Queue::data_sleeper`]).
-    pub(crate) fn room_sleeper(&self) -> Sleeper<'_, T> {
-        Sleeper::new(self, Side::Room)
+    pub(crate) fn room_sleeper(&self) -> Sleeper<'_> {
+        Sleeper::new(&self.seg, &self.entry, Side::Room)
     }
 
     /// Sleeps (at most 1 ms, never past `deadline`) until the element at `head` may have been
     /// published; the caller retries its pop afterwards.
-    pub(crate) fn wait_for_data(&self, sleeper: &mut Sleeper<'_, T>, deadline: Option<Instant>) {
+    pub(crate) fn wait_for_data(&self, sleeper: &mut Sleeper<'_>, deadline: Option<Instant>) {
         let q = self.view();
         // ORDERING: Relaxed — which slot to watch; the futex compares its `seq`.
         let h = self.header().head.load(Relaxed);
-        sleeper.sleep(
-            q.seq_word(h),
-            h.wrapping_add(1),
-            deadline.unwrap_or_else(far_future),
-        );
+        // The element at `head` is published once `seq == head + 1`.
+        let ready = h.wrapping_add(1);
+        sleeper.sleep(q.seq_word(h), |seq| seq != ready, deadline);
     }
 
     /// Sleeps (at most 1 ms, never past `deadline`) until the slot at `tail` may have been
     /// freed; the caller retries its push afterwards.
-    pub(crate) fn wait_for_room(&self, sleeper: &mut Sleeper<'_, T>, deadline: Option<Instant>) {
+    pub(crate) fn wait_for_room(&self, sleeper: &mut Sleeper<'_>, deadline: Option<Instant>) {
         let q = self.view();
         // ORDERING: Relaxed — which slot to watch; the futex compares its `seq`.
         let t = self.header().tail.load(Relaxed);
-        sleeper.sleep(q.seq_word(t), t, deadline.unwrap_or_else(far_future));
+        // The slot `tail` needs is free once `seq == tail`.
+        sleeper.sleep(q.seq_word(t), |seq| seq != t, deadline);
     }
 
     /// Wakes every zeroipc sleeper of this queue (the words they sleep on: `seq` at `head`
@@ -615,112 +998,88 @@ impl<T: Element> Queue<T> {
     /// After a push at `pos`: wake the consumers sleeping on that slot, if any sleep.
     #[inline(always)]
     fn after_push(&self, seq: &AtomicU32) {
-        if let Some(sleepers) = self.seg.sleepers(&self.entry) {
-            // ORDERING: the waker half of the Dekker pair (segment::waiters): `light` orders
-            // our Release `seq` store in `push` before this load against a sleeper's
-            // `heavy` barrier, so either we see its increment or its re-check sees our
-            // store. Relaxed: the barrier does the ordering.
-            membarrier::light();
-            if sleepers.data.load(Relaxed) != 0 {
-                futex::wake_all(seq);
-            }
-        }
+        // The `seq` store in `push` is the change the sleepers re-check.
+        wake_sleepers(&self.seg, &self.entry, Side::Data, seq);
     }
 
     /// After a pop at `pos`: wake the producers sleeping on that slot, if any sleep.
     #[inline(always)]
     fn after_pop(&self, seq: &AtomicU32) {
-        if let Some(sleepers) = self.seg.sleepers(&self.entry) {
-            // ORDERING: as in `after_push`, with the `seq` store in `pop`.
-            membarrier::light();
-            if sleepers.room.load(Relaxed) != 0 {
-                futex::wake_all(seq);
-            }
-        }
+        // The `seq` store in `pop` is the change the sleepers re-check.
+        wake_sleepers(&self.seg, &self.entry, Side::Room, seq);
     }
 
-    /// Appends `value` unless the queue is full. Never waits for room; like
-    /// [`Queue::try_push`] it only waits (bounded by the stall timeout) while a consumer in
-    /// another process is still copying out the element one lap back.
+    /// Appends `value`, sleeping while the queue is full (on a shared futex, at most 1 ms at
+    /// a time so upstream consumers, which never wake anyone, are noticed; woken at once by a
+    /// zeroipc consumer that makes room).
     ///
     /// # Errors
     ///
-    /// [`Full`] with the value if every slot holds an unread element (or the slot stayed
-    /// held by a stuck peer for the stall timeout: use [`Queue::try_push`] to tell apart).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use zeroipc::{Segment, SegmentOptions, Full, structures::Queue};
-    /// # let name = format!("/zeroipc-doc-queue-push-{}", std::process::id());
-    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-    /// let q: Queue<u64> = Queue::create(&seg, "jobs", 2)?;
-    /// q.push(1)?;
-    /// q.push(2)?;
-    /// assert_eq!(q.push(3), Err(Full(3)));
-    /// # Segment::unlink(&name)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[inline(always)]
-    pub fn push(&self, value: T) -> Result<(), Full<T>> {
-        self.try_push(value).map_err(Full::from)
-    }
-
-    /// Removes the oldest element, or `None` if the queue is empty (or its head slot stayed
-    /// held by a stuck peer for the stall timeout: use [`Queue::try_pop`] to tell apart).
-    ///
-    /// Never waits for an element; like [`Queue::try_pop`] it only waits (bounded by the
-    /// stall timeout) while a producer in another process is still copying in the element
-    /// at `head`.
+    /// [`PushError::Stalled`], with the value, if the slot at `tail` stays held by another
+    /// process (a consumer that died mid-pop) for the stall timeout.
     ///
     /// # Examples
     ///
     /// ```
     /// # use zeroipc::{Segment, SegmentOptions, structures::Queue};
-    /// # let name = format!("/zeroipc-doc-queue-pop-{}", std::process::id());
+    /// # let name = format!("/zeroipc-doc-queue-push-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-    /// let q: Queue<i32> = Queue::create(&seg, "q", 4)?;
-    /// q.push(-1)?;
-    /// assert_eq!(q.pop(), Some(-1));
-    /// assert_eq!(q.pop(), None);
+    /// let q: Queue<u64> = Queue::create(&seg, "jobs", 2)?;
+    /// q.push(1)?;
+    /// q.push(2)?;
+    /// // The queue is full: a third push waits until a consumer makes room.
+    /// let consumer = q.clone();
+    /// let t = std::thread::spawn(move || consumer.pop());
+    /// q.push(3)?;
+    /// assert_eq!(t.join().unwrap()?, 1);
+    /// assert_eq!((q.pop()?, q.pop()?), (2, 3));
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[must_use = "a popped element is removed from the queue"]
-    #[inline(always)]
-    pub fn pop(&self) -> Option<T> {
-        self.try_pop().ok()
+    pub fn push(&self, value: T) -> Result<(), PushError<T>> {
+        let mut value = value;
+        loop {
+            match self.push_until(value, None) {
+                Ok(()) => return Ok(()),
+                Err(PushEnd::Stalled { value, position }) => {
+                    return Err(PushError::Stalled { value, position });
+                }
+                // No deadline: not reachable, but waiting on is what `push` means.
+                Err(PushEnd::Timeout(v)) => value = v,
+            }
+        }
     }
 
-    /// Appends `value`. Does not sleep on a full queue; waits (up to the stall timeout) only
-    /// while the slot at `tail` is still being emptied by a consumer.
+    /// Appends `value` unless the queue is full; never sleeps. Waits (at most the stall
+    /// timeout) only while the slot at `tail` is still being emptied by a consumer in
+    /// another process.
     ///
     /// # Errors
     ///
-    /// [`QueuePushError::Full`] or [`QueuePushError::Stalled`], with the value.
+    /// [`TryPushError::Full`] or [`TryPushError::Stalled`], with the value.
     ///
     /// # Examples
     ///
     /// ```
-    /// # use zeroipc::{Segment, SegmentOptions, structures::{Queue, QueuePushError}};
+    /// # use zeroipc::{Segment, SegmentOptions, structures::{Queue, queue::TryPushError}};
     /// # let name = format!("/zeroipc-doc-queue-try-push-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let q: Queue<u8> = Queue::create(&seg, "q", 2)?;
     /// q.try_push(1)?;
     /// q.try_push(2)?;
-    /// assert_eq!(q.try_push(3), Err(QueuePushError::Full(3)));
+    /// assert_eq!(q.try_push(3), Err(TryPushError::Full(3)));
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[inline(always)]
-    pub fn try_push(&self, value: T) -> Result<(), QueuePushError<T>> {
+    pub fn try_push(&self, value: T) -> Result<(), TryPushError<T>> {
         let q = self.view();
         match q.push(value) {
             Ok(pos) => {
                 self.after_push(q.seq_word(pos));
                 Ok(())
             }
-            Err(PushFail::Full(v)) => Err(QueuePushError::Full(v)),
+            Err(PushFail::Full(v)) => Err(TryPushError::Full(v)),
             Err(PushFail::Busy { value, pos }) => self.try_push_busy(value, pos),
         }
     }
@@ -732,13 +1091,13 @@ impl<T: Element> Queue<T> {
     /// view to the stack on every push.
     #[cold]
     #[inline(never)]
-    fn try_push_busy(&self, value: T, pos: u32) -> Result<(), QueuePushError<T>> {
+    fn try_push_busy(&self, value: T, pos: u32) -> Result<(), TryPushError<T>> {
         let q = &self.view();
         let mut value = value;
         let mut patience = Patience::new(self.stall);
         let mut held = Some(pos);
         if !patience.keep_waiting() {
-            return Err(QueuePushError::Stalled {
+            return Err(TryPushError::Stalled {
                 value,
                 position: pos,
             });
@@ -749,7 +1108,7 @@ impl<T: Element> Queue<T> {
                     self.after_push(q.seq_word(pos));
                     return Ok(());
                 }
-                Err(PushFail::Full(v)) => return Err(QueuePushError::Full(v)),
+                Err(PushFail::Full(v)) => return Err(TryPushError::Full(v)),
                 Err(PushFail::Busy { value: v, pos }) => {
                     value = v;
                     if held != Some(pos) {
@@ -757,7 +1116,7 @@ impl<T: Element> Queue<T> {
                         patience.reset();
                     }
                     if !patience.keep_waiting() {
-                        return Err(QueuePushError::Stalled {
+                        return Err(TryPushError::Stalled {
                             value,
                             position: pos,
                         });
@@ -767,69 +1126,7 @@ impl<T: Element> Queue<T> {
         }
     }
 
-    /// Removes the oldest element. Does not sleep on an empty queue; waits (up to the stall
-    /// timeout) only while the element at `head` is still being pushed by a producer.
-    ///
-    /// # Errors
-    ///
-    /// [`QueuePopError::Empty`] or [`QueuePopError::Stalled`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use zeroipc::{Segment, SegmentOptions, structures::{Queue, QueuePopError}};
-    /// # let name = format!("/zeroipc-doc-queue-try-pop-{}", std::process::id());
-    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-    /// let q: Queue<u8> = Queue::create(&seg, "q", 2)?;
-    /// assert_eq!(q.try_pop(), Err(QueuePopError::Empty));
-    /// # Segment::unlink(&name)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[inline(always)]
-    pub fn try_pop(&self) -> Result<T, QueuePopError> {
-        let q = self.view();
-        match q.pop_at() {
-            Ok((v, pos)) => {
-                self.after_pop(q.seq_word(pos));
-                Ok(v)
-            }
-            Err(PopFail::Empty) => Err(QueuePopError::Empty),
-            Err(PopFail::Busy { pos }) => self.try_pop_busy(pos),
-        }
-    }
-
-    /// [`Queue::try_pop`] found the element at `head` not yet published by its producer:
-    /// wait for it, bounded by the stall timeout.
-    #[cold]
-    #[inline(never)]
-    fn try_pop_busy(&self, pos: u32) -> Result<T, QueuePopError> {
-        let q = &self.view();
-        let mut patience = Patience::new(self.stall);
-        let mut held = Some(pos);
-        if !patience.keep_waiting() {
-            return Err(QueuePopError::Stalled { position: pos });
-        }
-        loop {
-            match q.pop_at() {
-                Ok((v, pos)) => {
-                    self.after_pop(q.seq_word(pos));
-                    return Ok(v);
-                }
-                Err(PopFail::Empty) => return Err(QueuePopError::Empty),
-                Err(PopFail::Busy { pos }) => {
-                    if held != Some(pos) {
-                        held = Some(pos);
-                        patience.reset();
-                    }
-                    if !patience.keep_waiting() {
-                        return Err(QueuePopError::Stalled { position: pos });
-                    }
-                }
-            }
-        }
-    }
-
-    /// [`Queue::push_deadline`] with a deadline `timeout` from now.
+    /// [`Queue::push`] for at most `timeout`.
     ///
     /// # Errors
     ///
@@ -839,30 +1136,32 @@ impl<T: Element> Queue<T> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use zeroipc::{Segment, SegmentOptions, structures::{Queue, QueuePushError}};
+    /// # use zeroipc::{Segment, SegmentOptions, structures::{Queue, queue::PushTimeoutError}};
     /// # let name = format!("/zeroipc-doc-queue-push-timeout-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let q: Queue<u8> = Queue::create(&seg, "q", 2)?;
     /// q.push_timeout(1, Duration::from_millis(10))?;
     /// q.push_timeout(2, Duration::from_millis(10))?;
     /// let err = q.push_timeout(3, Duration::from_millis(10)).unwrap_err();
-    /// assert_eq!(err, QueuePushError::Timeout(3));
+    /// assert_eq!(err, PushTimeoutError::Timeout(3));
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn push_timeout(&self, value: T, timeout: Duration) -> Result<(), QueuePushError<T>> {
-        self.push_deadline(value, Instant::now() + timeout)
+    pub fn push_timeout(&self, value: T, timeout: Duration) -> Result<(), PushTimeoutError<T>> {
+        match deadline_after(timeout) {
+            Some(deadline) => self.push_deadline(value, deadline),
+            // Too far away to represent: no deadline.
+            None => self.push(value).map_err(PushTimeoutError::from),
+        }
     }
 
-    /// Appends `value`, sleeping while the queue is full, until `deadline`.
-    ///
-    /// Sleeps on the `head` word with a shared futex, at most 1 ms at a time (see the module
-    /// docs); woken early by a zeroipc consumer that makes room.
+    /// [`Queue::push`] until `deadline` at most.
     ///
     /// # Errors
     ///
-    /// [`QueuePushError::Timeout`] once `deadline` passes; [`QueuePushError::Stalled`] if the
-    /// slot at `tail` stays held by another process for the stall timeout.
+    /// [`PushTimeoutError::Timeout`] once `deadline` passes with the queue still full;
+    /// [`PushTimeoutError::Stalled`] if the slot at `tail` stays held by another process for
+    /// the stall timeout. The value is handed back in both.
     ///
     /// # Examples
     ///
@@ -873,23 +1172,22 @@ impl<T: Element> Queue<T> {
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let q: Queue<u8> = Queue::create(&seg, "q", 2)?;
     /// q.push_deadline(9, Instant::now() + Duration::from_secs(1))?;
-    /// assert_eq!(q.pop(), Some(9));
+    /// assert_eq!(q.pop()?, 9);
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn push_deadline(&self, value: T, deadline: Instant) -> Result<(), QueuePushError<T>> {
-        // `Sleeper` deregisters on drop, whichever way this returns.
-        self.push_deadline_inner(value, deadline, &mut Sleeper::new(self, Side::Room))
+    pub fn push_deadline(&self, value: T, deadline: Instant) -> Result<(), PushTimeoutError<T>> {
+        self.push_until(value, Some(deadline)).map_err(|e| match e {
+            PushEnd::Timeout(v) => PushTimeoutError::Timeout(v),
+            PushEnd::Stalled { value, position } => PushTimeoutError::Stalled { value, position },
+        })
     }
 
-    fn push_deadline_inner<'s>(
-        &'s self,
-        value: T,
-        deadline: Instant,
-        sleeper: &mut Sleeper<'s, T>,
-    ) -> Result<(), QueuePushError<T>> {
+    /// The blocking push: spins briefly, then sleeps in the waiter registry (the `Sleeper`
+    /// deregisters on drop, whichever way this returns).
+    fn push_until(&self, value: T, deadline: Option<Instant>) -> Result<(), PushEnd<T>> {
+        let mut sleeper = self.room_sleeper();
         let q = self.view();
-        let hdr = self.header();
         let mut value = value;
         let mut patience = Patience::new(self.stall);
         let mut held = None;
@@ -903,17 +1201,14 @@ impl<T: Element> Queue<T> {
                 Err(PushFail::Full(v)) => {
                     value = v;
                     held = None;
-                    if Instant::now() >= deadline {
-                        return Err(QueuePushError::Timeout(value));
+                    if passed(deadline) {
+                        return Err(PushEnd::Timeout(value));
                     }
                     attempts += 1;
                     if attempts < SPINS_BEFORE_SLEEP {
                         core::hint::spin_loop();
                     } else {
-                        // The slot `tail` needs is free once `seq == tail`.
-                        // ORDERING: Relaxed — which slot to watch; the futex compares `seq`.
-                        let t = hdr.tail.load(Relaxed);
-                        sleeper.sleep(q.seq_word(t), t, deadline);
+                        self.wait_for_room(&mut sleeper, deadline);
                     }
                 }
                 Err(PushFail::Busy { value: v, pos }) => {
@@ -923,20 +1218,120 @@ impl<T: Element> Queue<T> {
                         patience.reset();
                     }
                     if !patience.keep_waiting() {
-                        return Err(QueuePushError::Stalled {
+                        return Err(PushEnd::Stalled {
                             value,
                             position: pos,
                         });
                     }
-                    if Instant::now() >= deadline {
-                        return Err(QueuePushError::Timeout(value));
+                    if passed(deadline) {
+                        return Err(PushEnd::Timeout(value));
                     }
                 }
             }
         }
     }
 
-    /// [`Queue::pop_deadline`] with a deadline `timeout` from now.
+    /// Removes the oldest element, sleeping while the queue is empty (on a shared futex, at
+    /// most 1 ms at a time so upstream producers, which never wake anyone, are noticed
+    /// within a millisecond; woken at once by a zeroipc producer).
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Stalled`] if the element at `head` stays unpublished by its producer (one
+    /// that died mid-push) for the stall timeout: never a silent "nothing".
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Queue};
+    /// # let name = format!("/zeroipc-doc-queue-pop-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let q: Queue<i32> = Queue::create(&seg, "q", 4)?;
+    /// let producer = q.clone();
+    /// let t = std::thread::spawn(move || producer.push(-1));
+    /// assert_eq!(q.pop()?, -1); // waits for the producer
+    /// t.join().unwrap()?;
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use = "a popped element is removed from the queue"]
+    pub fn pop(&self) -> Result<T, PopError> {
+        loop {
+            match self.pop_until(None) {
+                Ok(v) => return Ok(v),
+                Err(PopEnd::Stalled { position }) => return Err(PopError::Stalled { position }),
+                // No deadline: not reachable, but waiting on is what `pop` means.
+                Err(PopEnd::Timeout) => {}
+            }
+        }
+    }
+
+    /// Removes the oldest element if there is one; never sleeps. Waits (at most the stall
+    /// timeout) only while the element at `head` is still being copied in by a producer in
+    /// another process.
+    ///
+    /// # Errors
+    ///
+    /// [`TryPopError::Empty`] or [`TryPopError::Stalled`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::{Queue, queue::TryPopError}};
+    /// # let name = format!("/zeroipc-doc-queue-try-pop-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let q: Queue<u8> = Queue::create(&seg, "q", 2)?;
+    /// assert_eq!(q.try_pop(), Err(TryPopError::Empty));
+    /// q.push(1)?;
+    /// assert_eq!(q.try_pop(), Ok(1));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline(always)]
+    pub fn try_pop(&self) -> Result<T, TryPopError> {
+        let q = self.view();
+        match q.pop_at() {
+            Ok((v, pos)) => {
+                self.after_pop(q.seq_word(pos));
+                Ok(v)
+            }
+            Err(PopFail::Empty) => Err(TryPopError::Empty),
+            Err(PopFail::Busy { pos }) => self.try_pop_busy(pos),
+        }
+    }
+
+    /// [`Queue::try_pop`] found the element at `head` not yet published by its producer:
+    /// wait for it, bounded by the stall timeout.
+    #[cold]
+    #[inline(never)]
+    fn try_pop_busy(&self, pos: u32) -> Result<T, TryPopError> {
+        let q = &self.view();
+        let mut patience = Patience::new(self.stall);
+        let mut held = Some(pos);
+        if !patience.keep_waiting() {
+            return Err(TryPopError::Stalled { position: pos });
+        }
+        loop {
+            match q.pop_at() {
+                Ok((v, pos)) => {
+                    self.after_pop(q.seq_word(pos));
+                    return Ok(v);
+                }
+                Err(PopFail::Empty) => return Err(TryPopError::Empty),
+                Err(PopFail::Busy { pos }) => {
+                    if held != Some(pos) {
+                        held = Some(pos);
+                        patience.reset();
+                    }
+                    if !patience.keep_waiting() {
+                        return Err(TryPopError::Stalled { position: pos });
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`Queue::pop`] for at most `timeout`.
     ///
     /// # Errors
     ///
@@ -946,29 +1341,31 @@ impl<T: Element> Queue<T> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use zeroipc::{Segment, SegmentOptions, structures::{Queue, QueuePopError}};
+    /// # use zeroipc::{Segment, SegmentOptions, structures::{Queue, queue::PopTimeoutError}};
     /// # let name = format!("/zeroipc-doc-queue-pop-timeout-{}", std::process::id());
     /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
     /// let q: Queue<u8> = Queue::create(&seg, "q", 2)?;
-    /// assert_eq!(q.pop_timeout(Duration::from_millis(5)), Err(QueuePopError::Timeout));
+    /// assert_eq!(q.pop_timeout(Duration::from_millis(5)), Err(PopTimeoutError::Timeout));
     /// q.push(4)?;
     /// assert_eq!(q.pop_timeout(Duration::from_millis(5)), Ok(4));
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn pop_timeout(&self, timeout: Duration) -> Result<T, QueuePopError> {
-        self.pop_deadline(Instant::now() + timeout)
+    pub fn pop_timeout(&self, timeout: Duration) -> Result<T, PopTimeoutError> {
+        match deadline_after(timeout) {
+            Some(deadline) => self.pop_deadline(deadline),
+            // Too far away to represent: no deadline.
+            None => self.pop().map_err(PopTimeoutError::from),
+        }
     }
 
-    /// Removes the oldest element, sleeping while the queue is empty, until `deadline`.
-    ///
-    /// Sleeps on the `tail` word with a shared futex, at most 1 ms at a time, so producers in
-    /// other languages (which never wake anyone) are noticed within a millisecond.
+    /// [`Queue::pop`] until `deadline` at most.
     ///
     /// # Errors
     ///
-    /// [`QueuePopError::Timeout`] once `deadline` passes; [`QueuePopError::Stalled`] if the
-    /// element at `head` stays unpublished by its producer for the stall timeout.
+    /// [`PopTimeoutError::Timeout`] once `deadline` passes with the queue still empty;
+    /// [`PopTimeoutError::Stalled`] if the element at `head` stays unpublished by its
+    /// producer for the stall timeout.
     ///
     /// # Examples
     ///
@@ -985,18 +1382,18 @@ impl<T: Element> Queue<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn pop_deadline(&self, deadline: Instant) -> Result<T, QueuePopError> {
-        // `Sleeper` deregisters on drop, whichever way this returns.
-        self.pop_deadline_inner(deadline, &mut Sleeper::new(self, Side::Data))
+    pub fn pop_deadline(&self, deadline: Instant) -> Result<T, PopTimeoutError> {
+        self.pop_until(Some(deadline)).map_err(|e| match e {
+            PopEnd::Timeout => PopTimeoutError::Timeout,
+            PopEnd::Stalled { position } => PopTimeoutError::Stalled { position },
+        })
     }
 
-    fn pop_deadline_inner<'s>(
-        &'s self,
-        deadline: Instant,
-        sleeper: &mut Sleeper<'s, T>,
-    ) -> Result<T, QueuePopError> {
+    /// The blocking pop: spins briefly, then sleeps in the waiter registry (the `Sleeper`
+    /// deregisters on drop, whichever way this returns).
+    fn pop_until(&self, deadline: Option<Instant>) -> Result<T, PopEnd> {
+        let mut sleeper = self.data_sleeper();
         let q = self.view();
-        let hdr = self.header();
         let mut patience = Patience::new(self.stall);
         let mut held = None;
         let mut attempts = 0u32;
@@ -1008,17 +1405,14 @@ impl<T: Element> Queue<T> {
                 }
                 Err(PopFail::Empty) => {
                     held = None;
-                    if Instant::now() >= deadline {
-                        return Err(QueuePopError::Timeout);
+                    if passed(deadline) {
+                        return Err(PopEnd::Timeout);
                     }
                     attempts += 1;
                     if attempts < SPINS_BEFORE_SLEEP {
                         core::hint::spin_loop();
                     } else {
-                        // The element at `head` is published once `seq == head + 1`.
-                        // ORDERING: Relaxed — which slot to watch; the futex compares `seq`.
-                        let h = hdr.head.load(Relaxed);
-                        sleeper.sleep(q.seq_word(h), h.wrapping_add(1), deadline);
+                        self.wait_for_data(&mut sleeper, deadline);
                     }
                 }
                 Err(PopFail::Busy { pos }) => {
@@ -1027,10 +1421,10 @@ impl<T: Element> Queue<T> {
                         patience.reset();
                     }
                     if !patience.keep_waiting() {
-                        return Err(QueuePopError::Stalled { position: pos });
+                        return Err(PopEnd::Stalled { position: pos });
                     }
-                    if Instant::now() >= deadline {
-                        return Err(QueuePopError::Timeout);
+                    if passed(deadline) {
+                        return Err(PopEnd::Timeout);
                     }
                 }
             }
@@ -1038,80 +1432,7 @@ impl<T: Element> Queue<T> {
     }
 }
 
-/// Which counter of the waiter registry a blocked caller registers in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Side {
-    /// A consumer waiting for an element.
-    Data,
-    /// A producer waiting for a free slot.
-    Room,
-}
-
-/// A caller about to sleep: registered in the waiter registry (segment::waiters) from its
-/// first sleep until it leaves, so wakers know to issue `FUTEX_WAKE`.
-pub(crate) struct Sleeper<'s, T: Element> {
-    queue: &'s Queue<T>,
-    side: Side,
-    /// The counter we incremented, once registered.
-    counter: Option<&'s AtomicU32>,
-    /// Registration was tried and the registry could not be had.
-    unregistered: bool,
-}
-
-impl<'s, T: Element> Sleeper<'s, T> {
-    fn new(queue: &'s Queue<T>, side: Side) -> Self {
-        Self {
-            queue,
-            side,
-            counter: None,
-            unregistered: false,
-        }
-    }
-
-    /// Sleeps while `word` does not hold `ready` (at most one slice, and not past
-    /// `deadline`). The caller retries its operation afterwards whatever happened.
-    fn sleep(&mut self, word: &AtomicU32, ready: u32, deadline: Instant) {
-        if self.counter.is_none() && !self.unregistered {
-            match self.queue.seg.sleepers(&self.queue.entry) {
-                Some(s) => {
-                    let c = match self.side {
-                        Side::Data => s.data,
-                        Side::Room => s.room,
-                    };
-                    // ORDERING: SeqCst — the sleeper half of the Dekker pair
-                    // (segment::waiters): this increment precedes the re-check below in the
-                    // total order.
-                    c.fetch_add(1, SeqCst);
-                    self.counter = Some(c);
-                }
-                None => self.unregistered = true,
-            }
-        }
-        // ORDERING: the sleeper half of the Dekker pair: `heavy` is a full barrier here and
-        // on every running registered waker, between our increment (above, once) and this
-        // re-check: if a waker's `seq` store is not visible here, its load after `light`
-        // sees our increment. SeqCst on the load itself costs nothing on this slow path.
-        membarrier::heavy();
-        let seen = word.load(SeqCst);
-        if seen == ready {
-            return;
-        }
-        // Also re-check at least every millisecond: peers in other languages never wake us.
-        futex::wait(word, seen, Some((Instant::now() + SLICE).min(deadline)));
-    }
-}
-
-impl<T: Element> Drop for Sleeper<'_, T> {
-    /// Deregisters, on every exit path of a blocking operation.
-    fn drop(&mut self) {
-        if let Some(c) = self.counter.take() {
-            // ORDERING: Relaxed — leaving only makes wakers skip a wake nobody needs.
-            c.fetch_sub(1, Relaxed);
-        }
-    }
-}
-
-/// A deadline far enough away to mean "none" (the sleeps are sliced anyway).
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(3600)
+/// Whether `deadline` (if any) has passed.
+fn passed(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
 }

@@ -28,7 +28,7 @@
 //! # Process death
 //!
 //! As [`Map`](super::Map): a slot left INSERTING fails the operations whose answer depends
-//! on it with [`MapError::Stuck`] after [`Set::stuck_timeout`].
+//! on it with [`MapError::Stalled`] after [`Set::stall_timeout`].
 //!
 //! # Examples
 //!
@@ -55,7 +55,8 @@ use core::mem::{align_of, size_of};
 use std::time::Duration;
 
 use super::map::{Geometry, MapError, MapKey, View, map_error};
-use super::pod::{DEFAULT_STUCK_TIMEOUT, Timed};
+use super::pod::Timed;
+use crate::DEFAULT_STALL_TIMEOUT;
 use crate::error::{Corruption, StructureError};
 use crate::layout::map::{SlotLayout, python_stride, table_bytes};
 use crate::layout::set::{SET_HEADER_LEN, SetHeader, set_slot_layout};
@@ -69,7 +70,7 @@ pub struct Set<T: MapKey> {
     seg: Segment,
     entry: Entry,
     geo: Geometry,
-    stuck_timeout: Duration,
+    stall: Duration,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -79,7 +80,7 @@ impl<T: MapKey> Clone for Set<T> {
             seg: self.seg.clone(),
             entry: self.entry.clone(),
             geo: self.geo,
-            stuck_timeout: self.stuck_timeout,
+            stall: self.stall,
             _t: PhantomData,
         }
     }
@@ -133,18 +134,22 @@ impl<T: MapKey> Set<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn create(seg: &Segment, name: &str, capacity: u32) -> Result<Self, StructureError> {
+    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self, StructureError> {
         let () = Self::CHECK;
-        if capacity == 0 {
-            return Err(StructureError::InvalidCapacity {
-                requested: 0,
-                reason: "a set needs at least one slot",
-            });
-        }
+        let requested = u64::try_from(capacity).unwrap_or(u64::MAX);
+        let capacity = match u32::try_from(capacity) {
+            Ok(c) if c != 0 => c,
+            _ => {
+                return Err(StructureError::InvalidCapacity {
+                    requested,
+                    reason: "a set needs between 1 and 2^32 - 1 slots (the capacity is a u32)",
+                });
+            }
+        };
         let layout = Self::layout();
         let size = table_bytes(u64::from(capacity), layout.stride).ok_or(
             StructureError::InvalidCapacity {
-                requested: u64::from(capacity),
+                requested,
                 reason: "the set's size overflows",
             },
         )?;
@@ -171,6 +176,19 @@ impl<T: MapKey> Set<T> {
     /// [`StructureError::ElementSize`] if `elem_size` differs from `T`'s size;
     /// [`StructureError::Corrupt`] for a capacity of 0 or one that does not match the entry
     /// size.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Set};
+    /// # let name = format!("/zeroipc-doc-set-open-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// Set::<u32>::create(&seg, "s", 8)?.insert(3)?;
+    /// let s: Set<u32> = Set::open(&seg, "s")?;
+    /// assert!(s.contains(&3)?);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;
@@ -254,7 +272,7 @@ impl<T: MapKey> Set<T> {
             seg: seg.clone(),
             entry,
             geo,
-            stuck_timeout: DEFAULT_STUCK_TIMEOUT,
+            stall: DEFAULT_STALL_TIMEOUT,
             _t: PhantomData,
         }
     }
@@ -268,14 +286,14 @@ impl<T: MapKey> Set<T> {
     }
 
     fn err(&self, e: ProbeError) -> MapError {
-        map_error(e, &self.entry, self.geo.capacity, self.stuck_timeout)
+        map_error(e, &self.entry, self.geo.capacity, self.stall)
     }
 
     /// Adds `value`; `true` if it was new, `false` if it was present already.
     ///
     /// # Errors
     ///
-    /// [`MapError::Full`] if it is new and no slot is free; [`MapError::Stuck`],
+    /// [`MapError::Full`] if it is new and no slot is free; [`MapError::Stalled`],
     /// [`MapError::Corrupt`] as for [`Map::insert`](super::Map::insert).
     ///
     /// # Examples
@@ -291,7 +309,7 @@ impl<T: MapKey> Set<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn insert(&self, value: T) -> Result<bool, MapError> {
-        let mut p = Timed::new(self.stuck_timeout);
+        let mut p = Timed::new(self.stall);
         oa::insert(&self.view(), &value, &(), OnPresent::Keep, &mut p)
             .map(|old| old.is_none())
             .map_err(|e| self.err(e))
@@ -316,7 +334,7 @@ impl<T: MapKey> Set<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn contains(&self, value: &T) -> Result<bool, MapError> {
-        let mut p = Timed::new(self.stuck_timeout);
+        let mut p = Timed::new(self.stall);
         oa::get(&self.view(), value, &mut p)
             .map(|v| v.is_some())
             .map_err(|e| self.err(e))
@@ -342,7 +360,7 @@ impl<T: MapKey> Set<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn remove(&self, value: &T) -> Result<bool, MapError> {
-        let mut p = Timed::new(self.stuck_timeout);
+        let mut p = Timed::new(self.stall);
         oa::remove(&self.view(), value, &mut p)
             .map(|v| v.is_some())
             .map_err(|e| self.err(e))
@@ -352,7 +370,7 @@ impl<T: MapKey> Set<T> {
     ///
     /// # Errors
     ///
-    /// [`MapError::Stuck`] if a slot stays INSERTING; [`MapError::Corrupt`] for an invalid
+    /// [`MapError::Stalled`] if a slot stays INSERTING; [`MapError::Corrupt`] for an invalid
     /// slot state.
     ///
     /// # Examples
@@ -368,46 +386,144 @@ impl<T: MapKey> Set<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn members(&self) -> Result<Vec<T>, MapError> {
-        let mut p = Timed::new(self.stuck_timeout);
+        let mut p = Timed::new(self.stall);
         oa::snapshot(&self.view(), &mut p)
             .map(|v| v.into_iter().map(|(k, ())| k).collect())
             .map_err(|e| self.err(e))
     }
 
-    /// The `size` counter (Relaxed).
+    /// The `size` counter (Relaxed). The counter is written by peers: a value above the
+    /// capacity is clamped to the capacity.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Set};
+    /// # let name = format!("/zeroipc-doc-set-len-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Set<u32> = Set::create(&seg, "s", 4)?;
+    /// s.insert(7)?;
+    /// assert_eq!((s.len(), s.is_empty()), (1, false));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
-    pub fn len(&self) -> u32 {
+    pub fn len(&self) -> usize {
         // ORDERING: Relaxed — a statistic, as C++ `size()`.
-        self.view().size().load(Relaxed)
+        let n = self.view().size().load(Relaxed);
+        // Written by peers: never more than the slots there are.
+        n.min(self.geo.capacity) as usize
     }
 
     /// Whether [`Set::len`] is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Set};
+    /// # let name = format!("/zeroipc-doc-set-is-empty-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Set<u32> = Set::create(&seg, "s", 8)?;
+    /// assert!(s.is_empty());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Number of slots.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Set};
+    /// # let name = format!("/zeroipc-doc-set-capacity-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let t: Set<u32> = Set::create(&seg, "t", 8)?;
+    /// assert_eq!(t.capacity(), 8);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
-    pub fn capacity(&self) -> u32 {
-        self.geo.capacity
+    pub fn capacity(&self) -> usize {
+        self.geo.capacity as usize
     }
 
-    /// How long an operation waits for a slot in INSERTING before failing with
-    /// [`MapError::Stuck`].
+    /// Sets how long an operation waits for a slot another process holds in INSERTING
+    /// before failing with [`MapError::Stalled`] (default [`crate::DEFAULT_STALL_TIMEOUT`],
+    /// 1 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Set};
+    /// # use std::time::Duration;
+    /// # let name = format!("/zeroipc-doc-set-stall-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s = Set::<u32>::create(&seg, "s", 4)?.with_stall_timeout(Duration::from_millis(100));
+    /// assert_eq!(s.stall_timeout(), Duration::from_millis(100));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
-    pub fn stuck_timeout(&self) -> Duration {
-        self.stuck_timeout
+    pub fn with_stall_timeout(mut self, bound: Duration) -> Self {
+        self.stall = bound;
+        self
     }
 
-    /// Sets [`Set::stuck_timeout`] for this handle.
-    pub fn set_stuck_timeout(&mut self, timeout: Duration) {
-        self.stuck_timeout = timeout;
+    /// The stall timeout (see [`Set::with_stall_timeout`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Set};
+    /// # let name = format!("/zeroipc-doc-set-stall-get-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Set<u32> = Set::create(&seg, "s", 4)?;
+    /// assert_eq!(s.stall_timeout(), zeroipc::DEFAULT_STALL_TIMEOUT);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn stall_timeout(&self) -> Duration {
+        self.stall
     }
 
     /// The table entry this set lives in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Set};
+    /// # let name = format!("/zeroipc-doc-set-entry-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Set<u32> = Set::create(&seg, "seen", 4)?;
+    /// assert_eq!(s.entry().name(), "seen");
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn entry(&self) -> &Entry {
         &self.entry
+    }
+
+    /// The segment this set lives in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Set};
+    /// # let name = format!("/zeroipc-doc-set-segment-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Set<u32> = Set::create(&seg, "seen", 4)?;
+    /// assert!(s.segment().find("seen").is_ok());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn segment(&self) -> &Segment {
+        &self.seg
     }
 }

@@ -26,8 +26,23 @@
 //! A pop that reserved index *i* may have to wait for the push that reserved *i* just
 //! before it to finish copying in (and vice versa). Those waits are bounded in **time**
 //! (the stall timeout, [`Stack::with_stall_timeout`], default 1 s), not in iterations as
-//! upstream (FORMAT.md D-8). Giving up is [`StackError::Stalled`] (or
-//! [`StackPushError::Stalled`]), never "empty" or "full".
+//! upstream (FORMAT.md D-8). Giving up is `Stalled` ([`PopError::Stalled`],
+//! [`PushError::Stalled`], ...), never "empty" or "full".
+//!
+//! # Blocking
+//!
+//! Every operation has four forms (docs/API_CONVENTIONS.md): [`Stack::push`] blocks while the
+//! stack is full, [`Stack::try_push`] never blocks, [`Stack::push_timeout`] and
+//! [`Stack::push_deadline`] block at most that long; likewise [`Stack::pop`] while it is
+//! empty, [`Stack::try_pop`], [`Stack::pop_timeout`], [`Stack::pop_deadline`]. Each form has
+//! its own error type in this module with only the variants it can return.
+//! [`Stack::peek`] never blocks.
+//!
+//! The layout has no waiter word, so a blocked caller registers in the segment's waiter
+//! registry (`segment::waiters`, as Queue's sleepers do) and sleeps on the `top` word with a
+//! shared futex, at most 1 ms at a time (upstream peers never wake anyone). A zeroipc push or
+//! pop that changed `top` issues `FUTEX_WAKE` only when a sleeper is registered for that
+//! side; otherwise its extra cost is one load of the registry counter.
 //!
 //! # Process death
 //!
@@ -53,7 +68,7 @@
 //! // Another process:
 //! let peer = Segment::open(&name)?;
 //! let undo: Stack<u32> = Stack::open(&peer, "undo")?;
-//! assert_eq!(undo.pop()?, Some(2));
+//! assert_eq!(undo.pop()?, 2);
 //! assert_eq!(undo.len(), 1);
 //! # Segment::unlink(&name)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -62,8 +77,9 @@
 use core::fmt;
 use core::marker::PhantomData;
 use core::mem::{align_of, size_of};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::DEFAULT_STALL_TIMEOUT;
 use crate::Element;
 use crate::error::{Corruption, StructureError};
 use crate::layout::stack::{
@@ -75,20 +91,186 @@ use crate::raw::cell::Slot;
 use crate::raw::stack::{PopFail, PushFail, StackView};
 use crate::segment::{CatalogKind, Record};
 use crate::segment::{Entry, Segment};
-use crate::structures::wait::{DEFAULT_STALL_TIMEOUT, Patience};
+use crate::structures::wait::{Patience, Side, Sleeper, wake_sleepers};
+use crate::sync::wait::deadline_after;
+
+/// Attempts before a blocking call goes to sleep.
+const SPINS_BEFORE_SLEEP: u32 = 16;
+
+/// The message of a stall at slot `index`.
+fn stalled(f: &mut fmt::Formatter<'_>, index: usize, orphaned: bool) -> fmt::Result {
+    write!(
+        f,
+        "stack slot {index} stayed owned by another process (dead or stuck peer); expected it \
+         to be released within the stall timeout{}",
+        if orphaned {
+            "; the slot stays reserved"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Generates one value-carrying push error type of the stack.
+macro_rules! push_error {
+    (
+        $(#[$doc:meta])*
+        $name:ident { $($(#[$vdoc:meta])* $var:ident: $msg:literal),* }
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub enum $name<T> {
+            $($(#[$vdoc])* $var(T),)*
+            /// The reserved slot at `index` stayed owned by another process (a peer that died
+            /// mid-operation) for the stall timeout.
+            Stalled {
+                /// The value.
+                value: T,
+                /// The slot index.
+                index: usize,
+                /// `true` if `top` could not be moved back (FORMAT.md D-8): the slot stays
+                /// reserved.
+                orphaned: bool,
+            },
+            /// The stack's bytes are corrupt (`top` out of range).
+            Corrupt {
+                /// The value.
+                value: T,
+                /// What is wrong.
+                corruption: Corruption,
+            },
+        }
+
+        impl<T> $name<T> {
+            /// The value that was not pushed.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("# use zeroipc::structures::stack::", stringify!($name), ";")]
+            #[doc = concat!("let e = ", stringify!($name), "::Stalled { value: 7, index: 1, orphaned: false };")]
+            /// assert_eq!(e.into_inner(), 7);
+            /// ```
+            pub fn into_inner(self) -> T {
+                match self {
+                    $(Self::$var(value) |)* Self::Stalled { value, .. }
+                    | Self::Corrupt { value, .. } => value,
+                }
+            }
+        }
+
+        impl<T> fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $(Self::$var(_) => f.write_str(concat!(stringify!($var), "(..)")),)*
+                    Self::Stalled { index, orphaned, .. } => {
+                        write!(f, "Stalled {{ index: {index}, orphaned: {orphaned}, .. }}")
+                    }
+                    Self::Corrupt { corruption, .. } => write!(f, "Corrupt({corruption:?})"),
+                }
+            }
+        }
+
+        impl<T> fmt::Display for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $(Self::$var(_) => f.write_str($msg),)*
+                    Self::Stalled { index, orphaned, .. } => stalled(f, *index, *orphaned),
+                    Self::Corrupt { corruption, .. } => write!(f, "corrupt stack: {corruption}"),
+                }
+            }
+        }
+
+        impl<T> std::error::Error for $name<T> {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                match self {
+                    Self::Corrupt { corruption, .. } => Some(corruption),
+                    _ => None,
+                }
+            }
+        }
+
+        impl<T> From<PushError<T>> for $name<T> {
+            fn from(e: PushError<T>) -> Self {
+                match e {
+                    PushError::Stalled { value, index, orphaned } => {
+                        Self::Stalled { value, index, orphaned }
+                    }
+                    PushError::Corrupt { value, corruption } => Self::Corrupt { value, corruption },
+                }
+            }
+        }
+    };
+}
+
+/// Generates one pop error type of the stack.
+macro_rules! pop_error {
+    (
+        $(#[$doc:meta])*
+        $name:ident { $($(#[$vdoc:meta])* $var:ident: $msg:literal),* }
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub enum $name {
+            $($(#[$vdoc])* $var,)*
+            /// The slot at `index` stayed owned by another process (a peer that died
+            /// mid-operation) for the stall timeout.
+            Stalled {
+                /// The slot index.
+                index: usize,
+                /// `true` if `top` could not be moved back (FORMAT.md D-8).
+                orphaned: bool,
+            },
+            /// The stack's bytes are corrupt (`top` out of range).
+            Corrupt(Corruption),
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $(Self::$var => f.write_str($msg),)*
+                    Self::Stalled { index, orphaned } => stalled(f, *index, *orphaned),
+                    Self::Corrupt(c) => write!(f, "corrupt stack: {c}"),
+                }
+            }
+        }
+
+        impl std::error::Error for $name {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                match self {
+                    Self::Corrupt(c) => Some(c),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
 
 /// Why [`Stack::push`] did not push; the value is handed back.
+///
+/// ```
+/// # use zeroipc::{Segment, SegmentOptions, structures::{Stack, stack::PushError}};
+/// # let name = format!("/zeroipc-doc-stack-push-error-{}", std::process::id());
+/// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+/// let s: Stack<u8> = Stack::create(&seg, "s", 2)?;
+/// if let Err(PushError::Stalled { value, index, .. }) = s.push(1) {
+///     eprintln!("{value} not pushed: slot {index} is stuck");
+/// }
+/// # Segment::unlink(&name)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum StackPushError<T> {
-    /// `top == capacity - 1`.
-    Full(T),
-    /// The slot at `index` stayed owned by another process for the stall timeout.
+pub enum PushError<T> {
+    /// The reserved slot at `index` stayed owned by another process (a peer that died
+    /// mid-operation) for the stall timeout.
     Stalled {
         /// The value.
         value: T,
         /// The slot index.
-        index: u32,
+        index: usize,
         /// `true` if `top` could not be moved back (FORMAT.md D-8): the slot stays reserved.
         orphaned: bool,
     },
@@ -101,90 +283,180 @@ pub enum StackPushError<T> {
     },
 }
 
-impl<T> StackPushError<T> {
+impl<T> PushError<T> {
     /// The value that was not pushed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::structures::stack::PushError;
+    /// let e = PushError::Stalled { value: 7, index: 1, orphaned: false };
+    /// assert_eq!(e.into_inner(), 7);
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
-            Self::Full(v) | Self::Stalled { value: v, .. } | Self::Corrupt { value: v, .. } => v,
+            Self::Stalled { value, .. } | Self::Corrupt { value, .. } => value,
         }
     }
 }
 
-impl<T> fmt::Debug for StackPushError<T> {
+impl<T> fmt::Debug for PushError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Full(_) => f.write_str("Full(..)"),
             Self::Stalled {
                 index, orphaned, ..
-            } => {
-                write!(f, "Stalled {{ index: {index}, orphaned: {orphaned}, .. }}")
-            }
+            } => write!(f, "Stalled {{ index: {index}, orphaned: {orphaned}, .. }}"),
             Self::Corrupt { corruption, .. } => write!(f, "Corrupt({corruption:?})"),
         }
     }
 }
 
-impl<T> fmt::Display for StackPushError<T> {
+impl<T> fmt::Display for PushError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Full(_) => f.write_str("the stack is full"),
             Self::Stalled {
                 index, orphaned, ..
-            } => write!(
-                f,
-                "stack slot {index} stayed owned by another process (dead or stuck peer){}",
-                if *orphaned {
-                    "; the slot stays reserved"
-                } else {
-                    ""
-                }
-            ),
+            } => stalled(f, *index, *orphaned),
             Self::Corrupt { corruption, .. } => write!(f, "corrupt stack: {corruption}"),
         }
     }
 }
 
-impl<T> std::error::Error for StackPushError<T> {}
-
-/// Why [`Stack::pop`] or [`Stack::peek`] failed (an empty stack is `Ok(None)`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum StackError {
-    /// The slot at `index` stayed owned by another process for the stall timeout.
-    Stalled {
-        /// The slot index.
-        index: u32,
-        /// `true` if `top` could not be moved back (FORMAT.md D-8).
-        orphaned: bool,
-    },
-    /// The stack's bytes are corrupt (`top` out of range).
-    Corrupt(Corruption),
-}
-
-impl fmt::Display for StackError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Stalled { index, orphaned } => write!(
-                f,
-                "stack slot {index} stayed owned by another process (dead or stuck peer){}",
-                if *orphaned {
-                    "; the slot stays reserved"
-                } else {
-                    ""
-                }
-            ),
-            Self::Corrupt(c) => write!(f, "corrupt stack: {c}"),
-        }
-    }
-}
-
-impl std::error::Error for StackError {
+impl<T> std::error::Error for PushError<T> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Corrupt(c) => Some(c),
+            Self::Corrupt { corruption, .. } => Some(corruption),
             Self::Stalled { .. } => None,
         }
     }
+}
+
+push_error! {
+    /// Why [`Stack::try_push`] did not push; the value is handed back.
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::{Stack, stack::TryPushError}};
+    /// # let name = format!("/zeroipc-doc-stack-try-push-error-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stack<u8> = Stack::create(&seg, "s", 1)?;
+    /// s.try_push(1)?;
+    /// assert_eq!(s.try_push(2), Err(TryPushError::Full(2)));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    TryPushError {
+        /// `top == capacity - 1`: every slot is taken.
+        Full: "the stack is full; expected a free slot"
+    }
+}
+
+push_error! {
+    /// Why [`Stack::push_timeout`] or [`Stack::push_deadline`] did not push; the value is
+    /// handed back.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use zeroipc::{Segment, SegmentOptions, structures::{Stack, stack::PushTimeoutError}};
+    /// # let name = format!("/zeroipc-doc-stack-push-timeout-error-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stack<u8> = Stack::create(&seg, "s", 1)?;
+    /// s.push(1)?;
+    /// let err = s.push_timeout(2, Duration::from_millis(1)).unwrap_err();
+    /// assert_eq!(err, PushTimeoutError::Timeout(2));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    PushTimeoutError {
+        /// The deadline passed while the stack stayed full.
+        Timeout: "timed out: the stack stayed full; expected a free slot in time"
+    }
+}
+
+pop_error! {
+    /// Why [`Stack::pop`] or [`Stack::peek`] failed.
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::{Stack, stack::PopError}};
+    /// # let name = format!("/zeroipc-doc-stack-pop-error-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stack<u8> = Stack::create(&seg, "s", 2)?;
+    /// s.push(3)?;
+    /// match s.pop() {
+    ///     Ok(v) => assert_eq!(v, 3),
+    ///     Err(PopError::Stalled { index, .. }) => eprintln!("slot {index} is stuck"),
+    ///     Err(e) => return Err(e.into()),
+    /// }
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    PopError {}
+}
+
+pop_error! {
+    /// Why [`Stack::try_pop`] failed.
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::{Stack, stack::TryPopError}};
+    /// # let name = format!("/zeroipc-doc-stack-try-pop-error-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stack<u8> = Stack::create(&seg, "s", 2)?;
+    /// assert_eq!(s.try_pop(), Err(TryPopError::Empty));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    TryPopError {
+        /// `top == -1`: nothing to pop.
+        Empty: "the stack is empty; expected an element"
+    }
+}
+
+pop_error! {
+    /// Why [`Stack::pop_timeout`] or [`Stack::pop_deadline`] failed.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use zeroipc::{Segment, SegmentOptions, structures::{Stack, stack::PopTimeoutError}};
+    /// # let name = format!("/zeroipc-doc-stack-pop-timeout-error-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stack<u8> = Stack::create(&seg, "s", 2)?;
+    /// assert_eq!(s.pop_timeout(Duration::from_millis(1)), Err(PopTimeoutError::Timeout));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    PopTimeoutError {
+        /// The deadline passed while the stack stayed empty.
+        Timeout: "timed out: the stack stayed empty; expected an element in time"
+    }
+}
+
+impl From<PopError> for TryPopError {
+    fn from(e: PopError) -> Self {
+        match e {
+            PopError::Stalled { index, orphaned } => Self::Stalled { index, orphaned },
+            PopError::Corrupt(c) => Self::Corrupt(c),
+        }
+    }
+}
+
+impl From<PopError> for PopTimeoutError {
+    fn from(e: PopError) -> Self {
+        match e {
+            PopError::Stalled { index, orphaned } => Self::Stalled { index, orphaned },
+            PopError::Corrupt(c) => Self::Corrupt(c),
+        }
+    }
+}
+
+/// How a push with an optional deadline ended without pushing.
+enum PushEnd<T> {
+    Full(T),
+    Failed(PushError<T>),
+}
+
+/// How a pop with an optional deadline ended without an element.
+enum PopEnd {
+    Empty,
+    Failed(PopError),
 }
 
 /// Geometry of a stack, read once from the segment and checked.
@@ -260,17 +532,21 @@ impl<T: Element> Stack<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn create(seg: &Segment, name: &str, capacity: u32) -> Result<Self, StructureError> {
+    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self, StructureError> {
         let () = Self::CHECK;
-        if capacity == 0 || capacity > STACK_MAX_CAPACITY {
-            return Err(StructureError::InvalidCapacity {
-                requested: u64::from(capacity),
-                reason: "a stack needs between 1 and i32::MAX slots",
-            });
-        }
+        let requested = u64::try_from(capacity).unwrap_or(u64::MAX);
+        let capacity = match u32::try_from(capacity) {
+            Ok(c) if c != 0 && c <= STACK_MAX_CAPACITY => c,
+            _ => {
+                return Err(StructureError::InvalidCapacity {
+                    requested,
+                    reason: "a stack needs between 1 and i32::MAX slots",
+                });
+            }
+        };
         let es = size_of::<T>() as u64;
         let size = stack_size(u64::from(capacity), es).ok_or(StructureError::InvalidCapacity {
-            requested: u64::from(capacity),
+            requested,
             reason: "the stack's size overflows",
         })?;
         let entry = seg.allocate(name, size, |region, at| -> Result<(), StructureError> {
@@ -285,6 +561,9 @@ impl<T: Element> Stack<T> {
             Ok(())
         })?;
         seg.record(&Record::new(CatalogKind::Stack, name, &entry).elem::<T>());
+        // Blocked pushers and poppers register in the waiter registry, as a Queue's do: it
+        // comes with the structure, never with an operation (the segment may be foreign).
+        seg.ensure_waiter_registry();
         let layout = Self::validate(seg, &entry)?;
         Ok(Self {
             seg: seg.clone(),
@@ -388,6 +667,8 @@ impl<T: Element> Stack<T> {
         seg.region().slice::<Slot<T>>(layout.data, u64::from(cap))?;
         seg.region()
             .slice::<AtomicU32>(layout.state, u64::from(cap))?;
+        // The `top` word as a futex word (`top_word`).
+        seg.region().slice::<AtomicU32>(layout.header, 1)?;
         Ok(layout)
     }
 
@@ -412,7 +693,7 @@ impl<T: Element> Stack<T> {
     }
 
     /// Sets how long an operation waits for a slot owned by another process before it
-    /// reports a stall (default 1 s).
+    /// reports `Stalled` (default [`crate::DEFAULT_STALL_TIMEOUT`], 1 s).
     ///
     /// # Examples
     ///
@@ -432,89 +713,361 @@ impl<T: Element> Stack<T> {
         self
     }
 
-    /// The stall timeout.
+    /// The stall timeout (see [`Stack::with_stall_timeout`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Stack};
+    /// # let name = format!("/zeroipc-doc-stack-stall-get-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s = Stack::<u8>::create(&seg, "s", 4)?;
+    /// assert_eq!(s.stall_timeout(), zeroipc::DEFAULT_STALL_TIMEOUT);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn stall_timeout(&self) -> Duration {
         self.stall
     }
 
     /// Number of slots.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Stack};
+    /// # let name = format!("/zeroipc-doc-stack-capacity-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stack<u8> = Stack::create(&seg, "s", 5)?;
+    /// assert_eq!(s.capacity(), 5);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
-    pub fn capacity(&self) -> u32 {
-        self.layout.cap
+    pub fn capacity(&self) -> usize {
+        self.layout.cap as usize
     }
 
-    /// Elements on the stack: `top + 1` clamped to `[0, capacity]`, a snapshot.
+    /// Elements on the stack: `top + 1`, a snapshot. `top` is written by peers: a value
+    /// out of range is clamped to `[0, capacity]` here (operations report it as
+    /// [`Corruption`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Stack};
+    /// # let name = format!("/zeroipc-doc-stack-len-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stack<u8> = Stack::create(&seg, "s", 5)?;
+    /// s.push(1)?;
+    /// assert_eq!(s.len(), 1);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
-    pub fn len(&self) -> u32 {
-        self.view().len()
+    pub fn len(&self) -> usize {
+        self.view().len() as usize
     }
 
     /// Whether [`Stack::len`] is 0 (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Stack};
+    /// # let name = format!("/zeroipc-doc-stack-is-empty-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stack<u8> = Stack::create(&seg, "s", 5)?;
+    /// assert!(s.is_empty());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The table entry this stack lives in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Stack};
+    /// # let name = format!("/zeroipc-doc-stack-entry-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stack<u8> = Stack::create(&seg, "undo", 5)?;
+    /// assert_eq!(s.entry().name(), "undo");
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn entry(&self) -> &Entry {
         &self.entry
     }
 
     /// The segment this stack lives in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Stack};
+    /// # let name = format!("/zeroipc-doc-stack-segment-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stack<u8> = Stack::create(&seg, "undo", 5)?;
+    /// assert!(s.segment().find("undo").is_ok());
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn segment(&self) -> &Segment {
         &self.seg
     }
 
-    /// Pushes `value` on top.
-    ///
-    /// # Errors
-    ///
-    /// [`StackPushError::Full`]; [`StackPushError::Stalled`] if the reserved slot stays
-    /// owned by another process for the stall timeout; [`StackPushError::Corrupt`] for a
-    /// corrupt `top`. The value is handed back in each case.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use zeroipc::{Segment, SegmentOptions, structures::{Stack, StackPushError}};
-    /// # let name = format!("/zeroipc-doc-stack-push-{}", std::process::id());
-    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-    /// let s: Stack<i64> = Stack::create(&seg, "s", 1)?;
-    /// s.push(-5)?;
-    /// assert_eq!(s.push(6), Err(StackPushError::Full(6)));
-    /// # Segment::unlink(&name)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn push(&self, value: T) -> Result<(), StackPushError<T>> {
+    /// The `top` word seen as a futex word (the sleepers' word; see [`Stack::pop`]).
+    fn top_word(&self) -> &AtomicU32 {
+        // `validate` checked this 4-byte word (the i32 `top` at offset 0 of the header),
+        // against the same immutable mapping: cannot fail. Both views are atomics of the
+        // same size on the same address.
+        &self
+            .seg
+            .region()
+            .slice::<AtomicU32>(self.layout.header, 1)
+            .expect("validated at open")[0]
+    }
+
+    /// One push attempt (waiting only for a peer mid-operation, bounded by the stall
+    /// timeout); wakes sleeping poppers on success.
+    fn push_once(&self, value: T) -> Result<(), PushEnd<T>> {
         let mut patience = Patience::new(self.stall);
         match self.view().push(value, &mut || patience.keep_waiting()) {
-            Ok(()) => Ok(()),
-            Err(PushFail::Full(v)) => Err(StackPushError::Full(v)),
+            Ok(()) => {
+                // The `top` CAS in `push` is the change the sleepers re-check.
+                wake_sleepers(&self.seg, &self.entry, Side::Data, self.top_word());
+                Ok(())
+            }
+            Err(PushFail::Full(v)) => Err(PushEnd::Full(v)),
             Err(PushFail::Stalled {
                 value,
                 index,
                 orphaned,
-            }) => Err(StackPushError::Stalled {
+            }) => Err(PushEnd::Failed(PushError::Stalled {
                 value,
-                index,
+                index: index as usize,
                 orphaned,
-            }),
-            Err(PushFail::CorruptTop { value, top }) => Err(StackPushError::Corrupt {
+            })),
+            Err(PushFail::CorruptTop { value, top }) => Err(PushEnd::Failed(PushError::Corrupt {
                 value,
                 corruption: self.corrupt_top(top),
-            }),
+            })),
         }
     }
 
-    /// Pops the top element; `Ok(None)` if the stack is empty.
+    /// Pushes, sleeping while the stack is full, until `deadline` (if any); `PushEnd::Full`
+    /// means the deadline passed.
+    fn push_until(&self, value: T, deadline: Option<Instant>) -> Result<(), PushEnd<T>> {
+        let mut sleeper = Sleeper::new(&self.seg, &self.entry, Side::Room);
+        // `top` of a full stack, as the futex word holds it.
+        let full = self.layout.cap - 1;
+        let mut value = value;
+        let mut attempts = 0u32;
+        loop {
+            match self.push_once(value) {
+                Err(PushEnd::Full(v)) => {
+                    value = v;
+                    if passed(deadline) {
+                        return Err(PushEnd::Full(value));
+                    }
+                    attempts += 1;
+                    if attempts < SPINS_BEFORE_SLEEP {
+                        core::hint::spin_loop();
+                    } else {
+                        sleeper.sleep(self.top_word(), |top| top == full, deadline);
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Pushes `value` on top, sleeping while the stack is full.
+    ///
+    /// The stack's layout has no waiter word, so a blocked caller registers in the
+    /// segment's waiter registry and sleeps on the `top` word (a shared futex), at most
+    /// 1 ms at a time (upstream peers never wake anyone); a zeroipc pop wakes it at once.
     ///
     /// # Errors
     ///
-    /// [`StackError::Stalled`] if the top slot stays owned by another process for the stall
-    /// timeout; [`StackError::Corrupt`] for a corrupt `top`.
+    /// [`PushError::Stalled`] if the reserved slot stays owned by another process for the
+    /// stall timeout; [`PushError::Corrupt`] for a corrupt `top`. The value is handed back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Stack};
+    /// # let name = format!("/zeroipc-doc-stack-push-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stack<i64> = Stack::create(&seg, "s", 1)?;
+    /// s.push(-5)?;
+    /// // Full: the next push waits for a pop.
+    /// let popper = s.clone();
+    /// let t = std::thread::spawn(move || popper.pop());
+    /// s.push(6)?;
+    /// assert_eq!(t.join().unwrap()?, -5);
+    /// assert_eq!(s.pop()?, 6);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn push(&self, value: T) -> Result<(), PushError<T>> {
+        let mut value = value;
+        loop {
+            match self.push_until(value, None) {
+                Ok(()) => return Ok(()),
+                Err(PushEnd::Failed(e)) => return Err(e),
+                // No deadline: not reachable, but waiting on is what `push` means.
+                Err(PushEnd::Full(v)) => value = v,
+            }
+        }
+    }
+
+    /// Pushes `value` on top unless the stack is full; never sleeps (waits, at most the
+    /// stall timeout, only for a peer that is mid-operation on the reserved slot).
+    ///
+    /// # Errors
+    ///
+    /// [`TryPushError::Full`]; [`TryPushError::Stalled`]; [`TryPushError::Corrupt`]. The
+    /// value is handed back in each case.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::{Stack, stack::TryPushError}};
+    /// # let name = format!("/zeroipc-doc-stack-try-push-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stack<i64> = Stack::create(&seg, "s", 1)?;
+    /// s.try_push(-5)?;
+    /// assert_eq!(s.try_push(6), Err(TryPushError::Full(6)));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_push(&self, value: T) -> Result<(), TryPushError<T>> {
+        self.push_once(value).map_err(|e| match e {
+            PushEnd::Full(v) => TryPushError::Full(v),
+            PushEnd::Failed(e) => e.into(),
+        })
+    }
+
+    /// [`Stack::push`] for at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Stack::push_deadline`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use zeroipc::{Segment, SegmentOptions, structures::{Stack, stack::PushTimeoutError}};
+    /// # let name = format!("/zeroipc-doc-stack-push-timeout-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stack<u8> = Stack::create(&seg, "s", 1)?;
+    /// s.push_timeout(1, Duration::from_millis(10))?;
+    /// let err = s.push_timeout(2, Duration::from_millis(10)).unwrap_err();
+    /// assert_eq!(err, PushTimeoutError::Timeout(2));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn push_timeout(&self, value: T, timeout: Duration) -> Result<(), PushTimeoutError<T>> {
+        match deadline_after(timeout) {
+            Some(deadline) => self.push_deadline(value, deadline),
+            // Too far away to represent: no deadline.
+            None => self.push(value).map_err(PushTimeoutError::from),
+        }
+    }
+
+    /// [`Stack::push`] until `deadline` at most.
+    ///
+    /// # Errors
+    ///
+    /// [`PushTimeoutError::Timeout`] once `deadline` passes with the stack still full;
+    /// [`PushTimeoutError::Stalled`]; [`PushTimeoutError::Corrupt`]. The value is handed
+    /// back in each case.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Stack};
+    /// # let name = format!("/zeroipc-doc-stack-push-deadline-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stack<u8> = Stack::create(&seg, "s", 1)?;
+    /// s.push_deadline(1, Instant::now() + Duration::from_secs(1))?;
+    /// assert_eq!(s.pop()?, 1);
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn push_deadline(&self, value: T, deadline: Instant) -> Result<(), PushTimeoutError<T>> {
+        self.push_until(value, Some(deadline)).map_err(|e| match e {
+            PushEnd::Full(v) => PushTimeoutError::Timeout(v),
+            PushEnd::Failed(e) => e.into(),
+        })
+    }
+
+    /// One pop attempt (waiting only for a peer mid-operation, bounded by the stall
+    /// timeout); wakes sleeping pushers on success.
+    fn pop_once(&self) -> Result<T, PopEnd> {
+        let mut patience = Patience::new(self.stall);
+        match self.view().pop(&mut || patience.keep_waiting()) {
+            Ok(v) => {
+                // The `top` CAS in `pop` is the change the sleepers re-check.
+                wake_sleepers(&self.seg, &self.entry, Side::Room, self.top_word());
+                Ok(v)
+            }
+            Err(PopFail::Empty) => Err(PopEnd::Empty),
+            Err(PopFail::Stalled { index, orphaned }) => Err(PopEnd::Failed(PopError::Stalled {
+                index: index as usize,
+                orphaned,
+            })),
+            Err(PopFail::CorruptTop { top }) => {
+                Err(PopEnd::Failed(PopError::Corrupt(self.corrupt_top(top))))
+            }
+        }
+    }
+
+    /// Pops, sleeping while the stack is empty, until `deadline` (if any);
+    /// `PopEnd::Empty` means the deadline passed.
+    fn pop_until(&self, deadline: Option<Instant>) -> Result<T, PopEnd> {
+        let mut sleeper = Sleeper::new(&self.seg, &self.entry, Side::Data);
+        // `top == -1` (empty), as the futex word holds it.
+        let empty = u32::MAX;
+        let mut attempts = 0u32;
+        loop {
+            match self.pop_once() {
+                Err(PopEnd::Empty) => {
+                    if passed(deadline) {
+                        return Err(PopEnd::Empty);
+                    }
+                    attempts += 1;
+                    if attempts < SPINS_BEFORE_SLEEP {
+                        core::hint::spin_loop();
+                    } else {
+                        sleeper.sleep(self.top_word(), |top| top == empty, deadline);
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Pops the top element, sleeping while the stack is empty.
+    ///
+    /// Sleeps as [`Stack::push`] does: registered in the waiter registry, on the `top` word,
+    /// at most 1 ms at a time; a zeroipc push wakes it at once.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Stalled`] if the top slot stays owned by another process for the stall
+    /// timeout (never a silent "nothing"); [`PopError::Corrupt`] for a corrupt `top`.
     ///
     /// # Examples
     ///
@@ -525,24 +1078,122 @@ impl<T: Element> Stack<T> {
     /// let s: Stack<u8> = Stack::create(&seg, "s", 4)?;
     /// s.push(1)?;
     /// s.push(2)?;
-    /// assert_eq!((s.pop()?, s.pop()?, s.pop()?), (Some(2), Some(1), None));
+    /// assert_eq!((s.pop()?, s.pop()?), (2, 1));
+    /// // Empty: the next pop waits for a push.
+    /// let pusher = s.clone();
+    /// let t = std::thread::spawn(move || pusher.push(3));
+    /// assert_eq!(s.pop()?, 3);
+    /// t.join().unwrap()?;
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn pop(&self) -> Result<Option<T>, StackError> {
-        let mut patience = Patience::new(self.stall);
-        let r = self.view().pop(&mut || patience.keep_waiting());
-        self.map_pop(r)
+    #[must_use = "a popped element is removed from the stack"]
+    pub fn pop(&self) -> Result<T, PopError> {
+        loop {
+            match self.pop_until(None) {
+                Ok(v) => return Ok(v),
+                Err(PopEnd::Failed(e)) => return Err(e),
+                // No deadline: not reachable, but waiting on is what `pop` means.
+                Err(PopEnd::Empty) => {}
+            }
+        }
+    }
+
+    /// Pops the top element if there is one; never sleeps (waits, at most the stall
+    /// timeout, only for a peer that is mid-operation on the top slot).
+    ///
+    /// # Errors
+    ///
+    /// [`TryPopError::Empty`]; [`TryPopError::Stalled`]; [`TryPopError::Corrupt`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use zeroipc::{Segment, SegmentOptions, structures::{Stack, stack::TryPopError}};
+    /// # let name = format!("/zeroipc-doc-stack-try-pop-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stack<u8> = Stack::create(&seg, "s", 4)?;
+    /// s.push(1)?;
+    /// assert_eq!(s.try_pop(), Ok(1));
+    /// assert_eq!(s.try_pop(), Err(TryPopError::Empty));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_pop(&self) -> Result<T, TryPopError> {
+        self.pop_once().map_err(|e| match e {
+            PopEnd::Empty => TryPopError::Empty,
+            PopEnd::Failed(e) => e.into(),
+        })
+    }
+
+    /// [`Stack::pop`] for at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Stack::pop_deadline`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use zeroipc::{Segment, SegmentOptions, structures::{Stack, stack::PopTimeoutError}};
+    /// # let name = format!("/zeroipc-doc-stack-pop-timeout-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stack<u8> = Stack::create(&seg, "s", 4)?;
+    /// assert_eq!(s.pop_timeout(Duration::from_millis(5)), Err(PopTimeoutError::Timeout));
+    /// s.push(4)?;
+    /// assert_eq!(s.pop_timeout(Duration::from_millis(5)), Ok(4));
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pop_timeout(&self, timeout: Duration) -> Result<T, PopTimeoutError> {
+        match deadline_after(timeout) {
+            Some(deadline) => self.pop_deadline(deadline),
+            // Too far away to represent: no deadline.
+            None => self.pop().map_err(PopTimeoutError::from),
+        }
+    }
+
+    /// [`Stack::pop`] until `deadline` at most.
+    ///
+    /// # Errors
+    ///
+    /// [`PopTimeoutError::Timeout`] once `deadline` passes with the stack still empty;
+    /// [`PopTimeoutError::Stalled`]; [`PopTimeoutError::Corrupt`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use zeroipc::{Segment, SegmentOptions, structures::Stack};
+    /// # let name = format!("/zeroipc-doc-stack-pop-deadline-{}", std::process::id());
+    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let s: Stack<u8> = Stack::create(&seg, "s", 4)?;
+    /// let pusher = s.clone();
+    /// let t = std::thread::spawn(move || pusher.push(5));
+    /// assert_eq!(s.pop_deadline(Instant::now() + Duration::from_secs(10)), Ok(5));
+    /// t.join().unwrap()?;
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pop_deadline(&self, deadline: Instant) -> Result<T, PopTimeoutError> {
+        self.pop_until(Some(deadline)).map_err(|e| match e {
+            PopEnd::Empty => PopTimeoutError::Timeout,
+            PopEnd::Failed(e) => e.into(),
+        })
     }
 
     /// Copies the top element without removing it; `Ok(None)` if the stack is empty.
+    /// Never blocks: an empty stack is `None` at once (a peek has nothing to wait for that
+    /// a pop would not take away).
     ///
     /// Briefly claims the slot as upstream does (`READY → READING → READY`), so a concurrent
     /// pop of the same slot waits for the copy.
     ///
     /// # Errors
     ///
-    /// As [`Stack::pop`].
+    /// [`PopError::Stalled`] if the top slot stays owned by another process for the stall
+    /// timeout; [`PopError::Corrupt`] for a corrupt `top`.
     ///
     /// # Examples
     ///
@@ -558,29 +1209,23 @@ impl<T: Element> Stack<T> {
     /// # Segment::unlink(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn peek(&self) -> Result<Option<T>, StackError> {
+    pub fn peek(&self) -> Result<Option<T>, PopError> {
         let mut patience = Patience::new(self.stall);
-        let r = self.view().peek(&mut || patience.keep_waiting());
-        self.map_pop(r)
-    }
-
-    fn map_pop(&self, r: Result<T, PopFail>) -> Result<Option<T>, StackError> {
-        match r {
+        match self.view().peek(&mut || patience.keep_waiting()) {
             Ok(v) => Ok(Some(v)),
             Err(PopFail::Empty) => Ok(None),
-            Err(PopFail::Stalled { index, orphaned }) => {
-                Err(StackError::Stalled { index, orphaned })
-            }
-            Err(PopFail::CorruptTop { top }) => Err(StackError::Corrupt(self.corrupt_top(top))),
+            Err(PopFail::Stalled { index, orphaned }) => Err(PopError::Stalled {
+                index: index as usize,
+                orphaned,
+            }),
+            Err(PopFail::CorruptTop { top }) => Err(PopError::Corrupt(self.corrupt_top(top))),
         }
     }
+}
 
-    /// The raw `top` word, for inspection.
-    #[doc(hidden)]
-    #[must_use]
-    pub fn raw_top(&self) -> i32 {
-        self.view().top()
-    }
+/// Whether `deadline` (if any) has passed.
+fn passed(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
 }
 
 fn top_corruption(entry: &str, top: i32, cap: u32) -> Corruption {

@@ -81,6 +81,18 @@ pub fn spawn_child_with(test: &str, role: &str, name: &ShmName, env: &[(&str, St
     cmd.spawn().expect("spawn child test process")
 }
 
+/// A child that is killed and reaped when the test ends, also when it fails: a child that
+/// loops until killed (or a stopped one) would otherwise outlive the test run.
+#[allow(dead_code)] // not every test binary kills its children
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Waits for `child` up to `secs` seconds; kills it and panics on a hang, panics on failure.
 pub fn wait_ok(mut child: Child, secs: u64) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
@@ -199,4 +211,33 @@ pub fn poke(name: &ShmName, offset: u64, bytes: &[u8]) {
         .open(name.path())
         .unwrap();
     f.write_all_at(bytes, offset).unwrap();
+}
+
+/// The `(data, room)` sleeper counters that the segment's waiter registry
+/// (`__zeroipc_waiters`, 8 bytes per table slot) holds for `entry`; `(0, 0)` while there is
+/// no registry. A test waits for a blocked thread to show up here before it unblocks it: a
+/// handshake proving the thread is asleep, not a sleep that hopes so.
+pub fn registered_sleepers(seg: &zeroipc::Segment, entry: &zeroipc::Entry) -> (u32, u32) {
+    let Ok(reg) = seg.find("__zeroipc_waiters") else {
+        return (0, 0);
+    };
+    let b = seg
+        .read_bytes(reg.offset() + 8 * u64::from(entry.index()), 8)
+        .unwrap();
+    (
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+    )
+}
+
+/// Waits (yielding, at most `limit`) until `cond` holds; panics with `what` otherwise.
+pub fn wait_until(what: &str, limit: std::time::Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::yield_now();
+    }
 }
