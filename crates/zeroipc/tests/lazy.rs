@@ -266,7 +266,7 @@ fn computed_once_by_whichever_of_three_processes_is_first() {
     let calls: Array<u64> = Array::create(&seg, "calls", RACERS).unwrap();
     let results: Array<u64> = Array::create(&seg, "results", RACERS).unwrap();
     Array::<u64>::create(&seg, "who", 2 * RACERS).unwrap();
-    Barrier::create(&seg, "start", usize::try_from(RACERS).unwrap()).unwrap();
+    Barrier::create(&seg, "start", RACERS).unwrap();
     let children: Vec<_> = (0..RACERS)
         .map(|i| spawn_child_with(test, "racer", &name, &[("RACER", i.to_string())]))
         .collect();
