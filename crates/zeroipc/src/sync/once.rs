@@ -47,7 +47,7 @@
 //! | after DONE, before the pid clear (`once.finish.after_done`) | DONE | dead | returns `AlreadyDone` (the pid is never read once DONE) |
 //!
 //! A kill of the survivor after its takeover leaves the same rows with its pid. 500 random
-//! SIGKILLs of a process looping `call_once` on fresh entries left no Once wedged
+//! SIGKILLs of a process looping `call_once` on fresh entries wedged one Once before, none after
 //! (`tests/crash.rs`, docs/THREAT_MODEL.md §6).
 //!
 //! A dead initialiser of another language (EXECUTING, no pid) is seen as
