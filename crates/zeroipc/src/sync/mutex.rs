@@ -182,6 +182,19 @@ impl RawMutex<'_> {
         }
     }
 
+    /// [`RawMutex::try_lock`], then, if it is held, a takeover from a dead holder: never
+    /// blocks. A dead process that held only `owner` (the lock was free) is cleared and the
+    /// lock tried once more.
+    pub(crate) fn try_lock_or_take_over(&self, me: u32, alive: &impl Fn(u32) -> bool) -> RawLock {
+        match self.try_lock(me) {
+            RawLock::NotLocked => match self.take_over_from_dead(me, alive) {
+                Some(pid) => RawLock::TookOver { pid },
+                None => self.try_lock(me),
+            },
+            other => other,
+        }
+    }
+
     /// Takes the lock, waiting until `deadline` (`None`: forever). `alive(pid)` says whether
     /// a process exists; a holder found dead is taken over.
     #[inline]
@@ -573,13 +586,7 @@ mod handle {
         pub fn try_lock(&self) -> Result<MutexGuard<'_>, TryLockError<MutexGuard<'_>>> {
             let raw = self.raw()?;
             let me = current_pid();
-            let r = match raw.try_lock(me) {
-                RawLock::NotLocked => match raw.take_over_from_dead(me, &pid_alive) {
-                    Some(pid) => RawLock::TookOver { pid },
-                    None => RawLock::NotLocked,
-                },
-                other => other,
-            };
+            let r = raw.try_lock_or_take_over(me, &pid_alive);
             self.finish(r).map_err(Attempt::into_try)
         }
 
