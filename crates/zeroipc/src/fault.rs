@@ -44,17 +44,20 @@
 //! | `hash.insert.before_publish`    | insert: after the value, before `state = OCCUPIED`           |
 //! | `hash.update.after_claim`       | insert of a present key: after `OCCUPIED → INSERTING`, before the new value |
 //! | `hash.remove.after_claim`       | remove: after `OCCUPIED → INSERTING`, before `state = DELETED` |
-//! | `mutex.lock.after_cas`          | `sync::mutex` lock: after the `count` CAS, before the owner pid store |
-//! | `mutex.lock.after_owner`        | lock: after the owner pid store (the holder dies holding it)  |
-//! | `mutex.unlock.after_clear`      | unlock: after the owner pid is cleared, before `count` is released |
+//! | `mutex.lock.after_intent`      | `sync::mutex` lock: after the `owner` CAS 0 → pid (intent), before the `count` CAS |
+//! | `mutex.lock.after_cas`          | lock: after the `count` CAS (the holder dies holding it, owner recorded) |
+//! | `mutex.unlock.after_release`    | unlock: after the `count` CAS releases it, before `owner` is cleared |
 //! | `rwlock.write.after_wmtx`       | `sync::rwlock` write lock: holding `wmtx`, before `rmtx`     |
 //! | `rwlock.write.after_active`     | write lock: after `writer_active = 1` and `rmtx` release     |
-//! | `once.call.after_claim`         | `sync::once`: after `PENDING → EXECUTING`, before the pid store |
-//! | `once.call.running`             | once: after the pid store, before the initialiser runs       |
-//! | `semaphore.acquire.after_cas`   | `sync::semaphore` acquire: after taking a permit             |
-//! | `semaphore.acquire.after_record` | `Semaphore` acquire: after the permit is recorded in the permit-holder registry |
-//! | `semaphore.release.after_unrecord` | `Semaphore` release: after the registry slot's `held` decrement, before the `count` CAS |
-//! | `semaphore.reclaim.after_take`  | blocked acquirer: after taking a dead holder's slot and swapping `held` to 0, before giving the permits back |
+//! | `once.call.after_intent`        | `sync::once`: after the pid word CAS 0 → pid, before `PENDING → EXECUTING` |
+//! | `once.call.after_claim`         | once: after `PENDING → EXECUTING` (pid recorded), before the initialiser runs |
+//! | `once.finish.after_done`        | once: after `state = DONE`, before the pid word is cleared    |
+//! | `semaphore.acquire.after_intent` | `Semaphore` acquire (tracked): under the gate, after the slot's intent, before the `count` CAS |
+//! | `semaphore.acquire.after_cas`   | acquire: after the `count` CAS, before the slot records it    |
+//! | `semaphore.acquire.after_record` | acquire: after the slot records the permit, before the gate is left |
+//! | `semaphore.release.after_cas`   | release (tracked): after the `count` CAS returns the permit, before the slot forgets it |
+//! | `semaphore.reclaim.after_take`  | blocked acquirer: after taking a dead holder's slot (pid CAS), before giving its permits back |
+//! | `semaphore.reclaim.after_give_back` | blocked acquirer: after the `count` CAS gave a dead holder's permits back, before the slot is cleared |
 //! | `barrier.wait.after_arrive`     | `sync::barrier` wait: after the `arrived` increment (not last) |
 //! | `barrier.wait.before_release`   | wait, last arriver: after `arrived = 0`, before the `generation` bump |
 
@@ -86,17 +89,20 @@ pub const POINTS: &[&str] = &[
     "hash.insert.before_publish",
     "hash.update.after_claim",
     "hash.remove.after_claim",
+    "mutex.lock.after_intent",
     "mutex.lock.after_cas",
-    "mutex.lock.after_owner",
-    "mutex.unlock.after_clear",
+    "mutex.unlock.after_release",
     "rwlock.write.after_wmtx",
     "rwlock.write.after_active",
+    "once.call.after_intent",
     "once.call.after_claim",
-    "once.call.running",
+    "once.finish.after_done",
+    "semaphore.acquire.after_intent",
     "semaphore.acquire.after_cas",
     "semaphore.acquire.after_record",
-    "semaphore.release.after_unrecord",
+    "semaphore.release.after_cas",
     "semaphore.reclaim.after_take",
+    "semaphore.reclaim.after_give_back",
     "barrier.wait.after_arrive",
     "barrier.wait.before_release",
 ];

@@ -1982,7 +1982,9 @@ fn mutex_or_semaphore(size: u64, b: &[u8]) -> Option<Kind> {
 }
 
 /// Semaphore: 16 bytes, non-negative fields, count within a bounded maximum, padding 0
-/// (except in a locked Mutex, where zeroipc keeps the holder's pid).
+/// (except in a Mutex, where zeroipc keeps the holder's pid — also, after a kill, with
+/// `count` free: `sync::mutex`, "Process death"; a Semaphore's gate is non-zero only for
+/// the few instructions of a step, or after a kill in one).
 fn semaphore(size: u64, b: &[u8]) -> Option<Kind> {
     let (count, waiting, max_count, pad) =
         (i32_at(b, 0)?, i32_at(b, 4)?, i32_at(b, 8)?, i32_at(b, 12)?);
@@ -1990,7 +1992,7 @@ fn semaphore(size: u64, b: &[u8]) -> Option<Kind> {
         && count >= 0
         && waiting >= 0
         && max_count >= 0
-        && (pad == 0 || (max_count == 1 && count == 0 && pad > 0))
+        && (pad == 0 || (max_count == 1 && pad > 0))
         && (max_count == 0 || count <= max_count);
     ok.then_some(Kind::Semaphore {
         count,

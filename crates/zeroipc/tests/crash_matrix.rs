@@ -126,17 +126,20 @@ const COVERED: &[&str] = &[
     "hash.insert.before_publish",
     "hash.update.after_claim",
     "hash.remove.after_claim",
+    "mutex.lock.after_intent",
     "mutex.lock.after_cas",
-    "mutex.lock.after_owner",
-    "mutex.unlock.after_clear",
+    "mutex.unlock.after_release",
     "rwlock.write.after_wmtx",
     "rwlock.write.after_active",
+    "once.call.after_intent",
     "once.call.after_claim",
-    "once.call.running",
+    "once.finish.after_done",
+    "semaphore.acquire.after_intent",
     "semaphore.acquire.after_cas",
     "semaphore.acquire.after_record",
-    "semaphore.release.after_unrecord",
+    "semaphore.release.after_cas",
     "semaphore.reclaim.after_take",
+    "semaphore.reclaim.after_give_back",
     "barrier.wait.after_arrive",
     "barrier.wait.before_release",
 ];
@@ -586,18 +589,21 @@ fn mutex_child_lock_unlock(seg: &Segment) {
     }
 }
 
-/// The count says "locked" but no owner pid was recorded (or it was already cleared):
-/// the dead holder cannot be identified, so every lock attempt times out (typed), forever.
-fn mutex_check_unidentifiable_holder(d: Dead<'_>) {
+/// Died holding `owner` but not `count` (after its intent, before its `count` CAS; or
+/// after its unlock's `count` CAS, before clearing `owner`): the lock is free, the next
+/// locker clears the dead pid and locks normally (no `OwnerDead`: nothing was half-done).
+fn mutex_check_free_with_dead_owner(d: Dead<'_>) {
     let m = Mutex::open(d.seg, "mx").unwrap();
-    assert_eq!(m.is_locked(), Ok(true));
+    assert_eq!(m.is_locked(), Ok(false));
+    assert_eq!(m.owner(), Ok(Some(d.pid)));
+    // Even a non-blocking try clears the dead pid and takes the free lock.
+    let Ok(g) = bounded("try_lock", || m.try_lock()) else {
+        panic!("expected the lock without OwnerDead");
+    };
+    assert_eq!(m.owner(), Ok(Some(std::process::id())));
+    drop(g);
     assert_eq!(m.owner(), Ok(None));
-    for _ in 0..2 {
-        assert!(matches!(
-            bounded("lock", || m.lock_timeout(SHORT)),
-            Err(LockTimeoutError::Timeout)
-        ));
-    }
+    drop(bounded("lock", || m.lock_timeout(DEADLINE)).unwrap());
 }
 
 /// The holder died with its pid recorded: the next locker gets `OwnerDead(pid)` with the
@@ -615,9 +621,9 @@ fn mutex_check_owner_dead(d: Dead<'_>) {
     drop(bounded("lock", || m.lock_timeout(DEADLINE)).unwrap());
 }
 
-crash_case! { mutex_lock_after_cas, "mutex.lock.after_cas", mutex_setup, mutex_child_lock, mutex_check_unidentifiable_holder }
-crash_case! { mutex_lock_after_owner, "mutex.lock.after_owner", mutex_setup, mutex_child_lock, mutex_check_owner_dead }
-crash_case! { mutex_unlock_after_clear, "mutex.unlock.after_clear", mutex_setup, mutex_child_lock_unlock, mutex_check_unidentifiable_holder }
+crash_case! { mutex_lock_after_intent, "mutex.lock.after_intent", mutex_setup, mutex_child_lock, mutex_check_free_with_dead_owner }
+crash_case! { mutex_lock_after_cas, "mutex.lock.after_cas", mutex_setup, mutex_child_lock, mutex_check_owner_dead }
+crash_case! { mutex_unlock_after_release, "mutex.unlock.after_release", mutex_setup, mutex_child_lock_unlock, mutex_check_free_with_dead_owner }
 
 // ---------------------------------------------------------------------------------------
 // RwLock: the child takes the write lock.
@@ -680,17 +686,28 @@ fn once_child_call(seg: &Segment) {
     let _ = o.call_once(|| {});
 }
 
-/// Died after claiming EXECUTING, before recording its pid: the initialiser cannot be
-/// identified; callers time out (typed) and the initialiser never runs again.
-fn once_check_unidentifiable(d: Dead<'_>) {
+/// Died after recording its pid (the intent), before claiming: the Once is still PENDING;
+/// the next caller takes the dead pid's place and runs the initialiser (`Ran`: it never
+/// started before).
+fn once_check_takes_over_intent(d: Dead<'_>) {
     let o = Once::open(d.seg, "once").unwrap();
-    for _ in 0..2 {
-        let r = bounded("call_once", || {
-            o.call_once_timeout(SHORT, || panic!("must not run"))
-        });
-        assert!(matches!(r, Err(WaitTimeoutError::Timeout)), "{r:?}");
-    }
-    assert_eq!(o.is_completed(), Ok(false));
+    assert_eq!(o.state(), Ok(0));
+    let mut ran = false;
+    let r = bounded("call_once", || o.call_once_timeout(DEADLINE, || ran = true));
+    assert!(matches!(r, Ok(OnceOutcome::Ran)), "{r:?}");
+    assert!(ran);
+    let r = o.call_once_timeout(DEADLINE, || panic!("must not run"));
+    assert!(matches!(r, Ok(OnceOutcome::AlreadyDone)), "{r:?}");
+}
+
+/// Died after storing DONE, before clearing its pid: the Once is complete.
+fn once_check_done(d: Dead<'_>) {
+    let o = Once::open(d.seg, "once").unwrap();
+    assert_eq!(o.is_completed(), Ok(true));
+    let r = bounded("call_once", || {
+        o.call_once_timeout(SHORT, || panic!("must not run"))
+    });
+    assert!(matches!(r, Ok(OnceOutcome::AlreadyDone)), "{r:?}");
 }
 
 /// Died running the initialiser with its pid recorded: the next caller re-runs it
@@ -708,8 +725,9 @@ fn once_check_recovered(d: Dead<'_>) {
     assert!(matches!(r, Ok(OnceOutcome::AlreadyDone)), "{r:?}");
 }
 
-crash_case! { once_call_after_claim, "once.call.after_claim", once_setup, once_child_call, once_check_unidentifiable }
-crash_case! { once_call_running, "once.call.running", once_setup, once_child_call, once_check_recovered }
+crash_case! { once_call_after_intent, "once.call.after_intent", once_setup, once_child_call, once_check_takes_over_intent }
+crash_case! { once_call_after_claim, "once.call.after_claim", once_setup, once_child_call, once_check_recovered }
+crash_case! { once_finish_after_done, "once.finish.after_done", once_setup, once_child_call, once_check_done }
 
 // ---------------------------------------------------------------------------------------
 // Semaphore: one permit.
@@ -722,18 +740,20 @@ fn semaphore_child_acquire(seg: &Segment) {
     let _ = Semaphore::open(seg, "sem").unwrap().acquire();
 }
 
-/// Died holding the permit before recording it (or after unrecording it on release): the
-/// registry cannot name a holder, so the permit is gone; acquirers time out (typed) until
-/// someone releases.
-fn semaphore_check_permit_leaked(d: Dead<'_>) {
+/// Died in the gate with nothing half-done, or with a step the survivor settles (module
+/// docs of `sync::semaphore`): the one permit is there to take, exactly one.
+fn semaphore_check_exactly_one(d: Dead<'_>) {
     let s = Semaphore::open(d.seg, "sem").unwrap();
-    assert_eq!(s.count(), Ok(0));
-    assert!(matches!(
-        bounded("acquire", || s.acquire_timeout(SHORT)),
-        Err(LockTimeoutError::Timeout)
-    ));
+    match bounded("acquire", || s.acquire_timeout(DEADLINE)) {
+        Ok(()) | Err(LockTimeoutError::OwnerDead(_)) => {}
+        Err(e) => panic!("expected the permit, got {e:?}"),
+    }
+    assert_eq!(s.count(), Ok(0), "we hold the one permit");
     s.release().unwrap();
+    assert_eq!(s.count(), Ok(1));
     bounded("acquire", || s.acquire_timeout(DEADLINE)).unwrap();
+    assert!(s.release().is_ok());
+    assert!(s.release().is_err(), "no permit was created");
 }
 
 fn semaphore_child_acquire_release(seg: &Segment) {
@@ -781,26 +801,12 @@ fn semaphore_setup_dead_holder(seg: &Segment) {
         .unwrap();
 }
 
-/// The reclaimer died after taking the dead holder's slot, before giving its permit back:
-/// that permit is lost (never created twice); acquirers time out until someone releases.
-fn semaphore_check_reclaim_lost(d: Dead<'_>) {
-    let s = Semaphore::open(d.seg, "sem").unwrap();
-    assert_eq!(s.count(), Ok(0));
-    for _ in 0..2 {
-        assert!(matches!(
-            bounded("acquire", || s.acquire_timeout(SHORT)),
-            Err(LockTimeoutError::Timeout)
-        ));
-    }
-    s.release().unwrap();
-    bounded("acquire", || s.acquire_timeout(DEADLINE)).unwrap();
-    assert_eq!(s.count(), Ok(0));
-}
-
-crash_case! { semaphore_acquire_after_cas, "semaphore.acquire.after_cas", semaphore_setup, semaphore_child_acquire, semaphore_check_permit_leaked }
+crash_case! { semaphore_acquire_after_intent, "semaphore.acquire.after_intent", semaphore_setup, semaphore_child_acquire, semaphore_check_exactly_one }
+crash_case! { semaphore_acquire_after_cas, "semaphore.acquire.after_cas", semaphore_setup, semaphore_child_acquire, semaphore_check_permit_reclaimed }
 crash_case! { semaphore_acquire_after_record, "semaphore.acquire.after_record", semaphore_setup, semaphore_child_acquire, semaphore_check_permit_reclaimed }
-crash_case! { semaphore_release_after_unrecord, "semaphore.release.after_unrecord", semaphore_setup, semaphore_child_acquire_release, semaphore_check_permit_leaked }
-crash_case! { semaphore_reclaim_after_take, "semaphore.reclaim.after_take", semaphore_setup_dead_holder, semaphore_child_acquire, semaphore_check_reclaim_lost }
+crash_case! { semaphore_release_after_cas, "semaphore.release.after_cas", semaphore_setup, semaphore_child_acquire_release, semaphore_check_exactly_one }
+crash_case! { semaphore_reclaim_after_take, "semaphore.reclaim.after_take", semaphore_setup_dead_holder, semaphore_child_acquire, semaphore_check_exactly_one }
+crash_case! { semaphore_reclaim_after_give_back, "semaphore.reclaim.after_give_back", semaphore_setup_dead_holder, semaphore_child_acquire, semaphore_check_exactly_one }
 
 // ---------------------------------------------------------------------------------------
 // Barrier.

@@ -799,23 +799,25 @@ fn semaphore_permits_of_a_killed_holder_are_reclaimed_by_an_untimed_acquire() {
     // Both permits came back; the reclaimer holds one of them.
     assert_eq!(s.count().unwrap(), 1);
     assert_eq!(s.waiting().unwrap(), 0);
-    // The dead slot was freed, then claimed by us (the first free slot) for our permit.
+    // Our slot was claimed (the first free one) before we took anything; the dead slot
+    // was freed.
+    assert_eq!(permit_slot(&seg, 0), [0, s.entry().index(), 0, 0]);
     assert_eq!(
-        permit_slot(&seg, 0),
+        permit_slot(&seg, 1),
         [std::process::id(), s.entry().index(), 1, 0]
     );
     s.try_acquire().unwrap();
-    assert_eq!(permit_slot(&seg, 0)[2], 2);
+    assert_eq!(permit_slot(&seg, 1)[2], 2);
     assert!(matches!(s.try_acquire(), Err(TryLockError::WouldBlock)));
     s.release().unwrap();
     s.release().unwrap();
     assert_eq!(s.count().unwrap(), 2);
-    assert_eq!(permit_slot(&seg, 0)[2], 0);
+    assert_eq!(permit_slot(&seg, 1)[2], 0);
     assert!(s.release().is_err(), "no permit was created");
     assert_eq!(
-        permit_slot(&seg, 0)[2],
-        0,
-        "a refused release leaves the record"
+        permit_slot(&seg, 1),
+        [std::process::id(), s.entry().index(), 0, 0],
+        "a refused release leaves the record (and no intent)"
     );
 }
 
@@ -839,7 +841,7 @@ fn semaphore_corrupt_permit_registry_never_panics_or_over_releases() {
         [dead, 9_999, 5, 0],             // 2: entry out of range: never matches
         [ppid, idx, 1, 0],               // 3: live unrelated process: left alone
         [dead | pending, idx, 1, 0],     // 4: died mid-protocol holding 1: reclaimed
-        [0, idx, 7, 0],                  // 5: free slot: ignored
+        [0, idx, 7, 0],                  // 5: free slot: claimed by us, `held` reset
         [u32::MAX, idx, 3, u32::MAX],    // 6: garbage pid, held above max: dropped
         [dead, t.entry().index(), 1, 0], // 7: another semaphore's: not ours to reclaim
     ];
@@ -862,13 +864,15 @@ fn semaphore_corrupt_permit_registry_never_panics_or_over_releases() {
         Err(LockTimeoutError::Timeout)
     ));
     assert_eq!(s.count().unwrap(), 0);
-    // Slot 1 was freed (its huge count dropped), then claimed by us for `s`.
-    assert_eq!(permit_slot(&seg, 1), [std::process::id(), idx, 1, 0]);
+    // Our slot for `s` was claimed before anything was taken: slot 5, the first free one
+    // (its stale `held` reset); slot 1 was freed (its huge count dropped).
+    assert_eq!(permit_slot(&seg, 5), [std::process::id(), idx, 1, 0]);
+    assert_eq!(permit_slot(&seg, 1), [0, idx, 0, 0]);
     assert_eq!(permit_slot(&seg, 2), slots[1]);
     assert_eq!(permit_slot(&seg, 3), slots[2]);
     assert_eq!(permit_slot(&seg, 4), [0, idx, 0, 0]);
-    assert_eq!(permit_slot(&seg, 5), slots[4]);
-    assert_eq!(permit_slot(&seg, 6), [0, idx, 0, u32::MAX]);
+    // The garbage slot's held and intent are cleared with it.
+    assert_eq!(permit_slot(&seg, 6), [0, idx, 0, 0]);
     assert_eq!(permit_slot(&seg, 7), slots[6]);
     s.release().unwrap();
     assert_eq!(s.count().unwrap(), 1);

@@ -215,8 +215,8 @@ pub(crate) fn run(
                 None => notes.push((
                     name.clone(),
                     format!(
-                        "{}, holder unknown (no pid stored: a C++/C/Go/Python holder, or a \
-                         zeroipc one that has just taken it); not judged",
+                        "{}, holder unknown (no pid stored: a C++/C/Go/Python holder); not \
+                         judged",
                         h.what
                     ),
                 )),

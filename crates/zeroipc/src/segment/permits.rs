@@ -14,7 +14,10 @@
 //! | `16s`    | 4    | `pid` u32     | 0 = free; `pid` = published; `pid \| 1 << 31` = being claimed or reclaimed by `pid` |
 //! | `16s+4`  | 4    | `entry_index` | the semaphore's table index (valid once `pid` is published) |
 //! | `16s+8`  | 4    | `held` u32    | permits of that semaphore the process holds            |
-//! | `16s+12` | 4    | reserved      | 0                                                      |
+//! | `16s+12` | 4    | `intent` u32  | 0 = no step in flight; `c` = an acquire expecting `count == c`; `c \| 1<<31` = a release (or give-back) from `count == c` |
+//!
+//! `held` and `intent` are one aligned u64 (the registry starts on a multiple of 8), written
+//! as one: a step's outcome and the end of its intent are one store.
 //!
 //! 64 slots, whatever `max_entries` is: one per (process, semaphore) pair that ever took a
 //! permit, freed again once that process is dead and holds nothing.
@@ -38,13 +41,16 @@
 //!   `held = 0`, store `entry_index`, then store `pid = me` (Release): a reader that loads a
 //!   published `pid` (Acquire) reads the `entry_index` written for it, never a previous
 //!   occupant's. A slot whose (masked) pid is dead and whose `held` is 0 is free to claim too.
-//! - **Record / unrecord**: only the owning process changes `held` while it lives: `+1` after
-//!   its `count` CAS took a permit, `−1` (only if > 0) *before* the CAS that returns one.
-//!   A crash between the two steps therefore loses a permit, it never creates one.
-//! - **Reclaim** (a blocked acquirer): for a slot of its semaphore with `held > 0` whose
-//!   (masked) pid the kernel says is dead: CAS `pid` dead → `me | PENDING` (one winner),
-//!   swap `held` to 0, free the slot (`pid = 0`), then return what it swapped with one
-//!   `release_many` (all or nothing; refused if it would exceed `max_count`).
+//! - **Record / unrecord** (`sync::semaphore`, "Process death"): only under the
+//!   semaphore's gate (its padding word, pid of the one zeroipc process in a step):
+//!   word = (`held`, intent), then the `count` CAS, then word = (`held ± 1`, 0).
+//! - **Settle** ([`Segment::resolve_intents`], by whoever takes a dead process's gate): a
+//!   stale intent is compared with `count` (nobody else moved it since) to tell whether
+//!   its CAS happened, and `held` is set accordingly.
+//! - **Reclaim** (a blocked acquirer, in the gate): for a slot of its semaphore with
+//!   `held > 0` whose (masked) pid the kernel says is dead: CAS `pid` dead → `me | PENDING`
+//!   (one winner), word = (`held`, release intent), one `count` CAS of `held` (all or
+//!   nothing; refused if it would exceed `max_count`), word = 0, free the slot (`pid = 0`).
 //!
 //! The dead owner's writes are visible to the reclaimer because it learnt of the death from
 //! the kernel (`kill(pid, 0)` after the exit), as for the Mutex takeover.
@@ -58,7 +64,7 @@
 use std::sync::OnceLock;
 
 use crate::loom::Ordering::{Acquire, Relaxed, Release};
-use crate::loom::{AtomicU32, ProcessAtomicU32, ProcessAtomicU64};
+use crate::loom::{AtomicU32, AtomicU64, ProcessAtomicU32, ProcessAtomicU64};
 
 use super::{Entry, Segment};
 
@@ -102,7 +108,25 @@ pub(crate) struct Cache {
 struct Slot<'a> {
     pid: &'a AtomicU32,
     entry: &'a AtomicU32,
-    held: &'a AtomicU32,
+    /// `held` (bits 0..32) and `intent` (bits 32..64): one word, so a step's outcome and
+    /// the end of its intent are one store.
+    word: &'a AtomicU64,
+}
+
+/// The `intent` bit of a release (and of a give-back); clear for an acquire.
+pub(crate) const INTENT_RELEASE: u32 = 1 << 31;
+
+/// The slot word of `held` permits and `intent`.
+#[must_use]
+pub(crate) const fn slot_word(held: u32, intent: u32) -> u64 {
+    (intent as u64) << 32 | held as u64
+}
+
+/// `held` and `intent` of a slot word.
+#[must_use]
+#[allow(clippy::cast_possible_truncation)] // the two halves
+pub(crate) const fn slot_parts(word: u64) -> (u32, u32) {
+    (word as u32, (word >> 32) as u32)
 }
 
 /// A slot taken back from a dead holder.
@@ -123,13 +147,13 @@ impl Segment {
         })
     }
 
-    /// The `held` word of this process's slot for `entry`.
+    /// The `held`/`intent` word of this process's slot for `entry` (at slot offset 8).
     ///
     /// `claim`: find or claim one in the existing registry (never creating it: see the
     /// module docs); otherwise only use a slot this process already has. Cheap after the
     /// first call: one process-local load and a bounds check.
     #[inline]
-    pub(crate) fn permit_held(&self, entry: &Entry, me: u32, claim: bool) -> Option<&AtomicU32> {
+    pub(crate) fn permit_held(&self, entry: &Entry, me: u32, claim: bool) -> Option<&AtomicU64> {
         let cell = self.permit_cache().get(entry.index() as usize)?;
         // ORDERING: Relaxed — process-local cache of an offset that never changes while we
         // live (only we free our slot's pid, and we never do).
@@ -141,7 +165,7 @@ impl Segment {
                 .ro
                 .inner
                 .region
-                .slice::<AtomicU32>(offset, 1)
+                .slice::<AtomicU64>(offset, 1)
                 .ok()
                 .map(|w| &w[0]),
         }
@@ -154,7 +178,7 @@ impl Segment {
         me: u32,
         claim: bool,
         cell: &ProcessAtomicU64,
-    ) -> Option<&AtomicU32> {
+    ) -> Option<&AtomicU64> {
         // One thread at a time: two threads claiming at once would each claim a slot, and
         // their permits would then be split over two slots that releases cannot both find.
         let _serial = self
@@ -181,7 +205,7 @@ impl Segment {
         self.ro
             .inner
             .region
-            .slice::<AtomicU32>(offset, 1)
+            .slice::<AtomicU64>(offset, 1)
             .ok()
             .map(|w| &w[0])
     }
@@ -207,7 +231,7 @@ impl Segment {
     }
 
     /// The registry's offset and words, if the segment has one. Never creates it.
-    fn permit_registry(&self) -> Option<(u64, &[AtomicU32])> {
+    fn permit_registry(&self) -> Option<(u64, Words<'_>)> {
         let inner = &self.ro.inner;
         // ORDERING: Relaxed — process-local cache of an immutable fact.
         let mut at = inner.permits.registry.load(Relaxed);
@@ -219,8 +243,9 @@ impl Segment {
             }
             at = self.find_permit_registry(count)?;
         }
-        let words = inner.region.slice::<AtomicU32>(at, PERMITS_LEN / 4).ok()?;
-        Some((at, words))
+        let w32 = inner.region.slice::<AtomicU32>(at, PERMITS_LEN / 4).ok()?;
+        let w64 = inner.region.slice::<AtomicU64>(at, PERMITS_LEN / 8).ok()?;
+        Some((at, Words { w32, w64 }))
     }
 
     #[cold]
@@ -234,7 +259,7 @@ impl Segment {
                 .store(count.wrapping_add(1), Relaxed);
             return None;
         };
-        if e.size() != PERMITS_LEN || e.offset() % 4 != 0 || e.offset() == 0 {
+        if e.size() != PERMITS_LEN || e.offset() % 8 != 0 || e.offset() == 0 {
             return None; // not ours: never written to
         }
         // ORDERING: Relaxed — process-local cache.
@@ -251,12 +276,12 @@ impl Segment {
         // Free slots first; only then slots of dead processes holding nothing (one
         // `kill(pid, 0)` each), so a registry with room costs no system call.
         for reuse_dead in [false, true] {
-            for (s, slot) in slots(words) {
+            for (s, slot) in words.slots() {
                 // ORDERING: Relaxed — only picks a candidate; the CAS below decides.
                 let p = slot.pid.load(Relaxed);
                 let free = if reuse_dead {
                     p != 0
-                        && slot.held.load(Relaxed) == 0
+                        && slot.word.load(Relaxed) == 0
                         && !crate::sys::process::pid_alive(p & !PENDING)
                 } else {
                     p == 0
@@ -269,29 +294,32 @@ impl Segment {
         None
     }
 
-    /// Takes back the permits of dead holders of semaphore `index`: for each slot of it with
-    /// `held > 0` whose owner `alive` says is dead, one winner (a CAS on `pid`) swaps `held`
-    /// to 0 and frees the slot. `give_back(reclaimed)` returns the permits (and says whether
-    /// it could); the first reclaim given back is returned. At most one pass over the slots.
+    /// Takes back the permits of dead holders of semaphore `index` (the caller holds the
+    /// semaphore's gate, and has resolved stale intents with [`Segment::resolve_intents`]):
+    /// for each slot of it with `held > 0` whose owner `alive` says is dead, one winner (a
+    /// CAS on `pid`) gives the permits back with `give_back(reclaimed, word)` — which
+    /// records the release intent in `word`, returns the permits and stores `word = 0`, and
+    /// says whether it could (if not, the permits are dropped: `word = 0`) — then frees the
+    /// slot. The first reclaim given back is returned. At most one pass over the slots.
     pub(crate) fn take_dead_permits(
         &self,
         index: u32,
         me: u32,
         alive: impl Fn(u32) -> bool,
-        mut give_back: impl FnMut(Reclaimed) -> bool,
+        mut give_back: impl FnMut(Reclaimed, &AtomicU64) -> bool,
     ) -> Option<Reclaimed> {
         let (_, words) = self.permit_registry()?;
         let mut first = None;
-        for (_, slot) in slots(words) {
+        for (_, slot) in words.slots() {
             // ORDERING: Acquire pairs with the Release `pid = me` store in
             // `claim_permit_slot`: the `entry_index` read next is the one published with it.
             let p = slot.pid.load(Acquire);
             if p == 0 || p & !PENDING == me {
                 continue;
             }
-            // ORDERING: Relaxed — see above; `held` is only changed by the owner (dead, if
-            // we act) and by reclaimers (after winning the CAS below).
-            if slot.entry.load(Relaxed) != index || slot.held.load(Relaxed) == 0 {
+            // ORDERING: Relaxed — see above; the word is only changed by the owner (dead, if
+            // we act) and by gate holders (us).
+            if slot.entry.load(Relaxed) != index || slot_parts(slot.word.load(Relaxed)).0 == 0 {
                 continue;
             }
             let owner = p & !PENDING;
@@ -299,7 +327,7 @@ impl Segment {
                 continue;
             }
             // ORDERING: Acquire pairs with the Release publication of `pid`; the dead owner's
-            // `held` writes are visible because the kernel told us it exited.
+            // writes are visible because the kernel told us it exited.
             if slot
                 .pid
                 .compare_exchange(p, me | PENDING, Acquire, Relaxed)
@@ -307,17 +335,92 @@ impl Segment {
             {
                 continue; // another waiter won, or the slot changed
             }
-            // ORDERING: Relaxed — the slot is ours (PENDING with our pid).
-            let held = slot.held.swap(0, Relaxed);
             crate::fault::point("semaphore.reclaim.after_take");
+            // ORDERING: Relaxed — the slot is ours (PENDING with our pid).
+            let (held, _) = slot_parts(slot.word.load(Relaxed));
+            let r = Reclaimed { pid: owner, held };
+            let given = held > 0 && give_back(r, slot.word);
+            // ORDERING: Relaxed — dropped if not given back (corrupt); published below.
+            slot.word.store(0, Relaxed);
             // ORDERING: Release pairs with the Acquire CAS of the next claimer.
             slot.pid.store(0, Release);
-            let r = Reclaimed { pid: owner, held };
-            if held > 0 && give_back(r) && first.is_none() {
+            if given && first.is_none() {
                 first = Some(r);
             }
         }
         first
+    }
+
+    /// Settles the intent a dead gate holder left in a slot of semaphore `index` (the
+    /// caller holds the gate now, so no zeroipc process has a step in flight and every
+    /// intent found is stale; module docs, "Intent"). `count` is the semaphore's `count`
+    /// now: an acquire intent `c` took its permit iff `count == c - 1`; a release intent
+    /// `c | INTENT_RELEASE` of `n` (1, or `held` for a give-back: a slot whose `pid` is
+    /// PENDING) returned them iff `count == c + n`. Returns how many intents it settled.
+    pub(crate) fn resolve_intents(&self, index: u32, count: u32) -> u32 {
+        let Some((_, words)) = self.permit_registry() else {
+            return 0;
+        };
+        let mut settled = 0;
+        for (_, slot) in words.slots() {
+            // ORDERING: Acquire pairs with the Release publication of `pid`.
+            let p = slot.pid.load(Acquire);
+            // ORDERING: Relaxed — written only under the gate, which we hold (or by a dead
+            // holder, whose writes the kernel made visible).
+            let (held, intent) = slot_parts(slot.word.load(Relaxed));
+            if p == 0 || intent == 0 || slot.entry.load(Relaxed) != index {
+                continue;
+            }
+            let c = intent & !INTENT_RELEASE;
+            let held = if intent & INTENT_RELEASE == 0 {
+                // An acquire: did its CAS c → c−1 happen?
+                if c.checked_sub(1) == Some(count) {
+                    held.saturating_add(1)
+                } else {
+                    held
+                }
+            } else {
+                let n = if p & PENDING != 0 { held } else { 1 };
+                if c.checked_add(n) == Some(count) {
+                    held - n.min(held)
+                } else {
+                    held
+                }
+            };
+            // ORDERING: Relaxed — under the gate.
+            slot.word.store(slot_word(held, 0), Relaxed);
+            settled += 1;
+        }
+        settled
+    }
+}
+
+/// The registry's words, as `u32` (`pid`, `entry_index`) and as `u64` (the `held`/`intent`
+/// word of each slot).
+#[derive(Clone, Copy, Debug)]
+struct Words<'a> {
+    w32: &'a [AtomicU32],
+    w64: &'a [AtomicU64],
+}
+
+impl<'a> Words<'a> {
+    /// The registry's slots with their numbers.
+    fn slots(self) -> impl Iterator<Item = (u64, Slot<'a>)> {
+        self.w32
+            .chunks_exact(4)
+            .zip(self.w64.chunks_exact(2))
+            .take(PERMIT_SLOTS as usize)
+            .enumerate()
+            .map(|(s, (w, d))| {
+                (
+                    s as u64,
+                    Slot {
+                        pid: &w[0],
+                        entry: &w[1],
+                        word: &d[1],
+                    },
+                )
+            })
     }
 }
 
@@ -326,7 +429,7 @@ impl Segment {
 fn claim_slot(slot: Slot<'_>, p: u32, index: u32, me: u32) -> bool {
     // ORDERING: Acquire on success pairs with the Release `pid = 0` store that freed the
     // slot (in `take_dead_permits`), or follows the dead owner's exit (kernel): its last
-    // `held` write happens-before our `held = 0` below.
+    // word write happens-before our `word = 0` below.
     if slot
         .pid
         .compare_exchange(p, me | PENDING, Acquire, Relaxed)
@@ -335,7 +438,7 @@ fn claim_slot(slot: Slot<'_>, p: u32, index: u32, me: u32) -> bool {
         return false;
     }
     // ORDERING: Relaxed — published by the Release store of `pid` below.
-    slot.held.store(0, Relaxed);
+    slot.word.store(0, Relaxed);
     slot.entry.store(index, Relaxed);
     // ORDERING: Release pairs with the Acquire loads of `pid` in `own_slot` and
     // `take_dead_permits`: whoever sees `me` published sees `entry_index`.
@@ -344,29 +447,11 @@ fn claim_slot(slot: Slot<'_>, p: u32, index: u32, me: u32) -> bool {
 }
 
 /// This process's published slot for `index`: the offset of its `held` word.
-fn own_slot(at: u64, words: &[AtomicU32], index: u32, me: u32) -> Option<u64> {
-    slots(words).find_map(|(s, slot)| {
+fn own_slot(at: u64, words: Words<'_>, index: u32, me: u32) -> Option<u64> {
+    words.slots().find_map(|(s, slot)| {
         // ORDERING: Acquire pairs with the Release `pid = me` store in `claim_permit_slot`
         // (by us, in another thread, or in an earlier handle).
         (slot.pid.load(Acquire) == me && slot.entry.load(Relaxed) == index)
             .then_some(at + SLOT_LEN * s + 8)
     })
-}
-
-/// The registry's slots with their numbers.
-fn slots(words: &[AtomicU32]) -> impl Iterator<Item = (u64, Slot<'_>)> {
-    words
-        .chunks_exact(4)
-        .take(PERMIT_SLOTS as usize)
-        .enumerate()
-        .map(|(s, w)| {
-            (
-                s as u64,
-                Slot {
-                    pid: &w[0],
-                    entry: &w[1],
-                    held: &w[2],
-                },
-            )
-        })
 }

@@ -7,7 +7,7 @@
 //! | 0   | 4    | `count`     | 1 = unlocked, 0 = locked; anything else is corruption    |
 //! | 4   | 4    | `waiting`   | lockers currently blocked                                |
 //! | 8   | 4    | `max_count` | 1                                                        |
-//! | 12  | 4    | `owner`     | padding upstream; **zeroipc: pid of the holder**, 0 = unknown |
+//! | 12  | 4    | `owner`     | padding upstream; **zeroipc: pid of the holder** (or of a locker about to take `count`), 0 = none or a foreign holder |
 //!
 //! C++, Go and Python write bytes 12..16 as zero when they create a mutex and never read or
 //! write them again, so zeroipc keeps the holder's pid there. A C++/Go/Python holder leaves
@@ -18,7 +18,7 @@
 //! | store (Release)                 | load (Acquire)                          | publishes            |
 //! |---------------------------------|-----------------------------------------|----------------------|
 //! | `count` CAS 0 → 1 in `unlock`   | `count` CAS 1 → 0 in `try_lock`         | the critical section |
-//! | `owner` store in `try_lock`     | `owner` CAS dead → self in takeover     | the holder's pid     |
+//! | `owner` clear in `unlock`       | `owner` CAS 0 → self in `try_lock`      | the end of the last holder's hold |
 //!
 //! Blocking is the [`Semaphore`](super::Semaphore)'s: `waiting` plus a shared futex on
 //! `count`, re-checked every millisecond while the holder is unknown (`owner` 0: a C++, Go or
@@ -26,26 +26,52 @@
 //! unlock always wakes, a blocked locker re-checks only every 50 ms, to notice its death: a
 //! blocked locker then costs next to no CPU (0.05 % of a core, BENCHMARKS.md).
 //!
-//! An uncontended `lock` is one CAS plus a plain store of the pid, inlined (no call, no
-//! system call); an uncontended `unlock` is a plain store, one CAS, a compiler fence and a
-//! load of `waiting` (no system call).
+//! An uncontended `lock` is two CAS (`owner`, then `count`), inlined (no call, no system
+//! call); an uncontended `unlock` is one CAS, a plain store, a compiler fence and a load of
+//! `waiting` (no system call).
 //!
 //! # Process death
 //!
-//! A zeroipc holder writes its pid into `owner` right after its CAS takes the lock, and
-//! clears it right before the CAS that releases it. A blocked locker checks that pid with
-//! `kill(pid, 0)` every time it re-checks (every 50 ms while a pid is recorded). If the
-//! holder is gone, the locker takes the lock over with a CAS on `owner` (dead pid → own pid;
-//! `count` stays 0), and gets [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead)
-//! carrying the guard: the protected data may be half-updated, repair it (or not) and drop
-//! the guard. Only one locker wins that CAS.
+//! Among zeroipc processes `owner` is the lock, and `count` is taken only by the process
+//! whose pid `owner` holds, so that no instruction of a zeroipc process leaves `count` taken
+//! without a pid to check (issue #17):
+//!
+//! 1. **intent**: CAS `owner` 0 → me (fails while any zeroipc process holds or is taking
+//!    the lock);
+//! 2. CAS `count` 1 → 0 (if it fails, a C++/Go/Python process holds it: `owner` = 0 again,
+//!    and wait);
+//! 3. … critical section …
+//! 4. **unlock**: CAS `count` 0 → 1, then `owner` = 0, then wake a sleeper.
+//!
+//! A blocked locker checks the pid in `owner` with `kill(pid, 0)` every time it re-checks
+//! (every 50 ms while a pid is recorded). If that process is gone it takes `owner` over with
+//! a CAS (dead pid → own pid; only one locker wins) and looks at `count`:
+//!
+//! | the dead process was killed                  | `owner` | `count` | the survivor                                     |
+//! |----------------------------------------------|---------|---------|--------------------------------------------------|
+//! | before its intent                            | 0       | 1       | locks normally                                   |
+//! | after its intent, before its `count` CAS (`mutex.lock.after_intent`) | dead | 1 | takes `owner`, finds `count` free: clears `owner`, locks normally (`Ok`) |
+//! | holding the lock (`mutex.lock.after_cas`, critical section, before the unlock's CAS) | dead | 0 | takes `owner`, finds `count` taken: holds the lock, [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead) with the guard |
+//! | after its unlock's `count` CAS, before clearing `owner` (`mutex.unlock.after_release`) | dead | 1 | as after the intent: locks normally |
+//! | after its unlock                             | 0       | 1       | locks normally                                   |
+//!
+//! With `OwnerDead` the protected data may be half-updated: repair it (or not) and drop the
+//! guard. A kill of the survivor between its `owner` takeover and its look at `count`
+//! leaves the same rows with the survivor's pid. 200 random SIGKILLs of a process looping
+//! lock/unlock lost the lock 37 times before this protocol, 0 times after
+//! (`tests/crash.rs`, docs/THREAT_MODEL.md §6).
 //!
 //! Not detected, so the `_timeout`/`_deadline` variants are the answer:
 //! - a holder that is a C++, C, Go or Python process (it writes no pid);
-//! - a zeroipc holder killed in the two instructions between its `count` CAS and its `owner`
-//!   store;
 //! - a dead holder that is still a zombie (not yet reaped by its parent: `kill` succeeds), or
 //!   whose pid was reused by a new process.
+//!
+//! Mixed with C++/Go/Python lockers, one window remains, and it errs the other way: a
+//! zeroipc locker killed after its intent while a foreign locker takes `count` in the same
+//! few instructions (between the zeroipc locker's intent CAS and its `count` CAS, or before
+//! it withdraws its intent after that CAS failed) leaves `owner` = dead pid with `count`
+//! taken by the live foreign holder, and a survivor takes it over (two holders). Foreign
+//! lockers write nothing the survivor could tell apart (docs/THREAT_MODEL.md §6).
 //!
 //! All zeroipc processes sharing the segment must share a pid namespace: a live holder in
 //! another namespace would look dead and be taken over.
@@ -60,6 +86,14 @@ use crate::loom::{
 use crate::sync::BadWord;
 use crate::sync::wait::{self, Parked};
 use crate::sys::membarrier;
+
+/// How many times a blocked locker yields to a live process that holds `owner` while
+/// `count` is free (it is between two instructions) before it sleeps in slices instead.
+/// (Under loom: always yields, since the modelled park has no slice.)
+#[cfg(not(loom))]
+const OWNER_YIELDS: u32 = 64;
+#[cfg(loom)]
+const OWNER_YIELDS: u32 = u32::MAX;
 
 /// How a raw lock attempt ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -91,20 +125,51 @@ fn bad(found: u32) -> BadWord {
 }
 
 impl RawMutex<'_> {
-    /// Takes the lock if `count` is 1 and records `me`; else the `count` found. Inlined
-    /// everywhere: this is the whole uncontended lock.
+    /// Takes the lock if it is free, `me` recorded first; else the `count` found (or
+    /// [`MUTEX_LOCKED`] while another zeroipc process holds `owner`). Inlined everywhere:
+    /// this is the whole uncontended lock (two CAS).
     #[inline(always)]
     pub(crate) fn try_lock_fast(&self, me: u32) -> Result<(), u32> {
+        // The intent: `owner` 0 → me before `count` is touched, so a zeroipc process never
+        // holds `count` without its pid in `owner` (see "Process death").
+        // ORDERING: Acquire on success pairs with the Release clear in `unlock`; `owner`
+        // is also the lock among zeroipc processes (only its holder CASes `count` 1 → 0).
+        if self
+            .owner
+            .compare_exchange(NO_OWNER, me, Acquire, Relaxed)
+            .is_err()
+        {
+            return Err(self.busy());
+        }
+        crate::fault::point("mutex.lock.after_intent");
         // ORDERING: Acquire on success pairs with the Release CAS in `unlock`: the previous
         // holder's critical section happens-before ours.
-        self.count
-            .compare_exchange(MUTEX_UNLOCKED, MUTEX_LOCKED, Acquire, Relaxed)?;
-        crate::fault::point("mutex.lock.after_cas");
-        // ORDERING: Relaxed — `owner` carries no data; a waiter only compares it and asks
-        // the kernel whether that process lives. Cleared before `unlock`'s CAS.
-        self.owner.store(me, Relaxed);
-        crate::fault::point("mutex.lock.after_owner");
-        Ok(())
+        match self
+            .count
+            .compare_exchange(MUTEX_UNLOCKED, MUTEX_LOCKED, Acquire, Relaxed)
+        {
+            Ok(_) => {
+                crate::fault::point("mutex.lock.after_cas");
+                Ok(())
+            }
+            Err(found) => {
+                // A C++/Go/Python holder (it records nothing), or a corrupt word: withdraw.
+                // ORDERING: Relaxed — `owner` is ours; no data is published.
+                self.owner.store(NO_OWNER, Relaxed);
+                Err(found)
+            }
+        }
+    }
+
+    /// What a failed `owner` CAS reports: "locked", or the `count` if it is corrupt.
+    #[cold]
+    #[inline(never)]
+    fn busy(&self) -> u32 {
+        // ORDERING: Relaxed — only checked for corruption.
+        match self.count.load(Relaxed) {
+            MUTEX_LOCKED | MUTEX_UNLOCKED => MUTEX_LOCKED,
+            other => other,
+        }
     }
 
     /// Takes the lock if it is free; `me` is the caller's pid.
@@ -114,6 +179,19 @@ impl RawMutex<'_> {
             Ok(()) => RawLock::Locked,
             Err(MUTEX_LOCKED) => RawLock::NotLocked,
             Err(other) => RawLock::Bad(bad(other)),
+        }
+    }
+
+    /// [`RawMutex::try_lock`], then, if it is held, a takeover from a dead holder: never
+    /// blocks. A dead process that held only `owner` (the lock was free) is cleared and the
+    /// lock tried once more.
+    pub(crate) fn try_lock_or_take_over(&self, me: u32, alive: &impl Fn(u32) -> bool) -> RawLock {
+        match self.try_lock(me) {
+            RawLock::NotLocked => match self.take_over_from_dead(me, alive) {
+                Some(pid) => RawLock::TookOver { pid },
+                None => self.try_lock(me),
+            },
+            other => other,
         }
     }
 
@@ -132,22 +210,35 @@ impl RawMutex<'_> {
         }
     }
 
-    /// If the recorded holder is dead, take the lock over from it.
+    /// If the recorded holder is dead, take the lock over from it: `Some(pid)` if we now
+    /// hold the lock the dead process `pid` held. A dead process that held `owner` but not
+    /// `count` (killed between its two CAS of a lock, or of an unlock) left nothing to take
+    /// over: its `owner` is cleared and `None` returned (the caller's next `try_lock` takes
+    /// the free lock).
     pub(crate) fn take_over_from_dead(&self, me: u32, alive: &impl Fn(u32) -> bool) -> Option<u32> {
         // ORDERING: Relaxed — only a candidate; the CAS below decides.
         let pid = self.owner.load(Relaxed);
         if pid == NO_OWNER || pid == me || alive(pid) {
             return None;
         }
-        // ORDERING: Acquire pairs with the holder's `owner` store. The holder set `owner`
-        // after taking `count` and clears it before releasing `count`, so while `owner ==
-        // pid` the dead process holds the lock; winning this CAS transfers it to us
-        // (`count` stays 0). The dead process's later writes are visible because we learnt of
-        // its death from the kernel (kill(2) after its exit).
+        // ORDERING: Acquire pairs with the holder's `owner` CAS. The dead process's later
+        // writes are visible because we learnt of its death from the kernel (kill(2) after
+        // its exit). Winning this CAS makes `owner` ours: no zeroipc process touches `count`
+        // while it is.
         self.owner
             .compare_exchange(pid, me, Acquire, Relaxed)
-            .ok()
-            .map(|_| pid)
+            .ok()?;
+        // ORDERING: Acquire — the dead holder's critical section (via the kernel, above).
+        if self.count.load(Acquire) == MUTEX_LOCKED {
+            // Among zeroipc processes only the `owner` holder takes `count`: the dead
+            // process held it, and now we do (`count` stays 0).
+            return Some(pid);
+        }
+        // Free (it died before its `count` CAS, or after its unlock's), or corrupt (the next
+        // `try_lock` reports it): give `owner` back.
+        // ORDERING: Release pairs with the Acquire `owner` CAS of the next locker.
+        self.owner.store(NO_OWNER, Release);
+        None
     }
 
     #[cold]
@@ -168,6 +259,7 @@ impl RawMutex<'_> {
         // our re-check below sees its release of `count`.
         self.waiting.fetch_add(1, Relaxed);
         membarrier::heavy();
+        let mut yields = 0;
         let result = loop {
             match self.try_lock(me) {
                 RawLock::NotLocked => {}
@@ -175,6 +267,26 @@ impl RawMutex<'_> {
             }
             if let Some(pid) = self.take_over_from_dead(me, &alive) {
                 break RawLock::TookOver { pid };
+            }
+            // ORDERING: Relaxed — a hint: `count` is free but `owner` still names a live
+            // locker (between its two CAS) or unlocker (between its CAS and its clear), a
+            // few instructions: let it run rather than park on a word that will not change.
+            // A peer that wrote a live pid there keeps it so: after a few yields, sleep in
+            // 1 ms slices (on `count` == free; the unlocker's wake ends it early).
+            if self.count.load(Relaxed) == MUTEX_UNLOCKED {
+                yields += 1;
+                if yields <= OWNER_YIELDS {
+                    crate::loom::yield_point();
+                    #[cfg(not(loom))]
+                    std::thread::yield_now();
+                    continue;
+                }
+                if wait::park_slice(self.count, MUTEX_UNLOCKED, deadline, wait::SLICE)
+                    == Parked::TimedOut
+                {
+                    break self.try_lock(me);
+                }
+                continue;
             }
             // A holder that wrote its pid is a zeroipc process: its unlock wakes us, so we
             // wake on our own only to check that it lives. No pid: a C++/Go/Python holder
@@ -199,15 +311,18 @@ impl RawMutex<'_> {
     /// Returns the `count` found if it was not "locked" (a double unlock by someone).
     #[inline]
     pub(crate) fn unlock(&self) -> Result<(), BadWord> {
-        // ORDERING: Relaxed — ordered before the Release CAS below, which a takeover can only
-        // follow after; a waiter that still reads our pid finds us alive.
-        self.owner.store(NO_OWNER, Relaxed);
-        crate::fault::point("mutex.unlock.after_clear");
+        // `count` first, `owner` after: a zeroipc process never holds `count` without its
+        // pid in `owner` (a kill in between leaves `owner` naming a dead process and `count`
+        // free: the next locker clears it, see `take_over_from_dead`).
         // ORDERING: Release pairs with the Acquire CAS in `try_lock`.
-        if let Err(found) =
-            self.count
-                .compare_exchange(MUTEX_LOCKED, MUTEX_UNLOCKED, Release, Relaxed)
-        {
+        let r = self
+            .count
+            .compare_exchange(MUTEX_LOCKED, MUTEX_UNLOCKED, Release, Relaxed);
+        crate::fault::point("mutex.unlock.after_release");
+        // ORDERING: Release pairs with the Acquire `owner` CAS of the next locker. Cleared
+        // also when `count` was wrong: whoever unlocked it, the lock is not ours any more.
+        self.owner.store(NO_OWNER, Release);
+        if let Err(found) = r {
             return Err(if found == MUTEX_UNLOCKED {
                 BadWord {
                     field: "count",
@@ -471,13 +586,7 @@ mod handle {
         pub fn try_lock(&self) -> Result<MutexGuard<'_>, TryLockError<MutexGuard<'_>>> {
             let raw = self.raw()?;
             let me = current_pid();
-            let r = match raw.try_lock(me) {
-                RawLock::NotLocked => match raw.take_over_from_dead(me, &pid_alive) {
-                    Some(pid) => RawLock::TookOver { pid },
-                    None => RawLock::NotLocked,
-                },
-                other => other,
-            };
+            let r = raw.try_lock_or_take_over(me, &pid_alive);
             self.finish(r).map_err(Attempt::into_try)
         }
 
@@ -650,6 +759,38 @@ mod loom_tests {
                 .sum();
             assert_eq!(took, 1);
             assert_eq!(w.count.load(Relaxed), MUTEX_UNLOCKED);
+        });
+    }
+
+    #[test]
+    fn loom_mutex_dead_intent_is_cleared_and_the_lock_stays_exclusive() {
+        loom::model(|| {
+            // Process 9 died after its intent (owner = 9), before its `count` CAS.
+            let w = Arc::new(Words {
+                count: AtomicU32::new(MUTEX_UNLOCKED),
+                waiting: AtomicU32::new(0),
+                owner: AtomicU32::new(9),
+                data: UnsafeCell::new(0),
+            });
+            let handles: Vec<_> = (1..=2)
+                .map(|me| {
+                    let w = w.clone();
+                    thread::spawn(move || {
+                        let r = w.raw().lock(me, None, |pid| pid != 9);
+                        assert_eq!(r, RawLock::Locked, "nothing was held: no OwnerDead");
+                        // SAFETY: the lock is held.
+                        w.data.with_mut(|p| unsafe { *p += 1 });
+                        w.raw().unlock().unwrap();
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+            // SAFETY: all threads joined.
+            assert_eq!(w.data.with(|p| unsafe { *p }), 2);
+            assert_eq!(w.count.load(Relaxed), MUTEX_UNLOCKED);
+            assert_eq!(w.owner.load(Relaxed), NO_OWNER);
         });
     }
 }

@@ -88,12 +88,7 @@ fn lock_sub(
     let r = if block {
         m.lock(me, deadline, alive)
     } else {
-        match m.try_lock(me) {
-            RawLock::NotLocked => m
-                .take_over_from_dead(me, alive)
-                .map_or(RawLock::NotLocked, |pid| RawLock::TookOver { pid }),
-            other => other,
-        }
+        m.try_lock_or_take_over(me, alive)
     };
     match r {
         RawLock::Locked => Ok(None),

@@ -7,13 +7,14 @@
 //! | 0   | 4    | `count`     | i32, permits left (≥ 0)                 |
 //! | 4   | 4    | `waiting`   | i32, acquirers currently blocked        |
 //! | 8   | 4    | `max_count` | i32, 0 = unbounded                      |
-//! | 12  | 4    | padding     | 0 (a [`Mutex`](super::Mutex) keeps its holder's pid here) |
+//! | 12  | 4    | padding     | 0 upstream; zeroipc: the *gate*, pid of the tracked handle in an acquire/release step (a [`Mutex`](super::Mutex) keeps its holder's pid here) |
 //!
 //! # Synchronization
 //!
 //! | store (Release)               | load (Acquire)                    | publishes                   |
 //! |-------------------------------|-----------------------------------|-----------------------------|
 //! | `count` CAS `c → c+1` in `release` | `count` CAS `c → c−1` in `acquire` | what the releaser wrote before |
+//! | gate clear (tracked handles)  | gate CAS 0 → self                 | the last gate holder's registry writes |
 //!
 //! Blocking: an acquirer that finds `count == 0` increments `waiting`, then sleeps on the
 //! `count` word (a shared futex, re-checked every millisecond because C++/Go/Python peers
@@ -21,11 +22,10 @@
 //! A barrier on each side (after `waiting += 1`: `membarrier(GLOBAL_EXPEDITED)`; after the
 //! `count` increment: a compiler fence, see `sys::membarrier`) makes this a Dekker pair:
 //! either the releaser sees the waiter, or the waiter sees the permit. An uncontended
-//! `acquire` is one load and one CAS, plus (for a tracked [`Semaphore`] handle) one relaxed
-//! add to this process's permit-registry slot, no system call; an uncontended `release` is
-//! one CAS on that slot, one CAS on `count` and a load of `waiting`, no fence and no system
-//! call. (The first acquire of a process finds or claims its slot in the registry, if the
-//! segment has one: see "Process death".)
+//! untracked `acquire` is one load and one CAS; a tracked one (a [`Semaphore`] handle, in a
+//! segment with the registry) is two CAS (gate, `count`), three stores and no system call;
+//! `release` likewise. (The first acquire of a process finds or claims its slot in the
+//! registry: see "Process death".)
 //!
 //! # Process death
 //!
@@ -33,27 +33,60 @@
 //! the segment's *permit-holder registry* (`__zeroipc_permits`, one table entry created by
 //! the segment's first [`Semaphore::create`], never by an acquire: zeroipc does not write
 //! the table of a segment at run time; layout and protocol in `segment::permits` and
-//! docs/EXTENSIONS.md): one 16-byte slot per (process, semaphore)
-//! with the number of permits that process holds. [`Semaphore::acquire`] adds 1 to it after
-//! its `count` CAS (an uncontended acquire: one more relaxed add, on a slot only this
-//! process writes); [`Semaphore::release`] subtracts 1 *before* the CAS that returns the
-//! permit, so a crash between the two loses a permit rather than creating one.
+//! docs/EXTENSIONS.md): one 16-byte slot per (process, semaphore) with the number of
+//! permits that process holds (`held`) and, in the same 8-byte word, the *intent* of the
+//! step in flight.
 //!
-//! A blocked acquirer (`acquire`, `acquire_timeout`, `acquire_deadline`) scans the registry
+//! The record and the `count` CAS are two words, so the step between them is made
+//! recoverable: a tracked handle moves `count` only inside the semaphore's **gate**, the
+//! padding word (bytes 12..16, 0 upstream; a [`Mutex`](super::Mutex) keeps its owner
+//! there), which holds the pid of the one zeroipc process in an acquire or release step.
+//! While a process holds the gate no other zeroipc process moves `count`, so the intent it
+//! recorded, compared with `count`, says exactly whether its CAS happened:
+//!
+//! 1. CAS gate 0 → me (a gate held by a dead process is taken over with a CAS, and its
+//!    intent settled first: see below);
+//! 2. read `count` = c (0: leave the gate, block);
+//! 3. slot word = (`held`, intent `c`) — for a release (`held`, `c | 1<<31`);
+//! 4. CAS `count` c → c−1 (release: c → c+1); if a C++/Go/Python peer moved it, back to 3;
+//! 5. slot word = (`held` ± 1, no intent) — the outcome and the end of the intent, one store;
+//! 6. gate = 0 (Release).
+//!
+//! **Settling** (the taker of a dead process's gate, before anything else): every slot of
+//! this semaphore with an intent is the dead holder's (only the gate holder has one). An
+//! acquire intent `c` took its permit iff `count == c − 1`, a release intent iff
+//! `count == c + 1` (`c + held` for a give-back, below); `held` is adjusted accordingly and
+//! the intent cleared. The dead holder's permits are then given back as usual:
+//!
+//! | a tracked holder was killed                          | gate | slot word | `count` | settled to, then given back |
+//! |------------------------------------------------------|------|-----------|---------|-----------------------------|
+//! | before the gate, or after leaving it                 | 0    | (h, 0)    | —       | h given back                |
+//! | in the gate, before the intent                       | dead | (h, 0)    | c       | h                           |
+//! | after the intent (`semaphore.acquire.after_intent`)  | dead | (h, c)    | c       | h (the CAS did not happen)  |
+//! | after the CAS (`semaphore.acquire.after_cas`)        | dead | (h, c)    | c−1     | h+1                         |
+//! | after the record (`semaphore.acquire.after_record`)  | dead | (h+1, 0)  | c−1     | h+1                         |
+//! | release, after the intent                            | dead | (h, c\|R) | c       | h                           |
+//! | release, after the CAS (`semaphore.release.after_cas`) | dead | (h, c\|R) | c+1   | h−1                         |
+//!
+//! A blocked acquirer (`acquire`, `acquire_timeout`, `acquire_deadline`) enters the gate
 //! when it starts to wait and then every 50 ms (it still re-checks `count` every 1 ms, for
-//! C++/Go/Python releasers, who never wake anyone). For each slot of its semaphore whose
-//! process `kill(pid, 0)` says is gone, one acquirer (a CAS on the slot's pid) takes the
-//! slot, frees it and returns its permits with one `release_many` (all or none: a recorded
-//! count that would push `count` past `max_count` is corrupt and dropped). That acquirer,
-//! when it then gets a permit, returns
-//! [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead) naming the dead pid, **with
-//! the permit held** (release it as usual); other acquirers simply succeed.
-//! [`Semaphore::try_acquire`] never reclaims.
+//! C++/Go/Python releasers, who never wake anyone), and for each slot of its semaphore
+//! whose process `kill(pid, 0)` says is gone, takes the slot (a CAS on its pid), records a
+//! release intent of all its `held`, returns them with one CAS, clears the slot and frees
+//! it: a kill of that reclaimer at any step is settled the same way
+//! (`semaphore.reclaim.after_take`, `.after_give_back`). A recorded count that would push
+//! `count` past `max_count` is corrupt and dropped. That acquirer, when it then gets a
+//! permit, returns [`LockError::OwnerDead`](crate::sync::LockError::OwnerDead) naming the
+//! dead pid, **with the permit held** (release it as usual); other acquirers simply
+//! succeed. [`Semaphore::try_acquire`] never reclaims (it settles a dead gate holder's step,
+//! which gives nothing back by itself).
+//!
+//! 200 random SIGKILLs of a process looping acquire/release lost the permit 77 times
+//! before the gate (the record came after the CAS), 0 times after (`tests/crash.rs`,
+//! docs/THREAT_MODEL.md §6).
 //!
 //! Not reclaimed, so the `_timeout`/`_deadline` variants are still the answer:
 //! - permits held by C++, C, Go or Python processes (they record nothing);
-//! - a zeroipc holder killed between its `count` CAS and its record, or between its
-//!   unrecord and its `count` CAS on release (that permit is lost);
 //! - a holder that is a zombie (not reaped yet) or whose pid was reused;
 //! - permits of a segment without the registry (every semaphore in it was created by
 //!   another implementation or an older zeroipc, or the table had no room for the registry
@@ -65,6 +98,14 @@
 //!   handle; every process using such a semaphore should turn it off. An
 //!   [`Event`](super::Event)'s semaphore is untracked; the Monitor's condition semaphore and
 //!   the Mutex (which records its owner in the padding) never use the registry.
+//!
+//! The settling compares `count` with the intent, which is exact only if no one else moved
+//! `count` since: C++/Go/Python peers and untracked handles do not take the gate. If one of
+//! them moves `count` between a tracked holder's intent and its death, the survivor may
+//! settle wrongly: one permit lost, or one given back that a live foreign holder holds
+//! (bounded by `max_count`). A gate that a live process keeps for 20,000 attempts (a peer
+//! wrote a live pid there) is bypassed: the step then runs ungated, the record after the
+//! `count` CAS (acquire) or before it (release), as before the gate.
 //!
 //! A process killed while blocked leaves its `waiting` increment (every later release then
 //! makes one `FUTEX_WAKE` call that finds no one). All zeroipc processes sharing the segment
@@ -83,6 +124,11 @@ use crate::sys::membarrier;
 /// How often a blocked [`Semaphore`] acquirer looks for permits held by dead processes
 /// (the Mutex's dead-holder check interval, `wait::HOLDER_KNOWN_SLICE`).
 pub(crate) const RECLAIM_EVERY: std::time::Duration = wait::HOLDER_KNOWN_SLICE;
+
+/// Attempts to enter a semaphore's gate before going on without it (module docs).
+pub(crate) const GATE_TRIES: u32 = 20_000;
+/// Attempts that only spin, before each further one also asks whether the holder lives.
+pub(crate) const GATE_SPINS: u32 = 64;
 
 /// Why a raw acquire did not succeed.
 #[derive(Debug, PartialEq, Eq)]
@@ -142,10 +188,7 @@ impl RawSemaphore<'_> {
                 .count
                 .compare_exchange_weak(c, (v - 1) as u32, Acquire, Relaxed)
             {
-                Ok(_) => {
-                    crate::fault::point("semaphore.acquire.after_cas");
-                    return Ok(());
-                }
+                Ok(_) => return Ok(()),
                 Err(now) => c = now,
             }
         }
@@ -154,21 +197,26 @@ impl RawSemaphore<'_> {
     /// Takes a permit, waiting until `deadline` (`None`: forever).
     #[inline]
     pub(crate) fn acquire(&self, deadline: Option<Instant>) -> Result<(), RawAcquire> {
-        self.acquire_reclaiming(deadline, |_| None).map(|_| ())
+        self.acquire_with(deadline, Self::try_acquire, |_| None)
+            .map(|_| ())
     }
 
-    /// [`RawSemaphore::acquire`] that, while blocked, calls `reclaim` when it starts to wait
-    /// and then at most every [`RECLAIM_EVERY`]. `reclaim` gives back the permits of dead
-    /// holders (with [`RawSemaphore::release_many`]) and returns the pid of one of them;
+    /// [`RawSemaphore::acquire`] that takes a permit with `take` (a
+    /// [`RawSemaphore::try_acquire`] that also records it) and, while blocked, calls
+    /// `reclaim` when it starts to wait and then at most every [`RECLAIM_EVERY`]. `reclaim`
+    /// gives back the permits of dead holders and returns the pid of one of them;
     /// `Ok(Some(pid))` then says the permit was taken after such a reclaim.
     #[inline]
-    pub(crate) fn acquire_reclaiming(
+    pub(crate) fn acquire_with(
         &self,
         deadline: Option<Instant>,
+        mut take: impl FnMut(&Self) -> Result<(), RawAcquire>,
         mut reclaim: impl FnMut(&Self) -> Option<u32>,
     ) -> Result<Option<u32>, RawAcquire> {
-        match self.try_acquire() {
-            Err(RawAcquire::NotAcquired) => self.acquire_contended(deadline, &mut reclaim),
+        match take(self) {
+            Err(RawAcquire::NotAcquired) => {
+                self.acquire_contended(deadline, &mut take, &mut reclaim)
+            }
             other => other.map(|()| None),
         }
     }
@@ -177,10 +225,11 @@ impl RawSemaphore<'_> {
     fn acquire_contended(
         &self,
         deadline: Option<Instant>,
+        take: &mut impl FnMut(&Self) -> Result<(), RawAcquire>,
         reclaim: &mut impl FnMut(&Self) -> Option<u32>,
     ) -> Result<Option<u32>, RawAcquire> {
         if wait::spin_while(self.count, 0) {
-            match self.try_acquire() {
+            match take(self) {
                 Err(RawAcquire::NotAcquired) => {}
                 other => return other.map(|()| None),
             }
@@ -193,7 +242,7 @@ impl RawSemaphore<'_> {
         let mut dead = None;
         let mut next_reclaim: Option<Instant> = None; // None: now
         let result = loop {
-            match self.try_acquire() {
+            match take(self) {
                 Err(RawAcquire::NotAcquired) => {}
                 other => break other,
             }
@@ -208,7 +257,7 @@ impl RawSemaphore<'_> {
                 }
             }
             if wait::park(self.count, 0, deadline) == Parked::TimedOut {
-                break self.try_acquire();
+                break take(self);
             }
         };
         // ORDERING: Relaxed — `waiting` is only a hint for releasers.
@@ -230,30 +279,44 @@ impl RawSemaphore<'_> {
         if n == 0 {
             return Ok(());
         }
-        // ORDERING: Relaxed — the CAS below (Release) is what publishes.
+        // ORDERING: Relaxed — the CAS in `release_exact` (Release) is what publishes.
         let mut c = self.count.load(Relaxed);
         loop {
-            let v = self.check(c).map_err(RawRelease::Bad)?;
-            let limit = if self.max > 0 { self.max } else { i32::MAX };
-            let next = i32::try_from(n)
-                .ok()
-                .and_then(|n| v.checked_add(n))
-                .filter(|&next| next <= limit);
-            let Some(next) = next else {
-                return Err(RawRelease::Overflow {
-                    count: v,
-                    max: self.max,
-                });
-            };
-            // ORDERING: Release pairs with the Acquire CAS in `try_acquire`.
-            match self
-                .count
-                .compare_exchange_weak(c, next as u32, Release, Relaxed)
-            {
-                Ok(_) => break,
+            match self.release_exact(c, n)? {
+                Ok(()) => break,
                 Err(now) => c = now,
             }
         }
+        self.wake_after_release(n);
+        Ok(())
+    }
+
+    /// One CAS `count: c → c + n` for a `c` the caller read (and may have recorded): `Ok(Ok(()))`
+    /// done, `Ok(Err(now))` the count was `now` instead (nothing done), `Err` if `c + n`
+    /// overflows `max_count` / `i32::MAX` or `c` is out of range. Wakes no one: follow a
+    /// success with [`RawSemaphore::wake_after_release`].
+    pub(crate) fn release_exact(&self, c: u32, n: u32) -> Result<Result<(), u32>, RawRelease> {
+        let v = self.check(c).map_err(RawRelease::Bad)?;
+        let limit = if self.max > 0 { self.max } else { i32::MAX };
+        let next = i32::try_from(n)
+            .ok()
+            .and_then(|n| v.checked_add(n))
+            .filter(|&next| next <= limit);
+        let Some(next) = next else {
+            return Err(RawRelease::Overflow {
+                count: v,
+                max: self.max,
+            });
+        };
+        // ORDERING: Release pairs with the Acquire CAS in `try_acquire`.
+        Ok(self
+            .count
+            .compare_exchange(c, next as u32, Release, Relaxed)
+            .map(|_| ()))
+    }
+
+    /// Wakes as many sleepers as `n` permits just returned can serve.
+    pub(crate) fn wake_after_release(&self, n: u32) {
         // ORDERING: the light barrier — pairs with the heavy barrier in `acquire_contended`
         // (Dekker, sys::membarrier): either we see its `waiting` increment, or it sees our
         // `count` increment.
@@ -266,7 +329,6 @@ impl RawSemaphore<'_> {
                 wait::wake_all(self.count);
             }
         }
-        Ok(())
     }
 }
 
@@ -278,10 +340,15 @@ pub(crate) mod handle {
     use core::fmt;
     use std::time::{Duration, Instant};
 
-    use super::{RawAcquire, RawRelease, RawSemaphore};
+    use super::{GATE_SPINS, GATE_TRIES, RawAcquire, RawRelease, RawSemaphore};
     use crate::error::{Corruption, StructureError};
     use crate::layout::semaphore::{SEMAPHORE_LEN, SemaphoreHeader};
     use crate::loom::Ordering::Relaxed;
+    use crate::loom::{
+        AtomicU32, AtomicU64,
+        Ordering::{Acquire, Release},
+    };
+    use crate::segment::permits::{INTENT_RELEASE, slot_parts, slot_word};
     use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::wait::deadline_after;
     use crate::sync::{
@@ -524,82 +591,163 @@ pub(crate) mod handle {
             })
         }
 
-        fn with_raw<R>(&self, f: impl FnOnce(RawSemaphore<'_>) -> R) -> Result<R, Corruption> {
+        fn acquire_inner(&self, deadline: Option<Instant>, block: bool) -> Result<(), Attempt<()>> {
+            let me = current_pid();
             let h = self.header()?;
-            Ok(f(RawSemaphore {
+            let raw = RawSemaphore {
                 count: &h.count,
                 waiting: &h.waiting,
                 max: self.max,
-            }))
-        }
-
-        fn acquire_inner(&self, deadline: Option<Instant>, block: bool) -> Result<(), Attempt<()>> {
-            let me = current_pid();
-            let r = self.with_raw(|raw| {
-                if !block {
-                    raw.try_acquire().map(|()| None)
-                } else if self.track {
-                    raw.acquire_reclaiming(deadline, |raw| self.reclaim(raw, me))
-                } else {
+            };
+            let r = if !self.track {
+                if block {
                     raw.acquire(deadline).map(|()| None)
+                } else {
+                    raw.try_acquire().map(|()| None)
                 }
-            })?;
+            } else {
+                // The slot is found (or claimed) before anything is taken.
+                let slot = self.seg.permit_held(&self.entry, me, true);
+                let gate = &h.owner;
+                let take = |raw: &RawSemaphore<'_>| self.take_recorded(raw, gate, slot, me);
+                if block {
+                    raw.acquire_with(deadline, take, |raw| self.reclaim(raw, gate, me))
+                } else {
+                    take(&raw).map(|()| None)
+                }
+            };
             match r {
-                Ok(dead) => {
-                    if self.track {
-                        self.record(me);
-                    }
-                    match dead {
-                        None => Ok(()),
-                        Some(pid) => Err(Attempt::Failed(LockError::OwnerDead(OwnerDead::new(
-                            pid,
-                            (),
-                        )))),
-                    }
-                }
+                Ok(None) => Ok(()),
+                Ok(Some(pid)) => Err(Attempt::Failed(LockError::OwnerDead(OwnerDead::new(
+                    pid,
+                    (),
+                )))),
                 Err(RawAcquire::NotAcquired) => Err(Attempt::NotTaken),
                 Err(RawAcquire::Bad(b)) => Err(corrupt(&self.entry, b).into()),
             }
         }
 
-        /// Adds the permit just taken to this process's slot (claiming it the first time).
-        #[inline]
-        fn record(&self, me: u32) {
-            if let Some(held) = self.seg.permit_held(&self.entry, me, true) {
-                // ORDERING: Relaxed — only this process changes its slot while it lives; a
-                // reclaimer reads it after the kernel reported our death.
-                held.fetch_add(1, Relaxed);
+        /// Enters the semaphore's gate (module docs, "Process death"): `true` once `gate`
+        /// holds `me`. A gate held by a dead process is taken over, and the intent it left
+        /// settled. `false` if a live process kept it for [`GATE_TRIES`] attempts (a step is
+        /// a few instructions: only a peer that wrote a live pid there keeps it so); the
+        /// caller then goes on ungated.
+        fn enter_gate(&self, raw: &RawSemaphore<'_>, gate: &AtomicU32, me: u32) -> bool {
+            for i in 0..GATE_TRIES {
+                // ORDERING: Acquire pairs with the Release clear in `exit_gate`: the last
+                // gate holder's slot writes happen-before ours.
+                match gate.compare_exchange(0, me, Acquire, Relaxed) {
+                    Ok(_) => return true,
+                    Err(q) if i >= GATE_SPINS => {
+                        // ORDERING: Acquire — a dead holder's writes are visible since the
+                        // kernel reported its death; the CAS picks one taker.
+                        if q != me
+                            && !pid_alive(q)
+                            && gate.compare_exchange(q, me, Acquire, Relaxed).is_ok()
+                        {
+                            // ORDERING: Relaxed — under the gate no zeroipc process moves
+                            // `count`; the dead holder's CAS is visible (kernel).
+                            let count = raw.count.load(Relaxed);
+                            self.seg.resolve_intents(self.entry.index(), count);
+                            return true;
+                        }
+                        std::thread::yield_now();
+                    }
+                    Err(_) => core::hint::spin_loop(),
+                }
+            }
+            false
+        }
+
+        fn exit_gate(gate: &AtomicU32) {
+            // ORDERING: Release pairs with the Acquire CAS in `enter_gate`.
+            gate.store(0, Release);
+        }
+
+        /// Takes a permit and records it in `slot`, under the gate (intent, CAS, record:
+        /// module docs, "Process death").
+        fn take_recorded(
+            &self,
+            raw: &RawSemaphore<'_>,
+            gate: &AtomicU32,
+            slot: Option<&AtomicU64>,
+            me: u32,
+        ) -> Result<(), RawAcquire> {
+            let Some(word) = slot else {
+                return raw.try_acquire(); // nothing to record it in
+            };
+            if !self.enter_gate(raw, gate, me) {
+                raw.try_acquire()?;
+                // ORDERING: Relaxed — ungated fallback: this process's own slot.
+                word.fetch_add(1, Relaxed);
+                return Ok(());
+            }
+            // ORDERING: Relaxed — our slot, changed only under the gate.
+            let (held, _) = slot_parts(word.load(Relaxed));
+            // ORDERING: Relaxed — the CAS below (Acquire) is what synchronises.
+            let mut c = raw.count.load(Relaxed);
+            let r = loop {
+                match raw.check(c) {
+                    Err(b) => break Err(RawAcquire::Bad(b)),
+                    Ok(0) => break Err(RawAcquire::NotAcquired),
+                    Ok(_) => {}
+                }
+                // ORDERING: Relaxed — read only by a gate holder after our death (kernel).
+                word.store(slot_word(held, c), Relaxed);
+                crate::fault::point("semaphore.acquire.after_intent");
+                // ORDERING: Acquire on success pairs with the Release CAS of a release.
+                match raw.count.compare_exchange(c, c - 1, Acquire, Relaxed) {
+                    Ok(_) => break Ok(()),
+                    Err(now) => c = now, // a foreign peer moved it: a new intent
+                }
+            };
+            if r.is_ok() {
+                crate::fault::point("semaphore.acquire.after_cas");
+            }
+            let held = if r.is_ok() {
+                held.saturating_add(1)
+            } else {
+                held
+            };
+            // ORDERING: Relaxed — the outcome and the end of the intent, one store.
+            word.store(slot_word(held, 0), Relaxed);
+            if r.is_ok() {
                 crate::fault::point("semaphore.acquire.after_record");
             }
+            Self::exit_gate(gate);
+            r
         }
 
-        /// Removes one permit from this process's slot, if it records any; whether it did.
-        #[inline]
-        fn unrecord(&self, me: u32) -> bool {
-            let Some(held) = self.seg.permit_held(&self.entry, me, false) else {
-                return false;
-            };
-            // ORDERING: Relaxed — as in `record`.
-            let done = held
-                .fetch_update(Relaxed, Relaxed, |h| h.checked_sub(1))
-                .is_ok();
-            if done {
-                crate::fault::point("semaphore.release.after_unrecord");
-            }
-            done
-        }
-
-        /// Gives back the permits of dead holders of this semaphore (one registry pass); the
-        /// pid of one of them, if any permit was given back.
+        /// Gives back the permits of dead holders of this semaphore (one registry pass,
+        /// under the gate); the pid of one of them, if any permit was given back.
         #[cold]
-        fn reclaim(&self, raw: &RawSemaphore<'_>, me: u32) -> Option<u32> {
-            self.seg
-                .take_dead_permits(self.entry.index(), me, pid_alive, |r| {
+        fn reclaim(&self, raw: &RawSemaphore<'_>, gate: &AtomicU32, me: u32) -> Option<u32> {
+            if !self.enter_gate(raw, gate, me) {
+                return None;
+            }
+            let r = self
+                .seg
+                .take_dead_permits(self.entry.index(), me, pid_alive, |r, word| {
                     // All or nothing: a `held` that would overflow `max_count` is corrupt (or
                     // the semaphore is used as a signal) and is dropped, never half-applied.
-                    raw.release_many(r.held).is_ok()
+                    // ORDERING: Relaxed — the CAS in `release_exact` synchronises.
+                    let mut c = raw.count.load(Relaxed);
+                    loop {
+                        // ORDERING: Relaxed — read only by a gate holder after our death.
+                        word.store(slot_word(r.held, c | INTENT_RELEASE), Relaxed);
+                        match raw.release_exact(c, r.held) {
+                            Ok(Ok(())) => break,
+                            Ok(Err(now)) => c = now,
+                            Err(_) => return false,
+                        }
+                    }
+                    crate::fault::point("semaphore.reclaim.after_give_back");
+                    raw.wake_after_release(r.held);
+                    true
                 })
-                .map(|r| r.pid)
+                .map(|r| r.pid);
+            Self::exit_gate(gate);
+            r
         }
 
         /// Takes a permit, waiting as long as it takes.
@@ -664,19 +812,79 @@ pub(crate) mod handle {
         /// [`ReleaseError::Overflow`] if the count is at `max_count` (or `i32::MAX`);
         /// [`ReleaseError::Corrupt`] if `count` is out of range.
         pub fn release(&self) -> Result<(), ReleaseError> {
-            let raw = self.raw()?;
+            let h = self.header()?;
+            let raw = RawSemaphore {
+                count: &h.count,
+                waiting: &h.waiting,
+                max: self.max,
+            };
             let me = current_pid();
-            // Unrecorded before the permit goes back: a crash in between loses the permit
-            // instead of letting a reclaimer return it a second time.
-            let unrecorded = self.track && self.unrecord(me);
-            let r = raw.release();
-            if r.is_err() && unrecorded {
-                self.record(me); // not returned: still ours
+            let slot = if self.track {
+                self.seg.permit_held(&self.entry, me, false)
+            } else {
+                None
+            };
+            let r = match slot {
+                None => raw.release(),
+                Some(word) => self.release_recorded(&raw, &h.owner, word, me),
+            };
+            r.map_err(|e| release_error(&self.entry, e))
+        }
+
+        /// Returns a permit recorded in `word`, under the gate (intent, CAS, unrecord).
+        fn release_recorded(
+            &self,
+            raw: &RawSemaphore<'_>,
+            gate: &AtomicU32,
+            word: &AtomicU64,
+            me: u32,
+        ) -> Result<(), RawRelease> {
+            if !self.enter_gate(raw, gate, me) {
+                // Ungated fallback: unrecorded before the permit goes back (a crash in
+                // between loses it rather than letting a reclaimer return it twice).
+                // ORDERING: Relaxed — this process's own slot.
+                let unrecorded = word
+                    .fetch_update(Relaxed, Relaxed, |w| {
+                        let (held, intent) = slot_parts(w);
+                        held.checked_sub(1).map(|h| slot_word(h, intent))
+                    })
+                    .is_ok();
+                let r = raw.release();
+                if r.is_err() && unrecorded {
+                    // ORDERING: Relaxed — as above: not returned, still ours.
+                    word.fetch_add(1, Relaxed);
+                }
+                return r;
             }
-            match r {
-                Ok(()) => Ok(()),
-                Err(e) => Err(release_error(&self.entry, e)),
-            }
+            // ORDERING: Relaxed — our slot, changed only under the gate.
+            let (held, _) = slot_parts(word.load(Relaxed));
+            let r = if held == 0 {
+                raw.release() // not one we recorded: nothing to unrecord
+            } else {
+                // ORDERING: Relaxed — the CAS in `release_exact` (Release) publishes.
+                let mut c = raw.count.load(Relaxed);
+                let r = loop {
+                    // ORDERING: Relaxed — read only by a gate holder after our death.
+                    word.store(slot_word(held, c | INTENT_RELEASE), Relaxed);
+                    match raw.release_exact(c, 1) {
+                        Ok(Ok(())) => break Ok(()),
+                        Ok(Err(now)) => c = now,
+                        Err(e) => break Err(e),
+                    }
+                };
+                if r.is_ok() {
+                    crate::fault::point("semaphore.release.after_cas");
+                }
+                let held = if r.is_ok() { held - 1 } else { held };
+                // ORDERING: Relaxed — the outcome and the end of the intent, one store.
+                word.store(slot_word(held, 0), Relaxed);
+                if r.is_ok() {
+                    raw.wake_after_release(1);
+                }
+                r
+            };
+            Self::exit_gate(gate);
+            r
         }
 
         /// Permits left now (a snapshot).
