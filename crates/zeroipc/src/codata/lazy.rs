@@ -94,7 +94,7 @@ use crate::layout::future::{owner_pid, owner_word};
 use crate::layout::lazy::{COMPUTED, COMPUTING, ERROR, NOT_COMPUTED};
 use crate::loom::{
     AtomicU32, AtomicU64,
-    Ordering::{Acquire, Relaxed, Release},
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 use crate::sync::BadWord;
 use crate::sync::wait::{self, Parked};
@@ -120,10 +120,26 @@ pub(crate) enum RawForce {
     NotComputed,
     /// A dead zeroipc computer (pid), and the caller may not compute.
     ComputerDead(u32),
-    /// The deadline passed while someone else computed.
+    /// The deadline passed while someone else computed (or was about to).
     Timeout,
     /// `state` holds an impossible value.
     Bad(BadWord),
+}
+
+/// How one claim attempt on a NOT_COMPUTED Lazy ended.
+enum Claim {
+    /// This caller holds COMPUTING, its owner word recorded.
+    Won,
+    /// A live zeroipc process recorded its intent first: wait for it.
+    Busy,
+    /// The words changed under us: look again.
+    Retry,
+}
+
+/// The pid in an owner word, if it is one: the `ZPID` tag and a pid ≤ Linux's
+/// `PID_MAX_LIMIT` (message bytes of a C++ computer are never taken for one).
+fn pid_in(word: u64) -> Option<u32> {
+    owner_pid(word).filter(|&p| p <= MAX_PID)
 }
 
 /// The Lazy state machine over views of `state`, the owner word and `compute_count`.
@@ -137,7 +153,8 @@ pub(crate) struct RawLazy<'a> {
 impl RawLazy<'_> {
     /// The validated state.
     pub(crate) fn state(&self) -> Result<u32, BadWord> {
-        // ORDERING: Acquire pairs with the Release stores in `finish_ok`/`finish_err`.
+        // ORDERING: Acquire pairs with the Release stores in `finish_ok`/`finish_err` and
+        // the claim CAS.
         match self.state.load(Acquire) {
             s @ (NOT_COMPUTED | COMPUTING | COMPUTED | ERROR) => Ok(s),
             other => Err(bad_state(other)),
@@ -162,40 +179,40 @@ impl RawLazy<'_> {
                 COMPUTED => return RawForce::Computed,
                 ERROR => return RawForce::Failed,
                 NOT_COMPUTED if !may_compute => return RawForce::NotComputed,
-                NOT_COMPUTED => {
-                    // ORDERING: Acquire on success: a previous `reset` happens-before our
-                    // computation; Relaxed on failure (the loop re-reads with Acquire).
-                    if self
-                        .state
-                        .compare_exchange(NOT_COMPUTED, COMPUTING, Acquire, Relaxed)
-                        .is_ok()
-                    {
-                        // ORDERING: Relaxed — only compared and checked for liveness.
-                        self.owner.store(owner_word(me), Relaxed);
-                        return RawForce::Compute(None);
+                NOT_COMPUTED => match self.claim(me, &alive) {
+                    Claim::Won => return RawForce::Compute(None),
+                    Claim::Retry => continue,
+                    Claim::Busy => {}
+                },
+                _ => {
+                    if let Some(dead) = self.dead_computer(me, &alive) {
+                        if !may_compute {
+                            return RawForce::ComputerDead(dead);
+                        }
+                        // ORDERING: Acquire — the winner of this CAS is the only new
+                        // computer; the dead one can write nothing any more.
+                        if self
+                            .owner
+                            .compare_exchange(owner_word(dead), owner_word(me), Acquire, Relaxed)
+                            .is_ok()
+                        {
+                            crate::fault::point("lazy.takeover.after_cas");
+                            return RawForce::Compute(Some(dead));
+                        }
+                        continue;
                     }
-                    continue;
                 }
-                _ => {}
             }
-            if let Some(dead) = self.dead_computer(me, &alive) {
-                if !may_compute {
-                    return RawForce::ComputerDead(dead);
-                }
-                // ORDERING: Acquire — the winner of this CAS is the only new computer.
-                if self
-                    .owner
-                    .compare_exchange(owner_word(dead), owner_word(me), Acquire, Relaxed)
-                    .is_ok()
-                {
-                    return RawForce::Compute(Some(dead));
-                }
+            if cfg!(loom) && s == NOT_COMPUTED {
+                // A claimer between its two CASes: it wakes no one (processes re-check every
+                // slice); in the model, let it run.
+                crate::loom::yield_point();
                 continue;
             }
-            if wait::spin_while(self.state, COMPUTING) {
+            if wait::spin_while(self.state, s) {
                 continue;
             }
-            if wait::park(self.state, COMPUTING, deadline) == Parked::TimedOut {
+            if wait::park(self.state, s, deadline) == Parked::TimedOut {
                 return match self.state() {
                     Ok(COMPUTED) => RawForce::Computed,
                     Ok(ERROR) => RawForce::Failed,
@@ -206,11 +223,52 @@ impl RawLazy<'_> {
         }
     }
 
+    /// One claim of a NOT_COMPUTED Lazy: the intent first (owner word → `me`, over a free,
+    /// foreign or dead process's word), then `NOT_COMPUTED → COMPUTING`. A COMPUTING that a
+    /// zeroipc process set therefore always has its owner recorded.
+    fn claim(&self, me: u32, alive: &impl Fn(u32) -> bool) -> Claim {
+        // ORDERING: Relaxed — a candidate for the CAS below.
+        let word = self.owner.load(Relaxed);
+        if let Some(pid) = pid_in(word) {
+            if pid == me || alive(pid) {
+                return Claim::Busy;
+            }
+        }
+        // ORDERING: Relaxed — the intent is published by the Release of the state CAS;
+        // among claimers the CAS's atomicity alone picks one.
+        if self
+            .owner
+            .compare_exchange(word, owner_word(me), Relaxed, Relaxed)
+            .is_err()
+        {
+            return Claim::Retry;
+        }
+        crate::fault::point("lazy.claim.after_intent");
+        // ORDERING: AcqRel on success — Acquire: a previous `reset` happens-before our
+        // computation; Release: whoever sees COMPUTING sees our owner word. Relaxed on
+        // failure (the caller re-reads with Acquire).
+        if self
+            .state
+            .compare_exchange(NOT_COMPUTED, COMPUTING, AcqRel, Relaxed)
+            .is_ok()
+        {
+            crate::fault::point("lazy.claim.after_cas");
+            return Claim::Won;
+        }
+        // A C++ computer claimed first (or finished meanwhile): withdraw the intent, unless
+        // it already wrote over it.
+        // ORDERING: Relaxed — only compared and checked for liveness.
+        let _ = self
+            .owner
+            .compare_exchange(owner_word(me), 0, Relaxed, Relaxed);
+        Claim::Retry
+    }
+
     /// The dead zeroipc computer's pid, if COMPUTING under one that is gone.
     pub(crate) fn dead_computer(&self, me: u32, alive: &impl Fn(u32) -> bool) -> Option<u32> {
         // ORDERING: Relaxed — a candidate, confirmed below.
         let word = self.owner.load(Relaxed);
-        let pid = owner_pid(word).filter(|&p| p <= MAX_PID)?;
+        let pid = pid_in(word)?;
         if pid == me || alive(pid) {
             return None;
         }
@@ -220,34 +278,50 @@ impl RawLazy<'_> {
         still.then_some(pid)
     }
 
-    /// Publishes COMPUTED after the caller wrote `cached_value`; counts the computation.
-    pub(crate) fn finish_ok(&self) {
-        // ORDERING: Relaxed — published by the Release store below (and C++ has zeros here).
-        self.owner.store(0, Relaxed);
+    /// Publishes COMPUTED after the caller wrote `cached_value`, counts the computation,
+    /// then withdraws `me` from the owner word.
+    pub(crate) fn finish_ok(&self, me: u32) {
+        crate::fault::point("lazy.finish.before_publish");
         // ORDERING: Release pairs with the Acquire in `state`: `cached_value` is visible
         // to whoever sees COMPUTED.
         self.state.store(COMPUTED, Release);
         // ORDERING: Relaxed — a statistic, incremented after publishing as C++ does.
         self.count.fetch_add(1, Relaxed);
+        crate::fault::point("lazy.finish.after_publish");
+        self.withdraw(me);
         wait::wake_all(self.state);
     }
 
-    /// Zeroes the owner word (the computer keeps COMPUTING): before an error message is
-    /// written over it, so no half-written word reads as a pid.
-    pub(crate) fn clear_owner(&self) {
-        // ORDERING: Relaxed — only read for liveness checks; the state word publishes.
-        self.owner.store(0, Relaxed);
-    }
-
-    /// Publishes ERROR after the caller wrote `error_msg` (over the owner word).
-    pub(crate) fn finish_err(&self) {
+    /// Publishes ERROR after the caller wrote `error_msg` (around the owner word), then
+    /// withdraws `me` from the owner word.
+    pub(crate) fn finish_err(&self, me: u32) {
+        crate::fault::point("lazy.fail.before_publish");
         // ORDERING: Release pairs with the Acquire in `state`: the message is complete.
         self.state.store(ERROR, Release);
+        crate::fault::point("lazy.fail.after_publish");
+        self.withdraw(me);
         wait::wake_all(self.state);
     }
 
-    /// COMPUTED → NOT_COMPUTED (only from COMPUTED, as C++); whether it happened.
-    pub(crate) fn reset(&self) -> bool {
+    /// Zeroes the owner word if it still names `me` (a finished state with a stale word,
+    /// left by a kill right before this, is harmless: the next claim takes it over).
+    fn withdraw(&self, me: u32) {
+        // ORDERING: Relaxed — only compared and checked for liveness; C++ has zeros here.
+        let _ = self
+            .owner
+            .compare_exchange(owner_word(me), 0, Relaxed, Relaxed);
+    }
+
+    /// COMPUTED → NOT_COMPUTED (only from COMPUTED, as C++); whether it happened. An owner
+    /// word left by a computer that died right after publishing is cleared first, so a
+    /// C++ computer's later claim is not mistaken for that dead process.
+    pub(crate) fn reset(&self, alive: impl Fn(u32) -> bool) -> bool {
+        // ORDERING: Relaxed — a candidate for the CAS.
+        let word = self.owner.load(Relaxed);
+        if pid_in(word).is_some_and(|p| !alive(p)) && self.state.load(Relaxed) == COMPUTED {
+            // ORDERING: Relaxed — a dead process's word; no data rides on it.
+            let _ = self.owner.compare_exchange(word, 0, Relaxed, Relaxed);
+        }
         // ORDERING: Release pairs with the Acquire of the next computer's claim CAS.
         self.state
             .compare_exchange(COMPUTED, NOT_COMPUTED, Release, Relaxed)
@@ -802,7 +876,7 @@ mod handle {
         ///
         /// [`Corruption`] if the entry lies outside the mapping.
         pub fn reset(&self) -> Result<bool, Corruption> {
-            Ok(self.raw()?.reset())
+            Ok(self.raw()?.reset(pid_alive))
         }
 
         /// The value, computed by `compute` if this caller is first (or replaces a dead
@@ -814,9 +888,22 @@ mod handle {
         ) -> Result<T, ForceTimeoutError> {
             let raw = self.raw()?;
             let may = compute.is_some();
-            match raw.acquire(current_pid(), may, deadline, pid_alive) {
-                RawForce::Compute(_) => match compute {
-                    Some(compute) => Ok(self.compute(raw, compute)?),
+            let me = current_pid();
+            match raw.acquire(me, may, deadline, pid_alive) {
+                RawForce::Compute(dead) => match compute {
+                    Some(compute) => {
+                        if dead.is_some() {
+                            // A dead computer may have left part of a message: C++'s zeros.
+                            let at = self.entry.offset();
+                            write_message(
+                                self.seg.region(),
+                                at + self.off.error,
+                                "",
+                                at + self.off.owner,
+                            )?;
+                        }
+                        Ok(self.compute(raw, me, compute)?)
+                    }
                     // `acquire` only claims when `may_compute`; never reached.
                     None => Err(ForceTimeoutError::NoComputation { op: u32::MAX }),
                 },
@@ -835,29 +922,29 @@ mod handle {
         fn compute(
             &self,
             raw: RawLazy<'_>,
+            me: u32,
             compute: &mut dyn FnMut() -> Outcome<T>,
         ) -> Result<T, ForceError> {
             let region = self.seg.region();
             let at = self.entry.offset();
+            let owner = at + self.off.owner;
             let outcome = catch_unwind(AssertUnwindSafe(compute));
             let result = match &outcome {
                 Ok(Ok(v)) => {
                     store_value(region, at + self.off.cached, v)?;
-                    raw.finish_ok();
+                    raw.finish_ok(me);
                     Ok(*v)
                 }
                 Ok(Err(msg)) => {
-                    raw.clear_owner();
-                    write_message(region, at + self.off.error, msg)?;
-                    raw.finish_err();
+                    write_message(region, at + self.off.error, msg, owner)?;
+                    raw.finish_err(me);
                     Err(ForceError::Failed {
                         message: msg.clone(),
                     })
                 }
                 Err(_) => {
-                    raw.clear_owner();
-                    write_message(region, at + self.off.error, "computation panicked")?;
-                    raw.finish_err();
+                    write_message(region, at + self.off.error, "computation panicked", owner)?;
+                    raw.finish_err(me);
                     Err(ForceError::Failed {
                         message: "computation panicked".to_owned(),
                     })
@@ -978,7 +1065,7 @@ mod handle {
         }
 
         /// As [`Lazy::force_with`] with a fallible computation: an `Err(e)` is stored as
-        /// ERROR with `e`'s message (permanent, as in C++) and returned as
+        /// ERROR with `e`'s message (cut to 240 bytes; permanent, as in C++) and returned as
         /// [`ForceError::Failed`] here and to every other forcer.
         ///
         /// # Errors
@@ -1404,7 +1491,7 @@ mod loom_tests {
                             RawForce::Compute(None) => {
                                 w.4.fetch_add(1, Relaxed);
                                 w.3.store(u64::from(me) * 10, Relaxed);
-                                raw.finish_ok();
+                                raw.finish_ok(me);
                             }
                             RawForce::Computed => {}
                             other => panic!("{other:?}"),
@@ -1443,7 +1530,7 @@ mod loom_tests {
                         match raw.acquire(me, true, None, |p| p != 9) {
                             RawForce::Compute(Some(9)) => {
                                 w.3.fetch_add(1, Relaxed);
-                                raw.finish_ok();
+                                raw.finish_ok(me);
                             }
                             RawForce::Computed => {}
                             other => panic!("{other:?}"),
