@@ -7,7 +7,7 @@
 //! |---------|------|-------------------|--------------------------------------------------------|
 //! | 0       | 4    | `state`           | PENDING 0, COMPUTING 1, READY 2, ERROR 3; else corrupt |
 //! | 4       | 4    | `waiters`         | blocked `get` callers, incremented/decremented as C++  |
-//! | 8       | 8    | `completion_time` | monotonic ns once READY/ERROR; **while COMPUTING, a zeroipc setter's pid as `0x5A504944 << 32 \| pid`** |
+//! | 8       | 8    | `completion_time` | monotonic ns once READY/ERROR; **before, a zeroipc setter's pid as `0x5A504944 << 32 \| pid`** |
 //! | 16      | es   | `value`           | valid once READY                                       |
 //! | 16 + es | 256  | `error_msg`       | NUL-terminated, valid once ERROR                       |
 //!
@@ -15,18 +15,23 @@
 //! those and Python's unpadded `272 + es`. Any other size is refused.
 //!
 //! **The setter's pid.** The format has no owner field. `completion_time` means nothing
-//! before the future completes (C++ and Python write it just before READY/ERROR), so while a
-//! zeroipc setter holds COMPUTING it keeps `0x5A504944 << 32 | pid` there ("ZPID" in the high
-//! half: a C++ monotonic-nanosecond or Python wall-clock-microsecond time never has that high
-//! half in the next few centuries). The setter overwrites it with the completion time before
-//! publishing READY/ERROR, so finished futures are byte-identical to C++'s.
+//! before the future completes (C++ and Python write it just before READY/ERROR), so from its
+//! claim until it writes the time a zeroipc setter keeps `0x5A504944 << 32 | pid` there
+//! ("ZPID" in the high half: a C++ monotonic-nanosecond or Python wall-clock-microsecond time
+//! never has that high half in the next few centuries). While it writes the time and
+//! publishes, it keeps the same word in the **finish owner word**: the last 8-aligned 8 bytes
+//! inside `error_msg` (`align_down(16 + es + 248, 8)`), which no reader looks at before ERROR
+//! and which a message zeroipc writes (≤ 240 bytes) never reaches. Both are back to C++'s
+//! bytes once the future is final: `completion_time` holds the real completion time, the
+//! finish owner word is zeroed.
 //!
 //! # Synchronization
 //!
 //! | store (Release)                              | load (Acquire)                   | publishes                 |
 //! |----------------------------------------------|----------------------------------|---------------------------|
 //! | `state = READY/ERROR` in `RawFuture::finish` | `state` in `get`/`try_get`/await | the value or the message  |
-//! | CAS `PENDING → COMPUTING` (claim)            | —                                | only one setter           |
+//! | CAS `PENDING → COMPUTING` (claim, AcqRel)    | `state` in `get`/`claim`         | only one setter; its owner word in `completion_time` |
+//! | `completion_time = time` in `finish`         | `completion_time` in `owner_word_now` | the finish owner word |
 //!
 //! The claim is a CAS, so a second `set_value`/`set_error` (from any process, also C++)
 //! fails with [`SetError::AlreadySet`]. [`Future::set_error`] writes the message **before**
@@ -46,16 +51,31 @@
 //! dead, or the deadline passed; dropping the awaitable stops the helper within a
 //! millisecond. The executor is never woken before there is something to return.
 //!
-//! # Process death
+//! # Process death: the claim protocol
 //!
-//! - A zeroipc setter that dies while COMPUTING (between [`Future::claim`] and
-//!   [`Promise::set_value`]) is detected by every waiter (`kill(pid, 0)` fails): they return
-//!   [`GetError::SetterDead`]. [`Future::claim`] may then take the future over (CAS on the
-//!   pid word) and set it.
-//! - A C++ or Python setter records no pid: its death leaves COMPUTING, and waiters see
-//!   [`GetTimeoutError::Timeout`] from `get_timeout`/`get_deadline` (an untimed `get` waits forever,
-//!   as upstream). The same holds for a zeroipc setter killed between its claim CAS and its
-//!   pid store (a few instructions), or one still a zombie (not yet reaped by its parent).
+//! At every instruction of a zeroipc setter, a COMPUTING future names its setter in one of
+//! the two owner words (`completion_time` first, else the finish owner word). Each step, what
+//! a SIGKILL right after it leaves, and how a survivor proceeds (each gap has a row in
+//! `tests/crash_matrix.rs`, point in brackets):
+//!
+//! | step (zeroipc setter `me`) | a kill right after it leaves | a survivor |
+//! |---|---|---|
+//! | 1. CAS `completion_time`: 0 / foreign bytes / a dead pid → `me` (a live pid: [`SetError::AlreadySet`]) \[`future.claim.after_intent`\] | PENDING, `completion_time` = dead `me` | its claim overwrites the dead intent (CAS) and sets the future |
+//! | 2. CAS `state` PENDING → COMPUTING (AcqRel) \[`future.claim.after_cas`\]; on failure (a C++/Python setter claimed first) CAS `completion_time` back to 0 | COMPUTING, `completion_time` = dead `me` | waiters get [`GetError::SetterDead`]; [`Future::claim`] takes over with a CAS on the word \[`future.takeover.after_cas`\] and sets it |
+//! | 3. store the value (or the message) | as after step 2 | as after step 2 (a taker zeroes what the dead one left in `error_msg`) |
+//! | 4. store finish owner word = `me` \[`future.finish.after_tail`\] | as after step 2 | as after step 2 |
+//! | 5. store `completion_time` = now (Release) \[`future.finish.before_publish`\] | COMPUTING, the time, finish owner word = dead `me` | as after step 2, the taker CASes the finish owner word |
+//! | 6. store `state` = READY/ERROR (Release) \[`future.finish.after_publish`\] | final, with its real completion time; finish owner word = dead `me` (stale, inside the unused `error_msg`) | reads the value; nothing else ever looks at the word |
+//! | 7. CAS finish owner word `me` → 0; wake all | nothing left over | — |
+//!
+//! - C++ and Python setters record no pid: their death leaves COMPUTING with no owner word,
+//!   and waiters see [`GetTimeoutError::Timeout`] from `get_timeout`/`get_deadline` (an
+//!   untimed `get` waits forever, as upstream). The same holds for a zeroipc setter still a
+//!   zombie (not yet reaped by its parent), and pid reuse makes a dead setter look alive.
+//! - In segments shared with C++/Python setters, a zeroipc process killed between steps 1
+//!   and 2 leaves a dead intent; if a C++ setter then claims, zeroipc waiters take it for the
+//!   dead owner of that claim ([`GetError::SetterDead`], and a [`Future::claim`] would set the
+//!   future alongside the C++ setter).
 //! - A waiter that dies leaves `waiters` one too high (informational only, FORMAT.md D-13).
 //!
 //! # Examples

@@ -15,14 +15,14 @@
 //! | `compute_count`  | `align_up(error_msg + 256, 4)`           | 276         | 296         |
 //! | total            | `align_up(count + 4, A)`                 | 280         | 304         |
 //!
-//! **The computer's pid.** While a zeroipc process holds COMPUTING it keeps
-//! `0x5A504944 << 32 | pid` in the 8 bytes at `align8(error_msg)` (offset 24 for a 4-byte T,
-//! 40 for an 8-byte T; always inside `error_msg`). `error_msg` means nothing until ERROR, and
-//! C++ only writes it right before publishing ERROR. The computer zeroes the word before
-//! publishing COMPUTED (so a computed Lazy is byte-identical to C++'s), and zeroes it before
-//! writing an error message there. A word is taken for a pid only with the tag in its high
-//! half and a low half ≤ 2^22 (Linux's `PID_MAX_LIMIT`), so message bytes written by a
-//! failing C++ computer are not mistaken for one.
+//! **The computer's pid.** A zeroipc computer keeps `0x5A504944 << 32 | pid` in the owner
+//! word: the last 8-aligned 8 bytes inside `error_msg` (`align_down(error_msg + 248, 8)`:
+//! offset 264 for a 4-byte T, 288 for an 8-byte T). `error_msg` means nothing until ERROR, and
+//! zeroipc cuts its own messages to 240 bytes, so a message it writes ends before the word in
+//! every layout. The word is zeroed once the computation is published, so a finished Lazy is
+//! byte-identical to C++'s. A word is taken for a pid only with the tag in its high half and a
+//! low half ≤ 2^22 (Linux's `PID_MAX_LIMIT`), so message bytes written by a failing C++
+//! computer are not mistaken for one.
 //!
 //! Python's `Lazy` is another format (`{u32 state; T value @4; char err[256]}`, `260 + es`
 //! bytes): [`Lazy::open`] refuses it with
@@ -48,20 +48,37 @@
 //! |-------------------------------------|--------------------------------|------------------------|
 //! | `state = COMPUTED` after the value  | `state` in `force*`/`peek`     | `cached_value`         |
 //! | `state = ERROR` after the message   | `state` in `force*`            | `error_msg`            |
-//! | CAS `NOT_COMPUTED → COMPUTING`      | —                              | one computer           |
+//! | CAS `NOT_COMPUTED → COMPUTING` (AcqRel) | `state` in `force*`         | one computer; its owner word |
 //!
 //! Waiters spin briefly, then sleep on the `state` futex, re-checking at least every
 //! millisecond (C++ computers never wake anyone).
 //!
-//! # Process death
+//! # Process death: the claim protocol
 //!
-//! A zeroipc computer that dies leaves COMPUTING with its pid (FORMAT.md D-14). A waiter
-//! that finds it gone (`kill(pid, 0)`) takes over with a CAS on the pid word and computes
-//! (its closure, or the stored operation), so the value still comes from exactly one
-//! finished computation. A dead C++ computer (no pid) is seen as
-//! [`ForceTimeoutError::Timeout`] by the timed forms (`_timeout`, `_deadline`); an untimed
-//! force waits for it forever, as upstream. A closure that panics stores ERROR
-//! ("computation panicked").
+//! A zeroipc computer records its intent (the owner word) **before** it claims, and publishes
+//! its result **before** it withdraws the word, so at every instruction a COMPUTING that a
+//! zeroipc process set names its owner. Each step, what a SIGKILL right after it leaves, and
+//! how a survivor proceeds (each gap has a row in `tests/crash_matrix.rs`, point in brackets):
+//!
+//! | step (zeroipc computer `me`) | a kill right after it leaves | a survivor |
+//! |---|---|---|
+//! | 1. CAS owner word: free / foreign bytes / a dead pid → `me` (a live pid, or our own: wait) \[`lazy.claim.after_intent`\] | NOT_COMPUTED, owner = dead `me` | its own step 1 overwrites the dead intent (CAS) and computes |
+//! | 2. CAS `state` NOT_COMPUTED → COMPUTING (AcqRel) \[`lazy.claim.after_cas`\]; on failure (a C++ computer claimed first) CAS the word back to 0 | COMPUTING, owner = dead `me` | finds the owner dead (`kill(pid, 0)`), CAS owner dead → itself \[`lazy.takeover.after_cas`\], computes (its closure or the stored operation); without one, `ComputerDead { pid }` |
+//! | 3. compute; store `cached_value` \[`lazy.finish.before_publish`\] (or the message, around the owner word \[`lazy.fail.before_publish`\]) | COMPUTING, owner = dead `me` | as after step 2 (a taker zeroes what the dead one left in `error_msg`) |
+//! | 4. store `state` = COMPUTED (or ERROR), Release; `compute_count += 1` \[`lazy.finish.after_publish`, `lazy.fail.after_publish`\] | the value (or the error) published, owner = dead `me` (stale; a kill between the store and the count leaves the count one short) | reads the value; `reset` zeroes a dead pid's word before COMPUTED → NOT_COMPUTED, and a claim overwrites one anyway (step 1) |
+//! | 5. CAS owner word `me` → 0; wake all | nothing left over | — |
+//!
+//! Live processes: a waiter that finds a live intent (step 1 done, step 2 not yet) waits for
+//! the state to change like any waiter, re-checking every millisecond.
+//!
+//! C++ and Python computers write no owner: COMPUTING with no owner word means "a foreign
+//! computer, wait"; if it died, the timed forms (`_timeout`, `_deadline`) report
+//! [`ForceTimeoutError::Timeout`] and an untimed force waits forever, as upstream. A closure
+//! that panics stores ERROR ("computation panicked"). Left open: pid reuse (a recycled pid
+//! makes a dead owner look alive: survivors wait, the timed forms time out), and in segments
+//! shared with C++ computers, a zeroipc process killed between steps 1 and 2 (or 4 and 5,
+//! when a C++ `reset` follows) leaves a dead owner word that a zeroipc waiter would then take
+//! for the owner of a C++ claim made later, and compute alongside it.
 //!
 //! # Forms
 //!

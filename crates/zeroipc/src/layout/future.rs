@@ -4,7 +4,7 @@
 //! |----------|------|-------------------|----------------------------------------------------|
 //! | 0        | 4    | `state`           | PENDING 0, COMPUTING 1, READY 2, ERROR 3           |
 //! | 4        | 4    | `waiters`         | blocked `get` callers (informational)              |
-//! | 8        | 8    | `completion_time` | set with READY/ERROR; **zeroipc: `OWNER_TAG << 32 \| pid` while COMPUTING** |
+//! | 8        | 8    | `completion_time` | set with READY/ERROR; **zeroipc: `OWNER_TAG << 32 \| pid` from the setter's intent until then** |
 //! | 16       | es   | `value`           | valid once READY                                   |
 //! | 16 + es  | 256  | `error_msg`       | NUL-terminated, valid once ERROR                   |
 //! | `align_down(16 + es + 248, 8)` | 8 | (zeroipc) finish owner | inside `error_msg`: `OWNER_TAG << 32 \| pid` while a zeroipc setter finishes |
@@ -36,7 +36,7 @@ pub(crate) struct FutureHeader {
     pub(crate) state: AtomicU32,
     /// 4: blocked `get` callers (informational, counted as C++ does).
     pub(crate) waiters: AtomicU32,
-    /// 8: completion time, or the tagged pid of a zeroipc setter while COMPUTING.
+    /// 8: completion time, or the tagged pid of a zeroipc setter before it completes.
     pub(crate) completion_time: AtomicU64,
 }
 
