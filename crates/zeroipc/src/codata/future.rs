@@ -60,8 +60,8 @@
 //!
 //! | step (zeroipc setter `me`) | a kill right after it leaves | a survivor |
 //! |---|---|---|
-//! | 1. CAS `completion_time`: 0 / foreign bytes / a dead pid → `me` (a live pid: [`SetError::AlreadySet`]) \[`future.claim.after_intent`\] | PENDING, `completion_time` = dead `me` | its claim overwrites the dead intent (CAS) and sets the future |
-//! | 2. CAS `state` PENDING → COMPUTING (AcqRel) \[`future.claim.after_cas`\]; on failure (a C++/Python setter claimed first) CAS `completion_time` back to 0 | COMPUTING, `completion_time` = dead `me` | waiters get [`GetError::SetterDead`]; [`Future::claim`] takes over with a CAS on the word \[`future.takeover.after_cas`\] and sets it |
+//! | 1. CAS `completion_time`: 0 / a dead pid / other bytes (only if the state is still PENDING: a completion time is never replaced) → `me` (a live pid: [`SetError::AlreadySet`]) \[`future.claim.after_intent`\] | PENDING, `completion_time` = dead `me` | its claim overwrites the dead intent (CAS) and sets the future |
+//! | 2. CAS `state` PENDING → COMPUTING (AcqRel) \[`future.claim.after_cas`\]; on failure (a C++/Python setter claimed first, or our PENDING was stale) CAS `completion_time` back (to 0 over a dead pid, else to what it was) | COMPUTING, `completion_time` = dead `me` | waiters get [`GetError::SetterDead`]; [`Future::claim`] takes over with a CAS on the word \[`future.takeover.after_cas`\] and sets it |
 //! | 3. store the value (or the message) | as after step 2 | as after step 2 (a taker zeroes what the dead one left in `error_msg`) |
 //! | 4. store finish owner word = `me` \[`future.finish.after_tail`\] | as after step 2 | as after step 2 |
 //! | 5. store `completion_time` = now (Release) \[`future.finish.before_publish`\] | COMPUTING, the time, finish owner word = dead `me` | as after step 2, the taker CASes the finish owner word |
@@ -196,11 +196,22 @@ impl RawFuture<'_> {
         loop {
             match self.state().map_err(RawClaim::Bad)? {
                 PENDING => {
-                    // ORDERING: Relaxed — a candidate for the CAS below.
-                    let word = self.owner.load(Relaxed);
-                    if pid_in(word).is_some_and(|p| p == me || alive(p)) {
+                    // ORDERING: Acquire pairs with the Release store of the completion time
+                    // in `finish`: a time read here means the state read below is final.
+                    let word = self.owner.load(Acquire);
+                    match pid_in(word) {
                         // Another zeroipc setter is between its intent and its claim.
-                        return Err(RawClaim::Taken(COMPUTING));
+                        Some(p) if p == me || alive(p) => {
+                            return Err(RawClaim::Taken(COMPUTING));
+                        }
+                        Some(_) => {} // a dead setter's intent
+                        None if word == 0 => {}
+                        // A time (the future completed since we read PENDING) or garbage:
+                        // overwritten only while still PENDING, so a completion time is
+                        // never replaced.
+                        // ORDERING: Acquire — as every read of the state.
+                        None if self.state.load(Acquire) != PENDING => continue,
+                        None => {}
                     }
                     // ORDERING: Relaxed — published by the Release of the state CAS; among
                     // claimers the CAS's atomicity alone picks one.
@@ -223,12 +234,14 @@ impl RawFuture<'_> {
                         crate::fault::point("future.claim.after_cas");
                         return Ok(None);
                     }
-                    // A C++/Python setter claimed first: withdraw the intent unless it
-                    // already wrote its completion time over it.
+                    // A C++/Python setter claimed first (or our PENDING was stale): withdraw
+                    // the intent unless it already wrote its completion time over it. A dead
+                    // setter's word is not put back (the live claim would look like its).
+                    let back = if pid_in(word).is_some() { 0 } else { word };
                     // ORDERING: Relaxed — only compared and checked for liveness.
                     let _ = self
                         .owner
-                        .compare_exchange(owner_word(me), 0, Relaxed, Relaxed);
+                        .compare_exchange(owner_word(me), back, Relaxed, Relaxed);
                 }
                 COMPUTING => {
                     return match self.take_over(me, &alive) {
@@ -1529,6 +1542,82 @@ mod loom_tests {
                 .collect();
             let wins = hs.into_iter().map(|h| h.join().unwrap());
             assert_eq!(wins.filter(|&w| w).count(), 1);
+        });
+    }
+
+    /// A setter (pid 9) died right after recording its intent in `completion_time`: of two
+    /// claimers exactly one wins, and the future completes with a time, the tail clear.
+    #[test]
+    fn loom_future_dead_intent_claimed_once() {
+        loom::model(|| {
+            let words = Arc::new((
+                AtomicU32::new(PENDING),
+                AtomicU32::new(0),
+                AtomicU64::new(owner_word(9)),
+                AtomicU64::new(0),
+            ));
+            let hs: Vec<_> = (1..=2)
+                .map(|me| {
+                    let w = words.clone();
+                    thread::spawn(move || {
+                        let raw = RawFuture {
+                            state: &w.0,
+                            waiters: &w.1,
+                            owner: &w.2,
+                            tail: &w.3,
+                        };
+                        let won = raw.claim(me, |p| p != 9).is_ok();
+                        if won {
+                            raw.finish(me, READY, 5);
+                        }
+                        won
+                    })
+                })
+                .collect();
+            let wins = hs.into_iter().map(|h| h.join().unwrap());
+            assert_eq!(wins.filter(|&w| w).count(), 1);
+            assert_eq!(words.0.load(Relaxed), READY);
+            assert_eq!(words.2.load(Relaxed), 5, "the completion time");
+            assert_eq!(words.3.load(Relaxed), 0, "the finish owner word is clear");
+        });
+    }
+
+    /// A setter (pid 9) died after moving its pid to the finish owner word and writing the
+    /// time: a waiter reports it dead, and exactly one of two claimers takes over.
+    #[test]
+    fn loom_future_dead_in_finish_taken_over_once() {
+        loom::model(|| {
+            let words = Arc::new((
+                AtomicU32::new(COMPUTING),
+                AtomicU32::new(0),
+                AtomicU64::new(3), // the dead setter's completion time
+                AtomicU64::new(owner_word(9)),
+            ));
+            let hs: Vec<_> = (1..=2)
+                .map(|me| {
+                    let w = words.clone();
+                    thread::spawn(move || {
+                        let raw = RawFuture {
+                            state: &w.0,
+                            waiters: &w.1,
+                            owner: &w.2,
+                            tail: &w.3,
+                        };
+                        match raw.claim(me, |p| p != 9) {
+                            Ok(Some(9)) => {
+                                raw.finish(me, READY, 5);
+                                true
+                            }
+                            Err(RawClaim::Taken(_)) => false,
+                            other => panic!("{other:?}"),
+                        }
+                    })
+                })
+                .collect();
+            let wins = hs.into_iter().map(|h| h.join().unwrap());
+            assert_eq!(wins.filter(|&w| w).count(), 1);
+            assert_eq!(words.0.load(Relaxed), READY);
+            assert_eq!(words.3.load(Relaxed), 0);
         });
     }
 }

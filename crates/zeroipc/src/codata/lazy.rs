@@ -62,8 +62,8 @@
 //!
 //! | step (zeroipc computer `me`) | a kill right after it leaves | a survivor |
 //! |---|---|---|
-//! | 1. CAS owner word: free / foreign bytes / a dead pid → `me` (a live pid, or our own: wait) \[`lazy.claim.after_intent`\] | NOT_COMPUTED, owner = dead `me` | its own step 1 overwrites the dead intent (CAS) and computes |
-//! | 2. CAS `state` NOT_COMPUTED → COMPUTING (AcqRel) \[`lazy.claim.after_cas`\]; on failure (a C++ computer claimed first) CAS the word back to 0 | COMPUTING, owner = dead `me` | finds the owner dead (`kill(pid, 0)`), CAS owner dead → itself \[`lazy.takeover.after_cas`\], computes (its closure or the stored operation); without one, `ComputerDead { pid }` |
+//! | 1. CAS owner word: 0 / a dead pid / foreign bytes (only if the state is still NOT_COMPUTED) → `me` (a live pid, or our own: wait) \[`lazy.claim.after_intent`\] | NOT_COMPUTED, owner = dead `me` | its own step 1 overwrites the dead intent (CAS) and computes |
+//! | 2. CAS `state` NOT_COMPUTED → COMPUTING (AcqRel) \[`lazy.claim.after_cas`\]; on failure (a C++ computer claimed first, or our NOT_COMPUTED was stale) CAS the word back (to 0 over a dead pid, else to what it was) | COMPUTING, owner = dead `me` | finds the owner dead (`kill(pid, 0)`), CAS owner dead → itself \[`lazy.takeover.after_cas`\], computes (its closure or the stored operation); without one, `ComputerDead { pid }` |
 //! | 3. compute; store `cached_value` \[`lazy.finish.before_publish`\] (or the message, around the owner word \[`lazy.fail.before_publish`\]) | COMPUTING, owner = dead `me` | as after step 2 (a taker zeroes what the dead one left in `error_msg`) |
 //! | 4. store `state` = COMPUTED (or ERROR), Release; `compute_count += 1` \[`lazy.finish.after_publish`, `lazy.fail.after_publish`\] | the value (or the error) published, owner = dead `me` (stale; a kill between the store and the count leaves the count one short) | reads the value; `reset` zeroes a dead pid's word before COMPUTED → NOT_COMPUTED, and a claim overwrites one anyway (step 1) |
 //! | 5. CAS owner word `me` → 0; wake all | nothing left over | — |
@@ -246,10 +246,15 @@ impl RawLazy<'_> {
     fn claim(&self, me: u32, alive: &impl Fn(u32) -> bool) -> Claim {
         // ORDERING: Relaxed — a candidate for the CAS below.
         let word = self.owner.load(Relaxed);
-        if let Some(pid) = pid_in(word) {
-            if pid == me || alive(pid) {
-                return Claim::Busy;
-            }
+        match pid_in(word) {
+            Some(pid) if pid == me || alive(pid) => return Claim::Busy,
+            Some(_) => {} // a dead process's intent or stale word
+            None if word == 0 => {}
+            // Foreign bytes (a C++ message): overwritten only while still NOT_COMPUTED, so
+            // a claimer that read the state long ago does not scribble on a finished Lazy.
+            // ORDERING: Acquire — as every read of the state.
+            None if self.state.load(Acquire) != NOT_COMPUTED => return Claim::Retry,
+            None => {}
         }
         // ORDERING: Relaxed — the intent is published by the Release of the state CAS;
         // among claimers the CAS's atomicity alone picks one.
@@ -272,12 +277,14 @@ impl RawLazy<'_> {
             crate::fault::point("lazy.claim.after_cas");
             return Claim::Won;
         }
-        // A C++ computer claimed first (or finished meanwhile): withdraw the intent, unless
-        // it already wrote over it.
+        // A C++ computer claimed first (or the state was stale): withdraw the intent, unless
+        // someone already wrote over it. A dead process's word is not put back (a later
+        // C++ claim would look like that process's); foreign bytes are.
+        let back = if pid_in(word).is_some() { 0 } else { word };
         // ORDERING: Relaxed — only compared and checked for liveness.
         let _ = self
             .owner
-            .compare_exchange(owner_word(me), 0, Relaxed, Relaxed);
+            .compare_exchange(owner_word(me), back, Relaxed, Relaxed);
         Claim::Retry
     }
 
@@ -1560,6 +1567,90 @@ mod loom_tests {
             }
             assert_eq!(w.3.load(Relaxed), 1, "recomputed exactly once");
             assert_eq!(w.0.load(Relaxed), COMPUTED);
+        });
+    }
+
+    /// A zeroipc forcer (pid 1) races a foreign (C++-like) computer that claims with a bare
+    /// CAS and records no owner: exactly one computes, and the owner word ends zero whoever
+    /// wins (the zeroipc loser withdraws its intent; the winner clears it after publishing).
+    #[test]
+    fn loom_lazy_intent_races_a_foreign_claim() {
+        loom::model(|| {
+            let w = Arc::new((
+                AtomicU32::new(NOT_COMPUTED),
+                AtomicU64::new(0),
+                AtomicU32::new(0),
+                AtomicUsize::new(0),
+            ));
+            let foreign = {
+                let w = w.clone();
+                thread::spawn(move || {
+                    if w.0
+                        .compare_exchange(NOT_COMPUTED, COMPUTING, Acquire, Relaxed)
+                        .is_ok()
+                    {
+                        w.3.fetch_add(1, Relaxed);
+                        w.0.store(COMPUTED, Release);
+                        wait::wake_all(&w.0);
+                    }
+                })
+            };
+            let raw = RawLazy {
+                state: &w.0,
+                owner: &w.1,
+                count: &w.2,
+            };
+            match raw.acquire(1, true, None, |_| true) {
+                RawForce::Compute(None) => {
+                    w.3.fetch_add(1, Relaxed);
+                    raw.finish_ok(1);
+                }
+                RawForce::Computed => {}
+                other => panic!("{other:?}"),
+            }
+            foreign.join().unwrap();
+            assert_eq!(w.3.load(Relaxed), 1, "exactly one computation");
+            assert_eq!(w.0.load(Relaxed), COMPUTED);
+            assert_eq!(w.1.load(Relaxed), 0, "no owner word left behind");
+        });
+    }
+
+    /// A computer (pid 9) died right after recording its intent: two forcers race to
+    /// overwrite it; exactly one computes, the other receives its value.
+    #[test]
+    fn loom_lazy_dead_intent_taken_once() {
+        loom::model(|| {
+            let w = Arc::new((
+                AtomicU32::new(NOT_COMPUTED),
+                AtomicU64::new(owner_word(9)),
+                AtomicU32::new(0),
+                AtomicUsize::new(0),
+            ));
+            let hs: Vec<_> = (1..=2)
+                .map(|me| {
+                    let w = w.clone();
+                    thread::spawn(move || {
+                        let raw = RawLazy {
+                            state: &w.0,
+                            owner: &w.1,
+                            count: &w.2,
+                        };
+                        match raw.acquire(me, true, None, |p| p != 9) {
+                            RawForce::Compute(None) => {
+                                w.3.fetch_add(1, Relaxed);
+                                raw.finish_ok(me);
+                            }
+                            RawForce::Computed => {}
+                            other => panic!("{other:?}"),
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+            assert_eq!(w.3.load(Relaxed), 1, "computed exactly once");
+            assert_eq!(w.1.load(Relaxed), 0);
         });
     }
 }
