@@ -60,6 +60,19 @@
 //! | `semaphore.reclaim.after_give_back` | blocked acquirer: after the `count` CAS gave a dead holder's permits back, before the slot is cleared |
 //! | `barrier.wait.after_arrive`     | `sync::barrier` wait: after the `arrived` increment (not last) |
 //! | `barrier.wait.before_release`   | wait, last arriver: after `arrived = 0`, before the `generation` bump |
+//! | `lazy.claim.after_intent`      | `codata::lazy` claim: after the owner word names us, before `NOT_COMPUTED → COMPUTING` |
+//! | `lazy.claim.after_cas`         | claim: after `→ COMPUTING` (the computer dies computing)     |
+//! | `lazy.finish.before_publish`   | force: after `cached_value`, before `state = COMPUTED`       |
+//! | `lazy.finish.after_publish`    | force: after COMPUTED and the count, before the owner word is cleared |
+//! | `lazy.fail.before_publish`     | force: after the error message, before `state = ERROR`       |
+//! | `lazy.fail.after_publish`      | force: after ERROR, before the owner word is cleared         |
+//! | `lazy.takeover.after_cas`      | a waiter: after the owner-word CAS that takes over from a dead computer |
+//! | `future.claim.after_intent`    | `codata::future` claim: after `completion_time` names us, before `PENDING → COMPUTING` |
+//! | `future.claim.after_cas`       | claim: after `→ COMPUTING` (the setter dies holding the promise) |
+//! | `future.finish.after_tail`     | set: after the value and the finish owner word, before `completion_time` |
+//! | `future.finish.before_publish` | set: after `completion_time`, before `state = READY/ERROR`   |
+//! | `future.finish.after_publish`  | set: after READY/ERROR, before the finish owner word is cleared |
+//! | `future.takeover.after_cas`    | claim: after the owner-word CAS that takes over from a dead setter |
 
 /// The environment variable naming the point at which to die.
 #[cfg(feature = "fault-injection")]
@@ -105,6 +118,19 @@ pub const POINTS: &[&str] = &[
     "semaphore.reclaim.after_give_back",
     "barrier.wait.after_arrive",
     "barrier.wait.before_release",
+    "lazy.claim.after_intent",
+    "lazy.claim.after_cas",
+    "lazy.finish.before_publish",
+    "lazy.finish.after_publish",
+    "lazy.fail.before_publish",
+    "lazy.fail.after_publish",
+    "lazy.takeover.after_cas",
+    "future.claim.after_intent",
+    "future.claim.after_cas",
+    "future.finish.after_tail",
+    "future.finish.before_publish",
+    "future.finish.after_publish",
+    "future.takeover.after_cas",
 ];
 
 /// Dies by `SIGKILL` if `ZEROIPC_CRASH_AT` names this point.

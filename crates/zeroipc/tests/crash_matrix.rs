@@ -17,6 +17,10 @@ use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
 use common::{ShmName, child_role, spawn_child_with};
+use zeroipc::codata::future::{
+    Future, FutureState, GetError as FutureGetError, GetTimeoutError as FutureGetTimeoutError,
+};
+use zeroipc::codata::lazy::{ForceTimeoutError as LazyForceTimeoutError, Lazy, LazyState};
 use zeroipc::fault::{CRASH_AT_ENV, POINTS};
 use zeroipc::structures::map::MapError;
 use zeroipc::structures::pool::PoolError;
@@ -142,6 +146,19 @@ const COVERED: &[&str] = &[
     "semaphore.reclaim.after_give_back",
     "barrier.wait.after_arrive",
     "barrier.wait.before_release",
+    "lazy.claim.after_intent",
+    "lazy.claim.after_cas",
+    "lazy.finish.before_publish",
+    "lazy.finish.after_publish",
+    "lazy.fail.before_publish",
+    "lazy.fail.after_publish",
+    "lazy.takeover.after_cas",
+    "future.claim.after_intent",
+    "future.claim.after_cas",
+    "future.finish.after_tail",
+    "future.finish.before_publish",
+    "future.finish.after_publish",
+    "future.takeover.after_cas",
 ];
 
 /// The call sites in `src/` and the table in `fault`'s docs name exactly the points of
@@ -919,3 +936,239 @@ fn barrier_check_dead_releaser(d: Dead<'_>) {
 
 crash_case! { barrier_wait_after_arrive, "barrier.wait.after_arrive", barrier3_setup, barrier_child_wait, barrier_check_dead_arrival }
 crash_case! { barrier_wait_before_release, "barrier.wait.before_release", barrier2_setup, barrier_child_wait_last, barrier_check_dead_releaser }
+
+// ---------------------------------------------------------------------------------------
+// Lazy<u64> "l" (EXTERNAL): the claim protocol of `codata::lazy` (owner word at 288, the
+// last 8-aligned 8 bytes of `error_msg` @40). A kill at every step leaves a computed value
+// or a state the survivor takes over at once (docs/THREAT_MODEL.md, "Crash matrix").
+
+const LAZY_OWNER: u64 = 288;
+const ZPID: u64 = 0x5A50_4944 << 32;
+
+fn lazy(seg: &Segment) -> Lazy<u64> {
+    Lazy::open(seg, "l").unwrap()
+}
+
+fn lazy_owner(seg: &Segment, l: &Lazy<u64>) -> u64 {
+    let b = seg.read_bytes(l.entry().offset() + LAZY_OWNER, 8).unwrap();
+    u64::from_le_bytes(b.try_into().unwrap())
+}
+
+/// A pid that no process has (a reaped child's).
+fn dead_pid() -> u32 {
+    let mut c = std::process::Command::new("true").spawn().unwrap();
+    let pid = c.id();
+    c.wait().unwrap();
+    pid
+}
+
+/// Writes `bytes` at `offset` of the segment, as a dead peer would have left them.
+fn poke_seg(seg: &Segment, offset: u64, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/dev/shm{}", seg.name()))
+        .unwrap()
+        .write_all_at(bytes, offset)
+        .unwrap();
+}
+
+fn lazy_setup(seg: &Segment) {
+    Lazy::<u64>::create(seg, "l").unwrap();
+}
+
+/// COMPUTING under a dead zeroipc computer.
+fn lazy_setup_dead_computer(seg: &Segment) {
+    let l = Lazy::<u64>::create(seg, "l").unwrap();
+    let at = l.entry().offset();
+    poke_seg(
+        seg,
+        at + LAZY_OWNER,
+        &(ZPID | u64::from(dead_pid())).to_le_bytes(),
+    );
+    poke_seg(seg, at, &1u32.to_le_bytes());
+}
+
+fn lazy_child_force(seg: &Segment) {
+    let _ = lazy(seg).force_with(|| 7);
+}
+
+fn lazy_child_fail(seg: &Segment) {
+    let _ = lazy(seg).force_with_result(|| Err::<u64, _>("boom"));
+}
+
+/// Died with only its intent recorded: still NOT_COMPUTED; the survivor's claim overwrites
+/// the dead intent and computes, without waiting (even the try form).
+fn lazy_check_dead_intent(d: Dead<'_>) {
+    let l = lazy(d.seg);
+    assert_eq!(l.state(), Ok(LazyState::NotComputed));
+    assert_eq!(lazy_owner(d.seg, &l), ZPID | u64::from(d.pid));
+    assert_eq!(bounded("try_force_with", || l.try_force_with(|| 8)), Ok(8));
+    assert_eq!(l.compute_count(), Ok(1));
+    assert_eq!(lazy_owner(d.seg, &l), 0, "the owner word is cleared");
+}
+
+/// Died holding COMPUTING (before or while computing, or before publishing): a forcer
+/// with nothing to compute is told who died; one with a closure takes over at once.
+fn lazy_check_dead_computer(d: Dead<'_>) {
+    let l = lazy(d.seg);
+    assert_eq!(l.state(), Ok(LazyState::Computing));
+    assert_eq!(
+        bounded("force", || l.force_timeout(DEADLINE)),
+        Err(LazyForceTimeoutError::ComputerDead { pid: d.pid })
+    );
+    let mut ran = false;
+    let r = bounded("force_with", || {
+        l.force_with_timeout(DEADLINE, || {
+            ran = true;
+            8
+        })
+    });
+    assert_eq!((r, ran), (Ok(8), true));
+    assert_eq!(l.compute_count(), Ok(1));
+    assert_eq!(lazy_owner(d.seg, &l), 0);
+    // Whatever the dead computer left in `error_msg` is gone: C++'s bytes.
+    let msg = d.seg.read_bytes(l.entry().offset() + 40, 256).unwrap();
+    assert!(msg.iter().all(|&b| b == 0));
+}
+
+/// Died after publishing COMPUTED, before clearing its owner word: the value is there;
+/// `reset` and the next claim are not hindered by the stale word.
+fn lazy_check_computed_stale_owner(d: Dead<'_>) {
+    let l = lazy(d.seg);
+    assert_eq!(l.peek(), Ok(Some(7)));
+    assert_eq!(l.compute_count(), Ok(1));
+    assert_eq!(lazy_owner(d.seg, &l), ZPID | u64::from(d.pid));
+    assert_eq!(
+        bounded("force_with", || l.force_with(|| unreachable!())),
+        Ok(7)
+    );
+    assert_eq!(l.reset(), Ok(true));
+    assert_eq!(
+        lazy_owner(d.seg, &l),
+        0,
+        "reset clears a dead computer's word"
+    );
+    assert_eq!(bounded("try_force_with", || l.try_force_with(|| 9)), Ok(9));
+    assert_eq!(lazy_owner(d.seg, &l), 0);
+}
+
+/// Died after publishing ERROR, before clearing its owner word: the error is permanent and
+/// its message intact (it ends before the owner word).
+fn lazy_check_failed_stale_owner(d: Dead<'_>) {
+    let l = lazy(d.seg);
+    assert_eq!(l.state(), Ok(LazyState::Error));
+    assert_eq!(
+        bounded("force_with", || l.force_with_timeout(DEADLINE, || 8)),
+        Err(LazyForceTimeoutError::Failed {
+            message: "boom".into()
+        })
+    );
+    assert_eq!(lazy_owner(d.seg, &l), ZPID | u64::from(d.pid));
+}
+
+crash_case! { lazy_claim_after_intent, "lazy.claim.after_intent", lazy_setup, lazy_child_force, lazy_check_dead_intent }
+crash_case! { lazy_claim_after_cas, "lazy.claim.after_cas", lazy_setup, lazy_child_force, lazy_check_dead_computer }
+crash_case! { lazy_finish_before_publish, "lazy.finish.before_publish", lazy_setup, lazy_child_force, lazy_check_dead_computer }
+crash_case! { lazy_finish_after_publish, "lazy.finish.after_publish", lazy_setup, lazy_child_force, lazy_check_computed_stale_owner }
+crash_case! { lazy_fail_before_publish, "lazy.fail.before_publish", lazy_setup, lazy_child_fail, lazy_check_dead_computer }
+crash_case! { lazy_fail_after_publish, "lazy.fail.after_publish", lazy_setup, lazy_child_fail, lazy_check_failed_stale_owner }
+crash_case! { lazy_takeover_after_cas, "lazy.takeover.after_cas", lazy_setup_dead_computer, lazy_child_force, lazy_check_dead_computer }
+
+// ---------------------------------------------------------------------------------------
+// Future<u64> "f": the claim protocol of `codata::future` (`completion_time` @8 names the
+// setter from its intent on; the finish owner word @272, inside `error_msg` @24, while it
+// finishes).
+
+const FUTURE_TAIL: u64 = 272;
+
+fn future(seg: &Segment) -> Future<u64> {
+    Future::open(seg, "f").unwrap()
+}
+
+fn word_at(seg: &Segment, f: &Future<u64>, off: u64) -> u64 {
+    let b = seg.read_bytes(f.entry().offset() + off, 8).unwrap();
+    u64::from_le_bytes(b.try_into().unwrap())
+}
+
+fn future_setup(seg: &Segment) {
+    Future::<u64>::create(seg, "f").unwrap();
+}
+
+/// COMPUTING under a dead zeroipc setter.
+fn future_setup_dead_setter(seg: &Segment) {
+    let f = Future::<u64>::create(seg, "f").unwrap();
+    let at = f.entry().offset();
+    poke_seg(seg, at + 8, &(ZPID | u64::from(dead_pid())).to_le_bytes());
+    poke_seg(seg, at, &1u32.to_le_bytes());
+}
+
+fn future_child_set(seg: &Segment) {
+    let _ = future(seg).set_value(7);
+}
+
+/// Died with only its intent in `completion_time`: still PENDING; the survivor claims over
+/// the dead intent and sets it.
+fn future_check_dead_intent(d: Dead<'_>) {
+    let f = future(d.seg);
+    assert_eq!(f.state(), Ok(FutureState::Pending));
+    assert_eq!(word_at(d.seg, &f, 8), ZPID | u64::from(d.pid));
+    assert_eq!(f.try_get(), Ok(None));
+    bounded("set_value", || f.set_value(8)).unwrap();
+    assert_eq!(f.try_get(), Ok(Some(8)));
+    assert!(
+        f.completion_time()
+            .unwrap()
+            .is_some_and(|t| t > 0 && t >> 32 != ZPID >> 32)
+    );
+}
+
+/// Died holding COMPUTING (claimed, or part-way through `finish`): waiters are told who
+/// died; `claim` takes over and sets it; the completion time is real, the tail clear.
+fn future_check_dead_setter(d: Dead<'_>) {
+    let f = future(d.seg);
+    assert_eq!(f.state(), Ok(FutureState::Computing));
+    assert_eq!(
+        bounded("get", || f.get_timeout(DEADLINE)),
+        Err(FutureGetTimeoutError::SetterDead { pid: d.pid })
+    );
+    assert_eq!(f.try_get(), Err(FutureGetError::SetterDead { pid: d.pid }));
+    bounded("claim", || f.claim())
+        .unwrap()
+        .set_value(8)
+        .unwrap();
+    assert_eq!(bounded("get", || f.get_timeout(DEADLINE)), Ok(8));
+    assert!(
+        f.completion_time()
+            .unwrap()
+            .is_some_and(|t| t > 0 && t >> 32 != ZPID >> 32)
+    );
+    assert_eq!(word_at(d.seg, &f, FUTURE_TAIL), 0);
+}
+
+/// Died after publishing READY, before clearing the finish owner word: the value and its
+/// real completion time are there; the stale word (inside the unused `error_msg`) is
+/// harmless.
+fn future_check_ready_stale_tail(d: Dead<'_>) {
+    let f = future(d.seg);
+    assert_eq!(bounded("get", || f.get_timeout(DEADLINE)), Ok(7));
+    assert!(
+        f.completion_time()
+            .unwrap()
+            .is_some_and(|t| t > 0 && t >> 32 != ZPID >> 32)
+    );
+    assert_eq!(word_at(d.seg, &f, FUTURE_TAIL), ZPID | u64::from(d.pid));
+    assert!(matches!(
+        f.set_value(9),
+        Err(zeroipc::codata::future::SetError::AlreadySet {
+            state: FutureState::Ready
+        })
+    ));
+}
+
+crash_case! { future_claim_after_intent, "future.claim.after_intent", future_setup, future_child_set, future_check_dead_intent }
+crash_case! { future_claim_after_cas, "future.claim.after_cas", future_setup, future_child_set, future_check_dead_setter }
+crash_case! { future_finish_after_tail, "future.finish.after_tail", future_setup, future_child_set, future_check_dead_setter }
+crash_case! { future_finish_before_publish, "future.finish.before_publish", future_setup, future_child_set, future_check_dead_setter }
+crash_case! { future_finish_after_publish, "future.finish.after_publish", future_setup, future_child_set, future_check_ready_stale_tail }
+crash_case! { future_takeover_after_cas, "future.takeover.after_cas", future_setup_dead_setter, future_child_set, future_check_dead_setter }

@@ -7,7 +7,7 @@
 //! |---------|------|-------------------|--------------------------------------------------------|
 //! | 0       | 4    | `state`           | PENDING 0, COMPUTING 1, READY 2, ERROR 3; else corrupt |
 //! | 4       | 4    | `waiters`         | blocked `get` callers, incremented/decremented as C++  |
-//! | 8       | 8    | `completion_time` | monotonic ns once READY/ERROR; **while COMPUTING, a zeroipc setter's pid as `0x5A504944 << 32 \| pid`** |
+//! | 8       | 8    | `completion_time` | monotonic ns once READY/ERROR; **before, a zeroipc setter's pid as `0x5A504944 << 32 \| pid`** |
 //! | 16      | es   | `value`           | valid once READY                                       |
 //! | 16 + es | 256  | `error_msg`       | NUL-terminated, valid once ERROR                       |
 //!
@@ -15,18 +15,23 @@
 //! those and Python's unpadded `272 + es`. Any other size is refused.
 //!
 //! **The setter's pid.** The format has no owner field. `completion_time` means nothing
-//! before the future completes (C++ and Python write it just before READY/ERROR), so while a
-//! zeroipc setter holds COMPUTING it keeps `0x5A504944 << 32 | pid` there ("ZPID" in the high
-//! half: a C++ monotonic-nanosecond or Python wall-clock-microsecond time never has that high
-//! half in the next few centuries). The setter overwrites it with the completion time before
-//! publishing READY/ERROR, so finished futures are byte-identical to C++'s.
+//! before the future completes (C++ and Python write it just before READY/ERROR), so from its
+//! claim until it writes the time a zeroipc setter keeps `0x5A504944 << 32 | pid` there
+//! ("ZPID" in the high half: a C++ monotonic-nanosecond or Python wall-clock-microsecond time
+//! never has that high half in the next few centuries). While it writes the time and
+//! publishes, it keeps the same word in the **finish owner word**: the last 8-aligned 8 bytes
+//! inside `error_msg` (`align_down(16 + es + 248, 8)`), which no reader looks at before ERROR
+//! and which a message zeroipc writes (≤ 240 bytes) never reaches. Both are back to C++'s
+//! bytes once the future is final: `completion_time` holds the real completion time, the
+//! finish owner word is zeroed.
 //!
 //! # Synchronization
 //!
 //! | store (Release)                              | load (Acquire)                   | publishes                 |
 //! |----------------------------------------------|----------------------------------|---------------------------|
 //! | `state = READY/ERROR` in `RawFuture::finish` | `state` in `get`/`try_get`/await | the value or the message  |
-//! | CAS `PENDING → COMPUTING` (claim)            | —                                | only one setter           |
+//! | CAS `PENDING → COMPUTING` (claim, AcqRel)    | `state` in `get`/`claim`         | only one setter; its owner word in `completion_time` |
+//! | `completion_time = time` in `finish`         | `completion_time` in `owner_word_now` | the finish owner word |
 //!
 //! The claim is a CAS, so a second `set_value`/`set_error` (from any process, also C++)
 //! fails with [`SetError::AlreadySet`]. [`Future::set_error`] writes the message **before**
@@ -46,16 +51,31 @@
 //! dead, or the deadline passed; dropping the awaitable stops the helper within a
 //! millisecond. The executor is never woken before there is something to return.
 //!
-//! # Process death
+//! # Process death: the claim protocol
 //!
-//! - A zeroipc setter that dies while COMPUTING (between [`Future::claim`] and
-//!   [`Promise::set_value`]) is detected by every waiter (`kill(pid, 0)` fails): they return
-//!   [`GetError::SetterDead`]. [`Future::claim`] may then take the future over (CAS on the
-//!   pid word) and set it.
-//! - A C++ or Python setter records no pid: its death leaves COMPUTING, and waiters see
-//!   [`GetTimeoutError::Timeout`] from `get_timeout`/`get_deadline` (an untimed `get` waits forever,
-//!   as upstream). The same holds for a zeroipc setter killed between its claim CAS and its
-//!   pid store (a few instructions), or one still a zombie (not yet reaped by its parent).
+//! At every instruction of a zeroipc setter, a COMPUTING future names its setter in one of
+//! the two owner words (`completion_time` first, else the finish owner word). Each step, what
+//! a SIGKILL right after it leaves, and how a survivor proceeds (each gap has a row in
+//! `tests/crash_matrix.rs`, point in brackets):
+//!
+//! | step (zeroipc setter `me`) | a kill right after it leaves | a survivor |
+//! |---|---|---|
+//! | 1. CAS `completion_time`: 0 / a dead pid / other bytes (only if the state is still PENDING: a completion time is never replaced) → `me` (a live pid: [`SetError::AlreadySet`]) \[`future.claim.after_intent`\] | PENDING, `completion_time` = dead `me` | its claim overwrites the dead intent (CAS) and sets the future |
+//! | 2. CAS `state` PENDING → COMPUTING (AcqRel) \[`future.claim.after_cas`\]; on failure (a C++/Python setter claimed first, or our PENDING was stale) CAS `completion_time` back (to 0 over a dead pid, else to what it was) | COMPUTING, `completion_time` = dead `me` | waiters get [`GetError::SetterDead`]; [`Future::claim`] takes over with a CAS on the word \[`future.takeover.after_cas`\] and sets it |
+//! | 3. store the value (or the message) | as after step 2 | as after step 2 (a taker zeroes what the dead one left in `error_msg`) |
+//! | 4. store finish owner word = `me` \[`future.finish.after_tail`\] | as after step 2 | as after step 2 |
+//! | 5. store `completion_time` = now (Release) \[`future.finish.before_publish`\] | COMPUTING, the time, finish owner word = dead `me` | as after step 2, the taker CASes the finish owner word |
+//! | 6. store `state` = READY/ERROR (Release) \[`future.finish.after_publish`\] | final, with its real completion time; finish owner word = dead `me` (stale, inside the unused `error_msg`) | reads the value; nothing else ever looks at the word |
+//! | 7. CAS finish owner word `me` → 0; wake all | nothing left over | — |
+//!
+//! - C++ and Python setters record no pid: their death leaves COMPUTING with no owner word,
+//!   and waiters see [`GetTimeoutError::Timeout`] from `get_timeout`/`get_deadline` (an
+//!   untimed `get` waits forever, as upstream). The same holds for a zeroipc setter still a
+//!   zombie (not yet reaped by its parent), and pid reuse makes a dead setter look alive.
+//! - In segments shared with C++/Python setters, a zeroipc process killed between steps 1
+//!   and 2 leaves a dead intent; if a C++ setter then claims, zeroipc waiters take it for the
+//!   dead owner of that claim ([`GetError::SetterDead`], and a [`Future::claim`] would set the
+//!   future alongside the C++ setter).
 //! - A waiter that dies leaves `waiters` one too high (informational only, FORMAT.md D-13).
 //!
 //! # Examples
@@ -81,7 +101,7 @@ use std::time::Instant;
 use crate::layout::future::{COMPUTING, ERROR, PENDING, READY, owner_pid, owner_word};
 use crate::loom::{
     AtomicU32, AtomicU64,
-    Ordering::{Acquire, Relaxed, Release},
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 use crate::sync::BadWord;
 use crate::sync::wait::{self, Parked};
@@ -135,13 +155,23 @@ impl Drop for WaiterCount<'_> {
     }
 }
 
-/// The Future state machine over views of `state`, `waiters` and `completion_time` (the
-/// owner word while COMPUTING).
+/// The pid in an owner word, if it is one: the `ZPID` tag and a pid ≤ Linux's
+/// `PID_MAX_LIMIT` (a time, zero, or message bytes are never taken for one).
+fn pid_in(word: u64) -> Option<u32> {
+    owner_pid(word).filter(|&p| p <= 1 << 22)
+}
+
+/// The Future state machine over views of `state`, `waiters`, `completion_time` (the owner
+/// word while claiming and computing) and the finish owner word (inside `error_msg`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RawFuture<'a> {
     pub(crate) state: &'a AtomicU32,
     pub(crate) waiters: &'a AtomicU32,
+    /// `completion_time`: the setter's owner word from its intent until it finishes.
     pub(crate) owner: &'a AtomicU64,
+    /// The finish owner word: the setter's owner word while it writes `completion_time`
+    /// and publishes.
+    pub(crate) tail: &'a AtomicU64,
 }
 
 impl RawFuture<'_> {
@@ -155,9 +185,9 @@ impl RawFuture<'_> {
         }
     }
 
-    /// Claims the right to set the future: CAS `PENDING → COMPUTING`, then records `me`.
-    /// On a COMPUTING future whose zeroipc setter is dead, takes it over instead
-    /// (`Ok(Some(dead pid))`).
+    /// Claims the right to set the future: records `me` in `completion_time` (the intent),
+    /// then CAS `PENDING → COMPUTING`. On a COMPUTING future whose zeroipc setter is dead,
+    /// takes it over instead (`Ok(Some(dead pid))`).
     pub(crate) fn claim(
         &self,
         me: u32,
@@ -166,19 +196,52 @@ impl RawFuture<'_> {
         loop {
             match self.state().map_err(RawClaim::Bad)? {
                 PENDING => {
-                    // ORDERING: Acquire, as C++ — a PENDING future carries no data to
-                    // observe; the RMW's atomicity alone makes this the only setter. Relaxed
-                    // on failure: the loop re-reads `state` with Acquire.
+                    // ORDERING: Acquire pairs with the Release store of the completion time
+                    // in `finish`: a time read here means the state read below is final.
+                    let word = self.owner.load(Acquire);
+                    match pid_in(word) {
+                        // Another zeroipc setter is between its intent and its claim.
+                        Some(p) if p == me || alive(p) => {
+                            return Err(RawClaim::Taken(COMPUTING));
+                        }
+                        Some(_) => {} // a dead setter's intent
+                        None if word == 0 => {}
+                        // A time (the future completed since we read PENDING) or garbage:
+                        // overwritten only while still PENDING, so a completion time is
+                        // never replaced.
+                        // ORDERING: Acquire — as every read of the state.
+                        None if self.state.load(Acquire) != PENDING => continue,
+                        None => {}
+                    }
+                    // ORDERING: Relaxed — published by the Release of the state CAS; among
+                    // claimers the CAS's atomicity alone picks one.
+                    if self
+                        .owner
+                        .compare_exchange(word, owner_word(me), Relaxed, Relaxed)
+                        .is_err()
+                    {
+                        continue;
+                    }
+                    crate::fault::point("future.claim.after_intent");
+                    // ORDERING: AcqRel — Release: whoever sees COMPUTING sees our owner
+                    // word; Acquire as C++ (a PENDING future carries no data). Relaxed on
+                    // failure: the loop re-reads `state` with Acquire.
                     if self
                         .state
-                        .compare_exchange(PENDING, COMPUTING, Acquire, Relaxed)
+                        .compare_exchange(PENDING, COMPUTING, AcqRel, Relaxed)
                         .is_ok()
                     {
-                        // ORDERING: Relaxed — only read to check liveness; the state word
-                        // carries every happens-before edge.
-                        self.owner.store(owner_word(me), Relaxed);
+                        crate::fault::point("future.claim.after_cas");
                         return Ok(None);
                     }
+                    // A C++/Python setter claimed first (or our PENDING was stale): withdraw
+                    // the intent unless it already wrote its completion time over it. A dead
+                    // setter's word is not put back (the live claim would look like its).
+                    let back = if pid_in(word).is_some() { 0 } else { word };
+                    // ORDERING: Relaxed — only compared and checked for liveness.
+                    let _ = self
+                        .owner
+                        .compare_exchange(owner_word(me), back, Relaxed, Relaxed);
                 }
                 COMPUTING => {
                     return match self.take_over(me, &alive) {
@@ -191,40 +254,73 @@ impl RawFuture<'_> {
         }
     }
 
+    /// The word naming the setter of a COMPUTING future, and its value: `completion_time`
+    /// if it holds an owner word, else the finish owner word if that does.
+    fn owner_word_now(&self) -> Option<(&AtomicU64, u64)> {
+        // ORDERING: Acquire pairs with the Release store of the completion time in `finish`:
+        // a reader that finds the time there also finds the finish owner word stored before.
+        let word = self.owner.load(Acquire);
+        if pid_in(word).is_some() {
+            return Some((self.owner, word));
+        }
+        // ORDERING: Relaxed — ordered by the Acquire load above.
+        let tail = self.tail.load(Relaxed);
+        pid_in(tail).map(|_| (self.tail, tail))
+    }
+
     /// The dead zeroipc setter's pid, if the future is COMPUTING under one that is gone.
+    #[allow(clippy::cast_possible_truncation)] // the pid is the low half
     pub(crate) fn dead_setter(&self, me: u32, alive: &impl Fn(u32) -> bool) -> Option<u32> {
-        // ORDERING: Relaxed — a candidate; confirmed by the re-reads below.
-        let word = self.owner.load(Relaxed);
-        let pid = owner_pid(word)?;
+        self.dead_owner(me, alive).map(|(_, word)| word as u32)
+    }
+
+    #[allow(clippy::cast_possible_truncation)] // the pid is the low half
+    fn dead_owner(&self, me: u32, alive: &impl Fn(u32) -> bool) -> Option<(&AtomicU64, u64)> {
+        let (at, word) = self.owner_word_now()?;
+        let pid = word as u32;
         if pid == me || alive(pid) {
             return None;
         }
         // The setter is gone, so it can change nothing any more: if the state is still
         // COMPUTING and the word still names it, it died before finishing.
         // ORDERING: Acquire pairs with `finish`'s Release (a finished setter is not dead).
-        let still = self.state.load(Acquire) == COMPUTING && self.owner.load(Relaxed) == word;
-        still.then_some(pid)
+        let still = self.state.load(Acquire) == COMPUTING && at.load(Relaxed) == word;
+        still.then_some((at, word))
     }
 
+    #[allow(clippy::cast_possible_truncation)] // the pid is the low half
     fn take_over(&self, me: u32, alive: &impl Fn(u32) -> bool) -> Option<u32> {
-        let dead = self.dead_setter(me, alive)?;
+        let (at, word) = self.dead_owner(me, alive)?;
         // ORDERING: Acquire — whoever wins this CAS is the only new setter; the dead one
         // can no longer write.
-        self.owner
-            .compare_exchange(owner_word(dead), owner_word(me), Acquire, Relaxed)
+        at.compare_exchange(word, owner_word(me), Acquire, Relaxed)
             .ok()
-            .map(|_| dead)
+            .map(|_| {
+                crate::fault::point("future.takeover.after_cas");
+                word as u32
+            })
     }
 
     /// Publishes the final state (READY or ERROR) after the caller wrote the value or the
-    /// message, replaces the owner word by `time`, and wakes every sleeper.
-    pub(crate) fn finish(&self, final_state: u32, time: u64) {
+    /// message: moves `me` to the finish owner word, stores `time` in `completion_time`,
+    /// publishes, withdraws `me`, and wakes every sleeper.
+    pub(crate) fn finish(&self, me: u32, final_state: u32, time: u64) {
         debug_assert!(final_state == READY || final_state == ERROR);
-        // ORDERING: Relaxed — published by the Release store below.
-        self.owner.store(time, Relaxed);
+        // ORDERING: Relaxed — published by the Release store of the time below.
+        self.tail.store(owner_word(me), Relaxed);
+        crate::fault::point("future.finish.after_tail");
+        // ORDERING: Release pairs with the Acquire in `owner_word_now`: whoever reads the
+        // time reads the finish owner word.
+        self.owner.store(time, Release);
+        crate::fault::point("future.finish.before_publish");
         // ORDERING: Release pairs with the Acquire load in `state`: the value/message
         // written by the setter happens-before any reader that sees READY/ERROR.
         self.state.store(final_state, Release);
+        crate::fault::point("future.finish.after_publish");
+        // ORDERING: Relaxed — only compared and checked for liveness; C++ has zeros here.
+        let _ = self
+            .tail
+            .compare_exchange(owner_word(me), 0, Relaxed, Relaxed);
         wait::wake_all(self.state);
     }
 
@@ -289,7 +385,7 @@ mod handle {
     use crate::error::{Corruption, StructureError};
     use crate::layout::future::{
         COMPUTING, ERROR, ERROR_MSG_LEN, FutureHeader, PENDING, READY, VALUE_OFFSET, error_offset,
-        future_size, python_future_size,
+        finish_owner_offset, future_size, python_future_size,
     };
     use crate::loom::{AtomicU8, Ordering::Relaxed};
     use crate::segment::region::Region;
@@ -321,11 +417,21 @@ mod handle {
             .map(|end| String::from_utf8_lossy(&buf[..end]).into_owned()))
     }
 
+    /// The longest message zeroipc writes, in bytes before the NUL: shorter than the offset
+    /// of the owner word inside `error_msg` in every Future and Lazy layout (≥ 241).
+    pub(crate) const MESSAGE_MAX: usize = 240;
+
     /// Zeroes the 256 bytes at `at` and writes `msg` (cut at its first NUL and to at most
-    /// 255 bytes on a character boundary), always NUL-terminated.
-    pub(crate) fn write_message(region: &Region, at: u64, msg: &str) -> Result<(), Corruption> {
+    /// [`MESSAGE_MAX`] bytes on a character boundary), always NUL-terminated, leaving the 8
+    /// bytes at `owner` (the owner word, after the message) untouched.
+    pub(crate) fn write_message(
+        region: &Region,
+        at: u64,
+        msg: &str,
+        owner: u64,
+    ) -> Result<(), Corruption> {
         let msg = msg.split('\0').next().unwrap_or("");
-        let mut end = msg.len().min(255);
+        let mut end = msg.len().min(MESSAGE_MAX);
         while !msg.is_char_boundary(end) {
             end -= 1;
         }
@@ -334,7 +440,10 @@ mod handle {
             .iter()
             .copied()
             .chain(core::iter::repeat(0));
-        for (dst, b) in bytes.iter().zip(src) {
+        for ((dst, b), i) in bytes.iter().zip(src).zip(at..) {
+            if (owner..owner + 8).contains(&i) {
+                continue;
+            }
             // ORDERING: Relaxed — published by the Release store of the state word.
             dst.store(b, Relaxed);
         }
@@ -669,12 +778,19 @@ mod handle {
         }
 
         fn raw(&self) -> Result<RawFuture<'_>, Corruption> {
-            let h: &FutureHeader = self.seg.region().header(self.entry.offset())?;
+            let at = self.entry.offset();
+            let h: &FutureHeader = self.seg.region().header(at)?;
             Ok(RawFuture {
                 state: &h.state,
                 waiters: &h.waiters,
                 owner: &h.completion_time,
+                tail: self.seg.region().header(at + self.tail_offset())?,
             })
+        }
+
+        /// Offset of the finish owner word from the entry's start.
+        fn tail_offset(&self) -> u64 {
+            finish_owner_offset(size_of::<T>() as u64)
         }
 
         /// The table entry.
@@ -896,9 +1012,17 @@ mod handle {
         pub fn claim(&self) -> Result<Promise<T>, SetError> {
             let raw = self.raw()?;
             match raw.claim(current_pid(), pid_alive) {
-                Ok(_) => Ok(Promise {
-                    future: Some(self.clone()),
-                }),
+                Ok(dead) => {
+                    if dead.is_some() {
+                        // A dead setter may have left part of a message: C++'s zeros.
+                        let at = self.entry.offset();
+                        let msg = at + error_offset(size_of::<T>() as u64);
+                        write_message(self.seg.region(), msg, "", at + self.tail_offset())?;
+                    }
+                    Ok(Promise {
+                        future: Some(self.clone()),
+                    })
+                }
                 Err(RawClaim::Taken(s)) => Err(SetError::AlreadySet {
                     state: FutureState::from_raw(s),
                 }),
@@ -916,7 +1040,7 @@ mod handle {
             self.claim()?.set_value(value)
         }
 
-        /// Sets the future to an error with `message` (cut to 255 bytes on a character
+        /// Sets the future to an error with `message` (cut to 240 bytes on a character
         /// boundary, and at a NUL), exactly once. The message is written before ERROR is
         /// published, so no reader sees it partial.
         ///
@@ -1068,7 +1192,7 @@ mod handle {
             // Exclusive by protocol: this process won the claim CAS (or took over a dead
             // setter), so it is the only writer of the value and message until `finish`.
             let state = write(f.seg.region(), f.entry.offset())?;
-            raw.finish(state, monotonic_ns());
+            raw.finish(current_pid(), state, monotonic_ns());
             Ok(())
         }
 
@@ -1092,7 +1216,13 @@ mod handle {
         /// [`SetError::Corrupt`] as for [`Promise::set_value`].
         pub fn set_error(self, message: &str) -> Result<(), SetError> {
             self.finish(|region, at| {
-                write_message(region, at + error_offset(size_of::<T>() as u64), message)?;
+                let msg = at + error_offset(size_of::<T>() as u64);
+                write_message(
+                    region,
+                    msg,
+                    message,
+                    at + finish_owner_offset(size_of::<T>() as u64),
+                )?;
                 Ok(ERROR)
             })
         }
@@ -1346,6 +1476,7 @@ mod loom_tests {
                 AtomicU32::new(0),
                 AtomicU64::new(0),
                 AtomicU64::new(0), // the value
+                AtomicU64::new(0), // the finish owner word
             ));
             let waiters: Vec<_> = (2..=3)
                 .map(|me| {
@@ -1355,6 +1486,7 @@ mod loom_tests {
                             state: &w.0,
                             waiters: &w.1,
                             owner: &w.2,
+                            tail: &w.4,
                         };
                         assert_eq!(raw.wait(me, None, |_| true), RawGet::Done(READY));
                         // ORDERING: Relaxed — ordered by the Acquire of `state` in `wait`.
@@ -1366,11 +1498,12 @@ mod loom_tests {
                 state: &words.0,
                 waiters: &words.1,
                 owner: &words.2,
+                tail: &words.4,
             };
             assert_eq!(raw.claim(1, |_| true), Ok(None));
             assert_eq!(raw.claim(4, |_| true), Err(RawClaim::Taken(COMPUTING)));
             words.3.store(42, Relaxed);
-            raw.finish(READY, 7);
+            raw.finish(1, READY, 7);
             assert_eq!(raw.claim(4, |_| true), Err(RawClaim::Taken(READY)));
             for h in waiters {
                 h.join().unwrap();
@@ -1387,6 +1520,7 @@ mod loom_tests {
                 AtomicU32::new(PENDING),
                 AtomicU32::new(0),
                 AtomicU64::new(0),
+                AtomicU64::new(0),
             ));
             let hs: Vec<_> = (1..=2)
                 .map(|me| {
@@ -1396,10 +1530,11 @@ mod loom_tests {
                             state: &w.0,
                             waiters: &w.1,
                             owner: &w.2,
+                            tail: &w.3,
                         };
                         let won = raw.claim(me, |_| true).is_ok();
                         if won {
-                            raw.finish(READY, 1);
+                            raw.finish(me, READY, 1);
                         }
                         won
                     })
@@ -1407,6 +1542,82 @@ mod loom_tests {
                 .collect();
             let wins = hs.into_iter().map(|h| h.join().unwrap());
             assert_eq!(wins.filter(|&w| w).count(), 1);
+        });
+    }
+
+    /// A setter (pid 9) died right after recording its intent in `completion_time`: of two
+    /// claimers exactly one wins, and the future completes with a time, the tail clear.
+    #[test]
+    fn loom_future_dead_intent_claimed_once() {
+        loom::model(|| {
+            let words = Arc::new((
+                AtomicU32::new(PENDING),
+                AtomicU32::new(0),
+                AtomicU64::new(owner_word(9)),
+                AtomicU64::new(0),
+            ));
+            let hs: Vec<_> = (1..=2)
+                .map(|me| {
+                    let w = words.clone();
+                    thread::spawn(move || {
+                        let raw = RawFuture {
+                            state: &w.0,
+                            waiters: &w.1,
+                            owner: &w.2,
+                            tail: &w.3,
+                        };
+                        let won = raw.claim(me, |p| p != 9).is_ok();
+                        if won {
+                            raw.finish(me, READY, 5);
+                        }
+                        won
+                    })
+                })
+                .collect();
+            let wins = hs.into_iter().map(|h| h.join().unwrap());
+            assert_eq!(wins.filter(|&w| w).count(), 1);
+            assert_eq!(words.0.load(Relaxed), READY);
+            assert_eq!(words.2.load(Relaxed), 5, "the completion time");
+            assert_eq!(words.3.load(Relaxed), 0, "the finish owner word is clear");
+        });
+    }
+
+    /// A setter (pid 9) died after moving its pid to the finish owner word and writing the
+    /// time: a waiter reports it dead, and exactly one of two claimers takes over.
+    #[test]
+    fn loom_future_dead_in_finish_taken_over_once() {
+        loom::model(|| {
+            let words = Arc::new((
+                AtomicU32::new(COMPUTING),
+                AtomicU32::new(0),
+                AtomicU64::new(3), // the dead setter's completion time
+                AtomicU64::new(owner_word(9)),
+            ));
+            let hs: Vec<_> = (1..=2)
+                .map(|me| {
+                    let w = words.clone();
+                    thread::spawn(move || {
+                        let raw = RawFuture {
+                            state: &w.0,
+                            waiters: &w.1,
+                            owner: &w.2,
+                            tail: &w.3,
+                        };
+                        match raw.claim(me, |p| p != 9) {
+                            Ok(Some(9)) => {
+                                raw.finish(me, READY, 5);
+                                true
+                            }
+                            Err(RawClaim::Taken(_)) => false,
+                            other => panic!("{other:?}"),
+                        }
+                    })
+                })
+                .collect();
+            let wins = hs.into_iter().map(|h| h.join().unwrap());
+            assert_eq!(wins.filter(|&w| w).count(), 1);
+            assert_eq!(words.0.load(Relaxed), READY);
+            assert_eq!(words.3.load(Relaxed), 0);
         });
     }
 }

@@ -15,14 +15,14 @@
 //! | `compute_count`  | `align_up(error_msg + 256, 4)`           | 276         | 296         |
 //! | total            | `align_up(count + 4, A)`                 | 280         | 304         |
 //!
-//! **The computer's pid.** While a zeroipc process holds COMPUTING it keeps
-//! `0x5A504944 << 32 | pid` in the 8 bytes at `align8(error_msg)` (offset 24 for a 4-byte T,
-//! 40 for an 8-byte T; always inside `error_msg`). `error_msg` means nothing until ERROR, and
-//! C++ only writes it right before publishing ERROR. The computer zeroes the word before
-//! publishing COMPUTED (so a computed Lazy is byte-identical to C++'s), and zeroes it before
-//! writing an error message there. A word is taken for a pid only with the tag in its high
-//! half and a low half ≤ 2^22 (Linux's `PID_MAX_LIMIT`), so message bytes written by a
-//! failing C++ computer are not mistaken for one.
+//! **The computer's pid.** A zeroipc computer keeps `0x5A504944 << 32 | pid` in the owner
+//! word: the last 8-aligned 8 bytes inside `error_msg` (`align_down(error_msg + 248, 8)`:
+//! offset 264 for a 4-byte T, 288 for an 8-byte T). `error_msg` means nothing until ERROR, and
+//! zeroipc cuts its own messages to 240 bytes, so a message it writes ends before the word in
+//! every layout. The word is zeroed once the computation is published, so a finished Lazy is
+//! byte-identical to C++'s. A word is taken for a pid only with the tag in its high half and a
+//! low half ≤ 2^22 (Linux's `PID_MAX_LIMIT`), so message bytes written by a failing C++
+//! computer are not mistaken for one.
 //!
 //! Python's `Lazy` is another format (`{u32 state; T value @4; char err[256]}`, `260 + es`
 //! bytes): [`Lazy::open`] refuses it with
@@ -48,20 +48,37 @@
 //! |-------------------------------------|--------------------------------|------------------------|
 //! | `state = COMPUTED` after the value  | `state` in `force*`/`peek`     | `cached_value`         |
 //! | `state = ERROR` after the message   | `state` in `force*`            | `error_msg`            |
-//! | CAS `NOT_COMPUTED → COMPUTING`      | —                              | one computer           |
+//! | CAS `NOT_COMPUTED → COMPUTING` (AcqRel) | `state` in `force*`         | one computer; its owner word |
 //!
 //! Waiters spin briefly, then sleep on the `state` futex, re-checking at least every
 //! millisecond (C++ computers never wake anyone).
 //!
-//! # Process death
+//! # Process death: the claim protocol
 //!
-//! A zeroipc computer that dies leaves COMPUTING with its pid (FORMAT.md D-14). A waiter
-//! that finds it gone (`kill(pid, 0)`) takes over with a CAS on the pid word and computes
-//! (its closure, or the stored operation), so the value still comes from exactly one
-//! finished computation. A dead C++ computer (no pid) is seen as
-//! [`ForceTimeoutError::Timeout`] by the timed forms (`_timeout`, `_deadline`); an untimed
-//! force waits for it forever, as upstream. A closure that panics stores ERROR
-//! ("computation panicked").
+//! A zeroipc computer records its intent (the owner word) **before** it claims, and publishes
+//! its result **before** it withdraws the word, so at every instruction a COMPUTING that a
+//! zeroipc process set names its owner. Each step, what a SIGKILL right after it leaves, and
+//! how a survivor proceeds (each gap has a row in `tests/crash_matrix.rs`, point in brackets):
+//!
+//! | step (zeroipc computer `me`) | a kill right after it leaves | a survivor |
+//! |---|---|---|
+//! | 1. CAS owner word: 0 / a dead pid / foreign bytes (only if the state is still NOT_COMPUTED) → `me` (a live pid, or our own: wait) \[`lazy.claim.after_intent`\] | NOT_COMPUTED, owner = dead `me` | its own step 1 overwrites the dead intent (CAS) and computes |
+//! | 2. CAS `state` NOT_COMPUTED → COMPUTING (AcqRel) \[`lazy.claim.after_cas`\]; on failure (a C++ computer claimed first, or our NOT_COMPUTED was stale) CAS the word back (to 0 over a dead pid, else to what it was) | COMPUTING, owner = dead `me` | finds the owner dead (`kill(pid, 0)`), CAS owner dead → itself \[`lazy.takeover.after_cas`\], computes (its closure or the stored operation); without one, `ComputerDead { pid }` |
+//! | 3. compute; store `cached_value` \[`lazy.finish.before_publish`\] (or the message, around the owner word \[`lazy.fail.before_publish`\]) | COMPUTING, owner = dead `me` | as after step 2 (a taker zeroes what the dead one left in `error_msg`) |
+//! | 4. store `state` = COMPUTED (or ERROR), Release; `compute_count += 1` \[`lazy.finish.after_publish`, `lazy.fail.after_publish`\] | the value (or the error) published, owner = dead `me` (stale; a kill between the store and the count leaves the count one short) | reads the value; `reset` zeroes a dead pid's word before COMPUTED → NOT_COMPUTED, and a claim overwrites one anyway (step 1) |
+//! | 5. CAS owner word `me` → 0; wake all | nothing left over | — |
+//!
+//! Live processes: a waiter that finds a live intent (step 1 done, step 2 not yet) waits for
+//! the state to change like any waiter, re-checking every millisecond.
+//!
+//! C++ and Python computers write no owner: COMPUTING with no owner word means "a foreign
+//! computer, wait"; if it died, the timed forms (`_timeout`, `_deadline`) report
+//! [`ForceTimeoutError::Timeout`] and an untimed force waits forever, as upstream. A closure
+//! that panics stores ERROR ("computation panicked"). Left open: pid reuse (a recycled pid
+//! makes a dead owner look alive: survivors wait, the timed forms time out), and in segments
+//! shared with C++ computers, a zeroipc process killed between steps 1 and 2 (or 4 and 5,
+//! when a C++ `reset` follows) leaves a dead owner word that a zeroipc waiter would then take
+//! for the owner of a C++ claim made later, and compute alongside it.
 //!
 //! # Forms
 //!
@@ -94,7 +111,7 @@ use crate::layout::future::{owner_pid, owner_word};
 use crate::layout::lazy::{COMPUTED, COMPUTING, ERROR, NOT_COMPUTED};
 use crate::loom::{
     AtomicU32, AtomicU64,
-    Ordering::{Acquire, Relaxed, Release},
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 use crate::sync::BadWord;
 use crate::sync::wait::{self, Parked};
@@ -120,10 +137,26 @@ pub(crate) enum RawForce {
     NotComputed,
     /// A dead zeroipc computer (pid), and the caller may not compute.
     ComputerDead(u32),
-    /// The deadline passed while someone else computed.
+    /// The deadline passed while someone else computed (or was about to).
     Timeout,
     /// `state` holds an impossible value.
     Bad(BadWord),
+}
+
+/// How one claim attempt on a NOT_COMPUTED Lazy ended.
+enum Claim {
+    /// This caller holds COMPUTING, its owner word recorded.
+    Won,
+    /// A live zeroipc process recorded its intent first: wait for it.
+    Busy,
+    /// The words changed under us: look again.
+    Retry,
+}
+
+/// The pid in an owner word, if it is one: the `ZPID` tag and a pid ≤ Linux's
+/// `PID_MAX_LIMIT` (message bytes of a C++ computer are never taken for one).
+fn pid_in(word: u64) -> Option<u32> {
+    owner_pid(word).filter(|&p| p <= MAX_PID)
 }
 
 /// The Lazy state machine over views of `state`, the owner word and `compute_count`.
@@ -137,7 +170,8 @@ pub(crate) struct RawLazy<'a> {
 impl RawLazy<'_> {
     /// The validated state.
     pub(crate) fn state(&self) -> Result<u32, BadWord> {
-        // ORDERING: Acquire pairs with the Release stores in `finish_ok`/`finish_err`.
+        // ORDERING: Acquire pairs with the Release stores in `finish_ok`/`finish_err` and
+        // the claim CAS.
         match self.state.load(Acquire) {
             s @ (NOT_COMPUTED | COMPUTING | COMPUTED | ERROR) => Ok(s),
             other => Err(bad_state(other)),
@@ -162,40 +196,40 @@ impl RawLazy<'_> {
                 COMPUTED => return RawForce::Computed,
                 ERROR => return RawForce::Failed,
                 NOT_COMPUTED if !may_compute => return RawForce::NotComputed,
-                NOT_COMPUTED => {
-                    // ORDERING: Acquire on success: a previous `reset` happens-before our
-                    // computation; Relaxed on failure (the loop re-reads with Acquire).
-                    if self
-                        .state
-                        .compare_exchange(NOT_COMPUTED, COMPUTING, Acquire, Relaxed)
-                        .is_ok()
-                    {
-                        // ORDERING: Relaxed — only compared and checked for liveness.
-                        self.owner.store(owner_word(me), Relaxed);
-                        return RawForce::Compute(None);
+                NOT_COMPUTED => match self.claim(me, &alive) {
+                    Claim::Won => return RawForce::Compute(None),
+                    Claim::Retry => continue,
+                    Claim::Busy => {}
+                },
+                _ => {
+                    if let Some(dead) = self.dead_computer(me, &alive) {
+                        if !may_compute {
+                            return RawForce::ComputerDead(dead);
+                        }
+                        // ORDERING: Acquire — the winner of this CAS is the only new
+                        // computer; the dead one can write nothing any more.
+                        if self
+                            .owner
+                            .compare_exchange(owner_word(dead), owner_word(me), Acquire, Relaxed)
+                            .is_ok()
+                        {
+                            crate::fault::point("lazy.takeover.after_cas");
+                            return RawForce::Compute(Some(dead));
+                        }
+                        continue;
                     }
-                    continue;
                 }
-                _ => {}
             }
-            if let Some(dead) = self.dead_computer(me, &alive) {
-                if !may_compute {
-                    return RawForce::ComputerDead(dead);
-                }
-                // ORDERING: Acquire — the winner of this CAS is the only new computer.
-                if self
-                    .owner
-                    .compare_exchange(owner_word(dead), owner_word(me), Acquire, Relaxed)
-                    .is_ok()
-                {
-                    return RawForce::Compute(Some(dead));
-                }
+            if cfg!(loom) && s == NOT_COMPUTED {
+                // A claimer between its two CASes: it wakes no one (processes re-check every
+                // slice); in the model, let it run.
+                crate::loom::yield_point();
                 continue;
             }
-            if wait::spin_while(self.state, COMPUTING) {
+            if wait::spin_while(self.state, s) {
                 continue;
             }
-            if wait::park(self.state, COMPUTING, deadline) == Parked::TimedOut {
+            if wait::park(self.state, s, deadline) == Parked::TimedOut {
                 return match self.state() {
                     Ok(COMPUTED) => RawForce::Computed,
                     Ok(ERROR) => RawForce::Failed,
@@ -206,11 +240,59 @@ impl RawLazy<'_> {
         }
     }
 
+    /// One claim of a NOT_COMPUTED Lazy: the intent first (owner word → `me`, over a free,
+    /// foreign or dead process's word), then `NOT_COMPUTED → COMPUTING`. A COMPUTING that a
+    /// zeroipc process set therefore always has its owner recorded.
+    fn claim(&self, me: u32, alive: &impl Fn(u32) -> bool) -> Claim {
+        // ORDERING: Relaxed — a candidate for the CAS below.
+        let word = self.owner.load(Relaxed);
+        match pid_in(word) {
+            Some(pid) if pid == me || alive(pid) => return Claim::Busy,
+            Some(_) => {} // a dead process's intent or stale word
+            None if word == 0 => {}
+            // Foreign bytes (a C++ message): overwritten only while still NOT_COMPUTED, so
+            // a claimer that read the state long ago does not scribble on a finished Lazy.
+            // ORDERING: Acquire — as every read of the state.
+            None if self.state.load(Acquire) != NOT_COMPUTED => return Claim::Retry,
+            None => {}
+        }
+        // ORDERING: Relaxed — the intent is published by the Release of the state CAS;
+        // among claimers the CAS's atomicity alone picks one.
+        if self
+            .owner
+            .compare_exchange(word, owner_word(me), Relaxed, Relaxed)
+            .is_err()
+        {
+            return Claim::Retry;
+        }
+        crate::fault::point("lazy.claim.after_intent");
+        // ORDERING: AcqRel on success — Acquire: a previous `reset` happens-before our
+        // computation; Release: whoever sees COMPUTING sees our owner word. Relaxed on
+        // failure (the caller re-reads with Acquire).
+        if self
+            .state
+            .compare_exchange(NOT_COMPUTED, COMPUTING, AcqRel, Relaxed)
+            .is_ok()
+        {
+            crate::fault::point("lazy.claim.after_cas");
+            return Claim::Won;
+        }
+        // A C++ computer claimed first (or the state was stale): withdraw the intent, unless
+        // someone already wrote over it. A dead process's word is not put back (a later
+        // C++ claim would look like that process's); foreign bytes are.
+        let back = if pid_in(word).is_some() { 0 } else { word };
+        // ORDERING: Relaxed — only compared and checked for liveness.
+        let _ = self
+            .owner
+            .compare_exchange(owner_word(me), back, Relaxed, Relaxed);
+        Claim::Retry
+    }
+
     /// The dead zeroipc computer's pid, if COMPUTING under one that is gone.
     pub(crate) fn dead_computer(&self, me: u32, alive: &impl Fn(u32) -> bool) -> Option<u32> {
         // ORDERING: Relaxed — a candidate, confirmed below.
         let word = self.owner.load(Relaxed);
-        let pid = owner_pid(word).filter(|&p| p <= MAX_PID)?;
+        let pid = pid_in(word)?;
         if pid == me || alive(pid) {
             return None;
         }
@@ -220,34 +302,50 @@ impl RawLazy<'_> {
         still.then_some(pid)
     }
 
-    /// Publishes COMPUTED after the caller wrote `cached_value`; counts the computation.
-    pub(crate) fn finish_ok(&self) {
-        // ORDERING: Relaxed — published by the Release store below (and C++ has zeros here).
-        self.owner.store(0, Relaxed);
+    /// Publishes COMPUTED after the caller wrote `cached_value`, counts the computation,
+    /// then withdraws `me` from the owner word.
+    pub(crate) fn finish_ok(&self, me: u32) {
+        crate::fault::point("lazy.finish.before_publish");
         // ORDERING: Release pairs with the Acquire in `state`: `cached_value` is visible
         // to whoever sees COMPUTED.
         self.state.store(COMPUTED, Release);
         // ORDERING: Relaxed — a statistic, incremented after publishing as C++ does.
         self.count.fetch_add(1, Relaxed);
+        crate::fault::point("lazy.finish.after_publish");
+        self.withdraw(me);
         wait::wake_all(self.state);
     }
 
-    /// Zeroes the owner word (the computer keeps COMPUTING): before an error message is
-    /// written over it, so no half-written word reads as a pid.
-    pub(crate) fn clear_owner(&self) {
-        // ORDERING: Relaxed — only read for liveness checks; the state word publishes.
-        self.owner.store(0, Relaxed);
-    }
-
-    /// Publishes ERROR after the caller wrote `error_msg` (over the owner word).
-    pub(crate) fn finish_err(&self) {
+    /// Publishes ERROR after the caller wrote `error_msg` (around the owner word), then
+    /// withdraws `me` from the owner word.
+    pub(crate) fn finish_err(&self, me: u32) {
+        crate::fault::point("lazy.fail.before_publish");
         // ORDERING: Release pairs with the Acquire in `state`: the message is complete.
         self.state.store(ERROR, Release);
+        crate::fault::point("lazy.fail.after_publish");
+        self.withdraw(me);
         wait::wake_all(self.state);
     }
 
-    /// COMPUTED → NOT_COMPUTED (only from COMPUTED, as C++); whether it happened.
-    pub(crate) fn reset(&self) -> bool {
+    /// Zeroes the owner word if it still names `me` (a finished state with a stale word,
+    /// left by a kill right before this, is harmless: the next claim takes it over).
+    fn withdraw(&self, me: u32) {
+        // ORDERING: Relaxed — only compared and checked for liveness; C++ has zeros here.
+        let _ = self
+            .owner
+            .compare_exchange(owner_word(me), 0, Relaxed, Relaxed);
+    }
+
+    /// COMPUTED → NOT_COMPUTED (only from COMPUTED, as C++); whether it happened. An owner
+    /// word left by a computer that died right after publishing is cleared first, so a
+    /// C++ computer's later claim is not mistaken for that dead process.
+    pub(crate) fn reset(&self, alive: impl Fn(u32) -> bool) -> bool {
+        // ORDERING: Relaxed — a candidate for the CAS.
+        let word = self.owner.load(Relaxed);
+        if pid_in(word).is_some_and(|p| !alive(p)) && self.state.load(Relaxed) == COMPUTED {
+            // ORDERING: Relaxed — a dead process's word; no data rides on it.
+            let _ = self.owner.compare_exchange(word, 0, Relaxed, Relaxed);
+        }
         // ORDERING: Release pairs with the Acquire of the next computer's claim CAS.
         self.state
             .compare_exchange(COMPUTED, NOT_COMPUTED, Release, Relaxed)
@@ -802,7 +900,7 @@ mod handle {
         ///
         /// [`Corruption`] if the entry lies outside the mapping.
         pub fn reset(&self) -> Result<bool, Corruption> {
-            Ok(self.raw()?.reset())
+            Ok(self.raw()?.reset(pid_alive))
         }
 
         /// The value, computed by `compute` if this caller is first (or replaces a dead
@@ -814,9 +912,22 @@ mod handle {
         ) -> Result<T, ForceTimeoutError> {
             let raw = self.raw()?;
             let may = compute.is_some();
-            match raw.acquire(current_pid(), may, deadline, pid_alive) {
-                RawForce::Compute(_) => match compute {
-                    Some(compute) => Ok(self.compute(raw, compute)?),
+            let me = current_pid();
+            match raw.acquire(me, may, deadline, pid_alive) {
+                RawForce::Compute(dead) => match compute {
+                    Some(compute) => {
+                        if dead.is_some() {
+                            // A dead computer may have left part of a message: C++'s zeros.
+                            let at = self.entry.offset();
+                            write_message(
+                                self.seg.region(),
+                                at + self.off.error,
+                                "",
+                                at + self.off.owner,
+                            )?;
+                        }
+                        Ok(self.compute(raw, me, compute)?)
+                    }
                     // `acquire` only claims when `may_compute`; never reached.
                     None => Err(ForceTimeoutError::NoComputation { op: u32::MAX }),
                 },
@@ -835,29 +946,29 @@ mod handle {
         fn compute(
             &self,
             raw: RawLazy<'_>,
+            me: u32,
             compute: &mut dyn FnMut() -> Outcome<T>,
         ) -> Result<T, ForceError> {
             let region = self.seg.region();
             let at = self.entry.offset();
+            let owner = at + self.off.owner;
             let outcome = catch_unwind(AssertUnwindSafe(compute));
             let result = match &outcome {
                 Ok(Ok(v)) => {
                     store_value(region, at + self.off.cached, v)?;
-                    raw.finish_ok();
+                    raw.finish_ok(me);
                     Ok(*v)
                 }
                 Ok(Err(msg)) => {
-                    raw.clear_owner();
-                    write_message(region, at + self.off.error, msg)?;
-                    raw.finish_err();
+                    write_message(region, at + self.off.error, msg, owner)?;
+                    raw.finish_err(me);
                     Err(ForceError::Failed {
                         message: msg.clone(),
                     })
                 }
                 Err(_) => {
-                    raw.clear_owner();
-                    write_message(region, at + self.off.error, "computation panicked")?;
-                    raw.finish_err();
+                    write_message(region, at + self.off.error, "computation panicked", owner)?;
+                    raw.finish_err(me);
                     Err(ForceError::Failed {
                         message: "computation panicked".to_owned(),
                     })
@@ -978,7 +1089,7 @@ mod handle {
         }
 
         /// As [`Lazy::force_with`] with a fallible computation: an `Err(e)` is stored as
-        /// ERROR with `e`'s message (permanent, as in C++) and returned as
+        /// ERROR with `e`'s message (cut to 240 bytes; permanent, as in C++) and returned as
         /// [`ForceError::Failed`] here and to every other forcer.
         ///
         /// # Errors
@@ -1404,7 +1515,7 @@ mod loom_tests {
                             RawForce::Compute(None) => {
                                 w.4.fetch_add(1, Relaxed);
                                 w.3.store(u64::from(me) * 10, Relaxed);
-                                raw.finish_ok();
+                                raw.finish_ok(me);
                             }
                             RawForce::Computed => {}
                             other => panic!("{other:?}"),
@@ -1443,7 +1554,7 @@ mod loom_tests {
                         match raw.acquire(me, true, None, |p| p != 9) {
                             RawForce::Compute(Some(9)) => {
                                 w.3.fetch_add(1, Relaxed);
-                                raw.finish_ok();
+                                raw.finish_ok(me);
                             }
                             RawForce::Computed => {}
                             other => panic!("{other:?}"),
@@ -1456,6 +1567,90 @@ mod loom_tests {
             }
             assert_eq!(w.3.load(Relaxed), 1, "recomputed exactly once");
             assert_eq!(w.0.load(Relaxed), COMPUTED);
+        });
+    }
+
+    /// A zeroipc forcer (pid 1) races a foreign (C++-like) computer that claims with a bare
+    /// CAS and records no owner: exactly one computes, and the owner word ends zero whoever
+    /// wins (the zeroipc loser withdraws its intent; the winner clears it after publishing).
+    #[test]
+    fn loom_lazy_intent_races_a_foreign_claim() {
+        loom::model(|| {
+            let w = Arc::new((
+                AtomicU32::new(NOT_COMPUTED),
+                AtomicU64::new(0),
+                AtomicU32::new(0),
+                AtomicUsize::new(0),
+            ));
+            let foreign = {
+                let w = w.clone();
+                thread::spawn(move || {
+                    if w.0
+                        .compare_exchange(NOT_COMPUTED, COMPUTING, Acquire, Relaxed)
+                        .is_ok()
+                    {
+                        w.3.fetch_add(1, Relaxed);
+                        w.0.store(COMPUTED, Release);
+                        wait::wake_all(&w.0);
+                    }
+                })
+            };
+            let raw = RawLazy {
+                state: &w.0,
+                owner: &w.1,
+                count: &w.2,
+            };
+            match raw.acquire(1, true, None, |_| true) {
+                RawForce::Compute(None) => {
+                    w.3.fetch_add(1, Relaxed);
+                    raw.finish_ok(1);
+                }
+                RawForce::Computed => {}
+                other => panic!("{other:?}"),
+            }
+            foreign.join().unwrap();
+            assert_eq!(w.3.load(Relaxed), 1, "exactly one computation");
+            assert_eq!(w.0.load(Relaxed), COMPUTED);
+            assert_eq!(w.1.load(Relaxed), 0, "no owner word left behind");
+        });
+    }
+
+    /// A computer (pid 9) died right after recording its intent: two forcers race to
+    /// overwrite it; exactly one computes, the other receives its value.
+    #[test]
+    fn loom_lazy_dead_intent_taken_once() {
+        loom::model(|| {
+            let w = Arc::new((
+                AtomicU32::new(NOT_COMPUTED),
+                AtomicU64::new(owner_word(9)),
+                AtomicU32::new(0),
+                AtomicUsize::new(0),
+            ));
+            let hs: Vec<_> = (1..=2)
+                .map(|me| {
+                    let w = w.clone();
+                    thread::spawn(move || {
+                        let raw = RawLazy {
+                            state: &w.0,
+                            owner: &w.1,
+                            count: &w.2,
+                        };
+                        match raw.acquire(me, true, None, |p| p != 9) {
+                            RawForce::Compute(None) => {
+                                w.3.fetch_add(1, Relaxed);
+                                raw.finish_ok(me);
+                            }
+                            RawForce::Computed => {}
+                            other => panic!("{other:?}"),
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+            assert_eq!(w.3.load(Relaxed), 1, "computed exactly once");
+            assert_eq!(w.1.load(Relaxed), 0);
         });
     }
 }

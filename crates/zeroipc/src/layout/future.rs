@@ -4,9 +4,10 @@
 //! |----------|------|-------------------|----------------------------------------------------|
 //! | 0        | 4    | `state`           | PENDING 0, COMPUTING 1, READY 2, ERROR 3           |
 //! | 4        | 4    | `waiters`         | blocked `get` callers (informational)              |
-//! | 8        | 8    | `completion_time` | set with READY/ERROR; **zeroipc: `OWNER_TAG << 32 \| pid` while COMPUTING** |
+//! | 8        | 8    | `completion_time` | set with READY/ERROR; **zeroipc: `OWNER_TAG << 32 \| pid` from the setter's intent until then** |
 //! | 16       | es   | `value`           | valid once READY                                   |
 //! | 16 + es  | 256  | `error_msg`       | NUL-terminated, valid once ERROR                   |
+//! | `align_down(16 + es + 248, 8)` | 8 | (zeroipc) finish owner | inside `error_msg`: `OWNER_TAG << 32 \| pid` while a zeroipc setter finishes |
 //!
 //! Entry size: C++ `align_up(272 + es, max(8, align))`, Python `272 + es` (both accepted on
 //! open). `completion_time` units are the writer's: C++ and zeroipc monotonic-clock
@@ -35,7 +36,7 @@ pub(crate) struct FutureHeader {
     pub(crate) state: AtomicU32,
     /// 4: blocked `get` callers (informational, counted as C++ does).
     pub(crate) waiters: AtomicU32,
-    /// 8: completion time, or the tagged pid of a zeroipc setter while COMPUTING.
+    /// 8: completion time, or the tagged pid of a zeroipc setter before it completes.
     pub(crate) completion_time: AtomicU64,
 }
 
@@ -50,6 +51,14 @@ pub(crate) const ERROR_MSG_LEN: u64 = 256;
 #[must_use]
 pub(crate) const fn error_offset(es: u64) -> u64 {
     VALUE_OFFSET + es
+}
+
+/// Offset of zeroipc's second owner word for a `es`-byte value: the last 8-aligned 8
+/// bytes inside `error_msg`, after any message zeroipc writes (≤ 240 bytes). A setter moves
+/// its pid there before it writes `completion_time` (`codata::future`, "Claim protocol").
+#[must_use]
+pub(crate) const fn finish_owner_offset(es: u64) -> u64 {
+    (error_offset(es) + ERROR_MSG_LEN - 8) & !7
 }
 
 /// The C++ entry size `align_up(272 + es, max(8, align))` (zeroipc creates this one).
@@ -80,6 +89,10 @@ const _: () = {
     assert!(matches!(future_size(8, 8), Some(280)));
     assert!(matches!(future_size(24, 8), Some(296)));
     assert!(matches!(python_future_size(4), Some(276)));
+    // The finish owner word lies inside `error_msg`, after the longest zeroipc message.
+    assert!(finish_owner_offset(1) == 264 && finish_owner_offset(8) == 272);
+    assert!(finish_owner_offset(7) - error_offset(7) == 241);
+    assert!(finish_owner_offset(24) + 8 <= error_offset(24) + ERROR_MSG_LEN);
 };
 
 /// High 32 bits of a zeroipc owner word: ASCII `ZPID`. A C++ monotonic-nanosecond or a

@@ -12,7 +12,7 @@
 //! | `op.data`        | `op + align_up(4, A)` (`a`; `b` at + es) | 8           | 16          |
 //! | `cached_value`   | `align_up(data + U, align_of T)`         | 16          | 32          |
 //! | `error_msg`[256] | `cached + es`                            | 20          | 40          |
-//! | owner (zeroipc)  | `align8(error_msg)`, 8 bytes inside `error_msg`, only while COMPUTING | 24 | 40 |
+//! | owner (zeroipc)  | `align_down(error_msg + 248, 8)`: the last 8-aligned 8 bytes inside `error_msg`, after any message zeroipc writes (≤ 240 bytes) | 264 | 288 |
 //! | `compute_count`  | `align_up(error_msg + 256, 4)`           | 276         | 296         |
 //! | total            | `align_up(count + 4, A)`                 | 280         | 304         |
 //!
@@ -63,7 +63,7 @@ pub(crate) struct LazyOffsets {
     pub(crate) cached: u64,
     /// `error_msg`.
     pub(crate) error: u64,
-    /// zeroipc's owner word (8 bytes inside `error_msg`).
+    /// zeroipc's owner word: the last 8-aligned 8 bytes inside `error_msg`.
     pub(crate) owner: u64,
     /// `compute_count`.
     pub(crate) count: u64,
@@ -96,7 +96,7 @@ pub(crate) const fn lazy_offsets(size: u64, align: u64) -> Option<LazyOffsets> {
         b: a + size,
         cached,
         error,
-        owner: up(error, 8),
+        owner: (error + ERROR_MSG_LEN - 8) & !7,
         count,
         size: up(count + 4, big),
     })
@@ -146,15 +146,17 @@ const _: () = {
         panic!()
     };
     assert!(i.op == 4 && i.a == 8 && i.b == 12 && i.cached == 16 && i.error == 20);
-    assert!(i.count == 276 && i.size == 280 && i.owner == 24);
+    assert!(i.count == 276 && i.size == 280 && i.owner == 264);
     let Some(f) = lazy_offsets(8, 8) else {
         panic!()
     };
     assert!(f.op == 8 && f.a == 16 && f.b == 24 && f.cached == 32 && f.error == 40);
-    assert!(f.count == 296 && f.size == 304 && f.owner == 40);
+    assert!(f.count == 296 && f.size == 304 && f.owner == 288);
     let Some(c) = lazy_offsets(1, 1) else {
         panic!()
     };
     assert!(c.cached == 16 && c.error == 17 && c.count == 276 && c.size == 280);
-    assert!(c.owner + 8 <= c.error + ERROR_MSG_LEN);
+    assert!(c.owner == 264 && c.owner + 8 <= c.error + ERROR_MSG_LEN);
+    // Every layout: the word lies in `error_msg`, after the longest message zeroipc writes.
+    assert!(c.owner - c.error > 240 && i.owner - i.error > 240 && f.owner - f.error > 240);
 };
