@@ -606,33 +606,3 @@ impl fmt::Display for OutOfBounds {
 }
 
 impl Error for OutOfBounds {}
-
-/// A non-blocking insert found the structure full; the value is handed back.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Full<T>(pub T);
-
-impl<T> fmt::Debug for Full<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Full(..)")
-    }
-}
-
-impl<T> fmt::Display for Full<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the structure is full")
-    }
-}
-
-impl<T> Error for Full<T> {}
-
-/// A blocking operation's deadline passed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeout;
-
-impl fmt::Display for Timeout {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("timed out")
-    }
-}
-
-impl Error for Timeout {}

@@ -19,27 +19,55 @@
 //!
 //! | job                                                        | structure                  |
 //! |------------------------------------------------------------|----------------------------|
-//! | a table of values every process reads and writes in place  | [`structures::Array`]      |
-//! | hand work items between any number of producers/consumers  | [`structures::Queue`]      |
-//! | a stream of elements from one producer to one consumer, bulk copies | [`structures::Ring`] |
-//! | last-in first-out work stealing / undo stacks              | [`structures::Stack`]      |
-//! | fixed-size objects handed out by index                     | [`structures::Pool`]       |
-//! | look values up by key; membership                          | [`structures::Map`], [`structures::Set`] |
-//! | mutual exclusion (with dead-holder recovery)               | [`sync::Mutex`], [`sync::RwLock`] |
-//! | count permits; wait for N arrivals; wait for a count to reach 0 | [`sync::Semaphore`], [`sync::Barrier`], [`sync::Latch`] |
-//! | run an initialiser exactly once across processes           | [`sync::Once`]             |
-//! | signal a condition; wait for a predicate under a lock; publish a value with a version | [`sync::Event`], [`sync::Monitor`], [`sync::Signal`] |
-//! | a value set once and awaited by other processes (`.await` too) | [`codata::future::Future`] |
-//! | a value computed once, by whichever process asks first     | [`codata::lazy::Lazy`]     |
-//! | CSP channels: buffered or rendezvous, close, select, async | [`codata::channel::Channel`] |
-//! | a sequence of values with map/filter/take/skip/fold/window stages | [`codata::stream::Stream`] |
+//! | a table of values every process reads and writes in place  | [`Array`]                 |
+//! | hand work items between any number of producers/consumers  | [`Queue`]                 |
+//! | a stream of elements from one producer to one consumer, bulk copies | [`Ring`] |
+//! | last-in first-out work stealing / undo stacks              | [`Stack`]                 |
+//! | fixed-size objects handed out by index                     | [`Pool`]                  |
+//! | look values up by key; membership                          | [`Map`], [`Set`] |
+//! | mutual exclusion (with dead-holder recovery)               | [`Mutex`], [`RwLock`] |
+//! | count permits; wait for N arrivals; wait for a count to reach 0 | [`Semaphore`], [`Barrier`], [`Latch`] |
+//! | run an initialiser exactly once across processes           | [`Once`]                  |
+//! | signal a condition; wait for a predicate under a lock; publish a value with a version | [`Event`], [`Monitor`], [`Signal`] |
+//! | a value set once and awaited by other processes (`.await` too) | [`Future`] |
+//! | a value computed once, by whichever process asks first     | [`Lazy`]                  |
+//! | CSP channels: buffered or rendezvous, close, select, async | [`Channel`] |
+//! | a sequence of values with map/filter/take/skip/fold/window stages | [`Stream`] |
 //! | inspect any segment read-only (kinds, users, stale segments) | [`inspect`]              |
 //! | what zeroipc recorded about each structure it created (type catalog) | [`ReadOnlySegment::catalog`], [`Segment::describe`] |
+//!
+//! Every handle is at the crate root (and, but for `Future`, in [`prelude`]).
+//!
+//! # One shape for every operation
+//!
+//! Every operation that can wait comes in the same forms, as in std, crossbeam and tokio:
+//! `op` blocks, `try_op` never blocks, `op_timeout(Duration)` and `op_deadline(Instant)` are
+//! bounded, and `op_async` exists where the type can be awaited. Each form has its own error
+//! type with only the outcomes that form can have (`Full`/`Empty`/`WouldBlock` only from
+//! `try_op`, `Timeout` only from the timed forms), and a dead peer is an error (`Stalled`,
+//! `OwnerDead`), never a silent `None`. Storage (Array, Pool, Map, Set) never waits. Sizes,
+//! lengths and counts are `usize`; one stall default, [`DEFAULT_STALL_TIMEOUT`], changed per
+//! handle with `with_stall_timeout`. `docs/API.md` in the repository has the whole surface
+//! in one table.
+//!
+//! ```
+//! use std::time::Duration;
+//! use zeroipc::{Queue, SegmentOptions, structures::queue::{PopTimeoutError, TryPopError}};
+//! # let name = format!("/zeroipc-doc-lib-shape-{}", std::process::id());
+//! let seg = SegmentOptions::new().size(1 << 20).create_new(&name)?;
+//! let q: Queue<u64> = Queue::create(&seg, "jobs", 4)?;
+//! assert_eq!(q.try_pop(), Err(TryPopError::Empty));                      // never blocks
+//! assert_eq!(q.pop_timeout(Duration::from_millis(1)), Err(PopTimeoutError::Timeout));
+//! q.push(1)?;                                                            // would block if full
+//! assert_eq!(q.pop()?, 1);                                               // blocks until there is one
+//! # zeroipc::Segment::unlink(&name)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # Example
 //!
 //! ```
-//! use zeroipc::{Segment, SegmentOptions, structures::Array};
+//! use zeroipc::{Array, Segment, SegmentOptions};
 //! # let name = format!("/zeroipc-doc-lib-{}", std::process::id());
 //! // Process A creates the segment and an array in it.
 //! let seg = SegmentOptions::new().size(1 << 20).create_new(&name)?;
@@ -88,7 +116,7 @@
 //!   values or typed errors ([`Corruption`], `Stalled`), never undefined behaviour in this
 //!   process. The one exception is the `unsafe` zero-copy [`structures::Array::as_slice`] /
 //!   [`structures::Array::as_mut_slice`], whose contract a hostile writer can break.
-//! * Safe code cannot break a protocol within this process: a [`structures::Ring`] has at
+//! * Safe code cannot break a protocol within this process: a [`Ring`] has at
 //!   most one live producer and one live consumer per process (a second
 //!   [`structures::Ring::producer`] is an error until the first is dropped). Across
 //!   processes, one producer process and one consumer process per ring is the user's rule
@@ -138,8 +166,7 @@ pub mod sync;
 
 #[cfg(not(loom))]
 pub use error::{
-    Corruption, CreateError, Full, NameError, OpenError, OutOfBounds, StructureError, TableError,
-    Timeout,
+    Corruption, CreateError, NameError, OpenError, OutOfBounds, StructureError, TableError,
 };
 #[cfg(not(loom))]
 pub use segment::{Entry, EntryName, ReadOnlySegment, Segment, SegmentHeader, SegmentOptions};
@@ -150,6 +177,46 @@ pub use sync::{
 };
 
 pub use layout::{FORMAT_VERSION, MAGIC};
+
+// Every handle at the root (docs/API_CONVENTIONS.md §5); their error types stay in their
+// modules (`structures::queue::TryPushError`, `codata::channel::SendError`, ...), where two
+// modules may use the same operation name.
+#[cfg(not(loom))]
+pub use codata::{Channel, Future, Lazy, Promise, Select, Stream};
+#[cfg(not(loom))]
+pub use structures::{Array, Map, Pool, Queue, Ring, Set, Stack};
+#[cfg(not(loom))]
+pub use sync::{Barrier, Event, Latch, Monitor, Mutex, Once, RwLock, Semaphore, Signal};
+
+/// The handles and the traits most programs need, for a glob import.
+///
+/// `Future` is left out: a glob import of it would shadow `core::future::Future` (the
+/// prelude's `Future` trait) in the importing module. Name it `zeroipc::Future`.
+///
+/// # Examples
+///
+/// ```
+/// use zeroipc::prelude::*;
+/// # let name = format!("/zeroipc-doc-prelude-{}", std::process::id());
+/// let seg = SegmentOptions::new().size(1 << 20).create_new(&name)?;
+/// let q: Queue<u32> = Queue::create(&seg, "jobs", 8)?;
+/// let m = Mutex::create(&seg, "lock")?;
+/// // `drop_guard` makes the error `'static` (its `OwnerDead` case holds the guard), for `?`.
+/// let guard = m.lock().map_err(|e| e.drop_guard())?;
+/// q.push(7)?;
+/// drop(guard);
+/// assert_eq!(q.pop()?, 7);
+/// # Segment::unlink(&name)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(not(loom))]
+pub mod prelude {
+    pub use crate::{
+        Array, Barrier, Channel, Element, Event, Latch, Lazy, Map, Monitor, Mutex, Once, Pool,
+        Promise, Queue, Ring, RwLock, Segment, SegmentOptions, Select, Semaphore, Set, Signal,
+        Stack, Stream,
+    };
+}
 
 /// How long a peer may stay mid-operation (a half-written slot, a held internal lock, a
 /// counted waiter that never leaves) before an operation reports it as stalled, unless the
