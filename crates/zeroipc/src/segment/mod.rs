@@ -50,6 +50,7 @@
 //! ```
 
 pub(crate) mod catalog;
+mod expect;
 pub(crate) mod name;
 pub(crate) mod permits;
 pub(crate) mod region;
@@ -277,6 +278,7 @@ impl SegmentOptions {
             ro: ReadOnlySegment {
                 inner: Arc::new(Inner::new(name, shm, region, layout)),
             },
+            check_catalog: true,
         })
     }
 
@@ -377,6 +379,9 @@ pub struct ReadOnlySegment {
 #[derive(Clone, Debug)]
 pub struct Segment {
     ro: ReadOnlySegment,
+    /// Whether typed opens through this handle check the type catalog
+    /// ([`Segment::unchecked`] turns it off).
+    check_catalog: bool,
 }
 
 impl Deref for Segment {
@@ -459,6 +464,7 @@ impl Segment {
     pub fn open(name: &str) -> Result<Segment, OpenError> {
         Ok(Segment {
             ro: open_mapped(name, Access::ReadWrite)?,
+            check_catalog: true,
         })
     }
 
