@@ -564,7 +564,9 @@ impl<T: Element> Channel<T> {
                 }
                 .into());
             }
-            let q = Queue::<T>::open(seg, &names[1])?;
+            // The queue's own record is not the channel's: the channel's is checked below, so
+            // a mismatch names the channel, not its part.
+            let q = Queue::<T>::open(&seg.unchecked(), &names[1])?;
             if q.capacity() != cap as usize {
                 return Err(Corruption::Field {
                     entry: names[0].clone(),
@@ -576,6 +578,7 @@ impl<T: Element> Channel<T> {
             }
             Kind::Buffered(q)
         };
+        seg.check_catalog(&Record::new(CatalogKind::Channel, name, &header).elem::<T>())?;
         Ok(Self {
             seg: seg.clone(),
             header,

@@ -774,6 +774,7 @@ mod handle {
             // Proves the whole entry lies in the mapping and the state is valid.
             f.seg.region().check(f.entry.offset(), size, 8)?;
             f.state()?;
+            seg.check_catalog(&Record::new(CatalogKind::Future, name, &f.entry).elem::<T>())?;
             Ok(f)
         }
 

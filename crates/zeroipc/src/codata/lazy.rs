@@ -787,6 +787,7 @@ mod handle {
                 _t: PhantomData,
             };
             l.state()?;
+            seg.check_catalog(&Record::new(CatalogKind::Lazy, name, &l.entry).elem::<T>())?;
             Ok(l)
         }
 
@@ -1387,6 +1388,8 @@ mod handle {
             let entry = seg.find(name)?;
             crate::sync::check_size(&entry, LAZY_BOOL_LEN)?;
             let _: &LazyBoolHeader = seg.region().header(entry.offset())?;
+            // C++'s `Lazy<bool>` specialisation: a catalog, if any, records a Lazy of `bool`.
+            seg.check_catalog(&Record::new(CatalogKind::Lazy, name, &entry).elem::<bool>())?;
             Ok(Self {
                 seg: seg.clone(),
                 entry,

@@ -667,7 +667,9 @@ impl<T: Element> Stream<T> {
             }
             .into());
         }
-        let ring = Ring::<T>::open(seg, &names[1])?;
+        // The ring's own record is not the stream's: the stream's is checked below, so a
+        // mismatch names the stream, not its part.
+        let ring = Ring::<T>::open(&seg.unchecked(), &names[1])?;
         let h: &StreamHeader = seg.region().header(header.offset())?;
         // ORDERING: Relaxed — written once at creation.
         let cap = h.buffer_capacity.load(Relaxed);
@@ -680,6 +682,7 @@ impl<T: Element> Stream<T> {
             }
             .into());
         }
+        seg.check_catalog(&Record::new(CatalogKind::Stream, name, &header).elem::<T>())?;
         Ok(Self {
             seg: seg.clone(),
             header,

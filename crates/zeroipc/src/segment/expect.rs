@@ -6,7 +6,7 @@
 //! its record for the entry is the creator's word on the kind and the element type, and an
 //! open that contradicts it is refused with a typed error naming both:
 //!
-//! - **kind**: the recorded [`CatalogKind`] must be the one the open expects;
+//! - **kind**: the recorded [`CatalogKind`](super::CatalogKind) must be the one the open expects;
 //! - **element**: size and alignment must match, and so must the type's name with module
 //!   paths removed (`demo::Reading` and `consumer::Reading` are the same `Reading`: two
 //!   programs that share a struct usually define it in two crates). Names are compared only
@@ -17,7 +17,7 @@
 //! name all mean "nothing to check". [`Segment::unchecked`] skips the check for raw use.
 #![forbid(unsafe_code)]
 
-use super::{CatalogKind, Record, Segment};
+use super::{Record, Segment};
 use crate::error::StructureError;
 
 impl Segment {
@@ -131,6 +131,7 @@ fn strip_paths(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::segment::CatalogKind;
 
     fn record(kind: CatalogKind, type_name: &str, size: u32, align: u32) -> Record {
         Record {

@@ -175,6 +175,7 @@ impl<T: Element> Array<T> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;
         let capacity = Self::validate(seg, &entry)?;
+        seg.check_catalog(&Record::new(CatalogKind::Array, name, &entry).elem::<T>())?;
         Ok(Self::from_parts(seg, entry, capacity))
     }
 

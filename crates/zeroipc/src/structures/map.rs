@@ -581,6 +581,7 @@ impl<K: MapKey, V: Element> Map<K, V> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;
         let geo = Self::validate(seg, &entry)?;
+        seg.check_catalog(&Record::new(CatalogKind::Map, name, &entry).pair::<K, V>())?;
         let map = Self::from_parts(seg, entry, geo);
         if python_stride(size_of::<K>() as u64, size_of::<V>() as u64) == Some(geo.layout.stride)
             && !probe_consistent(&map.view())

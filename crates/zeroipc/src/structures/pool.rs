@@ -380,6 +380,7 @@ impl<T: Element> Pool<T> {
             .into());
         }
         let geo = Self::geometry(seg, &entry, capacity)?;
+        seg.check_catalog(&Record::new(CatalogKind::Pool, name, &entry).elem::<T>())?;
         Ok(Self {
             seg: seg.clone(),
             entry,

@@ -683,6 +683,7 @@ impl<T: Element> Queue<T> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;
         let layout = Self::validate(seg, &entry)?;
+        seg.check_catalog(&Record::new(CatalogKind::Queue, name, &entry).elem::<T>())?;
         Ok(Self {
             seg: seg.clone(),
             entry,

@@ -246,6 +246,7 @@ impl<T: Element> Ring<T> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;
         let layout = Self::validate(seg, &entry)?;
+        seg.check_catalog(&Record::new(CatalogKind::Ring, name, &entry).elem::<T>())?;
         Ok(Self {
             seg: seg.clone(),
             entry,

@@ -193,6 +193,7 @@ impl<T: MapKey> Set<T> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;
         let geo = Self::validate(seg, &entry)?;
+        seg.check_catalog(&Record::new(CatalogKind::Set, name, &entry).elem::<T>())?;
         Ok(Self::from_parts(seg, entry, geo))
     }
 

@@ -599,6 +599,7 @@ impl<T: Element> Stack<T> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;
         let layout = Self::validate(seg, &entry)?;
+        seg.check_catalog(&Record::new(CatalogKind::Stack, name, &entry).elem::<T>())?;
         Ok(Self {
             seg: seg.clone(),
             entry,

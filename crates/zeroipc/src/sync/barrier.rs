@@ -265,6 +265,7 @@ mod handle {
                         found: u64::from(raw),
                         expected: "1 ..= i32::MAX".to_owned(),
                     })?;
+            seg.check_catalog(&Record::new(CatalogKind::Barrier, name, &entry))?;
             Ok(Self {
                 seg: seg.clone(),
                 entry,

@@ -228,6 +228,7 @@ mod handle {
                 }
             };
             let sem = Semaphore::open(seg, &names[1])?.without_holder_tracking();
+            seg.check_catalog(&Record::new(CatalogKind::Event, name, &entry))?;
             Ok(Self {
                 seg: seg.clone(),
                 entry,

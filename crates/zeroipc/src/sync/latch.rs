@@ -217,6 +217,7 @@ mod handle {
             let entry = seg.find(name)?;
             check_size(&entry, LATCH_LEN)?;
             let _: &LatchHeader = seg.region().header(entry.offset())?;
+            seg.check_catalog(&Record::new(CatalogKind::Latch, name, &entry))?;
             Ok(Self {
                 seg: seg.clone(),
                 entry,

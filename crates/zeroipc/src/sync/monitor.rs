@@ -283,6 +283,7 @@ mod handle {
             let count = entries[2].clone();
             check_size(&count, COUNT_LEN)?;
             let _: &AtomicU32 = seg.region().header(count.offset())?;
+            seg.check_catalog(&Record::new(CatalogKind::Monitor, name, mtx.entry()))?;
             Ok(Self {
                 seg: seg.clone(),
                 mtx,

@@ -473,7 +473,9 @@ mod handle {
         /// [`StructureError::Table`] if there is no such entry; [`StructureError::Corrupt`]
         /// if it is not 16 bytes or its `max_count` is not 1 (as Go and Python check).
         pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
-            Self::open_entry(seg, seg.find(name)?)
+            let mutex = Self::open_entry(seg, seg.find(name)?)?;
+            seg.check_catalog(&Record::new(CatalogKind::Mutex, name, &mutex.entry))?;
+            Ok(mutex)
         }
 
         /// Validates `entry` as a mutex (size 16, `max_count` 1).

@@ -374,6 +374,7 @@ mod handle {
             let entry = seg.find(name)?;
             crate::sync::check_size(&entry, ONCE_LEN)?;
             let _: &AtomicU32 = seg.region().header(entry.offset())?;
+            seg.check_catalog(&Record::new(CatalogKind::Once, name, &entry))?;
             Ok(Self {
                 seg: seg.clone(),
                 entry,

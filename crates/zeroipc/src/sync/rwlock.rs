@@ -391,6 +391,7 @@ mod handle {
             let _: &RwLockState = seg.region().header(state.offset())?;
             let rmtx = Mutex::open_entry(seg, entries[1].clone())?;
             let wmtx = Mutex::open_entry(seg, entries[2].clone())?;
+            seg.check_catalog(&Record::new(CatalogKind::RwLock, name, &state))?;
             Ok(Self {
                 seg: seg.clone(),
                 state,

@@ -555,6 +555,7 @@ pub(crate) mod handle {
         pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
             let entry = seg.find(name)?;
             let max = open_header(seg, &entry)?;
+            seg.check_catalog(&Record::new(CatalogKind::Semaphore, name, &entry))?;
             Ok(Self {
                 seg: seg.clone(),
                 entry,

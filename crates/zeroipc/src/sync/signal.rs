@@ -173,6 +173,7 @@ mod handle {
             let _: &AtomicU64 = seg.region().header(state.offset())?;
             let _: &[AtomicU8] = seg.region().slice(state.offset() + VALUE_OFFSET, es)?;
             let mtx = Mutex::open_entry(seg, entries[1].clone())?;
+            seg.check_catalog(&Record::new(CatalogKind::Signal, name, &state).elem::<T>())?;
             Ok(Self {
                 seg: seg.clone(),
                 state,
