@@ -485,6 +485,9 @@ impl<T: Element> Channel<T> {
     /// if the slot or queue holds another element size; [`StructureError::InvalidCapacity`]
     /// for a C++ 1-slot channel (FORMAT.md D-5); [`StructureError::Corrupt`] for a header of
     /// the wrong size, a capacity that is not a power of two or disagrees with the queue.
+    /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+    /// segment's type catalog records another kind or element type for `name` (checked
+    /// after the bytes; see [`Segment::unchecked`]).
     ///
     /// # Examples
     ///

@@ -728,6 +728,9 @@ mod handle {
         /// [`StructureError::Table`] if there is no such entry;
         /// [`StructureError::ElementSize`] if its size fits another value size;
         /// [`StructureError::Corrupt`] if it is too small or its state is not 0..=3.
+        /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+        /// segment's type catalog records another kind or element type for `name` (checked
+        /// after the bytes; see [`Segment::unchecked`]).
         ///
         /// # Examples
         ///

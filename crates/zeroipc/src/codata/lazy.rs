@@ -752,6 +752,9 @@ mod handle {
         /// [`StructureError::Foreign`] for a Python Lazy (entry size `260 + es`);
         /// [`StructureError::Corrupt`] for any other size or a state outside 0..=3;
         /// [`StructureError::Table`] if there is no such entry.
+        /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+        /// segment's type catalog records another kind or element type for `name` (checked
+        /// after the bytes; see [`Segment::unchecked`]).
         pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
             let off = Self::offsets()?;
             let entry = seg.find(name)?;
@@ -1384,6 +1387,9 @@ mod handle {
         /// # Errors
         ///
         /// [`StructureError::Table`]; [`StructureError::Corrupt`] for another size.
+        /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+        /// segment's type catalog records another kind or element type for `name` (checked
+        /// after the bytes; see [`Segment::unchecked`]).
         pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
             let entry = seg.find(name)?;
             crate::sync::check_size(&entry, LAZY_BOOL_LEN)?;

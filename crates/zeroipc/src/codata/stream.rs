@@ -631,6 +631,9 @@ impl<T: Element> Stream<T> {
     /// [`StructureError::Table`] `NotFound`; [`StructureError::Foreign`] for a Python stream
     /// (a bare Ring under `name`); [`StructureError::ElementSize`]; [`StructureError::Corrupt`]
     /// for a header of the wrong size or a `buffer_capacity` that disagrees with the ring.
+    /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+    /// segment's type catalog records another kind or element type for `name` (checked
+    /// after the bytes; see [`Segment::unchecked`]).
     ///
     /// # Examples
     ///

@@ -564,6 +564,9 @@ impl<K: MapKey, V: Element> Map<K, V> {
     /// `V`'s size; [`StructureError::Foreign`] for a map written by Python;
     /// [`StructureError::Corrupt`] for a capacity of 0 or one that does not match the entry
     /// size.
+    /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+    /// segment's type catalog records another kind or element type for `name` (checked
+    /// after the bytes; see [`Segment::unchecked`]).
     ///
     /// # Examples
     ///

@@ -383,6 +383,9 @@ mod handle {
         /// [`StructureError::Table`] (`NotFound`) if none of its entries exist;
         /// [`StructureError::Corrupt`] if only some do (half-created), or an entry has the
         /// wrong size or a mutex the wrong `max_count`.
+        /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+        /// segment's type catalog records another kind or element type for `name` (checked
+        /// after the bytes; see [`Segment::unchecked`]).
         pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
             let names = composite::names(name, &RWLOCK_SUFFIXES)?;
             let entries = composite::find_all(seg, name, &names)?;
