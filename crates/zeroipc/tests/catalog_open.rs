@@ -193,6 +193,13 @@ fn every_kind_refuses_another_kind_and_another_type() {
     assert!(Channel::<u32>::open(&seg, "chu").is_ok());
     assert!(Stream::<u32>::open(&seg, "str").is_ok());
 
+    // Parts of composites opened by their own names are checked against their own records.
+    assert!(Queue::<u32>::open(&seg, "chb_buffer").is_ok());
+    assert!(Ring::<u32>::open(&seg, "str_buffer").is_ok());
+    assert!(Mutex::open(&seg, "mon_mtx").is_ok());
+    assert!(Semaphore::open(&seg, "evt_sem").is_ok());
+    type_mismatch(Queue::<f32>::open(&seg, "chb_buffer"), "chb_buffer");
+
     // Same element size, another type name.
     type_mismatch(Array::<i32>::open(&seg, "arr"), "arr");
     type_mismatch(Queue::<f32>::open(&seg, "que"), "que");
