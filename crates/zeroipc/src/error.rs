@@ -530,6 +530,29 @@ pub enum StructureError {
     },
     /// The structure's bytes break the format.
     Corrupt(Corruption),
+    /// The segment's type catalog records this entry as another kind of structure (a
+    /// Mutex opened as a Semaphore). [`Segment::unchecked`](crate::Segment::unchecked) opens
+    /// without this check.
+    KindMismatch {
+        /// The entry.
+        entry: String,
+        /// The kind the catalog records.
+        recorded: crate::segment::CatalogKind,
+        /// The kind this open expected.
+        expected: crate::segment::CatalogKind,
+    },
+    /// The segment's type catalog records another element type for this entry (a
+    /// `Future<u64>` opened as `Future<u32>`, or `u32` as `f32`): its size, alignment or
+    /// name differs. [`Segment::unchecked`](crate::Segment::unchecked) opens without this
+    /// check.
+    TypeMismatch {
+        /// The entry.
+        entry: String,
+        /// The element type the catalog records (name, size, alignment).
+        recorded: String,
+        /// The element type of this open.
+        expected: String,
+    },
 }
 
 impl fmt::Display for StructureError {
@@ -557,6 +580,22 @@ impl fmt::Display for StructureError {
                  {detail}"
             ),
             Self::Corrupt(c) => write!(f, "corrupt structure: {c}"),
+            Self::KindMismatch {
+                entry,
+                recorded,
+                expected,
+            } => write!(
+                f,
+                "entry '{entry}' is a {recorded} (the type catalog says so), not a {expected}"
+            ),
+            Self::TypeMismatch {
+                entry,
+                recorded,
+                expected,
+            } => write!(
+                f,
+                "entry '{entry}' holds {recorded} (the type catalog says so), not {expected}"
+            ),
         }
     }
 }

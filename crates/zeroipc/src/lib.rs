@@ -93,6 +93,15 @@
 //! # }
 //! ```
 //!
+//! Opens check the segment's type catalog: a structure opened as another kind (a Mutex as a
+//! [`sync::Semaphore`]) or another element type (a `Future<u64>` as a `Future<u32>`, or a
+//! `u32` as an `f32`) is refused with [`StructureError::KindMismatch`] or
+//! [`StructureError::TypeMismatch`], even where the bytes would fit. A struct's name is
+//! compared without its module path, so two programs may each define the same `Reading`.
+//! Segments without a catalog (written by C++, C or Python, or created with
+//! [`SegmentOptions::catalog`]`(false)`) are opened on their bytes alone, as is any open
+//! through [`Segment::unchecked`], for reading a structure as another type on purpose.
+//!
 //! Elements aligned to more than 8 bytes (`u128`, `#[repr(align(16))]` types) are refused
 //! when the program is built (a `const` assertion evaluated as the structure is
 //! instantiated): the format only guarantees 8-byte alignment (FORMAT.md §4).

@@ -485,6 +485,9 @@ impl<T: Element> Channel<T> {
     /// if the slot or queue holds another element size; [`StructureError::InvalidCapacity`]
     /// for a C++ 1-slot channel (FORMAT.md D-5); [`StructureError::Corrupt`] for a header of
     /// the wrong size, a capacity that is not a power of two or disagrees with the queue.
+    /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+    /// segment's type catalog records another kind or element type for `name` (checked
+    /// after the bytes; see [`Segment::unchecked`]).
     ///
     /// # Examples
     ///
@@ -564,7 +567,9 @@ impl<T: Element> Channel<T> {
                 }
                 .into());
             }
-            let q = Queue::<T>::open(seg, &names[1])?;
+            // The queue's own record is not the channel's: the channel's is checked below, so
+            // a mismatch names the channel, not its part.
+            let q = Queue::<T>::open(&seg.unchecked(), &names[1])?;
             if q.capacity() != cap as usize {
                 return Err(Corruption::Field {
                     entry: names[0].clone(),
@@ -576,6 +581,7 @@ impl<T: Element> Channel<T> {
             }
             Kind::Buffered(q)
         };
+        seg.check_catalog(&Record::new(CatalogKind::Channel, name, &header).elem::<T>())?;
         Ok(Self {
             seg: seg.clone(),
             header,

@@ -728,6 +728,9 @@ mod handle {
         /// [`StructureError::Table`] if there is no such entry;
         /// [`StructureError::ElementSize`] if its size fits another value size;
         /// [`StructureError::Corrupt`] if it is too small or its state is not 0..=3.
+        /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+        /// segment's type catalog records another kind or element type for `name` (checked
+        /// after the bytes; see [`Segment::unchecked`]).
         ///
         /// # Examples
         ///
@@ -774,6 +777,7 @@ mod handle {
             // Proves the whole entry lies in the mapping and the state is valid.
             f.seg.region().check(f.entry.offset(), size, 8)?;
             f.state()?;
+            seg.check_catalog(&Record::new(CatalogKind::Future, name, &f.entry).elem::<T>())?;
             Ok(f)
         }
 

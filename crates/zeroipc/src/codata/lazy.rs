@@ -752,6 +752,9 @@ mod handle {
         /// [`StructureError::Foreign`] for a Python Lazy (entry size `260 + es`);
         /// [`StructureError::Corrupt`] for any other size or a state outside 0..=3;
         /// [`StructureError::Table`] if there is no such entry.
+        /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+        /// segment's type catalog records another kind or element type for `name` (checked
+        /// after the bytes; see [`Segment::unchecked`]).
         pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
             let off = Self::offsets()?;
             let entry = seg.find(name)?;
@@ -787,6 +790,7 @@ mod handle {
                 _t: PhantomData,
             };
             l.state()?;
+            seg.check_catalog(&Record::new(CatalogKind::Lazy, name, &l.entry).elem::<T>())?;
             Ok(l)
         }
 
@@ -1383,10 +1387,15 @@ mod handle {
         /// # Errors
         ///
         /// [`StructureError::Table`]; [`StructureError::Corrupt`] for another size.
+        /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+        /// segment's type catalog records another kind or element type for `name` (checked
+        /// after the bytes; see [`Segment::unchecked`]).
         pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
             let entry = seg.find(name)?;
             crate::sync::check_size(&entry, LAZY_BOOL_LEN)?;
             let _: &LazyBoolHeader = seg.region().header(entry.offset())?;
+            // C++'s `Lazy<bool>` specialisation: a catalog, if any, records a Lazy of `bool`.
+            seg.check_catalog(&Record::new(CatalogKind::Lazy, name, &entry).elem::<bool>())?;
             Ok(Self {
                 seg: seg.clone(),
                 entry,

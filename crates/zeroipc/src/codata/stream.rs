@@ -631,6 +631,9 @@ impl<T: Element> Stream<T> {
     /// [`StructureError::Table`] `NotFound`; [`StructureError::Foreign`] for a Python stream
     /// (a bare Ring under `name`); [`StructureError::ElementSize`]; [`StructureError::Corrupt`]
     /// for a header of the wrong size or a `buffer_capacity` that disagrees with the ring.
+    /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+    /// segment's type catalog records another kind or element type for `name` (checked
+    /// after the bytes; see [`Segment::unchecked`]).
     ///
     /// # Examples
     ///
@@ -667,7 +670,9 @@ impl<T: Element> Stream<T> {
             }
             .into());
         }
-        let ring = Ring::<T>::open(seg, &names[1])?;
+        // The ring's own record is not the stream's: the stream's is checked below, so a
+        // mismatch names the stream, not its part.
+        let ring = Ring::<T>::open(&seg.unchecked(), &names[1])?;
         let h: &StreamHeader = seg.region().header(header.offset())?;
         // ORDERING: Relaxed — written once at creation.
         let cap = h.buffer_capacity.load(Relaxed);
@@ -680,6 +685,7 @@ impl<T: Element> Stream<T> {
             }
             .into());
         }
+        seg.check_catalog(&Record::new(CatalogKind::Stream, name, &header).elem::<T>())?;
         Ok(Self {
             seg: seg.clone(),
             header,

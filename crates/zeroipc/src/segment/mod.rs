@@ -50,6 +50,7 @@
 //! ```
 
 pub(crate) mod catalog;
+mod expect;
 pub(crate) mod name;
 pub(crate) mod permits;
 pub(crate) mod region;
@@ -282,6 +283,7 @@ impl SegmentOptions {
             ro: ReadOnlySegment {
                 inner: Arc::new(Inner::new(name, shm, region, layout)),
             },
+            check_catalog: true,
         })
     }
 
@@ -382,6 +384,9 @@ pub struct ReadOnlySegment {
 #[derive(Clone, Debug)]
 pub struct Segment {
     ro: ReadOnlySegment,
+    /// Whether typed opens through this handle check the type catalog
+    /// ([`Segment::unchecked`] turns it off).
+    check_catalog: bool,
 }
 
 impl Deref for Segment {
@@ -464,6 +469,7 @@ impl Segment {
     pub fn open(name: &str) -> Result<Segment, OpenError> {
         Ok(Segment {
             ro: open_mapped(name, Access::ReadWrite)?,
+            check_catalog: true,
         })
     }
 

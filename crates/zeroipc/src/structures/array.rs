@@ -158,6 +158,9 @@ impl<T: Element> Array<T> {
     /// [`StructureError::ElementSize`] if it holds elements of another size;
     /// [`StructureError::Foreign`] for an array written by the C implementation (16-byte
     /// header); [`StructureError::Corrupt`] if the capacity does not match the entry size.
+    /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+    /// segment's type catalog records another kind or element type for `name` (checked
+    /// after the bytes; see [`Segment::unchecked`]).
     ///
     /// # Examples
     ///
@@ -175,6 +178,7 @@ impl<T: Element> Array<T> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;
         let capacity = Self::validate(seg, &entry)?;
+        seg.check_catalog(&Record::new(CatalogKind::Array, name, &entry).elem::<T>())?;
         Ok(Self::from_parts(seg, entry, capacity))
     }
 

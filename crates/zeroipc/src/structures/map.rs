@@ -564,6 +564,9 @@ impl<K: MapKey, V: Element> Map<K, V> {
     /// `V`'s size; [`StructureError::Foreign`] for a map written by Python;
     /// [`StructureError::Corrupt`] for a capacity of 0 or one that does not match the entry
     /// size.
+    /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+    /// segment's type catalog records another kind or element type for `name` (checked
+    /// after the bytes; see [`Segment::unchecked`]).
     ///
     /// # Examples
     ///
@@ -581,6 +584,7 @@ impl<K: MapKey, V: Element> Map<K, V> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;
         let geo = Self::validate(seg, &entry)?;
+        seg.check_catalog(&Record::new(CatalogKind::Map, name, &entry).pair::<K, V>())?;
         let map = Self::from_parts(seg, entry, geo);
         if python_stride(size_of::<K>() as u64, size_of::<V>() as u64) == Some(geo.layout.stride)
             && !probe_consistent(&map.view())

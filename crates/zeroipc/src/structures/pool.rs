@@ -311,6 +311,9 @@ impl<T: Element> Pool<T> {
     /// [`StructureError::Foreign`] for a pool a Python creator laid out with alignment 4
     /// for an 8-aligned `T` (FORMAT.md IH-13); [`StructureError::Corrupt`] for a capacity of
     /// 0, above `0xFFFFFFFD`, or not matching the entry size.
+    /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+    /// segment's type catalog records another kind or element type for `name` (checked
+    /// after the bytes; see [`Segment::unchecked`]).
     ///
     /// # Examples
     ///
@@ -380,6 +383,7 @@ impl<T: Element> Pool<T> {
             .into());
         }
         let geo = Self::geometry(seg, &entry, capacity)?;
+        seg.check_catalog(&Record::new(CatalogKind::Pool, name, &entry).elem::<T>())?;
         Ok(Self {
             seg: seg.clone(),
             entry,

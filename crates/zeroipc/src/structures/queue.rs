@@ -666,6 +666,9 @@ impl<T: Element> Queue<T> {
     /// holds elements of another size; [`StructureError::InvalidCapacity`] for a 1-slot
     /// queue (see the module docs); [`StructureError::Corrupt`] for a capacity of 0, a
     /// non-power of two, or a size that disagrees with the entry.
+    /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+    /// segment's type catalog records another kind or element type for `name` (checked
+    /// after the bytes; see [`Segment::unchecked`]).
     ///
     /// # Examples
     ///
@@ -683,6 +686,7 @@ impl<T: Element> Queue<T> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;
         let layout = Self::validate(seg, &entry)?;
+        seg.check_catalog(&Record::new(CatalogKind::Queue, name, &entry).elem::<T>())?;
         Ok(Self {
             seg: seg.clone(),
             entry,

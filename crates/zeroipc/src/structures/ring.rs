@@ -229,6 +229,9 @@ impl<T: Element> Ring<T> {
     /// holds elements of another size; [`StructureError::Corrupt`] for a byte capacity of 0
     /// or not a multiple of the element size, a size that disagrees with the entry, or
     /// positions that break the ring's invariants.
+    /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+    /// segment's type catalog records another kind or element type for `name` (checked
+    /// after the bytes; see [`Segment::unchecked`]).
     ///
     /// # Examples
     ///
@@ -246,6 +249,7 @@ impl<T: Element> Ring<T> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;
         let layout = Self::validate(seg, &entry)?;
+        seg.check_catalog(&Record::new(CatalogKind::Ring, name, &entry).elem::<T>())?;
         Ok(Self {
             seg: seg.clone(),
             entry,

@@ -176,6 +176,9 @@ impl<T: MapKey> Set<T> {
     /// [`StructureError::ElementSize`] if `elem_size` differs from `T`'s size;
     /// [`StructureError::Corrupt`] for a capacity of 0 or one that does not match the entry
     /// size.
+    /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+    /// segment's type catalog records another kind or element type for `name` (checked
+    /// after the bytes; see [`Segment::unchecked`]).
     ///
     /// # Examples
     ///
@@ -193,6 +196,7 @@ impl<T: MapKey> Set<T> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;
         let geo = Self::validate(seg, &entry)?;
+        seg.check_catalog(&Record::new(CatalogKind::Set, name, &entry).elem::<T>())?;
         Ok(Self::from_parts(seg, entry, geo))
     }
 

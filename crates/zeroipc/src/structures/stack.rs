@@ -582,6 +582,9 @@ impl<T: Element> Stack<T> {
     /// [`StructureError::Table`] (`NotFound`, ...); [`StructureError::ElementSize`] if it
     /// holds elements of another size; [`StructureError::Corrupt`] for a capacity of 0 or
     /// above `i32::MAX`, a size that disagrees with the entry, or `top` out of range.
+    /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+    /// segment's type catalog records another kind or element type for `name` (checked
+    /// after the bytes; see [`Segment::unchecked`]).
     ///
     /// # Examples
     ///
@@ -599,6 +602,7 @@ impl<T: Element> Stack<T> {
         let () = Self::CHECK;
         let entry = seg.find(name)?;
         let layout = Self::validate(seg, &entry)?;
+        seg.check_catalog(&Record::new(CatalogKind::Stack, name, &entry).elem::<T>())?;
         Ok(Self {
             seg: seg.clone(),
             entry,

@@ -249,6 +249,9 @@ mod handle {
         ///
         /// [`StructureError::Table`] if there is no such entry; [`StructureError::Corrupt`]
         /// if its size is not 16 or `num_participants` is not positive.
+        /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+        /// segment's type catalog records another kind or element type for `name` (checked
+        /// after the bytes; see [`Segment::unchecked`]).
         pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
             let entry = seg.find(name)?;
             check_size(&entry, BARRIER_LEN)?;
@@ -265,6 +268,7 @@ mod handle {
                         found: u64::from(raw),
                         expected: "1 ..= i32::MAX".to_owned(),
                     })?;
+            seg.check_catalog(&Record::new(CatalogKind::Barrier, name, &entry))?;
             Ok(Self {
                 seg: seg.clone(),
                 entry,

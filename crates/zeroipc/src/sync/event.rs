@@ -206,6 +206,9 @@ mod handle {
         ///
         /// [`StructureError::Table`] (`NotFound`); [`StructureError::Corrupt`] if `name_sem`
         /// is missing (half-created), the sizes are wrong or `mode` is not 0 or 1.
+        /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+        /// segment's type catalog records another kind or element type for `name` (checked
+        /// after the bytes; see [`Segment::unchecked`]).
         pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
             let names = composite::names(name, &["", SEM_SUFFIX])?;
             let entries = composite::find_all(seg, name, &names)?;
@@ -228,6 +231,7 @@ mod handle {
                 }
             };
             let sem = Semaphore::open(seg, &names[1])?.without_holder_tracking();
+            seg.check_catalog(&Record::new(CatalogKind::Event, name, &entry))?;
             Ok(Self {
                 seg: seg.clone(),
                 entry,

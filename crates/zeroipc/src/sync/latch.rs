@@ -213,10 +213,14 @@ mod handle {
         ///
         /// [`StructureError::Table`] if there is no such entry; [`StructureError::Corrupt`]
         /// if its size is not 16.
+        /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+        /// segment's type catalog records another kind or element type for `name` (checked
+        /// after the bytes; see [`Segment::unchecked`]).
         pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
             let entry = seg.find(name)?;
             check_size(&entry, LATCH_LEN)?;
             let _: &LatchHeader = seg.region().header(entry.offset())?;
+            seg.check_catalog(&Record::new(CatalogKind::Latch, name, &entry))?;
             Ok(Self {
                 seg: seg.clone(),
                 entry,

@@ -275,6 +275,9 @@ mod handle {
         ///
         /// [`StructureError::Table`] (`NotFound`); [`StructureError::Corrupt`] if half-created
         /// or an entry has the wrong size.
+        /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+        /// segment's type catalog records another kind or element type for `name` (checked
+        /// after the bytes; see [`Segment::unchecked`]).
         pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
             let names = composite::names(name, &SUFFIXES)?;
             let entries = composite::find_all(seg, name, &names)?;
@@ -283,6 +286,7 @@ mod handle {
             let count = entries[2].clone();
             check_size(&count, COUNT_LEN)?;
             let _: &AtomicU32 = seg.region().header(count.offset())?;
+            seg.check_catalog(&Record::new(CatalogKind::Monitor, name, mtx.entry()))?;
             Ok(Self {
                 seg: seg.clone(),
                 mtx,

@@ -472,8 +472,13 @@ mod handle {
         ///
         /// [`StructureError::Table`] if there is no such entry; [`StructureError::Corrupt`]
         /// if it is not 16 bytes or its `max_count` is not 1 (as Go and Python check).
+        /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+        /// segment's type catalog records another kind or element type for `name` (checked
+        /// after the bytes; see [`Segment::unchecked`]).
         pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
-            Self::open_entry(seg, seg.find(name)?)
+            let mutex = Self::open_entry(seg, seg.find(name)?)?;
+            seg.check_catalog(&Record::new(CatalogKind::Mutex, name, &mutex.entry))?;
+            Ok(mutex)
         }
 
         /// Validates `entry` as a mutex (size 16, `max_count` 1).

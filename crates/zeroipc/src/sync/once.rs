@@ -370,10 +370,14 @@ mod handle {
         ///
         /// [`StructureError::Table`] if there is no such entry; [`StructureError::Corrupt`]
         /// if its size is not 4.
+        /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+        /// segment's type catalog records another kind or element type for `name` (checked
+        /// after the bytes; see [`Segment::unchecked`]).
         pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
             let entry = seg.find(name)?;
             crate::sync::check_size(&entry, ONCE_LEN)?;
             let _: &AtomicU32 = seg.region().header(entry.offset())?;
+            seg.check_catalog(&Record::new(CatalogKind::Once, name, &entry))?;
             Ok(Self {
                 seg: seg.clone(),
                 entry,

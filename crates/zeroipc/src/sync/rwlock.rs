@@ -383,6 +383,9 @@ mod handle {
         /// [`StructureError::Table`] (`NotFound`) if none of its entries exist;
         /// [`StructureError::Corrupt`] if only some do (half-created), or an entry has the
         /// wrong size or a mutex the wrong `max_count`.
+        /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+        /// segment's type catalog records another kind or element type for `name` (checked
+        /// after the bytes; see [`Segment::unchecked`]).
         pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
             let names = composite::names(name, &RWLOCK_SUFFIXES)?;
             let entries = composite::find_all(seg, name, &names)?;
@@ -391,6 +394,7 @@ mod handle {
             let _: &RwLockState = seg.region().header(state.offset())?;
             let rmtx = Mutex::open_entry(seg, entries[1].clone())?;
             let wmtx = Mutex::open_entry(seg, entries[2].clone())?;
+            seg.check_catalog(&Record::new(CatalogKind::RwLock, name, &state))?;
             Ok(Self {
                 seg: seg.clone(),
                 state,

@@ -552,9 +552,13 @@ pub(crate) mod handle {
         ///
         /// [`StructureError::Table`] if there is no such entry; [`StructureError::Corrupt`]
         /// if its size is not 16 or `max_count` is negative.
+        /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+        /// segment's type catalog records another kind or element type for `name` (checked
+        /// after the bytes; see [`Segment::unchecked`]).
         pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
             let entry = seg.find(name)?;
             let max = open_header(seg, &entry)?;
+            seg.check_catalog(&Record::new(CatalogKind::Semaphore, name, &entry))?;
             Ok(Self {
                 seg: seg.clone(),
                 entry,

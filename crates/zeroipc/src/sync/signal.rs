@@ -157,6 +157,9 @@ mod handle {
         /// [`StructureError::Table`] (`NotFound`); [`StructureError::Corrupt`] if half-created;
         /// [`StructureError::ElementSize`] if the state entry is neither the C++ nor the
         /// Python size for `T`.
+        /// [`StructureError::KindMismatch`] or [`StructureError::TypeMismatch`] if the
+        /// segment's type catalog records another kind or element type for `name` (checked
+        /// after the bytes; see [`Segment::unchecked`]).
         pub fn open(seg: &Segment, name: &str) -> Result<Self, StructureError> {
             let () = Self::CHECK;
             let names = composite::names(name, &SUFFIXES)?;
@@ -173,6 +176,7 @@ mod handle {
             let _: &AtomicU64 = seg.region().header(state.offset())?;
             let _: &[AtomicU8] = seg.region().slice(state.offset() + VALUE_OFFSET, es)?;
             let mtx = Mutex::open_entry(seg, entries[1].clone())?;
+            seg.check_catalog(&Record::new(CatalogKind::Signal, name, &state).elem::<T>())?;
             Ok(Self {
                 seg: seg.clone(),
                 state,
