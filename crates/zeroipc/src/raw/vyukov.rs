@@ -18,11 +18,21 @@
 //! the counter disagree and the counter does not move (a peer between its CAS and its `seq`
 //! store, a dead peer, or corrupt words), the call returns `Busy` with the position and the
 //! caller decides how long to wait for it (the typed handle bounds that in time).
+//!
+//! The retries after progress are bounded too: a peer that keeps moving the counter (many
+//! live peers, or a hostile one incrementing `head` in a loop) could otherwise keep one call
+//! here forever. After [`RETRIES`] retries the call returns `Busy` at the position it last
+//! saw, and the caller's time bound decides (a `try_` call gives up after its stall bound).
 
 use crate::layout::queue::{QUEUE_MAX_CAPACITY, QueueHeader};
 use crate::loom::AtomicU32;
 use crate::loom::Ordering::{Acquire, Relaxed, Release};
 use crate::raw::cell::{Plain, Slot};
+
+/// Retries (after seeing the counter move, or losing its CAS) before `push` / `pop_at`
+/// return `Busy` to their caller; a legitimately contended call almost never needs more
+/// than a few.
+pub(crate) const RETRIES: u32 = 256;
 
 /// Why a push did not happen; the value is handed back.
 #[derive(Debug)]
@@ -132,6 +142,7 @@ impl<'a, T: Plain> Vyukov<'a, T> {
         // ORDERING: Relaxed — `tail` only reserves a position; the element is published
         // through `seq[i]` (Release below), never through `tail`.
         let mut t = self.hdr.tail.load(Relaxed);
+        let mut retries = 0u32;
         loop {
             let i = self.index(t);
             // ORDERING: Acquire — pairs with the Release `seq[i] = pos + cap` in `pop`: the
@@ -182,6 +193,11 @@ impl<'a, T: Plain> Vyukov<'a, T> {
                     });
                 }
             }
+            // Every path here is a retry (the CAS lost, or `tail` moved): bounded.
+            retries += 1;
+            if retries >= RETRIES {
+                return Err(PushFail::Busy { value, pos: t });
+            }
             crate::loom::yield_point();
         }
     }
@@ -197,6 +213,7 @@ impl<'a, T: Plain> Vyukov<'a, T> {
     pub(crate) fn pop_at(&self) -> Result<(T, u32), PopFail> {
         // ORDERING: Relaxed — `head` only reserves a position; see `push`.
         let mut h = self.hdr.head.load(Relaxed);
+        let mut retries = 0u32;
         loop {
             let i = self.index(h);
             // ORDERING: Acquire — pairs with the Release `seq[i] = pos + 1` in `push`: the
@@ -243,6 +260,11 @@ impl<'a, T: Plain> Vyukov<'a, T> {
                         PopFail::Busy { pos: h }
                     });
                 }
+            }
+            // Every path here is a retry (the CAS lost, or `head` moved): bounded.
+            retries += 1;
+            if retries >= RETRIES {
+                return Err(PopFail::Busy { pos: h });
             }
             crate::loom::yield_point();
         }

@@ -1053,6 +1053,8 @@ impl<T: Element> Queue<T> {
     /// Appends `value` unless the queue is full; never sleeps. Waits (at most the stall
     /// timeout) only while the slot at `tail` is still being emptied by a consumer in
     /// another process.
+    /// That bound holds whatever peers write meanwhile: a `tail` that keeps moving does not
+    /// restart it.
     ///
     /// # Errors
     ///
@@ -1094,8 +1096,11 @@ impl<T: Element> Queue<T> {
     fn try_push_busy(&self, value: T, pos: u32) -> Result<(), TryPushError<T>> {
         let q = &self.view();
         let mut value = value;
+        // Non-blocking means bounded: the stall timer is never restarted, even when the
+        // position moves (a peer that keeps moving `tail` would otherwise keep this call
+        // spinning for as long as it writes). The blocking forms restart it on progress;
+        // their deadline bounds them.
         let mut patience = Patience::new(self.stall);
-        let mut held = Some(pos);
         if !patience.keep_waiting() {
             return Err(TryPushError::Stalled {
                 value,
@@ -1111,10 +1116,6 @@ impl<T: Element> Queue<T> {
                 Err(PushFail::Full(v)) => return Err(TryPushError::Full(v)),
                 Err(PushFail::Busy { value: v, pos }) => {
                     value = v;
-                    if held != Some(pos) {
-                        held = Some(pos);
-                        patience.reset();
-                    }
                     if !patience.keep_waiting() {
                         return Err(TryPushError::Stalled {
                             value,
@@ -1269,6 +1270,8 @@ impl<T: Element> Queue<T> {
     /// Removes the oldest element if there is one; never sleeps. Waits (at most the stall
     /// timeout) only while the element at `head` is still being copied in by a producer in
     /// another process.
+    /// That bound holds whatever peers write meanwhile: a `head` that keeps moving does not
+    /// restart it.
     ///
     /// # Errors
     ///
@@ -1306,8 +1309,8 @@ impl<T: Element> Queue<T> {
     #[inline(never)]
     fn try_pop_busy(&self, pos: u32) -> Result<T, TryPopError> {
         let q = &self.view();
+        // Never restarted on progress: see `try_push_busy`.
         let mut patience = Patience::new(self.stall);
-        let mut held = Some(pos);
         if !patience.keep_waiting() {
             return Err(TryPopError::Stalled { position: pos });
         }
@@ -1319,10 +1322,6 @@ impl<T: Element> Queue<T> {
                 }
                 Err(PopFail::Empty) => return Err(TryPopError::Empty),
                 Err(PopFail::Busy { pos }) => {
-                    if held != Some(pos) {
-                        held = Some(pos);
-                        patience.reset();
-                    }
                     if !patience.keep_waiting() {
                         return Err(TryPopError::Stalled { position: pos });
                     }
