@@ -22,7 +22,8 @@ pub(crate) use loom::sync::atomic::{
 /// modelled threads, and its atomics cannot live in a `static`.
 #[allow(unused_imports)]
 pub(crate) use core::sync::atomic::{
-    AtomicBool as ProcessAtomicBool, AtomicU32 as ProcessAtomicU32, AtomicU64 as ProcessAtomicU64,
+    AtomicBool as ProcessAtomicBool, AtomicPtr as ProcessAtomicPtr, AtomicU32 as ProcessAtomicU32,
+    AtomicU64 as ProcessAtomicU64,
 };
 
 #[cfg(loom)]

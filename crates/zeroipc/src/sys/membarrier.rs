@@ -57,6 +57,14 @@ mod real {
 
     /// The fast side's barrier: a compiler fence if this process is registered (the slow side's
     /// [`heavy`] supplies the hardware barrier), else a full `fence(SeqCst)`.
+    /// Whether this process is registered (then [`light`] is a compiler fence). Once true,
+    /// true for the life of the process.
+    #[inline]
+    pub(crate) fn registered() -> bool {
+        // ORDERING: Acquire — see `register`.
+        FAST.load(Acquire)
+    }
+
     #[inline]
     pub(crate) fn light() {
         // ORDERING: Acquire — see `register`.
@@ -98,5 +106,10 @@ mod model {
     pub(crate) fn heavy() {
         // ORDERING: as `light`.
         fence(SeqCst);
+    }
+
+    /// Never: `light` stays a real fence under loom.
+    pub(crate) fn registered() -> bool {
+        false
     }
 }
