@@ -808,8 +808,8 @@ impl<T: Element> Queue<T> {
         let slots = unsafe { r.slice_prechecked::<Slot<T>>(self.layout.data, n) };
         // SAFETY: as above.
         let seq = unsafe { r.slice_prechecked::<AtomicU32>(self.layout.seq, n) };
-        // The lengths are the capacity validated at open.
-        Vyukov::new_prevalidated(hdr, slots, seq)
+        // SAFETY: both lengths are `cap`, the power of two in 2..=2^30 `validate` checked.
+        unsafe { Vyukov::new_prevalidated(hdr, slots, seq) }
     }
 
     #[inline(always)]
