@@ -21,7 +21,10 @@ pub(crate) use loom::sync::atomic::{
 /// cached pid, the permit registry's per-process cache): loom models state shared by its
 /// modelled threads, and its atomics cannot live in a `static`.
 #[allow(unused_imports)]
-pub(crate) use core::sync::atomic::{AtomicU32 as ProcessAtomicU32, AtomicU64 as ProcessAtomicU64};
+pub(crate) use core::sync::atomic::{
+    AtomicBool as ProcessAtomicBool, AtomicPtr as ProcessAtomicPtr, AtomicU32 as ProcessAtomicU32,
+    AtomicU64 as ProcessAtomicU64,
+};
 
 #[cfg(loom)]
 #[allow(unused_imports)]

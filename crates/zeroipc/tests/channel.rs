@@ -1018,3 +1018,76 @@ fn recv_blocks_until_another_thread_sends() {
     c.send(11).unwrap();
     assert_eq!(receiver.join().unwrap(), Ok(11));
 }
+
+// Non-blocking means bounded (issue #17 item 3)
+
+#[test]
+fn try_recv_and_try_send_return_within_the_stall_bound_while_a_peer_keeps_moving_the_queue() {
+    use std::os::unix::fs::FileExt;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::Ordering::{Acquire, Release};
+    const STALL: Duration = Duration::from_millis(50);
+    // A liveness bound, not a speed benchmark: the calls must return at all while a peer
+    // keeps writing (before the fix they spun for as long as it wrote), within their stall
+    // bound plus scheduling slack.
+    const LIVENESS: Duration = Duration::from_millis(500);
+    let name = ShmName::new("chan_try_moving_queue");
+    let seg = SegmentOptions::new()
+        .size(64 * 1024)
+        .create_new(name.as_str())
+        .unwrap();
+    let c: Channel<u64> = Channel::create(&seg, "c", 8)
+        .unwrap()
+        .with_stall_timeout(STALL);
+    let queue = seg.find("c_buffer").unwrap().offset();
+    // (word offset, value written on the k-th write): `head` = 1, 2, ... past an empty
+    // queue's `tail`; `tail` one lap behind the slots' `seq`. Both look like a slot held at a
+    // position that moves on every write.
+    type Write = fn(u32) -> u32;
+    let cases: [(u64, Write); 2] = [
+        (queue, |k| k),
+        (queue + 4, |k| 0u32.wrapping_sub(8).wrapping_add(k % 8)),
+    ];
+    for (i, (at, value)) in cases.into_iter().enumerate() {
+        // Reset both words to an empty queue.
+        common::poke(&name, queue, &[0; 8]);
+        let started = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(name.path())
+            .unwrap();
+        let peer = {
+            let (started, stop) = (started.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let limit = Instant::now() + Duration::from_secs(30);
+                let mut k = 0u32;
+                while !stop.load(Acquire) && Instant::now() < limit {
+                    k = k.wrapping_add(1);
+                    f.write_all_at(&value(k).to_ne_bytes(), at).unwrap();
+                    started.store(true, Release);
+                }
+            })
+        };
+        while !started.load(Acquire) {
+            std::thread::yield_now();
+        }
+        let t0 = Instant::now();
+        let ok = if i == 0 {
+            let r = c.try_recv();
+            matches!(r, Err(TryRecvError::Stalled))
+        } else {
+            let r = c.try_send(7);
+            r.is_err()
+        };
+        let took = t0.elapsed();
+        stop.store(true, Release);
+        peer.join().unwrap();
+        assert!(ok, "case {i}: not an error under a moving queue word");
+        assert!(
+            took < LIVENESS,
+            "case {i}: took {took:?} (stall bound {STALL:?})"
+        );
+    }
+}

@@ -118,7 +118,8 @@ impl<'a, T: Plain> StackView<'a, T> {
         usize::try_from(top).map(Some).map_err(|_| top)
     }
 
-    /// Pushes `value` on top. `patience` is asked before each retry of the slot claim.
+    /// Pushes `value` on top. `patience` is asked before each retry (of the `top` CAS and
+    /// of the slot claim).
     pub(crate) fn push(
         &self,
         value: T,
@@ -142,6 +143,15 @@ impl<'a, T: Plain> StackView<'a, T> {
             {
                 Ok(_) => break next,
                 Err(now) => cur = now,
+            }
+            // A lost CAS is a peer's progress, but a peer that keeps moving `top` must not
+            // keep this call here forever: the caller's patience bounds the retries too.
+            if !patience() {
+                return Err(PushFail::Stalled {
+                    value,
+                    index: index_u32(next),
+                    orphaned: false,
+                });
             }
             yield_point();
         };
@@ -176,7 +186,8 @@ impl<'a, T: Plain> StackView<'a, T> {
         Ok(())
     }
 
-    /// Pops the top element. `patience` is asked before each retry of the slot claim.
+    /// Pops the top element. `patience` is asked before each retry (of the `top` CAS and of
+    /// the slot claim).
     pub(crate) fn pop(&self, patience: &mut dyn FnMut() -> bool) -> Result<T, PopFail> {
         // ORDERING: Relaxed — a first guess, confirmed by the CAS below.
         let mut cur = self.hdr.top.load(Relaxed);
@@ -194,6 +205,13 @@ impl<'a, T: Plain> StackView<'a, T> {
             {
                 Ok(_) => break idx,
                 Err(now) => cur = now,
+            }
+            // Bounded by the caller's patience, as in `push`.
+            if !patience() {
+                return Err(PopFail::Stalled {
+                    index: index_u32(idx),
+                    orphaned: false,
+                });
             }
             yield_point();
         };

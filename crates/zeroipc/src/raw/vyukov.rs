@@ -18,11 +18,21 @@
 //! the counter disagree and the counter does not move (a peer between its CAS and its `seq`
 //! store, a dead peer, or corrupt words), the call returns `Busy` with the position and the
 //! caller decides how long to wait for it (the typed handle bounds that in time).
+//!
+//! The retries after progress are bounded too: a peer that keeps moving the counter (many
+//! live peers, or a hostile one incrementing `head` in a loop) could otherwise keep one call
+//! here forever. After [`RETRIES`] retries the call returns `Busy` at the position it last
+//! saw, and the caller's time bound decides (a `try_` call gives up after its stall bound).
 
 use crate::layout::queue::{QUEUE_MAX_CAPACITY, QueueHeader};
 use crate::loom::AtomicU32;
 use crate::loom::Ordering::{Acquire, Relaxed, Release};
 use crate::raw::cell::{Plain, Slot};
+
+/// Retries (after seeing the counter move, or losing its CAS) before `push` / `pop_at`
+/// return `Busy` to their caller; a legitimately contended call almost never needs more
+/// than a few.
+pub(crate) const RETRIES: u32 = 256;
 
 /// Why a push did not happen; the value is handed back.
 #[derive(Debug)]
@@ -88,11 +98,13 @@ impl<'a, T: Plain> Vyukov<'a, T> {
     /// [`Vyukov::new`] without its checks, for views rebuilt on every operation from
     /// slices whose geometry was validated once (by `new` or the handle's open).
     ///
+    /// # Safety
+    ///
     /// `slots` and `seq` must have the same power-of-two length in
-    /// `2..=QUEUE_MAX_CAPACITY`; otherwise indexing panics (a bug, never UB: all accesses are
-    /// bounds-checked slices).
+    /// `2..=QUEUE_MAX_CAPACITY` (checked in debug builds): the operations index them
+    /// with `pos & (len - 1)` without bounds checks.
     #[inline]
-    pub(crate) fn new_prevalidated(
+    pub(crate) unsafe fn new_prevalidated(
         hdr: &'a QueueHeader,
         slots: &'a [Slot<T>],
         seq: &'a [AtomicU32],
@@ -117,7 +129,25 @@ impl<'a, T: Plain> Vyukov<'a, T> {
     /// that position sleeps on, and what the push or pop that frees it changes.
     #[inline]
     pub(crate) fn seq_word(&self, pos: u32) -> &'a AtomicU32 {
-        &self.seq[self.index(pos)]
+        self.seq_at(self.index(pos))
+    }
+
+    /// `seq[i]` for an `i` from [`Vyukov::index`], without a bounds check.
+    #[inline(always)]
+    fn seq_at(&self, i: usize) -> &'a AtomicU32 {
+        debug_assert!(i < self.seq.len());
+        // SAFETY: `i = pos & mask` and `mask = len - 1` for both slices, an invariant of
+        // both constructors (`new` checks it, `new_prevalidated` is given a view checked
+        // at open), so `i < self.seq.len()`.
+        unsafe { self.seq.get_unchecked(i) }
+    }
+
+    /// `slots[i]` for an `i` from [`Vyukov::index`], without a bounds check.
+    #[inline(always)]
+    fn slot_at(&self, i: usize) -> &'a Slot<T> {
+        debug_assert!(i < self.slots.len());
+        // SAFETY: as in `seq_at`: `i <= mask = self.slots.len() - 1`.
+        unsafe { self.slots.get_unchecked(i) }
     }
 
     #[inline]
@@ -132,11 +162,12 @@ impl<'a, T: Plain> Vyukov<'a, T> {
         // ORDERING: Relaxed — `tail` only reserves a position; the element is published
         // through `seq[i]` (Release below), never through `tail`.
         let mut t = self.hdr.tail.load(Relaxed);
+        let mut retries = 0u32;
         loop {
             let i = self.index(t);
             // ORDERING: Acquire — pairs with the Release `seq[i] = pos + cap` in `pop`: the
             // previous reader of this slot has finished copying it out before we overwrite.
-            let s = self.seq[i].load(Acquire);
+            let s = self.seq_at(i).load(Acquire);
             #[allow(clippy::cast_possible_wrap)] // the signed lap distance, as upstream
             let diff = s.wrapping_sub(t) as i32;
             if diff == 0 {
@@ -152,12 +183,12 @@ impl<'a, T: Plain> Vyukov<'a, T> {
                         // so this thread is the only writer of slot `i` until it stores
                         // `seq[i] = t + 1` below; readers touch the slot only after observing
                         // that store (Acquire in `pop`).
-                        self.slots[i].write(value);
+                        self.slot_at(i).write(value);
                         crate::fault::point("queue.push.before_publish");
                         // ORDERING: Release — pairs with the Acquire load of `seq[i]` in `pop`;
                         // publishes the element. (Sleepers are woken by `Queue::after_push`,
                         // whose barrier orders this store before its sleeper-count load.)
-                        self.seq[i].store(t.wrapping_add(1), Release);
+                        self.seq_at(i).store(t.wrapping_add(1), Release);
                         return Ok(t);
                     }
                     Err(now) => t = now,
@@ -182,6 +213,11 @@ impl<'a, T: Plain> Vyukov<'a, T> {
                     });
                 }
             }
+            // Every path here is a retry (the CAS lost, or `tail` moved): bounded.
+            retries += 1;
+            if retries >= RETRIES {
+                return Err(PushFail::Busy { value, pos: t });
+            }
             crate::loom::yield_point();
         }
     }
@@ -197,11 +233,12 @@ impl<'a, T: Plain> Vyukov<'a, T> {
     pub(crate) fn pop_at(&self) -> Result<(T, u32), PopFail> {
         // ORDERING: Relaxed — `head` only reserves a position; see `push`.
         let mut h = self.hdr.head.load(Relaxed);
+        let mut retries = 0u32;
         loop {
             let i = self.index(h);
             // ORDERING: Acquire — pairs with the Release `seq[i] = pos + 1` in `push`: the
             // element's bytes are visible.
-            let s = self.seq[i].load(Acquire);
+            let s = self.seq_at(i).load(Acquire);
             #[allow(clippy::cast_possible_wrap)] // the signed lap distance, as upstream
             let diff = s.wrapping_sub(h.wrapping_add(1)) as i32;
             if diff == 0 {
@@ -217,11 +254,12 @@ impl<'a, T: Plain> Vyukov<'a, T> {
                         // `seq[i] == h + 1` (published), so this thread is the only reader of
                         // slot `i` and no writer touches it until it stores
                         // `seq[i] = h + cap` below.
-                        let value = self.slots[i].read();
+                        let value = self.slot_at(i).read();
                         crate::fault::point("queue.pop.before_release");
                         // ORDERING: Release — pairs with the Acquire load of `seq[i]` in
                         // `push`: our read of the slot happens before its next write.
-                        self.seq[i].store(h.wrapping_add(self.capacity()), Release);
+                        self.seq_at(i)
+                            .store(h.wrapping_add(self.capacity()), Release);
                         return Ok((value, h));
                     }
                     Err(now) => h = now,
@@ -243,6 +281,11 @@ impl<'a, T: Plain> Vyukov<'a, T> {
                         PopFail::Busy { pos: h }
                     });
                 }
+            }
+            // Every path here is a retry (the CAS lost, or `head` moved): bounded.
+            retries += 1;
+            if retries >= RETRIES {
+                return Err(PopFail::Busy { pos: h });
             }
             crate::loom::yield_point();
         }

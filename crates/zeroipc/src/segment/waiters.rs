@@ -70,34 +70,53 @@ pub(crate) struct Sleepers<'a> {
 impl Segment {
     /// The sleeper counters of table entry `entry`, if the registry exists.
     ///
-    /// Cheap when nothing changed: one process-local load, and while the registry is unknown
-    /// one load of `entry_count` (the table is searched again only after it grew).
-    #[inline]
+    /// Cheap when nothing changed: once the registry is known, one process-local load of
+    /// its offset and a bounds check of `entry`'s index (this runs after every queue
+    /// operation); while it is unknown, one load of `entry_count` (the table is searched
+    /// again only after it grew).
+    #[inline(always)]
     pub(crate) fn sleepers(&self, entry: &Entry) -> Option<Sleepers<'_>> {
         let inner = &self.ro.inner;
         // ORDERING: Relaxed — process-local cache of an immutable fact (the registry's
         // offset never changes once published).
         let mut offset = inner.waiters.offset.load(Relaxed);
         if offset == 0 {
-            // Unknown: search again only if the table grew since the last search.
-            // SAFETY: the table header at offset 0 was checked with `header` on this region
-            // when the segment was created or opened (`TableLayout::read`, `create_new`).
-            let header: &TableHeader = unsafe { inner.region.header_prechecked(0) };
-            // ORDERING: Relaxed — a hint; `find_registry` loads it again with Acquire.
-            let count = header.entry_count.load(Relaxed);
-            if inner.waiters.searched_at.load(Relaxed) == count.wrapping_add(1) {
-                return None;
-            }
-            offset = self.find_registry()?;
+            offset = self.sleepers_cold()?;
         }
-        let words = inner
-            .region
-            .slice::<AtomicU32>(offset + 8 * u64::from(entry.index()), 2)
-            .ok()?;
+        let (i, n) = (entry.index(), inner.layout.max_entries);
+        if i >= n {
+            return None; // not an entry of this table: nobody registers for it
+        }
+        // SAFETY: `find_registry` cached `offset` only after checking this very slice with
+        // `Region::slice` on this region (bounds and alignment).
+        let words = unsafe {
+            inner
+                .region
+                .slice_prechecked::<AtomicU32>(offset, 2 * u64::from(n))
+        };
+        let i = i as usize;
+        // `i < n`: both in bounds (the compiler drops the checks).
         Some(Sleepers {
-            data: &words[0],
-            room: &words[1],
+            data: &words[2 * i],
+            room: &words[2 * i + 1],
         })
+    }
+
+    /// [`Segment::sleepers`] while the registry's offset is not cached: searches the table
+    /// (at most once per table growth).
+    #[cold]
+    #[inline(never)]
+    fn sleepers_cold(&self) -> Option<u64> {
+        let inner = &self.ro.inner;
+        // SAFETY: the table header at offset 0 was checked with `header` on this region
+        // when the segment was created or opened (`TableLayout::read`, `create_new`).
+        let header: &TableHeader = unsafe { inner.region.header_prechecked(0) };
+        // ORDERING: Relaxed — a hint; `find_registry` loads it again with Acquire.
+        let count = header.entry_count.load(Relaxed);
+        if inner.waiters.searched_at.load(Relaxed) == count.wrapping_add(1) {
+            return None;
+        }
+        self.find_registry()
     }
 
     /// Adds the waiter registry to the table if the segment has none: called by
@@ -193,6 +212,11 @@ impl Segment {
         if e.size() != 8 * u64::from(self.max_entries()) || e.offset() % 4 != 0 {
             return None; // not ours: never written to
         }
+        // `sleepers` builds this slice unchecked from the cached offset: check it once here.
+        inner
+            .region
+            .slice::<AtomicU32>(e.offset(), 2 * u64::from(self.max_entries()))
+            .ok()?;
         inner.waiters.offset.store(e.offset(), Relaxed);
         Some(e.offset())
     }

@@ -51,7 +51,9 @@ impl Patience {
         }
     }
 
-    /// Starts over (the awaited position changed: the peer made progress).
+    /// Starts over (the awaited position changed: the peer made progress). Only blocking
+    /// and timed forms call this (their deadline bounds them); a non-blocking call never
+    /// does, so a peer that keeps moving a position cannot keep it spinning.
     pub(crate) fn reset(&mut self) {
         self.spins = 0;
         self.since = None;

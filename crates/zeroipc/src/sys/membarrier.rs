@@ -34,23 +34,41 @@ mod real {
 
     use rustix::thread::{MembarrierCommand, membarrier};
 
-    use crate::loom::Ordering::SeqCst;
-    use crate::loom::{compiler_fence, fence};
+    use crate::loom::Ordering::{Acquire, Release, SeqCst};
+    use crate::loom::{ProcessAtomicBool, compiler_fence, fence};
 
     static REGISTERED: OnceLock<bool> = OnceLock::new();
+    /// `REGISTERED` holds `true`: one plain load in `light`, on the hot path of every queue
+    /// operation (`OnceLock::get` loads its state word, then the value).
+    static FAST: ProcessAtomicBool = ProcessAtomicBool::new(false);
 
     /// Registers this process for `MEMBARRIER_CMD_GLOBAL_EXPEDITED` (once); returns whether it
     /// is registered.
     #[doc(alias = "MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED")]
     pub(crate) fn register() -> bool {
-        *REGISTERED.get_or_init(|| membarrier(MembarrierCommand::RegisterGlobalExpedited).is_ok())
+        *REGISTERED.get_or_init(|| {
+            let ok = membarrier(MembarrierCommand::RegisterGlobalExpedited).is_ok();
+            // ORDERING: Release — pairs with the Acquire load in `light`: a thread that sees
+            // `true` runs after the registration system call returned.
+            FAST.store(ok, Release);
+            ok
+        })
     }
 
     /// The fast side's barrier: a compiler fence if this process is registered (the slow side's
     /// [`heavy`] supplies the hardware barrier), else a full `fence(SeqCst)`.
+    /// Whether this process is registered (then [`light`] is a compiler fence). Once true,
+    /// true for the life of the process.
+    #[inline]
+    pub(crate) fn registered() -> bool {
+        // ORDERING: Acquire — see `register`.
+        FAST.load(Acquire)
+    }
+
     #[inline]
     pub(crate) fn light() {
-        if REGISTERED.get() == Some(&true) {
+        // ORDERING: Acquire — see `register`.
+        if FAST.load(Acquire) {
             // ORDERING: compiler-only; pairs with `heavy`, whose membarrier makes this CPU
             // execute a full barrier if a sleeper needs one (module docs).
             compiler_fence(SeqCst);
@@ -88,5 +106,10 @@ mod model {
     pub(crate) fn heavy() {
         // ORDERING: as `light`.
         fence(SeqCst);
+    }
+
+    /// Never: `light` stays a real fence under loom.
+    pub(crate) fn registered() -> bool {
+        false
     }
 }
