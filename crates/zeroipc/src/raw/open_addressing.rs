@@ -81,7 +81,19 @@ pub(crate) trait Patience {
     fn begin(&mut self);
     /// Waits a little; `false` means give up on this slot.
     fn snooze(&mut self) -> bool;
+    /// Counts one retry after a slot changed under us (a lost claim or insert CAS); `false`
+    /// once the operation has retried [`MAX_RETRIES`] times. Never reset by [`begin`]: a
+    /// peer that keeps flipping slot states (hostile, or corrupt) makes the operation
+    /// return `Stuck` after a fixed number of attempts instead of spinning for as long as
+    /// it writes (issue #17). Live contention loses a CAS only when another operation
+    /// made progress, so honest peers never come near the bound.
+    ///
+    /// [`begin`]: Patience::begin
+    fn retry(&mut self) -> bool;
 }
+
+/// Retries one Map/Set operation makes after slots changed under it before it gives up.
+pub(crate) const MAX_RETRIES: u32 = 4096;
 
 /// Why a map operation failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,6 +205,9 @@ fn lookup<S: Slots, P: Patience>(s: &S, key: &S::Key, p: &mut P) -> Result<Looku
                         break;
                     }
                     if !try_claim(s, i) {
+                        if !p.retry() {
+                            return Err(ProbeError::Stuck { slot: i });
+                        }
                         continue; // changed under us: look at this slot again
                     }
                     if s.eq(&s.key(i), key) {
@@ -273,6 +288,9 @@ pub(crate) fn insert<S: Slots, P: Patience>(
             return dedupe(s, key, target, on_present, p);
         }
         // Another inserter took the slot (lock-free: it made progress); rescan.
+        if !p.retry() {
+            return Err(ProbeError::Stuck { slot: target });
+        }
         crate::loom::yield_point();
     }
 }
@@ -354,6 +372,9 @@ fn claim_key<S: Slots, P: Patience>(
                     return Ok(false);
                 }
                 if !try_claim(s, i) {
+                    if !p.retry() {
+                        return Err(ProbeError::Stuck { slot: i });
+                    }
                     continue;
                 }
                 if s.eq(&s.key(i), key) {
@@ -423,6 +444,9 @@ pub(crate) fn snapshot<S: Slots, P: Patience>(s: &S, p: &mut P) -> Result<Pairs<
                 Settled::Stuck => return Err(ProbeError::Stuck { slot: i }),
                 Settled::State(OCCUPIED) => {
                     if !try_claim(s, i) {
+                        if !p.retry() {
+                            return Err(ProbeError::Stuck { slot: i });
+                        }
                         continue;
                     }
                     out.push((s.key(i), s.value(i)));
@@ -487,6 +511,9 @@ mod loom_tests {
     struct Spin;
     impl Patience for Spin {
         fn begin(&mut self) {}
+        fn retry(&mut self) -> bool {
+            true // loom explores every interleaving; the bound is for hostile peers
+        }
         fn snooze(&mut self) -> bool {
             loom::thread::yield_now();
             true
@@ -578,5 +605,89 @@ mod tests {
         // (2^64 - 1 + 1) mod 2^64 = 0, not (15 + 1) mod 16 computed without wrapping.
         assert_eq!(probe(u64::MAX, 1, 10), 0);
         assert_eq!(probe(u64::MAX, 0, 10), 5);
+    }
+}
+
+/// Issue #17: a peer that keeps re-claiming a slot (without ever finishing an operation)
+/// must not keep a Map/Set operation spinning: the operation gives up after
+/// [`MAX_RETRIES`] lost claims.
+#[cfg(all(test, not(loom)))]
+mod hostile_tests {
+    use super::*;
+    use crate::loom::Ordering::Relaxed;
+
+    /// One OCCUPIED slot holding key 1, and a "peer" that claims it (OCCUPIED → INSERTING)
+    /// every time we read its key, and releases it while we wait: each of our claims loses.
+    struct Reclaimed {
+        size: AtomicU32,
+        state: AtomicU32,
+    }
+
+    impl Slots for Reclaimed {
+        type Key = u32;
+        type Value = ();
+        fn capacity(&self) -> u32 {
+            1
+        }
+        fn size(&self) -> &AtomicU32 {
+            &self.size
+        }
+        fn state(&self, _: u32) -> &AtomicU32 {
+            &self.state
+        }
+        fn key(&self, _: u32) -> u32 {
+            // The peer claims the slot between our key check and our claim CAS.
+            self.state.store(INSERTING, Relaxed);
+            1
+        }
+        fn set_key(&self, _: u32, _: &u32) {}
+        fn value(&self, _: u32) {}
+        fn set_value(&self, _: u32, (): &()) {}
+        fn hash(&self, _: &u32) -> u64 {
+            0
+        }
+        fn eq(&self, a: &u32, b: &u32) -> bool {
+            a == b
+        }
+    }
+
+    /// Releases the peer's claim whenever we wait on it; counts retries as `Timed` does.
+    struct Releases<'a> {
+        slot: &'a AtomicU32,
+        retries: u32,
+    }
+
+    impl Patience for Releases<'_> {
+        fn begin(&mut self) {}
+        fn snooze(&mut self) -> bool {
+            self.slot.store(OCCUPIED, Relaxed);
+            true
+        }
+        fn retry(&mut self) -> bool {
+            self.retries += 1;
+            self.retries < MAX_RETRIES
+        }
+    }
+
+    #[test]
+    fn a_slot_reclaimed_forever_ends_the_operation_after_max_retries() {
+        let s = Reclaimed {
+            size: AtomicU32::new(1),
+            state: AtomicU32::new(OCCUPIED),
+        };
+        for op in ["get", "remove", "insert"] {
+            s.state.store(OCCUPIED, Relaxed);
+            let mut p = Releases {
+                slot: &s.state,
+                retries: 0,
+            };
+            let r = match op {
+                "get" => get(&s, &1, &mut p).map(|_| ()),
+                "remove" => remove(&s, &1, &mut p).map(|_| ()),
+                _ => insert(&s, &1, &(), OnPresent::Keep, &mut p).map(|_| ()),
+            };
+            assert_eq!(r, Err(ProbeError::Stuck { slot: 0 }), "{op}");
+            assert_eq!(p.retries, MAX_RETRIES, "{op}");
+        }
     }
 }

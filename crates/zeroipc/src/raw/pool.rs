@@ -72,7 +72,17 @@ pub(crate) enum PoolFault {
     },
     /// The free list is longer than the capacity: it has a cycle.
     Cycle,
+    /// `free_head` changed under [`MAX_ATTEMPTS`] CAS attempts in a row.
+    Contended {
+        /// Attempts made.
+        attempts: u32,
+    },
 }
+
+/// CAS attempts one `allocate` or `free` makes before giving up (issue #17: non-blocking
+/// calls are bounded whatever a peer keeps writing). A lost CAS means another operation
+/// succeeded, so honest contention never comes near it.
+pub(crate) const MAX_ATTEMPTS: u32 = 4096;
 
 /// The free list of one pool.
 pub(crate) struct RawPool<'a, L: Links> {
@@ -90,7 +100,7 @@ impl<L: Links> RawPool<'_, L> {
 
     /// Pops a free node and marks it [`ALLOCATED`].
     pub(crate) fn allocate(&self) -> Result<u32, PoolFault> {
-        loop {
+        for _ in 0..MAX_ATTEMPTS {
             // ORDERING: Acquire — pairs with the Release half of the successful `free_head`
             // CAS in `free` (and `allocate`): the popped node's `next` link is visible.
             let old = self.head.load(Acquire);
@@ -138,6 +148,9 @@ impl<L: Links> RawPool<'_, L> {
             }
             yield_point();
         }
+        Err(PoolFault::Contended {
+            attempts: MAX_ATTEMPTS,
+        })
     }
 
     /// Pushes node `index` back, refusing indices out of range and nodes not marked
@@ -160,7 +173,7 @@ impl<L: Links> RawPool<'_, L> {
             return Err(PoolFault::NotAllocated { index, found });
         }
         crate::fault::point("pool.free.before_cas");
-        loop {
+        for _ in 0..MAX_ATTEMPTS {
             let new = pack_head(unpack_head(old).0.wrapping_add(1), index);
             // ORDERING: AcqRel on success — Release pairs with the Acquire load of
             // `free_head` in `allocate`: publishes our `next` link and the element bytes the
@@ -189,6 +202,12 @@ impl<L: Links> RawPool<'_, L> {
                 }
             }
         }
+        // Give the node back to its holder, as for a corrupt head.
+        // ORDERING: Relaxed — the node is still ours, off the list.
+        node.store(ALLOCATED, Relaxed);
+        Err(PoolFault::Contended {
+            attempts: MAX_ATTEMPTS,
+        })
     }
 
     /// The free list from the head, for inspection (racy under concurrent use). At most
@@ -305,5 +324,52 @@ mod loom_tests {
             assert!(mine ^ theirs);
             assert_eq!(pool(&h).free_list().unwrap().len(), 2);
         });
+    }
+}
+
+/// Issue #17: `allocate` and `free` never wait, so a peer that keeps rewriting the free
+/// list's head (without finishing operations) ends them after [`MAX_ATTEMPTS`] lost CASes.
+#[cfg(all(test, not(loom)))]
+mod hostile_tests {
+    use super::*;
+    use crate::loom::{AtomicU32, AtomicU64};
+
+    /// Two nodes; every read of a node's link is followed by a "peer" bumping the head's
+    /// generation, so every `allocate` CAS on the head loses.
+    struct Rewritten<'a> {
+        nodes: [AtomicU32; 2],
+        head: &'a AtomicU64,
+    }
+
+    impl Links for Rewritten<'_> {
+        fn next(&self, i: u32) -> &AtomicU32 {
+            let (generation, index) = unpack_head(self.head.load(Relaxed));
+            self.head
+                .store(pack_head(generation.wrapping_add(7), index), Relaxed);
+            &self.nodes[i as usize]
+        }
+    }
+
+    #[test]
+    fn a_head_rewritten_forever_ends_allocate() {
+        let head = AtomicU64::new(pack_head(0, 0));
+        let allocated = AtomicU32::new(0);
+        let pool = RawPool {
+            head: &head,
+            allocated: &allocated,
+            capacity: 2,
+            links: Rewritten {
+                nodes: [AtomicU32::new(1), AtomicU32::new(NULL_INDEX)],
+                head: &head,
+            },
+        };
+        assert_eq!(
+            pool.allocate(),
+            Err(PoolFault::Contended {
+                attempts: MAX_ATTEMPTS
+            })
+        );
+        // (`free` runs the same bounded loop; its CAS has no hook a test can race.)
+        assert_eq!(allocated.load(Relaxed), 0);
     }
 }

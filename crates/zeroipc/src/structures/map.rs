@@ -199,7 +199,10 @@ pub enum MapError {
         capacity: usize,
     },
     /// A slot stayed INSERTING longer than the stall timeout (its owner died, or is
-    /// descheduled for that long), and the answer depends on what it holds.
+    /// descheduled for that long), and the answer depends on what it holds; or slots kept
+    /// changing under the operation for `raw::open_addressing::MAX_RETRIES` (4096) attempts
+    /// in a row (a peer that flips slot states without finishing operations: hostile or
+    /// corrupt), so that the call returns instead of spinning for as long as the peer writes.
     Stalled {
         /// The entry.
         entry: String,

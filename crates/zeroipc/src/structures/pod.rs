@@ -33,6 +33,8 @@ pub(crate) struct Timed {
     timeout: Duration,
     deadline: Option<Instant>,
     spins: u32,
+    /// Retries of the whole operation ([`Patience::retry`]); never reset.
+    retries: u32,
 }
 
 impl Timed {
@@ -41,6 +43,7 @@ impl Timed {
             timeout,
             deadline: None,
             spins: 0,
+            retries: 0,
         }
     }
 }
@@ -49,6 +52,11 @@ impl Patience for Timed {
     fn begin(&mut self) {
         self.deadline = None;
         self.spins = 0;
+    }
+
+    fn retry(&mut self) -> bool {
+        self.retries += 1;
+        self.retries < crate::raw::open_addressing::MAX_RETRIES
     }
 
     fn snooze(&mut self) -> bool {

@@ -115,6 +115,16 @@ pub enum PoolError {
     },
     /// The pool's bytes break the format (a free-list index out of range, a cycle).
     Corrupt(Corruption),
+    /// The free list's head kept changing under the operation for `attempts` attempts in a
+    /// row: a peer that rewrites it without finishing operations (hostile or corrupt).
+    /// `allocate` and `free` never wait, so they give up instead of spinning for as long as
+    /// the peer writes; a `free` that gives up leaves the node allocated (still the
+    /// caller's). Honest peers lose a CAS only when another operation succeeded, and never
+    /// come near the bound.
+    Stalled {
+        /// Attempts made.
+        attempts: u32,
+    },
 }
 
 impl fmt::Display for PoolError {
@@ -137,6 +147,11 @@ impl fmt::Display for PoolError {
                  free or foreign index"
             ),
             Self::Corrupt(c) => write!(f, "corrupt structure: {c}"),
+            Self::Stalled { attempts } => write!(
+                f,
+                "the pool's free list changed under {attempts} attempts in a row (a peer that \
+                 keeps rewriting it); expected an operation to get through"
+            ),
         }
     }
 }
@@ -418,6 +433,7 @@ impl<T: Element> Pool<T> {
         let entry = || self.entry.name().to_string();
         match f {
             PoolFault::Exhausted => PoolError::Exhausted { capacity: cap },
+            PoolFault::Contended { attempts } => PoolError::Stalled { attempts },
             PoolFault::OutOfRange { index } => PoolError::OutOfRange {
                 index: index as usize,
                 capacity: cap,
