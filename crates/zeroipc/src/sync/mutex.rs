@@ -314,10 +314,21 @@ impl RawMutex<'_> {
         // `count` first, `owner` after: a zeroipc process never holds `count` without its
         // pid in `owner` (a kill in between leaves `owner` naming a dead process and `count`
         // free: the next locker clears it, see `take_over_from_dead`).
-        // ORDERING: Release pairs with the Acquire CAS in `try_lock`.
-        let r = self
-            .count
-            .compare_exchange(MUTEX_LOCKED, MUTEX_UNLOCKED, Release, Relaxed);
+        // A load and a store, not a CAS: while we hold the lock no peer that follows the
+        // protocol writes `count` (zeroipc lockers are held off by `owner`, C++/C/Go/Python
+        // lockers' CAS 1 → 0 fails against our 0), so the check cannot race with anything
+        // but a hostile writer, which can rewrite the word at any time anyway. It saves
+        // one locked instruction: the uncontended pair is two CAS, as before the intent
+        // word (issue #17) made `lock` a CAS longer.
+        // ORDERING: Relaxed — only compared: the word is ours while we hold the lock.
+        let found = self.count.load(Relaxed);
+        let r = if found == MUTEX_LOCKED {
+            // ORDERING: Release pairs with the Acquire CAS in `try_lock`.
+            self.count.store(MUTEX_UNLOCKED, Release);
+            Ok(())
+        } else {
+            Err(found)
+        };
         crate::fault::point("mutex.unlock.after_release");
         // ORDERING: Release pairs with the Acquire `owner` CAS of the next locker. Cleared
         // also when `count` was wrong: whoever unlocked it, the lock is not ours any more.
