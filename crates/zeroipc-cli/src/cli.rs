@@ -74,7 +74,9 @@ pub(crate) enum Command {
         #[arg(long = "as", value_name = "TYPE", requires = "entry", value_parser = parse_type)]
         as_type: Option<TypeSpec>,
         /// Read ENTRY as this kind instead of the kind its bytes prove: to pick one for an
-        /// ambiguous entry, or to see the impossible values of a corrupt structure.
+        /// ambiguous entry, or to see the impossible values of a corrupt structure. Every
+        /// kind the library has: containers, sync primitives, and future, lazy, stream
+        /// and channel (a stream or channel by its base name or its x_header entry).
         #[arg(long, value_name = "KIND", requires = "entry",
               value_parser = clap::builder::PossibleValuesParser::new(KIND_NAMES))]
         kind: Option<String>,

@@ -1012,7 +1012,9 @@ impl std::error::Error for KindError {}
 /// ambiguous, or whose header holds impossible values that [`decode`] then reports.
 ///
 /// Only the geometry must fit: the entry size must be what the size formula of FORMAT.md
-/// Appendix A gives for the stored capacity and element size.
+/// Appendix A gives for the stored capacity and element size. For `future` and `lazy` the
+/// entry size bounds the value size (C++ and Python layouts); `stream` and `channel` read a
+/// C++ `x_header` entry (56 and 32 bytes).
 ///
 /// # Errors
 ///
