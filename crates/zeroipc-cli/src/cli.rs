@@ -51,7 +51,8 @@ pub(crate) enum Command {
                             zeroipc show /sensors q_jobs --as u64\n  zeroipc show /sensors readings --as f32\n  \
                             zeroipc show /sensors samples --as 'i32,f32,f64,u8'\n  \
                             zeroipc show /sensors prices --as u32=f64 --json\n  zeroipc show /sensors rw\n  \
-                            zeroipc show /sensors slots --kind semaphore"
+                            zeroipc show /sensors slots --kind semaphore\n  \
+                            zeroipc show /compute result --kind future --as f64"
     )]
     Show {
         /// Segment name, with or without the leading '/'.
@@ -65,12 +66,17 @@ pub(crate) enum Command {
         /// i32=f64; each side may be a struct; i32,f64 also works when those are the map's
         /// key and value sizes). Arrays show their values; queues and stacks in pop order;
         /// rings from read_pos; pools their allocated nodes; maps their pairs; sets their
-        /// members; signals their value. A struct is shown as {f1, f2, ...} (JSON: an array
+        /// members; signals their value; streams their buffered values (read order) and
+        /// channels theirs (receive order); futures their value when ready (their error
+        /// text when failed); lazies their operands and cached value. On an ambiguous
+        /// entry the candidate kind the type fits is selected ("as T selects K"). A struct is shown as {f1, f2, ...} (JSON: an array
         /// of its field values).
         #[arg(long = "as", value_name = "TYPE", requires = "entry", value_parser = parse_type)]
         as_type: Option<TypeSpec>,
         /// Read ENTRY as this kind instead of the kind its bytes prove: to pick one for an
-        /// ambiguous entry, or to see the impossible values of a corrupt structure.
+        /// ambiguous entry, or to see the impossible values of a corrupt structure. Every
+        /// kind the library has: containers, sync primitives, and future, lazy, stream
+        /// and channel (a stream or channel by its base name or its x_header entry).
         #[arg(long, value_name = "KIND", requires = "entry",
               value_parser = clap::builder::PossibleValuesParser::new(KIND_NAMES))]
         kind: Option<String>,
@@ -85,6 +91,7 @@ pub(crate) enum Command {
     #[command(
         after_help = "Examples:\n  zeroipc dump /sensors\n  zeroipc dump /sensors readings\n  \
                             zeroipc dump /sensors readings --offset 8 --len 16\n  \
+                            zeroipc dump /sensors --offset 0 --size 1024\n  \
                             zeroipc dump sensors --offset 0x20 --len 0x30 --json"
     )]
     Dump {
@@ -95,8 +102,9 @@ pub(crate) enum Command {
         /// Start of the range, relative to the entry when ENTRY is given (decimal or 0x hex).
         #[arg(long, value_name = "N", value_parser = parse_number)]
         offset: Option<u64>,
-        /// Length of the range in bytes (decimal or 0x hex); default: to the end.
-        #[arg(long, value_name = "N", value_parser = parse_number)]
+        /// Length of the range in bytes (decimal or 0x hex); default: to the end. Also
+        /// spelled --size.
+        #[arg(long, visible_alias = "size", value_name = "N", value_parser = parse_number)]
         len: Option<u64>,
         /// Print one JSON object (with the bytes as a hex string) instead of text.
         #[arg(long)]

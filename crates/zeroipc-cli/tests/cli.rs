@@ -184,6 +184,12 @@ fn dump_prints_a_known_range_with_absolute_offsets() {
     // The same bytes by absolute offset into the whole segment.
     let abs = zeroipc(&["dump", name.as_str(), "--offset", "3112", "--len", "12"]).ok();
     assert_eq!(abs, out);
+    // --size is --len, as the seeds spell it.
+    let sized = zeroipc(&["dump", name.as_str(), "--offset", "3112", "--size", "12"]).ok();
+    assert_eq!(sized, out);
+    let first = zeroipc(&["dump", name.as_str(), "--offset", "0", "--size", "1024"]).ok();
+    assert_eq!(first.lines().count(), 1024 / 16);
+    assert!(first.starts_with("00000000  4d 50 49 5a"), "{first}");
     // A whole entry: 24 bytes, two lines.
     let whole = zeroipc(&["dump", name.as_str(), "vals"]).ok();
     assert_eq!(whole.lines().count(), 2);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::{ShmName, zeroipc};
 use zeroipc::structures::{Array, Queue, Ring};
 use zeroipc::sync::{Mutex, Signal};
-use zeroipc::{Segment, SegmentOptions};
+use zeroipc::{Channel, Segment, SegmentOptions, Stream};
 
 const CHILD: &str = "ZEROIPC_MONITOR_CHILD";
 
@@ -328,4 +328,55 @@ fn streams_and_channels_are_followed_through_their_buffers() {
         .unwrap();
     file.write_all_at(&44u64.to_le_bytes(), ring).unwrap();
     assert_eq!(finish(mon), "777\n");
+}
+
+#[test]
+fn a_stream_is_followed_as_values_are_emitted_and_keeps_them() {
+    let name = ShmName::new("monitor_stream");
+    let seg = create(&name);
+    let s: Stream<u64> = Stream::create(&seg, "temperature_stream", 16).unwrap();
+    for v in [1, 2] {
+        s.emit(v).unwrap(); // already there: not printed
+    }
+    let mut mon = monitor(&[
+        name.as_str(),
+        "temperature_stream",
+        "--count",
+        "3",
+        "--interval",
+        "5",
+    ]);
+    settle(&mut mon, &name);
+    for v in [10, 11, 12] {
+        s.emit(v).unwrap();
+    }
+    assert_eq!(finish(mon), "10\n11\n12\n");
+    // Nothing consumed: the stream still holds every value, in order.
+    assert_eq!(s.len().unwrap(), 5);
+    let mut held = Vec::new();
+    while let Ok(v) = s.try_next() {
+        held.push(v);
+    }
+    assert_eq!(held, [1, 2, 10, 11, 12]);
+}
+
+#[test]
+fn a_channel_is_followed_as_values_are_sent_and_keeps_them() {
+    let name = ShmName::new("monitor_channel");
+    let seg = create(&name);
+    let ch: Channel<u64> = Channel::create(&seg, "jobs", 8).unwrap();
+    ch.send(1).unwrap(); // already there: not printed
+    let mut mon = monitor(&[name.as_str(), "jobs", "--count", "2", "--interval", "5"]);
+    settle(&mut mon, &name);
+    for v in [20, 21] {
+        ch.send(v).unwrap();
+    }
+    assert_eq!(finish(mon), "20\n21\n");
+    // Nothing received by the monitor: the channel still holds every value, in order.
+    assert_eq!(ch.len(), 3);
+    let mut held = Vec::new();
+    while let Ok(v) = ch.try_recv() {
+        held.push(v);
+    }
+    assert_eq!(held, [1, 20, 21]);
 }

@@ -452,3 +452,143 @@ fn codata_show_as_text() {
     assert!(out.contains("fill     1/2"), "{out}");
     assert!(out.contains("[0] 9.5"), "{out}");
 }
+
+/// `a` and `b` are the same number (the manifest writes 4.0 as 4), or the same arrays of
+/// numbers.
+fn same_number(a: &Json, b: &Json) -> bool {
+    match (a, b) {
+        (Json::Array(x), Json::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_number(p, q))
+        }
+        _ => a.as_f64().is_some() && a.as_f64() == b.as_f64(),
+    }
+}
+
+#[test]
+fn every_future_lazy_stream_and_channel_of_the_cpp_image_decodes_with_as() {
+    let file = "cpp_all.bin";
+    let name = load_golden(file);
+    let show =
+        |entry: &str, t: &str| zeroipc_json(&["show", name.as_str(), entry, "--as", t, "--json"]);
+    // Futures and lazies: (entry, type, the kind the type selects when the bytes are
+    // ambiguous, or None when they are not).
+    let cases = [
+        ("fut_pending", "f64", Some("future")),
+        ("fut_ready", "f64", Some("future")),
+        ("fut_err", "i32", Some("future")),
+        ("fut_i64", "i64", Some("future")),
+        ("fut_point", "i32,f32,f64,u8", Some("future")),
+        ("lazy_const", "f64", None),
+        ("lazy_c2", "f64", None),
+        ("lazy_add", "f64", None),
+        ("lazy_mul", "f64", None),
+        ("lazy_i32", "i32", Some("lazy")),
+    ];
+    for (entry, t, selected) in cases {
+        let doc = show(entry, t);
+        let want = expected(file, entry);
+        let kind = if entry.starts_with("fut") {
+            "future"
+        } else {
+            "lazy"
+        };
+        assert_eq!(doc["structure"], kind, "{entry}: {doc}");
+        if let Some(s) = selected {
+            // Still shown as ambiguous, with the candidate the type picked.
+            assert_eq!(doc["kind"], "ambiguous", "{entry}: {doc}");
+            assert_eq!(doc["selected"], s, "{entry}: {doc}");
+            assert!(doc["candidates"].as_array().unwrap().len() >= 2, "{doc}");
+        }
+        match want.get("value") {
+            Some(Json::Object(fields)) => {
+                // Point's fields in declaration order.
+                let got: Vec<Json> = ["id", "x", "y", "flag"]
+                    .iter()
+                    .map(|f| fields[*f].clone())
+                    .collect();
+                assert!(
+                    same_number(&doc["value"], &Json::Array(got)),
+                    "{entry}: {doc}"
+                );
+            }
+            Some(v) => assert!(same_number(&doc["value"], v), "{entry}: {doc}"),
+            None => assert!(doc.get("value").is_none(), "{entry}: {doc}"),
+        }
+        if let Some(e) = want.get("error") {
+            assert_eq!(&doc["error"], e, "{entry}: {doc}");
+        }
+        if let Some(ops) = want.get("operands") {
+            assert!(same_number(&doc["operands"], ops), "{entry}: {doc}");
+        }
+        if let Some(state) = want.get("state") {
+            let s = state.as_str().unwrap().to_ascii_lowercase();
+            assert_eq!(doc["fields"]["state"], s.as_str(), "{entry}: {doc}");
+        }
+    }
+    // Streams and channels: their buffered values in read / receive order.
+    for (entry, t, key) in [
+        ("strm", "i32", "read_order"),
+        ("strm_closed", "f64", "read_order"),
+        ("chb", "i32", "recv_order"),
+        ("chc", "f64", "recv_order"),
+    ] {
+        let doc = show(entry, t);
+        let want = &expected(file, entry)[key];
+        assert!(same_number(&doc["values"], want), "{entry}: {doc}");
+    }
+    // An unbuffered channel has no buffer: its slot's flags.
+    let doc = show("chu", "i32");
+    assert_eq!(doc["structure"], "channel", "{doc}");
+    assert_eq!(doc["fields"]["slot_consumed"], 1, "{doc}");
+}
+
+#[test]
+fn ambiguous_codata_text_says_which_candidate_the_type_selects() {
+    let name = load_golden("cpp_all.bin");
+    let out = zeroipc(&["show", name.as_str(), "fut_ready", "--as", "f64"]).ok();
+    assert!(out.contains("kind     ambiguous (future | lazy)"), "{out}");
+    assert!(
+        out.contains("as       f64 selects future (candidates: future, lazy)"),
+        "{out}"
+    );
+    assert!(out.contains("value    3.25 (f64)"), "{out}");
+    let out = zeroipc(&["show", name.as_str(), "lazy_i32", "--as", "i32"]).ok();
+    assert!(out.contains("as       i32 selects lazy"), "{out}");
+    assert!(out.contains("value    -42 (i32)"), "{out}");
+    let out = zeroipc(&["show", name.as_str(), "fut_i64", "--as", "i64"]).ok();
+    assert!(out.contains("value    -9876543210 (i64)"), "{out}");
+}
+
+#[test]
+fn kind_accepts_the_codata_kinds() {
+    let name = load_golden("cpp_all.bin");
+    let show = |entry: &str, kind: &str, t: &str| {
+        zeroipc_json(&[
+            "show",
+            name.as_str(),
+            entry,
+            "--kind",
+            kind,
+            "--as",
+            t,
+            "--json",
+        ])
+    };
+    let doc = show("fut_ready", "future", "f64");
+    assert_eq!(doc["kind"], "future", "{doc}");
+    assert_eq!(doc["value"], 3.25, "{doc}");
+    let doc = show("lazy_i32", "lazy", "i32");
+    assert_eq!(doc["kind"], "lazy", "{doc}");
+    assert_eq!(doc["value"], -42, "{doc}");
+    let doc = show("strm", "stream", "i32");
+    assert_eq!(doc["values"], json!([4, 5, 6, 7, 8, 9, 10]), "{doc}");
+    let doc = show("chb", "channel", "i32");
+    assert_eq!(doc["values"], json!([3, 4, 5, 6, 7]), "{doc}");
+    // The sync kinds too, and a misfit is one line saying why.
+    let doc = zeroipc_json(&["show", name.as_str(), "latch", "--kind", "latch", "--json"]);
+    assert_eq!(doc["kind"], "latch", "{doc}");
+    let line = zeroipc(&["show", name.as_str(), "strm", "--kind", "future"]).one_line_error();
+    assert!(line.contains("is not a future"), "{line}");
+    let line = zeroipc(&["show", name.as_str(), "fut_ready", "--kind", "channel"]).one_line_error();
+    assert!(line.contains("a channel is 32 bytes"), "{line}");
+}

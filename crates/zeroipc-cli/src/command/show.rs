@@ -133,7 +133,8 @@ fn show_entry(
         Some(k) => read_as(seg, &entry, k)
             .map_err(|e| CliError::Message(format!("{}: {e}", seg.name())))?,
     };
-    let d = decode(seg, &entry, &kind, as_type.clone());
+    let mut d = decode(seg, &entry, &kind, as_type.clone());
+    let selected = as_type.as_ref().and_then(|t| select(&mut d, t));
     // Checked before anything is printed, so an error leaves stdout empty.
     if let Some(t) = &as_type {
         if let Some(why) = type_error(&d) {
@@ -165,6 +166,14 @@ fn show_entry(
         if let (Some(obj), false) = (doc.as_object_mut(), d.candidates.is_empty()) {
             let list: Vec<_> = d.candidates.iter().map(decoded_json).collect();
             obj.insert("candidates".into(), list.into());
+            if let Some(c) = selected.and_then(|i| d.candidates.get(i)) {
+                // The reading the type selected, as if the entry were that kind.
+                obj.insert("selected".into(), c.name.into());
+                if let serde_json::Value::Object(cj) = decoded_json(c) {
+                    obj.extend(cj);
+                }
+                obj.insert("kind".into(), kind.name().into());
+            }
         }
         serde_json::to_writer_pretty(&mut *out, &doc)?;
         writeln!(out)?;
@@ -182,6 +191,17 @@ fn show_entry(
     if d.candidates.is_empty() {
         writeln!(out, "kind     {}", d.name)?;
         write_decoded(out, &d, as_type.as_ref(), "")?;
+    } else if let (Some(c), Some(t)) = (selected.and_then(|i| d.candidates.get(i)), &as_type) {
+        writeln!(out, "kind     {kind}")?;
+        let names: Vec<&str> = d.candidates.iter().map(|c| c.name).collect();
+        writeln!(
+            out,
+            "as       {t} selects {} (candidates: {})",
+            c.name,
+            names.join(", ")
+        )?;
+        writeln!(out, "read as  {}", c.name)?;
+        write_decoded(out, c, as_type.as_ref(), "")?;
     } else {
         writeln!(out, "kind     {kind}")?;
         for c in &d.candidates {
@@ -190,6 +210,46 @@ fn show_entry(
         }
     }
     Ok(())
+}
+
+/// For an ambiguous entry read with `--as t`: marks the candidates the type fits as read
+/// with it (their values are then shown) and returns the one the type selects: the only
+/// candidate it fits, or, when it fits several, the one whose bytes agree with themselves
+/// (a computed constant Lazy whose cached value is its constant). `None` when the type fits
+/// no candidate or cannot tell them apart.
+fn select(d: &mut Decoded, t: &TypeSpec) -> Option<usize> {
+    let fitting: Vec<usize> = (0..d.candidates.len())
+        .filter(|&i| d.candidates[i].type_error.is_none())
+        .collect();
+    for &i in &fitting {
+        d.candidates[i].spec = Some(t.clone());
+    }
+    match fitting.as_slice() {
+        [] => None,
+        [one] => Some(*one),
+        many => {
+            let consistent: Vec<usize> = many
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let c = &d.candidates[i];
+                    matches!(
+                        c.kind,
+                        Kind::Lazy {
+                            state: 2,
+                            op: Some(0),
+                            ..
+                        }
+                    ) && matches!((&c.contents, c.operands.as_slice()),
+                            (Contents::Value(v), [o]) if v == o)
+                })
+                .collect();
+            match consistent.as_slice() {
+                [one] => Some(*one),
+                _ => None,
+            }
+        }
+    }
 }
 
 /// Why `--as` does not apply: the decoded's type error, or, for an ambiguous entry, the

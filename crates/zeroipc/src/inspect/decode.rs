@@ -31,6 +31,7 @@ use std::str::FromStr;
 use super::{Composite, FieldValue, Flavor, Kind};
 use crate::error::TableError;
 use crate::layout::array::{ARRAY_HEADER_LEN, C_ARRAY_HEADER_LEN};
+use crate::layout::channel::CHANNEL_HEADER_LEN;
 use crate::layout::event::{EVENT_LEN, SEM_SUFFIX};
 use crate::layout::map::{
     DELETED, EMPTY as MAP_EMPTY, INSERTING, MAP_HEADER_LEN, OCCUPIED, SlotLayout, python_stride,
@@ -45,6 +46,7 @@ use crate::layout::set::set_slot_layout;
 use crate::layout::stack::{
     EMPTY, READING, READY, STACK_HEADER_LEN, WRITING, stack_size, stack_state_offset,
 };
+use crate::layout::stream::STREAM_HEADER_LEN;
 use crate::raw::hash::{hash_bytes, int_hash};
 use crate::segment::{Entry, ReadOnlySegment, Record};
 use crate::sys::process::pid_alive;
@@ -956,7 +958,7 @@ fn all_candidates_failed(d: &Decoded) -> bool {
 }
 
 /// The kinds [`read_as`] can read an entry as.
-pub const KIND_NAMES: [&str; 17] = [
+pub const KIND_NAMES: [&str; 21] = [
     "array",
     "c_array",
     "queue",
@@ -974,6 +976,10 @@ pub const KIND_NAMES: [&str; 17] = [
     "rwlock",
     "monitor",
     "signal",
+    "future",
+    "lazy",
+    "stream",
+    "channel",
 ];
 
 /// Why [`read_as`] cannot read an entry as the kind asked for.
@@ -1006,7 +1012,9 @@ impl std::error::Error for KindError {}
 /// ambiguous, or whose header holds impossible values that [`decode`] then reports.
 ///
 /// Only the geometry must fit: the entry size must be what the size formula of FORMAT.md
-/// Appendix A gives for the stored capacity and element size.
+/// Appendix A gives for the stored capacity and element size. For `future` and `lazy` the
+/// entry size bounds the value size (C++ and Python layouts); `stream` and `channel` read a
+/// C++ `x_header` entry (56 and 32 bytes).
 ///
 /// # Errors
 ///
@@ -1215,6 +1223,55 @@ pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind,
                 signaled: w(0),
                 mode: w(4),
                 waiting: w(8),
+            }
+        }
+        "future" => {
+            // C++: sizeof(Header) = align8(16 + sizeof(T) + 256); Python: 16 + es + 256.
+            if size <= 272 {
+                return Err(misfit("a future is more than 272 bytes".to_owned()));
+            }
+            Kind::Future {
+                state: w(0),
+                waiters: w(4),
+                completion_time: snap.u64(8).unwrap_or(0),
+                value_size_min: size.saturating_sub(279).max(1),
+                value_size_max: size - 272,
+            }
+        }
+        "lazy" => {
+            // C++: 280 bytes (T of 1-4 bytes, op at 4) or 304 (8-byte T, op at 8);
+            // Python: 260 + sizeof(T), no op stored.
+            if size <= 260 {
+                return Err(misfit("a lazy is more than 260 bytes".to_owned()));
+            }
+            let (flavor, op, value_size_max) = match size {
+                280 => (Flavor::CppOrPython, Some(w(4)), 20),
+                304 => (Flavor::CppOrPython, Some(w(8)), 44),
+                _ => (Flavor::Python, None, size - 260),
+            };
+            Kind::Lazy {
+                flavor,
+                state: w(0),
+                op,
+                value_size_max,
+            }
+        }
+        "stream" => {
+            sized(STREAM_HEADER_LEN)?;
+            Kind::StreamHeader {
+                sequence: snap.u64(0).unwrap_or(0),
+                subscribers: w(8),
+                closed: snap.get(12, 1).map_or(0, |b| b[0]),
+                buffer_capacity: w(16),
+            }
+        }
+        "channel" => {
+            sized(CHANNEL_HEADER_LEN)?;
+            Kind::ChannelHeader {
+                capacity: w(0),
+                senders: w(4),
+                receivers: w(8),
+                closed: snap.get(12, 1).map_or(0, |b| b[0]),
             }
         }
         "rwlock" => Kind::Marker {
