@@ -1023,15 +1023,7 @@ fn recv_blocks_until_another_thread_sends() {
 
 #[test]
 fn try_recv_and_try_send_return_within_the_stall_bound_while_a_peer_keeps_moving_the_queue() {
-    use std::os::unix::fs::FileExt;
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
-    use std::sync::atomic::Ordering::{Acquire, Release};
     const STALL: Duration = Duration::from_millis(50);
-    // A liveness bound, not a speed benchmark: the calls must return at all while a peer
-    // keeps writing (before the fix they spun for as long as it wrote), within their stall
-    // bound plus scheduling slack.
-    const LIVENESS: Duration = Duration::from_millis(500);
     let name = ShmName::new("chan_try_moving_queue");
     let seg = SegmentOptions::new()
         .size(64 * 1024)
@@ -1052,41 +1044,16 @@ fn try_recv_and_try_send_return_within_the_stall_bound_while_a_peer_keeps_moving
     for (i, (at, value)) in cases.into_iter().enumerate() {
         // Reset both words to an empty queue.
         common::poke(&name, queue, &[0; 8]);
-        let started = Arc::new(AtomicBool::new(false));
-        let stop = Arc::new(AtomicBool::new(false));
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(name.path())
-            .unwrap();
-        let peer = {
-            let (started, stop) = (started.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let limit = Instant::now() + Duration::from_secs(30);
-                let mut k = 0u32;
-                while !stop.load(Acquire) && Instant::now() < limit {
-                    k = k.wrapping_add(1);
-                    f.write_all_at(&value(k).to_ne_bytes(), at).unwrap();
-                    started.store(true, Release);
-                }
-            })
-        };
-        while !started.load(Acquire) {
-            std::thread::yield_now();
-        }
-        let t0 = Instant::now();
-        let ok = if i == 0 {
-            let r = c.try_recv();
-            matches!(r, Err(TryRecvError::Stalled))
-        } else {
-            let r = c.try_send(7);
-            r.is_err()
-        };
-        let took = t0.elapsed();
-        stop.store(true, Release);
-        peer.join().unwrap();
+        let (took, ok) = common::while_a_peer_moves(&name, at, value, || {
+            if i == 0 {
+                matches!(c.try_recv(), Err(TryRecvError::Stalled))
+            } else {
+                c.try_send(7).is_err()
+            }
+        });
         assert!(ok, "case {i}: not an error under a moving queue word");
         assert!(
-            took < LIVENESS,
+            took < common::NONBLOCKING_LIVENESS,
             "case {i}: took {took:?} (stall bound {STALL:?})"
         );
     }

@@ -901,65 +901,8 @@ fn blocking_producers_and_consumers_on_a_tiny_queue_move_every_item_exactly_once
 
 // Non-blocking means bounded (issue #17 item 3)
 
-/// A peer that keeps writing the u32 at `offset` of segment `name` (through its file, as
-/// `poke` does) with `value(k)` for k = 1, 2, ... until `stop` is set (or 30 s pass, so a
-/// regression fails the test instead of hanging it).
-fn keep_writing(
-    name: &ShmName,
-    offset: u64,
-    value: impl Fn(u32) -> u32 + Send + 'static,
-    started: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> std::thread::JoinHandle<()> {
-    use std::sync::atomic::Ordering::{Acquire, Release};
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(name.path())
-        .unwrap();
-    std::thread::spawn(move || {
-        let limit = Instant::now() + Duration::from_secs(30);
-        let mut k = 0u32;
-        while !stop.load(Acquire) && Instant::now() < limit {
-            k = k.wrapping_add(1);
-            f.write_all_at(&value(k).to_ne_bytes(), offset).unwrap();
-            started.store(true, Release);
-        }
-    })
-}
-
-/// Runs `op` while a peer keeps moving the header word at `word_offset` of queue `q`'s
-/// entry; returns how long `op` took and what it returned.
-fn while_a_peer_moves<R>(
-    name: &ShmName,
-    at: u64,
-    value: impl Fn(u32) -> u32 + Send + 'static,
-    op: impl FnOnce() -> R,
-) -> (Duration, R) {
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
-    use std::sync::atomic::Ordering::{Acquire, Release};
-    let started = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
-    let peer = keep_writing(name, at, value, started.clone(), stop.clone());
-    // Handshake: the peer has written at least once before we start.
-    while !started.load(Acquire) {
-        std::thread::yield_now();
-    }
-    let t0 = Instant::now();
-    let r = op();
-    let took = t0.elapsed();
-    stop.store(true, Release);
-    peer.join().unwrap();
-    (took, r)
-}
-
 /// The stall bound the non-blocking calls below are given.
 const STALL: Duration = Duration::from_millis(50);
-
-/// A liveness bound, not a speed benchmark: a non-blocking call must return at all while a
-/// peer keeps writing, and within its stall bound plus scheduling slack on a loaded
-/// machine. Before the fix such a call spun for as long as the peer wrote.
-const LIVENESS: Duration = Duration::from_millis(500);
 
 #[test]
 fn try_pop_returns_within_its_stall_bound_while_a_peer_keeps_moving_head() {
@@ -974,13 +917,13 @@ fn try_pop_returns_within_its_stall_bound_while_a_peer_keeps_moving_head() {
     let head = q.entry().offset();
     // `head` = 1, 2, 3, ... past an empty queue's `tail` (0): every pop attempt finds a
     // position that moved since the last one.
-    let (took, r) = while_a_peer_moves(&name, head, |k| k, || q.try_pop());
+    let (took, r) = common::while_a_peer_moves(&name, head, |k| k, || q.try_pop());
     assert!(
         matches!(r, Err(TryPopError::Stalled { .. })),
         "try_pop under a moving head: {r:?}"
     );
     assert!(
-        took < LIVENESS,
+        took < common::NONBLOCKING_LIVENESS,
         "try_pop took {took:?} (stall bound {STALL:?})"
     );
 }
@@ -998,7 +941,7 @@ fn try_push_returns_within_its_stall_bound_while_a_peer_keeps_moving_tail() {
     let tail = q.entry().offset() + 4;
     // `tail` one lap behind the slots' `seq` (2^32 - 8 + k % 8): each slot looks still held
     // by a consumer of the previous lap, at a position that moves on every write.
-    let (took, r) = while_a_peer_moves(
+    let (took, r) = common::while_a_peer_moves(
         &name,
         tail,
         |k| 0u32.wrapping_sub(8).wrapping_add(k % 8),
@@ -1009,7 +952,7 @@ fn try_push_returns_within_its_stall_bound_while_a_peer_keeps_moving_tail() {
         "try_push under a moving tail: {r:?}"
     );
     assert!(
-        took < LIVENESS,
+        took < common::NONBLOCKING_LIVENESS,
         "try_push took {took:?} (stall bound {STALL:?})"
     );
 }

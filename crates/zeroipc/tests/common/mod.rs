@@ -83,7 +83,6 @@ pub fn spawn_child_with(test: &str, role: &str, name: &ShmName, env: &[(&str, St
 
 /// A child that is killed and reaped when the test ends, also when it fails: a child that
 /// loops until killed (or a stopped one) would otherwise outlive the test run.
-#[allow(dead_code)] // not every test binary kills its children
 pub struct KillOnDrop(pub Child);
 
 impl Drop for KillOnDrop {
@@ -240,4 +239,55 @@ pub fn wait_until(what: &str, limit: std::time::Duration, mut cond: impl FnMut()
         );
         std::thread::yield_now();
     }
+}
+
+/// A liveness bound for non-blocking calls under a peer that keeps writing (issue #17), not
+/// a speed benchmark: before the fix such a call spun for as long as the peer wrote (the
+/// peer of [`while_a_peer_moves`] stops after 30 s), after it the call returns within its
+/// stall bound. 10 s separates the two with room for any load on the machine.
+pub const NONBLOCKING_LIVENESS: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `op` while a peer thread keeps writing the u32 at `at` of segment `name` (through
+/// its file, as [`poke`] does) with `value(k)` for k = 1, 2, ...; returns how long `op`
+/// took and what it returned. The peer has written at least once before `op` starts (a
+/// handshake), and stops when `op` returns (or after 30 s, so that a regression fails the
+/// test instead of hanging it).
+pub fn while_a_peer_moves<R>(
+    name: &ShmName,
+    at: u64,
+    value: impl Fn(u32) -> u32 + Send + 'static,
+    op: impl FnOnce() -> R,
+) -> (std::time::Duration, R) {
+    use std::os::unix::fs::FileExt;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::Ordering::{Acquire, Release};
+    use std::time::{Duration, Instant};
+    let started = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(name.path())
+        .unwrap();
+    let peer = {
+        let (started, stop) = (started.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let limit = Instant::now() + Duration::from_secs(30);
+            let mut k = 0u32;
+            while !stop.load(Acquire) && Instant::now() < limit {
+                k = k.wrapping_add(1);
+                f.write_all_at(&value(k).to_ne_bytes(), at).unwrap();
+                started.store(true, Release);
+            }
+        })
+    };
+    while !started.load(Acquire) {
+        std::thread::yield_now();
+    }
+    let t0 = Instant::now();
+    let r = op();
+    let took = t0.elapsed();
+    stop.store(true, Release);
+    peer.join().unwrap();
+    (took, r)
 }
