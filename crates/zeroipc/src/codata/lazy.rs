@@ -1594,6 +1594,8 @@ mod loom_tests {
             let foreign = {
                 let w = w.clone();
                 thread::spawn(move || {
+                    // ORDERING: as a C++ computer: Acquire claim, Release publish (pairs
+                    // with the zeroipc side's Acquire state loads).
                     if w.0
                         .compare_exchange(NOT_COMPUTED, COMPUTING, Acquire, Relaxed)
                         .is_ok()
