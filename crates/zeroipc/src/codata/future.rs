@@ -369,6 +369,20 @@ pub use handle::{
 #[cfg(not(loom))]
 pub(crate) use handle::{load_value, read_message, store_value, write_message};
 
+// Composition (`map` / `then` stages) and fork-join (`join_all` / `select_first`).
+#[cfg(not(loom))]
+pub mod compose;
+#[cfg(not(loom))]
+pub mod join;
+#[cfg(not(loom))]
+pub use compose::{Stage, StageError, StageTask};
+#[cfg(not(loom))]
+pub use join::{
+    JoinAll, JoinError, JoinTimeoutError, SelectError, SelectFirst, SelectTimeoutError, join_all,
+    join_all_async, join_all_deadline, join_all_timeout, select_first, select_first_async,
+    select_first_deadline, select_first_timeout, try_join_all, try_select_first,
+};
+
 #[cfg(not(loom))]
 mod handle {
     use core::fmt;
@@ -781,7 +795,7 @@ mod handle {
             Ok(f)
         }
 
-        fn raw(&self) -> Result<RawFuture<'_>, Corruption> {
+        pub(super) fn raw(&self) -> Result<RawFuture<'_>, Corruption> {
             let at = self.entry.offset();
             let h: &FutureHeader = self.seg.region().header(at)?;
             Ok(RawFuture {
