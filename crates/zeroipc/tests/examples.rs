@@ -124,3 +124,21 @@ fn example_lazy_once_computes_once_for_four_processes() {
         "the computer is one of the children: {lines:#?}"
     );
 }
+
+#[test]
+fn example_fork_join_joins_four_worker_processes_and_chains_the_total() {
+    let out = run_example("fork_join");
+    let lines = lines(&out);
+    // Part i sums k² over its quarter of 1..=1,000,000; the total is N(N+1)(2N+1)/6.
+    let quarter = 250_000u64;
+    for i in 0..4u64 {
+        let (first, last) = (i * quarter + 1, (i + 1) * quarter);
+        let sum: u64 = (first..=last).map(|k| k * k).sum();
+        let line = format!("part {i} (k in {first}..={last}): {sum}");
+        assert!(lines.contains(&line), "no {line:?} in {lines:#?}");
+    }
+    let total =
+        "total: the sum of k² for k in 1..=1000000 is 333333833333500000 (= N(N+1)(2N+1)/6)";
+    assert_eq!(lines.last().map(String::as_str), Some(total), "{lines:#?}");
+    assert_eq!(lines.len(), 5, "{lines:#?}");
+}
