@@ -410,11 +410,21 @@ impl<T: Element> Future<T> {
 /// # Segment::unlink(&name)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug)]
 pub struct Stage<U: Element> {
     output: Future<U>,
     stop: Arc<ProcessAtomicBool>,
     handle: Option<JoinHandle<Result<(), StageError>>>,
+}
+
+impl<U: Element> fmt::Debug for Stage<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stage")
+            .field("output", &self.output)
+            // ORDERING: Relaxed — a process-local flag, for display only.
+            .field("stopped", &self.stop.load(Relaxed))
+            .field("joined", &self.handle.is_none())
+            .finish()
+    }
 }
 
 impl<U: Element> Stage<U> {

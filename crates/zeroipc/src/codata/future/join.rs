@@ -641,6 +641,8 @@ pub struct JoinAll<T: Element> {
 #[must_use = "an awaitable does nothing unless awaited"]
 pub struct SelectFirst<T: Element> {
     waits: Waits<T>,
+    /// It resolved (polling it again is a bug, as for any future).
+    finished: bool,
 }
 
 // Nothing is pinned structurally: the awaitables are boxed, the values plain data.
@@ -743,6 +745,7 @@ pub fn select_first_async<T: Element, F: Borrow<Future<T>>>(futures: &[F]) -> Se
     );
     SelectFirst {
         waits: waits(futures),
+        finished: false,
     }
 }
 
@@ -785,10 +788,12 @@ impl<T: Element> core::future::Future for SelectFirst<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        assert!(!this.finished, "SelectFirst polled after it resolved");
         for (index, slot) in this.waits.iter_mut().enumerate() {
             let Some(w) = slot else { continue };
             if let Poll::Ready(r) = w.as_mut().poll(cx) {
                 this.waits.iter_mut().for_each(|w| *w = None);
+                this.finished = true;
                 return Poll::Ready(
                     r.map(|v| (index, v))
                         .map_err(|error| SelectError::Failed { index, error }),
