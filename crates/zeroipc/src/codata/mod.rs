@@ -2,7 +2,7 @@
 //!
 //! | structure     | for                                                                       |
 //! |---------------|---------------------------------------------------------------------------|
-//! | [`Future`]    | a value set once by one process and awaited by others (async too); [`Promise`] is the right to set it |
+//! | [`Future`]    | a value set once by one process and awaited by others (async too); [`Promise`] is the right to set it; `map` / `then` stages and fork-join ([`future::join_all`], [`future::select_first`]) compose them |
 //! | [`Lazy`]      | a value computed once, by whichever process forces it first               |
 //! | [`Channel`]   | CSP channels: buffered or rendezvous, close, [`Select`], async            |
 //! | [`Stream`]    | a sequence of values with operators (map, filter, fold, window…) running as stages |

@@ -249,6 +249,10 @@ fn count_in<'a, T: Element>(futs: &[&'a Future<T>]) -> Vec<WaiterCount<'a>> {
 
 /// Sleeps on `f`'s state word while it is unset: at most one slice, never past
 /// `deadline`. `TimedOut` once the deadline has passed.
+///
+/// The one place that decides how a join or select sleeps: when the wait layer can sleep
+/// on several words at once (`futex_waitv`), this becomes one wait over every unset
+/// future's `state`, and a select wakes at once for whichever is set.
 fn sleep_on<T: Element>(f: &Future<T>, deadline: Option<Instant>) -> Parked {
     let Ok(raw) = f.raw() else {
         return Parked::Retry; // the caller's next look reports the corruption
