@@ -450,9 +450,13 @@ fn join_all_returns_the_first_error_while_others_are_unset() {
     let parts = parts(&seg, 3);
     let go: Future<u32> = Future::create(&seg, "go").unwrap();
     let children = spawn_workers(test, &name, 3, &[("SKIP", "0"), ("FAIL", "2")]);
+    // The timed form, so that a join that waits for part 0 first fails the test (with
+    // `Timeout { unset: [0] }`) instead of hanging it.
     let joiner = {
         let parts = parts.clone();
-        spawn_blocked("join_all to sleep", move || join_all(&parts))
+        spawn_blocked("join_all_timeout to sleep", move || {
+            join_all_timeout(&parts, WAIT)
+        })
     };
     go.set_value(1).unwrap();
     let want = JoinError::Failed {
@@ -461,10 +465,10 @@ fn join_all_returns_the_first_error_while_others_are_unset() {
             message: "worker 2 failed".into(),
         },
     };
-    assert_eq!(joiner.join().unwrap(), Err(want.clone()));
+    assert_eq!(joiner.join().unwrap(), Err(want.clone().into()));
     assert_eq!(parts[0].state(), Ok(FutureState::Pending));
     assert_eq!(try_join_all(&parts), Err(want.clone()));
-    assert_eq!(join_all_timeout(&parts, WAIT), Err(want.clone().into()));
+    assert_eq!(join_all(&parts), Err(want.clone()));
     assert_eq!(
         want.to_string(),
         "future 2 of the join: the future failed: worker 2 failed"
