@@ -26,6 +26,13 @@
 //!   untouched: a later select over them sees them again.
 //! - Nothing is consumed: a future keeps its value, and a join or select can be repeated.
 //!
+//! # Layout and synchronization
+//!
+//! Nothing of its own: the futures are ordinary entries (FORMAT.md §6.1), read exactly as
+//! [`Future::try_get`] reads them (an Acquire load of `state`, paired with the setter's
+//! Release store, before the value or the message is copied). Values come out in the
+//! slice's order whatever the order the setters finished in.
+//!
 //! # Waiting
 //!
 //! The blocking forms sleep in the kernel on the futex the Future already uses (`state`),
@@ -45,7 +52,9 @@
 //! A future whose zeroipc setter died while computing is a failure
 //! ([`GetError::SetterDead`] in the error), as for [`Future::get`]. A future nobody will set
 //! (a dead stage, a dead C++ setter) keeps a join or select waiting: the timed forms report
-//! it ([`JoinTimeoutError::Timeout`] lists the futures still unset).
+//! it ([`JoinTimeoutError::Timeout`] lists the futures still unset). A process that dies
+//! while it joins or selects leaves each future's `waiters` one too high (informational
+//! only, as for a dead [`Future::get`] caller).
 //!
 //! # Examples
 //!
