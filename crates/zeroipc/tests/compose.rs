@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use common::{KillOnDrop, ShmName, child_role, spawn_blocked, spawn_child, spawn_child_with};
 use zeroipc::codata::future::{
     Future, FutureState, GetError, GetTimeoutError, JoinError, JoinTimeoutError, SelectError,
-    SelectTimeoutError, StageError, join_all, join_all_async, join_all_deadline, join_all_timeout,
-    select_first, select_first_async, select_first_deadline, select_first_timeout, try_join_all,
-    try_select_first,
+    SelectTimeoutError, StageError, join_all, join_all_async, join_all_async_deadline,
+    join_all_async_timeout, join_all_deadline, join_all_timeout, select_first, select_first_async,
+    select_first_async_deadline, select_first_async_timeout, select_first_deadline,
+    select_first_timeout, try_join_all, try_select_first,
 };
 use zeroipc::{Segment, SegmentOptions};
 
@@ -659,6 +660,60 @@ fn join_and_select_async_across_processes() {
         Err(SelectError::Failed {
             index: 1,
             error: failed_one
+        })
+    );
+}
+
+/// The async timed forms: a worker process sets its part while the awaits are pending;
+/// the parts nobody sets are listed at the deadline; a failure wins over the deadline;
+/// select returns the set part, or times out when none is.
+#[test]
+fn async_timed_forms_report_unset_futures_across_processes() {
+    if let Some(name) = child_role("worker") {
+        return worker(&name);
+    }
+    let test = "async_timed_forms_report_unset_futures_across_processes";
+    let (name, seg) = fresh(test);
+    let parts = parts(&seg, 3);
+    let go: Future<u32> = Future::create(&seg, "go").unwrap();
+    // Only worker 1 runs.
+    let child = KillOnDrop(spawn_child_with(
+        test,
+        "worker",
+        &name,
+        &[("INDEX", "1".into())],
+    ));
+    let rt = current_thread_rt();
+    let (selected, joined) = rt.block_on(async {
+        let select = tokio::spawn(select_first_async_timeout(&parts, WAIT));
+        tokio::task::yield_now().await;
+        go.set_value(1).unwrap();
+        let selected = tokio::time::timeout(WAIT, select).await.unwrap().unwrap();
+        // Part 1 is set now (the select saw it); parts 0 and 2 never will be.
+        let join = join_all_async_deadline(&parts, Instant::now() + SHORT);
+        let joined = tokio::time::timeout(WAIT, join).await.unwrap();
+        (selected, joined)
+    });
+    assert_eq!(selected, Ok((1, 200)));
+    assert_eq!(joined, Err(JoinTimeoutError::Timeout { unset: vec![0, 2] }));
+    all_exit_ok(vec![child]);
+
+    let (r1, r2, r3) = rt.block_on(async {
+        let r1 = join_all_async_timeout(&parts[1..2], SHORT).await;
+        let r2 = select_first_async_deadline(&[&parts[0], &parts[2]], Instant::now() + SHORT).await;
+        parts[2].set_error("two broke").unwrap();
+        let r3 = join_all_async_timeout(&parts, WAIT).await;
+        (r1, r2, r3)
+    });
+    assert_eq!(r1, Ok(vec![200]));
+    assert_eq!(r2, Err(SelectTimeoutError::Timeout));
+    assert_eq!(
+        r3,
+        Err(JoinTimeoutError::Failed {
+            index: 2,
+            error: GetError::Failed {
+                message: "two broke".into()
+            }
         })
     );
 }

@@ -378,9 +378,11 @@ pub mod join;
 pub use compose::{Stage, StageError, StageTask};
 #[cfg(not(loom))]
 pub use join::{
-    JoinAll, JoinError, JoinTimeoutError, SelectError, SelectFirst, SelectTimeoutError, join_all,
-    join_all_async, join_all_deadline, join_all_timeout, select_first, select_first_async,
-    select_first_deadline, select_first_timeout, try_join_all, try_select_first,
+    JoinAll, JoinAllTimeout, JoinError, JoinTimeoutError, SelectError, SelectFirst,
+    SelectFirstTimeout, SelectTimeoutError, join_all, join_all_async, join_all_async_deadline,
+    join_all_async_timeout, join_all_deadline, join_all_timeout, select_first, select_first_async,
+    select_first_async_deadline, select_first_async_timeout, select_first_deadline,
+    select_first_timeout, try_join_all, try_select_first,
 };
 
 #[cfg(not(loom))]

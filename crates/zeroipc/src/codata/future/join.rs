@@ -1,7 +1,8 @@
 //! Fork-join over futures: wait for **all** of several ([`join_all`]: their values in order,
 //! or the first error) or for the **first** of several ([`select_first`]: which one, and its
 //! value), blocking, with `try_` / `_timeout` / `_deadline` forms and async forms
-//! ([`join_all_async`], [`select_first_async`]).
+//! ([`join_all_async`], [`select_first_async`], and `_async_timeout` / `_async_deadline` as
+//! [`Future::get_async_timeout`] has).
 //!
 //! # Why free functions over a slice
 //!
@@ -78,15 +79,20 @@
 
 use core::borrow::Borrow;
 use core::fmt;
-use core::pin::Pin;
-use core::task::{Context, Poll};
 use std::error::Error;
 use std::time::{Duration, Instant};
 
-use super::{Future, FutureWait, GetError, WaiterCount};
+use super::{Future, GetError, WaiterCount};
 use crate::Element;
 use crate::layout::future::{COMPUTING, PENDING};
 use crate::sync::wait::{self, Parked, deadline_after};
+
+mod asynchronous;
+pub use asynchronous::{
+    JoinAll, JoinAllTimeout, SelectFirst, SelectFirstTimeout, join_all_async,
+    join_all_async_deadline, join_all_async_timeout, select_first_async,
+    select_first_async_deadline, select_first_async_timeout,
+};
 
 /// Why [`join_all`], [`try_join_all`] or [`join_all_async`] gave no values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -601,218 +607,4 @@ pub fn select_first_deadline<T: Element, F: Borrow<Future<T>>>(
     deadline: Instant,
 ) -> Result<(usize, T), SelectTimeoutError> {
     select_until(&refs(futures), Some(deadline))
-}
-
-/// One awaitable per future, pinned on the heap so that any awaitable type works.
-type Waits<T> = Vec<Option<Pin<Box<FutureWait<T>>>>>;
-
-fn waits<T: Element, F: Borrow<Future<T>>>(futures: &[F]) -> Waits<T> {
-    futures
-        .iter()
-        .map(|f| Some(Box::pin(f.borrow().get_async())))
-        .collect()
-}
-
-/// An awaitable for every future's value, from [`join_all_async`]: resolves to what
-/// [`join_all`] returns. Built on [`Future::get_async`], it wakes the task as those do.
-///
-/// # Examples
-///
-/// ```
-/// # use zeroipc::{Segment, SegmentOptions, codata::Future, codata::future::{join_all_async, JoinAll}};
-/// # let name = format!("/zeroipc-doc-join-type-{}", std::process::id());
-/// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-/// let a: Future<u8> = Future::create(&seg, "a")?;
-/// let join: JoinAll<u8> = join_all_async(&[&a]);
-/// println!("{join:?}");
-/// # Segment::unlink(&name)?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[must_use = "an awaitable does nothing unless awaited"]
-pub struct JoinAll<T: Element> {
-    waits: Waits<T>,
-    values: Vec<Option<T>>,
-    /// It resolved (polling it again is a bug, as for any future).
-    finished: bool,
-}
-
-/// An awaitable for the first future to be set, from [`select_first_async`]: resolves to
-/// what [`select_first`] returns. Dropping it (or its completion) drops the other waits.
-///
-/// # Examples
-///
-/// ```
-/// # use zeroipc::{Segment, SegmentOptions, codata::Future, codata::future::{select_first_async, SelectFirst}};
-/// # let name = format!("/zeroipc-doc-select-type-{}", std::process::id());
-/// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-/// let a: Future<u8> = Future::create(&seg, "a")?;
-/// let select: SelectFirst<u8> = select_first_async(&[&a]);
-/// println!("{select:?}");
-/// # Segment::unlink(&name)?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[must_use = "an awaitable does nothing unless awaited"]
-pub struct SelectFirst<T: Element> {
-    waits: Waits<T>,
-    /// It resolved (polling it again is a bug, as for any future).
-    finished: bool,
-}
-
-// Nothing is pinned structurally: the awaitables are boxed, the values plain data.
-impl<T: Element> Unpin for JoinAll<T> {}
-impl<T: Element> Unpin for SelectFirst<T> {}
-
-impl<T: Element> fmt::Debug for JoinAll<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinAll")
-            .field("futures", &self.waits.len())
-            .field("set", &self.values.iter().filter(|v| v.is_some()).count())
-            .finish()
-    }
-}
-
-impl<T: Element> fmt::Debug for SelectFirst<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SelectFirst")
-            .field("futures", &self.waits.len())
-            .finish()
-    }
-}
-
-/// As [`join_all`], as an awaitable for any executor.
-///
-/// # Examples
-///
-/// ```
-/// use zeroipc::{Segment, SegmentOptions, codata::Future, codata::future::join_all_async};
-/// # let name = format!("/zeroipc-doc-join-async-{}", std::process::id());
-/// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-/// let parts: Vec<Future<u16>> =
-///     (0..4).map(|i| Future::create(&seg, &format!("p{i}"))).collect::<Result<_, _>>()?;
-/// for (i, p) in parts.iter().enumerate() {
-///     let p = p.clone();
-///     std::thread::spawn(move || p.set_value(i as u16 * 3));
-/// }
-/// assert_eq!(block_on(join_all_async(&parts))?, [0, 3, 6, 9]);
-/// # fn block_on<F: core::future::Future>(fut: F) -> F::Output {
-/// #     use std::task::{Context, Poll, Wake, Waker};
-/// #     use std::sync::Arc;
-/// #     struct T(std::thread::Thread);
-/// #     impl Wake for T { fn wake(self: Arc<Self>) { self.0.unpark() } }
-/// #     let waker = Waker::from(Arc::new(T(std::thread::current())));
-/// #     let mut cx = Context::from_waker(&waker);
-/// #     let mut fut = std::pin::pin!(fut);
-/// #     loop {
-/// #         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) { return v; }
-/// #         std::thread::park();
-/// #     }
-/// # }
-/// # Segment::unlink(&name)?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn join_all_async<T: Element, F: Borrow<Future<T>>>(futures: &[F]) -> JoinAll<T> {
-    JoinAll {
-        waits: waits(futures),
-        values: vec![None; futures.len()],
-        finished: false,
-    }
-}
-
-/// As [`select_first`], as an awaitable for any executor.
-///
-/// # Panics
-///
-/// If `futures` is empty (it would never resolve).
-///
-/// # Examples
-///
-/// ```
-/// use zeroipc::{Segment, SegmentOptions, codata::Future, codata::future::select_first_async};
-/// # let name = format!("/zeroipc-doc-select-async-{}", std::process::id());
-/// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-/// let a: Future<u8> = Future::create(&seg, "a")?;
-/// let b: Future<u8> = Future::create(&seg, "b")?;
-/// let b2 = b.clone();
-/// std::thread::spawn(move || b2.set_value(8));
-/// assert_eq!(block_on(select_first_async(&[a, b]))?, (1, 8));
-/// # fn block_on<F: core::future::Future>(fut: F) -> F::Output {
-/// #     use std::task::{Context, Poll, Wake, Waker};
-/// #     use std::sync::Arc;
-/// #     struct T(std::thread::Thread);
-/// #     impl Wake for T { fn wake(self: Arc<Self>) { self.0.unpark() } }
-/// #     let waker = Waker::from(Arc::new(T(std::thread::current())));
-/// #     let mut cx = Context::from_waker(&waker);
-/// #     let mut fut = std::pin::pin!(fut);
-/// #     loop {
-/// #         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) { return v; }
-/// #         std::thread::park();
-/// #     }
-/// # }
-/// # Segment::unlink(&name)?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn select_first_async<T: Element, F: Borrow<Future<T>>>(futures: &[F]) -> SelectFirst<T> {
-    assert!(
-        !futures.is_empty(),
-        "select_first_async over no futures would never resolve"
-    );
-    SelectFirst {
-        waits: waits(futures),
-        finished: false,
-    }
-}
-
-impl<T: Element> core::future::Future for JoinAll<T> {
-    type Output = Result<Vec<T>, JoinError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        assert!(!this.finished, "JoinAll polled after it resolved");
-        for (index, (slot, value)) in this.waits.iter_mut().zip(&mut this.values).enumerate() {
-            let Some(w) = slot else { continue };
-            match w.as_mut().poll(cx) {
-                Poll::Pending => {}
-                Poll::Ready(Ok(v)) => {
-                    *value = Some(v);
-                    *slot = None;
-                }
-                Poll::Ready(Err(error)) => {
-                    // Stop the other waits now, not when the awaitable is dropped.
-                    this.waits.iter_mut().for_each(|w| *w = None);
-                    this.finished = true;
-                    return Poll::Ready(Err(JoinError::Failed { index, error }));
-                }
-            }
-        }
-        if this.waits.iter().any(Option::is_some) {
-            return Poll::Pending;
-        }
-        this.finished = true;
-        Poll::Ready(Ok(this
-            .values
-            .iter_mut()
-            .filter_map(Option::take)
-            .collect()))
-    }
-}
-
-impl<T: Element> core::future::Future for SelectFirst<T> {
-    type Output = Result<(usize, T), SelectError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        assert!(!this.finished, "SelectFirst polled after it resolved");
-        for (index, slot) in this.waits.iter_mut().enumerate() {
-            let Some(w) = slot else { continue };
-            if let Poll::Ready(r) = w.as_mut().poll(cx) {
-                this.waits.iter_mut().for_each(|w| *w = None);
-                this.finished = true;
-                return Poll::Ready(
-                    r.map(|v| (index, v))
-                        .map_err(|error| SelectError::Failed { index, error }),
-                );
-            }
-        }
-        Poll::Pending
-    }
 }
