@@ -717,3 +717,37 @@ fn async_timed_forms_report_unset_futures_across_processes() {
         })
     );
 }
+
+/// A setter that never wakes anyone (C++ and Python write the bytes and poll): a blocked
+/// join and a blocked select still see it (each re-checks every future within its 1 ms
+/// slice), and both count themselves in every future's `waiters` while they wait.
+#[test]
+fn join_and_select_see_a_setter_that_never_wakes() {
+    let (name, seg) = fresh("join_and_select_see_a_setter_that_never_wakes");
+    let parts = parts(&seg, 3);
+    let set_quietly = |i: usize, v: u64| {
+        // Through the file, like a foreign process: the value, then READY. No FUTEX_WAKE.
+        let at = parts[i].entry().offset();
+        common::poke(&name, at + 16, &v.to_le_bytes());
+        common::poke(&name, at, &2u32.to_le_bytes());
+    };
+    let selector = {
+        let parts = parts.clone();
+        spawn_blocked("select_first to sleep", move || {
+            select_first_timeout(&parts, WAIT)
+        })
+    };
+    assert_eq!(parts.iter().map(|p| p.waiters().unwrap()).sum::<usize>(), 3);
+    set_quietly(2, 77);
+    assert_eq!(selector.join().unwrap(), Ok((2, 77)));
+
+    let joiner = {
+        let parts = parts.clone();
+        spawn_blocked("join_all to sleep", move || join_all_timeout(&parts, WAIT))
+    };
+    assert_eq!(parts.iter().map(|p| p.waiters().unwrap()).sum::<usize>(), 3);
+    set_quietly(1, 66);
+    set_quietly(0, 55);
+    assert_eq!(joiner.join().unwrap(), Ok(vec![55, 66, 77]));
+    assert_eq!(parts.iter().map(|p| p.waiters().unwrap()).sum::<usize>(), 0);
+}
