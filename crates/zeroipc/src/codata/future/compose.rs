@@ -139,16 +139,14 @@ fn propagated(e: &GetError) -> String {
     }
 }
 
-/// A source's error without the `Timeout` a polling stage handles itself.
-fn untimed(e: GetTimeoutError) -> GetError {
+/// A wait's error as [`GetError`], `None` for a timeout (which a polling stage and the
+/// async fork-join forms handle themselves).
+pub(super) fn not_timeout(e: GetTimeoutError) -> Option<GetError> {
     match e {
-        GetTimeoutError::Failed { message } => GetError::Failed { message },
-        GetTimeoutError::SetterDead { pid } => GetError::SetterDead { pid },
-        GetTimeoutError::Corrupt(c) => GetError::Corrupt(c),
-        // The stage loops on `Timeout` and never passes it here.
-        GetTimeoutError::Timeout => GetError::Failed {
-            message: GetTimeoutError::Timeout.to_string(),
-        },
+        GetTimeoutError::Failed { message } => Some(GetError::Failed { message }),
+        GetTimeoutError::SetterDead { pid } => Some(GetError::SetterDead { pid }),
+        GetTimeoutError::Corrupt(c) => Some(GetError::Corrupt(c)),
+        GetTimeoutError::Timeout => None,
     }
 }
 
@@ -364,8 +362,12 @@ impl<T: Element> Future<T> {
                     return abandon(&tx);
                 }
                 match source.get_timeout(STAGE_POLL) {
-                    Err(GetTimeoutError::Timeout) => {}
-                    other => break other.map_err(untimed),
+                    Ok(v) => break Ok(v),
+                    Err(e) => {
+                        if let Some(e) = not_timeout(e) {
+                            break Err(e);
+                        }
+                    }
                 }
             };
             settle(&tx, got, f)

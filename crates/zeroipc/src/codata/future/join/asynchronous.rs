@@ -13,18 +13,9 @@ use super::{
     JoinError, JoinTimeoutError, SelectError, SelectTimeoutError, join_look, refs, select_look,
 };
 use crate::Element;
+use crate::codata::future::compose::not_timeout;
 use crate::codata::future::{Future, FutureWait, FutureWaitTimeout, GetError, GetTimeoutError};
 use crate::sync::wait::deadline_after;
-
-/// A wait's error that is not a timeout, as [`GetError`].
-fn untimed(e: GetTimeoutError) -> Option<GetError> {
-    match e {
-        GetTimeoutError::Failed { message } => Some(GetError::Failed { message }),
-        GetTimeoutError::SetterDead { pid } => Some(GetError::SetterDead { pid }),
-        GetTimeoutError::Corrupt(c) => Some(GetError::Corrupt(c)),
-        GetTimeoutError::Timeout => None,
-    }
-}
 
 /// The state shared by the four awaitables: the futures, one boxed awaitable per future
 /// still unset (boxed, so that nothing is pinned structurally and any awaitable type fits),
@@ -81,7 +72,7 @@ where
                         return self.done(Round::Value(i));
                     }
                 }
-                Poll::Ready(Err(e)) => match untimed(e.into()) {
+                Poll::Ready(Err(e)) => match not_timeout(e.into()) {
                     Some(error) => return self.done(Round::Failed(i, error)),
                     None => {
                         timed_out = true;
