@@ -16,7 +16,6 @@ mod memory;
 #[pymodule]
 fn _zeroipc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    errors::register(m)?;
     memory::register(m)?;
     Ok(())
 }

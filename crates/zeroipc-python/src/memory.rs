@@ -3,7 +3,9 @@
 use pyo3::prelude::*;
 use zeroipc::{Segment, SegmentOptions};
 
-use crate::errors::to_py;
+use zeroipc::OpenError;
+
+use crate::errors::{Class, raise, to_py};
 
 /// A shared-memory segment, as upstream's `zeroipc.Memory`: `Memory(name, size=0,
 /// max_entries=64)` opens an existing segment when `size` is 0 and otherwise creates one,
@@ -19,19 +21,20 @@ impl Memory {
     #[new]
     #[pyo3(signature = (name, size = 0, max_entries = 64))]
     fn new(py: Python<'_>, name: &str, size: u64, max_entries: u32) -> PyResult<Self> {
-        let seg = py
-            .detach(|| {
-                if size == 0 {
-                    Segment::open(name).map_err(|e| e.to_string())
-                } else {
-                    SegmentOptions::new()
-                        .size(size)
-                        .max_entries(max_entries)
-                        .create_or_replace(name)
-                        .map_err(|e| e.to_string())
-                }
-            })
-            .map_err(to_py)?;
+        let seg = py.detach(|| {
+            if size == 0 {
+                Segment::open(name).map_err(|e| match e {
+                    OpenError::NotFound { .. } => raise(Class::NotFound, e),
+                    e => to_py(e),
+                })
+            } else {
+                SegmentOptions::new()
+                    .size(size)
+                    .max_entries(max_entries)
+                    .create_or_replace(name)
+                    .map_err(to_py)
+            }
+        })?;
         Ok(Self { seg })
     }
 

@@ -4,6 +4,8 @@ Processes share named, typed structures inside one POSIX shared-memory segment, 
 byte compatible with the C++, C, Go and Rust implementations.
 """
 
-from ._zeroipc import Error, Memory, __version__
+from ._zeroipc import Memory, __version__
+from .errors import *  # noqa: F401,F403
+from .errors import __all__ as _error_names
 
-__all__ = ["Error", "Memory", "__version__"]
+__all__ = ["Memory", "__version__", *_error_names]
