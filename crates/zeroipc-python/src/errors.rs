@@ -73,6 +73,88 @@ pub(crate) fn raise(kind: Class, e: impl std::fmt::Display) -> PyErr {
 }
 
 /// `zeroipc.Error` with `e`'s text: for errors no finer class fits.
+#[allow(dead_code)] // for bindings whose errors have no finer class
 pub(crate) fn to_py(e: impl std::fmt::Display) -> PyErr {
     raise(Class::Error, e)
+}
+
+// ---------------------------------------------------------------------------------------
+// The Rust crate's segment and structure errors → classes. One function per Rust error
+// type; bindings call `.map_err(errors::structure)` etc. Operation errors (PopError, ...)
+// are mapped in each binding file with the same pattern: `Full`/`Empty`/`Timeout`/
+// `WouldBlock` variants to their classes, `Stalled` to `Stalled`, `Corrupt` to `Corruption`.
+//
+// | Rust | class |
+// |---|---|
+// | `CreateError::AlreadyExists` | `ExistsError` |
+// | `CreateError::{InvalidName, TooSmall, TooLarge, InvalidMaxEntries}` | `InvalidArgumentError` |
+// | `OpenError::NotFound` | `NotFoundError` |
+// | `OpenError::InvalidName` | `InvalidArgumentError` |
+// | `OpenError::{Corrupt, Version}`, `Corruption` | `CorruptionError` |
+// | `TableError::NotFound` / `AlreadyExists` / `InvalidName` | `NotFoundError` / `ExistsError` / `InvalidArgumentError` |
+// | `TableError::{TableFull, OutOfSpace}` | `FullError` |
+// | `StructureError::InvalidCapacity` | `InvalidArgumentError` |
+// | `StructureError::{ElementSize, TypeMismatch}` | `TypeMismatchError` |
+// | `StructureError::{KindMismatch, Foreign}` | `KindMismatchError` (a Python-layout Map is another kind of bytes) |
+// | `StructureError::Corrupt` | `CorruptionError` |
+// | anything else (OS errors, `NotInitialized`) | `Error` |
+// ---------------------------------------------------------------------------------------
+
+/// A failed segment create.
+pub(crate) fn create(e: zeroipc::CreateError) -> PyErr {
+    use zeroipc::CreateError as E;
+    let class = match &e {
+        E::AlreadyExists { .. } => Class::Exists,
+        E::InvalidName { .. }
+        | E::TooSmall { .. }
+        | E::TooLarge { .. }
+        | E::InvalidMaxEntries { .. } => Class::InvalidArgument,
+        _ => Class::Error,
+    };
+    raise(class, e)
+}
+
+/// A failed segment open (or unlink).
+pub(crate) fn open(e: zeroipc::OpenError) -> PyErr {
+    use zeroipc::OpenError as E;
+    let class = match &e {
+        E::NotFound { .. } => Class::NotFound,
+        E::InvalidName { .. } => Class::InvalidArgument,
+        E::Corrupt(_) | E::Version { .. } => Class::Corruption,
+        _ => Class::Error,
+    };
+    raise(class, e)
+}
+
+/// Corrupt bytes found by an accessor.
+pub(crate) fn corruption(e: zeroipc::Corruption) -> PyErr {
+    raise(Class::Corruption, e)
+}
+
+/// A failed table look-up or allocation.
+pub(crate) fn table(e: zeroipc::TableError) -> PyErr {
+    use zeroipc::TableError as E;
+    let class = match &e {
+        E::NotFound { .. } => Class::NotFound,
+        E::AlreadyExists { .. } => Class::Exists,
+        E::InvalidName { .. } => Class::InvalidArgument,
+        E::TableFull { .. } | E::OutOfSpace { .. } => Class::Full,
+        E::Corrupt(_) => Class::Corruption,
+        _ => Class::Error,
+    };
+    raise(class, e)
+}
+
+/// A failed structure create or open.
+pub(crate) fn structure(e: zeroipc::StructureError) -> PyErr {
+    use zeroipc::StructureError as E;
+    let class = match e {
+        E::Table(t) => return table(t),
+        E::InvalidCapacity { .. } => Class::InvalidArgument,
+        E::ElementSize { .. } | E::TypeMismatch { .. } => Class::TypeMismatch,
+        E::KindMismatch { .. } | E::Foreign { .. } => Class::KindMismatch,
+        E::Corrupt(_) => Class::Corruption,
+        _ => Class::Error,
+    };
+    raise(class, e)
 }

@@ -5,17 +5,26 @@
 //! - `errors.rs`: the `zeroipc.Error` exception hierarchy and the mapping of the Rust
 //!   crate's error types onto it.
 //! - `memory.rs`: `Memory` (upstream's constructor and semantics) and `Segment` (the Rust
-//!   crate's safe spellings: exclusive create with mode 0600, open, unlink).
+//!   crate's safe spellings: exclusive create with mode 0600, open, unlink), and
+//!   `segment_of` (a structure's `mem` argument: either class).
+//! - `dtype.rs`: numpy dtype ↔ Rust element type, and the dispatch over element types.
+//! - `blocking.rs`: blocking calls in 50 ms slices, GIL released, Ctrl-C between slices.
 
 use pyo3::prelude::*;
 
+mod blocking;
+#[allow(dead_code)] // `visit_pair` and `size` are for the Map and Array bindings
+mod dtype;
 mod errors;
 mod memory;
+mod queue;
+mod structure;
 
 /// The extension module. Python imports it as `zeroipc._zeroipc`.
 #[pymodule]
 fn _zeroipc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     memory::register(m)?;
+    queue::register(m)?;
     Ok(())
 }

@@ -4,8 +4,14 @@ Processes share named, typed structures inside one POSIX shared-memory segment, 
 byte compatible with the C++, C, Go and Rust implementations.
 """
 
-from ._zeroipc import Memory, __version__
+from ._zeroipc import *  # noqa: F401,F403
+from ._zeroipc import __version__
+from . import _zeroipc as _ext
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _error_names
 
-__all__ = ["Memory", "__version__", *_error_names]
+# Every public class the extension defines (core structures, and the sync primitives and
+# codata when present), so a new binding needs no edit here.
+_classes = [n for n in dir(_ext) if not n.startswith("_")]
+
+__all__ = ["__version__", *_classes, *_error_names]
