@@ -12,12 +12,16 @@
 
 use pyo3::prelude::*;
 
+mod array;
 mod blocking;
-#[allow(dead_code)] // `visit_pair` and `size` are for the Map and Array bindings
 mod dtype;
 mod errors;
+mod map;
 mod memory;
+mod pool;
 mod queue;
+mod ring;
+mod stack;
 mod structure;
 
 /// The extension module. Python imports it as `zeroipc._zeroipc`.
@@ -25,6 +29,11 @@ mod structure;
 fn _zeroipc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     memory::register(m)?;
+    map::register(m)?;
+    array::register(m)?;
+    pool::register(m)?;
     queue::register(m)?;
+    ring::register(m)?;
+    stack::register(m)?;
     Ok(())
 }
