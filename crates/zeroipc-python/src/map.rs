@@ -187,6 +187,7 @@ impl PyMap {
         };
         let (kt, vt, mode) = match seg.find(name) {
             Ok(_) => {
+                crate::structure::check_kind(&seg, name, CatalogKind::Map)?;
                 let (k, v) = match given {
                     Some(kv) => kv,
                     None => recorded_pair(py, &seg, name)?,
