@@ -3,7 +3,9 @@
     v/bin/python crates/zeroipc-python/benchmarks/bench_queue.py [--rounds 5] [--n 20000]
 
 1. Queue<u64> round trip (ping -> echo -> pong, capacity 8), three pairs, interleaved
-   round by round so machine noise hits all three alike:
+   round by round so machine noise hits all three alike, in two modes: "busy" (both sides
+   poll with the non-blocking `pop()` / `try_pop`, as upstream's Python must: the round
+   trip without kernel sleeps) and "blocking" (`get()` / `pop()`, which sleep on a futex):
    Rust<->Rust (examples/py_peer.rs pingpong + echo), Python<->Rust (this script against
    py_peer echo), Python<->Python (this script against a Python echo process).
    Reported: the median over rounds of the mean round trip, and the ratios to Rust<->Rust.
@@ -35,8 +37,16 @@ import sys, zeroipc
 seg = zeroipc.Segment.open(sys.argv[1])
 ping, pong = zeroipc.Queue(seg, "ping"), zeroipc.Queue(seg, "pong")
 print("ready", flush=True)
-for _ in range(int(sys.argv[2])):
-    pong.put(ping.get() + 1)
+if sys.argv[3] == "busy":
+    pop, push = ping.pop, pong.push
+    for _ in range(int(sys.argv[2])):
+        v = pop()
+        while v is None:
+            v = pop()
+        push(v + 1)
+else:
+    for _ in range(int(sys.argv[2])):
+        pong.put(ping.get() + 1)
 """
 
 
@@ -68,42 +78,55 @@ def fresh(name):
     return seg, ping, pong
 
 
-def python_client(ping, pong, n):
+def python_client(ping, pong, n, mode):
     warm = min(1000, n // 10)
     for i in range(warm):
         ping.put(i)
         pong.get()
-    start_t = time.perf_counter_ns()
-    for i in range(n):
-        ping.put(i)
-        if pong.get() != i + 1:
-            raise AssertionError("wrong echo")
+    if mode == "busy":
+        push, pop = ping.push, pong.pop
+        start_t = time.perf_counter_ns()
+        for i in range(n):
+            push(i)
+            v = pop()
+            while v is None:
+                v = pop()
+            if v != i + 1:
+                raise AssertionError("wrong echo")
+    else:
+        start_t = time.perf_counter_ns()
+        for i in range(n):
+            ping.put(i)
+            if pong.get() != i + 1:
+                raise AssertionError("wrong echo")
     return (time.perf_counter_ns() - start_t) / n
 
 
-def rust_rust(name, peer, n):
+def rust_rust(name, peer, n, mode):
     seg, _, _ = fresh(name)
-    echo = start([peer, "echo", name, str(n)])
-    client = start([peer, "pingpong", name, str(n)])
+    suffix = "-spin" if mode == "busy" else ""
+    echo = start([peer, "echo" + suffix, name, str(n)])
+    client = start([peer, "pingpong" + suffix, name, str(n)])
     out, _ = client.communicate(timeout=600)
     echo.wait(timeout=60)
     return float(out.split()[0])
 
 
-def python_rust(name, peer, n):
+def python_rust(name, peer, n, mode):
     warm = min(1000, n // 10)
     seg, ping, pong = fresh(name)
-    echo = start([peer, "echo", name, str(n + warm)])
-    ns = python_client(ping, pong, n)
+    suffix = "-spin" if mode == "busy" else ""
+    echo = start([peer, "echo" + suffix, name, str(n + warm)])
+    ns = python_client(ping, pong, n, mode)
     echo.wait(timeout=60)
     return ns
 
 
-def python_python(name, n):
+def python_python(name, n, mode):
     warm = min(1000, n // 10)
     seg, ping, pong = fresh(name)
-    echo = start([sys.executable, "-c", ECHO, name, str(n + warm)])
-    ns = python_client(ping, pong, n)
+    echo = start([sys.executable, "-c", ECHO, name, str(n + warm), mode])
+    ns = python_client(ping, pong, n, mode)
     echo.wait(timeout=60)
     return ns
 
@@ -134,8 +157,7 @@ def numpy_reads(name, rounds):
                 getattr(arr, op)()
                 best[label] = min(best[label], time.perf_counter() - t)
         results[op] = best
-    del small_pages
-    anon.close()
+    del small_pages, anon
     zeroipc.Segment.unlink(name)
     return results
 
@@ -147,23 +169,28 @@ def main():
     args = ap.parse_args()
     peer = peer_path()
     name = f"/zeroipc-bench-py-{os.getpid()}"
-    rows = {"Rust<->Rust": [], "Python<->Rust": [], "Python<->Python": []}
+    modes = ("busy", "blocking")
+    rows = {(m, p): [] for m in modes for p in ("Rust<->Rust", "Python<->Rust", "Python<->Python")}
     try:
         for _ in range(args.rounds):
-            rows["Rust<->Rust"].append(rust_rust(name, peer, args.n))
-            rows["Python<->Rust"].append(python_rust(name, peer, args.n))
-            rows["Python<->Python"].append(python_python(name, args.n))
+            for m in modes:
+                rows[(m, "Rust<->Rust")].append(rust_rust(name, peer, args.n, m))
+                rows[(m, "Python<->Rust")].append(python_rust(name, peer, args.n, m))
+                rows[(m, "Python<->Python")].append(python_python(name, args.n, m))
     finally:
         try:
             zeroipc.Segment.unlink(name)
         except zeroipc.NotFoundError:
             pass
-    base = statistics.median(rows["Rust<->Rust"])
     print(f"Queue<u64> round trip, {args.n} per round, {args.rounds} rounds (median of means)")
-    for label, values in rows.items():
-        med = statistics.median(values)
-        print(f"  {label:16} {med / 1000:8.2f} us   {med / base:5.2f}x Rust<->Rust"
-              f"   (rounds: {', '.join(f'{v / 1000:.2f}' for v in values)})")
+    for m in modes:
+        base = statistics.median(rows[(m, "Rust<->Rust")])
+        for (mode, label), values in rows.items():
+            if mode != m:
+                continue
+            med = statistics.median(values)
+            print(f"  {m:8} {label:16} {med / 1000:8.2f} us   {med / base:5.2f}x Rust<->Rust"
+                  f"   (rounds: {', '.join(f'{v / 1000:.2f}' for v in values)})")
     res = numpy_reads(name + "-np", args.rounds)
     print("numpy reads of a 64 MiB Array<f64> (best of rounds)")
     for op, best in res.items():

@@ -10,6 +10,8 @@
 //! py_peer consume SEG QUEUE N          pop N u64 from QUEUE, print their sum and count
 //! py_peer pingpong SEG N               the client side of `echo` (Rust↔Rust round trip):
 //!                                      print the mean round trip in ns
+//! py_peer echo-spin SEG N              `echo`, both sides busy: `try_pop` in a loop
+//! py_peer pingpong-spin SEG N          `pingpong` against `echo-spin`, busy too
 //! ```
 //!
 //! Every mode prints "ready" once its handles are open (a handshake for the caller).
@@ -24,6 +26,17 @@ use zeroipc::{Segment, SegmentOptions};
 fn ready() {
     println!("ready");
     let _ = std::io::stdout().flush();
+}
+
+/// Pops with `try_pop` in a busy loop (both sides busy: the round trip without sleeps).
+fn spin_pop(q: &Queue<u64>) -> Result<u64, Box<dyn Error>> {
+    loop {
+        match q.try_pop() {
+            Ok(v) => return Ok(v),
+            Err(zeroipc::structures::queue::TryPopError::Empty) => core::hint::spin_loop(),
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -54,6 +67,32 @@ fn main() -> Result<(), Box<dyn Error>> {
                 let v = ping.pop()?;
                 pong.push(v + 1)?;
             }
+        }
+        "echo-spin" => {
+            let seg = Segment::open(arg(2)?)?;
+            let n: u64 = arg(3)?.parse()?;
+            let ping: Queue<u64> = Queue::open(&seg, "ping")?;
+            let pong: Queue<u64> = Queue::open(&seg, "pong")?;
+            ready();
+            for _ in 0..n {
+                let v = spin_pop(&ping)?;
+                pong.push(v + 1)?;
+            }
+        }
+        "pingpong-spin" => {
+            let seg = Segment::open(arg(2)?)?;
+            let n: u64 = arg(3)?.parse()?;
+            let ping: Queue<u64> = Queue::open(&seg, "ping")?;
+            let pong: Queue<u64> = Queue::open(&seg, "pong")?;
+            ready();
+            let start = Instant::now();
+            for i in 0..n {
+                ping.push(i)?;
+                let v = spin_pop(&pong)?;
+                assert_eq!(v, i + 1, "echo answered {v} to {i}");
+            }
+            let ns = start.elapsed().as_nanos() / u128::from(n.max(1));
+            println!("{ns}");
         }
         "produce" => {
             let seg = Segment::open(arg(2)?)?;
