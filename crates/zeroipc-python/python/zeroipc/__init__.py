@@ -15,3 +15,7 @@ from .errors import __all__ as _error_names
 _classes = [n for n in dir(_ext) if not n.startswith("_")]
 
 __all__ = ["__version__", *_classes, *_error_names]
+
+from .set import HashSet  # noqa: E402  (upstream's alias of Set)
+
+__all__.append("HashSet")

@@ -56,6 +56,8 @@ class Segment:
 SegmentLike = Union[Memory, Segment]
 
 class Array:
+    @classmethod
+    def __class_getitem__(cls, item: Any) -> Any: ...
     def __init__(
         self,
         memory: SegmentLike,
@@ -80,6 +82,8 @@ class Array:
     def fill(self, value: Any) -> None: ...
 
 class Queue:
+    @classmethod
+    def __class_getitem__(cls, item: Any) -> Any: ...
     def __init__(
         self,
         memory: SegmentLike,
@@ -104,6 +108,8 @@ class Queue:
     def __bool__(self) -> bool: ...
 
 class Stack:
+    @classmethod
+    def __class_getitem__(cls, item: Any) -> Any: ...
     def __init__(
         self,
         memory: SegmentLike,
@@ -129,6 +135,8 @@ class Stack:
     def __bool__(self) -> bool: ...
 
 class Ring:
+    @classmethod
+    def __class_getitem__(cls, item: Any) -> Any: ...
     def __init__(
         self,
         memory: SegmentLike,
@@ -159,6 +167,8 @@ class Ring:
     def __bool__(self) -> bool: ...
 
 class Pool:
+    @classmethod
+    def __class_getitem__(cls, item: Any) -> Any: ...
     def __init__(
         self,
         memory: SegmentLike,
@@ -188,6 +198,8 @@ class Pool:
     def __len__(self) -> int: ...
 
 class Map:
+    @classmethod
+    def __class_getitem__(cls, item: Any) -> Any: ...
     def __init__(
         self,
         memory: SegmentLike,
@@ -226,6 +238,8 @@ class Map:
     def __bool__(self) -> bool: ...
 
 class Set:
+    @classmethod
+    def __class_getitem__(cls, item: Any) -> Any: ...
     def __init__(
         self,
         memory: SegmentLike,
@@ -253,5 +267,7 @@ class Set:
     def __iter__(self) -> Iterator[Any]: ...
     def __len__(self) -> int: ...
     def __bool__(self) -> bool: ...
+
+HashSet = Set
 
 # --- sync and codata (pysync) ---
