@@ -9,6 +9,13 @@
 //!   `segment_of` (a structure's `mem` argument: either class).
 //! - `dtype.rs`: numpy dtype ↔ Rust element type, and the dispatch over element types.
 //! - `blocking.rs`: blocking calls in 50 ms slices, GIL released, Ctrl-C between slices.
+//! - `structure.rs`: upstream's create-or-open constructors (`plan`, `open_or_create`),
+//!   the catalog's kind check.
+//! - `array.rs`, `queue.rs`, `stack.rs`, `ring.rs`, `pool.rs`, `map.rs` (Map and Set): the
+//!   structures, each a `dyn` vtable over its typed handle (`Ops` for `Typed<T>`).
+//!
+//! Add a class to `python/zeroipc/__init__.py` (explicit import and `__all__`, for type
+//! checkers) and to `python/zeroipc/_zeroipc.pyi`.
 
 use pyo3::prelude::*;
 
@@ -29,11 +36,11 @@ mod structure;
 fn _zeroipc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     memory::register(m)?;
-    map::register(m)?;
     array::register(m)?;
-    pool::register(m)?;
     queue::register(m)?;
-    ring::register(m)?;
     stack::register(m)?;
+    ring::register(m)?;
+    pool::register(m)?;
+    map::register(m)?;
     Ok(())
 }
