@@ -1,0 +1,48 @@
+"""ZeroIPC for Python, built on the Rust core (the `zeroipc` crate).
+
+Processes share named, typed structures inside one POSIX shared-memory segment, byte for
+byte compatible with the C++, C, Go and Rust implementations. See docs/PYTHON.md.
+"""
+
+from . import _zeroipc as _ext
+from ._zeroipc import (
+    Array,
+    Map,
+    Memory,
+    Pool,
+    Queue,
+    Ring,
+    Segment,
+    Set,
+    Stack,
+    __version__,
+)
+from .errors import *  # noqa: F401,F403
+from .errors import __all__ as _error_names
+from .set import HashSet
+
+__all__ = [
+    "__version__",
+    "Memory",
+    "Segment",
+    "Array",
+    "Queue",
+    "Stack",
+    "Ring",
+    "Pool",
+    "Map",
+    "Set",
+    "HashSet",
+    *_error_names,
+]
+
+# Classes the extension defines beyond the explicit imports above (a binding added later
+# is importable before it is listed here; list it above too, for type checkers).
+def _export_the_rest() -> None:
+    for name in getattr(_ext, "__all__", dir(_ext)):
+        if not name.startswith("_") and name not in globals():
+            globals()[name] = getattr(_ext, name)
+            __all__.append(name)
+
+
+_export_the_rest()
