@@ -8,17 +8,23 @@
 //!   crate's safe spellings: exclusive create with mode 0600, open, unlink), and
 //!   `segment_of` (a structure's `mem` argument: either class).
 //! - `dtype.rs`: numpy dtype ↔ Rust element type, and the dispatch over element types.
+//! - `sync/`: the synchronization primitives (Semaphore, Mutex, RWLock, Barrier, Latch,
+//!   Once, Event, Monitor, Signal).
+//! - `codata/`: Future, Lazy, Channel / Select, Stream; `aio.rs`: their asyncio bridge.
 //! - `blocking.rs`: blocking calls in 50 ms slices, GIL released, Ctrl-C between slices.
 
 use pyo3::prelude::*;
 
+mod aio;
 mod blocking;
+mod codata;
 #[allow(dead_code)] // `visit_pair` and `size` are for the Map and Array bindings
 mod dtype;
 mod errors;
 mod memory;
 mod queue;
 mod structure;
+mod sync;
 
 /// The extension module. Python imports it as `zeroipc._zeroipc`.
 #[pymodule]
@@ -26,5 +32,8 @@ fn _zeroipc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     memory::register(m)?;
     queue::register(m)?;
+    sync::register(m)?;
+    codata::register(m)?;
+    aio::register(m)?;
     Ok(())
 }
