@@ -158,3 +158,21 @@ pub(crate) fn structure(e: zeroipc::StructureError) -> PyErr {
     };
     raise(class, e)
 }
+
+/// An operation's hard error (not `Full`/`Empty`/`Timeout`, which the binding handles):
+/// `CorruptionError` when the Rust error's source is a `Corruption`, else `StalledError`
+/// (every other hard variant of the structures' operation errors is a stall).
+pub(crate) fn op(e: &(dyn std::error::Error + 'static)) -> PyErr {
+    let corrupt = e
+        .source()
+        .is_some_and(|s| s.downcast_ref::<zeroipc::Corruption>().is_some())
+        || e.downcast_ref::<zeroipc::Corruption>().is_some();
+    raise(
+        if corrupt {
+            Class::Corruption
+        } else {
+            Class::Stalled
+        },
+        e,
+    )
+}

@@ -16,13 +16,17 @@
 use pyo3::prelude::*;
 
 mod aio;
+mod array;
 mod blocking;
 mod codata;
-#[allow(dead_code)] // `visit_pair` and `size` are for the Map and Array bindings
 mod dtype;
 mod errors;
+mod map;
 mod memory;
+mod pool;
 mod queue;
+mod ring;
+mod stack;
 mod structure;
 mod sync;
 
@@ -31,7 +35,12 @@ mod sync;
 fn _zeroipc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     memory::register(m)?;
+    map::register(m)?;
+    array::register(m)?;
+    pool::register(m)?;
     queue::register(m)?;
+    ring::register(m)?;
+    stack::register(m)?;
     sync::register(m)?;
     codata::register(m)?;
     aio::register(m)?;

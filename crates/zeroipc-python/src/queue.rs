@@ -21,7 +21,7 @@ use zeroipc::{Queue, StructureError};
 
 use crate::blocking::{Waited, sliced};
 use crate::dtype::{DType, PyElem, Visit};
-use crate::errors::{Class, raise};
+use crate::errors::{self, Class, raise};
 use crate::memory::segment_of;
 use crate::structure::{Mode, Target, open_or_create, plan};
 
@@ -47,17 +47,13 @@ struct Typed<T: PyElem> {
     dt: DType,
 }
 
-fn stalled(e: impl std::fmt::Display) -> PyErr {
-    raise(Class::Stalled, e)
-}
-
 impl<T: PyElem> Ops for Typed<T> {
     fn try_push(&self, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
         let v = T::from_py(obj, &self.dt)?;
         match self.q.try_push(v) {
             Ok(()) => Ok(true),
             Err(TryPushError::Full(_)) => Ok(false),
-            Err(e) => Err(stalled(e)),
+            Err(e) => Err(errors::op(&e)),
         }
     }
 
@@ -71,18 +67,18 @@ impl<T: PyElem> Ops for Typed<T> {
         match self.q.try_push(v) {
             Ok(()) => return Ok(true),
             Err(TryPushError::Full(_)) => {}
-            Err(e) => return Err(stalled(e)),
+            Err(e) => return Err(errors::op(&e)),
         }
         let q = &self.q;
         match sliced(py, timeout, |slice: Duration| {
             match q.push_timeout(v, slice) {
                 Ok(()) => Some(Ok(())),
                 Err(PushTimeoutError::Timeout(_)) => None,
-                Err(e) => Some(Err(e.to_string())),
+                Err(e) => Some(Err(e)),
             }
         })? {
             Waited::Done(Ok(())) => Ok(true),
-            Waited::Done(Err(msg)) => Err(stalled(msg)),
+            Waited::Done(Err(e)) => Err(errors::op(&e)),
             Waited::TimedOut => Ok(false),
         }
     }
@@ -91,7 +87,7 @@ impl<T: PyElem> Ops for Typed<T> {
         match self.q.try_pop() {
             Ok(v) => v.to_py(py, &self.dt).map(Some),
             Err(TryPopError::Empty) => Ok(None),
-            Err(e) => Err(stalled(e)),
+            Err(e) => Err(errors::op(&e)),
         }
     }
 
@@ -99,7 +95,7 @@ impl<T: PyElem> Ops for Typed<T> {
         match self.q.try_pop() {
             Ok(v) => return v.to_py(py, &self.dt).map(Some),
             Err(TryPopError::Empty) => {}
-            Err(e) => return Err(stalled(e)),
+            Err(e) => return Err(errors::op(&e)),
         }
         let q = &self.q;
         match sliced(py, timeout, |slice: Duration| match q.pop_timeout(slice) {
@@ -108,7 +104,7 @@ impl<T: PyElem> Ops for Typed<T> {
             Err(e) => Some(Err(e)),
         })? {
             Waited::Done(Ok(v)) => v.to_py(py, &self.dt).map(Some),
-            Waited::Done(Err(e)) => Err(stalled(e)),
+            Waited::Done(Err(e)) => Err(errors::op(&e)),
             Waited::TimedOut => Ok(None),
         }
     }

@@ -40,7 +40,10 @@ pub(crate) fn plan(
     what: &str,
 ) -> PyResult<(DType, Mode)> {
     match seg.find(name) {
-        Ok(_) => Ok((DType::resolve(py, seg, name, dtype, kind)?, Mode::Open)),
+        Ok(_) => {
+            check_kind(seg, name, kind)?;
+            Ok((DType::resolve(py, seg, name, dtype, kind)?, Mode::Open))
+        }
         Err(TableError::NotFound { .. }) => {
             let Some(dtype) = dtype.filter(|d| !d.is_none()) else {
                 return Err(pyo3::exceptions::PyTypeError::new_err(format!(
@@ -55,6 +58,23 @@ pub(crate) fn plan(
             Ok((DType::from_object(py, dtype)?, Mode::Create(capacity)))
         }
         Err(e) => Err(errors::table(e)),
+    }
+}
+
+/// Refuses to open `name` as `kind` when the type catalog records another kind (checked
+/// before the bytes, so the error names the kinds rather than a layout mismatch).
+pub(crate) fn check_kind(seg: &Segment, name: &str, kind: CatalogKind) -> PyResult<()> {
+    let recorded = seg
+        .catalog()
+        .ok()
+        .flatten()
+        .and_then(|c| c.find(name).map(|r| r.kind));
+    match recorded {
+        Some(r) if r != kind => Err(errors::raise(
+            errors::Class::KindMismatch,
+            format!("entry '{name}' is a {r} (the type catalog says so), not a {kind}"),
+        )),
+        _ => Ok(()),
     }
 }
 
