@@ -230,7 +230,7 @@ impl PyChannel {
             (c, b) => c.or(b).unwrap_or(0),
         };
         let seg = segment_of(memory)?;
-        if open_existing && seg.find(name).is_err() {
+        if open_existing && !crate::sync::exists(&seg, name) {
             return Err(raise(
                 Class::NotFound,
                 format!("channel '{name}' not found in segment '{}'", seg.name()),

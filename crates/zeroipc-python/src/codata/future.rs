@@ -196,7 +196,7 @@ impl PyFuture {
         open_existing: bool,
     ) -> PyResult<Self> {
         let seg = segment_of(memory)?;
-        if open_existing && seg.find(name).is_err() {
+        if open_existing && !crate::sync::exists(&seg, name) {
             return Err(raise(
                 Class::NotFound,
                 format!("future '{name}' not found in segment '{}'", seg.name()),

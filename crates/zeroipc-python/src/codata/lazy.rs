@@ -204,7 +204,7 @@ impl PyLazy {
         open_existing: bool,
     ) -> PyResult<Self> {
         let seg = segment_of(memory)?;
-        if open_existing && seg.find(name).is_err() {
+        if open_existing && !crate::sync::exists(&seg, name) {
             return Err(raise(
                 Class::NotFound,
                 format!("lazy '{name}' not found in segment '{}'", seg.name()),

@@ -321,7 +321,7 @@ impl PyStream {
         open_existing: bool,
     ) -> PyResult<Self> {
         let seg = segment_of(memory)?;
-        let exists_now = seg.find(&format!("{name}_header")).is_ok() || seg.find(name).is_ok();
+        let exists_now = crate::sync::exists(&seg, name);
         if open_existing && !exists_now {
             return Err(raise(
                 Class::NotFound,

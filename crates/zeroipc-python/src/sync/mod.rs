@@ -238,6 +238,12 @@ pub(crate) fn open_or_create<H: Send>(
     }
 }
 
+/// Whether the table has structure `name`: its own entry, or (Channel, Stream: the C++
+/// composites whose first entry is `name_header`) `name_header`.
+pub(crate) fn exists(seg: &Segment, name: &str) -> bool {
+    seg.find(name).is_ok() || seg.find(&format!("{name}_header")).is_ok()
+}
+
 /// `KindMismatchError` if the segment's type catalog records `name` as another kind (checked
 /// before the bytes, so opening a Queue as a Mutex says so instead of reporting the Queue's
 /// bytes as a corrupt Mutex).
@@ -305,6 +311,9 @@ pub(crate) fn plan_generic(
 ) -> PyResult<(crate::dtype::DType, bool)> {
     use crate::dtype::DType;
     check_kind(seg, name, kind)?;
+    if exists(seg, name) {
+        return Ok((DType::resolve(py, seg, name, dtype, kind)?, true));
+    }
     match seg.find(name) {
         Ok(_) => Ok((DType::resolve(py, seg, name, dtype, kind)?, true)),
         Err(TableError::NotFound { .. }) => match dtype.filter(|d| !d.is_none()) {
