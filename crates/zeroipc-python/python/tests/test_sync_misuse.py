@@ -54,10 +54,15 @@ def test_corrupt_mutex_bytes_raise_corruption(seg):
         _ = m.is_locked
 
 
-def test_a_queue_pair_under_a_channel_name_is_refused(seg):
-    """Upstream Python's channel is a Queue plus a 16-byte 'name_sync' entry; ours (the C++
-    bytes) refuses it with the Rust crate's error instead of misreading it."""
+def test_upstream_python_layout_stream_and_channel_are_refused(names):
+    """Upstream's Python Stream is a bare Ring under the name, its Channel a Queue plus a
+    'name_sync' entry. In a segment without a type catalog (as upstream's Python writes),
+    the Rust crate recognises those layouts and refuses them."""
+    seg = zeroipc.Segment.create(names(), 1 << 16, catalog=False)
+    zeroipc.Ring(seg, "st", 64, np.int32)
+    with pytest.raises(zeroipc.KindMismatchError):
+        zeroipc.Stream(seg, "st", dtype=np.int32)
     Queue(seg, "ch", 2, np.int32)
     Queue(seg, "ch_sync", 4, np.uint32)
-    with pytest.raises((zeroipc.KindMismatchError, zeroipc.Error)):
+    with pytest.raises(zeroipc.KindMismatchError):
         Channel(seg, "ch", dtype=np.int32)

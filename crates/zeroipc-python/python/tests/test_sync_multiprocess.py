@@ -5,10 +5,12 @@ processes; these counters must come out exact. Processes start together through 
 (a handshake), never through sleeps.
 """
 
+import os
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import zeroipc
 
@@ -102,3 +104,36 @@ def test_future_and_channel_across_processes(seg):
         for p in procs:
             if p.poll() is None:
                 p.kill()
+
+
+DEAD_HOLDER = """
+import sys, time, zeroipc
+m = zeroipc.Mutex(zeroipc.Segment.open(sys.argv[1]), "m")
+m.lock()
+print("locked", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_dead_holder_is_taken_over_and_reported(seg):
+    m = zeroipc.Mutex(seg, "m")
+    for form in ("lock", "with"):
+        child = subprocess.Popen(
+            [sys.executable, "-c", DEAD_HOLDER, seg.name], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert child.stdout.readline().strip() == "locked"
+            assert m.owner == child.pid
+        finally:
+            child.kill()
+            child.wait()
+        if form == "lock":
+            with pytest.raises(zeroipc.OwnerDeadError, match=f"process {child.pid} died"):
+                m.lock(timeout=10)
+            assert m.is_locked and m.owner == os.getpid()  # we hold it now
+            m.unlock()
+        else:
+            with pytest.raises(zeroipc.OwnerDeadError, match="released again"):
+                with m:
+                    raise AssertionError("the block must not run")
+            assert not m.is_locked
