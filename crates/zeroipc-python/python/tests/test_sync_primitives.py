@@ -330,3 +330,29 @@ def test_signal_needs_an_initial_value_to_create(seg):
         Signal(seg, "sig", dtype=np.int32)
     with pytest.raises(TypeError, match="dtype"):
         Signal(seg, "sig", initial_value=1)
+
+
+def test_upstream_module_paths_import(seg):
+    """Upstream scripts import from submodules (`from zeroipc.channel import Channel`)."""
+    from zeroipc.barrier import Barrier as B
+    from zeroipc.channel import Channel, ChannelClosed, Select, make_buffered_channel
+    from zeroipc.event import Event as E, EventMode as EM
+    from zeroipc.future import Future, FutureState, Promise
+    from zeroipc.latch import Latch as L
+    from zeroipc.lazy import Lazy, LazyState, lazy_constant, lazy_function
+    from zeroipc.monitor import Monitor as Mo
+    from zeroipc.mutex import Mutex as M
+    from zeroipc.once import Once as O
+    from zeroipc.rwlock import RWLock as R
+    from zeroipc.semaphore import Semaphore as S
+    from zeroipc.signal import Signal as Sg
+    from zeroipc.stream import Stream, create_number_stream, create_random_stream
+
+    assert (B, E, EM, L, Mo, M, O, R, S, Sg) == (
+        Barrier, Event, EventMode, Latch, Monitor, Mutex, Once, RWLock, Semaphore, Signal
+    )
+    assert ChannelClosed is zeroipc.ClosedError
+    assert make_buffered_channel(seg, "c", 4, np.int32).capacity == 4
+    assert list(create_number_stream(seg, "n", 1.0, 2.0, 4).read()) == [1.0, 3.0, 5.0, 7.0]
+    assert len(create_random_stream(seg, "r", size=3, capacity=8, seed=1)) == 3
+    assert {Future, FutureState, Promise, Lazy, LazyState, lazy_constant, lazy_function, Select}
