@@ -135,3 +135,10 @@ def test_lazy_many_threads_one_computation(seg):
     for t in ts:
         t.join()
     assert results == [99] * 4 and calls == [1]
+
+
+def test_failed_is_a_runtime_error_as_upstream(seg):
+    f = Future(seg, "f", dtype=np.int32)
+    f.set_exception(404)
+    with pytest.raises(RuntimeError):
+        f.get()
