@@ -19,6 +19,7 @@ The Rust peer is $ZEROIPC_PY_PEER or built with cargo (release).
 """
 
 import argparse
+import mmap
 import os
 import pathlib
 import statistics
@@ -138,11 +139,18 @@ def numpy_reads(name, rounds):
     except zeroipc.NotFoundError:
         pass
     seg = zeroipc.Segment.create(name, (64 << 20) + (1 << 20))
+    try:
+        return _numpy_reads(seg, n, rounds)
+    finally:
+        zeroipc.Segment.unlink(name)
+
+
+def _numpy_reads(seg, n, rounds):
     a = zeroipc.Array(seg, "big", n, np.float64)
     shared = np.asarray(a)
     shared[:] = np.arange(n, dtype=np.float64)
     plain = np.arange(n, dtype=np.float64)
-    import mmap
+
 
     anon = mmap.mmap(-1, n * 8)
     small_pages = np.frombuffer(anon, dtype=np.float64)
@@ -157,8 +165,6 @@ def numpy_reads(name, rounds):
                 getattr(arr, op)()
                 best[label] = min(best[label], time.perf_counter() - t)
         results[op] = best
-    del small_pages, anon
-    zeroipc.Segment.unlink(name)
     return results
 
 

@@ -137,6 +137,15 @@ impl PyArray {
 
 #[pymethods]
 impl PyArray {
+    /// `Cls[T]` (upstream's classes are `typing.Generic`): the class itself.
+    #[classmethod]
+    fn __class_getitem__(
+        cls: &Bound<'_, pyo3::types::PyType>,
+        _item: &Bound<'_, PyAny>,
+    ) -> Py<pyo3::types::PyType> {
+        cls.clone().unbind()
+    }
+
     #[new]
     #[pyo3(signature = (memory, name, capacity = None, dtype = None))]
     fn new(

@@ -12,6 +12,13 @@
 //!   Once, Event, Monitor, Signal).
 //! - `codata/`: Future, Lazy, Channel / Select, Stream; `aio.rs`: their asyncio bridge.
 //! - `blocking.rs`: blocking calls in 50 ms slices, GIL released, Ctrl-C between slices.
+//! - `structure.rs`: upstream's create-or-open constructors (`plan`, `open_or_create`),
+//!   the catalog's kind check.
+//! - `array.rs`, `queue.rs`, `stack.rs`, `ring.rs`, `pool.rs`, `map.rs` (Map and Set): the
+//!   structures, each a `dyn` vtable over its typed handle (`Ops` for `Typed<T>`).
+//!
+//! Add a class to `python/zeroipc/__init__.py` (explicit import and `__all__`, for type
+//! checkers) and to `python/zeroipc/_zeroipc.pyi`.
 
 use pyo3::prelude::*;
 
@@ -35,12 +42,12 @@ mod sync;
 fn _zeroipc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     memory::register(m)?;
-    map::register(m)?;
     array::register(m)?;
-    pool::register(m)?;
     queue::register(m)?;
-    ring::register(m)?;
     stack::register(m)?;
+    ring::register(m)?;
+    pool::register(m)?;
+    map::register(m)?;
     sync::register(m)?;
     codata::register(m)?;
     aio::register(m)?;

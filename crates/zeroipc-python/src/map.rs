@@ -167,6 +167,15 @@ pub(crate) struct PyMap {
 
 #[pymethods]
 impl PyMap {
+    /// `Cls[T]` (upstream's classes are `typing.Generic`): the class itself.
+    #[classmethod]
+    fn __class_getitem__(
+        cls: &Bound<'_, pyo3::types::PyType>,
+        _item: &Bound<'_, PyAny>,
+    ) -> Py<pyo3::types::PyType> {
+        cls.clone().unbind()
+    }
+
     #[new]
     #[pyo3(signature = (memory, name, capacity = None, key_dtype = None, value_dtype = None))]
     fn new(
@@ -444,6 +453,15 @@ pub(crate) struct PySet {
 
 #[pymethods]
 impl PySet {
+    /// `Cls[T]` (upstream's classes are `typing.Generic`): the class itself.
+    #[classmethod]
+    fn __class_getitem__(
+        cls: &Bound<'_, pyo3::types::PyType>,
+        _item: &Bound<'_, PyAny>,
+    ) -> Py<pyo3::types::PyType> {
+        cls.clone().unbind()
+    }
+
     #[new]
     #[pyo3(signature = (memory, name, capacity = None, dtype = None))]
     fn new(

@@ -105,6 +105,15 @@ pub(crate) struct PyPool {
 
 #[pymethods]
 impl PyPool {
+    /// `Cls[T]` (upstream's classes are `typing.Generic`): the class itself.
+    #[classmethod]
+    fn __class_getitem__(
+        cls: &Bound<'_, pyo3::types::PyType>,
+        _item: &Bound<'_, PyAny>,
+    ) -> Py<pyo3::types::PyType> {
+        cls.clone().unbind()
+    }
+
     #[new]
     #[pyo3(signature = (memory, name, capacity = None, dtype = None, block_size = None, block_count = None))]
     fn new(

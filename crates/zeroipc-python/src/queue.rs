@@ -148,6 +148,15 @@ pub(crate) struct PyQueue {
 
 #[pymethods]
 impl PyQueue {
+    /// `Cls[T]` (upstream's classes are `typing.Generic`): the class itself.
+    #[classmethod]
+    fn __class_getitem__(
+        cls: &Bound<'_, pyo3::types::PyType>,
+        _item: &Bound<'_, PyAny>,
+    ) -> Py<pyo3::types::PyType> {
+        cls.clone().unbind()
+    }
+
     #[new]
     #[pyo3(signature = (memory, name, capacity = None, dtype = None))]
     fn new(

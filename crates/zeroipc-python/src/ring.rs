@@ -5,7 +5,8 @@
 //! | `Ring(mem, name, capacity=None, dtype=None)` (capacity in elements) | same; `dtype` may be omitted where the catalog records it |
 //! | `push(v) -> bool`, `pop() -> value or None` | same; `timeout=s` waits up to `s` seconds |
 //! | `write(data) -> bytes written` (all or nothing: 0 if it does not fit) | same |
-//! | `read(max_bytes=None)`, `peek(max_bytes=None)` -> ndarray or None | same (`peek` copies) |
+//! | `read(max_bytes=None)` -> ndarray or None | same |
+//! | `peek(max_bytes=None)` -> ndarray or None (everything readable) | the oldest element only (a one-element array): the Rust crate peeks one |
 //! | `front()`, `size()` (elements), `len()` (bytes readable), `available_read()`, `available_write()`, `empty()`, `full()` | same |
 //! | `clear()` / `reset()` (non-atomic rewrite of both positions) | consume everything readable (the consumer side's own operation; never breaks a running producer) |
 //! | `back()` | not provided (the ring's newest element is the producer's business) |
@@ -113,9 +114,7 @@ impl<T: PyElem> Ops for Typed<T> {
             let mut rx = self.r.consumer().map_err(claim)?;
             rx.read(&mut out).map_err(errors::corruption)?
         } else {
-            // A peek of n elements: read them through a consumer that does not publish.
-            // The Rust crate peeks one element; for more, copy through `peek` one by one
-            // is not possible, so take one.
+            // The Rust crate peeks one element (the oldest): a peek returns at most one.
             let mut rx = self.r.consumer().map_err(claim)?;
             match rx.peek().map_err(errors::corruption)? {
                 Some(v) if n > 0 => {
@@ -182,6 +181,15 @@ impl PyRing {
 
 #[pymethods]
 impl PyRing {
+    /// `Cls[T]` (upstream's classes are `typing.Generic`): the class itself.
+    #[classmethod]
+    fn __class_getitem__(
+        cls: &Bound<'_, pyo3::types::PyType>,
+        _item: &Bound<'_, PyAny>,
+    ) -> Py<pyo3::types::PyType> {
+        cls.clone().unbind()
+    }
+
     #[new]
     #[pyo3(signature = (memory, name, capacity = None, dtype = None))]
     fn new(

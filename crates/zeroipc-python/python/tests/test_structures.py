@@ -231,3 +231,22 @@ def test_invalid_timeout(seg):
     with pytest.raises(zeroipc.InvalidArgumentError):
         q.get(timeout=-1)
     assert q.push(1, timeout=math.inf)
+
+
+def test_upstream_module_paths_and_generics(seg):
+    from zeroipc.array import Array
+    from zeroipc.map import Map
+    from zeroipc.memory import Memory
+    from zeroipc.pool import Pool
+    from zeroipc.queue import Queue
+    from zeroipc.ring import Ring
+    from zeroipc.set import HashSet, Set
+    from zeroipc.stack import Stack
+
+    assert (Array, Map, Memory, Pool, Queue, Ring, Set, Stack) == (
+        zeroipc.Array, zeroipc.Map, zeroipc.Memory, zeroipc.Pool, zeroipc.Queue,
+        zeroipc.Ring, zeroipc.Set, zeroipc.Stack)
+    assert HashSet is Set is zeroipc.HashSet
+    # Upstream's classes are typing.Generic: Map[K, V](...) as upstream's Set does.
+    m = Map[int, int](seg, "m", 4, np.int64, np.uint8)
+    assert m.insert(1, 1) and Queue[int](seg, "q", 2, np.int64).push(3)
