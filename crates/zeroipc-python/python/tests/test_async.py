@@ -145,3 +145,30 @@ def test_an_awaitable_is_awaited_once(seg):
             await aw
 
     run(main())
+
+
+def test_awaiting_channels_costs_no_thread_per_task(name):
+    """50 tasks awaiting 50 channels: the process gains at most the crate's one ticker
+    thread, not a thread per task."""
+    import os
+
+    seg = zeroipc.Segment.create(name, 1 << 20, max_entries=256)
+    channels = [Channel(seg, f"c{i}", capacity=2, dtype=np.int32) for i in range(50)]
+
+    def threads():
+        return len(os.listdir("/proc/self/task"))
+
+    async def main():
+        before = threads()
+        tasks = [asyncio.ensure_future(c.recv_async()) for c in channels]
+        for _ in range(5):
+            await asyncio.sleep(0.01)  # every task polled and parked
+        during = threads()
+        for i, c in enumerate(channels):
+            c.send(i)
+        got = await asyncio.gather(*tasks)
+        return before, during, got
+
+    before, during, got = run(main())
+    assert got == list(range(50))
+    assert during - before <= 1, (before, during)
