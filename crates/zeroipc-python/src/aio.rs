@@ -71,6 +71,14 @@ impl Wake for LoopWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        // The crate may wake a waker after its task is gone (a dropped future's entry can
+        // stay registered for a moment), possibly while the process is exiting: nothing to
+        // do once the interpreter is finalized.
+        // SAFETY: `Py_IsInitialized` may be called at any time, from any thread, with or
+        // without the GIL (it reads one flag).
+        if unsafe { pyo3::ffi::Py_IsInitialized() } == 0 {
+            return;
+        }
         Python::attach(|py| {
             let Ok(wake) = pysync_attr(py, &WAKE, "_wake") else {
                 return;
