@@ -8,6 +8,9 @@
 //!   crate's safe spellings: exclusive create with mode 0600, open, unlink), and
 //!   `segment_of` (a structure's `mem` argument: either class).
 //! - `dtype.rs`: numpy dtype ↔ Rust element type, and the dispatch over element types.
+//! - `sync/`: the synchronization primitives (Semaphore, Mutex, RWLock, Barrier, Latch,
+//!   Once, Event, Monitor, Signal).
+//! - `codata/`: Future, Lazy, Channel / Select, Stream; `aio.rs`: their asyncio bridge.
 //! - `blocking.rs`: blocking calls in 50 ms slices, GIL released, Ctrl-C between slices.
 //! - `structure.rs`: upstream's create-or-open constructors (`plan`, `open_or_create`),
 //!   the catalog's kind check.
@@ -19,8 +22,10 @@
 
 use pyo3::prelude::*;
 
+mod aio;
 mod array;
 mod blocking;
+mod codata;
 mod dtype;
 mod errors;
 mod map;
@@ -30,6 +35,7 @@ mod queue;
 mod ring;
 mod stack;
 mod structure;
+mod sync;
 
 /// The extension module. Python imports it as `zeroipc._zeroipc`.
 #[pymodule]
@@ -42,5 +48,8 @@ fn _zeroipc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ring::register(m)?;
     pool::register(m)?;
     map::register(m)?;
+    sync::register(m)?;
+    codata::register(m)?;
+    aio::register(m)?;
     Ok(())
 }

@@ -17,9 +17,38 @@ from ._zeroipc import (
     Stack,
     __version__,
 )
+from ._zeroipc import (  # the sync primitives and codata (pysync)
+    Barrier,
+    Channel,
+    Event,
+    Future,
+    Latch,
+    Lazy,
+    Monitor,
+    Mutex,
+    Once,
+    RWLock,
+    Select,
+    Semaphore,
+    Signal,
+    Stream,
+    StreamStage,
+)
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _error_names
 from .set import HashSet
+from ._pysync import (
+    ChannelClosed,
+    EventMode,
+    FutureState,
+    LazyState,
+    Promise,
+    lazy_constant,
+    lazy_function,
+    make_buffered_channel,
+    make_channel,
+    make_unbuffered_channel,
+)
 
 __all__ = [
     "__version__",
@@ -33,6 +62,31 @@ __all__ = [
     "Map",
     "Set",
     "HashSet",
+    "Semaphore",
+    "Mutex",
+    "RWLock",
+    "Barrier",
+    "Latch",
+    "Once",
+    "Event",
+    "EventMode",
+    "Monitor",
+    "Signal",
+    "Future",
+    "FutureState",
+    "Promise",
+    "Lazy",
+    "LazyState",
+    "lazy_constant",
+    "lazy_function",
+    "Channel",
+    "ChannelClosed",
+    "Select",
+    "make_channel",
+    "make_buffered_channel",
+    "make_unbuffered_channel",
+    "Stream",
+    "StreamStage",
     *_error_names,
 ]
 

@@ -63,8 +63,10 @@ class ClosedError(Error):
     """The channel or stream is closed (and drained)."""
 
 
-class FailedError(Error):
-    """A future was set to an error; the message is the setter's error text."""
+class FailedError(Error, RuntimeError):
+    """A future (or lazy value) was set to an error; the message is the setter's error text.
+
+    Also a ``RuntimeError``: upstream's ``Future.get()`` and ``Lazy.force()`` raise that."""
 
 
 __all__ = [
