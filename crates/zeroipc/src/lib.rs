@@ -160,6 +160,7 @@ pub(crate) mod layout;
 pub(crate) mod loom;
 pub(crate) mod raw;
 pub(crate) mod sys;
+pub(crate) mod wait;
 
 pub mod codata;
 

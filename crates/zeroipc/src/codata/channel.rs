@@ -125,10 +125,7 @@ use crate::segment::{CatalogKind, Entry, Record, Segment};
 use crate::structures::Queue;
 use crate::structures::queue::{TryPopError, TryPushError};
 use crate::sync::composite;
-use crate::sync::wait::{Parked, park, wake_all};
-// `codata` does not otherwise touch `sys`: pid liveness is the one OS question the
-// rendezvous lock needs (as `sync`'s dead-owner detection does).
-use crate::sys::process::{current_pid, pid_alive};
+use crate::wait::{Backoff, Parked, current_pid, park, pid_alive, wake_all};
 
 /// How long an unbuffered `try_send` waits for a blocked receiver to take the value.
 const TRY_SEND_PATIENCE: Duration = Duration::from_millis(5);
@@ -1408,7 +1405,7 @@ impl<'a, R> Select<'a, R> {
     }
 
     fn wait_until(mut self, deadline: Option<Instant>) -> Result<(usize, R), RecvTimeoutError> {
-        let mut spins = 0u32;
+        let mut backoff = Backoff::new();
         let mut nap = Duration::from_micros(10);
         loop {
             match self.poll() {
@@ -1419,9 +1416,8 @@ impl<'a, R> Select<'a, R> {
             if deadline.is_some_and(|d| now >= d) {
                 return Err(RecvTimeoutError::Timeout);
             }
-            spins += 1;
-            if spins < 16 {
-                std::thread::yield_now();
+            if !backoff.is_exhausted() {
+                backoff.snooze();
             } else {
                 let left = deadline.map_or(nap, |d| d - now);
                 std::thread::sleep(nap.min(left));

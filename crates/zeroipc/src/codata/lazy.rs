@@ -114,7 +114,7 @@ use crate::loom::{
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 use crate::sync::BadWord;
-use crate::sync::wait::{self, Parked};
+use crate::wait::{self, Parked};
 
 fn bad_state(found: u32) -> BadWord {
     BadWord {
@@ -382,8 +382,8 @@ mod handle {
     };
     use crate::loom::{AtomicU32, AtomicU64, Ordering::Acquire, Ordering::Relaxed};
     use crate::segment::{CatalogKind, Entry, Record, Segment};
-    use crate::sync::wait::deadline_after;
     use crate::sync::{BadWord, current_pid, pid_alive};
+    use crate::wait::deadline_after;
 
     /// Values the stored operations can compute on: the arithmetic types C++ allows.
     /// Integers wrap on overflow (C++ leaves signed overflow undefined).

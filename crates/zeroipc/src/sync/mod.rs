@@ -115,15 +115,11 @@ pub mod once;
 pub mod rwlock;
 pub mod semaphore;
 pub mod signal;
-pub(crate) mod wait;
 
-/// Process identity for dead-owner detection, re-exported for `codata` (which does not use
-/// `sys` directly).
+/// Process identity for dead-owner detection (from the waiting layer, which `codata` also
+/// uses: neither `codata` nor `structures` imports `sys`).
 #[cfg(not(loom))]
-pub(crate) use crate::sys::{
-    clock::monotonic_ns,
-    process::{current_pid, pid_alive},
-};
+pub(crate) use crate::wait::{current_pid, monotonic_ns, pid_alive};
 
 #[cfg(not(loom))]
 mod error;

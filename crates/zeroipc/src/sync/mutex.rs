@@ -84,8 +84,8 @@ use crate::loom::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::sync::BadWord;
-use crate::sync::wait::{self, Parked};
 use crate::sys::membarrier;
+use crate::wait::{self, Parked};
 
 /// How many times a blocked locker yields to a live process that holds `owner` while
 /// `count` is free (it is between two instructions) before it sleeps in slices instead.
@@ -378,11 +378,11 @@ mod handle {
     use crate::loom::Ordering::Relaxed;
     use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::semaphore::handle::{corrupt, create_header, open_header};
-    use crate::sync::wait::deadline_after;
     use crate::sync::{
         Attempt, LockError, LockTimeoutError, OwnerDead, ReleaseError, TryLockError,
     };
     use crate::sys::process::{current_pid, pid_alive};
+    use crate::wait::deadline_after;
 
     /// A mutex in a segment, shared by processes. See the [module docs](super).
     ///

@@ -24,8 +24,7 @@ use super::{Channel, Kind, RecvError, SendError, TryRecvError, TrySendError, own
 use crate::Element;
 use crate::loom::Ordering::AcqRel;
 use crate::raw::rendezvous::{Rendezvous, Retract};
-use crate::sync::wait::wake_all;
-use crate::sys::process::pid_alive;
+use crate::wait::{pid_alive, wake_all};
 
 const TICK: Duration = Duration::from_micros(500);
 /// A pending future is re-polled at least this often even if its fingerprint never changes.

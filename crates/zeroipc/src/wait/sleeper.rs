@@ -1,85 +1,26 @@
-//! Waiting in the handoff structures (Queue, Stack).
+//! Sleeping in the waiter registry (Queue, Stack, and Channel through its queue).
 //!
-//! Two kinds of wait:
-//!
-//! - **For a peer that holds a slot** (FORMAT.md D-7, D-8): [`Patience`] spins briefly, then
-//!   yields, then sleeps in short naps, and gives up after a time bound (the handle's stall
-//!   timeout), never after an iteration count (10,000 yields is microseconds in Go and
-//!   seconds on a loaded machine).
-//! - **For room or for an element** (a blocking `push` / `pop`): [`Sleeper`] registers in
+//! Waiting for a peer that holds a slot (FORMAT.md D-7, D-8) is [`super::Patience`]'s job.
+//! Waiting for room or for an element (a blocking `push` / `pop`): [`Sleeper`] registers in
 //!   the segment's waiter registry (`segment::waiters`) and parks on a shared futex word with
-//!   [`crate::sync::wait::park`] (at most 1 ms at a time, so upstream peers, which never
+//!   [`crate::wait::park`] (at most 1 ms at a time, so upstream peers, which never
 //!   wake anyone, are noticed within a millisecond); [`wake_sleepers`] is the waker's half.
 //!
 //! # Synchronization
 //!
-//! The sleeper increments its registry counter (SeqCst), runs `membarrier::heavy`, then
+//! The sleeper increments its registry counter, runs `membarrier::heavy`, then
 //! re-checks the word it sleeps on; a waker changes that word, runs `membarrier::light`,
 //! then loads the counter. Either the waker sees the sleeper's increment or the sleeper's
 //! re-check sees the waker's change (a Dekker pair, see `segment::waiters`), and `FUTEX_WAIT`
 //! compares the word atomically in the kernel: no wake-up is lost between zeroipc processes.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::loom::AtomicU32;
 use crate::loom::Ordering::{Relaxed, SeqCst};
+use crate::loom::{AtomicU32, ProcessAtomicPtr, compiler_fence};
 use crate::segment::{Entry, Segment};
-use crate::sync::wait::{park, wake_all};
 use crate::sys::membarrier;
-
-/// Iterations of `spin_loop` before the first clock read: a live peer finishes copying one
-/// element in nanoseconds.
-const SPINS: u32 = 64;
-/// After this long, nap instead of yielding so a dead peer does not cost a whole core.
-const YIELD_FOR: Duration = Duration::from_millis(1);
-const NAP: Duration = Duration::from_micros(50);
-
-/// Patience for one wait; `keep_waiting` returns `false` once `bound` has passed.
-#[derive(Debug)]
-pub(crate) struct Patience {
-    bound: Duration,
-    spins: u32,
-    since: Option<Instant>,
-}
-
-impl Patience {
-    pub(crate) fn new(bound: Duration) -> Self {
-        Self {
-            bound,
-            spins: 0,
-            since: None,
-        }
-    }
-
-    /// Starts over (the awaited position changed: the peer made progress). Only blocking
-    /// and timed forms call this (their deadline bounds them); a non-blocking call never
-    /// does, so a peer that keeps moving a position cannot keep it spinning.
-    pub(crate) fn reset(&mut self) {
-        self.spins = 0;
-        self.since = None;
-    }
-
-    /// Waits a little; `false` when the bound has passed.
-    pub(crate) fn keep_waiting(&mut self) -> bool {
-        if self.spins < SPINS {
-            self.spins += 1;
-            core::hint::spin_loop();
-            return true;
-        }
-        let now = Instant::now();
-        let since = *self.since.get_or_insert(now);
-        let waited = now.duration_since(since);
-        if waited >= self.bound {
-            return false;
-        }
-        if waited < YIELD_FOR {
-            std::thread::yield_now();
-        } else {
-            std::thread::sleep(NAP.min(self.bound - waited));
-        }
-        true
-    }
-}
+use crate::wait::{park, wake_all};
 
 /// Which counter of the waiter registry a blocked caller registers in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,7 +72,7 @@ impl<'s> Sleeper<'s> {
                     };
                     // ORDERING: SeqCst — the sleeper half of the Dekker pair
                     // (segment::waiters): this increment precedes the re-check below in the
-                    // total order.
+                    // total order (`heavy` below makes it visible to every running waker).
                     c.fetch_add(1, SeqCst);
                     self.counter = Some(c);
                 }
@@ -181,5 +122,75 @@ pub(crate) fn wake_sleepers(seg: &Segment, entry: &Entry, side: Side, word: &Ato
         if counter.load(Relaxed) != 0 {
             wake_all(word);
         }
+    }
+}
+
+/// Where a handle's wakes look, resolved lazily once per handle: the hot path after every
+/// push and pop is then one load of this pointer and one of the counter (through the
+/// segment it was three dependent loads and an index check, ~1.3 ns per push + pop).
+#[derive(Debug, Default)]
+pub(crate) struct WakeCache {
+    /// The handle's `data` counter in the waiter registry (its `room` counter is the next
+    /// word), or null: not resolved yet, no registry found, or this process is not
+    /// registered for `membarrier` (then `light` is a real fence and wakes take the general
+    /// path, [`wake_sleepers`]). Points into the handle's own segment mapping, which the
+    /// handle keeps alive (and passes to [`WakeCache::wake`]).
+    pair: ProcessAtomicPtr<AtomicU32>,
+}
+
+impl WakeCache {
+    /// A copy for a clone of the handle (same segment, same counters).
+    pub(crate) fn copy(&self) -> Self {
+        // ORDERING: Relaxed — process-local cache of an address that never changes.
+        Self {
+            pair: ProcessAtomicPtr::new(self.pair.load(Relaxed)),
+        }
+    }
+
+    /// [`wake_sleepers`] through the cache: after the caller's store to `word`, wakes the
+    /// sleepers on `side` of `entry` if any are registered. `seg` and `entry` must be the
+    /// ones of every earlier call on this cache (the handle's own).
+    #[inline(always)]
+    pub(crate) fn wake(&self, seg: &Segment, entry: &Entry, side: Side, word: &AtomicU32) {
+        // ORDERING: Relaxed — process-local cache of an address that never changes.
+        let pair = self.pair.load(Relaxed);
+        if pair.is_null() {
+            return self.wake_uncached(seg, entry, side, word);
+        }
+        let counter = match side {
+            Side::Data => pair,
+            // The `room` counter follows `data` (segment::waiters layout).
+            Side::Room => pair.wrapping_add(1),
+        };
+        // ORDERING: the waker half of the Dekker pair (segment::waiters), as in
+        // `wake_sleepers`: `pair` is cached only once this process is registered for
+        // `membarrier`, so `membarrier::light` is this compiler fence; it keeps the
+        // caller's `word` store before the load below, and a sleeper's `heavy` barrier does
+        // the rest.
+        compiler_fence(SeqCst);
+        // SAFETY: `pair` came from `Segment::sleepers` for the handle's entry (a counter
+        // pair, both words inside the registry slice it checked) in the handle's segment,
+        // whose mapping lives as long as `seg` (the caller's handle holds it); `counter` is
+        // one of the two words.
+        let counter = unsafe { &*counter };
+        // ORDERING: Relaxed — the fence above and the sleeper's barrier do the ordering.
+        if counter.load(Relaxed) != 0 {
+            wake_all(word);
+        }
+    }
+
+    /// [`WakeCache::wake`] before the cache is filled: resolves it if it can, and wakes the
+    /// general way this time.
+    #[cold]
+    #[inline(never)]
+    fn wake_uncached(&self, seg: &Segment, entry: &Entry, side: Side, word: &AtomicU32) {
+        if membarrier::registered() {
+            if let Some(s) = seg.sleepers(entry) {
+                // ORDERING: Relaxed — process-local cache; see `wake`.
+                self.pair
+                    .store(core::ptr::from_ref(s.data).cast_mut(), Relaxed);
+            }
+        }
+        wake_sleepers(seg, entry, side, word);
     }
 }

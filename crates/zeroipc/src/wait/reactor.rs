@@ -1,0 +1,307 @@
+//! The one async bridge: a per-process reactor thread that wakes pending awaitables (Future,
+//! Lazy, Channel) when the shared word each waits on changes. No thread per awaited object.
+//!
+//! # Design
+//!
+//! An awaitable that finds nothing to return reads the word its blocking form would sleep on
+//! (a Future's `state`, a rendezvous channel's `receivers`), then **arms** an [`Interest`]:
+//! "wake this task once that word no longer holds the value I read, or at `wake_at`". The
+//! registration keeps a clone of the [`Segment`] (so the word stays mapped) and the word's
+//! offset in it. One thread per process, started on the first registration, loops:
+//!
+//! 1. scan every registration (one load each): fire those whose word changed, whose probe
+//!    changed, or whose `wake_at` passed (removing them and waking their `Waker`s, outside
+//!    the lock);
+//! 2. sleep with `futex_waitv` on the **bell** (a process-local word every arm and disarm
+//!    bumps) plus up to 127 registered words, each with the value its task read, for at most
+//!    [`SLICE`](super::SLICE) (1 ms: peers in other languages never call `FUTEX_WAKE`, so
+//!    every word is re-read at least every millisecond, as the blocking forms do).
+//!
+//! With more than 127 registrations, each pass takes the next 127 (round robin): those in
+//! the window wake at once on a zeroipc `FUTEX_WAKE`; the others are noticed by the scan
+//! within a millisecond. Thousands of awaited futures cost one thread.
+//!
+//! **Fallback.** Where `futex_waitv` is missing (Linux before 5.16, or a seccomp filter:
+//! `ENOSYS`) or fails, the same thread sleeps on the bell alone for 1 ms and scans: every
+//! awaitable is then woken within about a millisecond of its change (polling; still one
+//! thread, still no executor polling while nothing changes).
+//!
+//! # Synchronization: no lost wake-up
+//!
+//! - *Register, then re-check.* The task reads its word (`expected`) **before** its failed
+//!   attempt, so a change after that read is a change from `expected`. The reactor either
+//!   scans after the change (the word differs: fire), or passes `expected` to `futex_waitv`,
+//!   which compares it in the kernel atomically with queueing: a setter's store followed by
+//!   its `FUTEX_WAKE` either finds the reactor queued (woken) or the reactor's compare sees
+//!   the new value (`EAGAIN`: scan again). So a change between the read and the arm is never
+//!   missed.
+//! - *The bell.* An arm inserts under the registry mutex, then bumps the bell and wakes it.
+//!   The reactor reads the bell before taking the mutex to build its batch, and passes that
+//!   value to `futex_waitv`: a registration it did not see (made after its scan) has bumped
+//!   the bell, so the wait returns at once (`EAGAIN` or the bell's wake) and the next pass
+//!   includes it. The mutex orders everything else (the scan sees every arm made before it).
+//! - Wakers are called after the registry lock is released, and a fired registration is
+//!   removed first, so a task that re-arms from inside its waker (or re-polls on another
+//!   thread) never deadlocks and never finds a stale entry.
+//!
+//! # Process death
+//!
+//! A peer that dies never wakes anyone: its awaiters are woken by their `wake_at` (a
+//! Future's setter is re-checked for liveness every
+//! [`HOLDER_KNOWN_SLICE`](super::HOLDER_KNOWN_SLICE)) or their deadline. If the reactor
+//! thread cannot be started, arming wakes the task after a slice instead (degraded to
+//! polling, never hung).
+
+use core::task::Waker;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::SLICE;
+use crate::loom::AtomicU32;
+use crate::loom::Ordering::{Relaxed, Release};
+use crate::segment::Segment;
+use crate::sys::clock::monotonic_ns;
+use crate::sys::futex::{self, WAITV_MAX, WaitvOutcome};
+
+/// How an armed awaitable looks for change besides its futex word: a fingerprint of several
+/// words (Channel), compared with the one taken before the failed attempt.
+pub(crate) type Probe = Box<dyn Fn() -> u64 + Send>;
+
+/// What one registration waits for.
+pub(crate) struct Arm<'a> {
+    /// The segment the word lives in (cloned into the registration: keeps it mapped).
+    pub(crate) seg: &'a Segment,
+    /// The word; the task's futex.
+    pub(crate) word: &'a AtomicU32,
+    /// The value the task read before its failed attempt.
+    pub(crate) expected: u32,
+    /// Wake anyway at this instant (a deadline, or a liveness re-check).
+    pub(crate) wake_at: Option<Instant>,
+    /// A fingerprint to compare on every scan, with its value before the failed attempt.
+    pub(crate) probe: Option<(Probe, u64)>,
+}
+
+struct Registration {
+    seg: Segment,
+    /// Offset of the word in `seg` (re-read through the checked gate on each scan).
+    at: u64,
+    expected: u32,
+    wake_at: Option<Instant>,
+    probe: Option<(Probe, u64)>,
+    waker: Waker,
+}
+
+impl Registration {
+    /// Whether to wake the task now.
+    fn due(&self, now: Instant) -> bool {
+        let changed = self
+            .seg
+            .region()
+            .header::<AtomicU32>(self.at)
+            .map_or(true, |w| {
+                // ORDERING: Relaxed — only "look again": the woken task's own attempt does the
+                // Acquire that synchronises with the setter.
+                w.load(Relaxed) != self.expected
+            });
+        changed
+            || self.wake_at.is_some_and(|t| now >= t)
+            || self.probe.as_ref().is_some_and(|(p, seen)| p() != *seen)
+    }
+}
+
+#[derive(Default)]
+struct Registry {
+    regs: BTreeMap<u64, Registration>,
+    next_id: u64,
+    /// The last id in the previous batch (round robin over more than 127 words).
+    cursor: u64,
+}
+
+struct Reactor {
+    registry: Mutex<Registry>,
+    /// Bumped by every arm and disarm; always in the reactor's wait set.
+    bell: AtomicU32,
+    /// Whether the reactor thread runs (false: it could not be spawned).
+    running: bool,
+}
+
+fn lock(m: &Mutex<Registry>) -> MutexGuard<'_, Registry> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn reactor() -> &'static Reactor {
+    static R: OnceLock<&'static Reactor> = OnceLock::new();
+    R.get_or_init(|| {
+        let spawned = std::thread::Builder::new()
+            .name("zeroipc-reactor".into())
+            .spawn(|| run(reactor()));
+        let r: &'static Reactor = Box::leak(Box::new(Reactor {
+            registry: Mutex::new(Registry::default()),
+            bell: AtomicU32::new(0),
+            running: spawned.is_ok(),
+        }));
+        r
+    })
+}
+
+impl Reactor {
+    fn ring(&self) {
+        // ORDERING: Release — with the registry mutex released just before, the reactor's
+        // next pass sees the change; the value itself only makes its futex_waitv return.
+        self.bell.fetch_add(1, Release);
+        futex::wake_all(&self.bell);
+    }
+}
+
+/// Sleeps at most `until` on the bell alone (the fallback, and the idle wait).
+fn sleep_on_bell(r: &Reactor, bell: u32, until: Option<Instant>) {
+    let _ = futex::wait(&r.bell, bell, until);
+}
+
+/// The reactor thread (see the module docs).
+fn run(r: &'static Reactor) {
+    let mut waitv_works = true;
+    let mut batch = Vec::with_capacity(WAITV_MAX);
+    loop {
+        // ORDERING: Relaxed — read before the lock: an arm after this read has bumped it,
+        // so the wait below returns at once; the mutex orders the registry itself.
+        let bell = r.bell.load(Relaxed);
+        let now = Instant::now();
+        let mut fired = Vec::new();
+        let mut next_wake = now + SLICE;
+        let empty;
+        batch.clear();
+        {
+            let mut reg = lock(&r.registry);
+            reg.regs.retain(|_, g| {
+                if g.due(now) {
+                    fired.push(g.waker.clone());
+                    false
+                } else {
+                    if let Some(t) = g.wake_at {
+                        next_wake = next_wake.min(t);
+                    }
+                    true
+                }
+            });
+            empty = reg.regs.is_empty();
+            if waitv_works && !empty {
+                batch.push(futex::waitv_entry(&r.bell, bell));
+                let cursor = reg.cursor;
+                let mut last = cursor;
+                let after = reg.regs.range(cursor.saturating_add(1)..);
+                let before = reg.regs.range(..=cursor);
+                for (&id, g) in after.chain(before).take(WAITV_MAX - 1) {
+                    if let Ok(w) = g.seg.region().header::<AtomicU32>(g.at) {
+                        batch.push(futex::waitv_entry(w, g.expected));
+                        last = id;
+                    }
+                }
+                reg.cursor = last;
+            }
+        }
+        fired.into_iter().for_each(Waker::wake);
+        if empty {
+            // Nothing registered: sleep until an arm rings.
+            sleep_on_bell(r, bell, None);
+            continue;
+        }
+        if !waitv_works {
+            sleep_on_bell(r, bell, Some(next_wake));
+            continue;
+        }
+        let left = next_wake.saturating_duration_since(Instant::now());
+        let until_ns = monotonic_ns().saturating_add(u64::try_from(left.as_nanos()).unwrap_or(0));
+        // A registration disarmed after the batch was built may drop the last clone of its
+        // segment: the kernel then reads an unmapped address (EFAULT, a fallback pass) or an
+        // unrelated word (a spurious return at the latest when the disarm's bell rings). It
+        // only ever reads these addresses, so neither touches this process's memory.
+        match futex::waitv(&batch, until_ns) {
+            WaitvOutcome::Woken | WaitvOutcome::Changed | WaitvOutcome::TimedOut => {}
+            WaitvOutcome::Unsupported => waitv_works = false,
+            WaitvOutcome::Failed => sleep_on_bell(r, bell, Some(next_wake)),
+        }
+    }
+}
+
+/// One awaitable's registration with the reactor: armed while the task is pending, removed
+/// when it fires, is re-armed, or is dropped.
+#[derive(Debug, Default)]
+pub(crate) struct Interest {
+    id: Option<u64>,
+}
+
+impl Interest {
+    /// A registration that is not armed.
+    pub(crate) const fn new() -> Self {
+        Self { id: None }
+    }
+
+    /// Asks for `waker` to be woken once `arm.word` no longer holds `arm.expected` (or the
+    /// probe changed, or `arm.wake_at` passed). Replaces any earlier arming of `self`.
+    ///
+    /// The caller read `arm.expected` *before* the attempt that failed, so a change made
+    /// after that read wakes the task (module docs, "no lost wake-up").
+    pub(crate) fn arm(&mut self, arm: Arm<'_>, waker: &Waker) {
+        let r = reactor();
+        if !r.running {
+            // No reactor thread: poll, a slice at a time (degraded, never hung).
+            std::thread::sleep(SLICE);
+            waker.wake_by_ref();
+            return;
+        }
+        let Some(at) = arm.seg.region().offset_of(arm.word) else {
+            // Not a word of this segment (a bug): never leave the task hanging.
+            waker.wake_by_ref();
+            return;
+        };
+        let g = Registration {
+            seg: arm.seg.clone(),
+            at,
+            expected: arm.expected,
+            wake_at: arm.wake_at,
+            probe: arm.probe,
+            waker: waker.clone(),
+        };
+        let old = {
+            let mut reg = lock(&r.registry);
+            let old = self.id.and_then(|id| reg.regs.remove(&id));
+            let id = reg.next_id;
+            reg.next_id += 1;
+            reg.regs.insert(id, g);
+            self.id = Some(id);
+            old
+        };
+        // Dropped outside the lock (a segment clone's drop may unmap).
+        drop(old);
+        r.ring();
+    }
+
+    /// Withdraws the registration, if still armed.
+    pub(crate) fn disarm(&mut self) {
+        if let Some(id) = self.id.take() {
+            let r = reactor();
+            let old = lock(&r.registry).regs.remove(&id);
+            if old.is_some() {
+                drop(old);
+                r.ring();
+            }
+        }
+    }
+}
+
+impl Drop for Interest {
+    fn drop(&mut self) {
+        self.disarm();
+    }
+}
+
+/// How many registrations are armed (tests and benchmarks).
+#[allow(dead_code)]
+pub(crate) fn armed() -> usize {
+    lock(&reactor().registry).regs.len()
+}
+
+/// `Duration` of a liveness re-check for an armed awaitable whose peer may die silently.
+pub(crate) const RECHECK: Duration = super::HOLDER_KNOWN_SLICE;
