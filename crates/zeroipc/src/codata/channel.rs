@@ -46,8 +46,9 @@
 //!   value back): it never blocks past that, unlike C++ (D-16).
 //! - [`Select`] / [`select_recv`] wait on several channels at once.
 //! - [`Channel::send_async`] / [`Channel::recv_async`] are futures for any executor (no
-//!   runtime dependency: a pending future is re-polled by one process-wide ticker thread
-//!   about every 500 µs; dropping a pending unbuffered send retracts its value).
+//!   runtime dependency: a pending future is woken by the process's one reactor thread,
+//!   shared with Future and Lazy, when the word it waits on or the channel's fingerprint
+//!   changes; dropping a pending unbuffered send retracts its value).
 //!
 //! # Synchronization
 //!

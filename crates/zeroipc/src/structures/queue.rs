@@ -994,6 +994,34 @@ impl<T: Element> Queue<T> {
         sleeper.sleep(q.seq_word(t), |seq| seq != t, deadline);
     }
 
+    /// For an awaitable waiting for an element: registers `sleeper` and returns the word to
+    /// arm the reactor with and the value read after registering, or `None` if the element
+    /// at `head` is published already (try again now).
+    pub(crate) fn data_wait<'a>(
+        &'a self,
+        sleeper: &mut Sleeper<'_>,
+    ) -> Option<(&'a AtomicU32, u32)> {
+        let q = self.view();
+        // ORDERING: Relaxed — which slot to watch; the reactor compares its `seq`.
+        let h = self.header().head.load(Relaxed);
+        let word = q.seq_word(h);
+        let seen = sleeper.register(word);
+        (seen != h.wrapping_add(1)).then_some((word, seen))
+    }
+
+    /// For an awaitable waiting for room: as [`Queue::data_wait`], for the slot at `tail`.
+    pub(crate) fn room_wait<'a>(
+        &'a self,
+        sleeper: &mut Sleeper<'_>,
+    ) -> Option<(&'a AtomicU32, u32)> {
+        let q = self.view();
+        // ORDERING: Relaxed — which slot to watch; the reactor compares its `seq`.
+        let t = self.header().tail.load(Relaxed);
+        let word = q.seq_word(t);
+        let seen = sleeper.register(word);
+        (seen != t).then_some((word, seen))
+    }
+
     /// Wakes every zeroipc sleeper of this queue (the words they sleep on: `seq` at `head`
     /// and at `tail`), e.g. when a Channel closes. A sleeper on an older word re-checks
     /// within its 1 ms slice.

@@ -33,6 +33,7 @@ pub(crate) enum Side {
 
 /// A caller about to sleep: registered in the waiter registry (`segment::waiters`) from its
 /// first sleep until it is dropped, so wakers know to issue `FUTEX_WAKE`.
+#[derive(Debug)]
 pub(crate) struct Sleeper<'s> {
     seg: &'s Segment,
     entry: &'s Entry,
@@ -63,6 +64,18 @@ impl<'s> Sleeper<'s> {
         still_waiting: impl Fn(u32) -> bool,
         deadline: Option<Instant>,
     ) {
+        let seen = self.register(word);
+        if !still_waiting(seen) {
+            return;
+        }
+        // At most one slice: peers in other languages never wake us.
+        let _ = park(word, seen, deadline);
+    }
+
+    /// Registers (once) and re-reads `word` after the barrier: the value to sleep on, or to
+    /// arm the reactor with (an awaitable's sleep). A zeroipc waker that changes `word` after
+    /// this read issues `FUTEX_WAKE`.
+    pub(crate) fn register(&mut self, word: &AtomicU32) -> u32 {
         if self.counter.is_none() && !self.unregistered {
             match self.seg.sleepers(self.entry) {
                 Some(s) => {
@@ -85,12 +98,7 @@ impl<'s> Sleeper<'s> {
         // `light` sees our increment. SeqCst on the load itself costs nothing on this slow
         // path.
         membarrier::heavy();
-        let seen = word.load(SeqCst);
-        if !still_waiting(seen) {
-            return;
-        }
-        // At most one slice: peers in other languages never wake us.
-        let _ = park(word, seen, deadline);
+        word.load(SeqCst)
     }
 }
 
