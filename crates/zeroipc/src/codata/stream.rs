@@ -116,7 +116,7 @@ use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::segment::{CatalogKind, Entry, Record, Segment};
 use crate::structures::Ring;
 use crate::sync::composite;
-use crate::wait::{Parked, park, wake_all};
+use crate::sync::wait::{Parked, park, wake_all};
 // As in `channel`: pid liveness for the dead-holder takeover of the ring lock.
 use crate::sys::process::{current_pid, pid_alive};
 
