@@ -182,6 +182,19 @@ mod model {
         WaitOutcome::Woken
     }
 
+    /// `futex_waitv` in the model: blocks until woken unless some word differs from its
+    /// expected value (compared under the model's mutex, as the kernel does atomically).
+    pub(crate) fn waitv(words: &[(&AtomicU32, u32)]) -> WaitOutcome {
+        let (lock, cv) = &*QUEUE;
+        let guard = lock.lock().unwrap();
+        // ORDERING: SeqCst under the model's mutex, as in `wait`.
+        if words.iter().any(|(w, e)| w.load(Ordering::SeqCst) != *e) {
+            return WaitOutcome::Changed;
+        }
+        drop(cv.wait(guard).unwrap());
+        WaitOutcome::Woken
+    }
+
     pub(crate) fn wake_one(_word: &AtomicU32) {
         // Waking everyone is a correct (if wasteful) implementation of wake_one: waiters
         // re-check their condition.

@@ -38,6 +38,7 @@ mod park;
 mod patience;
 #[cfg(not(loom))]
 pub(crate) mod reactor;
+mod reactor_core;
 #[cfg(not(loom))]
 pub(crate) mod sleeper;
 

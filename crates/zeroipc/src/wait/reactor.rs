@@ -40,6 +40,11 @@
 //!   value to `futex_waitv`: a registration it did not see (made after its scan) has bumped
 //!   the bell, so the wait returns at once (`EAGAIN` or the bell's wake) and the next pass
 //!   includes it. The mutex orders everything else (the scan sees every arm made before it).
+//! - The registry, the bell and one pass are `reactor_core` (generic over what a
+//!   registration watches), model-checked with loom against the futex model: an armed task
+//!   is fired in every interleaving of its arm, a setter's store and wake, and the
+//!   reactor's pass and wait. The bell is a process-local word, waited on as a *shared*
+//!   futex like every other (the key is then the mapping and address; it works the same).
 //! - Wakers are called after the registry lock is released, and a fired registration is
 //!   removed first, so a task that re-arms from inside its waker (or re-polls on another
 //!   thread) never deadlocks and never finds a stale entry.
@@ -53,13 +58,12 @@
 //! polling, never hung).
 
 use core::task::Waker;
-use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::SLICE;
+use super::reactor_core::{Core, Watch};
 use crate::loom::AtomicU32;
-use crate::loom::Ordering::{Relaxed, Release};
 use crate::segment::Segment;
 use crate::sys::clock::monotonic_ns;
 use crate::sys::futex::{self, WAITV_MAX, WaitvOutcome};
@@ -78,13 +82,13 @@ pub(crate) struct Arm<'a> {
     pub(crate) expected: u32,
     /// Wake anyway at this instant (a deadline, or a liveness re-check).
     pub(crate) wake_at: Option<Instant>,
-    /// A fingerprint to compare on every scan, with its value before the failed attempt.
+    /// A fingerprint to compare on every pass, with its value before the failed attempt.
     pub(crate) probe: Option<(Probe, u64)>,
 }
 
 struct Registration {
     seg: Segment,
-    /// Offset of the word in `seg` (re-read through the checked gate on each scan).
+    /// Offset of the word in `seg` (re-read through the checked gate on each pass).
     at: u64,
     expected: u32,
     wake_at: Option<Instant>,
@@ -92,42 +96,25 @@ struct Registration {
     waker: Waker,
 }
 
-impl Registration {
-    /// Whether to wake the task now.
-    fn due(&self, now: Instant) -> bool {
-        let changed = self
-            .seg
-            .region()
-            .header::<AtomicU32>(self.at)
-            .map_or(true, |w| {
-                // ORDERING: Relaxed — only "look again": the woken task's own attempt does the
-                // Acquire that synchronises with the setter.
-                w.load(Relaxed) != self.expected
-            });
-        changed
-            || self.wake_at.is_some_and(|t| now >= t)
+impl Watch for Registration {
+    fn word(&self) -> Option<&AtomicU32> {
+        self.seg.region().header::<AtomicU32>(self.at).ok()
+    }
+
+    fn expected(&self) -> u32 {
+        self.expected
+    }
+
+    fn due_anyway(&self, now: Instant) -> bool {
+        self.wake_at.is_some_and(|t| now >= t)
             || self.probe.as_ref().is_some_and(|(p, seen)| p() != *seen)
     }
 }
 
-#[derive(Default)]
-struct Registry {
-    regs: BTreeMap<u64, Registration>,
-    next_id: u64,
-    /// The last id in the previous batch (round robin over more than 127 words).
-    cursor: u64,
-}
-
 struct Reactor {
-    registry: Mutex<Registry>,
-    /// Bumped by every arm and disarm; always in the reactor's wait set.
-    bell: AtomicU32,
+    core: Core<Registration>,
     /// Whether the reactor thread runs (false: it could not be spawned).
     running: bool,
-}
-
-fn lock(m: &Mutex<Registry>) -> MutexGuard<'_, Registry> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn reactor() -> &'static Reactor {
@@ -137,90 +124,56 @@ fn reactor() -> &'static Reactor {
             .name("zeroipc-reactor".into())
             .spawn(|| run(reactor()));
         let r: &'static Reactor = Box::leak(Box::new(Reactor {
-            registry: Mutex::new(Registry::default()),
-            bell: AtomicU32::new(0),
+            core: Core::new(),
             running: spawned.is_ok(),
         }));
         r
     })
 }
 
-impl Reactor {
-    fn ring(&self) {
-        // ORDERING: Release — with the registry mutex released just before, the reactor's
-        // next pass sees the change; the value itself only makes its futex_waitv return.
-        self.bell.fetch_add(1, Release);
-        futex::wake_all(&self.bell);
-    }
-}
-
-/// Sleeps at most `until` on the bell alone (the fallback, and the idle wait).
-fn sleep_on_bell(r: &Reactor, bell: u32, until: Option<Instant>) {
-    let _ = futex::wait(&r.bell, bell, until);
-}
-
 /// The reactor thread (see the module docs).
 fn run(r: &'static Reactor) {
     let mut waitv_works = true;
     let mut batch = Vec::with_capacity(WAITV_MAX);
+    let mut fired = Vec::new();
     loop {
-        // ORDERING: Relaxed — read before the lock: an arm after this read has bumped it,
-        // so the wait below returns at once; the mutex orders the registry itself.
-        let bell = r.bell.load(Relaxed);
-        let now = Instant::now();
-        let mut fired = Vec::new();
-        let mut next_wake = now + SLICE;
-        let empty;
         batch.clear();
-        {
-            let mut reg = lock(&r.registry);
-            reg.regs.retain(|_, g| {
-                if g.due(now) {
-                    fired.push(g.waker.clone());
-                    false
-                } else {
-                    if let Some(t) = g.wake_at {
-                        next_wake = next_wake.min(t);
-                    }
-                    true
-                }
-            });
-            empty = reg.regs.is_empty();
-            if waitv_works && !empty {
-                batch.push(futex::waitv_entry(&r.bell, bell));
-                let cursor = reg.cursor;
-                let mut last = cursor;
-                let after = reg.regs.range(cursor.saturating_add(1)..);
-                let before = reg.regs.range(..=cursor);
-                for (&id, g) in after.chain(before).take(WAITV_MAX - 1) {
-                    if let Ok(w) = g.seg.region().header::<AtomicU32>(g.at) {
-                        batch.push(futex::waitv_entry(w, g.expected));
-                        last = id;
-                    }
-                }
-                reg.cursor = last;
+        let mut next_wake = Instant::now() + SLICE;
+        let pass = r.core.pass(WAITV_MAX - 1, &mut fired, |g| {
+            if let Some(t) = g.wake_at {
+                next_wake = next_wake.min(t);
             }
-        }
-        fired.into_iter().for_each(Waker::wake);
-        if empty {
+            if waitv_works {
+                if let Some(w) = g.word() {
+                    batch.push(futex::waitv_entry(w, g.expected));
+                }
+            }
+        });
+        // Wake outside the registry lock; drop the registrations (and maybe the last clone
+        // of a segment) there too.
+        fired.drain(..).for_each(|g| g.waker.wake());
+        if pass.empty {
             // Nothing registered: sleep until an arm rings.
-            sleep_on_bell(r, bell, None);
+            let _ = futex::wait(&r.core.bell, pass.bell, None);
             continue;
         }
         if !waitv_works {
-            sleep_on_bell(r, bell, Some(next_wake));
+            let _ = futex::wait(&r.core.bell, pass.bell, Some(next_wake));
             continue;
         }
+        batch.insert(0, futex::waitv_entry(&r.core.bell, pass.bell));
         let left = next_wake.saturating_duration_since(Instant::now());
         let until_ns = monotonic_ns().saturating_add(u64::try_from(left.as_nanos()).unwrap_or(0));
         // A registration disarmed after the batch was built may drop the last clone of its
-        // segment: the kernel then reads an unmapped address (EFAULT, a fallback pass) or an
-        // unrelated word (a spurious return at the latest when the disarm's bell rings). It
-        // only ever reads these addresses, so neither touches this process's memory.
+        // segment: the kernel then reads an unmapped address (EFAULT, one polling pass) or
+        // an unrelated word (a spurious return, at the latest when the disarm's bell rings).
+        // It only ever reads these addresses, so neither touches this process's memory.
         match futex::waitv(&batch, until_ns) {
             WaitvOutcome::Woken | WaitvOutcome::Changed | WaitvOutcome::TimedOut => {}
             WaitvOutcome::Unsupported => waitv_works = false,
-            WaitvOutcome::Failed => sleep_on_bell(r, bell, Some(next_wake)),
+            WaitvOutcome::Failed => {
+                let _ = futex::wait(&r.core.bell, pass.bell, Some(next_wake));
+            }
         }
     }
 }
@@ -264,29 +217,16 @@ impl Interest {
             probe: arm.probe,
             waker: waker.clone(),
         };
-        let old = {
-            let mut reg = lock(&r.registry);
-            let old = self.id.and_then(|id| reg.regs.remove(&id));
-            let id = reg.next_id;
-            reg.next_id += 1;
-            reg.regs.insert(id, g);
-            self.id = Some(id);
-            old
-        };
+        let (id, replaced) = r.core.arm(self.id, g);
+        self.id = Some(id);
         // Dropped outside the lock (a segment clone's drop may unmap).
-        drop(old);
-        r.ring();
+        drop(replaced);
     }
 
     /// Withdraws the registration, if still armed.
     pub(crate) fn disarm(&mut self) {
         if let Some(id) = self.id.take() {
-            let r = reactor();
-            let old = lock(&r.registry).regs.remove(&id);
-            if old.is_some() {
-                drop(old);
-                r.ring();
-            }
+            drop(reactor().core.disarm(id));
         }
     }
 }
@@ -300,7 +240,7 @@ impl Drop for Interest {
 /// How many registrations are armed (tests and benchmarks).
 #[allow(dead_code)]
 pub(crate) fn armed() -> usize {
-    lock(&reactor().registry).regs.len()
+    reactor().core.len()
 }
 
 /// `Duration` of a liveness re-check for an armed awaitable whose peer may die silently.
