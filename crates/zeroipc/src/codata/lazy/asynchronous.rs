@@ -57,6 +57,33 @@ impl<T: Arithmetic> Lazy<T> {
 
     /// As [`Lazy::force_async`], resolving to [`ForceTimeoutError::Timeout`] after
     /// `timeout` (what [`Lazy::force_timeout`] returns).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zeroipc::{Segment, SegmentOptions, codata::{Lazy, lazy::Operation}};
+    /// # let name = format!("/zeroipc-doc-lazy-force-async-timeout-{}", std::process::id());
+    /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let l: Lazy<u8> = Lazy::with_operation(&seg, "n", Operation::Add(2, 3))?;
+    /// // Nobody else computes it, so it is computed here at once.
+    /// assert_eq!(block_on(l.force_async_timeout(Duration::from_millis(5)))?, 5);
+    /// # fn block_on<F: core::future::Future>(fut: F) -> F::Output {
+    /// #     use std::task::{Context, Poll, Wake, Waker};
+    /// #     use std::sync::Arc;
+    /// #     struct T(std::thread::Thread);
+    /// #     impl Wake for T { fn wake(self: Arc<Self>) { self.0.unpark() } }
+    /// #     let waker = Waker::from(Arc::new(T(std::thread::current())));
+    /// #     let mut cx = Context::from_waker(&waker);
+    /// #     let mut fut = std::pin::pin!(fut);
+    /// #     loop {
+    /// #         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) { return v; }
+    /// #         std::thread::park();
+    /// #     }
+    /// # }
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn force_async_timeout(&self, timeout: Duration) -> LazyWaitTimeout<T> {
         LazyWaitTimeout {
@@ -66,6 +93,33 @@ impl<T: Arithmetic> Lazy<T> {
 
     /// As [`Lazy::force_async`], resolving to [`ForceTimeoutError::Timeout`] at `deadline`
     /// (what [`Lazy::force_deadline`] returns).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use zeroipc::{Segment, SegmentOptions, codata::{Lazy, lazy::ForceTimeoutError}};
+    /// # let name = format!("/zeroipc-doc-lazy-force-async-deadline-{}", std::process::id());
+    /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
+    /// let l: Lazy<u8> = Lazy::create(&seg, "n")?; // no stored operation
+    /// let r = block_on(l.force_async_deadline(Instant::now()));
+    /// assert!(matches!(r, Err(ForceTimeoutError::NoComputation { .. })));
+    /// # fn block_on<F: core::future::Future>(fut: F) -> F::Output {
+    /// #     use std::task::{Context, Poll, Wake, Waker};
+    /// #     use std::sync::Arc;
+    /// #     struct T(std::thread::Thread);
+    /// #     impl Wake for T { fn wake(self: Arc<Self>) { self.0.unpark() } }
+    /// #     let waker = Waker::from(Arc::new(T(std::thread::current())));
+    /// #     let mut cx = Context::from_waker(&waker);
+    /// #     let mut fut = std::pin::pin!(fut);
+    /// #     loop {
+    /// #         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) { return v; }
+    /// #         std::thread::park();
+    /// #     }
+    /// # }
+    /// # Segment::unlink(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn force_async_deadline(&self, deadline: Instant) -> LazyWaitTimeout<T> {
         LazyWaitTimeout {
