@@ -122,7 +122,7 @@ fn reactor() -> &'static Reactor {
     R.get_or_init(|| {
         let spawned = std::thread::Builder::new()
             .name("zeroipc-reactor".into())
-            .spawn(|| run(reactor()));
+            .spawn(|| run(reactor(), true));
         let r: &'static Reactor = Box::leak(Box::new(Reactor {
             core: Core::new(),
             running: spawned.is_ok(),
@@ -131,9 +131,9 @@ fn reactor() -> &'static Reactor {
     })
 }
 
-/// The reactor thread (see the module docs).
-fn run(r: &'static Reactor) {
-    let mut waitv_works = true;
+/// The reactor thread (see the module docs); `waitv_works` false starts it in the polling
+/// fallback (tests; the real thread falls back on `ENOSYS`).
+fn run(r: &'static Reactor, mut waitv_works: bool) {
     let mut batch = Vec::with_capacity(WAITV_MAX);
     let mut fired = Vec::new();
     loop {
@@ -245,3 +245,84 @@ pub(crate) fn armed() -> usize {
 
 /// `Duration` of a liveness re-check for an armed awaitable whose peer may die silently.
 pub(crate) const RECHECK: Duration = super::HOLDER_KNOWN_SLICE;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Condvar, Mutex};
+    use std::task::Wake;
+    use std::time::Duration;
+
+    use super::{Core, Reactor, Registration, Waker, futex, run};
+    use crate::loom::Ordering::Release;
+    use crate::segment::{Segment, SegmentOptions};
+
+    /// A waker that records being woken.
+    #[derive(Default)]
+    struct Woken(Mutex<bool>, Condvar);
+
+    impl Wake for Woken {
+        fn wake(self: Arc<Self>) {
+            *self.0.lock().unwrap() = true;
+            self.1.notify_all();
+        }
+    }
+
+    struct Unlink(String);
+
+    impl Drop for Unlink {
+        fn drop(&mut self) {
+            let _ = Segment::unlink(&self.0);
+        }
+    }
+
+    /// A reactor of its own (not the process's), in `futex_waitv` or in polling mode: a
+    /// registration fires once its word changes, and is removed.
+    fn fires_when_the_word_changes(waitv: bool) {
+        let name = format!("/zeroipc-test-{}-reactor-{waitv}", std::process::id());
+        let seg = SegmentOptions::new()
+            .size(64 * 1024)
+            .create_new(&name)
+            .unwrap();
+        let _unlink = Unlink(name);
+        let a = crate::structures::Array::<u32>::create(&seg, "w", 1).unwrap();
+        let word = a.atomic(0).unwrap();
+        let r: &'static Reactor = Box::leak(Box::new(Reactor {
+            core: Core::new(),
+            running: true,
+        }));
+        std::thread::spawn(move || run(r, waitv));
+        let woken = Arc::new(Woken::default());
+        let g = Registration {
+            seg: seg.clone(),
+            at: seg.region().offset_of(word).unwrap(),
+            expected: 0,
+            wake_at: None,
+            probe: None,
+            waker: Waker::from(woken.clone()),
+        };
+        let _ = r.core.arm(None, g);
+        // ORDERING: Release — the test's "setter" (the registration only compares).
+        word.store(1, Release);
+        futex::wake_all(word);
+        let (done, timeout) = woken
+            .1
+            .wait_timeout_while(woken.0.lock().unwrap(), Duration::from_secs(30), |w| !*w)
+            .unwrap();
+        assert!(
+            *done && !timeout.timed_out(),
+            "never woken (waitv: {waitv})"
+        );
+        drop(done);
+        assert_eq!(r.core.len(), 0, "a fired registration is removed");
+    }
+
+    #[test]
+    fn a_registration_fires_with_futex_waitv() {
+        fires_when_the_word_changes(true);
+    }
+
+    #[test]
+    fn a_registration_fires_in_the_polling_fallback() {
+        fires_when_the_word_changes(false);
+    }
+}
