@@ -771,3 +771,60 @@ fn awaiting_2000_futures_costs_a_few_threads() {
     };
     assert!(status.success(), "the awaiting child failed: {status}");
 }
+
+/// A child that claims `f` (COMPUTING, its pid recorded), announces it through `ready`, and
+/// hangs until killed.
+fn claim_and_hang_child() -> bool {
+    let Some(name) = child_role("claim-and-hang") else {
+        return false;
+    };
+    let seg = Segment::open(&name).unwrap();
+    let f: Future<u64> = Future::open(&seg, "f").unwrap();
+    let ready: Future<u32> = Future::open(&seg, "ready").unwrap();
+    let promise = f.claim().unwrap();
+    ready.set_value(1).unwrap();
+    loop {
+        std::thread::park();
+        let _ = &promise;
+    }
+}
+
+/// An awaited future whose setter is SIGKILLed while the await is pending resolves to
+/// `SetterDead` (the reactor re-checks a COMPUTING future's setter now and then), under a
+/// current-thread runtime.
+#[test]
+fn an_await_sees_its_setter_die() {
+    if claim_and_hang_child() {
+        return;
+    }
+    let (name, seg) = fresh("an_await_sees_its_setter_die");
+    let f: Future<u64> = Future::create(&seg, "f").unwrap();
+    let ready: Future<u32> = Future::create(&seg, "ready").unwrap();
+    let mut child = common::KillOnDrop(spawn_child(
+        "an_await_sees_its_setter_die",
+        "claim-and-hang",
+        &name,
+    ));
+    ready.get_timeout(WAIT).unwrap();
+    let pid = child.0.id();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let r = rt.block_on(async {
+        let waiting = {
+            let f = f.clone();
+            tokio::spawn(async move { f.get_async_timeout(WAIT).await })
+        };
+        let t0 = Instant::now();
+        while f.waiters().unwrap() == 0 {
+            assert!(t0.elapsed() < WAIT, "the await never became pending");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Dead means gone: kill and reap it (a zombie still looks alive).
+        child.0.kill().unwrap();
+        child.0.wait().unwrap();
+        waiting.await.unwrap()
+    });
+    assert_eq!(r, Err(GetTimeoutError::SetterDead { pid }));
+}
