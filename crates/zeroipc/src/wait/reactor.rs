@@ -26,6 +26,12 @@
 //! awaitable is then woken within about a millisecond of its change (polling; still one
 //! thread, still no executor polling while nothing changes).
 //!
+//! # Layout
+//!
+//! Nothing in shared memory of its own: it only reads words the structures own (a Future's
+//! `state`, a Channel's `receivers` / `senders` or a queue slot's `seq`), never writes them.
+//! The bell is a process-local word.
+//!
 //! # Synchronization: no lost wake-up
 //!
 //! - *Register, then re-check.* The task reads its word (`expected`) **before** its failed

@@ -1,10 +1,21 @@
 //! Sleeping in the waiter registry (Queue, Stack, and Channel through its queue).
 //!
 //! Waiting for a peer that holds a slot (FORMAT.md D-7, D-8) is [`super::Patience`]'s job.
-//! Waiting for room or for an element (a blocking `push` / `pop`): [`Sleeper`] registers in
-//!   the segment's waiter registry (`segment::waiters`) and parks on a shared futex word with
-//!   [`crate::wait::park`] (at most 1 ms at a time, so upstream peers, which never
-//!   wake anyone, are noticed within a millisecond); [`wake_sleepers`] is the waker's half.
+//! Waiting for room or for an element (a blocking `push` / `pop`, or a pending async
+//! `send` / `recv` of a buffered Channel): [`Sleeper`] registers in the segment's waiter
+//! registry (`segment::waiters`) and parks on a shared futex word with [`crate::wait::park`]
+//! (at most 1 ms at a time, so upstream peers, which never wake anyone, are noticed within
+//! a millisecond) or hands the word to the reactor; [`wake_sleepers`] and [`WakeCache`] are
+//! the waker's half.
+//!
+//! # Layout
+//!
+//! None of its own: the counters are the registry's (`segment::waiters`).
+//!
+//! # Process death
+//!
+//! A sleeper killed while registered leaves its counter raised: wakers then issue a
+//! `FUTEX_WAKE` nobody needs (`Segment::clear_dead_sleepers` repairs it).
 //!
 //! # Synchronization
 //!
