@@ -126,7 +126,7 @@ use crate::segment::{CatalogKind, Entry, Record, Segment};
 use crate::structures::Queue;
 use crate::structures::queue::{TryPopError, TryPushError};
 use crate::sync::composite;
-use crate::wait::{Backoff, Parked, current_pid, park, pid_alive, wake_all};
+use crate::wait::{Backoff, Parked, Patience, current_pid, park, pid_alive, wake_all};
 
 /// How long an unbuffered `try_send` waits for a blocked receiver to take the value.
 const TRY_SEND_PATIENCE: Duration = Duration::from_millis(5);
@@ -975,11 +975,9 @@ impl<T: Element> Channel<T> {
     /// After stealing a dead owner's lock: wait (bounded by the stall timeout) until the
     /// slot is idle or still holds a published value (then step 2 waits for a receiver).
     fn wait_idle(&self, r: &Rendezvous<'_, T>) {
-        let until = Instant::now() + self.stall;
+        let mut patience = Patience::new(self.stall);
         // ORDERING: Relaxed — a hint; `slot_free`/`publish` re-check.
-        while !(r.slot_idle() || r.ready.load(Relaxed) != 0) && Instant::now() < until {
-            std::thread::sleep(Duration::from_micros(100));
-        }
+        while !(r.slot_idle() || r.ready.load(Relaxed) != 0) && patience.keep_waiting() {}
     }
 
     fn send_locked(
@@ -1020,10 +1018,8 @@ impl<T: Element> Channel<T> {
                     Retract::Retracted(v) => Err(SendTimeoutError::Timeout(v)),
                     Retract::Claimed => {
                         // A receiver has it: wait (bounded) until it finished copying.
-                        let until = Instant::now() + self.stall;
-                        while !r.consumed() && Instant::now() < until {
-                            std::thread::sleep(Duration::from_micros(50));
-                        }
+                        let mut patience = Patience::new(self.stall);
+                        while !r.consumed() && patience.keep_waiting() {}
                         Ok(())
                     }
                 };

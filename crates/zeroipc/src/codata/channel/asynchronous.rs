@@ -27,7 +27,7 @@ use crate::loom::AtomicU32;
 use crate::loom::Ordering::{AcqRel, Relaxed};
 use crate::raw::rendezvous::{Rendezvous, Retract};
 use crate::wait::reactor::{Arm, Interest};
-use crate::wait::{Sleeper, pid_alive, wake_all};
+use crate::wait::{Patience, Sleeper, pid_alive, wake_all};
 
 /// A pending future is re-polled at least this often even if nothing seems to change.
 const MAX_NAP: Duration = Duration::from_millis(100);
@@ -250,10 +250,8 @@ impl<'a, T: Element> SendFuture<'a, T> {
         let back = match r.retract() {
             Retract::Retracted(v) => Some(v),
             Retract::Claimed => {
-                let until = Instant::now() + self.chan.stall;
-                while !r.consumed() && Instant::now() < until {
-                    std::thread::sleep(Duration::from_micros(50));
-                }
+                let mut patience = Patience::new(self.chan.stall);
+                while !r.consumed() && patience.keep_waiting() {}
                 None
             }
         };
