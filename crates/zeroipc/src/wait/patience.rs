@@ -41,6 +41,18 @@ impl Patience {
         self.since = None;
     }
 
+    /// For callers that sleep on a futex between checks instead of in [`keep_waiting`]: starts
+    /// the clock on the first call; `true` once the bound has passed since (no waiting here).
+    /// (The ring-lock wait of `codata/stream.rs` is meant to use it once it moves to
+    /// `crate::wait`; `reset` when the holder changes.)
+    ///
+    /// [`keep_waiting`]: Patience::keep_waiting
+    #[allow(dead_code)]
+    pub(crate) fn expired(&mut self) -> bool {
+        let now = Instant::now();
+        now.duration_since(*self.since.get_or_insert(now)) >= self.bound
+    }
+
     /// Waits a little; `false` when the bound has passed.
     pub(crate) fn keep_waiting(&mut self) -> bool {
         if !self.backoff.is_completed() {
@@ -97,5 +109,24 @@ impl crate::raw::open_addressing::Patience for ProbePatience {
 
     fn snooze(&mut self) -> bool {
         self.patience.keep_waiting()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::time::Duration;
+
+    use super::Patience;
+
+    #[test]
+    fn patience_ends_after_its_bound_and_not_before() {
+        let mut p = Patience::new(Duration::from_millis(20));
+        assert!(p.keep_waiting(), "a fresh patience waits");
+        while p.keep_waiting() {}
+        assert!(p.expired());
+        p.reset();
+        assert!(!p.expired(), "reset starts the clock again");
+        let mut never = Patience::new(Duration::MAX);
+        assert!(!never.expired());
     }
 }
