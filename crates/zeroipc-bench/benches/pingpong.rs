@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
 use zeroipc::codata::channel::Channel;
+use zeroipc::codata::future::Future;
 use zeroipc::codata::stream::Stream;
 use zeroipc::structures::{Array, Queue, Ring};
 use zeroipc::sync::{Mutex, Semaphore};
@@ -162,6 +163,18 @@ fn main() {
             unit: Unit::WakeLatency,
         });
     }
+    // A Future is set once: each round uses a fresh one, so these runs are shorter.
+    let future_cfg = Config {
+        iters: wake_cfg.iters.min(100),
+        ..cfg
+    };
+    for scenario in ["future/wake", "future/await"] {
+        rows.push(Row {
+            scenario,
+            value: future_pair(scenario, &future_cfg),
+            unit: Unit::WakeLatency,
+        });
+    }
     rows.push(Row {
         scenario: "crossbeam/rtt",
         value: crossbeam_rtt(&cfg),
@@ -252,6 +265,10 @@ fn child(role: &str, name: &str, iters: u64) {
     let seg = Segment::open_timeout(name, Duration::from_secs(10)).expect("open");
     if role == "mutex/blocked-cpu" {
         return blocked_child(&seg);
+    }
+    if role.starts_with("future/") {
+        let _ = future_side(&seg, role, iters, false);
+        return;
     }
     let _ = Side::new(&seg).run(role, iters, false);
 }
@@ -892,4 +909,98 @@ fn report(rows: &[Row], spin: f64, futex: f64, cfg: &Config) {
         cfg.iters,
         cfg.iters * 50
     );
+}
+
+/// `future/wake` and `future/await`: one-way wake latency of a Future waiter in another
+/// process — blocked in `get`, or awaiting `get_async` under a minimal thread-parking
+/// executor (woken through the process's reactor thread) — from the setter's stamp right
+/// before `set_value` to the waiter running. One fresh Future per round (set once).
+fn future_pair(scenario: &str, cfg: &Config) -> f64 {
+    let name = format!(
+        "/zeroipc-bench-{}-{}",
+        std::process::id(),
+        scenario.replace('/', "-")
+    );
+    let rounds = cfg.iters * cfg.batches as u64;
+    let seg = SegmentOptions::new()
+        .size(16 << 20)
+        .max_entries(u32::try_from(rounds).expect("rounds fit") + 8)
+        // No catalog: opening thousands of futures by name is not what is measured.
+        .catalog(false)
+        .create_or_replace(&name)
+        .expect("create segment");
+    Array::<u64>::create(&seg, "words", 32).expect("array");
+    for i in 0..rounds {
+        Future::<u64>::create(&seg, &format!("f{i}")).expect("future");
+    }
+    let mut kid = spawn(scenario, &name, rounds);
+    let mut l = future_side(&seg, scenario, rounds, true).expect("latencies");
+    let status = kid.wait().expect("wait child");
+    assert!(status.success(), "{scenario} child failed");
+    let _ = Segment::unlink(&name);
+    // Median of the per-batch medians, as the other scenarios.
+    let per_batch = usize::try_from(cfg.iters).expect("iters fit");
+    let mut per: Vec<f64> = l.chunks_mut(per_batch).map(median).collect();
+    median(&mut per)
+}
+
+/// One side of [`future_pair`]: the initiator sets future `i` once the responder waits on it
+/// (counted in `waiters`) and has had 200 µs to fall asleep; the responder reports its wake
+/// latency through word 6 and acknowledges round `i` in word 12.
+fn future_side(seg: &Segment, scenario: &str, rounds: u64, initiator: bool) -> Option<Vec<f64>> {
+    let words: Array<u64> = Array::open(seg, "words").expect("array");
+    let (stamp_at, latency_at, ack) = (word(&words, 4), word(&words, 6), word(&words, 12));
+    let mut out = Vec::new();
+    for i in 0..rounds {
+        let f: Future<u64> = Future::open(seg, &format!("f{i}")).expect("future");
+        if initiator {
+            while f.waiters().expect("future") == 0 {
+                std::hint::spin_loop();
+            }
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_micros(200) {
+                std::hint::spin_loop();
+            }
+            stamp_at.store(now_ns(), Ordering::Release);
+            f.set_value(i).expect("set");
+            while ack.load(Ordering::Acquire) != i + 1 {
+                std::hint::spin_loop();
+            }
+            #[allow(clippy::cast_precision_loss)]
+            out.push(latency_at.load(Ordering::Acquire) as f64);
+        } else {
+            let v = if scenario == "future/await" {
+                block_on(f.get_async())
+            } else {
+                f.get()
+            };
+            assert_eq!(v.expect("get"), i);
+            latency_at.store(
+                now_ns() - stamp_at.load(Ordering::Acquire),
+                Ordering::Release,
+            );
+            ack.store(i + 1, Ordering::Release);
+        }
+    }
+    initiator.then_some(out)
+}
+
+/// The smallest executor: poll, park the thread until the waker unparks it.
+fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
 }

@@ -9,6 +9,7 @@
 //!   codata        (Future, Lazy, Stream, Channel)   values and sequences over time
 //!   structures    (Array, Queue, Stack, Ring, Pool, Map, Set)
 //!   sync          (Mutex, RwLock, Semaphore, Barrier, Latch, Once, Event, Monitor, Signal)
+//!   wait          backoff, stall patience, futex parking, waiter registry, the async reactor
 //!   raw           lock-free algorithms over views (&Header, &[atomic])
 //!   segment       the table, validation, THE address -> reference gate
 //!   sys           shm_open / mmap / futex / flock (rustix)
@@ -160,6 +161,7 @@ pub(crate) mod layout;
 pub(crate) mod loom;
 pub(crate) mod raw;
 pub(crate) mod sys;
+pub(crate) mod wait;
 
 pub mod codata;
 

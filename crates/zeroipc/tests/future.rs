@@ -670,3 +670,161 @@ fn get_blocks_until_another_thread_sets_and_timed_forms_time_out() {
     assert_eq!(f.get_deadline(Instant::now()), Ok(99));
     assert_eq!(f.segment().name(), seg.name());
 }
+
+/// How many futures [`awaiting_2000_futures_costs_a_few_threads`] awaits at once.
+const MANY: usize = 2000;
+
+/// Threads of this process (`/proc/self/task`).
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+/// The awaiting side of [`awaiting_2000_futures_costs_a_few_threads`], in a process of its own
+/// so no other test's threads are counted: awaits every future in one current-thread tokio
+/// runtime, checks the thread count while all are pending, and that each resolves to its
+/// value.
+fn mass_awaiter_child() -> bool {
+    let Some(name) = child_role("mass-awaiter") else {
+        return false;
+    };
+    let seg = Segment::open(&name).unwrap();
+    let futures: Vec<Future<u64>> = (0..MANY)
+        .map(|i| Future::open(&seg, &format!("f{i}")).unwrap())
+        .collect();
+    let before = threads();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let during = rt.block_on(async {
+        let tasks: Vec<_> = futures
+            .iter()
+            .map(|f| {
+                let f = f.clone();
+                tokio::spawn(async move { f.get_async_timeout(WAIT).await })
+            })
+            .collect();
+        // Every task has polled once and is pending (counted in its future's `waiters`).
+        let t0 = Instant::now();
+        while futures.iter().map(|f| f.waiters().unwrap()).sum::<usize>() < MANY {
+            assert!(t0.elapsed() < WAIT, "the awaits never all became pending");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let during = threads();
+        // The parent sets every future now (it watches the same `waiters` counts).
+        for (i, t) in tasks.into_iter().enumerate() {
+            assert_eq!(t.await.unwrap(), Ok(i as u64), "future {i}");
+        }
+        during
+    });
+    eprintln!("threads: {before} before, {during} while {MANY} futures were awaited");
+    assert!(
+        during <= before + 3,
+        "{during} threads while awaiting {MANY} futures, {before} before: expected at most 3 more"
+    );
+    true
+}
+
+/// 2,000 shared futures awaited at once in one tokio runtime cost at most a few threads
+/// (one reactor for the process, not a thread per awaited future), and all complete once a
+/// setter in another process sets them.
+#[test]
+fn awaiting_2000_futures_costs_a_few_threads() {
+    if mass_awaiter_child() {
+        return;
+    }
+    let name = ShmName::new("awaiting_2000_futures_costs_a_few_threads");
+    let seg = SegmentOptions::new()
+        .size(8 << 20)
+        .max_entries(u32::try_from(MANY).unwrap() + 8)
+        // No type catalog: 2,000 catalog checks on open are not what this test measures.
+        .catalog(false)
+        .create_new(name.as_str())
+        .unwrap();
+    let futures: Vec<Future<u64>> = (0..MANY)
+        .map(|i| Future::create(&seg, &format!("f{i}")).unwrap())
+        .collect();
+    let mut child = common::KillOnDrop(spawn_child(
+        "awaiting_2000_futures_costs_a_few_threads",
+        "mass-awaiter",
+        &name,
+    ));
+    // Set them only once all are awaited, from this process.
+    let t0 = Instant::now();
+    while futures.iter().map(|f| f.waiters().unwrap()).sum::<usize>() < MANY {
+        assert!(
+            t0.elapsed() < WAIT,
+            "the child's awaits never all became pending"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    for (i, f) in futures.iter().enumerate() {
+        f.set_value(i as u64).unwrap();
+    }
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(t0.elapsed() < WAIT, "the awaiting child never finished");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(status.success(), "the awaiting child failed: {status}");
+}
+
+/// A child that claims `f` (COMPUTING, its pid recorded), announces it through `ready`, and
+/// hangs until killed.
+fn claim_and_hang_child() -> bool {
+    let Some(name) = child_role("claim-and-hang") else {
+        return false;
+    };
+    let seg = Segment::open(&name).unwrap();
+    let f: Future<u64> = Future::open(&seg, "f").unwrap();
+    let ready: Future<u32> = Future::open(&seg, "ready").unwrap();
+    let promise = f.claim().unwrap();
+    ready.set_value(1).unwrap();
+    loop {
+        std::thread::park();
+        let _ = &promise;
+    }
+}
+
+/// An awaited future whose setter is SIGKILLed while the await is pending resolves to
+/// `SetterDead` (the reactor re-checks a COMPUTING future's setter now and then), under a
+/// current-thread runtime.
+#[test]
+fn an_await_sees_its_setter_die() {
+    if claim_and_hang_child() {
+        return;
+    }
+    let (name, seg) = fresh("an_await_sees_its_setter_die");
+    let f: Future<u64> = Future::create(&seg, "f").unwrap();
+    let ready: Future<u32> = Future::create(&seg, "ready").unwrap();
+    let mut child = common::KillOnDrop(spawn_child(
+        "an_await_sees_its_setter_die",
+        "claim-and-hang",
+        &name,
+    ));
+    ready.get_timeout(WAIT).unwrap();
+    let pid = child.0.id();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let r = rt.block_on(async {
+        let waiting = {
+            let f = f.clone();
+            tokio::spawn(async move { f.get_async_timeout(WAIT).await })
+        };
+        let t0 = Instant::now();
+        while f.waiters().unwrap() == 0 {
+            assert!(t0.elapsed() < WAIT, "the await never became pending");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Dead means gone: kill and reap it (a zombie still looks alive).
+        child.0.kill().unwrap();
+        child.0.wait().unwrap();
+        waiting.await.unwrap()
+    });
+    assert_eq!(r, Err(GetTimeoutError::SetterDead { pid }));
+}

@@ -439,3 +439,47 @@ fn combine_errors_name_the_failed_step() {
         1
     );
 }
+
+/// `force_async` waits for another thread's computation without blocking the executor (a
+/// second task keeps running meanwhile), resolves to its value once published, and
+/// `force_async_timeout` gives up with `Timeout` while the computer still holds it.
+#[test]
+fn force_async_waits_for_the_computer_without_blocking_the_executor() {
+    let (_n, seg) = fresh("force_async_waits_for_the_computer");
+    let l: Lazy<u64> = Lazy::create(&seg, "l").unwrap();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let computer = {
+        let l = l.clone();
+        std::thread::spawn(move || {
+            l.force_with(|| {
+                started_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+                77
+            })
+        })
+    };
+    started_rx.recv().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let v = rt.block_on(async {
+        assert_eq!(
+            l.force_async_timeout(Duration::from_millis(20)).await,
+            Err(ForceTimeoutError::Timeout)
+        );
+        let waiting = {
+            let l = l.clone();
+            tokio::spawn(async move { l.force_async_timeout(WAIT).await })
+        };
+        // The executor is free while the await is pending: this task runs, then lets the
+        // computer finish.
+        tokio::task::yield_now().await;
+        go_tx.send(()).unwrap();
+        waiting.await.unwrap()
+    });
+    assert_eq!(v, Ok(77));
+    assert_eq!(computer.join().unwrap().unwrap(), 77);
+    assert_eq!(rt.block_on(l.force_async()).unwrap(), 77);
+}

@@ -46,8 +46,9 @@
 //!   value back): it never blocks past that, unlike C++ (D-16).
 //! - [`Select`] / [`select_recv`] wait on several channels at once.
 //! - [`Channel::send_async`] / [`Channel::recv_async`] are futures for any executor (no
-//!   runtime dependency: a pending future is re-polled by one process-wide ticker thread
-//!   about every 500 µs; dropping a pending unbuffered send retracts its value).
+//!   runtime dependency: a pending future is woken by the process's one reactor thread,
+//!   shared with Future and Lazy, when the word it waits on or the channel's fingerprint
+//!   changes; dropping a pending unbuffered send retracts its value).
 //!
 //! # Synchronization
 //!
@@ -125,10 +126,7 @@ use crate::segment::{CatalogKind, Entry, Record, Segment};
 use crate::structures::Queue;
 use crate::structures::queue::{TryPopError, TryPushError};
 use crate::sync::composite;
-use crate::sync::wait::{Parked, park, wake_all};
-// `codata` does not otherwise touch `sys`: pid liveness is the one OS question the
-// rendezvous lock needs (as `sync`'s dead-owner detection does).
-use crate::sys::process::{current_pid, pid_alive};
+use crate::wait::{Backoff, Parked, Patience, current_pid, park, pid_alive, wake_all};
 
 /// How long an unbuffered `try_send` waits for a blocked receiver to take the value.
 const TRY_SEND_PATIENCE: Duration = Duration::from_millis(5);
@@ -977,11 +975,9 @@ impl<T: Element> Channel<T> {
     /// After stealing a dead owner's lock: wait (bounded by the stall timeout) until the
     /// slot is idle or still holds a published value (then step 2 waits for a receiver).
     fn wait_idle(&self, r: &Rendezvous<'_, T>) {
-        let until = Instant::now() + self.stall;
+        let mut patience = Patience::new(self.stall);
         // ORDERING: Relaxed — a hint; `slot_free`/`publish` re-check.
-        while !(r.slot_idle() || r.ready.load(Relaxed) != 0) && Instant::now() < until {
-            std::thread::sleep(Duration::from_micros(100));
-        }
+        while !(r.slot_idle() || r.ready.load(Relaxed) != 0) && patience.keep_waiting() {}
     }
 
     fn send_locked(
@@ -1022,10 +1018,8 @@ impl<T: Element> Channel<T> {
                     Retract::Retracted(v) => Err(SendTimeoutError::Timeout(v)),
                     Retract::Claimed => {
                         // A receiver has it: wait (bounded) until it finished copying.
-                        let until = Instant::now() + self.stall;
-                        while !r.consumed() && Instant::now() < until {
-                            std::thread::sleep(Duration::from_micros(50));
-                        }
+                        let mut patience = Patience::new(self.stall);
+                        while !r.consumed() && patience.keep_waiting() {}
                         Ok(())
                     }
                 };
@@ -1408,7 +1402,7 @@ impl<'a, R> Select<'a, R> {
     }
 
     fn wait_until(mut self, deadline: Option<Instant>) -> Result<(usize, R), RecvTimeoutError> {
-        let mut spins = 0u32;
+        let mut backoff = Backoff::new();
         let mut nap = Duration::from_micros(10);
         loop {
             match self.poll() {
@@ -1419,9 +1413,8 @@ impl<'a, R> Select<'a, R> {
             if deadline.is_some_and(|d| now >= d) {
                 return Err(RecvTimeoutError::Timeout);
             }
-            spins += 1;
-            if spins < 16 {
-                std::thread::yield_now();
+            if !backoff.is_exhausted() {
+                backoff.snooze();
             } else {
                 let left = deadline.map_or(nap, |d| d - now);
                 std::thread::sleep(nap.min(left));

@@ -45,11 +45,12 @@
 //!
 //! `get*` spin briefly, then sleep on a shared futex on `state`, re-checking at least every
 //! millisecond (C++ and Python setters never wake anyone). zeroipc setters wake all sleepers.
-//! `.await` ([`Future::get_async`], or `(&future).await`) does not poll the executor: the
-//! first `Pending` poll starts one helper thread for that wait, which sleeps on the futex
-//! exactly like `get` and calls the task's `Waker` once the state is final, the setter is
-//! dead, or the deadline passed; dropping the awaitable stops the helper within a
-//! millisecond. The executor is never woken before there is something to return.
+//! `.await` ([`Future::get_async`], or `(&future).await`) does not poll the executor: a
+//! pending poll registers the task's `Waker` and the state value it read with the process's
+//! one reactor thread (`wait::reactor`: `futex_waitv` on the words of every pending
+//! awaitable), which wakes the task when the state word changes, at the deadline, or every
+//! 50 ms while COMPUTING to check that the setter lives. No thread per awaitable: 2,000
+//! awaited futures cost one thread. Dropping the awaitable withdraws its registration.
 //!
 //! # Process death: the claim protocol
 //!
@@ -104,7 +105,7 @@ use crate::loom::{
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 use crate::sync::BadWord;
-use crate::sync::wait::{self, Parked};
+use crate::wait::{self, Parked};
 
 fn bad_state(found: u32) -> BadWord {
     BadWord {
@@ -391,9 +392,8 @@ mod handle {
     use core::marker::PhantomData;
     use core::mem::{align_of, size_of};
     use core::pin::Pin;
-    use core::task::{Context, Poll, Waker};
+    use core::task::{Context, Poll};
     use std::error::Error;
-    use std::sync::{Arc, Mutex as StdMutex};
     use std::time::{Duration, Instant};
 
     use super::{RawClaim, RawFuture, RawGet};
@@ -406,8 +406,9 @@ mod handle {
     use crate::loom::{AtomicU8, Ordering::Relaxed};
     use crate::segment::region::Region;
     use crate::segment::{CatalogKind, Entry, Record, Segment};
-    use crate::sync::wait::{self, Parked, deadline_after};
     use crate::sync::{BadWord, current_pid, monotonic_ns, pid_alive};
+    use crate::wait::deadline_after;
+    use crate::wait::reactor::{self, Interest};
 
     /// Copies the `T` at `at` (Relaxed words; the state word orders it).
     pub(crate) fn load_value<T: Element>(region: &Region, at: u64) -> Result<T, Corruption> {
@@ -1259,30 +1260,23 @@ mod handle {
         }
     }
 
-    /// The helper thread's side of an awaitable.
-    #[derive(Debug, Default)]
-    struct Helper {
-        waker: Option<Waker>,
-        /// The helper saw something to report (final state, dead setter, deadline) and woke.
-        fired: bool,
-        /// The awaitable was dropped: the helper exits at its next check.
-        cancelled: bool,
-    }
-
-    /// The waiting machinery shared by [`FutureWait`] and [`FutureWaitTimeout`].
+    /// The waiting machinery shared by [`FutureWait`] and [`FutureWaitTimeout`]: one
+    /// registration with the process's reactor (`wait::reactor`), no thread of its own.
     struct Wait<T: Element> {
         future: Future<T>,
         deadline: Option<Instant>,
-        helper: Option<Arc<StdMutex<Helper>>>,
+        interest: Interest,
+        /// Counted in the header's `waiters` while pending (as C++ `get` counts itself).
+        counted: bool,
     }
 
     /// An awaitable for a [`Future`]'s value, from [`Future::get_async`] (or `.await` on a
     /// `Future` or `&Future`).
     ///
-    /// Resolves to what [`Future::get`] returns. The first `Pending` poll starts a helper
-    /// thread that sleeps on the state word's futex (re-checking every millisecond) and
-    /// calls the latest `Waker` once; the executor is never woken for nothing. Dropping the
-    /// awaitable stops the helper within a millisecond.
+    /// Resolves to what [`Future::get`] returns. A pending poll registers the task with the
+    /// process's one reactor thread, which wakes it when the state word changes (at once for a
+    /// zeroipc setter, within a millisecond for others); the executor is never woken for
+    /// nothing. No thread per awaitable; dropping it withdraws the registration.
     pub struct FutureWait<T: Element> {
         wait: Wait<T>,
     }
@@ -1299,7 +1293,8 @@ mod handle {
             Self {
                 future,
                 deadline,
-                helper: None,
+                interest: Interest::new(),
+                counted: false,
             }
         }
 
@@ -1325,62 +1320,6 @@ mod handle {
 
     impl<T: Element> Unpin for Wait<T> {}
 
-    fn lock(m: &StdMutex<Helper>) -> std::sync::MutexGuard<'_, Helper> {
-        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The helper thread: sleep like `get` until there is something to report, then wake
-    /// the task (after leaving `waiters`, so an awaiter that resumes sees its count gone).
-    fn run_helper<T: Element>(
-        future: &Future<T>,
-        deadline: Option<Instant>,
-        shared: &StdMutex<Helper>,
-    ) {
-        if watch(future, deadline, shared) {
-            fire(shared);
-        }
-    }
-
-    /// Sleeps until the state is final, the setter is dead or the deadline passed (`true`),
-    /// or the awaitable was dropped (`false`).
-    fn watch<T: Element>(
-        future: &Future<T>,
-        deadline: Option<Instant>,
-        shared: &StdMutex<Helper>,
-    ) -> bool {
-        let Ok(raw) = future.raw() else {
-            return true;
-        };
-        let me = current_pid();
-        let _counted = super::WaiterCount::new(raw.waiters);
-        loop {
-            if lock(shared).cancelled {
-                return false;
-            }
-            let s = match raw.state() {
-                Ok(s @ (PENDING | COMPUTING)) => s,
-                _ => return true,
-            };
-            if s == COMPUTING && raw.dead_setter(me, &pid_alive).is_some() {
-                return true;
-            }
-            if wait::park(raw.state, s, deadline) == Parked::TimedOut {
-                return true;
-            }
-        }
-    }
-
-    fn fire(shared: &StdMutex<Helper>) {
-        let waker = {
-            let mut h = lock(shared);
-            h.fired = true;
-            h.waker.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-
     impl<T: Element> core::future::Future for FutureWait<T> {
         type Output = Result<T, GetError>;
 
@@ -1399,50 +1338,51 @@ mod handle {
 
     impl<T: Element> Wait<T> {
         fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, GetTimeoutError>> {
-            let this = self;
-            loop {
-                if let Some(out) = this.future.poll_once(this.deadline) {
-                    return Poll::Ready(out);
-                }
-                match &this.helper {
-                    None => {
-                        let shared = Arc::new(StdMutex::new(Helper {
-                            waker: Some(cx.waker().clone()),
-                            ..Helper::default()
-                        }));
-                        let (f, d, s) = (this.future.clone(), this.deadline, shared.clone());
-                        let spawned = std::thread::Builder::new()
-                            .name("zeroipc-future-wait".into())
-                            .spawn(move || run_helper(&f, d, &s));
-                        if spawned.is_err() {
-                            // No thread: fall back to waking ourselves after a slice, so the
-                            // task still makes progress (degraded, never busy).
-                            let w = cx.waker().clone();
-                            std::thread::sleep(wait::SLICE);
-                            w.wake();
-                            return Poll::Pending;
-                        }
-                        this.helper = Some(shared);
-                        return Poll::Pending;
-                    }
-                    Some(shared) => {
-                        let mut h = lock(shared);
-                        if h.fired {
-                            // The helper has finished: the answer is there (or the
-                            // deadline passed); look again.
-                            drop(h);
-                            this.helper = None;
-                            if let Some(out) = this.future.poll_once(this.deadline) {
-                                return Poll::Ready(out);
-                            }
-                            continue;
-                        }
-                        match &h.waker {
-                            Some(w) if w.will_wake(cx.waker()) => {}
-                            _ => h.waker = Some(cx.waker().clone()),
-                        }
-                        return Poll::Pending;
-                    }
+            // ORDERING (register, then re-check): read the state word before the attempt;
+            // the reactor compares against this value, so a setter's publish after this read
+            // wakes us (wait::reactor, "no lost wake-up").
+            let seen = self.future.raw().ok().and_then(|raw| raw.state().ok());
+            if let Some(out) = self.future.poll_once(self.deadline) {
+                self.finish();
+                return Poll::Ready(out);
+            }
+            let (Some(seen), Ok(raw)) = (seen, self.future.raw()) else {
+                // Unreachable (poll_once reported the corruption); look again.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            };
+            if !self.counted {
+                self.counted = true;
+                // ORDERING: Relaxed — informational counter (as `WaiterCount`).
+                raw.waiters.fetch_add(1, Relaxed);
+            }
+            // A COMPUTING future's setter may die without a word changing: look again now
+            // and then to ask whether it lives (as `get` does on each slice).
+            let recheck = (seen == COMPUTING).then(|| Instant::now() + reactor::RECHECK);
+            let wake_at = match (self.deadline, recheck) {
+                (Some(d), Some(r)) => Some(d.min(r)),
+                (d, r) => d.or(r),
+            };
+            self.interest.arm(
+                reactor::Arm {
+                    seg: &self.future.seg,
+                    word: raw.state,
+                    expected: seen,
+                    wake_at,
+                    probe: None,
+                },
+                cx.waker(),
+            );
+            Poll::Pending
+        }
+
+        /// Leaves the reactor and the `waiters` count (on completion and on drop).
+        fn finish(&mut self) {
+            self.interest.disarm();
+            if std::mem::take(&mut self.counted) {
+                if let Ok(raw) = self.future.raw() {
+                    // ORDERING: Relaxed — as in `poll`.
+                    raw.waiters.fetch_sub(1, Relaxed);
                 }
             }
         }
@@ -1450,9 +1390,7 @@ mod handle {
 
     impl<T: Element> Drop for Wait<T> {
         fn drop(&mut self) {
-            if let Some(shared) = &self.helper {
-                lock(shared).cancelled = true;
-            }
+            self.finish();
         }
     }
 

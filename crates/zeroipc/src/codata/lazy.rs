@@ -114,7 +114,7 @@ use crate::loom::{
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 use crate::sync::BadWord;
-use crate::sync::wait::{self, Parked};
+use crate::wait::{self, Parked};
 
 fn bad_state(found: u32) -> BadWord {
     BadWord {
@@ -363,6 +363,11 @@ pub use handle::{
 };
 
 #[cfg(not(loom))]
+mod asynchronous;
+#[cfg(not(loom))]
+pub use asynchronous::{LazyWait, LazyWaitTimeout};
+
+#[cfg(not(loom))]
 mod handle {
     use core::fmt;
     use core::marker::PhantomData;
@@ -382,8 +387,8 @@ mod handle {
     };
     use crate::loom::{AtomicU32, AtomicU64, Ordering::Acquire, Ordering::Relaxed};
     use crate::segment::{CatalogKind, Entry, Record, Segment};
-    use crate::sync::wait::deadline_after;
     use crate::sync::{BadWord, current_pid, pid_alive};
+    use crate::wait::deadline_after;
 
     /// Values the stored operations can compute on: the arithmetic types C++ allows.
     /// Integers wrap on overflow (C++ leaves signed overflow undefined).
@@ -561,7 +566,7 @@ mod handle {
     }
 
     /// A force with no deadline never times out.
-    fn untimed(e: ForceTimeoutError) -> ForceError {
+    pub(super) fn untimed(e: ForceTimeoutError) -> ForceError {
         match e {
             ForceTimeoutError::Failed { message } => ForceError::Failed { message },
             ForceTimeoutError::NoComputation { op } => ForceError::NoComputation { op },
@@ -628,7 +633,7 @@ mod handle {
     /// A value computed once across processes, in the C++ `Lazy<T>` layout. See the
     /// [module docs](super).
     pub struct Lazy<T: Element> {
-        seg: Segment,
+        pub(super) seg: Segment,
         entry: Entry,
         off: LazyOffsets,
         _t: PhantomData<fn() -> T>,
@@ -798,7 +803,7 @@ mod handle {
             self.seg.region().header(self.entry.offset() + off)
         }
 
-        fn raw(&self) -> Result<RawLazy<'_>, Corruption> {
+        pub(super) fn raw(&self) -> Result<RawLazy<'_>, Corruption> {
             Ok(RawLazy {
                 state: self.word::<AtomicU32>(0)?,
                 owner: self.word::<AtomicU64>(self.off.owner)?,
@@ -1268,7 +1273,7 @@ mod handle {
             })
         }
 
-        fn force_op(&self, deadline: Option<Instant>) -> Result<T, ForceTimeoutError> {
+        pub(super) fn force_op(&self, deadline: Option<Instant>) -> Result<T, ForceTimeoutError> {
             match self.evaluate() {
                 Ok(outcome) => self.force_inner(deadline, Some(&mut once(|| outcome))),
                 // Cannot evaluate here: only wait for (or read) someone else's result.

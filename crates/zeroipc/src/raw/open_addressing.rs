@@ -651,7 +651,7 @@ mod hostile_tests {
         }
     }
 
-    /// Releases the peer's claim whenever we wait on it; counts retries as `Timed` does.
+    /// Releases the peer's claim whenever we wait on it; counts retries as `wait::ProbePatience` does.
     struct Releases<'a> {
         slot: &'a AtomicU32,
         retries: u32,

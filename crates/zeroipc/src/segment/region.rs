@@ -120,6 +120,16 @@ impl Region {
         })
     }
 
+    /// The offset of `item` in this mapping, if it lies inside it (address arithmetic only,
+    /// no access): how the async reactor names a word it must re-read later through
+    /// [`Region::header`] while keeping the segment alive.
+    pub(crate) fn offset_of<H>(&self, item: &H) -> Option<u64> {
+        let base = self.mapping.base().as_ptr() as usize;
+        let at = (core::ptr::from_ref(item) as usize).checked_sub(base)?;
+        let end = at.checked_add(size_of::<H>())?;
+        (end <= self.mapping.len()).then_some(at as u64)
+    }
+
     /// A reference to the `H` stored at offset `at`.
     pub(crate) fn header<H: InPlace>(&self, at: u64) -> Result<&H, Corruption> {
         let start = self.check(at, size_of::<H>() as u64, align_of::<H>() as u64)?;

@@ -27,11 +27,15 @@
 //!
 //! # Synchronization
 //!
-//! A sleeper increments its counter (SeqCst), then re-checks the word it will sleep on
-//! (SeqCst) and sleeps only if it still says "nothing for you"; a waker changes that word
-//! (SeqCst) and then loads the counter (SeqCst). In the single total order either the
-//! waker's load sees the sleeper, or the sleeper's re-check sees the waker's store (Dekker):
-//! no wake is lost between zeroipc processes.
+//! A sleeper increments its counter, runs `membarrier::heavy` (a full barrier on every
+//! running thread of every process registered for it), then re-checks the word it will
+//! sleep on and sleeps only if it still says "nothing for you". A waker changes that word
+//! with its ordinary store (the queue's `seq` store is Release, not SeqCst), runs
+//! `membarrier::light` (a compiler fence: the sleeper's barrier does the hardware part),
+//! then loads the counter (Relaxed). The asymmetric barrier pair makes this a Dekker pair:
+//! either the waker's load sees the sleeper, or the sleeper's re-check sees the waker's
+//! store, so no wake is lost between zeroipc processes. The protocol's code is
+//! `wait::sleeper` (`Sleeper`, `WakeCache`, `wake_sleepers`); this module owns the table.
 //!
 //! # Process death
 //!

@@ -72,7 +72,7 @@ use core::mem::{align_of, size_of};
 use std::error::Error;
 use std::time::Duration;
 
-use super::pod::{self, Timed};
+use super::pod;
 use crate::DEFAULT_STALL_TIMEOUT;
 use crate::Element;
 use crate::error::{Corruption, StructureError};
@@ -86,6 +86,7 @@ use crate::raw::open_addressing::{self as oa, OnPresent, ProbeError, Slots};
 use crate::segment::region::Region;
 use crate::segment::{CatalogKind, Record};
 use crate::segment::{Entry, Segment};
+use crate::wait::ProbePatience;
 
 /// A key type of [`Map`] and [`Set`](super::Set): how C++ `detail::trivial_hash` hashes it
 /// and how C++ `trivial_equal` compares it (FORMAT.md §9.1).
@@ -724,7 +725,7 @@ impl<K: MapKey, V: Element> Map<K, V> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn insert(&self, key: K, value: V) -> Result<Option<V>, MapError> {
-        let mut p = Timed::new(self.stall);
+        let mut p = ProbePatience::new(self.stall);
         oa::insert(&self.view(), &key, &Val(value), OnPresent::Update, &mut p)
             .map(|old| old.map(|v| v.0))
             .map_err(|e| self.err(e))
@@ -750,7 +751,7 @@ impl<K: MapKey, V: Element> Map<K, V> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get(&self, key: &K) -> Result<Option<V>, MapError> {
-        let mut p = Timed::new(self.stall);
+        let mut p = ProbePatience::new(self.stall);
         oa::get(&self.view(), key, &mut p)
             .map(|v| v.map(|v| v.0))
             .map_err(|e| self.err(e))
@@ -798,7 +799,7 @@ impl<K: MapKey, V: Element> Map<K, V> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn remove(&self, key: &K) -> Result<Option<V>, MapError> {
-        let mut p = Timed::new(self.stall);
+        let mut p = ProbePatience::new(self.stall);
         oa::remove(&self.view(), key, &mut p)
             .map(|v| v.map(|v| v.0))
             .map_err(|e| self.err(e))
@@ -825,7 +826,7 @@ impl<K: MapKey, V: Element> Map<K, V> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn pairs(&self) -> Result<Vec<(K, V)>, MapError> {
-        let mut p = Timed::new(self.stall);
+        let mut p = ProbePatience::new(self.stall);
         oa::snapshot(&self.view(), &mut p)
             .map(|v| v.into_iter().map(|(k, v)| (k, v.0)).collect())
             .map_err(|e| self.err(e))

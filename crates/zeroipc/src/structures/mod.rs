@@ -29,7 +29,6 @@ pub mod queue;
 pub mod ring;
 pub mod set;
 pub mod stack;
-mod wait;
 
 pub use array::Array;
 pub use map::{Map, MapKey, hash_bytes};

@@ -102,18 +102,13 @@ use crate::error::{Corruption, StructureError};
 use crate::layout::queue::{
     QUEUE_HEADER_LEN, QUEUE_MAX_CAPACITY, QueueHeader, queue_seq_offset, queue_size,
 };
-use crate::loom::Ordering::{Relaxed, SeqCst};
-use crate::loom::{AtomicU32, ProcessAtomicPtr, compiler_fence};
+use crate::loom::AtomicU32;
+use crate::loom::Ordering::Relaxed;
 use crate::raw::cell::Slot;
 use crate::raw::vyukov::{PopFail, PushFail, Vyukov};
 use crate::segment::{CatalogKind, Record};
 use crate::segment::{Entry, Segment};
-use crate::structures::wait::{Patience, Side, Sleeper, wake_sleepers};
-use crate::sync::wait::deadline_after;
-use crate::sys::{futex, membarrier};
-
-/// Attempts before a blocking call goes to sleep.
-const SPINS_BEFORE_SLEEP: u32 = 16;
+use crate::wait::{self, Backoff, Patience, Side, Sleeper, WakeCache, deadline_after};
 
 /// The message of a push stall.
 fn push_stalled(f: &mut fmt::Formatter<'_>, position: u32) -> fmt::Result {
@@ -513,29 +508,6 @@ pub struct Queue<T: Element> {
     /// This handle's waiter-registry counters, resolved once (see [`WakeCache`]).
     wake: WakeCache,
     _t: PhantomData<fn() -> T>,
-}
-
-/// Where a queue handle's wakes look, resolved lazily once per handle: the hot path after
-/// every push and pop is then one load of this pointer and one of the counter (through the
-/// segment it was three dependent loads and an index check, ~1.3 ns per push + pop).
-#[derive(Debug, Default)]
-struct WakeCache {
-    /// The handle's `data` counter in the waiter registry (its `room` counter is the next
-    /// word), or null: not resolved yet, no registry found, or this process is not
-    /// registered for `membarrier` (then `light` is a real fence and wakes take the general
-    /// path, `wait::wake_sleepers`). Points into the handle's own segment mapping, which the
-    /// handle keeps alive.
-    pair: ProcessAtomicPtr<AtomicU32>,
-}
-
-impl WakeCache {
-    /// A copy for a clone of the handle (same segment, same counters).
-    fn copy(&self) -> Self {
-        // ORDERING: Relaxed — process-local cache of an address that never changes.
-        Self {
-            pair: ProcessAtomicPtr::new(self.pair.load(Relaxed)),
-        }
-    }
 }
 
 impl<T: Element> Clone for Queue<T> {
@@ -1022,6 +994,34 @@ impl<T: Element> Queue<T> {
         sleeper.sleep(q.seq_word(t), |seq| seq != t, deadline);
     }
 
+    /// For an awaitable waiting for an element: registers `sleeper` and returns the word to
+    /// arm the reactor with and the value read after registering, or `None` if the element
+    /// at `head` is published already (try again now).
+    pub(crate) fn data_wait<'a>(
+        &'a self,
+        sleeper: &mut Sleeper<'_>,
+    ) -> Option<(&'a AtomicU32, u32)> {
+        let q = self.view();
+        // ORDERING: Relaxed — which slot to watch; the reactor compares its `seq`.
+        let h = self.header().head.load(Relaxed);
+        let word = q.seq_word(h);
+        let seen = sleeper.register(word);
+        (seen != h.wrapping_add(1)).then_some((word, seen))
+    }
+
+    /// For an awaitable waiting for room: as [`Queue::data_wait`], for the slot at `tail`.
+    pub(crate) fn room_wait<'a>(
+        &'a self,
+        sleeper: &mut Sleeper<'_>,
+    ) -> Option<(&'a AtomicU32, u32)> {
+        let q = self.view();
+        // ORDERING: Relaxed — which slot to watch; the reactor compares its `seq`.
+        let t = self.header().tail.load(Relaxed);
+        let word = q.seq_word(t);
+        let seen = sleeper.register(word);
+        (seen != t).then_some((word, seen))
+    }
+
     /// Wakes every zeroipc sleeper of this queue (the words they sleep on: `seq` at `head`
     /// and at `tail`), e.g. when a Channel closes. A sleeper on an older word re-checks
     /// within its 1 ms slice.
@@ -1029,8 +1029,8 @@ impl<T: Element> Queue<T> {
         let q = self.view();
         let h = self.header();
         // ORDERING: Relaxed — which words to wake.
-        futex::wake_all(q.seq_word(h.head.load(Relaxed)));
-        futex::wake_all(q.seq_word(h.tail.load(Relaxed)));
+        wait::wake_all(q.seq_word(h.head.load(Relaxed)));
+        wait::wake_all(q.seq_word(h.tail.load(Relaxed)));
     }
 
     /// After a push at `pos`: wake the consumers sleeping on that slot, if any sleep.
@@ -1047,49 +1047,10 @@ impl<T: Element> Queue<T> {
         self.wake(Side::Room, seq);
     }
 
-    /// The waker's half of `wait::wake_sleepers`, through this handle's [`WakeCache`].
+    /// The waker's half of the registry protocol, through this handle's [`WakeCache`].
     #[inline(always)]
     fn wake(&self, side: Side, seq: &AtomicU32) {
-        // ORDERING: Relaxed — process-local cache of an address that never changes.
-        let pair = self.wake.pair.load(Relaxed);
-        if pair.is_null() {
-            return self.wake_uncached(side, seq);
-        }
-        let counter = match side {
-            Side::Data => pair,
-            // The `room` counter follows `data` (segment::waiters layout).
-            Side::Room => pair.wrapping_add(1),
-        };
-        // ORDERING: the waker half of the Dekker pair (segment::waiters), as in
-        // `wait::wake_sleepers`: `pair` is cached only once this process is registered for
-        // `membarrier`, so `membarrier::light` is this compiler fence; it keeps the
-        // caller's `seq` store before the load below, and a sleeper's `heavy` barrier does
-        // the rest.
-        compiler_fence(SeqCst);
-        // SAFETY: `pair` came from `Segment::sleepers` for this handle's entry (a counter
-        // pair, both words inside the registry slice it checked) in this handle's segment,
-        // whose mapping lives as long as `self.seg`; `counter` is one of the two words.
-        let counter = unsafe { &*counter };
-        // ORDERING: Relaxed — the fence above and the sleeper's barrier do the ordering.
-        if counter.load(Relaxed) != 0 {
-            futex::wake_all(seq);
-        }
-    }
-
-    /// [`Queue::wake`] before the cache is filled: resolves it if it can, and wakes the
-    /// general way this time.
-    #[cold]
-    #[inline(never)]
-    fn wake_uncached(&self, side: Side, seq: &AtomicU32) {
-        if membarrier::registered() {
-            if let Some(s) = self.seg.sleepers(&self.entry) {
-                // ORDERING: Relaxed — process-local cache; see `wake`.
-                self.wake
-                    .pair
-                    .store(core::ptr::from_ref(s.data).cast_mut(), Relaxed);
-            }
-        }
-        wake_sleepers(&self.seg, &self.entry, side, seq);
+        self.wake.wake(&self.seg, &self.entry, side, seq);
     }
 
     /// Appends `value`, sleeping while the queue is full (on a shared futex, at most 1 ms at
@@ -1275,7 +1236,7 @@ impl<T: Element> Queue<T> {
         let mut value = value;
         let mut patience = Patience::new(self.stall);
         let mut held = None;
-        let mut attempts = 0u32;
+        let mut backoff = Backoff::new();
         loop {
             match q.push(value) {
                 Ok(pos) => {
@@ -1288,11 +1249,10 @@ impl<T: Element> Queue<T> {
                     if passed(deadline) {
                         return Err(PushEnd::Timeout(value));
                     }
-                    attempts += 1;
-                    if attempts < SPINS_BEFORE_SLEEP {
-                        core::hint::spin_loop();
-                    } else {
+                    if backoff.is_completed() {
                         self.wait_for_room(&mut sleeper, deadline);
+                    } else {
+                        backoff.spin();
                     }
                 }
                 Err(PushFail::Busy { value: v, pos }) => {
@@ -1478,7 +1438,7 @@ impl<T: Element> Queue<T> {
         let q = self.view();
         let mut patience = Patience::new(self.stall);
         let mut held = None;
-        let mut attempts = 0u32;
+        let mut backoff = Backoff::new();
         loop {
             match q.pop_at() {
                 Ok((v, pos)) => {
@@ -1490,11 +1450,10 @@ impl<T: Element> Queue<T> {
                     if passed(deadline) {
                         return Err(PopEnd::Timeout);
                     }
-                    attempts += 1;
-                    if attempts < SPINS_BEFORE_SLEEP {
-                        core::hint::spin_loop();
-                    } else {
+                    if backoff.is_completed() {
                         self.wait_for_data(&mut sleeper, deadline);
+                    } else {
+                        backoff.spin();
                     }
                 }
                 Err(PopFail::Busy { pos }) => {

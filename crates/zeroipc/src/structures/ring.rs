@@ -107,7 +107,7 @@ use crate::raw::cell::Slot;
 use crate::raw::ring::{Corrupt, ReadCursor, RingView, WriteCursor};
 use crate::segment::{CatalogKind, Record};
 use crate::segment::{Entry, Segment};
-use crate::structures::wait::Patience;
+use crate::wait::Patience;
 
 /// Geometry of a ring, read once from the segment and checked.
 #[derive(Clone, Copy, Debug)]

@@ -55,7 +55,6 @@ use core::mem::{align_of, size_of};
 use std::time::Duration;
 
 use super::map::{Geometry, MapError, MapKey, View, map_error};
-use super::pod::Timed;
 use crate::DEFAULT_STALL_TIMEOUT;
 use crate::error::{Corruption, StructureError};
 use crate::layout::map::{SlotLayout, python_stride, table_bytes};
@@ -64,6 +63,7 @@ use crate::loom::Ordering::Relaxed;
 use crate::raw::open_addressing::{self as oa, OnPresent, ProbeError, Slots};
 use crate::segment::{CatalogKind, Record};
 use crate::segment::{Entry, Segment};
+use crate::wait::ProbePatience;
 
 /// A hash set of `T` in a segment. See the [module docs](self).
 pub struct Set<T: MapKey> {
@@ -313,7 +313,7 @@ impl<T: MapKey> Set<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn insert(&self, value: T) -> Result<bool, MapError> {
-        let mut p = Timed::new(self.stall);
+        let mut p = ProbePatience::new(self.stall);
         oa::insert(&self.view(), &value, &(), OnPresent::Keep, &mut p)
             .map(|old| old.is_none())
             .map_err(|e| self.err(e))
@@ -338,7 +338,7 @@ impl<T: MapKey> Set<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn contains(&self, value: &T) -> Result<bool, MapError> {
-        let mut p = Timed::new(self.stall);
+        let mut p = ProbePatience::new(self.stall);
         oa::get(&self.view(), value, &mut p)
             .map(|v| v.is_some())
             .map_err(|e| self.err(e))
@@ -364,7 +364,7 @@ impl<T: MapKey> Set<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn remove(&self, value: &T) -> Result<bool, MapError> {
-        let mut p = Timed::new(self.stall);
+        let mut p = ProbePatience::new(self.stall);
         oa::remove(&self.view(), value, &mut p)
             .map(|v| v.is_some())
             .map_err(|e| self.err(e))
@@ -390,7 +390,7 @@ impl<T: MapKey> Set<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn members(&self) -> Result<Vec<T>, MapError> {
-        let mut p = Timed::new(self.stall);
+        let mut p = ProbePatience::new(self.stall);
         oa::snapshot(&self.view(), &mut p)
             .map(|v| v.into_iter().map(|(k, ())| k).collect())
             .map_err(|e| self.err(e))

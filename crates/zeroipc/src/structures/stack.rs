@@ -91,11 +91,7 @@ use crate::raw::cell::Slot;
 use crate::raw::stack::{PopFail, PushFail, StackView};
 use crate::segment::{CatalogKind, Record};
 use crate::segment::{Entry, Segment};
-use crate::structures::wait::{Patience, Side, Sleeper, wake_sleepers};
-use crate::sync::wait::deadline_after;
-
-/// Attempts before a blocking call goes to sleep.
-const SPINS_BEFORE_SLEEP: u32 = 16;
+use crate::wait::{Backoff, Patience, Side, Sleeper, deadline_after, wake_sleepers};
 
 /// The message of a stall at slot `index`.
 fn stalled(f: &mut fmt::Formatter<'_>, index: usize, orphaned: bool) -> fmt::Result {
@@ -874,7 +870,7 @@ impl<T: Element> Stack<T> {
         // `top` of a full stack, as the futex word holds it.
         let full = self.layout.cap - 1;
         let mut value = value;
-        let mut attempts = 0u32;
+        let mut backoff = Backoff::new();
         loop {
             match self.push_once(value) {
                 Err(PushEnd::Full(v)) => {
@@ -882,11 +878,10 @@ impl<T: Element> Stack<T> {
                     if passed(deadline) {
                         return Err(PushEnd::Full(value));
                     }
-                    attempts += 1;
-                    if attempts < SPINS_BEFORE_SLEEP {
-                        core::hint::spin_loop();
-                    } else {
+                    if backoff.is_completed() {
                         sleeper.sleep(self.top_word(), |top| top == full, deadline);
+                    } else {
+                        backoff.spin();
                     }
                 }
                 other => return other,
@@ -1044,18 +1039,17 @@ impl<T: Element> Stack<T> {
         let mut sleeper = Sleeper::new(&self.seg, &self.entry, Side::Data);
         // `top == -1` (empty), as the futex word holds it.
         let empty = u32::MAX;
-        let mut attempts = 0u32;
+        let mut backoff = Backoff::new();
         loop {
             match self.pop_once() {
                 Err(PopEnd::Empty) => {
                     if passed(deadline) {
                         return Err(PopEnd::Empty);
                     }
-                    attempts += 1;
-                    if attempts < SPINS_BEFORE_SLEEP {
-                        core::hint::spin_loop();
-                    } else {
+                    if backoff.is_completed() {
                         sleeper.sleep(self.top_word(), |top| top == empty, deadline);
+                    } else {
+                        backoff.spin();
                     }
                 }
                 other => return other,

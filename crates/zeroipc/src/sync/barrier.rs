@@ -41,7 +41,7 @@ use crate::loom::{
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 use crate::sync::BadWord;
-use crate::sync::wait::{self, Parked};
+use crate::wait::{self, Parked};
 
 /// How a raw barrier wait ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -149,8 +149,8 @@ mod handle {
     use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::semaphore::handle::corrupt;
     use crate::sync::semaphore::handle::count_word;
-    use crate::sync::wait::deadline_after;
     use crate::sync::{WaitError, WaitTimeoutError, check_size};
+    use crate::wait::deadline_after;
 
     /// What [`Barrier::wait`] returns: whether this caller was the last to arrive.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]

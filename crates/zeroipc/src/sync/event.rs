@@ -39,7 +39,7 @@ use crate::loom::{
     AtomicU32,
     Ordering::{Acquire, Relaxed, Release},
 };
-use crate::sync::wait::{self, Parked};
+use crate::wait::{self, Parked};
 
 #[cfg(not(loom))]
 pub use handle::{Event, EventMode};
@@ -109,10 +109,10 @@ mod handle {
     use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::semaphore::RawAcquire;
     use crate::sync::semaphore::handle::corrupt;
-    use crate::sync::wait::{self, Parked, deadline_after};
     use crate::sync::{
         ReleaseError, Semaphore, TryWaitError, WaitError, WaitTimeoutError, check_size, composite,
     };
+    use crate::wait::{self, Parked, deadline_after};
 
     /// How an [`Event`] resets.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]

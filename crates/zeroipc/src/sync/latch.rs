@@ -29,7 +29,7 @@ use crate::loom::{
     Ordering::{Acquire, Release},
 };
 use crate::sync::BadWord;
-use crate::sync::wait::{self, Parked};
+use crate::wait::{self, Parked};
 
 /// Why a raw latch operation failed.
 #[derive(Debug, PartialEq, Eq)]
@@ -134,8 +134,8 @@ mod handle {
     use crate::loom::Ordering::Relaxed;
     use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::semaphore::handle::{corrupt, count_word};
-    use crate::sync::wait::deadline_after;
     use crate::sync::{TryWaitError, WaitError, WaitTimeoutError, check_size};
+    use crate::wait::deadline_after;
 
     /// A countdown latch in a segment. See the [module docs](super).
     ///

@@ -115,15 +115,15 @@ pub mod once;
 pub mod rwlock;
 pub mod semaphore;
 pub mod signal;
-pub(crate) mod wait;
+/// The old path of the wait layer, kept only for `codata/stream.rs` (being rewritten
+/// elsewhere); remove once it imports `crate::wait`.
+pub(crate) use crate::wait;
 
-/// Process identity for dead-owner detection, re-exported for `codata` (which does not use
-/// `sys` directly).
+/// Process identity for dead-owner detection, from the waiting layer (`crate::wait`), where
+/// `codata` and `structures` get it too: they do not import `sys` (`codata/stream.rs` until
+/// it moves to `crate::wait`).
 #[cfg(not(loom))]
-pub(crate) use crate::sys::{
-    clock::monotonic_ns,
-    process::{current_pid, pid_alive},
-};
+pub(crate) use crate::wait::{current_pid, monotonic_ns, pid_alive};
 
 #[cfg(not(loom))]
 mod error;

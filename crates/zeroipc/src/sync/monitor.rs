@@ -169,12 +169,12 @@ mod handle {
     use crate::sync::mutex::RawLock;
     use crate::sync::semaphore::RawRelease;
     use crate::sync::semaphore::handle::{corrupt, release_error};
-    use crate::sync::wait::deadline_after;
     use crate::sync::{
         Attempt, LockError, LockTimeoutError, Mutex, MutexGuard, OwnerDead, ReleaseError,
         Semaphore, TryLockError, check_size, composite,
     };
     use crate::sys::process::{current_pid, pid_alive};
+    use crate::wait::deadline_after;
 
     const SUFFIXES: [&str; 4] = ["_mtx", "_cond", "_count", ""];
     const COUNT_LEN: u64 = 4;

@@ -19,6 +19,7 @@
 //! |---------------------------------|-----------------------------------------|----------------------|
 //! | `count` CAS 0 → 1 in `unlock`   | `count` CAS 1 → 0 in `try_lock`         | the critical section |
 //! | `owner` clear in `unlock`       | `owner` CAS 0 → self in `try_lock`      | the end of the last holder's hold |
+//! | none: the holder died           | `owner` CAS dead pid → self (takeover)  | nothing by itself: the dead holder's writes are visible because the kernel reported its death (`kill(2)` after its exit); its own `owner` CAS was an Acquire intent, not a Release |
 //!
 //! Blocking is the [`Semaphore`](super::Semaphore)'s: `waiting` plus a shared futex on
 //! `count`, re-checked every millisecond while the holder is unknown (`owner` 0: a C++, Go or
@@ -84,8 +85,8 @@ use crate::loom::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::sync::BadWord;
-use crate::sync::wait::{self, Parked};
 use crate::sys::membarrier;
+use crate::wait::{self, Parked};
 
 /// How many times a blocked locker yields to a live process that holds `owner` while
 /// `count` is free (it is between two instructions) before it sleeps in slices instead.
@@ -221,10 +222,10 @@ impl RawMutex<'_> {
         if pid == NO_OWNER || pid == me || alive(pid) {
             return None;
         }
-        // ORDERING: Acquire pairs with the holder's `owner` CAS. The dead process's later
-        // writes are visible because we learnt of its death from the kernel (kill(2) after
-        // its exit). Winning this CAS makes `owner` ours: no zeroipc process touches `count`
-        // while it is.
+        // ORDERING: Acquire, with no Release to pair with: the dead holder's `owner` CAS was
+        // an Acquire intent that published nothing. Its writes are visible because we learnt
+        // of its death from the kernel (kill(2) after its exit). Winning this CAS makes
+        // `owner` ours: no zeroipc process touches `count` while it is.
         self.owner
             .compare_exchange(pid, me, Acquire, Relaxed)
             .ok()?;
@@ -378,11 +379,11 @@ mod handle {
     use crate::loom::Ordering::Relaxed;
     use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::semaphore::handle::{corrupt, create_header, open_header};
-    use crate::sync::wait::deadline_after;
     use crate::sync::{
         Attempt, LockError, LockTimeoutError, OwnerDead, ReleaseError, TryLockError,
     };
     use crate::sys::process::{current_pid, pid_alive};
+    use crate::wait::deadline_after;
 
     /// A mutex in a segment, shared by processes. See the [module docs](super).
     ///

@@ -66,7 +66,7 @@ use crate::loom::{
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 use crate::sync::BadWord;
-use crate::sync::wait::{self, Parked};
+use crate::wait::{self, Parked};
 
 /// How `call_once` ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,9 +306,9 @@ mod handle {
     use crate::loom::{AtomicU32, Ordering::Relaxed};
     use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::semaphore::handle::corrupt;
-    use crate::sync::wait::deadline_after;
     use crate::sync::{WaitError, WaitTimeoutError};
     use crate::sys::process::{current_pid, pid_alive};
+    use crate::wait::deadline_after;
 
     /// A once-only initialisation flag in a segment. See the [module docs](super).
     ///

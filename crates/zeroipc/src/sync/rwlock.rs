@@ -41,7 +41,7 @@ use crate::loom::{
 };
 use crate::sync::BadWord;
 use crate::sync::mutex::{RawLock, RawMutex};
-use crate::sync::wait::{self, Parked};
+use crate::wait::{self, Parked};
 
 #[cfg(not(loom))]
 pub use handle::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -246,11 +246,11 @@ mod handle {
     use crate::layout::rwlock::{RWLOCK_STATE_LEN, RWLOCK_SUFFIXES, RwLockState};
     use crate::segment::{CatalogKind, Entry, Record, Segment};
     use crate::sync::semaphore::handle::{corrupt, count_word};
-    use crate::sync::wait::deadline_after;
     use crate::sync::{
         Attempt, LockError, LockTimeoutError, Mutex, OwnerDead, TryLockError, check_size, composite,
     };
     use crate::sys::process::{current_pid, pid_alive};
+    use crate::wait::deadline_after;
 
     /// A reader-writer lock in a segment. See the [module docs](super).
     ///

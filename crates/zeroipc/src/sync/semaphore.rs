@@ -118,8 +118,8 @@ use crate::loom::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::sync::BadWord;
-use crate::sync::wait::{self, Parked};
 use crate::sys::membarrier;
+use crate::wait::{self, Parked};
 
 /// How often a blocked [`Semaphore`] acquirer looks for permits held by dead processes
 /// (the Mutex's dead-holder check interval, `wait::HOLDER_KNOWN_SLICE`).
@@ -350,11 +350,11 @@ pub(crate) mod handle {
     };
     use crate::segment::permits::{INTENT_RELEASE, slot_parts, slot_word};
     use crate::segment::{CatalogKind, Entry, Record, Segment};
-    use crate::sync::wait::deadline_after;
     use crate::sync::{
         Attempt, LockError, LockTimeoutError, OwnerDead, ReleaseError, TryLockError, check_size,
     };
     use crate::sys::process::{current_pid, pid_alive};
+    use crate::wait::deadline_after;
 
     /// A counting semaphore in a segment. See the [module docs](super).
     ///

@@ -48,8 +48,8 @@ mod handle {
     };
     use crate::raw::words;
     use crate::segment::{CatalogKind, Entry, Record, Segment};
-    use crate::sync::wait::{self, Parked, deadline_after};
     use crate::sync::{LockError, LockTimeoutError, Mutex, WaitError, WaitTimeoutError, composite};
+    use crate::wait::{self, Parked, deadline_after};
 
     const SUFFIXES: [&str; 3] = ["_state", "_mtx", ""];
     const VALUE_OFFSET: u64 = 8;

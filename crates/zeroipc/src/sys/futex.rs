@@ -75,6 +75,65 @@ mod real {
         }
     }
 
+    /// Room for one word in a [`waitv`] call: Linux's `struct futex_waitv`.
+    pub(crate) type Waitv = futex::Wait;
+
+    /// The most words one [`waitv`] call takes (the kernel's `FUTEX_WAITV_MAX`).
+    pub(crate) const WAITV_MAX: usize = 128;
+
+    /// One entry of a [`waitv`] call: sleep while `*word == expected` (a *shared* 32-bit
+    /// futex, like [`wait`]). Holds the word's address only: the kernel reads it during the
+    /// call and never writes it, so a word unmapped meanwhile is `EFAULT`, never UB here.
+    pub(crate) fn waitv_entry(word: &AtomicU32, expected: u32) -> Waitv {
+        let mut w = futex::Wait::new();
+        w.val = u64::from(expected);
+        w.uaddr = futex::WaitPtr::new(core::ptr::from_ref(word).cast_mut().cast());
+        // SIZE_U32 and no FUTEX2_PRIVATE: shared, keyed by the page, as `wait`.
+        w.flags = futex::WaitFlags::SIZE_U32;
+        w
+    }
+
+    /// Why [`waitv`] returned.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) enum WaitvOutcome {
+        /// Woken (on the entry with this index), or interrupted by a signal.
+        Woken,
+        /// Some word did not hold its expected value when the kernel looked (`EAGAIN`).
+        Changed,
+        /// `timeout_ns` passed.
+        TimedOut,
+        /// The kernel has no `futex_waitv` (before Linux 5.16, or filtered: `ENOSYS`).
+        Unsupported,
+        /// Any other error (`EFAULT`, `EINVAL`): the caller falls back to polling.
+        Failed,
+    }
+
+    /// Blocks until one of `words` is woken or differs from its expected value, or until the
+    /// monotonic clock reads `until_ns`: `futex_waitv(2)` (Linux 5.16+, syscall 449).
+    ///
+    /// # References
+    ///  - [futex2 documentation](https://docs.kernel.org/userspace-api/futex2.html)
+    #[doc(alias = "futex_waitv")]
+    pub(crate) fn waitv(words: &[Waitv], until_ns: u64) -> WaitvOutcome {
+        debug_assert!(!words.is_empty() && words.len() <= WAITV_MAX);
+        let until = Timespec {
+            tv_sec: i64::try_from(until_ns / 1_000_000_000).unwrap_or(i64::MAX),
+            tv_nsec: i64::try_from(until_ns % 1_000_000_000).unwrap_or(0),
+        };
+        match futex::waitv(
+            words,
+            futex::WaitvFlags::empty(),
+            Some(&until),
+            rustix::time::ClockId::Monotonic,
+        ) {
+            Ok(_) | Err(Errno::INTR) => WaitvOutcome::Woken,
+            Err(Errno::AGAIN) => WaitvOutcome::Changed,
+            Err(Errno::TIMEDOUT) => WaitvOutcome::TimedOut,
+            Err(Errno::NOSYS) => WaitvOutcome::Unsupported,
+            Err(_) => WaitvOutcome::Failed,
+        }
+    }
+
     /// Wakes at most one process or thread blocked in [`wait`] on `word`.
     #[doc(alias = "FUTEX_WAKE")]
     #[allow(dead_code)]
@@ -117,6 +176,19 @@ mod model {
         // ORDERING: SeqCst under the model's mutex, as the kernel compares the word
         // atomically with queueing the waiter.
         if word.load(Ordering::SeqCst) != expected {
+            return WaitOutcome::Changed;
+        }
+        drop(cv.wait(guard).unwrap());
+        WaitOutcome::Woken
+    }
+
+    /// `futex_waitv` in the model: blocks until woken unless some word differs from its
+    /// expected value (compared under the model's mutex, as the kernel does atomically).
+    pub(crate) fn waitv(words: &[(&AtomicU32, u32)]) -> WaitOutcome {
+        let (lock, cv) = &*QUEUE;
+        let guard = lock.lock().unwrap();
+        // ORDERING: SeqCst under the model's mutex, as in `wait`.
+        if words.iter().any(|(w, e)| w.load(Ordering::SeqCst) != *e) {
             return WaitOutcome::Changed;
         }
         drop(cv.wait(guard).unwrap());

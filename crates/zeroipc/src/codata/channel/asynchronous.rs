@@ -1,12 +1,14 @@
 //! `async` send and receive for [`Channel`], with no runtime dependency.
 //!
-//! A pending future registers its waker, with a fingerprint of the channel's shared words
-//! taken *before* its failed attempt (`Channel::probe`), with one process-wide **ticker**
-//! thread. Every 500 µs the ticker re-reads the fingerprints and wakes only the tasks whose
-//! channel changed (or that have waited 100 ms, a safety net): the executor is not polled
-//! while nothing happens. Reading shared words on a timer is the only way to notice C++
-//! peers, which never wake anyone; it costs one thread per process, sleeping on a condition
-//! variable while no future is pending.
+//! A pending future arms the process's one reactor (`wait::reactor`, shared with Future and
+//! Lazy): the word its blocking form would sleep on — buffered: the queue's `seq` word at
+//! `head` (receivers) or `tail` (senders), registered in the waiter registry as a blocked
+//! `recv`/`send` is, so the queue's own pushes and pops wake it; unbuffered: the header's
+//! `receivers` / `senders` word — with the value read *before* its failed attempt, plus a
+//! fingerprint of the channel's shared words (`Channel::probe`, also taken before the
+//! attempt), compared on every reactor pass (at least every millisecond: C++ peers never wake
+//! anyone) and a 100 ms safety net. The executor is not polled while nothing happens, and
+//! no thread is started per future.
 //!
 //! Cancellation: dropping a [`RecvFuture`] never loses a value (each poll either takes a
 //! value or takes nothing). Dropping a [`SendFuture`] of an unbuffered channel after it
@@ -17,82 +19,50 @@
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
-use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::{Channel, Kind, RecvError, SendError, TryRecvError, TrySendError, owner_id};
 use crate::Element;
-use crate::loom::Ordering::AcqRel;
+use crate::loom::AtomicU32;
+use crate::loom::Ordering::{AcqRel, Relaxed};
 use crate::raw::rendezvous::{Rendezvous, Retract};
-use crate::sync::wait::wake_all;
-use crate::sys::process::pid_alive;
+use crate::wait::reactor::{Arm, Interest};
+use crate::wait::{Patience, Sleeper, pid_alive, wake_all};
 
-const TICK: Duration = Duration::from_micros(500);
-/// A pending future is re-polled at least this often even if its fingerprint never changes.
+/// A pending future is re-polled at least this often even if nothing seems to change.
 const MAX_NAP: Duration = Duration::from_millis(100);
 
-/// A pending future: its waker, how to fingerprint its channel, and the fingerprint it saw.
-struct Pending {
-    waker: Waker,
-    probe: Box<dyn Fn() -> u64 + Send>,
+/// Arms `interest`: wake `w` once `word` leaves `expected` or `chan`'s fingerprint leaves
+/// `seen` (both read before the failed attempt: register, then re-check), or after
+/// [`MAX_NAP`]. `None` for the word: the awaited thing is there already, re-poll now.
+fn arm<T: Element>(
+    interest: &mut Interest,
+    chan: &Channel<T>,
+    word: Option<(&AtomicU32, u32)>,
     seen: u64,
-    since: Instant,
-}
-
-struct Ticker {
-    pending: Mutex<Vec<Pending>>,
-    cv: Condvar,
-}
-
-fn ticker() -> &'static Ticker {
-    static T: OnceLock<&'static Ticker> = OnceLock::new();
-    T.get_or_init(|| {
-        let t: &'static Ticker = Box::leak(Box::new(Ticker {
-            pending: Mutex::new(Vec::new()),
-            cv: Condvar::new(),
-        }));
-        std::thread::Builder::new()
-            .name("zeroipc-ticker".into())
-            .spawn(move || {
-                loop {
-                    {
-                        let mut v = t.pending.lock().unwrap_or_else(|e| e.into_inner());
-                        while v.is_empty() {
-                            v = t.cv.wait(v).unwrap_or_else(|e| e.into_inner());
-                        }
-                    }
-                    std::thread::sleep(TICK);
-                    let due: Vec<Pending> = {
-                        let mut v = t.pending.lock().unwrap_or_else(|e| e.into_inner());
-                        let all = std::mem::take(&mut *v);
-                        let (due, keep): (Vec<_>, Vec<_>) = all
-                            .into_iter()
-                            .partition(|p| (p.probe)() != p.seen || p.since.elapsed() >= MAX_NAP);
-                        *v = keep;
-                        due
-                    };
-                    due.into_iter().for_each(|p| p.waker.wake());
-                }
-            })
-            .expect("spawn the zeroipc ticker thread");
-        t
-    })
-}
-
-/// Asks the ticker to wake `w` once `chan`'s fingerprint differs from `seen`.
-fn wake_on_change<T: Element>(w: &Waker, chan: &Channel<T>, seen: u64) {
+    w: &Waker,
+) {
+    let Some((word, expected)) = word else {
+        w.wake_by_ref();
+        return;
+    };
     let c = chan.clone();
-    let t = ticker();
-    t.pending
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(Pending {
-            waker: w.clone(),
-            probe: Box::new(move || c.probe()),
-            seen,
-            since: Instant::now(),
-        });
-    t.cv.notify_one();
+    interest.arm(
+        Arm {
+            seg: chan.segment(),
+            word,
+            expected,
+            wake_at: Some(Instant::now() + MAX_NAP),
+            probe: Some((Box::new(move || c.probe()), seen)),
+        },
+        w,
+    );
+}
+
+/// The word an unbuffered waiter sleeps on, and its value now.
+fn watch(word: &AtomicU32) -> Option<(&AtomicU32, u32)> {
+    // ORDERING: Relaxed — the reactor compares it; the retried operation synchronises.
+    Some((word, word.load(Relaxed)))
 }
 
 impl<T: Element> Channel<T> {
@@ -129,6 +99,8 @@ impl<T: Element> Channel<T> {
         RecvFuture {
             chan: self,
             counted: false,
+            interest: Interest::new(),
+            sleeper: None,
         }
     }
 
@@ -140,6 +112,8 @@ impl<T: Element> Channel<T> {
             value: Some(value),
             state: State::Start,
             counted: false,
+            interest: Interest::new(),
+            sleeper: None,
         }
     }
 }
@@ -151,10 +125,16 @@ pub struct RecvFuture<'a, T: Element> {
     chan: &'a Channel<T>,
     /// Counted in the header's `receivers` while pending (C++ `try_send` looks at it).
     counted: bool,
+    /// The reactor registration while pending.
+    interest: Interest,
+    /// Buffered: registered in the queue's waiter registry while pending.
+    sleeper: Option<Sleeper<'a>>,
 }
 
 impl<T: Element> RecvFuture<'_, T> {
     fn uncount(&mut self) {
+        self.interest.disarm();
+        self.sleeper = None;
         if std::mem::take(&mut self.counted) {
             // ORDERING: AcqRel, as C++ (an advisory count).
             self.chan.hdr().receivers.fetch_sub(1, AcqRel);
@@ -174,10 +154,18 @@ impl<T: Element> Future for RecvFuture<'_, T> {
             // ORDERING: AcqRel, as C++.
             self.chan.hdr().receivers.fetch_add(1, AcqRel);
         }
-        let seen = self.chan.probe();
-        let r = match self.chan.try_recv() {
+        let chan = self.chan;
+        let seen = chan.probe();
+        let word = match &chan.kind {
+            Kind::Buffered(q) => {
+                let sleeper = self.sleeper.get_or_insert_with(|| q.data_sleeper());
+                q.data_wait(sleeper)
+            }
+            Kind::Rendezvous { .. } => watch(&chan.hdr().receivers),
+        };
+        let r = match chan.try_recv() {
             Err(TryRecvError::Empty) => {
-                wake_on_change(cx.waker(), self.chan, seen);
+                arm(&mut self.interest, chan, word, seen, cx.waker());
                 return Poll::Pending;
             }
             Ok(v) => Ok(v),
@@ -214,6 +202,10 @@ pub struct SendFuture<'a, T: Element> {
     state: State,
     /// Counted in the header's `senders` while pending.
     counted: bool,
+    /// The reactor registration while pending.
+    interest: Interest,
+    /// Buffered: registered in the queue's waiter registry while pending.
+    sleeper: Option<Sleeper<'a>>,
 }
 
 // The future holds no self-references and is never pin-projected.
@@ -234,6 +226,8 @@ impl<'a, T: Element> SendFuture<'a, T> {
 
     fn finish(&mut self, r: Result<(), SendError<T>>) -> Poll<Result<(), SendError<T>>> {
         self.state = State::Done;
+        self.interest.disarm();
+        self.sleeper = None;
         if std::mem::take(&mut self.counted) {
             // ORDERING: AcqRel, as C++.
             self.chan.hdr().senders.fetch_sub(1, AcqRel);
@@ -256,10 +250,8 @@ impl<'a, T: Element> SendFuture<'a, T> {
         let back = match r.retract() {
             Retract::Retracted(v) => Some(v),
             Retract::Claimed => {
-                let until = Instant::now() + self.chan.stall;
-                while !r.consumed() && Instant::now() < until {
-                    std::thread::sleep(Duration::from_micros(50));
-                }
+                let mut patience = Patience::new(self.chan.stall);
+                while !r.consumed() && patience.keep_waiting() {}
                 None
             }
         };
@@ -281,16 +273,24 @@ impl<T: Element> Future for SendFuture<'_, T> {
             self.chan.hdr().senders.fetch_add(1, AcqRel);
         }
         // Fingerprint before trying (after counting ourselves): a change after it re-polls us.
-        let seen = self.chan.probe();
+        let chan = self.chan;
+        let seen = chan.probe();
         let Some(r) = self.rendezvous() else {
             // Buffered: one atomic attempt per poll.
-            return match self.chan.try_send(value) {
+            let word = match &chan.kind {
+                Kind::Buffered(q) => {
+                    let sleeper = self.sleeper.get_or_insert_with(|| q.room_sleeper());
+                    q.room_wait(sleeper)
+                }
+                Kind::Rendezvous { .. } => None,
+            };
+            return match chan.try_send(value) {
                 Ok(()) => {
                     self.value = None;
                     self.finish(Ok(()))
                 }
                 Err(TrySendError::Full(_)) => {
-                    wake_on_change(cx.waker(), self.chan, seen);
+                    arm(&mut self.interest, chan, word, seen, cx.waker());
                     Poll::Pending
                 }
                 Err(TrySendError::Disconnected(v)) => {
@@ -303,6 +303,7 @@ impl<T: Element> Future for SendFuture<'_, T> {
                 }
             };
         };
+        let word = watch(&chan.hdr().senders);
         loop {
             match self.state {
                 State::Start => {
@@ -320,7 +321,7 @@ impl<T: Element> Future for SendFuture<'_, T> {
                                 self.chan.wait_idle(&r);
                                 continue;
                             }
-                            wake_on_change(cx.waker(), self.chan, seen);
+                            arm(&mut self.interest, chan, word, seen, cx.waker());
                             return Poll::Pending;
                         }
                     }
@@ -332,7 +333,7 @@ impl<T: Element> Future for SendFuture<'_, T> {
                         return self.finish(Err(SendError::Disconnected(value)));
                     }
                     if !r.slot_free() {
-                        wake_on_change(cx.waker(), self.chan, seen);
+                        arm(&mut self.interest, chan, word, seen, cx.waker());
                         return Poll::Pending;
                     }
                     r.publish(value);
@@ -351,7 +352,7 @@ impl<T: Element> Future for SendFuture<'_, T> {
                         return self
                             .finish(back.map_or(Ok(()), |v| Err(SendError::Disconnected(v))));
                     }
-                    wake_on_change(cx.waker(), self.chan, seen);
+                    arm(&mut self.interest, chan, word, seen, cx.waker());
                     return Poll::Pending;
                 }
                 State::Done => return Poll::Ready(Ok(())),

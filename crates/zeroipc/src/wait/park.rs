@@ -1,10 +1,10 @@
-//! The wait layer: spin briefly, then sleep on a *shared* futex, re-checking at least every
+//! Parking: spin briefly, then sleep on a *shared* futex, re-checking at least every
 //! millisecond.
 //!
-//! Every blocking operation of [`crate::sync`] is a loop "try the fast path; if it fails,
+//! Every blocking operation of [`crate::sync`] and `codata` is a loop "try the fast path; if it fails,
 //! [`park`] on the word it is waiting for; repeat". This module owns the policy:
 //!
-//! - **Spin first** ([`spin_while`]): a few dozen loads with `spin_loop` hints, enough for a
+//! - **Spin first** ([`spin_while`]): loads between the [`Backoff`] bursts, enough for a
 //!   hand-off between two running processes, never a whole time slice (2-core machines).
 //! - **Then futex** ([`park`]): `FUTEX_WAIT` *without* `FUTEX_PRIVATE_FLAG` on the 4-byte word,
 //!   so a wake from another process reaches us. Our own releases always wake.
@@ -19,6 +19,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::Backoff;
 use crate::loom::{AtomicU32, Ordering::Relaxed};
 use crate::sys::futex;
 
@@ -30,9 +31,6 @@ pub(crate) const SLICE: Duration = Duration::from_millis(1);
 /// on our own is to ask the kernel whether the holder died. Bounds how long a dead holder
 /// goes unnoticed; 1 ms slices cost about 2 % of a core per blocked waiter, these ~0.05 %.
 pub(crate) const HOLDER_KNOWN_SLICE: Duration = Duration::from_millis(50);
-
-/// Load-spins before the first sleep.
-const SPINS: u32 = 64;
 
 /// Whether [`park`] gave up because the caller's deadline passed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,15 +53,18 @@ pub(crate) fn spin_while(word: &AtomicU32, expected: u32) -> bool {
     if cfg!(loom) {
         return false;
     }
-    for _ in 0..SPINS {
+    let mut backoff = Backoff::new();
+    loop {
         // ORDERING: Relaxed — only a hint to stop spinning; the caller's fast path (an
         // Acquire RMW) is what synchronises.
         if word.load(Relaxed) != expected {
             return true;
         }
-        core::hint::spin_loop();
+        if backoff.is_completed() {
+            return false;
+        }
+        backoff.spin();
     }
-    false
 }
 
 /// Sleeps while `*word == expected`, for at most [`SLICE`] and never past `deadline`.
