@@ -97,6 +97,58 @@ pub(crate) fn park_slice(
     }
 }
 
+/// Sleeps while every `(word, expected)` pair still holds, for at most [`SLICE`] and never
+/// past `deadline`: one `futex_waitv` over all of them (Linux 5.16+), so a change of any word
+/// that its changer wakes ends the sleep at once. More than `futex::WAITV_MAX` words, or a
+/// kernel without `futex_waitv`, parks on the first word only (the others are noticed by the
+/// caller's re-check within one slice).
+///
+/// May return early for any reason; callers re-check in a loop.
+#[cfg(not(loom))]
+pub(crate) fn park_any(words: &[(&AtomicU32, u32)], deadline: Option<Instant>) -> Parked {
+    let Some(&(first, first_expected)) = words.first() else {
+        return Parked::Retry;
+    };
+    if words.len() == 1 || words.len() > futex::WAITV_MAX {
+        return park(first, first_expected, deadline);
+    }
+    let now = Instant::now();
+    if deadline.is_some_and(|d| now >= d) {
+        return Parked::TimedOut;
+    }
+    let span = deadline.map_or(SLICE, |d| d.saturating_duration_since(now).min(SLICE));
+    let span_ns = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
+    let entries: Vec<futex::Waitv> = words
+        .iter()
+        .map(|&(word, expected)| futex::waitv_entry(word, expected))
+        .collect();
+    let until_ns = crate::sys::clock::monotonic_ns().saturating_add(span_ns);
+    match futex::waitv(&entries, until_ns) {
+        futex::WaitvOutcome::Unsupported | futex::WaitvOutcome::Failed => {
+            return park(first, first_expected, deadline);
+        }
+        futex::WaitvOutcome::Woken
+        | futex::WaitvOutcome::Changed
+        | futex::WaitvOutcome::TimedOut => {}
+    }
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        Parked::TimedOut
+    } else {
+        Parked::Retry
+    }
+}
+
+/// The loom version of [`park_any`]: the model has no multi-word wait, so it parks on the
+/// first word (a model that needs the others must wake the first).
+#[cfg(loom)]
+#[allow(dead_code)]
+pub(crate) fn park_any(words: &[(&AtomicU32, u32)], deadline: Option<Instant>) -> Parked {
+    match words.first() {
+        Some(&(word, expected)) => park(word, expected, deadline),
+        None => Parked::Retry,
+    }
+}
+
 /// The loom version: the caller's deadline goes straight to the futex model (an untimed wait
 /// blocks until woken; a timed one may time out at any point).
 #[cfg(loom)]

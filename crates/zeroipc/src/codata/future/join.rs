@@ -38,12 +38,13 @@
 //!
 //! The blocking forms sleep in the kernel on the futex the Future already uses (`state`),
 //! like [`Future::get`]: they count themselves in every future's `waiters` while they wait,
-//! look at all the futures, then sleep on **one** unset future's `state` word for at most one
-//! millisecond slice and look again. A zeroipc setter wakes the future it sets at once; the
-//! others are seen at the next look, within the 1 ms slice every Rust waiter keeps anyway
-//! (C++ and Python setters never wake anyone). A join sleeps on the lowest unset future (it
-//! needs that one next: a zeroipc setter of the futures in order wakes the join each time);
-//! a select sleeps on each unset future in turn. No waiting thread is started.
+//! look at all the futures, then sleep on **every** unset future's `state` word at once (one
+//! `futex_waitv`, Linux 5.16+) for at most one millisecond slice and look again. A zeroipc
+//! setter wakes the future it sets, which ends the sleep at once whichever future it is; the
+//! 1 ms slice every Rust waiter keeps catches C++ and Python setters, which never wake
+//! anyone. Without `futex_waitv` (older kernels, more than 128 futures) the sleep is on the
+//! first unset future only and the others are seen within the slice. No waiting thread is
+//! started.
 //!
 //! The async forms compose the futures' own awaitables ([`Future::get_async`]), so they wake
 //! the task exactly as those do and never poll the executor.
@@ -262,25 +263,30 @@ fn count_in<'a, T: Element>(futs: &[&'a Future<T>]) -> Vec<WaiterCount<'a>> {
         .collect()
 }
 
-/// Sleeps on `f`'s state word while it is unset: at most one slice, never past
-/// `deadline`. `TimedOut` once the deadline has passed.
+/// Sleeps until one of the futures still pending changes state (woken by its setter), for at
+/// most one slice, never past `deadline`. `TimedOut` once the deadline has passed.
 ///
-/// The one place that decides how a join or select sleeps: when the wait layer can sleep
-/// on several words at once (`futex_waitv`), this becomes one wait over every unset
-/// future's `state`, and a select wakes at once for whichever is set.
-fn sleep_on<T: Element>(f: &Future<T>, deadline: Option<Instant>) -> Parked {
-    let Ok(raw) = f.raw() else {
-        return Parked::Retry; // the caller's next look reports the corruption
-    };
-    match raw.state() {
-        Ok(s @ (PENDING | COMPUTING)) => {
-            if wait::spin_while(raw.state, s) {
-                return Parked::Retry;
-            }
-            wait::park(raw.state, s, deadline)
+/// The one place that decides how a join or select sleeps: one `futex_waitv` over every
+/// unset future's `state` word (`wait::park_any`), so a join or a select wakes at once for
+/// whichever future is set, and re-checks all of them at least every millisecond (peers in
+/// other languages never wake).
+fn sleep_on_all<T: Element>(futs: &[&Future<T>], deadline: Option<Instant>) -> Parked {
+    let mut words = Vec::with_capacity(futs.len());
+    for f in futs {
+        let Ok(raw) = f.raw() else {
+            return Parked::Retry; // the caller's next look reports the corruption
+        };
+        match raw.state() {
+            Ok(s @ (PENDING | COMPUTING)) => words.push((raw.state, s)),
+            _ => return Parked::Retry, // final or corrupt: look again
         }
-        _ => Parked::Retry, // final or corrupt: look again
     }
+    if let [(word, s)] = words[..] {
+        if wait::spin_while(word, s) {
+            return Parked::Retry;
+        }
+    }
+    wait::park_any(&words, deadline)
 }
 
 /// One look over the unset futures: records new values; the first failure ends the join.
@@ -315,7 +321,12 @@ fn join_until<T: Element>(
             return Err(JoinTimeoutError::Timeout { unset });
         }
         // The deadline passed: one last look, then report what is still unset.
-        timed_out = sleep_on(futs[next], deadline) == Parked::TimedOut;
+        let unset: Vec<&Future<T>> = futs
+            .iter()
+            .zip(&values)
+            .filter_map(|(f, v)| v.is_none().then_some(*f))
+            .collect();
+        timed_out = sleep_on_all(&unset, deadline) == Parked::TimedOut;
     }
 }
 
@@ -337,7 +348,6 @@ fn select_until<T: Element>(
     deadline: Option<Instant>,
 ) -> Result<(usize, T), SelectTimeoutError> {
     let _counted = count_in(futs);
-    let mut turn = 0usize;
     let mut timed_out = false;
     loop {
         if let Some(found) = select_look(futs)? {
@@ -346,9 +356,9 @@ fn select_until<T: Element>(
         if timed_out {
             return Err(SelectTimeoutError::Timeout);
         }
-        timed_out = match futs.get(turn % futs.len().max(1)) {
-            Some(f) => sleep_on(f, deadline) == Parked::TimedOut,
-            None => {
+        timed_out = match futs {
+            [_, ..] => sleep_on_all(futs, deadline) == Parked::TimedOut,
+            [] => {
                 // Nothing to wait for: sleep out the deadline (a timed form; the untimed
                 // ones refuse an empty slice).
                 if let Some(d) = deadline {
@@ -357,7 +367,6 @@ fn select_until<T: Element>(
                 true
             }
         };
-        turn = turn.wrapping_add(1);
     }
 }
 
