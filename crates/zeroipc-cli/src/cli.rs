@@ -188,14 +188,19 @@ pub(crate) enum Command {
     /// Runs the cache-line floor (spin ping-pong), Queue<u64> round trip, Ring<u64> one-way
     /// throughput (single and batched 64), the bare futex hand-off floor and a blocking
     /// Semaphore hand-off between this process and a child, on a fresh segment
-    /// /zeroipc-bench-<pid> removed at the end. Each value is a median over batches, shown
-    /// with its ratio to the matching floor of the same run.
+    /// /zeroipc-bench-<pid> removed at the end. The two processes run on different CPUs
+    /// where there are two. Each row is measured as interleaved pairs (floor batch, subject
+    /// batch, ...): the value is a median over batches, the ratio the median of the per-pair
+    /// ratios with their spread (min..max). Pairs whose floor is implausible (both processes
+    /// on one CPU) are dropped; a row left with fewer than half its pairs is re-measured once,
+    /// then shown as "invalid" (JSON: ratio null, valid false).
     #[command(after_help = "Examples:\n  zeroipc bench\n  zeroipc bench --quick --json")]
     Bench {
         /// Small batches: finishes in a few seconds.
         #[arg(long)]
         quick: bool,
-        /// Print a JSON array of {scenario, value, unit, ratio, floor}.
+        /// Print a JSON array of {scenario, value, unit, ratio, ratio_min, ratio_max, valid,
+        /// pairs, pairs_kept, floor, floor_ns, pinned}.
         #[arg(long)]
         json: bool,
         /// (internal) Run as the benchmark's child for this scenario.

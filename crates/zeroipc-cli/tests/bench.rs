@@ -1,5 +1,6 @@
 //! `zeroipc bench`: every scenario measured between two processes, each with a positive value
-//! and a ratio to its floor; the segment is removed at the end.
+//! and the median ratio to its floor inside its spread (or marked invalid, never a ratio made
+//! of an implausible floor); the segment is removed at the end.
 
 use std::process::{Command, Stdio};
 
@@ -59,11 +60,21 @@ fn bench_quick_prints_every_scenario_with_a_value_and_ratio() {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let value: f64 = fields[1].parse().expect("numeric value");
         assert!(value > 0.0, "{line}");
+        if fields[3] == "invalid" {
+            assert!(line.contains("(floor implausible)"), "{line}");
+            continue;
+        }
         let ratio: f64 = fields[3]
             .strip_suffix('x')
             .and_then(|r| r.parse().ok())
             .unwrap_or_else(|| panic!("no ratio in {line}"));
         assert!(ratio > 0.0, "{line}");
+        let (lo, hi) = fields[4]
+            .strip_suffix('x')
+            .and_then(|r| r.split_once(".."))
+            .unwrap_or_else(|| panic!("no spread in {line}"));
+        let (lo, hi): (f64, f64) = (lo.parse().expect("spread"), hi.parse().expect("spread"));
+        assert!(lo <= ratio && ratio <= hi, "{line}");
     }
 }
 
@@ -78,8 +89,30 @@ fn bench_quick_json_has_every_scenario_and_floors_at_one() {
             .find(|r| r["scenario"] == scenario)
             .unwrap_or_else(|| panic!("no row for {scenario}: {text}"));
         let value = row["value"].as_f64().expect("value");
+        assert!(value > 0.0, "{row}");
+        // An invalid row (floors implausible even after a re-measurement) has no ratio at
+        // all, never a 0.00x or a 35,000x one; a valid row has its median inside its spread.
+        let pairs = row["pairs"].as_u64().expect("pairs");
+        let kept = row["pairs_kept"].as_u64().expect("pairs_kept");
+        assert!(kept <= pairs && pairs > 0, "{row}");
+        if row["valid"] == false {
+            assert!(
+                row["ratio"].is_null() && row["ratio_min"].is_null(),
+                "{row}"
+            );
+            assert!(
+                kept * 2 < pairs,
+                "an invalid row lost most of its pairs: {row}"
+            );
+            continue;
+        }
+        assert!(kept * 2 >= pairs, "{row}");
         let ratio = row["ratio"].as_f64().expect("ratio");
-        assert!(value > 0.0 && ratio > 0.0, "{row}");
+        let (lo, hi) = (
+            row["ratio_min"].as_f64().expect("ratio_min"),
+            row["ratio_max"].as_f64().expect("ratio_max"),
+        );
+        assert!(ratio > 0.0 && lo <= ratio && ratio <= hi, "{row}");
         assert!(row["unit"].as_str().is_some_and(|u| !u.is_empty()), "{row}");
         let floor = row["floor"].as_str().expect("floor");
         assert!(SCENARIOS.contains(&floor), "{row}");

@@ -1,7 +1,14 @@
 //! `zeroipc bench`: measures this machine between two real processes (this binary re-run as
 //! the child with `--role`) on a fresh segment `/zeroipc-bench-<pid>`, removed at the end
-//! (also on error). Every scenario is a median over batches, reported next to its floor of the
-//! same run: `floor/spin` (a bare cache-line ping-pong) for spinning round trips and
+//! (also on error).
+//!
+//! Every row is measured as interleaved pairs (a floor batch, then a subject batch, again and
+//! again; `zeroipc_bench::stats`), each batch between this process and a fresh child pinned
+//! to another CPU (`zeroipc_bench::pin`) that has said it is running before the clock starts.
+//! A row reports the median of its per-pair ratios and their spread; pairs whose floor is
+//! implausible (the two sides sharing a CPU) are dropped, and a row left with fewer than
+//! half its pairs is re-measured once, then reported invalid, never as a 0.00x or a 35,000x
+//! ratio. Floors: `floor/spin` (a bare cache-line ping-pong) for spinning round trips and
 //! throughput, `floor/futex-wake` (a bare shared-futex hand-off) for blocking hand-offs.
 //!
 //! Every wait is bounded: a child that fails makes the parent report an error, never hang.
@@ -15,6 +22,8 @@ use rustix::thread::futex::{self, Flags, Timespec};
 use zeroipc::structures::{Array, Queue, Ring};
 use zeroipc::sync::Semaphore;
 use zeroipc::{Segment, SegmentOptions};
+use zeroipc_bench::pin;
+use zeroipc_bench::stats::{self, Compare, Floor, Summary};
 
 use super::CliError;
 
@@ -27,19 +36,48 @@ const BATCH: usize = 64;
 /// Word indices (u64) on different cache lines.
 const PING: usize = 0;
 const PONG: usize = 16;
+/// The child's "I am running" word (u64 index, its own cache line).
+const READY: usize = 48;
 /// u32 futex words, on different cache lines.
 const FPING: usize = 0;
 const FPONG: usize = 32;
 
-/// Every scenario, in the order they run: (name, unit, floor).
-const SCENARIOS: [(&str, &str, &str); 6] = [
-    ("floor/spin", "ns_per_round_trip", "floor/spin"),
-    ("queue/rtt", "ns_per_round_trip", "floor/spin"),
-    ("ring/throughput", "items_per_second", "floor/spin"),
-    ("ring/throughput-batch64", "items_per_second", "floor/spin"),
-    ("floor/futex-wake", "ns_per_hand_off", "floor/futex-wake"),
-    ("semaphore/wake", "ns_per_hand_off", "floor/futex-wake"),
+/// The rows measured against a floor, in order: (name, unit, floor, how they compare).
+const SUBJECTS: [(&str, &str, Floor, Compare); 4] = [
+    ("queue/rtt", "ns_per_round_trip", Floor::Spin, Compare::Time),
+    (
+        "ring/throughput",
+        "items_per_second",
+        Floor::Spin,
+        Compare::Throughput,
+    ),
+    (
+        "ring/throughput-batch64",
+        "items_per_second",
+        Floor::Spin,
+        Compare::Throughput,
+    ),
+    (
+        "semaphore/wake",
+        "ns_per_hand_off",
+        Floor::FutexWake,
+        Compare::Time,
+    ),
 ];
+
+fn floor_name(f: Floor) -> &'static str {
+    match f {
+        Floor::Spin => "floor/spin",
+        Floor::FutexWake => "floor/futex-wake",
+    }
+}
+
+fn floor_unit(f: Floor) -> &'static str {
+    match f {
+        Floor::Spin => "ns_per_round_trip",
+        Floor::FutexWake => "ns_per_hand_off",
+    }
+}
 
 fn err(what: impl std::fmt::Display) -> CliError {
     CliError::Message(format!("bench: {what}"))
@@ -57,8 +95,13 @@ pub(crate) fn run(
     match (role, segment) {
         (None, _) => parent(out, quick, json),
         (Some(role), Some(name)) => {
+            pin::pin_child_from_env();
             let seg = Segment::open_timeout(name, PATIENCE).map_err(err)?;
-            Side::new(&seg)?.run(role, iters, false).map(|_| ())
+            let mut side = Side::new(&seg)?;
+            // ORDERING: Release publishes "opened and running" to the parent's Acquire wait
+            // before its clock starts.
+            side.word(READY).store(1, Ordering::Release);
+            side.run(role, iters, false).map(|_| ())
         }
         (Some(_), None) => Err(err("--role needs --segment")),
     }
@@ -71,19 +114,174 @@ impl Drop for Cleanup {
     }
 }
 
+/// One printed row.
+struct Row {
+    scenario: &'static str,
+    unit: &'static str,
+    floor: &'static str,
+    summary: Summary,
+    /// A floor row: its value is the floor itself, its ratio 1.
+    is_floor: bool,
+}
+
+impl Row {
+    /// The row's value in its unit (items per second for throughput).
+    fn value(&self) -> f64 {
+        let ns = if self.is_floor {
+            self.summary.floor_ns
+        } else {
+            self.summary.subject_ns
+        };
+        if self.unit == "items_per_second" {
+            1e9 / ns
+        } else {
+            ns
+        }
+    }
+
+    fn ratio(&self) -> Option<f64> {
+        if self.is_floor {
+            self.summary.valid().then_some(1.0)
+        } else {
+            self.summary.ratio
+        }
+    }
+
+    fn spread(&self) -> Option<(f64, f64)> {
+        if self.is_floor {
+            self.summary.valid().then_some((1.0, 1.0))
+        } else {
+            self.summary.spread
+        }
+    }
+}
+
 fn parent(out: &mut impl Write, quick: bool, json: bool) -> Result<(), CliError> {
     let name = format!("/zeroipc-bench-{}", std::process::id());
-    let seg = SegmentOptions::new()
-        .size(4 << 20)
-        .create_new(&name)
-        .map_err(err)?;
-    let _cleanup = Cleanup(name.clone());
     let on_interrupt = name.clone();
     let _ = ctrlc::set_handler(move || {
         let _ = Segment::unlink(&on_interrupt);
         eprintln!("\nzeroipc: bench interrupted; removed {on_interrupt}");
         std::process::exit(130);
     });
+
+    // The parent on the first allowed CPU, each child on the second.
+    let child_cpu = pin::pair().and_then(|(mine, theirs)| pin::pin_to(mine).ok().map(|()| theirs));
+    let (iters, pairs, wake_iters) = if quick {
+        (1_000, 7, 20)
+    } else {
+        (20_000, 15, 200)
+    };
+    let progress = std::io::stderr().is_terminal();
+    let mut rows: Vec<Row> = Vec::new();
+    for (scenario, unit, floor, compare) in SUBJECTS {
+        if progress {
+            eprintln!("measuring {scenario} (with {})…", floor_name(floor));
+        }
+        let n = match unit {
+            "items_per_second" => iters * 20,
+            "ns_per_hand_off" => wake_iters,
+            _ => iters,
+        };
+        let floor_n = if floor == Floor::Spin {
+            iters
+        } else {
+            wake_iters
+        };
+        let batch = |s: &str, n: u64| run_batch(&name, s, n, child_cpu);
+        let summary = stats::interleave(
+            pairs,
+            floor,
+            compare,
+            || batch(floor_name(floor), floor_n),
+            || batch(scenario, n),
+        )?;
+        if !rows.iter().any(|r| r.scenario == floor_name(floor)) {
+            rows.push(Row {
+                scenario: floor_name(floor),
+                unit: floor_unit(floor),
+                floor: floor_name(floor),
+                summary: summary.clone(),
+                is_floor: true,
+            });
+        }
+        rows.push(Row {
+            scenario,
+            unit,
+            floor: floor_name(floor),
+            summary,
+            is_floor: false,
+        });
+    }
+    if json {
+        let arr: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                let (lo, hi) = r.spread().map_or((None, None), |(a, b)| (Some(a), Some(b)));
+                serde_json::json!({
+                    "scenario": r.scenario,
+                    "value": r.value(),
+                    "unit": r.unit,
+                    "ratio": r.ratio(),
+                    "ratio_min": lo,
+                    "ratio_max": hi,
+                    "valid": r.summary.valid(),
+                    "pairs": r.summary.pairs,
+                    "pairs_kept": r.summary.kept,
+                    "floor": r.floor,
+                    "floor_ns": r.summary.floor_ns,
+                    "pinned": child_cpu.is_some(),
+                })
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::Value::Array(arr)).map_err(CliError::Io)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<24} {:>14} {:>9}  {:<17} floor",
+        "scenario", "value", "ratio", "spread"
+    )
+    .map_err(CliError::Io)?;
+    for r in &rows {
+        let value = if r.unit == "items_per_second" {
+            format!("{:.1} M/s", r.value() / 1e6)
+        } else {
+            format!("{:.0} ns", r.value())
+        };
+        let (ratio, spread) = match (r.ratio(), r.spread()) {
+            (Some(x), Some((lo, hi))) => (
+                format!("{}x", significant(x)),
+                format!("{}..{}x", significant(lo), significant(hi)),
+            ),
+            _ => ("invalid".to_owned(), "(floor implausible)".to_owned()),
+        };
+        writeln!(
+            out,
+            "{:<24} {value:>14} {ratio:>9}  {spread:<17} {}",
+            r.scenario, r.floor
+        )
+        .map_err(CliError::Io)?;
+    }
+    writeln!(
+        out,
+        "(median of {pairs} interleaved floor/subject pairs, {}; throughput ratio = items per floor/spin round trip)",
+        if child_cpu.is_some() {
+            "the two processes on different CPUs"
+        } else {
+            "not pinned: fewer than two CPUs"
+        }
+    )
+    .map_err(CliError::Io)?;
+    Ok(())
+}
+
+/// A fresh segment `name` holding every structure the scenarios use.
+fn fresh_segment(name: &str) -> Result<Segment, CliError> {
+    let seg = SegmentOptions::new()
+        .size(4 << 20)
+        .create_new(name)
+        .map_err(err)?;
     let m = |e| err(e);
     Array::<u64>::create(&seg, "words", 64).map_err(m)?;
     Array::<u32>::create(&seg, "futex", 64).map_err(m)?;
@@ -92,110 +290,36 @@ fn parent(out: &mut impl Write, quick: bool, json: bool) -> Result<(), CliError>
     Ring::<u64>::create(&seg, "ring", CAPACITY as usize).map_err(m)?;
     Semaphore::create(&seg, "s1", 0, 0).map_err(m)?;
     Semaphore::create(&seg, "s2", 0, 0).map_err(m)?;
-
-    let (iters, batches, wake_iters) = if quick {
-        (500, 5, 20)
-    } else {
-        (20_000, 15, 200)
-    };
-    let progress = std::io::stderr().is_terminal();
-    let mut values = Vec::new();
-    for (scenario, unit, _) in SCENARIOS {
-        if progress {
-            eprintln!("measuring {scenario}…");
-        }
-        let n = match unit {
-            "items_per_second" => iters * 20,
-            "ns_per_hand_off" => wake_iters,
-            _ => iters,
-        };
-        let ns = run_pair(&seg, &name, scenario, n, batches)?;
-        values.push(if unit == "items_per_second" {
-            1e9 / ns
-        } else {
-            ns
-        });
-    }
-    let floor = |f: &str| {
-        SCENARIOS
-            .iter()
-            .position(|s| s.0 == f)
-            .map_or(1.0, |i| values[i])
-    };
-    let rows: Vec<(&str, f64, &str, f64, &str)> = SCENARIOS
-        .iter()
-        .zip(&values)
-        .map(|(&(s, unit, fl), &v)| {
-            let ratio = if unit == "items_per_second" {
-                // Items moved in the time the cache line makes one round trip.
-                v * floor(fl) / 1e9
-            } else {
-                v / floor(fl)
-            };
-            (s, v, unit, ratio, fl)
-        })
-        .collect();
-    if json {
-        let arr: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|&(s, v, unit, ratio, fl)| {
-                serde_json::json!({"scenario": s, "value": v, "unit": unit, "ratio": ratio, "floor": fl})
-            })
-            .collect();
-        writeln!(out, "{}", serde_json::Value::Array(arr)).map_err(CliError::Io)?;
-        return Ok(());
-    }
-    writeln!(
-        out,
-        "{:<24} {:>14} {:>9}  floor",
-        "scenario", "value", "ratio"
-    )
-    .map_err(CliError::Io)?;
-    for (s, v, unit, ratio, fl) in rows {
-        let value = if unit == "items_per_second" {
-            format!("{:.1} M/s", v / 1e6)
-        } else {
-            format!("{v:.0} ns")
-        };
-        let ratio = format!("{}x", significant(ratio));
-        writeln!(out, "{s:<24} {value:>14} {ratio:>9}  {fl}").map_err(CliError::Io)?;
-    }
-    writeln!(
-        out,
-        "(medians of {batches} batches; throughput ratio = items per floor/spin round trip)"
-    )
-    .map_err(CliError::Io)?;
-    Ok(())
+    Ok(seg)
 }
 
-/// Runs `scenario` against a child; returns the median nanoseconds per iteration.
-fn run_pair(
-    seg: &Segment,
-    name: &str,
-    scenario: &str,
-    iters: u64,
-    batches: usize,
-) -> Result<f64, CliError> {
-    let mut side = Side::new(seg)?;
+/// One batch of `scenario` against a fresh child (pinned to `cpu`) on a fresh segment
+/// `name` (removed after the batch: a child that exits leaves nothing behind that the next
+/// batch would see, such as semaphore permits recorded as its own); returns nanoseconds per
+/// iteration (per item for throughput, the median hand-off for wake scenarios). The clock
+/// starts only once the child says it is running.
+fn run_batch(name: &str, scenario: &str, iters: u64, cpu: Option<usize>) -> Result<f64, CliError> {
+    let seg = fresh_segment(name)?;
+    let _cleanup = Cleanup(name.to_owned());
+    let mut side = Side::new(&seg)?;
     side.reset();
-    let total = iters * batches as u64;
-    let mut kid: Child = Command::new(std::env::current_exe().map_err(err)?)
-        .args(["bench", "--role", scenario, "--segment", name, "--iters"])
-        .arg(total.to_string())
-        .spawn()
-        .map_err(err)?;
+    let mut cmd = Command::new(std::env::current_exe().map_err(err)?);
+    cmd.args(["bench", "--role", scenario, "--segment", name, "--iters"])
+        .arg(iters.to_string());
+    if let Some(cpu) = cpu {
+        cmd.env(pin::CPU_ENV, cpu.to_string());
+    }
+    let mut kid: Child = cmd.spawn().map_err(err)?;
     let result = (|| {
-        let mut per = Vec::with_capacity(batches);
-        for _ in 0..batches {
-            let t0 = Instant::now();
-            let hand_off = side.run(scenario, iters, true)?;
-            #[allow(clippy::cast_precision_loss)]
-            per.push(match hand_off {
-                Some(ns) => ns,
-                None => t0.elapsed().as_nanos() as f64 / iters as f64,
-            });
-        }
-        Ok(median(&mut per))
+        // ORDERING: Acquire pairs with the child's Release store of READY.
+        spin_until(|| side.word(READY).load(Ordering::Acquire) == 1)?;
+        let t0 = Instant::now();
+        let hand_off = side.run(scenario, iters, true)?;
+        #[allow(clippy::cast_precision_loss)]
+        Ok(match hand_off {
+            Some(ns) => ns,
+            None => t0.elapsed().as_nanos() as f64 / iters as f64,
+        })
     })();
     if result.is_err() {
         let _ = kid.kill();
@@ -221,11 +345,6 @@ fn significant(x: f64) -> String {
         2
     };
     format!("{x:.decimals$}")
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// Spins until `ready` returns true, checking the deadline every 1024 spins.
@@ -296,9 +415,9 @@ impl Side {
         })
     }
 
-    /// Zeroes the shared words before a scenario starts (no child runs yet).
+    /// Zeroes the shared words before a batch starts (no child runs yet).
     fn reset(&self) {
-        for i in [PING, PONG] {
+        for i in [PING, PONG, READY] {
             self.word(i).store(0, Ordering::Relaxed);
         }
         for i in [FPING, FPONG] {
@@ -490,6 +609,6 @@ impl Side {
                 let _ = futex::wake(pong, Flags::empty(), 1);
             }
         }
-        Ok(initiator.then(|| median(&mut per)))
+        Ok(initiator.then(|| stats::median(&per)))
     }
 }
