@@ -9,12 +9,22 @@
 //! ```
 //!
 //! The machine is shared and noisy, so every scenario is reported as a ratio to a floor
-//! measured in the same run:
+//! measured in the same run, **interleaved** with it (`zeroipc_bench::stats`): a row is `n`
+//! pairs (floor batch, subject batch), its ratio the median of the per-pair ratios with their
+//! spread (min..max); a pair whose floor is implausible (both processes on one CPU) is
+//! dropped, and a row left with fewer than half its pairs is re-measured once, then printed
+//! "invalid". Every batch runs against a fresh child on a fresh segment, the two processes
+//! pinned to different CPUs (`zeroipc_bench::pin`), and the clock starts only once the child
+//! has said it is running. The floors:
 //! - `floor/spin`: a bare cache-line ping-pong (two `AtomicU64` on different lines, each side
 //!   spins until the other's store is visible) — the cost of moving a line between cores;
-//!   the floor for spinning round trips;
-//! - `floor/futex`: a bare shared-futex ping-pong (each side sleeps in `FUTEX_WAIT` until the
-//!   other's `FUTEX_WAKE`) — the cost of a kernel wake-up; the floor for blocking hand-offs.
+//!   the floor for spinning round trips and throughput;
+//! - `floor/futex-wake`: a bare shared-futex hand-off — the cost of a kernel wake-up; the
+//!   floor for blocking hand-offs (`floor/futex`, a futex ping-pong, is a row against it).
+//!
+//! Adding a row is one call of the `row` closure in `main` (name, unit, floor, config, and
+//! the function measuring one subject batch, usually `batch(scenario, iters)` with the
+//! scenario's two sides in `Side::run`).
 //!
 //! Throughput scenarios report items per second (the consumer times each batch).
 //! `crossbeam/*` runs crossbeam's `ArrayQueue` between two threads of one process, for scale.
@@ -22,11 +32,11 @@
 //! burns (it must sleep in the kernel, not spin).
 //!
 //! The parent re-runs this binary as the child (`ZEROIPC_BENCH_ROLE`), so both sides are the
-//! same code. Medians are over batches.
+//! same code.
 
 use std::process::{Child, Command};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
@@ -36,6 +46,8 @@ use zeroipc::codata::stream::Stream;
 use zeroipc::structures::{Array, Queue, Ring};
 use zeroipc::sync::{Mutex, Semaphore};
 use zeroipc::{Segment, SegmentOptions};
+use zeroipc_bench::pin;
+use zeroipc_bench::stats::{self, Compare, Floor, Summary};
 
 const ROLE_ENV: &str = "ZEROIPC_BENCH_ROLE";
 const NAME_ENV: &str = "ZEROIPC_BENCH_SEGMENT";
@@ -47,6 +59,8 @@ const PONG: usize = 16;
 const BATCH: usize = 64;
 /// Slots of the queues and rings in throughput scenarios.
 const CAPACITY: u32 = 4096;
+/// The child's "I am running" word (its own cache line).
+const READY: usize = 24;
 
 #[derive(Clone, Copy)]
 struct Config {
@@ -61,19 +75,19 @@ enum Unit {
     RoundTrip,
     /// Items per second (higher is better).
     Throughput,
-    /// CPU time as a percentage of wall time.
-    CpuPercent,
     /// Nanoseconds from a release to the sleeping waiter running again (lower is better).
     WakeLatency,
-    /// Nanoseconds per round trip, compared with the Queue round trip of the same run.
-    VsQueue(f64),
 }
 
 struct Row {
     scenario: &'static str,
-    value: f64,
     unit: Unit,
+    floor: Floor,
+    summary: Summary,
 }
+
+/// The CPU every child pins itself to (set once by the parent; unset: not pinned).
+static CHILD_CPU: OnceLock<usize> = OnceLock::new();
 
 fn main() {
     if let Ok(role) = std::env::var(ROLE_ENV) {
@@ -109,101 +123,112 @@ fn main() {
             json,
         }
     };
-    let thr = Config {
-        iters: cfg.iters * 50,
-        ..cfg
-    };
-
-    let mut rows = Vec::new();
-    let mut rtt = |scenario: &'static str, c: &Config| {
-        let v = run_pair(scenario, c);
-        rows.push(Row {
-            scenario,
-            value: v,
-            unit: Unit::RoundTrip,
-        });
-        v
-    };
-    let spin = rtt("floor/spin", &cfg);
-    let futex = rtt("floor/futex", &cfg);
-    let queue_rtt = rtt("queue/rtt", &cfg);
-    let chan_rtt = run_pair("channel/rtt", &cfg);
-    rows.push(Row {
-        scenario: "channel/rtt",
-        value: chan_rtt,
-        unit: Unit::VsQueue(queue_rtt),
-    });
+    // The parent on the first allowed CPU, every child on the second (zeroipc_bench::pin).
+    if let Some((mine, theirs)) = pin::pair() {
+        if pin::pin_to(mine).is_ok() {
+            let _ = CHILD_CPU.set(theirs);
+        }
+    }
     let wake_cfg = Config {
         iters: (cfg.iters / 20).max(50),
         ..cfg
     };
-    let futex_wake = run_pair("floor/futex-wake", &wake_cfg);
-    rows.push(Row {
-        scenario: "floor/futex-wake",
-        value: futex_wake,
-        unit: Unit::WakeLatency,
-    });
-    let sem_wake = run_pair("semaphore/wake", &wake_cfg);
-    rows.push(Row {
-        scenario: "semaphore/wake",
-        value: sem_wake,
-        unit: Unit::WakeLatency,
-    });
-    let mutex_wake = run_pair("mutex/wake", &wake_cfg);
-    rows.push(Row {
-        scenario: "mutex/wake",
-        value: mutex_wake,
-        unit: Unit::WakeLatency,
-    });
-    for scenario in ["channel/wake", "stream/wake"] {
-        let v = run_pair(scenario, &wake_cfg);
+    let one = |c: &Config| Config { batches: 1, ..*c };
+    let mut rows = Vec::new();
+    // Every row below is measured as interleaved (floor batch, subject batch) pairs, each batch
+    // against a fresh pinned child (`batch`); its ratio is the median of the per-pair ratios.
+    let mut row = |scenario: &'static str,
+                   unit: Unit,
+                   floor: Floor,
+                   c: &Config,
+                   subject: &dyn Fn() -> f64| {
+        let (floor_scenario, floor_iters) = match floor {
+            Floor::Spin => ("floor/spin", cfg.iters),
+            Floor::FutexWake => ("floor/futex-wake", wake_cfg.iters),
+        };
+        let compare = if unit == Unit::Throughput {
+            Compare::Throughput
+        } else {
+            Compare::Time
+        };
+        let summary = stats::interleave::<()>(
+            c.batches,
+            floor,
+            compare,
+            || Ok(batch(floor_scenario, floor_iters)),
+            || Ok(subject()),
+        )
+        .expect("batches do not fail");
         rows.push(Row {
             scenario,
-            value: v,
-            unit: Unit::WakeLatency,
+            unit,
+            floor,
+            summary,
+        });
+    };
+    for scenario in ["floor/spin", "queue/rtt", "channel/rtt"] {
+        row(scenario, Unit::RoundTrip, Floor::Spin, &cfg, &|| {
+            batch(scenario, cfg.iters)
+        });
+    }
+    row("crossbeam/rtt", Unit::RoundTrip, Floor::Spin, &cfg, &|| {
+        crossbeam_rtt(&one(&cfg))
+    });
+    for scenario in [
+        "floor/futex-wake",
+        "floor/futex",
+        "semaphore/wake",
+        "mutex/wake",
+        "channel/wake",
+        "stream/wake",
+    ] {
+        let unit = if scenario == "floor/futex" {
+            Unit::RoundTrip
+        } else {
+            Unit::WakeLatency
+        };
+        row(scenario, unit, Floor::FutexWake, &wake_cfg, &|| {
+            batch(scenario, wake_cfg.iters)
         });
     }
     // A Future is set once: each round uses a fresh one, so these runs are shorter.
     let future_cfg = Config {
         iters: wake_cfg.iters.min(100),
+        batches: 1,
         ..cfg
     };
     for scenario in ["future/wake", "future/await"] {
-        rows.push(Row {
+        row(
             scenario,
-            value: future_pair(scenario, &future_cfg),
-            unit: Unit::WakeLatency,
-        });
+            Unit::WakeLatency,
+            Floor::FutexWake,
+            &wake_cfg,
+            &|| future_pair(scenario, &future_cfg),
+        );
     }
-    rows.push(Row {
-        scenario: "crossbeam/rtt",
-        value: crossbeam_rtt(&cfg),
-        unit: Unit::RoundTrip,
-    });
+    let thr = Config {
+        iters: cfg.iters * 50,
+        ..cfg
+    };
     for scenario in [
         "queue/throughput",
         "ring/throughput",
         "ring/throughput-batch64",
         "stream/throughput",
     ] {
-        let ns_per_item = run_pair(scenario, &thr);
-        rows.push(Row {
-            scenario,
-            value: 1e9 / ns_per_item,
-            unit: Unit::Throughput,
+        row(scenario, Unit::Throughput, Floor::Spin, &thr, &|| {
+            batch(scenario, thr.iters)
         });
     }
-    rows.push(Row {
-        scenario: "crossbeam/throughput",
-        value: 1e9 / crossbeam_throughput(&thr),
-        unit: Unit::Throughput,
-    });
-    rows.push(Row {
-        scenario: "mutex/blocked-cpu",
-        value: blocked_cpu_percent(),
-        unit: Unit::CpuPercent,
-    });
-    report(&rows, spin, futex, &cfg);
+    row(
+        "crossbeam/throughput",
+        Unit::Throughput,
+        Floor::Spin,
+        &thr,
+        &|| crossbeam_throughput(&one(&thr)),
+    );
+    let blocked = blocked_cpu_percent();
+    report(&rows, blocked, &cfg);
 }
 
 /// A fresh segment holding every structure the scenarios use.
@@ -225,36 +250,49 @@ fn setup(name: &str) -> Segment {
     seg
 }
 
-/// Runs `scenario` between this process (initiator / consumer) and a child; returns the
-/// median nanoseconds per round trip (or per item).
-fn run_pair(scenario: &str, cfg: &Config) -> f64 {
+/// One batch of `scenario` between this process (initiator / consumer) and a fresh child on
+/// a fresh segment; returns nanoseconds per round trip (or per item, or the median wake-up).
+/// The clock starts once the child has said it is running (`READY`).
+fn batch(scenario: &str, iters: u64) -> f64 {
     let name = format!(
         "/zeroipc-bench-{}-{}",
         std::process::id(),
         scenario.replace('/', "-")
     );
     let seg = setup(&name);
-    let mut kid = spawn(scenario, &name, cfg.iters * cfg.batches as u64);
-    let mut per = Vec::with_capacity(cfg.batches);
+    let mut kid = spawn(scenario, &name, iters);
     let mut side = Side::new(&seg);
-    for _ in 0..cfg.batches {
-        let t0 = Instant::now();
-        let latencies = side.run(scenario, cfg.iters, true);
-        #[allow(clippy::cast_precision_loss)]
-        per.push(match latencies {
-            Some(mut l) => median(&mut l),
-            None => t0.elapsed().as_nanos() as f64 / cfg.iters as f64,
-        });
+    let mut spins = 0u32;
+    // ORDERING: Acquire pairs with the child's Release store of READY.
+    while word(&side.words, READY).load(Ordering::Acquire) != 1 {
+        spins = spins.wrapping_add(1);
+        if spins % 1024 == 0 {
+            if let Ok(Some(status)) = kid.try_wait() {
+                panic!("{scenario} child exited before it was ready: {status}");
+            }
+            std::thread::yield_now();
+        }
+        std::hint::spin_loop();
     }
+    let t0 = Instant::now();
+    let latencies = side.run(scenario, iters, true);
+    #[allow(clippy::cast_precision_loss)]
+    let v = match latencies {
+        Some(mut l) => median(&mut l),
+        None => t0.elapsed().as_nanos() as f64 / iters as f64,
+    };
     let status = kid.wait().expect("wait child");
     assert!(status.success(), "{scenario} child failed");
     let _ = Segment::unlink(&name);
-    median(&mut per)
+    v
 }
 
 fn spawn(role: &str, name: &str, iters: u64) -> Child {
-    Command::new(std::env::current_exe().expect("current_exe"))
-        .env(ROLE_ENV, role)
+    let mut cmd = Command::new(std::env::current_exe().expect("current_exe"));
+    if let Some(cpu) = CHILD_CPU.get() {
+        cmd.env(pin::CPU_ENV, cpu.to_string());
+    }
+    cmd.env(ROLE_ENV, role)
         .env(NAME_ENV, name)
         .env(ITERS_ENV, iters.to_string())
         .spawn()
@@ -262,6 +300,7 @@ fn spawn(role: &str, name: &str, iters: u64) -> Child {
 }
 
 fn child(role: &str, name: &str, iters: u64) {
+    pin::pin_child_from_env();
     let seg = Segment::open_timeout(name, Duration::from_secs(10)).expect("open");
     if role == "mutex/blocked-cpu" {
         return blocked_child(&seg);
@@ -270,7 +309,10 @@ fn child(role: &str, name: &str, iters: u64) {
         let _ = future_side(&seg, role, iters, false);
         return;
     }
-    let _ = Side::new(&seg).run(role, iters, false);
+    let mut side = Side::new(&seg);
+    // ORDERING: Release publishes "opened and running" to the parent's Acquire wait.
+    word(&side.words, READY).store(1, Ordering::Release);
+    let _ = side.run(role, iters, false);
 }
 
 /// One process's handles on the scenario structures.
@@ -729,7 +771,10 @@ fn crossbeam_rtt(cfg: &Config) -> f64 {
     let b2a = Arc::new(ArrayQueue::<u64>::new(CAPACITY as usize));
     let total = cfg.iters * cfg.batches as u64;
     let (rx, tx) = (a2b.clone(), b2a.clone());
+    let started = Arc::new(AtomicBool::new(false));
+    let started2 = started.clone();
     let t = std::thread::spawn(move || {
+        pin_helper_thread(&started2);
         for _ in 0..total {
             let v = loop {
                 if let Some(v) = rx.pop() {
@@ -742,6 +787,7 @@ fn crossbeam_rtt(cfg: &Config) -> f64 {
             }
         }
     });
+    wait_started(&started);
     let mut per = Vec::new();
     for b in 0..cfg.batches as u64 {
         let t0 = Instant::now();
@@ -765,18 +811,41 @@ fn crossbeam_rtt(cfg: &Config) -> f64 {
     median(&mut per)
 }
 
+/// Moves a helper thread of this (pinned) process to the children's CPU, so crossbeam's two
+/// threads run on two CPUs as the zeroipc rows' two processes do.
+fn pin_helper_thread(started: &AtomicBool) {
+    if let Some(&cpu) = CHILD_CPU.get() {
+        let _ = pin::pin_to(cpu);
+    }
+    // ORDERING: Release pairs with `wait_started`'s Acquire (the thread is running on its
+    // CPU before the clock starts).
+    started.store(true, Ordering::Release);
+}
+
+/// Spins until the helper thread has said it is running (`pin_helper_thread`).
+fn wait_started(started: &AtomicBool) {
+    // ORDERING: Acquire pairs with the helper's Release store.
+    while !started.load(Ordering::Acquire) {
+        std::hint::spin_loop();
+    }
+}
+
 /// crossbeam's ArrayQueue throughput between two threads (ns per item).
 fn crossbeam_throughput(cfg: &Config) -> f64 {
     let q = Arc::new(ArrayQueue::<u64>::new(CAPACITY as usize));
     let total = cfg.iters * cfg.batches as u64;
     let tx = q.clone();
+    let started = Arc::new(AtomicBool::new(false));
+    let started2 = started.clone();
     let t = std::thread::spawn(move || {
+        pin_helper_thread(&started2);
         for i in 0..total {
             while tx.push(i).is_err() {
                 std::hint::spin_loop();
             }
         }
     });
+    wait_started(&started);
     let mut per = Vec::new();
     let mut next = 0;
     for _ in 0..cfg.batches {
@@ -849,65 +918,82 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-fn report(rows: &[Row], spin: f64, futex: f64, cfg: &Config) {
-    let futex_wake = rows
-        .iter()
-        .find(|r| r.scenario == "floor/futex-wake")
-        .map_or(1.0, |r| r.value);
-    let ratio = |r: &Row| match (r.unit, r.scenario) {
-        (Unit::WakeLatency, _) => Some(r.value / futex_wake),
-        (Unit::VsQueue(q), _) => Some(r.value / q),
-        (Unit::RoundTrip, "floor/futex") => Some(r.value / futex),
-        (Unit::RoundTrip, _) => Some(r.value / spin),
-        // Items/s against one floor round trip per item: how many items move in the time a
-        // cache line makes one round trip.
-        (Unit::Throughput, _) => Some(r.value * spin / 1e9),
-        (Unit::CpuPercent, _) => None,
+fn floor_name(f: Floor) -> &'static str {
+    match f {
+        Floor::Spin => "floor/spin",
+        Floor::FutexWake => "floor/futex-wake",
+    }
+}
+
+fn report(rows: &[Row], blocked_cpu: f64, cfg: &Config) {
+    let value = |r: &Row| match r.unit {
+        Unit::Throughput => 1e9 / r.summary.subject_ns,
+        _ => r.summary.subject_ns,
     };
     if cfg.json {
-        let rows: Vec<String> = rows
+        let mut out: Vec<String> = rows
             .iter()
             .map(|r| {
                 let unit = match r.unit {
                     Unit::RoundTrip => "ns_per_round_trip",
                     Unit::Throughput => "items_per_second",
-                    Unit::CpuPercent => "cpu_percent",
                     Unit::WakeLatency => "ns_wake_latency",
-                    Unit::VsQueue(_) => "ns_per_round_trip",
                 };
-                let ratio = ratio(r).map_or("null".to_owned(), |x| format!("{x:.3}"));
+                let num = |x: Option<f64>| x.map_or("null".to_owned(), |x| format!("{x:.3}"));
                 format!(
-                    "{{\"scenario\":\"{}\",\"{unit}\":{:.1},\"ratio_to_floor\":{ratio}}}",
-                    r.scenario, r.value
+                    "{{\"scenario\":\"{}\",\"{unit}\":{:.1},\"floor\":\"{}\",\"floor_ns\":{:.1},\"ratio_to_floor\":{},\"ratio_min\":{},\"ratio_max\":{},\"pairs\":{},\"pairs_kept\":{},\"valid\":{}}}",
+                    r.scenario,
+                    value(r),
+                    floor_name(r.floor),
+                    r.summary.floor_ns,
+                    num(r.summary.ratio),
+                    num(r.summary.spread.map(|s| s.0)),
+                    num(r.summary.spread.map(|s| s.1)),
+                    r.summary.pairs,
+                    r.summary.kept,
+                    r.summary.valid(),
                 )
             })
             .collect();
-        println!("[{}]", rows.join(","));
+        out.push(format!(
+            "{{\"scenario\":\"mutex/blocked-cpu\",\"cpu_percent\":{blocked_cpu:.2}}}"
+        ));
+        println!("[{}]", out.join(","));
         return;
     }
-    println!("{:<26} {:>16} {:>12}  floor", "scenario", "value", "ratio");
-    for r in rows {
-        let (value, floor) = match r.unit {
-            Unit::RoundTrip if r.scenario == "floor/futex" => {
-                (format!("{:.0} ns", r.value), "futex")
-            }
-            Unit::RoundTrip => (format!("{:.0} ns", r.value), "spin"),
-            Unit::Throughput => (
-                format!("{:.1} M/s", r.value / 1e6),
-                "spin (items per floor RTT)",
-            ),
-            Unit::CpuPercent => (format!("{:.2} %", r.value), "-"),
-            Unit::WakeLatency => (format!("{:.0} ns", r.value), "futex-wake"),
-            Unit::VsQueue(_) => (format!("{:.0} ns", r.value), "queue/rtt"),
-        };
-        let ratio = ratio(r).map_or("-".to_owned(), |x| format!("{x:.2}x"));
-        println!("{:<26} {value:>16} {ratio:>12}  {floor}", r.scenario);
-    }
     println!(
-        "({} batches of {} round trips, throughput batches of {} items; medians)",
+        "{:<26} {:>14} {:>9}  {:<18} floor",
+        "scenario", "value", "ratio", "spread"
+    );
+    for r in rows {
+        let v = match r.unit {
+            Unit::Throughput => format!("{:.1} M/s", value(r) / 1e6),
+            _ => format!("{:.0} ns", value(r)),
+        };
+        let (ratio, spread) = match (r.summary.ratio, r.summary.spread) {
+            (Some(x), Some((lo, hi))) => (format!("{x:.2}x"), format!("{lo:.2}..{hi:.2}x")),
+            _ => ("invalid".to_owned(), "(floor implausible)".to_owned()),
+        };
+        let floor = match (r.unit, r.floor) {
+            (Unit::Throughput, _) => "spin (items per floor RTT)",
+            (_, f) => floor_name(f),
+        };
+        println!(
+            "{:<26} {v:>14} {ratio:>9}  {spread:<18} {floor}",
+            r.scenario
+        );
+    }
+    println!("{:<26} {:>12.2} %", "mutex/blocked-cpu", blocked_cpu);
+    println!(
+        "(median of {} interleaved floor/subject pairs per row, {} round trips a batch, throughput batches of {} items; {})",
         cfg.batches,
         cfg.iters,
-        cfg.iters * 50
+        cfg.iters * 50,
+        if CHILD_CPU.get().is_some() {
+            "the two processes on different CPUs"
+        } else {
+            "not pinned: fewer than two CPUs"
+        }
     );
 }
 
