@@ -116,9 +116,8 @@ use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::segment::{CatalogKind, Entry, Record, Segment};
 use crate::structures::Ring;
 use crate::sync::composite;
-use crate::sync::wait::{Parked, park, wake_all};
+use crate::wait::{Backoff, Parked, Patience, current_pid, park, pid_alive, wake_all};
 // As in `channel`: pid liveness for the dead-holder takeover of the ring lock.
-use crate::sys::process::{current_pid, pid_alive};
 
 const SUFFIXES: [&str; 2] = ["_header", "_buffer"];
 
@@ -709,13 +708,15 @@ impl<T: Element> Stream<T> {
     fn lock(&self, deadline: Option<Instant>) -> Result<RingLock<'_>, LockFail> {
         let hdr = self.hdr();
         let me = current_pid();
-        let mut spins = 0u32;
-        let mut held: Option<(u32, Instant)> = None;
+        let mut backoff = Backoff::new();
+        // The stall clock runs per holder: a new holder is progress, so it starts over.
+        let mut patience = Patience::new(self.stall);
+        let mut holder = None;
         loop {
             // ORDERING: Acquire pairs with the holder's Release in `RingLock::drop`.
             match hdr.lock.compare_exchange(0, me, Acquire, Relaxed) {
                 Ok(_) => return Ok(RingLock { hdr, me }),
-                Err(owner) if spins >= 32 && owner != me && !pid_alive(owner) => {
+                Err(owner) if backoff.is_completed() && owner != me && !pid_alive(owner) => {
                     // ORDERING: Acquire — take over from a dead holder (nothing it did is
                     // half-published: the ring publishes with its own Release stores).
                     if hdr
@@ -727,19 +728,16 @@ impl<T: Element> Stream<T> {
                     }
                 }
                 Err(owner) => {
-                    spins = spins.saturating_add(1);
-                    if spins < 32 {
-                        std::thread::yield_now();
+                    if !backoff.is_completed() {
+                        backoff.snooze();
                         continue;
                     }
-                    let now = Instant::now();
-                    match held {
-                        Some((o, since)) if o == owner => {
-                            if now.duration_since(since) >= self.stall {
-                                return Err(LockFail::Stalled);
-                            }
-                        }
-                        _ => held = Some((owner, now)),
+                    if holder != Some(owner) {
+                        holder = Some(owner);
+                        patience.reset();
+                    }
+                    if patience.expired() {
+                        return Err(LockFail::Stalled);
                     }
                     if park(&hdr.lock, owner, deadline) == Parked::TimedOut {
                         return Err(LockFail::Timeout);

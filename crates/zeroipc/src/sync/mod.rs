@@ -115,13 +115,8 @@ pub mod once;
 pub mod rwlock;
 pub mod semaphore;
 pub mod signal;
-/// The old path of the wait layer, kept only for `codata/stream.rs` (being rewritten
-/// elsewhere); remove once it imports `crate::wait`.
-pub(crate) use crate::wait;
-
 /// Process identity for dead-owner detection, from the waiting layer (`crate::wait`), where
-/// `codata` and `structures` get it too: they do not import `sys` (`codata/stream.rs` until
-/// it moves to `crate::wait`).
+/// `codata` and `structures` get it too: they do not import `sys`.
 #[cfg(not(loom))]
 pub(crate) use crate::wait::{current_pid, monotonic_ns, pid_alive};
 

@@ -41,13 +41,11 @@ impl Patience {
         self.since = None;
     }
 
-    /// For callers that sleep on a futex between checks instead of in [`keep_waiting`]: starts
-    /// the clock on the first call; `true` once the bound has passed since (no waiting here).
-    /// (The ring-lock wait of `codata/stream.rs` is meant to use it once it moves to
-    /// `crate::wait`; `reset` when the holder changes.)
+    /// For callers that sleep on a futex between checks instead of in [`keep_waiting`] (the
+    /// Stream's ring lock, which calls `reset` when the holder changes): starts the clock on
+    /// the first call; `true` once the bound has passed since (no waiting here).
     ///
     /// [`keep_waiting`]: Patience::keep_waiting
-    #[allow(dead_code)]
     pub(crate) fn expired(&mut self) -> bool {
         let now = Instant::now();
         now.duration_since(*self.since.get_or_insert(now)) >= self.bound

@@ -86,7 +86,7 @@ use std::time::{Duration, Instant};
 use super::{Future, GetError, WaiterCount};
 use crate::Element;
 use crate::layout::future::{COMPUTING, PENDING};
-use crate::sync::wait::{self, Parked, deadline_after};
+use crate::wait::{self, Parked, deadline_after};
 
 mod asynchronous;
 pub use asynchronous::{

@@ -15,7 +15,7 @@ use super::{
 use crate::Element;
 use crate::codata::future::compose::not_timeout;
 use crate::codata::future::{Future, FutureWait, FutureWaitTimeout, GetError, GetTimeoutError};
-use crate::sync::wait::deadline_after;
+use crate::wait::deadline_after;
 
 /// The state shared by the four awaitables: the futures, one boxed awaitable per future
 /// still unset (boxed, so that nothing is pinned structurally and any awaitable type fits),
