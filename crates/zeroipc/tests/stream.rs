@@ -531,3 +531,45 @@ fn broadcast_recv_blocks_until_a_value_and_reports_lag() {
         Err(zeroipc::codata::stream::RecvError::Disconnected)
     );
 }
+
+/// `next_async` under a current-thread tokio runtime: an emitter thread pushes more values
+/// than the buffer holds (it blocks until the awaiting task takes some, so the task is
+/// pending and woken again and again), then closes; the task sees every value in order, then
+/// `Disconnected`. The timed forms report `Timeout` on an empty stream.
+#[test]
+fn next_async_sees_every_value_in_order_then_disconnected() {
+    use zeroipc::codata::stream::{NextError, NextTimeoutError};
+    let (_name, seg) = fresh("next_async");
+    let s: Stream<u32> = Stream::create(&seg, "s", 4).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    assert_eq!(
+        rt.block_on(s.next_async_timeout(Duration::from_millis(5))),
+        Err(NextTimeoutError::Timeout)
+    );
+    assert_eq!(
+        rt.block_on(s.next_async_deadline(Instant::now())),
+        Err(NextTimeoutError::Timeout)
+    );
+    let emitter = s.clone();
+    let t = std::thread::spawn(move || {
+        for v in 0..200u32 {
+            emitter.emit_timeout(v, Duration::from_secs(30)).unwrap();
+        }
+        emitter.close();
+    });
+    let got = rt.block_on(async {
+        let mut got = Vec::new();
+        loop {
+            match s.next_async().await {
+                Ok(v) => got.push(v),
+                Err(NextError::Disconnected) => break got,
+                Err(e) => panic!("next_async: {e:?}"),
+            }
+        }
+    });
+    t.join().unwrap();
+    assert_eq!(got, (0..200).collect::<Vec<_>>());
+}

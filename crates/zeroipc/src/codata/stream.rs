@@ -117,6 +117,9 @@ use crate::segment::{CatalogKind, Entry, Record, Segment};
 use crate::structures::Ring;
 use crate::sync::composite;
 use crate::wait::{Backoff, Parked, Patience, current_pid, park, pid_alive, wake_all};
+
+mod asynchronous;
+pub use asynchronous::{NextWait, NextWaitTimeout};
 // As in `channel`: pid liveness for the dead-holder takeover of the ring lock.
 
 const SUFFIXES: [&str; 2] = ["_header", "_buffer"];
