@@ -77,23 +77,6 @@ async def _drive(poller):
         await fut
 
 
-async def _stream_next(stream):
-    """One value of ``stream`` for ``async for``, polling ``try_next`` on the loop.
-
-    The Rust crate has no async Stream read yet: this re-tries with a backoff from 0.5 ms to
-    20 ms between attempts (``asyncio.sleep``), so no thread is used per task; a value
-    arrives at most 20 ms late while the stream is idle. Raises ``StopAsyncIteration`` once
-    the stream is closed and drained.
-    """
-    delay = 0.0005
-    while True:
-        done, value = stream._try_next_async()
-        if done:
-            return value
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.02)
-
-
 def _then_worker(future, callback):
     """The thread body of ``Future.then``: waits for the value, calls ``callback`` with it."""
 

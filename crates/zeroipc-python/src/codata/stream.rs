@@ -18,10 +18,11 @@ use std::sync::{Arc, Mutex as StdMutex};
 
 use pyo3::prelude::*;
 use zeroipc::Stream;
-use zeroipc::codata::stream::{NextTimeoutError, Stage, TryEmitError, TryNextError};
+use zeroipc::codata::stream::{NextError, NextTimeoutError, Stage, TryEmitError, TryNextError};
 use zeroipc::segment::CatalogKind;
 
 use super::open_or_create_typed;
+use crate::aio::{BoxFuture, Convert, Poller};
 use crate::blocking::{Waited, sliced};
 use crate::dtype::{DType, PyElem, Visit, visit};
 use crate::errors::{self, Class, raise};
@@ -42,6 +43,9 @@ trait Ops: Send + Sync {
     fn next(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>>;
     /// `Ok(Some(v))`, `Ok(None)` if empty; `Err(None)` closed and drained.
     fn try_next(&self, py: Python<'_>) -> Result<Option<Py<PyAny>>, Option<PyErr>>;
+    /// The next value for `async for` (`StopAsyncIteration` once closed and drained), on the
+    /// Rust crate's `Stream::next_async` (the one reactor; no thread per task).
+    fn next_async(&self) -> BoxFuture;
     fn len(&self) -> PyResult<usize>;
     fn capacity(&self) -> usize;
     fn close(&self) -> bool;
@@ -145,6 +149,25 @@ impl<T: PyElem> Ops for Typed<T> {
             Err(TryNextError::Corrupt(c)) => Err(Some(errors::corruption(c))),
             Err(e) => Err(Some(stalled(e))),
         }
+    }
+
+    fn next_async(&self) -> BoxFuture {
+        let s = self.s.clone();
+        let dt = self.dt.clone();
+        Box::pin(async move {
+            let r = s.next_async().await;
+            let convert: Convert = Box::new(move |py: Python<'_>| match r {
+                Ok(v) => v.to_py(py, &dt),
+                Err(NextError::Disconnected) => {
+                    Err(pyo3::exceptions::PyStopAsyncIteration::new_err(
+                        "the stream is closed and drained",
+                    ))
+                }
+                Err(NextError::Corrupt(c)) => Err(errors::corruption(c)),
+                Err(e) => Err(stalled(e)),
+            });
+            convert
+        })
     }
 
     fn len(&self) -> PyResult<usize> {
@@ -409,29 +432,12 @@ impl PyStream {
         self.ops.next(py, timeout)
     }
 
-    /// For `async for`: `(True, value)`, `(False, None)` if empty now; raises
-    /// `StopAsyncIteration` once closed and drained.
-    fn _try_next_async(&self, py: Python<'_>) -> PyResult<(bool, Py<PyAny>)> {
-        match self.ops.try_next(py) {
-            Ok(Some(v)) => Ok((true, v)),
-            Ok(None) => Ok((false, py.None())),
-            Err(None) => Err(pyo3::exceptions::PyStopAsyncIteration::new_err(
-                "the stream is closed and drained",
-            )),
-            Err(Some(e)) => Err(e),
-        }
-    }
-
     fn __aiter__(slf: Py<Self>) -> Py<Self> {
         slf
     }
 
-    fn __anext__(slf: Py<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(py
-            .import("zeroipc._pysync")?
-            .getattr("_stream_next")?
-            .call1((slf,))?
-            .unbind())
+    fn __anext__(&self) -> Poller {
+        Poller::new(self.ops.next_async())
     }
 
     fn __iter__(slf: Py<Self>) -> Py<Self> {
