@@ -1123,7 +1123,7 @@ impl<'a> Classifier<'a> {
 
     /// zeroipc's waiter registry: known by its name and its exact size.
     fn waiter_registry(&self, entry: &Entry) -> Option<Kind> {
-        if entry.name() != "__zeroipc_waiters" {
+        if entry.name() != crate::segment::waiters::WAITERS_ENTRY {
             return None;
         }
         let slots = self.seg.max_entries();
@@ -1140,13 +1140,18 @@ impl<'a> Classifier<'a> {
 
     /// zeroipc's permit-holder registry: known by its name and its exact size (1 KiB).
     fn permit_registry(&self, entry: &Entry) -> Option<Kind> {
-        if entry.name() != "__zeroipc_permits" || entry.size() != 16 * 64 {
+        if entry.name() != crate::segment::permits::PERMITS_ENTRY
+            || entry.size() != crate::segment::permits::PERMITS_LEN
+        {
             return None;
         }
         let bytes = self.seg.read_bytes(entry.offset(), entry.size()).ok()?;
         let word = |s: &[u8], i: usize| u32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]]);
         let (mut used, mut held) = (0, 0);
-        for slot in bytes.chunks_exact(16).filter(|s| word(s, 0) != 0) {
+        for slot in bytes
+            .chunks_exact(crate::segment::permits::SLOT_BYTES)
+            .filter(|s| word(s, 0) != 0)
+        {
             used += 1;
             held += u64::from(word(slot, 8));
         }
@@ -1290,12 +1295,16 @@ impl<'a> Classifier<'a> {
                 });
             }
         }
-        if let Some(base) = split(b"_sem") {
+        if let Some(base) = split(crate::layout::event::SEM_SUFFIX.as_bytes()) {
             if self.sibling(base, b"").is_some_and(|e| e.size() == 12) {
                 return semaphore(size, b);
             }
         }
-        if size == 12 && self.sibling(name, b"_sem").is_some_and(|e| e.size() == 16) {
+        if size == 12
+            && self
+                .sibling(name, crate::layout::event::SEM_SUFFIX.as_bytes())
+                .is_some_and(|e| e.size() == 16)
+        {
             let (signaled, mode, waiting) = (u32_at(b, 0)?, u32_at(b, 4)?, u32_at(b, 8)?);
             if signaled <= 1 && mode <= 1 {
                 return Some(Kind::Event {

@@ -73,7 +73,9 @@ pub(crate) const PERMITS_ENTRY: &str = "__zeroipc_permits";
 /// Slots in the registry.
 pub(crate) const PERMIT_SLOTS: u32 = 64;
 /// Bytes per slot.
-const SLOT_LEN: u64 = 16;
+pub(crate) const SLOT_BYTES: usize = 16;
+/// Bytes per slot, as a segment offset.
+const SLOT_LEN: u64 = SLOT_BYTES as u64;
 /// The registry's size in bytes.
 pub(crate) const PERMITS_LEN: u64 = SLOT_LEN * PERMIT_SLOTS as u64;
 /// The `pid` bit of a slot being claimed or reclaimed.
