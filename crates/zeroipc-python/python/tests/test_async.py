@@ -148,7 +148,7 @@ def test_an_awaitable_is_awaited_once(seg):
 
 
 def test_awaiting_channels_costs_no_thread_per_task(name):
-    """50 tasks awaiting 50 channels: the process gains at most the crate's one ticker
+    """50 tasks awaiting 50 channels: the process gains at most the crate's one reactor
     thread, not a thread per task."""
     import os
 
