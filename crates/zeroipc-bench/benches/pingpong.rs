@@ -49,6 +49,9 @@ use zeroipc::{Segment, SegmentOptions};
 use zeroipc_bench::pin;
 use zeroipc_bench::stats::{self, Compare, Floor, Summary};
 
+#[path = "pingpong/broadcast.rs"]
+mod broadcast;
+
 const ROLE_ENV: &str = "ZEROIPC_BENCH_ROLE";
 const NAME_ENV: &str = "ZEROIPC_BENCH_SEGMENT";
 const ITERS_ENV: &str = "ZEROIPC_BENCH_ITERS";
@@ -102,6 +105,13 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     let json = args.iter().any(|a| a == "--json");
+    // `--only a,b`: measure only the rows whose scenario contains one of these words.
+    let only: Vec<String> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
     // `cargo bench` passes --bench; `cargo test --benches` runs us without it: a smoke run.
     let full = args.iter().any(|a| a == "--bench") && !quick;
     let cfg = if full {
@@ -142,6 +152,9 @@ fn main() {
                    floor: Floor,
                    c: &Config,
                    subject: &dyn Fn() -> f64| {
+        if !only.is_empty() && !only.iter().any(|w| scenario.contains(w.as_str())) {
+            return;
+        }
         let (floor_scenario, floor_iters) = match floor {
             Floor::Spin => ("floor/spin", cfg.iters),
             Floor::FutexWake => ("floor/futex-wake", wake_cfg.iters),
@@ -215,6 +228,7 @@ fn main() {
         "ring/throughput",
         "ring/throughput-batch64",
         "stream/throughput",
+        "stream/throughput-batch64",
     ] {
         row(scenario, Unit::Throughput, Floor::Spin, &thr, &|| {
             batch(scenario, thr.iters)
@@ -227,6 +241,13 @@ fn main() {
         &thr,
         &|| crossbeam_throughput(&one(&thr)),
     );
+    // Broadcast: every subscriber process sees every value (flow-controlled emitter, batched
+    // reads); the 4-subscriber row's rate is per subscriber.
+    for (scenario, subs) in [("stream/broadcast-1", 1), ("stream/broadcast-4", 4)] {
+        row(scenario, Unit::Throughput, Floor::Spin, &thr, &|| {
+            broadcast::run(subs, thr.iters)
+        });
+    }
     let blocked = blocked_cpu_percent();
     report(&rows, blocked, &cfg);
 }
@@ -304,6 +325,9 @@ fn child(role: &str, name: &str, iters: u64) {
     let seg = Segment::open_timeout(name, Duration::from_secs(10)).expect("open");
     if role == "mutex/blocked-cpu" {
         return blocked_child(&seg);
+    }
+    if role == broadcast::SUBSCRIBER {
+        return broadcast::subscriber(&seg, iters);
     }
     if role.starts_with("future/") {
         let _ = future_side(&seg, role, iters, false);
@@ -459,6 +483,38 @@ impl Side {
                     }
                 }
                 self.done += iters;
+            }
+            "stream/throughput-batch64" => {
+                let mut buf = [0u64; BATCH];
+                let end = self.done + iters;
+                let mut next = self.done;
+                while next < end {
+                    let want = usize::try_from((end - next).min(BATCH as u64)).unwrap_or(BATCH);
+                    if initiator {
+                        match self.stream.try_next_many(&mut buf[..want]) {
+                            Ok(n) => {
+                                for &v in &buf[..n] {
+                                    assert_eq!(v, next);
+                                    next += 1;
+                                }
+                            }
+                            Err(zeroipc::codata::stream::TryNextError::Empty) => {
+                                std::hint::spin_loop();
+                            }
+                            Err(e) => panic!("stream: {e}"),
+                        }
+                    } else {
+                        for (k, slot) in buf[..want].iter_mut().enumerate() {
+                            *slot = next + k as u64;
+                        }
+                        let n = self.stream.try_emit_many(&buf[..want]).expect("stream");
+                        next += n as u64;
+                        if n == 0 {
+                            std::hint::spin_loop();
+                        }
+                    }
+                }
+                self.done = end;
             }
             "ring/throughput-batch64" => {
                 let mut buf = [0u64; BATCH];

@@ -21,6 +21,7 @@ use zeroipc::codata::future::{
     Future, FutureState, GetError as FutureGetError, GetTimeoutError as FutureGetTimeoutError,
 };
 use zeroipc::codata::lazy::{ForceTimeoutError as LazyForceTimeoutError, Lazy, LazyState};
+use zeroipc::codata::stream::Stream;
 use zeroipc::fault::{CRASH_AT_ENV, POINTS};
 use zeroipc::structures::map::MapError;
 use zeroipc::structures::pool::PoolError;
@@ -121,6 +122,8 @@ const COVERED: &[&str] = &[
     "stack.pop.before_release",
     "ring.write.before_publish",
     "ring.read.before_release",
+    "stream.emit.before_publish",
+    "stream.take.before_claim",
     "pool.allocate.before_cas",
     "pool.allocate.after_cas",
     "pool.free.before_cas",
@@ -394,6 +397,53 @@ fn ring_check_dead_reader(d: Dead<'_>) {
 
 crash_case! { ring_write_before_publish, "ring.write.before_publish", ring_setup, ring_child_write, ring_check_dead_writer }
 crash_case! { ring_read_before_release, "ring.read.before_release", ring_setup, ring_child_read, ring_check_dead_reader }
+
+// ---------------------------------------------------------------------------------------
+// Stream: capacity 8, holding 1, 2, 3.
+
+fn stream_setup(seg: &Segment) {
+    let s = Stream::<u64>::create(seg, "s", 8).unwrap();
+    assert_eq!(s.try_emit_many(&[1, 2, 3]).unwrap(), 3);
+}
+
+fn stream_child_emit(seg: &Segment) {
+    let s = Stream::<u64>::open(seg, "s").unwrap();
+    let _ = s.try_emit_many(&[7, 8]);
+}
+
+fn stream_child_take(seg: &Segment) {
+    let s = Stream::<u64>::open(seg, "s").unwrap();
+    let mut buf = [0u64; 2];
+    let _ = s.try_next_many(&mut buf);
+}
+
+/// An emitter died holding the emit lock, after copying, before publishing: the copy is
+/// invisible, the next emitter takes the dead holder's lock over, and `sequence` still
+/// counts what was published.
+fn stream_check_dead_emitter(d: Dead<'_>) {
+    let s = Stream::<u64>::open(d.seg, "s").unwrap();
+    assert_eq!(s.len().unwrap(), 3);
+    assert_eq!(s.sequence(), 3);
+    bounded("emit", || s.emit_timeout(4, DEADLINE).unwrap());
+    let mut buf = [0u64; 8];
+    let n = bounded("read", || s.try_next_many(&mut buf).unwrap());
+    assert_eq!(&buf[..n], &[1, 2, 3, 4]);
+    assert_eq!(s.sequence(), 4);
+}
+
+/// A reader died after copying, before its claim (the `read_pos` CAS): nothing was taken;
+/// the next reader takes the same values.
+fn stream_check_dead_taker(d: Dead<'_>) {
+    let s = Stream::<u64>::open(d.seg, "s").unwrap();
+    assert_eq!(s.len().unwrap(), 3);
+    let mut buf = [0u64; 8];
+    let n = bounded("read", || s.try_next_many(&mut buf).unwrap());
+    assert_eq!(&buf[..n], &[1, 2, 3]);
+    assert!(s.is_empty().unwrap());
+}
+
+crash_case! { stream_emit_before_publish, "stream.emit.before_publish", stream_setup, stream_child_emit, stream_check_dead_emitter }
+crash_case! { stream_take_before_claim, "stream.take.before_claim", stream_setup, stream_child_take, stream_check_dead_taker }
 
 // ---------------------------------------------------------------------------------------
 // Pool: capacity 4.

@@ -304,7 +304,8 @@ fn a_ring_lock_kept_by_a_live_process_is_a_stall_not_a_hang() {
     // pid 1 exists and never releases the lock we pretend it holds.
     poke(&name, s.entry().offset() + 52, &1u32.to_le_bytes());
     assert_eq!(s.emit(1), Err(EmitError::Stalled(1)));
-    assert_eq!(s.try_next(), Err(TryNextError::Stalled));
+    // Reads take no lock (issue #15): an empty stream is just empty.
+    assert_eq!(s.try_next(), Err(TryNextError::Empty));
     poke(&name, s.entry().offset() + 52, &0u32.to_le_bytes());
     s.emit(2).unwrap();
     assert_eq!(s.try_next(), Ok(2));
@@ -572,4 +573,149 @@ fn next_async_sees_every_value_in_order_then_disconnected() {
     });
     t.join().unwrap();
     assert_eq!(got, (0..200).collect::<Vec<_>>());
+}
+
+const COMPETE_TEST: &str = "competing_reader_processes_and_emitters_lose_and_duplicate_nothing";
+const COMPETE_PER_EMITTER: u32 = 20_000;
+
+/// Readers take without a lock (a CAS of the ring's `read_pos`, issue #15): two reader
+/// processes and this process's reader thread compete while two emitter threads emit
+/// (single values and batches); every value is read exactly once.
+#[test]
+fn competing_reader_processes_and_emitters_lose_and_duplicate_nothing() {
+    use zeroipc::codata::channel::Channel;
+    if let Some(name) = child_role("reader") {
+        let seg = Segment::open(&name).unwrap();
+        let s: Stream<u32> = Stream::open(&seg, "s").unwrap();
+        let out: Channel<u32> = Channel::open(&seg, "out").unwrap();
+        let mut buf = [0u32; 7];
+        loop {
+            match s.try_next_many(&mut buf) {
+                Ok(n) => buf[..n]
+                    .iter()
+                    .for_each(|&v| out.send_timeout(v, LONG).unwrap()),
+                Err(TryNextError::Empty) => match s.next_timeout(LONG) {
+                    Ok(v) => out.send_timeout(v, LONG).unwrap(),
+                    Err(NextTimeoutError::Disconnected) => break,
+                    Err(e) => panic!("{e:?}"),
+                },
+                Err(TryNextError::Disconnected) => break,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        return;
+    }
+    let (name, seg) = fresh("stream_compete");
+    let s: Stream<u32> = Stream::create(&seg, "s", 16).unwrap();
+    let out: Channel<u32> = Channel::create(&seg, "out", 1024).unwrap();
+    let kids: Vec<_> = (0..2)
+        .map(|_| spawn_child(COMPETE_TEST, "reader", &name))
+        .collect();
+    let local = {
+        let s = s.clone();
+        std::thread::spawn(move || s.subscribe(LONG).collect::<Vec<u32>>())
+    };
+    let emitters: Vec<_> = (0..2u32)
+        .map(|e| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                let base = e * 1_000_000;
+                let mut i = 0;
+                while i < COMPETE_PER_EMITTER {
+                    if i % 3 == 0 {
+                        let batch: Vec<u32> = (i..(i + 5).min(COMPETE_PER_EMITTER))
+                            .map(|k| base + k)
+                            .collect();
+                        let n = s.try_emit_many(&batch).unwrap();
+                        i += u32::try_from(n).unwrap();
+                        if n == 0 {
+                            std::thread::yield_now();
+                        }
+                    } else {
+                        s.emit_timeout(base + i, LONG).unwrap();
+                        i += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    let total = 2 * COMPETE_PER_EMITTER as usize;
+    let mut got = Vec::with_capacity(total);
+    let collector = {
+        let out = out.clone();
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            while let Ok(x) = out.recv_timeout(Duration::from_secs(2)) {
+                v.push(x);
+            }
+            v
+        })
+    };
+    emitters.into_iter().for_each(|t| t.join().unwrap());
+    assert_eq!(s.sequence(), total as u64);
+    s.close();
+    for k in kids {
+        wait_ok(k, 60);
+    }
+    got.extend(local.join().unwrap());
+    got.extend(collector.join().unwrap());
+    assert_eq!(got.len(), total, "every value read once");
+    got.sort_unstable();
+    let mut want: Vec<u32> = (0..2u32)
+        .flat_map(|e| (0..COMPETE_PER_EMITTER).map(move |i| e * 1_000_000 + i))
+        .collect();
+    want.sort_unstable();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn batched_emit_and_reads_keep_order_and_report_full_empty_and_closed() {
+    let (_n, seg) = fresh("stream_batches");
+    let s: Stream<u64> = Stream::create(&seg, "s", 8).unwrap();
+    assert_eq!(s.try_emit_many(&[]).unwrap(), 0);
+    assert_eq!(s.try_emit_many(&(0..20).collect::<Vec<_>>()).unwrap(), 8);
+    assert_eq!(s.try_emit_many(&[99]).unwrap(), 0, "full: nothing appended");
+    assert_eq!(s.sequence(), 8);
+    let mut buf = [0u64; 5];
+    assert_eq!(s.try_next_many(&mut buf).unwrap(), 5);
+    assert_eq!(buf, [0, 1, 2, 3, 4]);
+    assert_eq!(s.try_emit_many(&[8, 9]).unwrap(), 2);
+    assert_eq!(s.try_next(), Ok(5));
+    assert_eq!(s.try_next_many(&mut buf).unwrap(), 4);
+    assert_eq!(&buf[..4], &[6, 7, 8, 9]);
+    assert_eq!(s.try_next_many(&mut buf), Err(TryNextError::Empty));
+    assert_eq!(s.try_next_many(&mut []), Ok(0));
+    s.try_emit_many(&[10, 11]).unwrap();
+    s.close();
+    assert_eq!(
+        s.try_emit_many(&[12]),
+        Err(zeroipc::codata::stream::TryEmitManyError::Disconnected)
+    );
+    assert_eq!(
+        s.try_next_many(&mut buf).unwrap(),
+        2,
+        "buffered before the close"
+    );
+    assert_eq!(s.try_next_many(&mut buf), Err(TryNextError::Disconnected));
+}
+
+#[test]
+fn a_broadcast_batch_larger_than_the_buffer_keeps_the_newest_and_reports_the_lag() {
+    let (_n, seg) = fresh("stream_bcast_batches");
+    let s: Stream<u32> = Stream::create_broadcast(&seg, "b", 4).unwrap();
+    let mut sub = s.broadcast_subscriber().unwrap();
+    assert_eq!(s.try_emit_many(&(1..=10).collect::<Vec<_>>()).unwrap(), 10);
+    assert_eq!(s.sequence(), 10);
+    let mut buf = [0u32; 8];
+    assert_eq!(
+        sub.try_recv_many(&mut buf),
+        Err(TryRecvError::Lagged { missed: 6 })
+    );
+    assert_eq!(sub.try_recv_many(&mut buf).unwrap(), 4);
+    assert_eq!(&buf[..4], &[7, 8, 9, 10]);
+    assert_eq!(sub.try_recv_many(&mut buf), Err(TryRecvError::Empty));
+    // A subscriber that joins now starts after everything emitted so far.
+    let mut late = s.broadcast_subscriber().unwrap();
+    s.emit(11).unwrap();
+    assert_eq!((sub.try_recv(), late.try_recv()), (Ok(11), Ok(11)));
 }

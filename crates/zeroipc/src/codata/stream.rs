@@ -15,7 +15,7 @@
 //! | 12  | 1    | `closed` u8 (0 / non-zero)                                    |
 //! | 16  | 4    | `buffer_capacity` u32, in elements                            |
 //! | 20  | 32   | `transform_name`: "map", "filter", ... (NUL-padded) or zeros  |
-//! | 52  | 4    | tail padding in C++; zeroipc's ring lock (0 = free, else a pid) |
+//! | 52  | 4    | tail padding in C++; zeroipc's emit lock (0 free, else a pid) |
 //!
 //! `<name>_buffer`: a [`Ring`] of `buffer_capacity * size_of T` bytes. Base name ≤ 24 bytes.
 //!
@@ -41,10 +41,14 @@
 //!   the values emitted after it subscribed, so every subscriber sees every value. One that
 //!   falls more than `buffer_capacity` behind gets [`RecvError::Lagged`] with the number
 //!   of values it missed, then continues from the oldest value still buffered (tokio's
-//!   `broadcast` semantics). Reads hold the ring lock, so no read is torn by an overwrite.
+//!   `broadcast` semantics). Reads take no lock: a copy is validated after it is made (an
+//!   overwrite moves `read_pos` first), so subscribers never wait for each other.
 //!   The mode is bit 0 of header byte 13 (C++ padding, ignored by C++). Do not mix
 //!   `try_next`-style consumers into a broadcast stream: what they take is gone for
 //!   everyone (broadcast subscribers see it as lag).
+//! - **Batches**: [`Stream::try_emit_many`], [`Stream::try_next_many`] and
+//!   [`BroadcastSubscriber::try_recv_many`] move a slice with one lock, one CAS or one
+//!   validation, as [`Ring`]'s `write` / `read` do.
 //! - Operators never block the caller (D-15): each creates its output stream (writing its
 //!   name into `transform_name` as C++ does), then runs in a thread returned as a [`Stage`]
 //!   with [`Stage::stop`] / [`Stage::join`]. A stage closes its output when its input is
@@ -52,20 +56,37 @@
 //!
 //! # Synchronization
 //!
-//! The Ring is single-producer single-consumer (D-12), so every zeroipc ring access — emit
-//! and read — holds the **ring lock**, a `u32` in the header's tail padding (52..56), which
-//! C++ never writes: `0` free, otherwise the holder's pid (CAS 0 → pid, Acquire; store 0,
-//! Release). Under the lock an emit writes the ring, then bumps `sequence`: among zeroipc
-//! emitters `sequence` always equals the values written when the lock is free.
+//! The Ring is single-producer single-consumer (D-12); a stream lets any number of emitters
+//! and readers share it:
+//!
+//! - **Emitters** hold the **emit lock** (`sync::pid_lock`), a `u32` in the header's tail
+//!   padding (52..56), which C++ never writes: `0` free, otherwise the holder's pid (bit 31:
+//!   a locker sleeps on it). Under the lock an emit writes the ring, then stores `sequence`
+//!   (its old value plus what it wrote): among zeroipc emitters `sequence` always equals the
+//!   values written when the lock is free. A handle remembers where its last emit left the
+//!   ring and, while `sequence` says nobody else emitted since, does not read the ring's
+//!   positions at all (as a [`Ring`] producer keeps its cursor).
+//! - **Readers** take no lock: they copy values at `read_pos` and claim them with a CAS of
+//!   `read_pos` (`raw::ring::shared`): a failed CAS means another reader got there first.
+//!   Broadcast subscribers write nothing: they validate each copy after making it.
 //!
 //! | store (Release)                 | load (Acquire)                 | publishes            |
 //! |---------------------------------|--------------------------------|----------------------|
-//! | ring `write_pos` / `read_pos`   | see [`Ring`]                   | elements / free room |
-//! | ring lock = 0 (unlock)          | lock CAS (next holder)         | the whole ring state |
+//! | ring `write_pos` (emit)         | `write_pos` (readers)          | the values           |
+//! | ring `read_pos` CAS (reader)    | `read_pos` (emitters)          | free room            |
+//! | emit lock = 0 (unlock)          | lock CAS (next emitter)        | the ring's positions and `sequence` |
 //! | `closed = 1` in `close`         | `closed` in emit / readers     | values emitted before the close (a reader that sees `closed` reads once more before reporting `Closed`) |
 //!
-//! Readers sleep on the `subscribers` word (emitters and `close` wake it), emitters waiting
-//! for room on the lock word (readers wake it), each at most 1 ms at a time.
+//! Readers (and broadcast subscribers, and `next_async`) sleep on the `subscribers` word,
+//! emitters waiting for room on it too, registered in the segment's waiter registry
+//! (`wait::sleeper`, the `_header` entry's `data` and `room` counters): an emit issues
+//! `FUTEX_WAKE` only if a reader sleeps, a read only if an emitter does, and `close` always.
+//! Each sleep lasts at most 1 ms (upstream peers wake no one).
+//!
+//! **Cost.** An uncontended emit is two CAS on the header's line (lock, unlock) and plain
+//! stores; a read is one CAS of `read_pos`. Those locked instructions are what a single
+//! value costs over the bare ring, whose two sides never execute one (BENCHMARKS.md,
+//! issue #15); the batched forms pay them once per slice.
 //!
 //! **C++ emitters** take no lock: a C++ emitter alongside zeroipc emitters can corrupt the
 //! ring exactly as two C++ emitters can (D-12). One C++ emitter with zeroipc readers (or the
@@ -73,12 +94,15 @@
 //!
 //! # Process death
 //!
-//! A lock holder killed mid-operation leaves its pid in the lock: the next zeroipc user sees
+//! An emitter killed mid-operation leaves its pid in the emit lock: the next emitter sees
 //! that the process is gone (`kill(pid, 0)`) and takes the lock over with a CAS. A holder
 //! that looks alive but keeps the lock for the stall timeout ([`Stream::with_stall_timeout`],
 //! default [`crate::DEFAULT_STALL_TIMEOUT`], 1 s) (stopped, or killed and not yet reaped by its
-//! parent: a zombie) makes operations fail with `Stalled` instead of hanging. The ring
-//! publishes nothing half-written (see [`Ring`]). `subscribers` stays inflated by dead
+//! parent: a zombie) makes emits fail with `Stalled` instead of hanging; reads never wait
+//! for it. The ring publishes nothing half-written: a killed emitter's values are invisible
+//! until its `write_pos` store, a killed reader's copy is unclaimed until its CAS (the next
+//! reader takes the same values). A sleeper killed while registered leaves its registry
+//! counter raised: wakers then issue a `FUTEX_WAKE` nobody needs. `subscribers` stays inflated by dead
 //! subscribers (advisory, as upstream). A stage's thread dies with its process; its output
 //! stream then never closes — readers use timeouts.
 //!
@@ -104,349 +128,36 @@
 
 use core::fmt;
 use core::marker::PhantomData;
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::Element;
 use crate::error::{Corruption, StructureError};
 use crate::layout::stream::{FLAG_BROADCAST, STREAM_HEADER_LEN, StreamHeader};
-use crate::loom::AtomicU8;
 use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use crate::loom::ProcessAtomicU64;
 use crate::segment::{CatalogKind, Entry, Record, Segment};
 use crate::structures::Ring;
 use crate::sync::composite;
-use crate::wait::{Backoff, Parked, Patience, current_pid, park, pid_alive, wake_all};
+use crate::sync::pid_lock::{LockFail, PidGuard, PidLock};
+use crate::wait::{Backoff, Side, Sleeper, WakeCache, current_pid, pid_alive, wake_all};
 
 mod asynchronous;
+mod batch;
+mod broadcast;
+mod errors;
+mod stage;
+
 pub use asynchronous::{NextWait, NextWaitTimeout};
-// As in `channel`: pid liveness for the dead-holder takeover of the ring lock.
+pub use batch::TryEmitManyError;
+pub use broadcast::BroadcastSubscriber;
+pub use errors::{
+    EmitError, EmitTimeoutError, NextError, NextTimeoutError, RecvError, RecvTimeoutError,
+    StageError, SubscribeError, TryEmitError, TryNextError, TryRecvError,
+};
+use errors::{EmitFail, next_timed, next_untimed};
+pub use stage::{Stage, Subscription};
 
 const SUFFIXES: [&str; 2] = ["_header", "_buffer"];
-
-/// Why the ring lock was not taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LockFail {
-    Timeout,
-    Stalled,
-}
-
-/// How often a stage re-checks its stop flag while its input is idle.
-const STAGE_POLL: Duration = Duration::from_millis(10);
-
-/// Declares a value-carrying emit error: the enum (plain variants carry the value,
-/// `Corrupt` carries it with the [`Corruption`]), `into_inner`, a `Debug` that does not
-/// need `T: Debug`, `Display` and `Error`.
-macro_rules! emit_error {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident => $msg:literal,)* }) => {
-        $(#[$m])*
-        #[derive(Clone, PartialEq, Eq)]
-        #[non_exhaustive]
-        pub enum $name<T> {
-            $($(#[$vm])* $v(T),)*
-            /// The ring's positions are inconsistent (never trusted, never an out-of-bounds
-            /// copy).
-            Corrupt(T, Corruption),
-        }
-
-        impl<T> $name<T> {
-            /// The value that was not emitted.
-            pub fn into_inner(self) -> T {
-                match self {
-                    $(Self::$v(v) => v,)*
-                    Self::Corrupt(v, _) => v,
-                }
-            }
-        }
-
-        impl<T> fmt::Debug for $name<T> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match self {
-                    $(Self::$v(_) => f.write_str(concat!(stringify!($v), "(..)")),)*
-                    Self::Corrupt(_, c) => write!(f, "Corrupt(.., {c:?})"),
-                }
-            }
-        }
-
-        impl<T> fmt::Display for $name<T> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match self {
-                    $(Self::$v(_) => f.write_str($msg),)*
-                    Self::Corrupt(_, c) => write!(f, "corrupt stream: {c}"),
-                }
-            }
-        }
-
-        impl<T> std::error::Error for $name<T> {
-            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                match self {
-                    Self::Corrupt(_, c) => Some(c),
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-
-/// Declares a read error: the enum (with `Corrupt(Corruption)` and whatever variants are
-/// given), `Display` and `Error`.
-macro_rules! read_error {
-    ($(#[$m:meta])* $name:ident {
-        $($(#[$vm:meta])* $v:ident $({ $(#[$fm:meta])* $field:ident: $ft:ty })? => $fmt:literal,)*
-    }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, PartialEq, Eq)]
-        #[non_exhaustive]
-        pub enum $name {
-            $($(#[$vm])* $v $({ $(#[$fm])* $field: $ft })?,)*
-            /// The ring's positions are inconsistent.
-            Corrupt(Corruption),
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match self {
-                    $(Self::$v $({ $field })? => write!(f, $fmt),)*
-                    Self::Corrupt(c) => write!(f, "corrupt stream: {c}"),
-                }
-            }
-        }
-
-        impl std::error::Error for $name {
-            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                match self {
-                    Self::Corrupt(c) => Some(c),
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-
-emit_error! {
-    /// Why [`Stream::emit`] did not append; the value is handed back.
-    EmitError {
-        /// The stream is closed.
-        Disconnected => "the stream is closed, expected it open",
-        /// The ring lock stayed with one live process for the stall timeout (stopped, or a
-        /// zombie).
-        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
-    }
-}
-
-emit_error! {
-    /// Why [`Stream::try_emit`] did not append; the value is handed back.
-    TryEmitError {
-        /// The buffer is full (not a broadcast stream).
-        Full => "the stream's buffer is full, expected room for one value",
-        /// The stream is closed.
-        Disconnected => "the stream is closed, expected it open",
-        /// The ring lock stayed with one live process for the stall timeout.
-        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
-    }
-}
-
-emit_error! {
-    /// Why [`Stream::emit_timeout`] / [`Stream::emit_deadline`] did not append; the value
-    /// is handed back.
-    EmitTimeoutError {
-        /// The deadline passed while the buffer stayed full (or the lock stayed taken).
-        Timeout => "timed out waiting for room in the stream",
-        /// The stream is closed.
-        Disconnected => "the stream is closed, expected it open",
-        /// The ring lock stayed with one live process for the stall timeout.
-        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
-    }
-}
-
-read_error! {
-    /// Why [`Stream::next`] returned no value.
-    NextError {
-        /// The stream is closed and everything emitted before the close has been read.
-        Disconnected => "the stream is closed and drained, expected a value",
-        /// The ring lock stayed with one live process for the stall timeout.
-        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
-    }
-}
-
-read_error! {
-    /// Why [`Stream::try_next`] returned no value.
-    TryNextError {
-        /// Nothing buffered right now.
-        Empty => "the stream is empty, expected a value",
-        /// The stream is closed and everything emitted before the close has been read.
-        Disconnected => "the stream is closed and drained, expected a value",
-        /// The ring lock stayed with one live process for the stall timeout.
-        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
-    }
-}
-
-read_error! {
-    /// Why [`Stream::next_timeout`] / [`Stream::next_deadline`] (or a [`Subscription`])
-    /// returned no value.
-    NextTimeoutError {
-        /// The deadline passed first.
-        Timeout => "timed out waiting for a value",
-        /// The stream is closed and everything emitted before the close has been read.
-        Disconnected => "the stream is closed and drained, expected a value",
-        /// The ring lock stayed with one live process for the stall timeout.
-        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
-    }
-}
-
-read_error! {
-    /// Why [`BroadcastSubscriber::recv`] returned no value.
-    RecvError {
-        /// The stream is closed and this subscriber has read everything.
-        Disconnected => "the stream is closed and drained, expected a value",
-        /// This subscriber fell behind: `missed` values were overwritten before it read
-        /// them; its next read returns the oldest value still buffered.
-        Lagged {
-            /// Values this subscriber will never see.
-            missed: u64
-        } => "fell behind: {missed} values were overwritten before this subscriber read them",
-        /// The ring lock stayed with one live process for the stall timeout.
-        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
-    }
-}
-
-read_error! {
-    /// Why [`BroadcastSubscriber::try_recv`] returned no value.
-    TryRecvError {
-        /// Nothing new right now.
-        Empty => "no new value in the stream, expected one",
-        /// The stream is closed and this subscriber has read everything.
-        Disconnected => "the stream is closed and drained, expected a value",
-        /// This subscriber fell behind (see [`RecvError::Lagged`]).
-        Lagged {
-            /// Values this subscriber will never see.
-            missed: u64
-        } => "fell behind: {missed} values were overwritten before this subscriber read them",
-        /// The ring lock stayed with one live process for the stall timeout.
-        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
-    }
-}
-
-read_error! {
-    /// Why [`BroadcastSubscriber::recv_timeout`] / [`BroadcastSubscriber::recv_deadline`]
-    /// returned no value.
-    RecvTimeoutError {
-        /// The deadline passed first.
-        Timeout => "timed out waiting for a value",
-        /// The stream is closed and this subscriber has read everything.
-        Disconnected => "the stream is closed and drained, expected a value",
-        /// This subscriber fell behind (see [`RecvError::Lagged`]).
-        Lagged {
-            /// Values this subscriber will never see.
-            missed: u64
-        } => "fell behind: {missed} values were overwritten before this subscriber read them",
-        /// The ring lock stayed with one live process for the stall timeout.
-        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
-    }
-}
-
-read_error! {
-    /// Why [`Stream::broadcast_subscriber`] gave no subscriber.
-    SubscribeError {
-        /// The ring lock stayed with one live process for the stall timeout.
-        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
-    }
-}
-
-read_error! {
-    /// Why a [`Stage`] ended in error ([`Stage::join`]).
-    StageError {
-        /// A stream's ring lock stayed with one live process for the stall timeout.
-        Stalled => "the stream's ring lock is held by a process that does not release it within the stall timeout",
-        /// The stage's thread panicked (in the caller's closure).
-        Panicked => "a stream stage panicked",
-    }
-}
-
-/// Every way an emit can end, before it is narrowed to the form's error type.
-enum EmitFail<T> {
-    Full(T),
-    Timeout(T),
-    Disconnected(T),
-    Corrupt(T, Corruption),
-    Stalled(T),
-}
-
-impl<T> EmitFail<T> {
-    /// For `emit` (no deadline, waits for room): `Full` and `Timeout` cannot happen.
-    fn blocking(self) -> EmitError<T> {
-        match self {
-            Self::Disconnected(v) => EmitError::Disconnected(v),
-            Self::Corrupt(v, c) => EmitError::Corrupt(v, c),
-            Self::Stalled(v) => EmitError::Stalled(v),
-            Self::Full(_) | Self::Timeout(_) => unreachable!("an untimed, waiting emit gave up"),
-        }
-    }
-
-    /// For `try_emit` (no deadline): `Timeout` cannot happen.
-    fn tried(self) -> TryEmitError<T> {
-        match self {
-            Self::Full(v) => TryEmitError::Full(v),
-            Self::Disconnected(v) => TryEmitError::Disconnected(v),
-            Self::Corrupt(v, c) => TryEmitError::Corrupt(v, c),
-            Self::Stalled(v) => TryEmitError::Stalled(v),
-            Self::Timeout(_) => unreachable!("an emit without a deadline timed out"),
-        }
-    }
-
-    /// For the timed forms (they wait for room): `Full` cannot happen.
-    fn timed(self) -> EmitTimeoutError<T> {
-        match self {
-            Self::Timeout(v) => EmitTimeoutError::Timeout(v),
-            Self::Disconnected(v) => EmitTimeoutError::Disconnected(v),
-            Self::Corrupt(v, c) => EmitTimeoutError::Corrupt(v, c),
-            Self::Stalled(v) => EmitTimeoutError::Stalled(v),
-            Self::Full(_) => unreachable!("a waiting emit reported Full"),
-        }
-    }
-}
-
-/// A `try_next` outcome in a timed read (`Empty` is handled by the caller).
-fn next_timed(e: TryNextError) -> NextTimeoutError {
-    match e {
-        TryNextError::Empty => NextTimeoutError::Timeout,
-        TryNextError::Disconnected => NextTimeoutError::Disconnected,
-        TryNextError::Corrupt(c) => NextTimeoutError::Corrupt(c),
-        TryNextError::Stalled => NextTimeoutError::Stalled,
-    }
-}
-
-/// A read with no deadline never times out.
-fn next_untimed(e: NextTimeoutError) -> NextError {
-    match e {
-        NextTimeoutError::Disconnected => NextError::Disconnected,
-        NextTimeoutError::Corrupt(c) => NextError::Corrupt(c),
-        NextTimeoutError::Stalled => NextError::Stalled,
-        NextTimeoutError::Timeout => unreachable!("a read without a deadline timed out"),
-    }
-}
-
-/// A `try_recv` outcome in a timed broadcast read (`Empty` is handled by the caller).
-fn recv_timed(e: TryRecvError) -> RecvTimeoutError {
-    match e {
-        TryRecvError::Empty => RecvTimeoutError::Timeout,
-        TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
-        TryRecvError::Lagged { missed } => RecvTimeoutError::Lagged { missed },
-        TryRecvError::Corrupt(c) => RecvTimeoutError::Corrupt(c),
-        TryRecvError::Stalled => RecvTimeoutError::Stalled,
-    }
-}
-
-/// A broadcast read with no deadline never times out.
-fn recv_untimed(e: RecvTimeoutError) -> RecvError {
-    match e {
-        RecvTimeoutError::Disconnected => RecvError::Disconnected,
-        RecvTimeoutError::Lagged { missed } => RecvError::Lagged { missed },
-        RecvTimeoutError::Corrupt(c) => RecvError::Corrupt(c),
-        RecvTimeoutError::Stalled => RecvError::Stalled,
-        RecvTimeoutError::Timeout => unreachable!("a read without a deadline timed out"),
-    }
-}
 
 /// A stream of `T` in a segment. See the [module docs](self).
 pub struct Stream<T: Element> {
@@ -454,7 +165,41 @@ pub struct Stream<T: Element> {
     header: Entry,
     ring: Ring<T>,
     stall: Duration,
+    /// Where this handle's wakes look in the waiter registry (readers sleep on the
+    /// header's `Data` counter, emitters waiting for room on its `Room` counter).
+    wake: WakeCache,
+    /// Where this handle's last emit and read left the ring (process memory).
+    hints: Hints,
     _t: PhantomData<fn() -> T>,
+}
+
+/// A handle's position hints, so that the hot paths read the ring's shared line only when
+/// they must (as a [`Ring`]'s own producer and consumer keep cached positions).
+#[derive(Debug)]
+struct Hints {
+    /// `sequence` after this handle's last append: while `sequence` still says so, no other
+    /// emitter has appended and `write_pos` / `read_pos` below are this ring's.
+    seq: ProcessAtomicU64,
+    /// `write_pos` after that append.
+    w: ProcessAtomicU64,
+    /// `read_pos` as that append last saw it (a lower bound).
+    r: ProcessAtomicU64,
+    /// The latest `write_pos` a read of this handle loaded (a lower bound).
+    read_w: ProcessAtomicU64,
+}
+
+impl Default for Hints {
+    fn default() -> Self {
+        Self {
+            // No `sequence` matches until this handle appends (a corrupt segment's
+            // `u64::MAX` would only make the first append trust a `write_pos` of 0, which
+            // `append` validates).
+            seq: ProcessAtomicU64::new(u64::MAX),
+            w: ProcessAtomicU64::new(0),
+            r: ProcessAtomicU64::new(0),
+            read_w: ProcessAtomicU64::new(0),
+        }
+    }
 }
 
 impl<T: Element> Clone for Stream<T> {
@@ -464,6 +209,8 @@ impl<T: Element> Clone for Stream<T> {
             header: self.header.clone(),
             ring: self.ring.clone(),
             stall: self.stall,
+            wake: self.wake.copy(),
+            hints: Hints::default(),
             _t: PhantomData,
         }
     }
@@ -480,18 +227,10 @@ impl<T: Element> fmt::Debug for Stream<T> {
     }
 }
 
-/// Holds the ring lock; unlocks on drop.
-struct RingLock<'a> {
-    hdr: &'a StreamHeader,
-    me: u32,
-}
-
-impl Drop for RingLock<'_> {
-    fn drop(&mut self) {
-        // ORDERING: Release pairs with the Acquire CAS of the next holder.
-        let _ = self.hdr.lock.compare_exchange(self.me, 0, Release, Relaxed);
-        wake_all(&self.hdr.lock);
-    }
+/// Why [`Stream::append`] appended nothing: the emit lock or the ring.
+enum AppendFail {
+    Lock(LockFail),
+    Corrupt(Corruption),
 }
 
 impl<T: Element> Stream<T> {
@@ -571,18 +310,15 @@ impl<T: Element> Stream<T> {
     ///
     /// # Errors
     ///
-    /// [`SubscribeError::Corrupt`] if the ring's positions are inconsistent;
-    /// [`SubscribeError::Stalled`] if the ring lock stays with a stuck process.
+    /// [`SubscribeError::Corrupt`] if the ring's positions are inconsistent (no lock is
+    /// taken: `Stalled` is not returned).
     pub fn broadcast_subscriber(&self) -> Result<BroadcastSubscriber<T>, SubscribeError> {
-        let _guard = self.lock(None).map_err(|_| SubscribeError::Stalled)?;
-        let (w, _, _) = self
+        let pos = self
             .ring
-            .read_at(u64::MAX)
-            .map_err(SubscribeError::Corrupt)?;
-        Ok(BroadcastSubscriber {
-            stream: self.clone(),
-            pos: w,
-        })
+            .view()
+            .end()
+            .map_err(|c| SubscribeError::Corrupt(self.ring.corruption(c)))?;
+        Ok(BroadcastSubscriber::new(self.clone(), pos))
     }
 
     fn create_with_transform(
@@ -618,6 +354,9 @@ impl<T: Element> Stream<T> {
             },
         )?;
         Ring::<T>::create(seg, &names[1], buffer_capacity as usize)?;
+        // Readers and emitters that wait sleep in the waiter registry (created once per
+        // segment, with the first structure that needs it).
+        seg.ensure_waiter_registry();
         seg.record(
             &Record::new(CatalogKind::Stream, name, &header)
                 .elem::<T>()
@@ -693,6 +432,8 @@ impl<T: Element> Stream<T> {
             header,
             ring,
             stall: crate::DEFAULT_STALL_TIMEOUT,
+            wake: WakeCache::default(),
+            hints: Hints::default(),
             _t: PhantomData,
         })
     }
@@ -704,56 +445,79 @@ impl<T: Element> Stream<T> {
             .expect("validated at open")
     }
 
-    /// Takes the ring lock: a dead holder's lock is taken over; a live holder that keeps it
-    /// for the stall timeout ([`crate::DEFAULT_STALL_TIMEOUT`] unless
-    /// [`Stream::with_stall_timeout`] changed it: a
-    /// stopped process, or a zombie its parent never reaped) is [`LockFail::Stalled`].
-    fn lock(&self, deadline: Option<Instant>) -> Result<RingLock<'_>, LockFail> {
-        let hdr = self.hdr();
-        let me = current_pid();
-        let mut backoff = Backoff::new();
-        // The stall clock runs per holder: a new holder is progress, so it starts over.
-        let mut patience = Patience::new(self.stall);
-        let mut holder = None;
-        loop {
-            // ORDERING: Acquire pairs with the holder's Release in `RingLock::drop`.
-            match hdr.lock.compare_exchange(0, me, Acquire, Relaxed) {
-                Ok(_) => return Ok(RingLock { hdr, me }),
-                Err(owner) if backoff.is_completed() && owner != me && !pid_alive(owner) => {
-                    // ORDERING: Acquire — take over from a dead holder (nothing it did is
-                    // half-published: the ring publishes with its own Release stores).
-                    if hdr
-                        .lock
-                        .compare_exchange(owner, me, Acquire, Relaxed)
-                        .is_ok()
-                    {
-                        return Ok(RingLock { hdr, me });
-                    }
-                }
-                Err(owner) => {
-                    if !backoff.is_completed() {
-                        backoff.snooze();
-                        continue;
-                    }
-                    if holder != Some(owner) {
-                        holder = Some(owner);
-                        patience.reset();
-                    }
-                    if patience.expired() {
-                        return Err(LockFail::Stalled);
-                    }
-                    if park(&hdr.lock, owner, deadline) == Parked::TimedOut {
-                        return Err(LockFail::Timeout);
-                    }
-                }
-            }
-        }
+    /// Takes the emit lock (`sync::pid_lock`): a dead holder's lock is taken over; a live
+    /// holder that keeps it for the stall timeout ([`crate::DEFAULT_STALL_TIMEOUT`] unless
+    /// [`Stream::with_stall_timeout`] changed it: a stopped process, or a zombie its parent
+    /// never reaped) is [`LockFail::Stalled`].
+    #[inline]
+    fn lock(&self, deadline: Option<Instant>) -> Result<PidGuard<'_>, LockFail> {
+        PidLock::new(&self.hdr().lock).lock(current_pid(), deadline, self.stall, pid_alive)
     }
 
-    /// Sets how long an operation waits for a live peer that holds the ring lock before it
-    /// reports `Stalled` (default [`crate::DEFAULT_STALL_TIMEOUT`], 1 s). Even a `try_`
-    /// operation takes the lock, so this bounds how long any of them can take when a peer is stopped holding
-    /// it (or the lock word is corrupt and names a live process).
+    /// Appends what fits of `src` (everything, in a broadcast stream, up to one buffer's
+    /// worth) under the emit lock, counts it in `sequence`, and wakes readers if any sleep.
+    fn append(&self, src: &[T], deadline: Option<Instant>) -> Result<usize, AppendFail> {
+        let broadcast = self.is_broadcast();
+        let h = self.hdr();
+        let guard = self.lock(deadline).map_err(AppendFail::Lock)?;
+        // ORDERING: Relaxed for `sequence` and the hints — every zeroipc emitter changes
+        // them only under the emit lock, whose Acquire/Release orders them.
+        let seq = h.sequence.load(Relaxed);
+        let hint = (self.hints.seq.load(Relaxed) == seq)
+            .then(|| (self.hints.w.load(Relaxed), self.hints.r.load(Relaxed)));
+        let a = self
+            .ring
+            .view()
+            .append(src, broadcast, hint)
+            .map_err(|c| AppendFail::Corrupt(self.ring.corruption(c)))?;
+        let seq = seq.wrapping_add(a.n as u64);
+        if a.n > 0 {
+            // ORDERING: Release, for readers of `sequence`. A store, not C++'s fetch_add:
+            // every zeroipc emitter holds the lock here; a C++ emitter beside zeroipc
+            // emitters is outside the contract anyway (it takes no lock, D-12).
+            h.sequence.store(seq, Release);
+        }
+        // ORDERING: Relaxed — see above.
+        self.hints.seq.store(seq, Relaxed);
+        self.hints.w.store(a.w, Relaxed);
+        self.hints.r.store(a.r, Relaxed);
+        drop(guard);
+        if a.n > 0 {
+            // The Release store of `write_pos` (in `append`) is the change sleeping
+            // readers re-check.
+            self.wake
+                .wake(&self.seg, &self.header, Side::Data, &h.subscribers);
+        }
+        Ok(a.n)
+    }
+
+    /// Takes up to `dst.len()` buffered values (a CAS of the ring's `read_pos`, no lock),
+    /// and wakes emitters waiting for room if any sleep.
+    fn take_values(&self, dst: &mut [T]) -> Result<usize, Corruption> {
+        // ORDERING: Acquire / Release on the hint — a `write_pos` another thread of this
+        // process loaded with Acquire is handed on with its happens-before (the slots it
+        // covers are published for us too).
+        let hint = self.hints.read_w.load(Acquire);
+        let (n, w) = self
+            .ring
+            .view()
+            .take(dst, hint)
+            .map_err(|c| self.ring.corruption(c))?;
+        if w != hint {
+            self.hints.read_w.store(w, Release);
+        }
+        if n > 0 {
+            // The CAS of `read_pos` is the change sleeping emitters re-check.
+            self.wake
+                .wake(&self.seg, &self.header, Side::Room, &self.hdr().subscribers);
+        }
+        Ok(n)
+    }
+
+    /// Sets how long an emit waits for a live peer that holds the emit lock before it
+    /// reports `Stalled` (default [`crate::DEFAULT_STALL_TIMEOUT`], 1 s). Even `try_emit`
+    /// takes the lock, so this bounds how long any emit can take when a peer is stopped
+    /// holding it (or the lock word is corrupt and names a live process). Reads take no lock.
     ///
     /// # Examples
     ///
@@ -819,7 +583,10 @@ impl<T: Element> Stream<T> {
     ///
     /// [`Corruption`] if the ring's positions are inconsistent.
     pub fn len(&self) -> Result<usize, Corruption> {
-        self.ring.len()
+        self.ring
+            .view()
+            .shared_len()
+            .map_err(|c| self.ring.corruption(c))
     }
 
     /// Whether nothing is buffered (a snapshot).
@@ -828,7 +595,7 @@ impl<T: Element> Stream<T> {
     ///
     /// [`Corruption`] if the ring's positions are inconsistent.
     pub fn is_empty(&self) -> Result<bool, Corruption> {
-        self.ring.is_empty()
+        self.len().map(|n| n == 0)
     }
 
     /// The `<name>_header` entry.
@@ -849,8 +616,8 @@ impl<T: Element> Stream<T> {
         let h = self.hdr();
         // ORDERING: AcqRel — Release pairs with the Acquire loads of `closed`.
         let was = h.closed.swap(1, AcqRel);
+        // Every sleeper (readers and emitters waiting for room) sleeps on this word.
         wake_all(&h.subscribers);
-        wake_all(&h.lock);
         was == 0
     }
 
@@ -951,61 +718,48 @@ impl<T: Element> Stream<T> {
 
     fn emit_until(
         &self,
-        mut value: T,
+        value: T,
         deadline: Option<Instant>,
         wait: bool,
     ) -> Result<(), EmitFail<T>> {
-        let h = self.hdr();
+        let mut backoff = Backoff::new();
+        let mut sleeper = None;
         loop {
-            // ORDERING: Relaxed — the futex compares it.
-            let seen = h.lock.load(Relaxed);
             if self.is_closed() {
                 return Err(EmitFail::Disconnected(value));
             }
-            let guard = match self.lock(deadline) {
-                Ok(g) => g,
-                Err(LockFail::Timeout) => return Err(EmitFail::Timeout(value)),
-                Err(LockFail::Stalled) => return Err(EmitFail::Stalled(value)),
-            };
-            // Unclaimed: the stream lock serialises every emitter and reader of the ring.
-            let mut tx = match self.ring.producer_unclaimed() {
-                Ok(tx) => tx,
-                Err(c) => return Err(EmitFail::Corrupt(value, c)),
-            };
-            match tx.try_push(value) {
-                Ok(()) => {
-                    // ORDERING: AcqRel, as C++; under the lock, so it matches the ring.
-                    h.sequence.fetch_add(1, AcqRel);
-                    drop(guard);
-                    wake_all(&h.subscribers);
-                    return Ok(());
-                }
-                Err(crate::structures::ring::TryPushError::Full(v)) if self.is_broadcast() => {
-                    // Drop the oldest value (still under the lock), then retry.
-                    if let Err(c) = self
-                        .ring
-                        .consumer_unclaimed()
-                        .and_then(|mut rx| rx.pop_now())
-                    {
-                        return Err(EmitFail::Corrupt(v, c));
-                    }
-                    drop(guard);
-                    value = v;
-                }
-                Err(crate::structures::ring::TryPushError::Full(v)) => {
-                    drop(guard);
-                    if !wait {
-                        return Err(EmitFail::Full(v));
-                    }
-                    if park(&h.lock, seen, deadline) == Parked::TimedOut {
-                        return Err(EmitFail::Timeout(v));
-                    }
-                }
-                Err(crate::structures::ring::TryPushError::Corrupt(value, corruption)) => {
-                    return Err(EmitFail::Corrupt(value, corruption));
-                }
+            match self.append(core::slice::from_ref(&value), deadline) {
+                Ok(1) => return Ok(()),
+                Ok(_) => {}
+                Err(AppendFail::Lock(LockFail::Timeout)) => return Err(EmitFail::Timeout(value)),
+                Err(AppendFail::Lock(LockFail::Stalled)) => return Err(EmitFail::Stalled(value)),
+                Err(AppendFail::Corrupt(c)) => return Err(EmitFail::Corrupt(value, c)),
             }
+            // Full (never in a broadcast stream: it overwrites).
+            if !wait {
+                return Err(EmitFail::Full(value));
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(EmitFail::Timeout(value));
+            }
+            if !backoff.is_completed() {
+                backoff.snooze();
+                continue;
+            }
+            sleeper
+                .get_or_insert_with(|| Sleeper::new(&self.seg, &self.header, Side::Room))
+                .sleep(&self.hdr().subscribers, |_| self.still_full(), deadline);
         }
+    }
+
+    /// After registering as a sleeper: whether an emitter should still wait for room.
+    fn still_full(&self) -> bool {
+        !self.is_closed() && self.len().is_ok_and(|n| n >= self.capacity())
+    }
+
+    /// After registering as a sleeper: whether a reader should still wait for a value.
+    fn still_empty(&self) -> bool {
+        !self.is_closed() && self.len().is_ok_and(|n| n == 0)
     }
 
     /// Takes the oldest value, waiting as long as it takes for one.
@@ -1061,24 +815,11 @@ impl<T: Element> Stream<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_next(&self) -> Result<T, TryNextError> {
-        match self.read_one() {
-            Err(TryNextError::Empty) if self.is_closed() => match self.read_one() {
-                Err(TryNextError::Empty) => Err(TryNextError::Disconnected),
-                other => other,
-            },
-            other => other,
+        let mut v = [T::new_zeroed()];
+        match self.try_next_many(&mut v) {
+            Ok(_) => Ok(v[0]),
+            Err(e) => Err(e),
         }
-    }
-
-    fn read_one(&self) -> Result<T, TryNextError> {
-        let guard = self.lock(None).map_err(|_| TryNextError::Stalled)?;
-        let mut rx = self
-            .ring
-            .consumer_unclaimed()
-            .map_err(TryNextError::Corrupt)?;
-        let v = rx.pop_now().map_err(TryNextError::Corrupt)?;
-        drop(guard);
-        v.ok_or(TryNextError::Empty)
     }
 
     /// Takes the oldest value, waiting up to `timeout` for one.
@@ -1115,648 +856,23 @@ impl<T: Element> Stream<T> {
     }
 
     fn next_until(&self, deadline: Option<Instant>) -> Result<T, NextTimeoutError> {
-        let h = self.hdr();
+        let mut backoff = Backoff::new();
+        let mut sleeper = None;
         loop {
-            // ORDERING: Relaxed — the futex compares it.
-            let seen = h.subscribers.load(Relaxed);
             match self.try_next() {
                 Err(TryNextError::Empty) => {}
                 other => return other.map_err(next_timed),
             }
-            if park(&h.subscribers, seen, deadline) == Parked::TimedOut {
-                return match self.try_next() {
-                    Err(TryNextError::Empty) => Err(NextTimeoutError::Timeout),
-                    other => other.map_err(next_timed),
-                };
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(NextTimeoutError::Timeout);
             }
-        }
-    }
-
-    /// A subscriber: an iterator of values until the stream is closed and drained, or no
-    /// value arrives for `idle` (counted in `subscribers` while it lives).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
-    /// # let name = format!("/zeroipc-doc-stream-sub-{}", std::process::id());
-    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-    /// let s: Stream<u32> = Stream::create(&seg, "s", 8)?;
-    /// (1..=3).try_for_each(|v| s.emit(v))?;
-    /// s.close();
-    /// assert_eq!(s.subscribe(Duration::from_secs(1)).sum::<u32>(), 6);
-    /// # Segment::unlink(&name)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[must_use]
-    pub fn subscribe(&self, idle: Duration) -> Subscription<'_, T> {
-        // ORDERING: AcqRel, as C++ (an advisory count).
-        self.hdr().subscribers.fetch_add(1, AcqRel);
-        Subscription {
-            stream: self,
-            idle,
-            error: None,
-        }
-    }
-
-    /// Calls `f` with every value until the stream is closed and drained (or `idle` passes
-    /// without a value): the callback form of [`Stream::subscribe`]. Returns how the
-    /// subscription ended.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::{Stream, NextTimeoutError}};
-    /// # let name = format!("/zeroipc-doc-stream-each-{}", std::process::id());
-    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-    /// let s: Stream<u32> = Stream::create(&seg, "s", 8)?;
-    /// s.emit(4)?;
-    /// s.close();
-    /// let mut seen = Vec::new();
-    /// let end = s.for_each(Duration::from_secs(1), |v| seen.push(v));
-    /// assert_eq!(end, NextTimeoutError::Disconnected);
-    /// assert_eq!(seen, [4]);
-    /// # Segment::unlink(&name)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn for_each(&self, idle: Duration, mut f: impl FnMut(T)) -> NextTimeoutError {
-        let mut sub = self.subscribe(idle);
-        for v in sub.by_ref() {
-            f(v);
-        }
-        sub.error.take().unwrap_or(NextTimeoutError::Disconnected)
-    }
-
-    /// Runs `step` over the input in a thread, emitting into a new stream `out`.
-    fn stage<U: Element>(
-        &self,
-        seg: &Segment,
-        out: &str,
-        transform: &str,
-        capacity: usize,
-        step: impl FnMut(T) -> (Option<U>, bool) + Send + 'static,
-    ) -> Result<Stage<U>, StructureError> {
-        self.stage_from(seg, out, transform, capacity, false, step)
-    }
-
-    fn stage_from<U: Element>(
-        &self,
-        seg: &Segment,
-        out: &str,
-        transform: &str,
-        capacity: usize,
-        stopped: bool,
-        mut step: impl FnMut(T) -> (Option<U>, bool) + Send + 'static,
-    ) -> Result<Stage<U>, StructureError> {
-        let output = Stream::<U>::create_with_transform(seg, out, capacity, transform)?;
-        let stop = Arc::new(AtomicU8::new(u8::from(stopped)));
-        let (input, tx, flag) = (self.clone(), output.clone(), stop.clone());
-        // ORDERING: Relaxed — a process-local flag; the stage only needs to see it eventually.
-        let stopped = move || flag.load(Relaxed) != 0;
-        let handle = std::thread::spawn(move || {
-            let r = (|| loop {
-                if stopped() {
-                    return Ok(());
-                }
-                let v = match input.next_timeout(STAGE_POLL) {
-                    Ok(v) => v,
-                    Err(NextTimeoutError::Timeout) => continue,
-                    Err(NextTimeoutError::Disconnected) => return Ok(()),
-                    Err(NextTimeoutError::Corrupt(c)) => return Err(StageError::Corrupt(c)),
-                    Err(NextTimeoutError::Stalled) => return Err(StageError::Stalled),
-                };
-                let (out, done) = step(v);
-                if let Some(u) = out {
-                    if !emit_from_stage(&tx, u, &stopped)? {
-                        return Ok(());
-                    }
-                }
-                if done {
-                    return Ok(());
-                }
-            })();
-            tx.close();
-            r
-        });
-        Ok(Stage {
-            output,
-            stop,
-            handle: Some(handle),
-        })
-    }
-
-    /// A stage emitting `f(v)` for every value into a new stream `out` (same capacity).
-    ///
-    /// # Errors
-    ///
-    /// Creating `out` failed (see [`Stream::create`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
-    /// # let name = format!("/zeroipc-doc-stream-map-{}", std::process::id());
-    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-    /// let c: Stream<f64> = Stream::create(&seg, "celsius", 8)?;
-    /// let f = c.map(&seg, "fahrenheit", |t| t * 1.8 + 32.0)?;
-    /// c.emit(100.0)?;
-    /// c.close();
-    /// assert_eq!(f.output().next_timeout(Duration::from_secs(10)), Ok(212.0));
-    /// assert_eq!(f.output().transform_name(), "map");
-    /// # Segment::unlink(&name)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn map<U: Element>(
-        &self,
-        seg: &Segment,
-        out: &str,
-        f: impl Fn(T) -> U + Send + 'static,
-    ) -> Result<Stage<U>, StructureError> {
-        self.stage(seg, out, "map", self.capacity(), move |v| {
-            (Some(f(v)), false)
-        })
-    }
-
-    /// A stage passing on the values for which `keep` is true.
-    ///
-    /// # Errors
-    ///
-    /// Creating `out` failed.
-    pub fn filter(
-        &self,
-        seg: &Segment,
-        out: &str,
-        keep: impl Fn(&T) -> bool + Send + 'static,
-    ) -> Result<Stage<T>, StructureError> {
-        self.stage(seg, out, "filter", self.capacity(), move |v| {
-            (keep(&v).then_some(v), false)
-        })
-    }
-
-    /// A stage passing on the first `n` values, then closing its output.
-    ///
-    /// # Errors
-    ///
-    /// Creating `out` failed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
-    /// # let name = format!("/zeroipc-doc-stream-take-{}", std::process::id());
-    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-    /// let s: Stream<u32> = Stream::create(&seg, "s", 8)?;
-    /// let rest = s.skip(&seg, "rest", 1)?; // keep it: dropping a Stage stops it
-    /// let first = rest.output().take(&seg, "two", 2)?;
-    /// (1..=5).try_for_each(|v| s.emit(v))?;
-    /// let got: Vec<u32> = first.output().subscribe(Duration::from_secs(10)).collect();
-    /// assert_eq!(got, [2, 3]);
-    /// # Segment::unlink(&name)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn take(&self, seg: &Segment, out: &str, n: usize) -> Result<Stage<T>, StructureError> {
-        let cap = n.clamp(1, self.capacity());
-        let mut left = n;
-        // `take(0)` must not consume an input value: its stage starts stopped.
-        self.stage_from(seg, out, "take", cap, n == 0, move |v| {
-            left = left.saturating_sub(1);
-            (Some(v), left == 0)
-        })
-    }
-
-    /// A stage dropping the first `n` values and passing on the rest.
-    ///
-    /// # Errors
-    ///
-    /// Creating `out` failed.
-    pub fn skip(&self, seg: &Segment, out: &str, n: usize) -> Result<Stage<T>, StructureError> {
-        let mut left = n;
-        self.stage(seg, out, "skip", self.capacity(), move |v| {
-            if left > 0 {
-                left -= 1;
-                (None, false)
-            } else {
-                (Some(v), false)
+            if !backoff.is_completed() {
+                backoff.snooze();
+                continue;
             }
-        })
-    }
-
-    /// A stage emitting the running fold `acc = f(acc, v)` after every value (the last value
-    /// of the output is the fold of the whole input).
-    ///
-    /// # Errors
-    ///
-    /// Creating `out` failed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
-    /// # let name = format!("/zeroipc-doc-stream-fold-{}", std::process::id());
-    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-    /// let s: Stream<u32> = Stream::create(&seg, "s", 8)?;
-    /// let sums = s.fold(&seg, "sums", 0u64, |acc, v| acc + u64::from(v))?;
-    /// (1..=4).try_for_each(|v| s.emit(v))?;
-    /// s.close();
-    /// let got: Vec<u64> = sums.output().subscribe(Duration::from_secs(10)).collect();
-    /// assert_eq!(got, [1, 3, 6, 10]);
-    /// # Segment::unlink(&name)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn fold<A: Element>(
-        &self,
-        seg: &Segment,
-        out: &str,
-        init: A,
-        f: impl Fn(A, T) -> A + Send + 'static,
-    ) -> Result<Stage<A>, StructureError> {
-        let mut acc = init;
-        self.stage(seg, out, "fold", self.capacity(), move |v| {
-            acc = f(acc, v);
-            (Some(acc), false)
-        })
-    }
-
-    /// A stage emitting non-overlapping windows of `N` consecutive values as `[T; N]`
-    /// (a partial window at close is dropped).
-    ///
-    /// # Errors
-    ///
-    /// Creating `out` failed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
-    /// # let name = format!("/zeroipc-doc-stream-window-{}", std::process::id());
-    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-    /// let s: Stream<u16> = Stream::create(&seg, "s", 8)?;
-    /// let pairs = s.window::<2>(&seg, "pairs")?;
-    /// (1..=5).try_for_each(|v| s.emit(v))?;
-    /// s.close();
-    /// let got: Vec<[u16; 2]> = pairs.output().subscribe(Duration::from_secs(10)).collect();
-    /// assert_eq!(got, [[1, 2], [3, 4]]);
-    /// # Segment::unlink(&name)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn window<const N: usize>(
-        &self,
-        seg: &Segment,
-        out: &str,
-    ) -> Result<Stage<[T; N]>, StructureError>
-    where
-        [T; N]: Element,
-    {
-        let mut buf: Vec<T> = Vec::with_capacity(N);
-        self.stage(seg, out, "window", self.capacity(), move |v| {
-            buf.push(v);
-            if buf.len() < N {
-                return (None, false);
-            }
-            let w: Option<[T; N]> = buf.as_slice().try_into().ok();
-            buf.clear();
-            (w, false)
-        })
-    }
-
-    /// A stage folding the values that arrive in one time window into one output value.
-    ///
-    /// **Windows.** A window opens when a value arrives while none is open, and closes
-    /// `period` later. Every value read while it is open is folded into an accumulator that
-    /// starts at `init` (`acc = f(acc, v)`); when the window closes the accumulator is emitted
-    /// (at most ~10 ms late, the stage's poll interval) and the next value opens a new window.
-    /// Time is the stage's: a value belongs to the window open when the stage reads it. So
-    /// values the stage reads more than `period` apart never share a window, and **an empty
-    /// window emits nothing**: a quiet input produces no output at all.
-    ///
-    /// **Output shape.** The output is the accumulator type `A`, any [`Element`], so it stays
-    /// plain-old-data: a count (`0u64, |n, _| n + 1`), a sum, a maximum, or a
-    /// `#[repr(C)]` struct of several such aggregates.
-    ///
-    /// **End.** When the input is closed and drained, the open window (a partial one) is
-    /// emitted, then the output is closed. After [`Stage::stop`] the open window is dropped
-    /// and the output is closed. Like every stage it runs in its own thread; the caller is
-    /// never blocked.
-    ///
-    /// # Errors
-    ///
-    /// Creating `out` failed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::stream::Stream};
-    /// # let name = format!("/zeroipc-doc-stream-window-time-{}", std::process::id());
-    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-    /// let s: Stream<u16> = Stream::create(&seg, "s", 8)?;
-    /// let counts = s.window_by_time(&seg, "counts", Duration::from_secs(30), 0u64, |n, _| n + 1)?;
-    /// (1..=5).try_for_each(|v| s.emit(v))?;
-    /// s.close(); // flushes the open (partial) window
-    /// let got: Vec<u64> = counts.output().subscribe(Duration::from_secs(10)).collect();
-    /// assert_eq!(got, [5]);
-    /// # Segment::unlink(&name)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn window_by_time<A: Element>(
-        &self,
-        seg: &Segment,
-        out: &str,
-        period: Duration,
-        init: A,
-        mut f: impl FnMut(A, T) -> A + Send + 'static,
-    ) -> Result<Stage<A>, StructureError> {
-        let output = Stream::<A>::create_with_transform(seg, out, self.capacity(), "window")?;
-        let stop = Arc::new(AtomicU8::new(0));
-        let (input, tx, flag) = (self.clone(), output.clone(), stop.clone());
-        // ORDERING: Relaxed — a process-local flag; the stage only needs to see it eventually.
-        let stopped = move || flag.load(Relaxed) != 0;
-        let handle = std::thread::spawn(move || {
-            // The open window: its accumulator and when it closes.
-            let mut open: Option<(A, Instant)> = None;
-            let r = (|| loop {
-                if stopped() {
-                    return Ok(());
-                }
-                let wait = open.as_ref().map_or(STAGE_POLL, |&(_, end)| {
-                    end.saturating_duration_since(Instant::now())
-                        .min(STAGE_POLL)
-                });
-                let (value, closed) = match input.next_timeout(wait) {
-                    Ok(v) => (Some(v), false),
-                    Err(NextTimeoutError::Timeout) => (None, false),
-                    Err(NextTimeoutError::Disconnected) => (None, true),
-                    Err(NextTimeoutError::Corrupt(c)) => return Err(StageError::Corrupt(c)),
-                    Err(NextTimeoutError::Stalled) => return Err(StageError::Stalled),
-                };
-                // The window is closed (and emitted) before the value just read is folded:
-                // a value read after the window's end opens the next window, even when this
-                // thread was held up past the end.
-                let due = open.as_ref().is_some_and(|&(_, end)| Instant::now() >= end);
-                if due || closed {
-                    if let Some((acc, _)) = open.take() {
-                        if !emit_from_stage(&tx, acc, &stopped)? {
-                            return Ok(());
-                        }
-                    }
-                }
-                if let Some(v) = value {
-                    let (acc, end) = open.unwrap_or_else(|| (init, Instant::now() + period));
-                    open = Some((f(acc, v), end));
-                }
-                if closed {
-                    return Ok(());
-                }
-            })();
-            tx.close();
-            r
-        });
-        Ok(Stage {
-            output,
-            stop,
-            handle: Some(handle),
-        })
-    }
-}
-
-/// Emits `u` from a stage thread, retrying while the output is full. `Ok(false)`: stop
-/// (the stage was stopped, or the output closed or refused the value).
-fn emit_from_stage<U: Element>(
-    tx: &Stream<U>,
-    mut u: U,
-    stopped: &impl Fn() -> bool,
-) -> Result<bool, StageError> {
-    loop {
-        match tx.emit_timeout(u, STAGE_POLL) {
-            Ok(()) => return Ok(true),
-            Err(EmitTimeoutError::Timeout(back)) if !stopped() => u = back,
-            Err(EmitTimeoutError::Timeout(_) | EmitTimeoutError::Disconnected(_)) => {
-                return Ok(false);
-            }
-            Err(EmitTimeoutError::Corrupt(_, c)) => return Err(StageError::Corrupt(c)),
-            Err(EmitTimeoutError::Stalled(_)) => return Err(StageError::Stalled),
-        }
-    }
-}
-
-/// A subscriber; see [`Stream::subscribe`].
-#[derive(Debug)]
-pub struct Subscription<'a, T: Element> {
-    stream: &'a Stream<T>,
-    idle: Duration,
-    error: Option<NextTimeoutError>,
-}
-
-impl<T: Element> Subscription<'_, T> {
-    /// Why iteration ended (`None` while it has not): `Disconnected` (closed and
-    /// drained), `Timeout` (idle), or an error.
-    #[must_use]
-    pub fn error(&self) -> Option<&NextTimeoutError> {
-        self.error.as_ref()
-    }
-}
-
-impl<T: Element> Iterator for Subscription<'_, T> {
-    type Item = T;
-
-    fn next(&mut self) -> Option<T> {
-        if self.error.is_some() {
-            return None;
-        }
-        match self.stream.next_timeout(self.idle) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.error = Some(e);
-                None
-            }
-        }
-    }
-}
-
-impl<T: Element> Drop for Subscription<'_, T> {
-    fn drop(&mut self) {
-        // ORDERING: AcqRel, as C++.
-        self.stream.hdr().subscribers.fetch_sub(1, AcqRel);
-    }
-}
-
-/// A running operator: its output stream and the thread feeding it. Dropping it stops and
-/// joins the thread.
-#[derive(Debug)]
-pub struct Stage<U: Element> {
-    output: Stream<U>,
-    stop: Arc<AtomicU8>,
-    handle: Option<JoinHandle<Result<(), StageError>>>,
-}
-
-impl<U: Element> Stage<U> {
-    /// The derived stream.
-    #[must_use]
-    pub fn output(&self) -> &Stream<U> {
-        &self.output
-    }
-
-    /// Asks the stage to stop (within ~10 ms); it then closes its output.
-    pub fn stop(&self) {
-        // ORDERING: Relaxed — a process-local flag polled by the stage.
-        self.stop.store(1, Relaxed);
-    }
-
-    /// Waits for the stage to finish (its input closed and drained, `take` done, or
-    /// [`Stage::stop`]).
-    ///
-    /// # Errors
-    ///
-    /// [`StageError::Corrupt`] if a stream broke; [`StageError::Stalled`] if a stream's
-    /// lock stayed with a stuck process; [`StageError::Panicked`] if the closure panicked.
-    pub fn join(mut self) -> Result<(), StageError> {
-        self.handle
-            .take()
-            .map_or(Ok(()), |h| h.join().unwrap_or(Err(StageError::Panicked)))
-    }
-}
-
-impl<U: Element> Drop for Stage<U> {
-    fn drop(&mut self) {
-        if let Some(h) = self.handle.take() {
-            self.stop();
-            let _ = h.join();
-        }
-    }
-}
-
-/// A broadcast subscriber with its own cursor; see [`Stream::create_broadcast`].
-#[derive(Debug, Clone)]
-pub struct BroadcastSubscriber<T: Element> {
-    stream: Stream<T>,
-    /// Byte position of the next value to read.
-    pos: u64,
-}
-
-impl<T: Element> BroadcastSubscriber<T> {
-    /// The stream this subscriber reads.
-    #[must_use]
-    pub fn stream(&self) -> &Stream<T> {
-        &self.stream
-    }
-
-    /// The next value, waiting as long as it takes.
-    ///
-    /// # Errors
-    ///
-    /// [`RecvError::Disconnected`] once closed and this subscriber has read everything;
-    /// [`RecvError::Lagged`]; [`RecvError::Corrupt`]; [`RecvError::Stalled`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use zeroipc::{SegmentOptions, Segment, codata::Stream};
-    /// # let name = format!("/zeroipc-doc-stream-bcast-recv-{}", std::process::id());
-    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-    /// let s: Stream<u32> = Stream::create_broadcast(&seg, "news", 4)?;
-    /// let mut sub = s.broadcast_subscriber()?;
-    /// let tx = s.clone();
-    /// std::thread::spawn(move || tx.emit(7));
-    /// assert_eq!(sub.recv(), Ok(7));
-    /// # Segment::unlink(&name)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn recv(&mut self) -> Result<T, RecvError> {
-        self.recv_until(None).map_err(recv_untimed)
-    }
-
-    /// The next value, without waiting.
-    ///
-    /// # Errors
-    ///
-    /// [`TryRecvError::Empty`]; [`TryRecvError::Disconnected`] once closed and this
-    /// subscriber has read everything; [`TryRecvError::Lagged`]; [`TryRecvError::Corrupt`];
-    /// [`TryRecvError::Stalled`].
-    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        // Read `closed` first: everything emitted before the close is then in the ring.
-        let closed = self.stream.is_closed();
-        let (w, r, v) = {
-            let _guard = self.stream.lock(None).map_err(|_| TryRecvError::Stalled)?;
-            self.stream
-                .ring
-                .read_at(self.pos)
-                .map_err(TryRecvError::Corrupt)?
-        };
-        let es = core::mem::size_of::<T>() as u64;
-        if let Some(v) = v {
-            self.pos = self.pos.wrapping_add(es);
-            return Ok(v);
-        }
-        if self.pos < r {
-            let missed = (r - self.pos) / es;
-            self.pos = r;
-            return Err(TryRecvError::Lagged { missed });
-        }
-        if self.pos > w {
-            // Only if the positions went backwards (a reset by a peer): start over.
-            self.pos = w;
-        }
-        Err(if closed {
-            TryRecvError::Disconnected
-        } else {
-            TryRecvError::Empty
-        })
-    }
-
-    /// The next value, waiting up to `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`BroadcastSubscriber::recv_deadline`].
-    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        self.recv_until(Instant::now().checked_add(timeout))
-    }
-
-    /// The next value, waiting until `deadline` at most.
-    ///
-    /// # Errors
-    ///
-    /// [`RecvTimeoutError::Timeout`], and as [`BroadcastSubscriber::recv`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::time::Instant;
-    /// # use zeroipc::{SegmentOptions, Segment, codata::{Stream, stream::RecvTimeoutError}};
-    /// # let name = format!("/zeroipc-doc-stream-bcast-deadline-{}", std::process::id());
-    /// # let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
-    /// let s: Stream<u32> = Stream::create_broadcast(&seg, "news", 4)?;
-    /// let mut sub = s.broadcast_subscriber()?;
-    /// assert_eq!(sub.recv_deadline(Instant::now()), Err(RecvTimeoutError::Timeout));
-    /// # Segment::unlink(&name)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn recv_deadline(&mut self, deadline: Instant) -> Result<T, RecvTimeoutError> {
-        self.recv_until(Some(deadline))
-    }
-
-    fn recv_until(&mut self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
-        let stream = self.stream.clone();
-        let h = stream.hdr();
-        loop {
-            // ORDERING: Relaxed — the futex compares it.
-            let seen = h.subscribers.load(Relaxed);
-            match self.try_recv() {
-                Err(TryRecvError::Empty) => {}
-                other => return other.map_err(recv_timed),
-            }
-            if park(&h.subscribers, seen, deadline) == Parked::TimedOut {
-                return match self.try_recv() {
-                    Err(TryRecvError::Empty) => Err(RecvTimeoutError::Timeout),
-                    other => other.map_err(recv_timed),
-                };
-            }
+            sleeper
+                .get_or_insert_with(|| Sleeper::new(&self.seg, &self.header, Side::Data))
+                .sleep(&self.hdr().subscribers, |_| self.still_empty(), deadline);
         }
     }
 }

@@ -11,7 +11,7 @@
 //! | 14  | 2    | padding                                                           |
 //! | 16  | 4    | `buffer_capacity` u32, in elements                                |
 //! | 20  | 32   | `transform_name`: "map", "filter", ... or zeros                   |
-//! | 52  | 4    | tail padding (C++); zeroipc: the ring lock, 0 when free           |
+//! | 52  | 4    | tail padding (C++); zeroipc: the emit lock, 0 when free           |
 //!
 //! `<name>_buffer`: a Ring (§5.7) of `buffer_capacity * size_of T` bytes.
 
@@ -39,7 +39,7 @@ pub(crate) struct StreamHeader {
     pub(crate) buffer_capacity: AtomicU32,
     /// 20: operator that produced this stream, NUL-padded text.
     pub(crate) transform_name: [AtomicU8; 32],
-    /// 52: tail padding in C++; zeroipc's ring lock (0 = free, else the holder's pid).
+    /// 52: tail padding in C++; zeroipc's emit lock (`sync::pid_lock`: 0 free, else the holder's pid, bit 31 = sleepers).
     pub(crate) lock: AtomicU32,
 }
 

@@ -22,6 +22,9 @@ use crate::layout::ring::RingHeader;
 use crate::loom::Ordering::{Acquire, Relaxed, Release};
 use crate::raw::cell::{Plain, Slot};
 
+mod shared;
+pub(crate) use shared::ReadFrom;
+
 /// Positions that break the ring's invariants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Corrupt {
@@ -204,21 +207,6 @@ impl<'a, T: Plain> RingView<'a, T> {
             c.r = r;
         }
         Ok(n)
-    }
-
-    /// Without moving anything: `(write_pos, read_pos)` and, if `pos` lies between them,
-    /// the element at byte position `pos`. For readers that keep their own cursor and are
-    /// serialised with every producer by the caller (a Stream's broadcast subscribers).
-    pub(crate) fn read_at(&self, pos: u64) -> Result<(u64, u64, Option<T>), Corrupt> {
-        let (w, r) = self.positions()?;
-        if pos < r || pos >= w || pos % self.es != 0 {
-            return Ok((w, r, None));
-        }
-        // PROTOCOL (why the copy is whole): the slot at `pos` lies between `read_pos` and `write_pos` (published, by
-        // the Acquire in `positions`), and the caller holds the lock every producer takes,
-        // so nobody rewrites it during the copy.
-        let v = self.slots[self.index(pos)].read();
-        Ok((w, r, Some(v)))
     }
 
     /// Elements in the ring right now (a snapshot).

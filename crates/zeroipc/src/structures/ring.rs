@@ -318,8 +318,9 @@ impl<T: Element> Ring<T> {
         Ok(layout)
     }
 
+    /// The ring's view (`raw::ring`), for a Stream that drives its buffer itself.
     #[inline]
-    fn view(&self) -> RingView<'_, T> {
+    pub(crate) fn view(&self) -> RingView<'_, T> {
         let r = self.seg.region();
         // SAFETY: `validate` checked this header with `header` on this same segment's region
         // when the handle was created or opened.
@@ -332,13 +333,8 @@ impl<T: Element> Ring<T> {
         RingView::new(hdr, slots).expect("validated at open")
     }
 
-    /// `(write_pos, read_pos, element at byte position pos if in between)`, moving nothing;
-    /// the caller serialises with every producer (Stream broadcast subscribers).
-    pub(crate) fn read_at(&self, pos: u64) -> Result<(u64, u64, Option<T>), Corruption> {
-        self.view().read_at(pos).map_err(|c| self.corruption(c))
-    }
-
-    fn corruption(&self, c: Corrupt) -> Corruption {
+    /// The [`Corruption`] for positions the view found inconsistent.
+    pub(crate) fn corruption(&self, c: Corrupt) -> Corruption {
         Corruption::Field {
             entry: self.entry.name().to_string(),
             field: "write_pos",
@@ -470,9 +466,8 @@ impl<T: Element> Ring<T> {
         Ok(rx)
     }
 
-    /// A producer that takes no claim: for a caller that serialises every producer of this
-    /// ring itself (a Stream, under its lock).
-    pub(crate) fn producer_unclaimed(&self) -> Result<RingProducer<T>, Corruption> {
+    /// A producer without its claim yet (`producer` adds it).
+    fn producer_unclaimed(&self) -> Result<RingProducer<T>, Corruption> {
         let cursor = self.view().write_cursor().map_err(|c| self.corruption(c))?;
         Ok(RingProducer {
             ring: self.clone(),
@@ -481,8 +476,8 @@ impl<T: Element> Ring<T> {
         })
     }
 
-    /// A consumer that takes no claim (see [`Ring::producer_unclaimed`]).
-    pub(crate) fn consumer_unclaimed(&self) -> Result<RingConsumer<T>, Corruption> {
+    /// A consumer without its claim yet (`consumer` adds it).
+    fn consumer_unclaimed(&self) -> Result<RingConsumer<T>, Corruption> {
         let cursor = self.view().read_cursor().map_err(|c| self.corruption(c))?;
         Ok(RingConsumer {
             ring: self.clone(),
@@ -1125,12 +1120,6 @@ impl<T: Element> RingConsumer<T> {
                 };
             }
         }
-    }
-
-    /// Removes the oldest element if there is one, as `Ok(None)` when empty (the crate's
-    /// Stream, which maps emptiness itself).
-    pub(crate) fn pop_now(&mut self) -> Result<Option<T>, Corruption> {
-        self.one(false)
     }
 
     /// Copies the oldest element without removing it; `Ok(None)` if the ring is empty.

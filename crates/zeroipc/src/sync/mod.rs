@@ -112,6 +112,7 @@ pub mod latch;
 pub mod monitor;
 pub mod mutex;
 pub mod once;
+pub(crate) mod pid_lock;
 pub mod rwlock;
 pub mod semaphore;
 pub mod signal;

@@ -48,7 +48,7 @@ pub(crate) use patience::Patience;
 #[cfg(not(loom))]
 pub(crate) use patience::ProbePatience;
 #[cfg(not(loom))]
-pub(crate) use sleeper::{Side, Sleeper, WakeCache, wake_sleepers};
+pub(crate) use sleeper::{Registration, Side, Sleeper, WakeCache, wake_sleepers};
 
 /// Process identity and clock for stall policies and dead-owner detection (the one OS
 /// question a waiter asks besides the futex).

@@ -42,13 +42,19 @@ impl Patience {
     }
 
     /// For callers that sleep on a futex between checks instead of in [`keep_waiting`] (the
-    /// Stream's ring lock, which calls `reset` when the holder changes): starts the clock on
+    /// Stream's emit lock, which calls `reset` when the holder changes): starts the clock on
     /// the first call; `true` once the bound has passed since (no waiting here).
     ///
     /// [`keep_waiting`]: Patience::keep_waiting
     pub(crate) fn expired(&mut self) -> bool {
         let now = Instant::now();
         now.duration_since(*self.since.get_or_insert(now)) >= self.bound
+    }
+
+    /// When the bound runs out, once the clock has started (after [`Patience::expired`] or
+    /// [`Patience::keep_waiting`]): a sleeper that must notice a stall wakes by then.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.since.and_then(|s| s.checked_add(self.bound))
     }
 
     /// Waits a little; `false` when the bound has passed.

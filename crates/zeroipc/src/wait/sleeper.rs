@@ -88,28 +88,83 @@ impl<'s> Sleeper<'s> {
     /// this read issues `FUTEX_WAKE`.
     pub(crate) fn register(&mut self, word: &AtomicU32) -> u32 {
         if self.counter.is_none() && !self.unregistered {
-            match self.seg.sleepers(self.entry) {
-                Some(s) => {
-                    let c = match self.side {
-                        Side::Data => s.data,
-                        Side::Room => s.room,
-                    };
-                    // ORDERING: SeqCst — the sleeper half of the Dekker pair
-                    // (segment::waiters): this increment precedes the re-check below in the
-                    // total order (`heavy` below makes it visible to every running waker).
-                    c.fetch_add(1, SeqCst);
-                    self.counter = Some(c);
-                }
-                None => self.unregistered = true,
+            self.counter = enter(self.seg, self.entry, self.side);
+            self.unregistered = self.counter.is_none();
+        }
+        recheck(word)
+    }
+}
+
+/// The counter of `side` for `entry` in the registry, incremented; `None` without a registry.
+fn enter<'a>(seg: &'a Segment, entry: &Entry, side: Side) -> Option<&'a AtomicU32> {
+    let s = seg.sleepers(entry)?;
+    let c = match side {
+        Side::Data => s.data,
+        Side::Room => s.room,
+    };
+    // ORDERING: SeqCst — the sleeper half of the Dekker pair (segment::waiters): this
+    // increment precedes the re-check in `recheck` in the total order (`heavy` there makes
+    // it visible to every running waker).
+    c.fetch_add(1, SeqCst);
+    Some(c)
+}
+
+/// The barrier after registering, then the value of `word` to sleep on.
+fn recheck(word: &AtomicU32) -> u32 {
+    // ORDERING: the sleeper half of the Dekker pair: `heavy` is a full barrier here and on
+    // every running registered waker, between our increment (`enter`, once) and this
+    // re-check: if a waker's change of `word` is not visible here, its counter load after
+    // `light` sees our increment. SeqCst on the load itself costs nothing on this slow path.
+    membarrier::heavy();
+    word.load(SeqCst)
+}
+
+/// A [`Sleeper`]'s registration for an awaitable that owns its structure's handle (so has
+/// no borrow to keep): registered by its first [`Registration::register`], withdrawn when
+/// dropped. Wakers see it exactly as a sleeper.
+#[derive(Debug)]
+pub(crate) struct Registration {
+    seg: Segment,
+    entry: Entry,
+    side: Side,
+    /// `Some(true)` registered, `Some(false)` no registry to register in, `None` not yet.
+    registered: Option<bool>,
+}
+
+impl Registration {
+    /// A registration on `side` of the structure in `entry` (not registered yet).
+    pub(crate) fn new(seg: &Segment, entry: &Entry, side: Side) -> Self {
+        Self {
+            seg: seg.clone(),
+            entry: entry.clone(),
+            side,
+            registered: None,
+        }
+    }
+
+    /// As [`Sleeper::register`]: registers (once), then the barrier and the value of `word`
+    /// to arm the reactor with.
+    pub(crate) fn register(&mut self, word: &AtomicU32) -> u32 {
+        if self.registered.is_none() {
+            self.registered = Some(enter(&self.seg, &self.entry, self.side).is_some());
+        }
+        recheck(word)
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if self.registered == Some(true) {
+            // The registry never moves: this is the counter `enter` incremented.
+            if let Some(s) = self.seg.sleepers(&self.entry) {
+                let c = match self.side {
+                    Side::Data => s.data,
+                    Side::Room => s.room,
+                };
+                // ORDERING: Relaxed — leaving only makes wakers skip a wake nobody needs.
+                c.fetch_sub(1, Relaxed);
             }
         }
-        // ORDERING: the sleeper half of the Dekker pair: `heavy` is a full barrier here and
-        // on every running registered waker, between our increment (above, once) and this
-        // re-check: if a waker's change of `word` is not visible here, its counter load after
-        // `light` sees our increment. SeqCst on the load itself costs nothing on this slow
-        // path.
-        membarrier::heavy();
-        word.load(SeqCst)
     }
 }
 

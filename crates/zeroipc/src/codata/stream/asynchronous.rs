@@ -2,7 +2,8 @@
 //! `next_async_deadline`, through the process's one reactor (`wait::reactor`).
 //!
 //! A poll takes a value without waiting (`try_next`); if there is none it arms the reactor
-//! on the `subscribers` word, which every zeroipc emit wakes (the blocking [`Stream::next`]
+//! on the `subscribers` word, which a zeroipc emit wakes while a reader is registered in the
+//! waiter registry (this awaitable registers on its first poll; the blocking [`Stream::next`]
 //! sleeps on it), with a fingerprint of the stream taken *before* that attempt (its
 //! `sequence`, buffered length and closed flag; an emit does not change the word's value, so
 //! the fingerprint is what tells the reactor that something happened). The reactor compares
@@ -17,9 +18,8 @@ use std::time::{Duration, Instant};
 
 use super::{NextError, NextTimeoutError, Stream, TryNextError, next_timed, next_untimed};
 use crate::Element;
-use crate::loom::Ordering::Relaxed;
-use crate::wait::deadline_after;
 use crate::wait::reactor::{Arm, Interest};
+use crate::wait::{Registration, Side, deadline_after};
 
 impl<T: Element> Stream<T> {
     /// An awaitable for [`Stream::next`]: `.await` it under any executor; resolves to the
@@ -145,24 +145,27 @@ struct Wait<T: Element> {
     stream: Stream<T>,
     deadline: Option<Instant>,
     interest: Interest,
+    /// In the waiter registry while pending, so that emitters wake the word.
+    sleeper: Registration,
 }
 
 impl<T: Element> Wait<T> {
     fn new(stream: Stream<T>, deadline: Option<Instant>) -> Self {
+        let sleeper = Registration::new(&stream.seg, &stream.header, Side::Data);
         Self {
             stream,
             deadline,
             interest: Interest::new(),
+            sleeper,
         }
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, NextTimeoutError>> {
         let h = self.stream.hdr();
-        // ORDERING: Relaxed — the reactor's futex compares it; the fingerprint (Acquire loads
-        // inside) is what changes with an emit. Both are read before the attempt: an emit
-        // after these reads changes the fingerprint and wakes the word (register, then
-        // re-check).
-        let seen = h.subscribers.load(Relaxed);
+        // Registered (the waiter registry's `Data` counter) before the attempt, so that an
+        // emit after it wakes the word; the fingerprint (Acquire loads inside) is what
+        // changes with an emit, since the word's value does not.
+        let seen = self.sleeper.register(&h.subscribers);
         let print = fingerprint(&self.stream);
         match self.stream.try_next() {
             Err(TryNextError::Empty) => {}
