@@ -722,33 +722,51 @@ impl<T: Element> Stream<T> {
         deadline: Option<Instant>,
         wait: bool,
     ) -> Result<(), EmitFail<T>> {
+        let attempt = || {
+            if self.is_closed() {
+                return Some(Err(EmitFail::Disconnected(value)));
+            }
+            match self.append(core::slice::from_ref(&value), deadline) {
+                Ok(1) => Some(Ok(())),
+                // Full (never in a broadcast stream: it overwrites).
+                Ok(_) if wait => None,
+                Ok(_) => Some(Err(EmitFail::Full(value))),
+                Err(AppendFail::Lock(LockFail::Timeout)) => Some(Err(EmitFail::Timeout(value))),
+                Err(AppendFail::Lock(LockFail::Stalled)) => Some(Err(EmitFail::Stalled(value))),
+                Err(AppendFail::Corrupt(c)) => Some(Err(EmitFail::Corrupt(value, c))),
+            }
+        };
+        self.wait_until(Side::Room, deadline, attempt, || self.still_full())
+            .unwrap_or(Err(EmitFail::Timeout(value)))
+    }
+
+    /// The loop of every waiting operation: `attempt` until it answers (`Some`); between
+    /// attempts, spin briefly ([`Backoff`]), then sleep on the `subscribers` word, registered
+    /// on `side` of the waiter registry, while `still_waiting` (checked after registering).
+    /// `None`: `deadline` passed first.
+    fn wait_until<R>(
+        &self,
+        side: Side,
+        deadline: Option<Instant>,
+        mut attempt: impl FnMut() -> Option<R>,
+        still_waiting: impl Fn() -> bool,
+    ) -> Option<R> {
         let mut backoff = Backoff::new();
         let mut sleeper = None;
         loop {
-            if self.is_closed() {
-                return Err(EmitFail::Disconnected(value));
-            }
-            match self.append(core::slice::from_ref(&value), deadline) {
-                Ok(1) => return Ok(()),
-                Ok(_) => {}
-                Err(AppendFail::Lock(LockFail::Timeout)) => return Err(EmitFail::Timeout(value)),
-                Err(AppendFail::Lock(LockFail::Stalled)) => return Err(EmitFail::Stalled(value)),
-                Err(AppendFail::Corrupt(c)) => return Err(EmitFail::Corrupt(value, c)),
-            }
-            // Full (never in a broadcast stream: it overwrites).
-            if !wait {
-                return Err(EmitFail::Full(value));
+            if let Some(r) = attempt() {
+                return Some(r);
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(EmitFail::Timeout(value));
+                return None;
             }
             if !backoff.is_completed() {
                 backoff.snooze();
                 continue;
             }
             sleeper
-                .get_or_insert_with(|| Sleeper::new(&self.seg, &self.header, Side::Room))
-                .sleep(&self.hdr().subscribers, |_| self.still_full(), deadline);
+                .get_or_insert_with(|| Sleeper::new(&self.seg, &self.header, side))
+                .sleep(&self.hdr().subscribers, |_| still_waiting(), deadline);
         }
     }
 
@@ -856,23 +874,11 @@ impl<T: Element> Stream<T> {
     }
 
     fn next_until(&self, deadline: Option<Instant>) -> Result<T, NextTimeoutError> {
-        let mut backoff = Backoff::new();
-        let mut sleeper = None;
-        loop {
-            match self.try_next() {
-                Err(TryNextError::Empty) => {}
-                other => return other.map_err(next_timed),
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(NextTimeoutError::Timeout);
-            }
-            if !backoff.is_completed() {
-                backoff.snooze();
-                continue;
-            }
-            sleeper
-                .get_or_insert_with(|| Sleeper::new(&self.seg, &self.header, Side::Data))
-                .sleep(&self.hdr().subscribers, |_| self.still_empty(), deadline);
-        }
+        let attempt = || match self.try_next() {
+            Err(TryNextError::Empty) => None,
+            other => Some(other.map_err(next_timed)),
+        };
+        self.wait_until(Side::Data, deadline, attempt, || self.still_empty())
+            .unwrap_or(Err(NextTimeoutError::Timeout))
     }
 }

@@ -2,13 +2,14 @@
 //! lock, validating every copy after it is made (`raw::ring::shared`), so any number of
 //! subscribers read at once and never hold up emitters.
 
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use super::errors::{recv_timed, recv_untimed};
 use super::{RecvError, RecvTimeoutError, Stream, TryRecvError};
 use crate::Element;
 use crate::raw::ring::ReadFrom;
-use crate::wait::{Backoff, Side, Sleeper};
+use crate::wait::Side;
 
 /// A broadcast subscriber with its own cursor; see [`Stream::create_broadcast`].
 #[derive(Debug, Clone)]
@@ -162,25 +163,19 @@ impl<T: Element> BroadcastSubscriber<T> {
 
     fn recv_until(&mut self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         let stream = self.stream.clone();
-        let mut backoff = Backoff::new();
-        let mut sleeper = None;
-        loop {
-            match self.try_recv() {
-                Err(TryRecvError::Empty) => {}
-                other => return other.map_err(recv_timed),
+        // The position the sleeper's re-check compares with (the attempt moves it).
+        let pos = Cell::new(self.pos);
+        let attempt = || {
+            let r = self.try_recv();
+            pos.set(self.pos);
+            match r {
+                Err(TryRecvError::Empty) => None,
+                other => Some(other.map_err(recv_timed)),
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(RecvTimeoutError::Timeout);
-            }
-            if !backoff.is_completed() {
-                backoff.snooze();
-                continue;
-            }
-            let pos = self.pos;
-            let nothing_new = || !stream.is_closed() && stream.ring.view().end() == Ok(pos);
-            sleeper
-                .get_or_insert_with(|| Sleeper::new(&stream.seg, &stream.header, Side::Data))
-                .sleep(&stream.hdr().subscribers, |_| nothing_new(), deadline);
-        }
+        };
+        let nothing_new = || !stream.is_closed() && stream.ring.view().end() == Ok(pos.get());
+        stream
+            .wait_until(Side::Data, deadline, attempt, nothing_new)
+            .unwrap_or(Err(RecvTimeoutError::Timeout))
     }
 }
