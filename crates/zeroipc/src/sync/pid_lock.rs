@@ -80,10 +80,7 @@ impl<'a> PidLock<'a> {
     ) -> Result<PidGuard<'a>, LockFail> {
         // ORDERING: Acquire pairs with the last holder's Release in `PidGuard::drop`.
         if self.word.compare_exchange(0, me, Acquire, Relaxed).is_ok() {
-            return Ok(PidGuard {
-                word: self.word,
-                me,
-            });
+            return Ok(self.guard(me));
         }
         self.lock_contended(me, deadline, stall, alive)
     }
