@@ -228,6 +228,7 @@ fn main() {
         "ring/throughput",
         "ring/throughput-batch64",
         "stream/throughput",
+        "stream/throughput-locked",
         "stream/throughput-batch64",
     ] {
         row(scenario, Unit::Throughput, Floor::Spin, &thr, &|| {
@@ -424,7 +425,11 @@ impl Side {
                     }
                 }
             }
-            "stream/throughput" => {
+            // One value per call: through a claimed `Emitter` (the one-emitter form, no lock
+            // per emit), or `Stream::try_emit` (the emit lock taken per value).
+            "stream/throughput" | "stream/throughput-locked" => {
+                let claimed = scenario == "stream/throughput";
+                let tx = (claimed && !initiator).then(|| self.stream.emitter().expect("claim"));
                 for i in self.done..self.done + iters {
                     if initiator {
                         let v = loop {
@@ -437,7 +442,11 @@ impl Side {
                     } else {
                         let mut v = i;
                         loop {
-                            match self.stream.try_emit(v) {
+                            let r = match &tx {
+                                Some(tx) => tx.try_emit(v),
+                                None => self.stream.try_emit(v),
+                            };
+                            match r {
                                 Ok(()) => break,
                                 Err(e) => v = e.into_inner(),
                             }

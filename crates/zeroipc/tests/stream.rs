@@ -719,3 +719,50 @@ fn a_broadcast_batch_larger_than_the_buffer_keeps_the_newest_and_reports_the_lag
     s.emit(11).unwrap();
     assert_eq!((sub.try_recv(), late.try_recv()), (Ok(11), Ok(11)));
 }
+
+#[test]
+fn an_emitter_claim_excludes_other_emitters_until_dropped_and_not_readers() {
+    let (_n, seg) = fresh("stream_emitter_claim");
+    let s: Stream<u32> = Stream::create(&seg, "s", 8).unwrap();
+    let tx = s.emitter().unwrap();
+    tx.emit(1).unwrap();
+    assert_eq!(tx.try_emit_many(&[2, 3]).unwrap(), 2);
+    let other = s.clone().with_stall_timeout(Duration::from_millis(20));
+    assert_eq!(other.try_emit(9), Err(TryEmitError::Stalled(9)));
+    assert!(matches!(
+        other.emitter(),
+        Err(zeroipc::codata::stream::EmitterError::Stalled)
+    ));
+    assert_eq!(s.try_next(), Ok(1), "readers do not wait for the claim");
+    assert_eq!(s.sequence(), 3);
+    drop(tx);
+    other.try_emit(4).unwrap();
+    let rest: Vec<u32> = std::iter::from_fn(|| s.try_next().ok()).collect();
+    assert_eq!(rest, [2, 3, 4]);
+}
+
+const DEAD_CLAIM_TEST: &str = "an_emitter_claim_whose_process_died_is_taken_over";
+
+#[test]
+fn an_emitter_claim_whose_process_died_is_taken_over() {
+    if let Some(name) = child_role("claimant") {
+        let seg = Segment::open(&name).unwrap();
+        let s: Stream<u32> = Stream::open(&seg, "s").unwrap();
+        let tx = s.emitter().unwrap();
+        tx.emit(1).unwrap();
+        // Exit without dropping the emitter: the claim stays with a dead pid.
+        std::mem::forget(tx);
+        std::process::exit(0);
+    }
+    let (name, seg) = fresh("stream_dead_claim");
+    let s: Stream<u32> = Stream::create(&seg, "s", 8).unwrap();
+    wait_ok(spawn_child(DEAD_CLAIM_TEST, "claimant", &name), 60);
+    assert_eq!(s.try_next(), Ok(1));
+    s.emit_timeout(2, LONG).unwrap();
+    let tx = s.emitter().unwrap();
+    tx.emit(3).unwrap();
+    drop(tx);
+    assert_eq!((s.try_next(), s.try_next()), (Ok(2), Ok(3)));
+    let h = seg.read_bytes(s.entry().offset() + 52, 4).unwrap();
+    assert_eq!(h, [0, 0, 0, 0], "the lock is free again");
+}

@@ -84,9 +84,13 @@
 //! Each sleep lasts at most 1 ms (upstream peers wake no one).
 //!
 //! **Cost.** An uncontended emit is two CAS on the header's line (lock, unlock) and plain
-//! stores; a read is one CAS of `read_pos`. Those locked instructions are what a single
-//! value costs over the bare ring, whose two sides never execute one (BENCHMARKS.md,
-//! issue #15); the batched forms pay them once per slice.
+//! stores; a read is one CAS of `read_pos`. The emit's locked instructions are what a single
+//! value costs over the bare ring, whose producer never executes one (each drains the store
+//! buffer, so it waits for the ring's line to come back from the reader): about 6x the
+//! ring's time per value (BENCHMARKS.md, issue #15). A stream with one emitting process
+//! claims the emit side instead ([`Stream::emitter`]): the lock is taken once, and an
+//! [`Emitter`]'s emits are plain stores, at about half the ring's rate or better. The
+//! batched forms pay the locked instructions once per slice.
 //!
 //! **C++ emitters** take no lock: a C++ emitter alongside zeroipc emitters can corrupt the
 //! ring exactly as two C++ emitters can (D-12). One C++ emitter with zeroipc readers (or the
@@ -144,15 +148,17 @@ use crate::wait::{Backoff, Side, Sleeper, WakeCache, current_pid, pid_alive, wak
 mod asynchronous;
 mod batch;
 mod broadcast;
+mod emitter;
 mod errors;
 mod stage;
 
 pub use asynchronous::{NextWait, NextWaitTimeout};
 pub use batch::TryEmitManyError;
 pub use broadcast::BroadcastSubscriber;
+pub use emitter::Emitter;
 pub use errors::{
-    EmitError, EmitTimeoutError, NextError, NextTimeoutError, RecvError, RecvTimeoutError,
-    StageError, SubscribeError, TryEmitError, TryNextError, TryRecvError,
+    EmitError, EmitTimeoutError, EmitterError, NextError, NextTimeoutError, RecvError,
+    RecvTimeoutError, StageError, SubscribeError, TryEmitError, TryNextError, TryRecvError,
 };
 use errors::{EmitFail, next_timed, next_untimed};
 pub use stage::{Stage, Subscription};
@@ -231,6 +237,15 @@ impl<T: Element> fmt::Debug for Stream<T> {
 enum AppendFail {
     Lock(LockFail),
     Corrupt(Corruption),
+}
+
+/// How an append holds the emit lock.
+#[derive(Clone, Copy, Debug)]
+enum Lock {
+    /// Take it for this append (waiting until the deadline at most).
+    Take(Option<Instant>),
+    /// Already held by this process: an [`Emitter`]'s claim.
+    Held,
 }
 
 impl<T: Element> Stream<T> {
@@ -456,10 +471,25 @@ impl<T: Element> Stream<T> {
 
     /// Appends what fits of `src` (everything, in a broadcast stream, up to one buffer's
     /// worth) under the emit lock, counts it in `sequence`, and wakes readers if any sleep.
-    fn append(&self, src: &[T], deadline: Option<Instant>) -> Result<usize, AppendFail> {
+    fn append(&self, src: &[T], lock: Lock) -> Result<usize, AppendFail> {
         let broadcast = self.is_broadcast();
         let h = self.hdr();
-        let guard = self.lock(deadline).map_err(AppendFail::Lock)?;
+        let guard = match lock {
+            Lock::Take(deadline) => Some(self.lock(deadline).map_err(AppendFail::Lock)?),
+            Lock::Held => {
+                let me = current_pid();
+                let word = PidLock::new(&h.lock);
+                if !word.held_by(me) {
+                    return Err(AppendFail::Corrupt(Corruption::Field {
+                        entry: self.header.name().to_string(),
+                        field: "emit lock",
+                        found: u64::from(word.word()),
+                        expected: format!("{me}, this process's Emitter claim"),
+                    }));
+                }
+                None
+            }
+        };
         // ORDERING: Relaxed for `sequence` and the hints — every zeroipc emitter changes
         // them only under the emit lock, whose Acquire/Release orders them.
         let seq = h.sequence.load(Relaxed);
@@ -722,11 +752,22 @@ impl<T: Element> Stream<T> {
         deadline: Option<Instant>,
         wait: bool,
     ) -> Result<(), EmitFail<T>> {
+        self.emit_with(value, deadline, wait, Lock::Take(deadline))
+    }
+
+    /// [`Stream::emit_until`] with the emit lock taken per attempt or already held.
+    fn emit_with(
+        &self,
+        value: T,
+        deadline: Option<Instant>,
+        wait: bool,
+        lock: Lock,
+    ) -> Result<(), EmitFail<T>> {
         let attempt = || {
             if self.is_closed() {
                 return Some(Err(EmitFail::Disconnected(value)));
             }
-            match self.append(core::slice::from_ref(&value), deadline) {
+            match self.append(core::slice::from_ref(&value), lock) {
                 Ok(1) => Some(Ok(())),
                 // Full (never in a broadcast stream: it overwrites).
                 Ok(_) if wait => None,

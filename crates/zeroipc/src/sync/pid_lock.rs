@@ -162,11 +162,36 @@ impl<'a> PidLock<'a> {
         }
     }
 
+    /// Releases a lock that `me` kept past its guard ([`PidGuard::keep`]).
+    pub(crate) fn release(self, me: u32) {
+        drop(self.guard(me));
+    }
+
+    /// Whether process `me` holds the lock now (a snapshot).
+    pub(crate) fn held_by(self, me: u32) -> bool {
+        // ORDERING: Relaxed — a check of a word only `me` or a takeover changes while held.
+        self.word.load(Relaxed) & !WAITERS == me
+    }
+
+    /// The word as it is now (for error reports).
+    pub(crate) fn word(self) -> u32 {
+        // ORDERING: Relaxed — a snapshot for a report.
+        self.word.load(Relaxed)
+    }
+
     fn guard(self, me: u32) -> PidGuard<'a> {
         PidGuard {
             word: self.word,
             me,
         }
+    }
+}
+
+impl PidGuard<'_> {
+    /// Keeps the lock held after this guard is gone (a claim that outlives the borrow the
+    /// guard has); [`PidLock::release`] ends it.
+    pub(crate) fn keep(self) {
+        core::mem::forget(self);
     }
 }
 
@@ -235,6 +260,24 @@ mod tests {
                 .unwrap(),
         );
         assert_eq!(w.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn a_kept_lock_stays_held_until_released() {
+        let w = AtomicU32::new(0);
+        let l = PidLock::new(&w);
+        l.lock(7, None, Duration::from_secs(1), |_| true)
+            .unwrap()
+            .keep();
+        assert!(l.held_by(7));
+        assert_eq!(
+            l.lock(8, None, Duration::from_millis(5), |_| true)
+                .unwrap_err(),
+            LockFail::Stalled
+        );
+        l.release(7);
+        assert!(!l.held_by(7));
+        assert_eq!(l.word(), 0);
     }
 
     #[test]

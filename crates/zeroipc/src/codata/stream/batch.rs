@@ -2,7 +2,7 @@
 //! slice of values (emit), one CAS of `read_pos` for a whole slice (read), as
 //! [`Ring`](crate::structures::Ring)'s `write` / `read` do for a ring.
 
-use super::{AppendFail, Stream, TryNextError};
+use super::{AppendFail, Lock, Stream, TryNextError};
 use crate::Element;
 use crate::sync::pid_lock::LockFail;
 
@@ -33,6 +33,15 @@ impl<T: Element> Stream<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_emit_many(&self, values: &[T]) -> Result<usize, TryEmitManyError> {
+        self.emit_many_with(values, Lock::Take(None))
+    }
+
+    /// [`Stream::try_emit_many`] with the emit lock taken per chunk or already held.
+    pub(super) fn emit_many_with(
+        &self,
+        values: &[T],
+        lock: Lock,
+    ) -> Result<usize, TryEmitManyError> {
         if self.is_closed() {
             return Err(TryEmitManyError::Disconnected);
         }
@@ -40,7 +49,7 @@ impl<T: Element> Stream<T> {
         // A plain stream appends what fits once; a broadcast stream chunk by chunk (each at
         // most one buffer's worth), overwriting.
         while done < values.len() {
-            let n = self.append(&values[done..], None).map_err(|e| match e {
+            let n = self.append(&values[done..], lock).map_err(|e| match e {
                 AppendFail::Lock(LockFail::Stalled | LockFail::Timeout) => {
                     TryEmitManyError::Stalled
                 }

@@ -143,6 +143,15 @@ read_error! {
 }
 
 read_error! {
+    /// Why [`Stream::emitter`] did not claim the emit side.
+    EmitterError {
+        /// Another process (or another [`Emitter`](super::Emitter) of this one) kept the
+        /// emit lock for the stall timeout.
+        Stalled => "the stream's emit lock is held by a process that does not release it within the stall timeout (another Emitter?)",
+    }
+}
+
+read_error! {
     /// Why [`Stream::next`] returned no value.
     NextError {
         /// The stream is closed and everything emitted before the close has been read.
