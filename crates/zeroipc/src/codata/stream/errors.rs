@@ -96,7 +96,7 @@ macro_rules! read_error {
 }
 
 emit_error! {
-    /// Why [`Stream::emit`] did not append; the value is handed back.
+    /// Why [`Stream::emit`](super::Stream::emit) did not append; the value is handed back.
     EmitError {
         /// The stream is closed.
         Disconnected => "the stream is closed, expected it open",
@@ -107,7 +107,7 @@ emit_error! {
 }
 
 emit_error! {
-    /// Why [`Stream::try_emit`] did not append; the value is handed back.
+    /// Why [`Stream::try_emit`](super::Stream::try_emit) did not append; the value is handed back.
     TryEmitError {
         /// The buffer is full (not a broadcast stream).
         Full => "the stream's buffer is full, expected room for one value",
@@ -119,7 +119,7 @@ emit_error! {
 }
 
 emit_error! {
-    /// Why [`Stream::emit_timeout`] / [`Stream::emit_deadline`] did not append; the value
+    /// Why [`Stream::emit_timeout`](super::Stream::emit_timeout) / [`Stream::emit_deadline`](super::Stream::emit_deadline) did not append; the value
     /// is handed back.
     EmitTimeoutError {
         /// The deadline passed while the buffer stayed full (or the lock stayed taken).
@@ -132,7 +132,7 @@ emit_error! {
 }
 
 read_error! {
-    /// Why [`Stream::try_emit_many`] appended nothing (the values not appended are the
+    /// Why [`Stream::try_emit_many`](super::Stream::try_emit_many) appended nothing (the values not appended are the
     /// caller's slice from the returned count on).
     TryEmitManyError {
         /// The stream is closed.
@@ -143,7 +143,7 @@ read_error! {
 }
 
 read_error! {
-    /// Why [`Stream::emitter`] did not claim the emit side.
+    /// Why [`Stream::emitter`](super::Stream::emitter) did not claim the emit side.
     EmitterError {
         /// Another process (or another [`Emitter`](super::Emitter) of this one) kept the
         /// emit lock for the stall timeout.
@@ -152,7 +152,7 @@ read_error! {
 }
 
 read_error! {
-    /// Why [`Stream::next`] returned no value.
+    /// Why [`Stream::next`](super::Stream::next) returned no value.
     NextError {
         /// The stream is closed and everything emitted before the close has been read.
         Disconnected => "the stream is closed and drained, expected a value",
@@ -163,7 +163,7 @@ read_error! {
 }
 
 read_error! {
-    /// Why [`Stream::try_next`] returned no value.
+    /// Why [`Stream::try_next`](super::Stream::try_next) returned no value.
     TryNextError {
         /// Nothing buffered right now.
         Empty => "the stream is empty, expected a value",
@@ -176,7 +176,7 @@ read_error! {
 }
 
 read_error! {
-    /// Why [`Stream::next_timeout`] / [`Stream::next_deadline`] (or a [`Subscription`])
+    /// Why [`Stream::next_timeout`](super::Stream::next_timeout) / [`Stream::next_deadline`](super::Stream::next_deadline) (or a [`Subscription`](super::Subscription))
     /// returned no value.
     NextTimeoutError {
         /// The deadline passed first.
@@ -190,7 +190,7 @@ read_error! {
 }
 
 read_error! {
-    /// Why [`BroadcastSubscriber::recv`] returned no value.
+    /// Why [`BroadcastSubscriber::recv`](super::BroadcastSubscriber::recv) returned no value.
     RecvError {
         /// The stream is closed and this subscriber has read everything.
         Disconnected => "the stream is closed and drained, expected a value",
@@ -207,7 +207,7 @@ read_error! {
 }
 
 read_error! {
-    /// Why [`BroadcastSubscriber::try_recv`] returned no value.
+    /// Why [`BroadcastSubscriber::try_recv`](super::BroadcastSubscriber::try_recv) returned no value.
     TryRecvError {
         /// Nothing new right now.
         Empty => "no new value in the stream, expected one",
@@ -225,7 +225,7 @@ read_error! {
 }
 
 read_error! {
-    /// Why [`BroadcastSubscriber::recv_timeout`] / [`BroadcastSubscriber::recv_deadline`]
+    /// Why [`BroadcastSubscriber::recv_timeout`](super::BroadcastSubscriber::recv_timeout) / [`BroadcastSubscriber::recv_deadline`](super::BroadcastSubscriber::recv_deadline)
     /// returned no value.
     RecvTimeoutError {
         /// The deadline passed first.
@@ -244,7 +244,7 @@ read_error! {
 }
 
 read_error! {
-    /// Why [`Stream::broadcast_subscriber`] gave no subscriber.
+    /// Why [`Stream::broadcast_subscriber`](super::Stream::broadcast_subscriber) gave no subscriber.
     SubscribeError {
         /// Not returned: reads take no lock (they claim values with a CAS of the ring's
         /// `read_pos`). Kept so that code matching it keeps compiling.
@@ -253,7 +253,7 @@ read_error! {
 }
 
 read_error! {
-    /// Why a [`Stage`] ended in error ([`Stage::join`]).
+    /// Why a [`Stage`](super::Stage) ended in error ([`Stage::join`](super::Stage::join)).
     StageError {
         /// A stream's emit lock stayed with one live process for the stall timeout.
         Stalled => "the stream's emit lock is held by a process that does not release it within the stall timeout",
