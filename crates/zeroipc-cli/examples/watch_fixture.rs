@@ -16,6 +16,7 @@ use std::error::Error;
 use std::time::{Duration, Instant};
 
 use zeroipc::Segment;
+use zeroipc::inspect::classify_all;
 use zeroipc::structures::{Array, Queue, Stack};
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -46,21 +47,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         undo.try_push(step).map_err(|_| "stack full")?;
     }
 
-    if seg.catalog()?.is_some() {
-        println!("__zeroipc_catalog catalog");
-    }
-    for line in [
-        "temperatures array",
-        "sensor_ids array",
-        "counters array",
-        "jobs queue",
-        "undo stack",
-    ] {
-        println!("{line}");
-    }
-    // The waiter registry came with the first queue (docs/EXTENSIONS.md).
-    if seg.find("__zeroipc_waiters").is_ok() {
-        println!("__zeroipc_waiters waiter_registry");
+    // Every entry as the inspector classifies it, in table order: these structures and
+    // what zeroipc added beside them (the catalog, and the waiter registry that came with
+    // the first queue: docs/EXTENSIONS.md).
+    for (entry, kind) in classify_all(&Segment::open_read_only(name)?)? {
+        println!("{} {}", entry.name(), kind.name());
     }
     Ok(())
 }

@@ -69,6 +69,11 @@ pub use decode::{
     SlotState, TypeSpec, Value, catalog_type, decode, find_structure, read_as,
 };
 pub use describe::DescribeError;
+mod registries;
+pub use registries::{
+    PermitHolding, permit_holdings, process_exists, read_permit_registry, read_waiter_registry,
+    sleeper_counts,
+};
 pub mod users;
 pub use users::{
     Removal, SegmentUsers, UnknownProcesses, Usage, remove_if_stale, segment_users, stale_segments,
@@ -1131,10 +1136,7 @@ impl<'a> Classifier<'a> {
             return None;
         }
         let bytes = self.seg.read_bytes(entry.offset(), entry.size()).ok()?;
-        let sleepers = bytes
-            .chunks_exact(4)
-            .map(|w| u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]])))
-            .sum();
+        let sleepers = sleeper_counts(&bytes).into_iter().map(u64::from).sum();
         Some(Kind::WaiterRegistry { slots, sleepers })
     }
 
@@ -1146,16 +1148,14 @@ impl<'a> Classifier<'a> {
             return None;
         }
         let bytes = self.seg.read_bytes(entry.offset(), entry.size()).ok()?;
-        let word = |s: &[u8], i: usize| u32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]]);
-        let (mut used, mut held) = (0, 0);
-        for slot in bytes
-            .chunks_exact(crate::segment::permits::SLOT_BYTES)
-            .filter(|s| word(s, 0) != 0)
-        {
-            used += 1;
-            held += u64::from(word(slot, 8));
-        }
-        Some(Kind::PermitRegistry { used, held })
+        let held = permit_holdings(&bytes)
+            .iter()
+            .map(|s| u64::from(s.held))
+            .sum();
+        Some(Kind::PermitRegistry {
+            used: registries::permit_slots_in_use(&bytes),
+            held,
+        })
     }
 
     fn classify(&self, entry: &Entry) -> Kind {

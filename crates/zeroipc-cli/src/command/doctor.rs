@@ -27,7 +27,8 @@ use std::time::Duration;
 use serde_json::json;
 use zeroipc::inspect::{
     Decoded, ElemType, FieldValue, Kind, Removal, SlotState, TypeSpec, UnknownProcesses,
-    classify_all, decode, remove_if_stale, segment_users, stale_segments,
+    classify_all, decode, process_exists, read_permit_registry, read_waiter_registry,
+    remove_if_stale, segment_users, stale_segments,
 };
 
 use super::{CliError, display_name, fail, open, printable};
@@ -51,36 +52,6 @@ const RECREATE: &str = "not repairable: recreate the structure";
 const RECLAIM: &str = "not repaired here: the next zeroipc acquirer that has to wait gives \
                        the permits back (it gets OwnerDead)";
 
-/// One slot of zeroipc's permit-holder registry (`__zeroipc_permits`, docs/EXTENSIONS.md):
-/// process `pid` holds `held` permits of the semaphore at table index `entry_index`.
-struct PermitSlot {
-    pid: u32,
-    entry_index: u32,
-    held: u32,
-}
-
-/// The registry's published slots (a slot being claimed has bit 31 set in its pid word and
-/// is skipped), read from a snapshot of its bytes.
-fn permit_slots(seg: &zeroipc::ReadOnlySegment, entry: &zeroipc::Entry) -> Vec<PermitSlot> {
-    let Ok(bytes) = seg.read_bytes(entry.offset(), entry.size()) else {
-        return Vec::new();
-    };
-    let word = |s: &[u8], i: usize| u32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]]);
-    bytes
-        .chunks_exact(16)
-        .map(|s| PermitSlot {
-            pid: word(s, 0),
-            entry_index: word(s, 4),
-            held: word(s, 8),
-        })
-        .filter(|s| s.pid != 0 && s.pid & (1 << 31) == 0)
-        .collect()
-}
-
-/// Whether process `pid` exists (its `/proc` directory does; a zombie still counts).
-fn process_exists(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
 const TAKEOVER: &str = "not repaired here: the next zeroipc lock/wait takes it over from \
                         the dead holder (OwnerDead / Recovered)";
 const SLEEPERS: &str = "repairable with --repair (each counter is cleared only if unchanged \
@@ -98,15 +69,12 @@ pub(crate) fn run(
         .map_err(|e| CliError::Message(format!("{}: corrupt segment: {e}", seg.name())))?;
     // The sleeper counters, read before the users are looked up (see
     // `Segment::clear_dead_sleepers`).
-    let observed: Option<Vec<u32>> = entries
-        .iter()
-        .find(|(_, k)| matches!(k, Kind::WaiterRegistry { .. }))
-        .and_then(|(e, _)| seg.read_bytes(e.offset(), e.size()).ok())
-        .map(|b| {
-            b.chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect()
-        });
+    let observed: Option<Vec<u32>> = read_waiter_registry(&seg)
+        .ok()
+        .flatten()
+        .map(|(_, counts)| counts);
+    // The permit-holder registry's published slots, read once.
+    let holdings = read_permit_registry(&seg).ok().flatten();
     let me = std::process::id();
     let users = segment_users(segment).ok();
     let others: Vec<u32> = users
@@ -222,9 +190,11 @@ pub(crate) fn run(
                 )),
             }
         }
-        if let Kind::PermitRegistry { .. } = kind {
-            for slot in permit_slots(&seg, entry) {
-                let Some(sem) = entries.get(slot.entry_index as usize) else {
+        if let (Kind::PermitRegistry { .. }, Some((registry, held))) = (kind, &holdings)
+            && registry == entry
+        {
+            for slot in held {
+                let Some(sem) = entries.get(slot.semaphore_index as usize) else {
                     continue;
                 };
                 if slot.held == 0 {

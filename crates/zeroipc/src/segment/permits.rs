@@ -74,6 +74,9 @@ pub(crate) const PERMITS_ENTRY: &str = "__zeroipc_permits";
 pub(crate) const PERMIT_SLOTS: u32 = 64;
 /// Bytes per slot.
 pub(crate) const SLOT_BYTES: usize = 16;
+/// Byte offsets of `pid`, `entry_index` and `held` in a slot: `Words::slots` reads them as
+/// `u32` words 0 and 1 and the low half of `u64` word 1.
+pub(crate) const SLOT_FIELDS: (usize, usize, usize) = (0, 4, 8);
 /// Bytes per slot, as a segment offset.
 const SLOT_LEN: u64 = SLOT_BYTES as u64;
 /// The registry's size in bytes.
@@ -417,9 +420,9 @@ impl<'a> Words<'a> {
                 (
                     s as u64,
                     Slot {
-                        pid: &w[0],
-                        entry: &w[1],
-                        word: &d[1],
+                        pid: &w[SLOT_FIELDS.0 / 4],
+                        entry: &w[SLOT_FIELDS.1 / 4],
+                        word: &d[SLOT_FIELDS.2 / 8],
                     },
                 )
             })
