@@ -163,6 +163,32 @@ pub enum Corruption {
     },
 }
 
+impl Corruption {
+    /// A [`Corruption::Field`]: in `entry`, `field` holds `found` where a valid value is
+    /// `expected`. The one way the library builds it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = zeroipc::Corruption::field("jobs", "capacity", 3, "a power of two");
+    /// assert_eq!(c.to_string(), "entry 'jobs': capacity is 3, expected a power of two");
+    /// ```
+    #[must_use]
+    pub fn field(
+        entry: impl fmt::Display,
+        field: &'static str,
+        found: u64,
+        expected: impl Into<String>,
+    ) -> Self {
+        Self::Field {
+            entry: entry.to_string(),
+            field,
+            found,
+            expected: expected.into(),
+        }
+    }
+}
+
 impl fmt::Display for Corruption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -524,12 +524,12 @@ impl<T: Element> Channel<T> {
             }
         };
         if header.size() != CHANNEL_HEADER_LEN {
-            return Err(Corruption::Field {
-                entry: names[0].clone(),
-                field: "entry size",
-                found: header.size(),
-                expected: format!("{CHANNEL_HEADER_LEN} (the channel header)"),
-            }
+            return Err(Corruption::field(
+                &names[0],
+                "entry size",
+                header.size(),
+                format!("{CHANNEL_HEADER_LEN} (the channel header)"),
+            )
             .into());
         }
         let h: &ChannelHeader = seg.region().header(header.offset())?;
@@ -557,24 +557,24 @@ impl<T: Element> Channel<T> {
             }
         } else {
             if !cap.is_power_of_two() {
-                return Err(Corruption::Field {
-                    entry: names[0].clone(),
-                    field: "capacity",
-                    found: u64::from(cap),
-                    expected: "0 (unbuffered) or a power of two".into(),
-                }
+                return Err(Corruption::field(
+                    &names[0],
+                    "capacity",
+                    u64::from(cap),
+                    "0 (unbuffered) or a power of two",
+                )
                 .into());
             }
             // The queue's own record is not the channel's: the channel's is checked below, so
             // a mismatch names the channel, not its part.
             let q = Queue::<T>::open(&seg.unchecked(), &names[1])?;
             if q.capacity() != cap as usize {
-                return Err(Corruption::Field {
-                    entry: names[0].clone(),
-                    field: "capacity",
-                    found: u64::from(cap),
-                    expected: format!("the capacity of '{}', {}", names[1], q.capacity()),
-                }
+                return Err(Corruption::field(
+                    &names[0],
+                    "capacity",
+                    u64::from(cap),
+                    format!("the capacity of '{}', {}", names[1], q.capacity()),
+                )
                 .into());
             }
             Kind::Buffered(q)

@@ -418,12 +418,12 @@ impl<T: Element> Stream<T> {
         let entries = composite::find_all(seg, name, &names)?;
         let header = entries[0].clone();
         if header.size() != STREAM_HEADER_LEN {
-            return Err(Corruption::Field {
-                entry: names[0].clone(),
-                field: "entry size",
-                found: header.size(),
-                expected: format!("{STREAM_HEADER_LEN} (the stream header)"),
-            }
+            return Err(Corruption::field(
+                &names[0],
+                "entry size",
+                header.size(),
+                format!("{STREAM_HEADER_LEN} (the stream header)"),
+            )
             .into());
         }
         // The ring's own record is not the stream's: the stream's is checked below, so a
@@ -433,12 +433,12 @@ impl<T: Element> Stream<T> {
         // ORDERING: Relaxed — written once at creation.
         let cap = h.buffer_capacity.load(Relaxed);
         if cap as usize != ring.capacity() {
-            return Err(Corruption::Field {
-                entry: names[0].clone(),
-                field: "buffer_capacity",
-                found: u64::from(cap),
-                expected: format!("the capacity of '{}', {}", names[1], ring.capacity()),
-            }
+            return Err(Corruption::field(
+                &names[0],
+                "buffer_capacity",
+                u64::from(cap),
+                format!("the capacity of '{}', {}", names[1], ring.capacity()),
+            )
             .into());
         }
         seg.check_catalog(&Record::new(CatalogKind::Stream, name, &header).elem::<T>())?;
@@ -480,12 +480,12 @@ impl<T: Element> Stream<T> {
                 let me = current_pid();
                 let word = PidLock::new(&h.lock);
                 if !word.held_by(me) {
-                    return Err(AppendFail::Corrupt(Corruption::Field {
-                        entry: self.header.name().to_string(),
-                        field: "emit lock",
-                        found: u64::from(word.word()),
-                        expected: format!("{me}, this process's Emitter claim"),
-                    }));
+                    return Err(AppendFail::Corrupt(Corruption::field(
+                        self.header.name(),
+                        "emit lock",
+                        u64::from(word.word()),
+                        format!("{me}, this process's Emitter claim"),
+                    )));
                 }
                 None
             }

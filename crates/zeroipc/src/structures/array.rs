@@ -198,12 +198,12 @@ impl<T: Element> Array<T> {
         let es = size_of::<T>() as u64;
         let entry_name = || entry.name().to_string();
         if entry.size() < ARRAY_HEADER_LEN {
-            return Err(Corruption::Field {
-                entry: entry_name(),
-                field: "entry size",
-                found: entry.size(),
-                expected: format!("at least {ARRAY_HEADER_LEN} (the array header)"),
-            }
+            return Err(Corruption::field(
+                entry_name(),
+                "entry size",
+                entry.size(),
+                format!("at least {ARRAY_HEADER_LEN} (the array header)"),
+            )
             .into());
         }
         let h: &ArrayHeader = seg.region().header(entry.offset())?;
@@ -212,12 +212,12 @@ impl<T: Element> Array<T> {
         if array_size(capacity, es) == Some(entry.size()) {
             // The elements lie inside the mapping, so their number fits a usize.
             return usize::try_from(capacity).map_err(|_| {
-                Corruption::Field {
-                    entry: entry_name(),
-                    field: "capacity",
-                    found: capacity,
-                    expected: "a count that fits this platform's usize".into(),
-                }
+                Corruption::field(
+                    entry_name(),
+                    "capacity",
+                    capacity,
+                    "a count that fits this platform's usize",
+                )
                 .into()
             });
         }
@@ -247,12 +247,12 @@ impl<T: Element> Array<T> {
                 expected: es,
             });
         }
-        Err(Corruption::Field {
-            entry: entry_name(),
-            field: "capacity",
-            found: capacity,
-            expected: format!("(entry size {} - 8) / {es}", entry.size()),
-        }
+        Err(Corruption::field(
+            entry_name(),
+            "capacity",
+            capacity,
+            format!("(entry size {} - 8) / {es}", entry.size()),
+        )
         .into())
     }
 

@@ -388,14 +388,12 @@ pub(crate) fn map_error(
             slot: slot as usize,
             waited: timeout,
         },
-        ProbeError::State { slot, raw } => MapError::Corrupt(Corruption::Field {
-            entry: entry.name().to_string(),
-            field: "slot state",
-            found: u64::from(raw),
-            expected: format!(
-                "0 (EMPTY), 1 (OCCUPIED), 2 (DELETED) or 3 (INSERTING), in slot {slot}"
-            ),
-        }),
+        ProbeError::State { slot, raw } => MapError::Corrupt(Corruption::field(
+            entry.name(),
+            "slot state",
+            u64::from(raw),
+            format!("0 (EMPTY), 1 (OCCUPIED), 2 (DELETED) or 3 (INSERTING), in slot {slot}"),
+        )),
     }
 }
 
@@ -608,12 +606,12 @@ impl<K: MapKey, V: Element> Map<K, V> {
     fn validate(seg: &Segment, entry: &Entry) -> Result<Geometry, StructureError> {
         let entry_name = || entry.name().to_string();
         if entry.size() < MAP_HEADER_LEN {
-            return Err(Corruption::Field {
-                entry: entry_name(),
-                field: "entry size",
-                found: entry.size(),
-                expected: format!("at least {MAP_HEADER_LEN} (the map header)"),
-            }
+            return Err(Corruption::field(
+                entry_name(),
+                "entry size",
+                entry.size(),
+                format!("at least {MAP_HEADER_LEN} (the map header)"),
+            )
             .into());
         }
         let h: &MapHeader = seg.region().header(entry.offset())?;
@@ -641,13 +639,7 @@ impl<K: MapKey, V: Element> Map<K, V> {
         }
         let layout = Self::layout();
         if capacity == 0 {
-            return Err(Corruption::Field {
-                entry: entry_name(),
-                field: "capacity",
-                found: 0,
-                expected: "at least 1".into(),
-            }
-            .into());
+            return Err(Corruption::field(entry_name(), "capacity", 0, "at least 1").into());
         }
         let cpp = table_bytes(u64::from(capacity), layout.stride);
         if cpp == Some(entry.size()) {
@@ -671,12 +663,12 @@ impl<K: MapKey, V: Element> Map<K, V> {
                 ),
             });
         }
-        Err(Corruption::Field {
-            entry: entry_name(),
-            field: "capacity",
-            found: u64::from(capacity),
-            expected: format!("(entry size {} - 16) / {}", entry.size(), layout.stride),
-        }
+        Err(Corruption::field(
+            entry_name(),
+            "capacity",
+            u64::from(capacity),
+            format!("(entry size {} - 16) / {}", entry.size(), layout.stride),
+        )
         .into())
     }
 

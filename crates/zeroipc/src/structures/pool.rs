@@ -347,12 +347,12 @@ impl<T: Element> Pool<T> {
         let entry = seg.find(name)?;
         let entry_name = || entry.name().to_string();
         if entry.size() < POOL_HEADER_LEN {
-            return Err(Corruption::Field {
-                entry: entry_name(),
-                field: "entry size",
-                found: entry.size(),
-                expected: format!("at least {POOL_HEADER_LEN} (the pool header)"),
-            }
+            return Err(Corruption::field(
+                entry_name(),
+                "entry size",
+                entry.size(),
+                format!("at least {POOL_HEADER_LEN} (the pool header)"),
+            )
             .into());
         }
         let h: &PoolHeader = seg.region().header(entry.offset())?;
@@ -367,12 +367,12 @@ impl<T: Element> Pool<T> {
             });
         }
         if capacity == 0 || capacity > MAX_POOL_CAPACITY {
-            return Err(Corruption::Field {
-                entry: entry_name(),
-                field: "capacity",
-                found: u64::from(capacity),
-                expected: "1 to 0xFFFFFFFD".into(),
-            }
+            return Err(Corruption::field(
+                entry_name(),
+                "capacity",
+                u64::from(capacity),
+                "1 to 0xFFFFFFFD",
+            )
             .into());
         }
         let (_, node_size) = Self::node();
@@ -389,12 +389,12 @@ impl<T: Element> Pool<T> {
                     ),
                 });
             }
-            return Err(Corruption::Field {
-                entry: entry_name(),
-                field: "capacity",
-                found: u64::from(capacity),
-                expected: format!("(entry size {} - 24) / {node_size}", entry.size()),
-            }
+            return Err(Corruption::field(
+                entry_name(),
+                "capacity",
+                u64::from(capacity),
+                format!("(entry size {} - 24) / {node_size}", entry.size()),
+            )
             .into());
         }
         let geo = Self::geometry(seg, &entry, capacity)?;
@@ -442,26 +442,24 @@ impl<T: Element> Pool<T> {
                 index: index as usize,
                 next: found,
             },
-            PoolFault::HeadIndex { found } => PoolError::Corrupt(Corruption::Field {
-                entry: entry(),
-                field: "free_head index",
-                found: u64::from(found),
-                expected: format!("below the capacity {capacity}, or 0xFFFFFFFF"),
-            }),
-            PoolFault::NextIndex { node, found } => PoolError::Corrupt(Corruption::Field {
-                entry: entry(),
-                field: "next",
-                found: u64::from(found),
-                expected: format!(
-                    "a free-list link of node {node}: below {capacity}, or 0xFFFFFFFF"
-                ),
-            }),
-            PoolFault::Cycle => PoolError::Corrupt(Corruption::Field {
-                entry: entry(),
-                field: "free list",
-                found: u64::from(capacity) + 1,
-                expected: format!("at most {capacity} nodes (the list has a cycle)"),
-            }),
+            PoolFault::HeadIndex { found } => PoolError::Corrupt(Corruption::field(
+                entry(),
+                "free_head index",
+                u64::from(found),
+                format!("below the capacity {capacity}, or 0xFFFFFFFF"),
+            )),
+            PoolFault::NextIndex { node, found } => PoolError::Corrupt(Corruption::field(
+                entry(),
+                "next",
+                u64::from(found),
+                format!("a free-list link of node {node}: below {capacity}, or 0xFFFFFFFF"),
+            )),
+            PoolFault::Cycle => PoolError::Corrupt(Corruption::field(
+                entry(),
+                "free list",
+                u64::from(capacity) + 1,
+                format!("at most {capacity} nodes (the list has a cycle)"),
+            )),
         }
     }
 

@@ -706,12 +706,12 @@ impl<T: Element> Queue<T> {
         let es = size_of::<T>() as u64;
         let name = || entry.name().to_string();
         if entry.size() < QUEUE_HEADER_LEN {
-            return Err(Corruption::Field {
-                entry: name(),
-                field: "entry size",
-                found: entry.size(),
-                expected: format!("at least {QUEUE_HEADER_LEN} (the queue header)"),
-            }
+            return Err(Corruption::field(
+                name(),
+                "entry size",
+                entry.size(),
+                format!("at least {QUEUE_HEADER_LEN} (the queue header)"),
+            )
             .into());
         }
         let at = entry.offset();
@@ -736,25 +736,25 @@ impl<T: Element> Queue<T> {
             });
         }
         if !cap.is_power_of_two() || cap > QUEUE_MAX_CAPACITY {
-            return Err(Corruption::Field {
-                entry: name(),
-                field: "capacity",
-                found: u64::from(cap),
-                expected: "a power of two between 2 and 2^30".into(),
-            }
+            return Err(Corruption::field(
+                name(),
+                "capacity",
+                u64::from(cap),
+                "a power of two between 2 and 2^30",
+            )
             .into());
         }
         let size = queue_size(u64::from(cap), es);
         if size != Some(entry.size()) {
-            return Err(Corruption::Field {
-                entry: name(),
-                field: "capacity",
-                found: u64::from(cap),
-                expected: format!(
+            return Err(Corruption::field(
+                name(),
+                "capacity",
+                u64::from(cap),
+                format!(
                     "16 + align8(capacity * {es}) + 4 * capacity == entry size {}",
                     entry.size()
                 ),
-            }
+            )
             .into());
         }
         // Both computations succeeded above (size did not overflow).

@@ -262,12 +262,12 @@ impl<T: Element> Ring<T> {
         let es = size_of::<T>() as u64;
         let name = || entry.name().to_string();
         if entry.size() < RING_HEADER_LEN {
-            return Err(Corruption::Field {
-                entry: name(),
-                field: "entry size",
-                found: entry.size(),
-                expected: format!("at least {RING_HEADER_LEN} (the ring header)"),
-            }
+            return Err(Corruption::field(
+                name(),
+                "entry size",
+                entry.size(),
+                format!("at least {RING_HEADER_LEN} (the ring header)"),
+            )
             .into());
         }
         let at = entry.offset();
@@ -283,21 +283,21 @@ impl<T: Element> Ring<T> {
             });
         }
         if cap == 0 || u64::from(cap) % es != 0 {
-            return Err(Corruption::Field {
-                entry: name(),
-                field: "capacity",
-                found: u64::from(cap),
-                expected: format!("a non-zero multiple of elem_size {es} (bytes)"),
-            }
+            return Err(Corruption::field(
+                name(),
+                "capacity",
+                u64::from(cap),
+                format!("a non-zero multiple of elem_size {es} (bytes)"),
+            )
             .into());
         }
         if ring_size(cap) != entry.size() {
-            return Err(Corruption::Field {
-                entry: name(),
-                field: "capacity",
-                found: u64::from(cap),
-                expected: format!("24 + capacity == entry size {}", entry.size()),
-            }
+            return Err(Corruption::field(
+                name(),
+                "capacity",
+                u64::from(cap),
+                format!("24 + capacity == entry size {}", entry.size()),
+            )
             .into());
         }
         let slots = u32::try_from(u64::from(cap) / es).unwrap_or(0);
@@ -335,17 +335,17 @@ impl<T: Element> Ring<T> {
 
     /// The [`Corruption`] for positions the view found inconsistent.
     pub(crate) fn corruption(&self, c: Corrupt) -> Corruption {
-        Corruption::Field {
-            entry: self.entry.name().to_string(),
-            field: "write_pos",
-            found: c.write_pos,
-            expected: format!(
+        Corruption::field(
+            self.entry.name(),
+            "write_pos",
+            c.write_pos,
+            format!(
                 "read_pos {} <= write_pos <= read_pos + {}, both multiples of {}",
                 c.read_pos,
                 self.capacity_bytes(),
                 size_of::<T>()
             ),
-        }
+        )
     }
 
     /// Capacity in elements.

@@ -203,12 +203,12 @@ impl<T: MapKey> Set<T> {
     fn validate(seg: &Segment, entry: &Entry) -> Result<Geometry, StructureError> {
         let entry_name = || entry.name().to_string();
         if entry.size() < SET_HEADER_LEN {
-            return Err(Corruption::Field {
-                entry: entry_name(),
-                field: "entry size",
-                found: entry.size(),
-                expected: format!("at least {SET_HEADER_LEN} (the set header)"),
-            }
+            return Err(Corruption::field(
+                entry_name(),
+                "entry size",
+                entry.size(),
+                format!("at least {SET_HEADER_LEN} (the set header)"),
+            )
             .into());
         }
         let h: &SetHeader = seg.region().header(entry.offset())?;
@@ -245,22 +245,16 @@ impl<T: MapKey> Set<T> {
             });
         }
         if capacity == 0 {
-            return Err(Corruption::Field {
-                entry: entry_name(),
-                field: "capacity",
-                found: 0,
-                expected: "at least 1".into(),
-            }
-            .into());
+            return Err(Corruption::field(entry_name(), "capacity", 0, "at least 1").into());
         }
         let layout = Self::layout();
         if table_bytes(u64::from(capacity), layout.stride) != Some(entry.size()) {
-            return Err(Corruption::Field {
-                entry: entry_name(),
-                field: "capacity",
-                found: u64::from(capacity),
-                expected: format!("(entry size {} - 16) / {}", entry.size(), layout.stride),
-            }
+            return Err(Corruption::field(
+                entry_name(),
+                "capacity",
+                u64::from(capacity),
+                format!("(entry size {} - 16) / {}", entry.size(), layout.stride),
+            )
             .into());
         }
         Ok(Geometry::new(

@@ -612,12 +612,12 @@ impl<T: Element> Stack<T> {
         let es = size_of::<T>() as u64;
         let name = || entry.name().to_string();
         if entry.size() < STACK_HEADER_LEN {
-            return Err(Corruption::Field {
-                entry: name(),
-                field: "entry size",
-                found: entry.size(),
-                expected: format!("at least {STACK_HEADER_LEN} (the stack header)"),
-            }
+            return Err(Corruption::field(
+                name(),
+                "entry size",
+                entry.size(),
+                format!("at least {STACK_HEADER_LEN} (the stack header)"),
+            )
             .into());
         }
         let at = entry.offset();
@@ -634,24 +634,24 @@ impl<T: Element> Stack<T> {
             });
         }
         if cap == 0 || cap > STACK_MAX_CAPACITY {
-            return Err(Corruption::Field {
-                entry: name(),
-                field: "capacity",
-                found: u64::from(cap),
-                expected: "between 1 and i32::MAX".into(),
-            }
+            return Err(Corruption::field(
+                name(),
+                "capacity",
+                u64::from(cap),
+                "between 1 and i32::MAX",
+            )
             .into());
         }
         if stack_size(u64::from(cap), es) != Some(entry.size()) {
-            return Err(Corruption::Field {
-                entry: name(),
-                field: "capacity",
-                found: u64::from(cap),
-                expected: format!(
+            return Err(Corruption::field(
+                name(),
+                "capacity",
+                u64::from(cap),
+                format!(
                     "16 + align8(capacity * {es}) + 4 * capacity == entry size {}",
                     entry.size()
                 ),
-            }
+            )
             .into());
         }
         if top < -1 || i64::from(top) >= i64::from(cap) {
@@ -1227,11 +1227,11 @@ fn passed(deadline: Option<Instant>) -> bool {
 }
 
 fn top_corruption(entry: &str, top: i32, cap: u32) -> Corruption {
-    Corruption::Field {
-        entry: entry.to_owned(),
-        field: "top",
-        // Reported as the u32 bit pattern of the i32 (e.g. 4294967294 for -2).
-        found: u64::from(u32::from_ne_bytes(top.to_ne_bytes())),
-        expected: format!("between -1 and {} (capacity - 1)", i64::from(cap) - 1),
-    }
+    // Reported as the u32 bit pattern of the i32 (e.g. 4294967294 for -2).
+    Corruption::field(
+        entry,
+        "top",
+        u64::from(u32::from_ne_bytes(top.to_ne_bytes())),
+        format!("between -1 and {} (capacity - 1)", i64::from(cap) - 1),
+    )
 }

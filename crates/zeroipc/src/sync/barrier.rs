@@ -258,16 +258,14 @@ mod handle {
             let h: &BarrierHeader = seg.region().header(entry.offset())?;
             // ORDERING: Relaxed — written once by the creator, published with the entry.
             let raw = h.num_participants.load(Relaxed);
-            let n =
-                i32::try_from(raw)
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| Corruption::Field {
-                        entry: entry.name().to_string(),
-                        field: "num_participants",
-                        found: u64::from(raw),
-                        expected: "1 ..= i32::MAX".to_owned(),
-                    })?;
+            let n = i32::try_from(raw).ok().filter(|&n| n > 0).ok_or_else(|| {
+                Corruption::field(
+                    entry.name(),
+                    "num_participants",
+                    u64::from(raw),
+                    "1 ..= i32::MAX",
+                )
+            })?;
             seg.check_catalog(&Record::new(CatalogKind::Barrier, name, &entry))?;
             Ok(Self {
                 seg: seg.clone(),

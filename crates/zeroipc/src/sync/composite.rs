@@ -35,16 +35,11 @@ fn half_created(base: &str, present: &[(String, bool)]) -> StructureError {
         .map(|(n, _)| n.as_str())
         .collect();
     let found = present.iter().filter(|(_, p)| *p).count();
-    Corruption::Field {
-        entry: base.to_owned(),
-        field: "composite entries",
-        found: found as u64,
-        expected: format!(
+    Corruption::field(base, "composite entries", found as u64, format!(
             "all {} entries; missing {} (half-created: a creator died or failed mid-way, FORMAT.md D-26)",
             present.len(),
             missing.join(", ")
-        ),
-    }
+        ))
     .into()
 }
 

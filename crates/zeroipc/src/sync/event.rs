@@ -221,12 +221,12 @@ mod handle {
                 AUTO_RESET => EventMode::AutoReset,
                 MANUAL_RESET => EventMode::ManualReset,
                 found => {
-                    return Err(Corruption::Field {
-                        entry: name.to_owned(),
-                        field: "mode",
-                        found: u64::from(found),
-                        expected: "0 (AutoReset) or 1 (ManualReset)".to_owned(),
-                    }
+                    return Err(Corruption::field(
+                        name,
+                        "mode",
+                        u64::from(found),
+                        "0 (AutoReset) or 1 (ManualReset)",
+                    )
                     .into());
                 }
             };

@@ -168,10 +168,10 @@ pub(crate) fn check_size(
     if entry.size() == size {
         return Ok(());
     }
-    Err(crate::Corruption::Field {
-        entry: entry.name().to_string(),
-        field: "entry size",
-        found: entry.size(),
-        expected: format!("{size}"),
-    })
+    Err(crate::Corruption::field(
+        entry.name(),
+        "entry size",
+        entry.size(),
+        format!("{size}"),
+    ))
 }

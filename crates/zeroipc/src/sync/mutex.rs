@@ -497,12 +497,12 @@ mod handle {
         pub(crate) fn open_entry(seg: &Segment, entry: Entry) -> Result<Self, StructureError> {
             let max = open_header(seg, &entry)?;
             if max != 1 {
-                return Err(Corruption::Field {
-                    entry: entry.name().to_string(),
-                    field: "max_count",
-                    found: u64::from(max.unsigned_abs()),
-                    expected: "1 (a mutex)".to_owned(),
-                }
+                return Err(Corruption::field(
+                    entry.name(),
+                    "max_count",
+                    u64::from(max.unsigned_abs()),
+                    "1 (a mutex)",
+                )
                 .into());
             }
             Ok(Self {
@@ -658,12 +658,12 @@ mod handle {
             match self.header()?.count.load(Relaxed) {
                 MUTEX_LOCKED => Ok(true),
                 MUTEX_UNLOCKED => Ok(false),
-                found => Err(Corruption::Field {
-                    entry: self.entry.name().to_string(),
-                    field: "count",
-                    found: u64::from(found),
-                    expected: "0 (locked) or 1 (unlocked)".to_owned(),
-                }),
+                found => Err(Corruption::field(
+                    self.entry.name(),
+                    "count",
+                    u64::from(found),
+                    "0 (locked) or 1 (unlocked)",
+                )),
             }
         }
 

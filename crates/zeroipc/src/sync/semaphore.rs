@@ -400,12 +400,7 @@ pub(crate) mod handle {
     }
 
     pub(crate) fn corrupt(entry: &Entry, b: crate::sync::BadWord) -> Corruption {
-        Corruption::Field {
-            entry: entry.name().to_string(),
-            field: b.field,
-            found: b.found,
-            expected: b.expected.to_owned(),
-        }
+        Corruption::field(entry.name(), b.field, b.found, b.expected.to_owned())
     }
 
     /// A validated non-negative `i32` as a count.
@@ -421,11 +416,13 @@ pub(crate) mod handle {
         field: &'static str,
         raw: u32,
     ) -> Result<usize, Corruption> {
-        usize::try_from(raw as i32).map_err(|_| Corruption::Field {
-            entry: entry.name().to_string(),
-            field,
-            found: u64::from(raw),
-            expected: format!("a count 0 ..= i32::MAX (found {} as i32)", raw as i32),
+        usize::try_from(raw as i32).map_err(|_| {
+            Corruption::field(
+                entry.name(),
+                field,
+                u64::from(raw),
+                format!("a count 0 ..= i32::MAX (found {} as i32)", raw as i32),
+            )
         })
     }
 
@@ -468,12 +465,12 @@ pub(crate) mod handle {
         // ORDERING: Relaxed — the entry was published by the Acquire load of `entry_count`.
         let max = h.max_count.load(Relaxed);
         if (max as i32) < 0 {
-            return Err(Corruption::Field {
-                entry: entry.name().to_string(),
-                field: "max_count",
-                found: u64::from(max),
-                expected: "0 (unbounded) ..= i32::MAX".to_owned(),
-            }
+            return Err(Corruption::field(
+                entry.name(),
+                "max_count",
+                u64::from(max),
+                "0 (unbounded) ..= i32::MAX",
+            )
             .into());
         }
         Ok(max as i32)

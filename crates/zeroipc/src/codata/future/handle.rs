@@ -288,12 +288,7 @@ impl<T: Element> fmt::Debug for Future<T> {
 }
 
 fn corrupt(entry: &Entry, b: BadWord) -> Corruption {
-    Corruption::Field {
-        entry: entry.name().to_string(),
-        field: b.field,
-        found: b.found,
-        expected: b.expected.to_owned(),
-    }
+    Corruption::field(entry.name(), b.field, b.found, b.expected.to_owned())
 }
 
 impl<T: Element> Future<T> {
@@ -389,12 +384,12 @@ impl<T: Element> Future<T> {
                     expected: es,
                 });
             }
-            return Err(Corruption::Field {
-                entry: entry.name().to_string(),
-                field: "entry size",
-                found: size,
-                expected: format!("{} (C++) or {} (Python)", cpp.unwrap_or(0), py.unwrap_or(0)),
-            }
+            return Err(Corruption::field(
+                entry.name(),
+                "entry size",
+                size,
+                format!("{} (C++) or {} (Python)", cpp.unwrap_or(0), py.unwrap_or(0)),
+            )
             .into());
         }
         let f = Self {
@@ -490,12 +485,12 @@ impl<T: Element> Future<T> {
         let msg_at = at + error_offset(size_of::<T>() as u64);
         match read_message(region, msg_at)? {
             Some(message) => Err(GetError::Failed { message }),
-            None => Err(Corruption::Field {
-                entry: self.entry.name().to_string(),
-                field: "error_msg",
-                found: ERROR_MSG_LEN,
-                expected: "a NUL terminator within its 256 bytes".to_owned(),
-            }
+            None => Err(Corruption::field(
+                self.entry.name(),
+                "error_msg",
+                ERROR_MSG_LEN,
+                "a NUL terminator within its 256 bytes",
+            )
             .into()),
         }
     }

@@ -254,12 +254,7 @@ impl From<ForceError> for CombineError {
 }
 
 fn corrupt(entry: &Entry, b: BadWord) -> Corruption {
-    Corruption::Field {
-        entry: entry.name().to_string(),
-        field: b.field,
-        found: b.found,
-        expected: b.expected.to_owned(),
-    }
+    Corruption::field(entry.name(), b.field, b.found, b.expected.to_owned())
 }
 
 /// A value computed once across processes, in the C++ `Lazy<T>` layout. See the
@@ -410,12 +405,12 @@ impl<T: Element> Lazy<T> {
                     ),
                 });
             }
-            return Err(Corruption::Field {
-                entry: entry.name().to_string(),
-                field: "entry size",
-                found: entry.size(),
-                expected: format!("{} (C++ Lazy of a {es}-byte value)", off.size),
-            }
+            return Err(Corruption::field(
+                entry.name(),
+                "entry size",
+                entry.size(),
+                format!("{} (C++ Lazy of a {es}-byte value)", off.size),
+            )
             .into());
         }
         seg.region().check(entry.offset(), off.size, 8)?;
@@ -523,12 +518,12 @@ impl<T: Element> Lazy<T> {
             OP_CHAIN => Operation::Chain(u(0)?, u(4)?),
             OP_EXTERNAL => Operation::External(u(0)?),
             other => {
-                return Err(Corruption::Field {
-                    entry: self.entry.name().to_string(),
-                    field: "op.type",
-                    found: u64::from(other),
-                    expected: "0 (constant) ..= 5 (external)".to_owned(),
-                });
+                return Err(Corruption::field(
+                    self.entry.name(),
+                    "op.type",
+                    u64::from(other),
+                    "0 (constant) ..= 5 (external)",
+                ));
             }
         })
     }
@@ -624,12 +619,12 @@ impl<T: Element> Lazy<T> {
         let at = self.entry.offset() + self.off.error;
         match read_message(self.seg.region(), at) {
             Ok(Some(message)) => ForceError::Failed { message },
-            Ok(None) => Corruption::Field {
-                entry: self.entry.name().to_string(),
-                field: "error_msg",
-                found: 256,
-                expected: "a NUL terminator within its 256 bytes".to_owned(),
-            }
+            Ok(None) => Corruption::field(
+                self.entry.name(),
+                "error_msg",
+                256,
+                "a NUL terminator within its 256 bytes",
+            )
             .into(),
             Err(c) => c.into(),
         }
@@ -1038,12 +1033,7 @@ impl LazyBool {
     }
 
     fn field(&self, field: &'static str, found: u64, expected: &str) -> Corruption {
-        Corruption::Field {
-            entry: self.entry.name().to_string(),
-            field,
-            found,
-            expected: expected.to_owned(),
-        }
+        Corruption::field(self.entry.name(), field, found, expected)
     }
 
     fn boolean(&self, field: &'static str, b: &crate::loom::AtomicU8) -> Result<bool, Corruption> {
