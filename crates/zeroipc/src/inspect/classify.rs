@@ -3,6 +3,34 @@
 
 #[allow(clippy::wildcard_imports)] // the inspect module's shared vocabulary
 use super::*;
+use crate::layout::array::{ARRAY_HEADER_LEN, ArrayHeader, C_ARRAY_HEADER_LEN};
+use crate::layout::channel::ChannelHeader;
+use crate::layout::event::EventHeader;
+use crate::layout::future::{ERROR_MSG_LEN, FutureHeader, VALUE_OFFSET};
+use crate::layout::lazy::LazyBoolHeader;
+use crate::layout::map::MapHeader;
+use crate::layout::pool::{POOL_HEADER_LEN, PoolHeader};
+use crate::layout::queue::{QUEUE_HEADER_LEN, QueueHeader};
+use crate::layout::ring::{RING_HEADER_LEN, RingHeader};
+use crate::layout::rwlock::RwLockState;
+use crate::layout::semaphore::SemaphoreHeader;
+use crate::layout::stack::{STACK_HEADER_LEN, StackHeader};
+use crate::layout::stream::StreamHeader;
+
+/// Where `field` of the layout struct `T` starts: every header field the classifier reads
+/// is found through the library's own layout types (`crate::layout`), not a literal.
+macro_rules! at {
+    ($t:ty, $field:ident) => {
+        core::mem::offset_of!($t, $field)
+    };
+}
+
+/// Bytes of a Stream's `transform_name` (up to the next field, the emit lock).
+const TRANSFORM_NAME_LEN: usize =
+    core::mem::offset_of!(StreamHeader, lock) - core::mem::offset_of!(StreamHeader, transform_name);
+const _: () = assert!(
+    core::mem::offset_of!(StreamHeader, closed) == core::mem::offset_of!(ChannelHeader, closed)
+);
 
 /// At most this many slots of a per-slot array (queue `seq`, stack states, map slots, pool
 /// free list) are checked, so classifying a huge structure stays cheap.
@@ -274,8 +302,8 @@ impl<'a> Classifier<'a> {
         if let Some(base) = split(b"_state") {
             if size == 8 && has(base, b"_rmtx") && has(base, b"_wmtx") && marker(base) {
                 return Some(Kind::RwLockState {
-                    readers: i32_at(b, 0)?,
-                    writer_active: i32_at(b, 4)?,
+                    readers: i32_at(b, at!(RwLockState, readers))?,
+                    writer_active: i32_at(b, at!(RwLockState, writer_active))?,
                 });
             }
             if size > 8 && has(base, b"_mtx") && marker(base) {
@@ -325,7 +353,11 @@ impl<'a> Classifier<'a> {
                 .sibling(name, crate::layout::event::SEM_SUFFIX.as_bytes())
                 .is_some_and(|e| e.size() == 16)
         {
-            let (signaled, mode, waiting) = (u32_at(b, 0)?, u32_at(b, 4)?, u32_at(b, 8)?);
+            let (signaled, mode, waiting) = (
+                u32_at(b, at!(EventHeader, signaled))?,
+                u32_at(b, at!(EventHeader, mode))?,
+                u32_at(b, at!(EventHeader, waiting))?,
+            );
             if signaled <= 1 && mode <= 1 {
                 return Some(Kind::Event {
                     signaled,
@@ -342,7 +374,7 @@ impl<'a> Classifier<'a> {
             let hb = self.bytes(header, 0, 32)?;
             let (ready, consumed) = (u8_at(b, 0)?, u8_at(b, 1)?);
             if header.size() == 32
-                && u32_at(&hb, 0)? == 0
+                && u32_at(&hb, at!(ChannelHeader, capacity))? == 0
                 && ready <= 1
                 && consumed <= 1
                 && size >= 3
@@ -371,7 +403,8 @@ impl<'a> Classifier<'a> {
     /// `x_header` of a C++ Stream (56 bytes, ring `x_buffer`) or Channel (32 bytes, queue
     /// `x_buffer` or slot `x_slot`).
     fn composite_header(&self, base: &[u8], size: u64, b: &[u8]) -> Option<Kind> {
-        let closed = u8_at(b, 12)?;
+        // `closed` is at the same offset in both headers (asserted below).
+        let closed = u8_at(b, at!(StreamHeader, closed))?;
         if closed > 1 || !all_zero(b.get(13..16)?) {
             return None;
         }
@@ -386,19 +419,20 @@ impl<'a> Classifier<'a> {
             else {
                 return None;
             };
-            let buffer_capacity = u32_at(b, 16)?;
-            let name = b.get(20..52)?;
+            let buffer_capacity = u32_at(b, at!(StreamHeader, buffer_capacity))?;
+            let name_at = at!(StreamHeader, transform_name);
+            let name = b.get(name_at..name_at + TRANSFORM_NAME_LEN)?;
             let proven = u64::from(buffer_capacity) * u64::from(elem_size) == u64::from(capacity)
                 && name.contains(&0);
             return proven.then_some(Kind::StreamHeader {
-                sequence: u64_at(b, 0)?,
-                subscribers: u32_at(b, 8)?,
+                sequence: u64_at(b, at!(StreamHeader, sequence))?,
+                subscribers: u32_at(b, at!(StreamHeader, subscribers))?,
                 closed,
                 buffer_capacity,
             });
         }
         if size == 32 {
-            let capacity = u32_at(b, 0)?;
+            let capacity = u32_at(b, at!(ChannelHeader, capacity))?;
             let proven = if capacity == 0 {
                 self.sibling(base, b"_slot").is_some()
             } else {
@@ -408,8 +442,8 @@ impl<'a> Classifier<'a> {
             };
             return proven.then_some(Kind::ChannelHeader {
                 capacity,
-                senders: u32_at(b, 4)?,
-                receivers: u32_at(b, 8)?,
+                senders: u32_at(b, at!(ChannelHeader, senders))?,
+                receivers: u32_at(b, at!(ChannelHeader, receivers))?,
                 closed,
             });
         }
@@ -421,13 +455,17 @@ impl<'a> Classifier<'a> {
     /// Queue: `16 + align8(cap*es) + 4*cap == size`, cap a power of two, and every `seq`
     /// word consistent with head/tail (allowing one in-flight operation per slot).
     fn queue(&self, entry: &Entry, b: &[u8]) -> Option<Kind> {
-        let (head, tail, capacity, elem_size) =
-            (u32_at(b, 0)?, u32_at(b, 4)?, u32_at(b, 8)?, u32_at(b, 12)?);
+        let (head, tail, capacity, elem_size) = (
+            u32_at(b, at!(QueueHeader, head))?,
+            u32_at(b, at!(QueueHeader, tail))?,
+            u32_at(b, at!(QueueHeader, capacity))?,
+            u32_at(b, at!(QueueHeader, elem_size))?,
+        );
         if !capacity.is_power_of_two() || elem_size == 0 || tail.wrapping_sub(head) > capacity {
             return None;
         }
         let data = u64::from(capacity).checked_mul(elem_size.into())?;
-        let seq_at = 16u64.checked_add(align_up(data, 8)?)?;
+        let seq_at = QUEUE_HEADER_LEN.checked_add(align_up(data, 8)?)?;
         if seq_at.checked_add(4 * u64::from(capacity))? != entry.size() {
             return None;
         }
@@ -461,8 +499,12 @@ impl<'a> Classifier<'a> {
     /// Stack: `16 + align8(cap*es) + 4*cap == size`, `top` in `[-1, cap-1]`, reserved 0,
     /// every slot state in 0..=3.
     fn stack(&self, entry: &Entry, b: &[u8]) -> Option<Kind> {
-        let (top, capacity, elem_size, reserved) =
-            (i32_at(b, 0)?, u32_at(b, 4)?, u32_at(b, 8)?, u32_at(b, 12)?);
+        let (top, capacity, elem_size, reserved) = (
+            i32_at(b, at!(StackHeader, top))?,
+            u32_at(b, at!(StackHeader, capacity))?,
+            u32_at(b, at!(StackHeader, elem_size))?,
+            u32_at(b, at!(StackHeader, reserved))?,
+        );
         if reserved != 0
             || capacity == 0
             || elem_size == 0
@@ -472,7 +514,7 @@ impl<'a> Classifier<'a> {
             return None;
         }
         let data = u64::from(capacity).checked_mul(elem_size.into())?;
-        let states_at = 16u64.checked_add(align_up(data, 8)?)?;
+        let states_at = STACK_HEADER_LEN.checked_add(align_up(data, 8)?)?;
         if states_at.checked_add(4 * u64::from(capacity))? != entry.size() {
             return None;
         }
@@ -494,12 +536,12 @@ impl<'a> Classifier<'a> {
     /// Pool: `24 + cap*node == size` for a node size some element alignment implies,
     /// `allocated <= cap`, padding 0, and a free list that stays in range and ends.
     fn pool(&self, entry: &Entry, b: &[u8]) -> Option<Kind> {
-        let free_head = u64_at(b, 0)?;
+        let free_head = u64_at(b, at!(PoolHeader, free_head))?;
         let (allocated, padding, capacity, elem_size) = (
-            u32_at(b, 8)?,
-            u32_at(b, 12)?,
-            u32_at(b, 16)?,
-            u32_at(b, 20)?,
+            u32_at(b, at!(PoolHeader, allocated))?,
+            u32_at(b, at!(PoolHeader, padding))?,
+            u32_at(b, at!(PoolHeader, capacity))?,
+            u32_at(b, at!(PoolHeader, elem_size))?,
         );
         if padding != 0 || capacity == 0 || elem_size == 0 || allocated > capacity {
             return None;
@@ -508,7 +550,7 @@ impl<'a> Classifier<'a> {
         let next_off = align_up(es, 4)?;
         let node_size = alignments(es).find_map(|a| {
             let node = align_up(next_off + 4, a.max(4))?;
-            (24u64.checked_add(u64::from(capacity).checked_mul(node)?)? == entry.size())
+            (POOL_HEADER_LEN.checked_add(u64::from(capacity).checked_mul(node)?)? == entry.size())
                 .then_some(node)
         })?;
         // Walk the free list (bounded): every index in range, NULL reached.
@@ -521,7 +563,7 @@ impl<'a> Classifier<'a> {
             if steps >= SCAN_LIMIT {
                 break;
             }
-            let at = 24 + idx * node_size + next_off;
+            let at = POOL_HEADER_LEN + idx * node_size + next_off;
             idx = u64::from(u32_at(&self.bytes(entry, at, 4)?, 0)?);
             steps += 1;
         }
@@ -538,9 +580,13 @@ impl<'a> Classifier<'a> {
     /// state in 0..=3, and the stored `size` equal to the occupied slots (give or take
     /// slots being inserted).
     fn map_or_set(&self, entry: &Entry, b: &[u8]) -> Vec<Kind> {
-        let (Some(len), Some(capacity), Some(w2), Some(w3)) =
-            (u32_at(b, 0), u32_at(b, 4), u32_at(b, 8), u32_at(b, 12))
-        else {
+        // A Map's key and value sizes; a Set's element size and reserved word.
+        let (Some(len), Some(capacity), Some(w2), Some(w3)) = (
+            u32_at(b, at!(MapHeader, size)),
+            u32_at(b, at!(MapHeader, capacity)),
+            u32_at(b, at!(MapHeader, key_size)),
+            u32_at(b, at!(MapHeader, value_size)),
+        ) else {
             return Vec::new();
         };
         if capacity == 0 || w2 == 0 || len > capacity {
@@ -665,19 +711,23 @@ impl<'a> Classifier<'a> {
         } else {
             max
         };
-        let (state, waiters, completion_time) = (u32_at(b, 0)?, u32_at(b, 4)?, u64_at(b, 8)?);
+        let (state, waiters, completion_time) = (
+            u32_at(b, at!(FutureHeader, state))?,
+            u32_at(b, at!(FutureHeader, waiters))?,
+            u64_at(b, at!(FutureHeader, completion_time))?,
+        );
         // PENDING: nothing was set yet (the value is zeroed at creation, the time is stored
         // by the setter); READY: the setter stored a completion time.
         let pending_ok = state != 0
             || (completion_time == 0
                 && self
-                    .bytes(entry, 16, min.min(4096))
+                    .bytes(entry, VALUE_OFFSET, min.min(4096))
                     .is_some_and(|v| all_zero(&v)));
         if state > 3 || !pending_ok || (state == 2 && completion_time == 0) {
             return None;
         }
         // The part of error_msg common to every possible value size.
-        let msg = self.bytes(entry, 16 + max, 256 + min - max)?;
+        let msg = self.bytes(entry, VALUE_OFFSET + max, ERROR_MSG_LEN + min - max)?;
         let ok = if state == 3 {
             msg.contains(&0)
         } else {
@@ -769,13 +819,17 @@ pub(super) fn pick(mut kinds: Vec<Kind>) -> Option<Kind> {
 /// Ring: `24 + capacity == size`, capacity a multiple of elem_size, positions multiples of
 /// it with `read_pos <= write_pos <= read_pos + capacity`.
 pub(super) fn ring(size: u64, b: &[u8]) -> Option<Kind> {
-    let (write_pos, read_pos, capacity, elem_size) =
-        (u64_at(b, 0)?, u64_at(b, 8)?, u32_at(b, 16)?, u32_at(b, 20)?);
+    let (write_pos, read_pos, capacity, elem_size) = (
+        u64_at(b, at!(RingHeader, write_pos))?,
+        u64_at(b, at!(RingHeader, read_pos))?,
+        u32_at(b, at!(RingHeader, capacity))?,
+        u32_at(b, at!(RingHeader, elem_size))?,
+    );
     let (cap, es) = (u64::from(capacity), u64::from(elem_size));
     let ok = es > 0
         && cap > 0
         && cap % es == 0
-        && 24 + cap == size
+        && RING_HEADER_LEN + cap == size
         && read_pos <= write_pos
         && write_pos - read_pos <= cap
         && write_pos % es == 0
@@ -797,14 +851,14 @@ pub(super) fn once(size: u64, b: &[u8]) -> Option<Kind> {
 
 /// Array: `8 + capacity * elem_size == size`.
 pub(super) fn array(size: u64, b: &[u8]) -> Option<Kind> {
-    let capacity = u64_at(b, 0)?;
+    let capacity = u64_at(b, at!(ArrayHeader, capacity))?;
     if capacity == 0 {
-        return (size == 8).then_some(Kind::Array {
+        return (size == ARRAY_HEADER_LEN).then_some(Kind::Array {
             capacity,
             elem_size: 0,
         });
     }
-    let data = size - 8;
+    let data = size - ARRAY_HEADER_LEN;
     (data % capacity == 0 && data > 0).then_some(Kind::Array {
         capacity,
         elem_size: data / capacity,
@@ -818,7 +872,7 @@ pub(super) fn c_array(size: u64, b: &[u8]) -> Option<Kind> {
         && elem_size > 0
         && capacity
             .checked_mul(elem_size)
-            .and_then(|d| d.checked_add(16))
+            .and_then(|d| d.checked_add(C_ARRAY_HEADER_LEN))
             == Some(size);
     ok.then_some(Kind::CArray {
         capacity,
@@ -827,12 +881,13 @@ pub(super) fn c_array(size: u64, b: &[u8]) -> Option<Kind> {
 }
 
 pub(super) fn lazy_bool(size: u64, b: &[u8]) -> Option<Kind> {
+    let data = at!(LazyBoolHeader, data);
     let (state, op, a, bb, cached) = (
-        u32_at(b, 0)?,
-        u32_at(b, 4)?,
-        u8_at(b, 8)?,
-        u8_at(b, 9)?,
-        u8_at(b, 12)?,
+        u32_at(b, at!(LazyBoolHeader, state))?,
+        u32_at(b, at!(LazyBoolHeader, op))?,
+        u8_at(b, data)?,
+        u8_at(b, data + 1)?,
+        u8_at(b, at!(LazyBoolHeader, cached))?,
     );
     // A constant caches its value; padding (10..12, 13..16) is never written.
     let ok = size == 16
@@ -872,8 +927,12 @@ pub(super) fn mutex_or_semaphore(size: u64, b: &[u8]) -> Option<Kind> {
 /// `count` free: `sync::mutex`, "Process death"; a Semaphore's gate is non-zero only for
 /// the few instructions of a step, or after a kill in one).
 pub(super) fn semaphore(size: u64, b: &[u8]) -> Option<Kind> {
-    let (count, waiting, max_count, pad) =
-        (i32_at(b, 0)?, i32_at(b, 4)?, i32_at(b, 8)?, i32_at(b, 12)?);
+    let (count, waiting, max_count, pad) = (
+        i32_at(b, at!(SemaphoreHeader, count))?,
+        i32_at(b, at!(SemaphoreHeader, waiting))?,
+        i32_at(b, at!(SemaphoreHeader, max_count))?,
+        i32_at(b, at!(SemaphoreHeader, owner))?,
+    );
     let ok = size == 16
         && count >= 0
         && waiting >= 0

@@ -61,6 +61,29 @@ const MAX_ITEMS: u64 = 1 << 20;
 /// Maps with more slots than this are not probed to tell the C++ and Python layouts apart.
 const PROBE_LIMIT: u64 = 1 << 16;
 
+/// Where `field` of the layout struct `T` starts, as a snapshot offset: the decoders read
+/// header fields through the library's own layout types (`crate::layout`), not literals.
+macro_rules! at {
+    ($t:ty, $field:ident) => {
+        core::mem::offset_of!($t, $field) as u64
+    };
+}
+
+use crate::layout::array::ArrayHeader;
+use crate::layout::barrier::BarrierHeader;
+use crate::layout::channel::ChannelHeader;
+use crate::layout::event::EventHeader;
+use crate::layout::future::FutureHeader;
+use crate::layout::latch::LatchHeader;
+use crate::layout::map::MapHeader;
+use crate::layout::pool::PoolHeader;
+use crate::layout::queue::QueueHeader;
+use crate::layout::ring::RingHeader;
+use crate::layout::semaphore::SemaphoreHeader;
+use crate::layout::set::SetHeader;
+use crate::layout::stack::StackHeader;
+use crate::layout::stream::StreamHeader;
+
 mod model;
 mod snapshot;
 mod structures;
@@ -391,7 +414,7 @@ pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind,
     };
     let kind = match name {
         "array" | "c_array" => {
-            let capacity = snap.u64(0).unwrap_or(0);
+            let capacity = snap.u64(at!(ArrayHeader, capacity)).unwrap_or(0);
             let header = if name == "array" {
                 ARRAY_HEADER_LEN
             } else {
@@ -458,8 +481,8 @@ pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind,
             Kind::Ring {
                 capacity,
                 elem_size,
-                write_pos: snap.u64(0).unwrap_or(0),
-                read_pos: snap.u64(8).unwrap_or(0),
+                write_pos: snap.u64(at!(RingHeader, write_pos)).unwrap_or(0),
+                read_pos: snap.u64(at!(RingHeader, read_pos)).unwrap_or(0),
             }
         }
         "pool" => {
@@ -478,7 +501,7 @@ pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind,
                 elem_size,
                 allocated: w(8),
                 node_size,
-                free_head: snap.u64(0).unwrap_or(0),
+                free_head: snap.u64(at!(PoolHeader, free_head)).unwrap_or(0),
             }
         }
         "map" | "set" => {
@@ -560,7 +583,7 @@ pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind,
             Kind::Future {
                 state: w(0),
                 waiters: w(4),
-                completion_time: snap.u64(8).unwrap_or(0),
+                completion_time: snap.u64(at!(FutureHeader, completion_time)).unwrap_or(0),
                 value_size_min: size.saturating_sub(279).max(1),
                 value_size_max: size - 272,
             }
@@ -586,9 +609,9 @@ pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind,
         "stream" => {
             sized(STREAM_HEADER_LEN)?;
             Kind::StreamHeader {
-                sequence: snap.u64(0).unwrap_or(0),
+                sequence: snap.u64(at!(StreamHeader, sequence)).unwrap_or(0),
                 subscribers: w(8),
-                closed: snap.get(12, 1).map_or(0, |b| b[0]),
+                closed: snap.get(at!(StreamHeader, closed), 1).map_or(0, |b| b[0]),
                 buffer_capacity: w(16),
             }
         }
@@ -598,7 +621,7 @@ pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind,
                 capacity: w(0),
                 senders: w(4),
                 receivers: w(8),
-                closed: snap.get(12, 1).map_or(0, |b| b[0]),
+                closed: snap.get(at!(ChannelHeader, closed), 1).map_or(0, |b| b[0]),
             }
         }
         "rwlock" => Kind::Marker {

@@ -168,9 +168,9 @@ impl Ctx<'_> {
             }
             Kind::Barrier { .. } => {
                 let (arrived, generation, participants) = (
-                    snap.i32(0).unwrap_or(0),
-                    snap.i32(4).unwrap_or(0),
-                    snap.i32(8).unwrap_or(0),
+                    snap.i32(at!(BarrierHeader, arrived)).unwrap_or(0),
+                    snap.i32(at!(BarrierHeader, generation)).unwrap_or(0),
+                    snap.i32(at!(BarrierHeader, num_participants)).unwrap_or(0),
                 );
                 let mut d = Decoded::new(Kind::Barrier {
                     arrived,
@@ -186,7 +186,10 @@ impl Ctx<'_> {
                 d
             }
             Kind::Latch { .. } => {
-                let (count, initial_count) = (snap.i32(0).unwrap_or(0), snap.i32(4).unwrap_or(0));
+                let (count, initial_count) = (
+                    snap.i32(at!(LatchHeader, count)).unwrap_or(0),
+                    snap.i32(at!(LatchHeader, initial_count)).unwrap_or(0),
+                );
                 let mut d = Decoded::new(Kind::Latch {
                     count,
                     initial_count,

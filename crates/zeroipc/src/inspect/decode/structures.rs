@@ -13,7 +13,7 @@ impl Ctx<'_> {
         es: u64,
     ) -> Decoded {
         let mut d = Decoded::new(kind.clone());
-        let stored = snap.u64(0).unwrap_or(0);
+        let stored = snap.u64(at!(ArrayHeader, capacity)).unwrap_or(0);
         if stored != capacity {
             d.problem(format!(
                 "corrupt: capacity changed to {stored} (classified as {capacity})"
@@ -47,7 +47,10 @@ impl Ctx<'_> {
     }
 
     pub(super) fn queue(&self, snap: &Snap, capacity: u32, elem_size: u32) -> Decoded {
-        let (head, tail) = (snap.u32(0).unwrap_or(0), snap.u32(4).unwrap_or(0));
+        let (head, tail) = (
+            snap.u32(at!(QueueHeader, head)).unwrap_or(0),
+            snap.u32(at!(QueueHeader, tail)).unwrap_or(0),
+        );
         let mut d = Decoded::new(Kind::Queue {
             capacity,
             elem_size,
@@ -102,7 +105,7 @@ impl Ctx<'_> {
     }
 
     pub(super) fn stack(&self, snap: &Snap, capacity: u32, elem_size: u32) -> Decoded {
-        let top = snap.i32(0).unwrap_or(-1);
+        let top = snap.i32(at!(StackHeader, top)).unwrap_or(-1);
         let mut d = Decoded::new(Kind::Stack {
             capacity,
             elem_size,
@@ -156,7 +159,10 @@ impl Ctx<'_> {
     }
 
     pub(super) fn ring(&self, snap: &Snap, capacity: u32, elem_size: u32) -> Decoded {
-        let (write_pos, read_pos) = (snap.u64(0).unwrap_or(0), snap.u64(8).unwrap_or(0));
+        let (write_pos, read_pos) = (
+            snap.u64(at!(RingHeader, write_pos)).unwrap_or(0),
+            snap.u64(at!(RingHeader, read_pos)).unwrap_or(0),
+        );
         let mut d = Decoded::new(Kind::Ring {
             capacity,
             elem_size,
@@ -228,7 +234,10 @@ impl Ctx<'_> {
         elem_size: u32,
         node_size: u64,
     ) -> Decoded {
-        let (free_head, allocated) = (snap.u64(0).unwrap_or(0), snap.u32(8).unwrap_or(0));
+        let (free_head, allocated) = (
+            snap.u64(at!(PoolHeader, free_head)).unwrap_or(0),
+            snap.u32(at!(PoolHeader, allocated)).unwrap_or(0),
+        );
         let mut d = Decoded::new(Kind::Pool {
             capacity,
             elem_size,
@@ -358,7 +367,7 @@ impl Ctx<'_> {
         value_size: u32,
         entry_size: u64,
     ) -> Decoded {
-        let len = snap.u32(0).unwrap_or(0);
+        let len = snap.u32(at!(MapHeader, size)).unwrap_or(0);
         let mut d = Decoded::new(Kind::Map {
             flavor,
             capacity,
@@ -449,7 +458,7 @@ impl Ctx<'_> {
         elem_size: u32,
         entry_size: u64,
     ) -> Decoded {
-        let len = snap.u32(0).unwrap_or(0);
+        let len = snap.u32(at!(SetHeader, size)).unwrap_or(0);
         let mut d = Decoded::new(Kind::Set {
             flavor,
             capacity,

@@ -13,9 +13,9 @@ impl Ctx<'_> {
     }
 
     pub(super) fn semaphore(&self, d: &mut Decoded, snap: &Snap) {
-        let count = snap.i32(0).unwrap_or(0);
-        let waiting = snap.i32(4).unwrap_or(0);
-        let max_count = snap.i32(8).unwrap_or(0);
+        let count = snap.i32(at!(SemaphoreHeader, count)).unwrap_or(0);
+        let waiting = snap.i32(at!(SemaphoreHeader, waiting)).unwrap_or(0);
+        let max_count = snap.i32(at!(SemaphoreHeader, max_count)).unwrap_or(0);
         d.fields.extend(
             Kind::Semaphore {
                 count,
@@ -25,7 +25,11 @@ impl Ctx<'_> {
             .fields(),
         );
         Self::sem_problems(d, count, waiting, max_count);
-        Self::holder(d, snap.u32(12).unwrap_or(0), ("holder_pid", "holder_alive"));
+        Self::holder(
+            d,
+            snap.u32(at!(SemaphoreHeader, owner)).unwrap_or(0),
+            ("holder_pid", "holder_alive"),
+        );
     }
 
     pub(super) fn sem_problems(d: &mut Decoded, count: i32, waiting: i32, max_count: i32) {
@@ -42,9 +46,9 @@ impl Ctx<'_> {
     }
 
     pub(super) fn mutex(&self, d: &mut Decoded, snap: &Snap) {
-        let count = snap.i32(0).unwrap_or(0);
-        let waiting = snap.i32(4).unwrap_or(0);
-        let max_count = snap.i32(8).unwrap_or(0);
+        let count = snap.i32(at!(SemaphoreHeader, count)).unwrap_or(0);
+        let waiting = snap.i32(at!(SemaphoreHeader, waiting)).unwrap_or(0);
+        let max_count = snap.i32(at!(SemaphoreHeader, max_count)).unwrap_or(0);
         d.push("locked", FieldValue::Bool(count == 0));
         d.push("count", FieldValue::Signed(count.into()));
         d.push("waiting", FieldValue::Signed(waiting.into()));
@@ -54,7 +58,11 @@ impl Ctx<'_> {
                 "corrupt: count {count}, max_count {max_count} (a mutex has 0 or 1, and 1)"
             ));
         }
-        Self::holder(d, snap.u32(12).unwrap_or(0), ("holder_pid", "holder_alive"));
+        Self::holder(
+            d,
+            snap.u32(at!(SemaphoreHeader, owner)).unwrap_or(0),
+            ("holder_pid", "holder_alive"),
+        );
     }
 
     /// A composite's Mutex part, as prefixed fields.
@@ -62,13 +70,13 @@ impl Ctx<'_> {
         let Some(snap) = self.part(d, base, n.suffix, SEMAPHORE_LEN) else {
             return;
         };
-        let count = snap.i32(0).unwrap_or(0);
-        let max_count = snap.u32(8).unwrap_or(0);
+        let count = snap.i32(at!(SemaphoreHeader, count)).unwrap_or(0);
+        let max_count = snap.u32(at!(SemaphoreHeader, max_count)).unwrap_or(0);
         d.push(n.locked, FieldValue::Bool(count == 0));
         d.push(n.count, FieldValue::Signed(count.into()));
         d.push(
             n.waiting,
-            FieldValue::Signed(snap.i32(4).unwrap_or(0).into()),
+            FieldValue::Signed(snap.i32(at!(SemaphoreHeader, waiting)).unwrap_or(0).into()),
         );
         if !(0..=1).contains(&count) || max_count != MUTEX_MAX {
             d.problem(format!(
@@ -76,7 +84,11 @@ impl Ctx<'_> {
                 n.suffix
             ));
         }
-        Self::holder(d, snap.u32(12).unwrap_or(0), (n.pid, n.alive));
+        Self::holder(
+            d,
+            snap.u32(at!(SemaphoreHeader, owner)).unwrap_or(0),
+            (n.pid, n.alive),
+        );
     }
 
     /// A composite's Semaphore part, as prefixed fields.
@@ -85,9 +97,9 @@ impl Ctx<'_> {
             return;
         };
         let (count, waiting, max) = (
-            snap.i32(0).unwrap_or(0),
-            snap.i32(4).unwrap_or(0),
-            snap.i32(8).unwrap_or(0),
+            snap.i32(at!(SemaphoreHeader, count)).unwrap_or(0),
+            snap.i32(at!(SemaphoreHeader, waiting)).unwrap_or(0),
+            snap.i32(at!(SemaphoreHeader, max_count)).unwrap_or(0),
         );
         d.push(n.1, FieldValue::Signed(count.into()));
         d.push(n.2, FieldValue::Signed(waiting.into()));
@@ -123,9 +135,9 @@ impl Ctx<'_> {
     }
 
     pub(super) fn event(&self, snap: &Snap) -> Decoded {
-        let signaled = snap.u32(0).unwrap_or(0);
-        let mode = snap.u32(4).unwrap_or(0);
-        let waiting = snap.u32(8).unwrap_or(0);
+        let signaled = snap.u32(at!(EventHeader, signaled)).unwrap_or(0);
+        let mode = snap.u32(at!(EventHeader, mode)).unwrap_or(0);
+        let waiting = snap.u32(at!(EventHeader, waiting)).unwrap_or(0);
         let mut d = Decoded::new(Kind::Event {
             signaled,
             mode,
