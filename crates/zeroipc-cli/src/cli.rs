@@ -1,7 +1,8 @@
 //! Command-line definitions (clap derive) and nothing else.
 
+use clap::builder::TypedValueParser;
 use clap::{Parser, Subcommand};
-use zeroipc::inspect::{KIND_NAMES, TypeSpec};
+use zeroipc::inspect::{KIND_NAMES, KindName, TypeSpec};
 
 /// Inspect and manage ZeroIPC shared-memory segments. Every command that inspects (list,
 /// show, dump, watch, doctor, monitor) maps segments read-only and never writes to them;
@@ -78,8 +79,9 @@ pub(crate) enum Command {
         /// kind the library has: containers, sync primitives, and future, lazy, stream
         /// and channel (a stream or channel by its base name or its x_header entry).
         #[arg(long, value_name = "KIND", requires = "entry",
-              value_parser = clap::builder::PossibleValuesParser::new(KIND_NAMES))]
-        kind: Option<String>,
+              value_parser = clap::builder::PossibleValuesParser::new(KIND_NAMES)
+                  .map(|s| s.parse::<KindName>().expect("one of KIND_NAMES")))]
+        kind: Option<KindName>,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,

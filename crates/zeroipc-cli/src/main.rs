@@ -36,14 +36,7 @@ fn main() -> ExitCode {
             as_type,
             kind,
             json,
-        } => command::show::run(
-            &mut out,
-            &segment,
-            entry.as_deref(),
-            as_type,
-            kind.as_deref(),
-            json,
-        ),
+        } => command::show::run(&mut out, &segment, entry.as_deref(), as_type, kind, json),
         Command::Dump {
             segment,
             entry,

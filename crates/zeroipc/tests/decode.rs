@@ -9,7 +9,7 @@ use common::{ShmName, child_role, golden_dir, image, load_golden, spawn_child};
 use proptest::prelude::*;
 use serde_json::Value as Json;
 use zeroipc::inspect::{
-    Contents, Decoded, ElemType, FieldValue, Kind, SlotState, TypeSpec, Value, classify,
+    Contents, Decoded, ElemType, FieldValue, Kind, KindName, SlotState, TypeSpec, Value, classify,
     classify_all, decode, find_structure, read_as,
 };
 use zeroipc::structures::{Pool, Queue, Stack};
@@ -475,7 +475,10 @@ fn impossible_values_are_reported() {
     let force = |entry: &str, kind: Kind, spec: &str| {
         let e = ro.find(entry).unwrap();
         // read_as gives the same kind from the raw header, without the classifier's checks.
-        assert_eq!(read_as(&ro, &e, kind.name()).unwrap(), kind);
+        assert_eq!(
+            read_as(&ro, &e, kind.name().parse().unwrap()).unwrap(),
+            kind
+        );
         decode(&ro, &e, &kind, Some(spec.parse().unwrap()))
     };
     let d = force(
@@ -656,20 +659,26 @@ fn read_as_refuses_geometry_that_does_not_fit() {
     let name = load_golden("cpp_all.bin");
     let ro = Segment::open_read_only(name.as_str()).unwrap();
     let e = ro.find("q_i32").unwrap();
-    let err = read_as(&ro, &e, "stack").unwrap_err().to_string();
+    let err = read_as(&ro, &e, KindName::Stack).unwrap_err().to_string();
     assert!(err.contains("needs 160 bytes"), "{err}");
-    assert!(read_as(&ro, &e, "semaphore").is_err());
+    assert!(read_as(&ro, &e, KindName::Semaphore).is_err());
     assert!(
-        read_as(&ro, &e, "no_such_kind")
+        "no_such_kind"
+            .parse::<KindName>()
             .unwrap_err()
             .to_string()
             .contains("unknown kind")
     );
     let e = ro.find("sem").unwrap();
-    let d = decode(&ro, &e, &read_as(&ro, &e, "semaphore").unwrap(), None);
+    let d = decode(
+        &ro,
+        &e,
+        &read_as(&ro, &e, KindName::Semaphore).unwrap(),
+        None,
+    );
     assert_eq!(d.field("max_count"), Some(&FieldValue::Signed(5)));
     for (entry, _) in classify_all(&ro).unwrap() {
-        for kind in zeroipc::inspect::KIND_NAMES {
+        for kind in KindName::ALL {
             if let Ok(k) = read_as(&ro, &entry, kind) {
                 let _ = decode(&ro, &entry, &k, Some("u8".parse().unwrap()));
             }

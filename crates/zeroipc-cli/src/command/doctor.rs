@@ -26,9 +26,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use zeroipc::inspect::{
-    Decoded, ElemType, FieldValue, Kind, Removal, SlotState, TypeSpec, UnknownProcesses,
-    classify_all, decode, process_exists, read_permit_registry, read_waiter_registry,
-    remove_if_stale, segment_users, stale_segments,
+    Decoded, ElemType, FieldValue, Inspection, Kind, Removal, SlotState, TypeSpec,
+    UnknownProcesses, process_exists, read_permit_registry, read_waiter_registry, remove_if_stale,
+    segment_users, stale_segments,
 };
 
 use super::{CliError, display_name, fail, open, printable};
@@ -65,8 +65,10 @@ pub(crate) fn run(
     repair: bool,
 ) -> Result<bool, CliError> {
     let seg = open(segment)?;
-    let entries = classify_all(&seg)
+    // The table and the catalog, read once for every classification and decoding below.
+    let look = Inspection::new(&seg)
         .map_err(|e| CliError::Message(format!("{}: corrupt segment: {e}", seg.name())))?;
+    let entries = look.classify_all();
     // The sleeper counters, read before the users are looked up (see
     // `Segment::clear_dead_sleepers`).
     let observed: Option<Vec<u32>> = read_waiter_registry(&seg)
@@ -89,14 +91,14 @@ pub(crate) fn run(
     let mut notes: Vec<(String, String)> = Vec::new();
     let first: Vec<Decoded> = entries
         .iter()
-        .map(|(e, k)| decode(&seg, e, k, spec_for(k)))
+        .map(|(e, k)| look.decode(e, k, spec_for(k)))
         .collect();
     let any_slots = first.iter().any(|d| !stuck(d).is_empty());
     let second: Option<Vec<Decoded>> = any_slots.then(|| {
         std::thread::sleep(RECHECK);
         entries
             .iter()
-            .map(|(e, k)| decode(&seg, e, k, spec_for(k)))
+            .map(|(e, k)| look.decode(e, k, spec_for(k)))
             .collect()
     });
     // A composite is decoded whole from each of its entries: report it once, under its

@@ -5,8 +5,8 @@ use std::io::Write;
 use serde_json::json;
 use zeroipc::ReadOnlySegment;
 use zeroipc::inspect::{
-    Contents, Decoded, FieldValue, Item, Kind, SlotState, TypeSpec, Value, classify, classify_all,
-    decode, find_structure, read_as,
+    Contents, Decoded, FieldValue, Inspection, Item, Kind, KindName, SlotState, TypeSpec, Value,
+    classify_all, find_structure, read_as,
 };
 use zeroipc::segment::{CatalogKind, Record};
 
@@ -17,7 +17,7 @@ pub(crate) fn run(
     segment: &str,
     entry: Option<&str>,
     as_type: Option<TypeSpec>,
-    kind: Option<&str>,
+    kind: Option<KindName>,
     json: bool,
 ) -> Result<(), CliError> {
     let seg = open(segment)?;
@@ -123,17 +123,19 @@ fn show_entry(
     seg: &ReadOnlySegment,
     name: &str,
     as_type: Option<TypeSpec>,
-    forced: Option<&str>,
+    forced: Option<KindName>,
     json: bool,
 ) -> Result<(), CliError> {
     let entry =
         find_structure(seg, name).map_err(|e| CliError::Message(format!("{}: {e}", seg.name())))?;
+    // The table and the catalog, read once for the classification and the decoding.
+    let look = Inspection::new(seg).map_err(|e| corrupt(seg, e))?;
     let kind = match forced {
-        None => classify(seg, &entry),
+        None => look.classify(&entry),
         Some(k) => read_as(seg, &entry, k)
             .map_err(|e| CliError::Message(format!("{}: {e}", seg.name())))?,
     };
-    let mut d = decode(seg, &entry, &kind, as_type.clone());
+    let mut d = look.decode(&entry, &kind, as_type.clone());
     let selected = as_type.as_ref().and_then(|t| select(&mut d, t));
     // Checked before anything is printed, so an error leaves stdout empty.
     if let Some(t) = &as_type {

@@ -65,24 +65,24 @@ pub(super) fn catalog_kind(
         Some(found) => found,
         None => return by_bytes,
     };
-    let as_name = match record.kind {
-        CatalogKind::Array => Some("array"),
-        CatalogKind::Queue => Some("queue"),
-        CatalogKind::Stack => Some("stack"),
-        CatalogKind::Ring => Some("ring"),
-        CatalogKind::Pool => Some("pool"),
-        CatalogKind::Map => Some("map"),
-        CatalogKind::Set => Some("set"),
-        CatalogKind::Semaphore => Some("semaphore"),
-        CatalogKind::Mutex => Some("mutex"),
-        CatalogKind::Barrier => Some("barrier"),
-        CatalogKind::Latch => Some("latch"),
-        CatalogKind::Once => Some("once"),
-        CatalogKind::Event => Some("event"),
+    let as_kind = match record.kind {
+        CatalogKind::Array => Some(KindName::Array),
+        CatalogKind::Queue => Some(KindName::Queue),
+        CatalogKind::Stack => Some(KindName::Stack),
+        CatalogKind::Ring => Some(KindName::Ring),
+        CatalogKind::Pool => Some(KindName::Pool),
+        CatalogKind::Map => Some(KindName::Map),
+        CatalogKind::Set => Some(KindName::Set),
+        CatalogKind::Semaphore => Some(KindName::Semaphore),
+        CatalogKind::Mutex => Some(KindName::Mutex),
+        CatalogKind::Barrier => Some(KindName::Barrier),
+        CatalogKind::Latch => Some(KindName::Latch),
+        CatalogKind::Once => Some(KindName::Once),
+        CatalogKind::Event => Some(KindName::Event),
         _ => None,
     };
-    if let (Some(name), true) = (as_name, own) {
-        return match read_as(seg, entry, name) {
+    if let (Some(kind), true) = (as_kind, own) {
+        return match read_as(seg, entry, kind) {
             Ok(k) if catalog_mismatch(&k, record).is_none() => k,
             _ => by_bytes,
         };

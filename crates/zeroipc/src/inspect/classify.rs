@@ -72,7 +72,8 @@ pub(super) fn scan_count(capacity: u32, stride: u64) -> u64 {
 #[must_use]
 pub fn classify(seg: &ReadOnlySegment, entry: &Entry) -> Kind {
     let siblings = seg.entries().unwrap_or_default();
-    Classifier::new(seg, &siblings).classify(entry)
+    let catalog = seg.catalog().ok().flatten();
+    Classifier::new(seg, &siblings, catalog.as_ref()).classify(entry)
 }
 
 /// Every entry of the table with its [`Kind`], in table order.
@@ -97,7 +98,8 @@ pub fn classify(seg: &ReadOnlySegment, entry: &Entry) -> Kind {
 /// ```
 pub fn classify_all(seg: &ReadOnlySegment) -> Result<Vec<(Entry, Kind)>, Corruption> {
     let entries = seg.entries()?;
-    let c = Classifier::new(seg, &entries);
+    let catalog = seg.catalog().ok().flatten();
+    let c = Classifier::new(seg, &entries, catalog.as_ref());
     Ok(entries.iter().map(|e| (e.clone(), c.classify(e))).collect())
 }
 
@@ -138,20 +140,23 @@ pub(super) struct Classifier<'a> {
     seg: &'a ReadOnlySegment,
     by_name: HashMap<&'a [u8], &'a Entry>,
     /// The segment's catalog, if it has a valid one (never trusted: see `catalog_kind`).
-    catalog: Option<Catalog>,
+    catalog: Option<&'a Catalog>,
     /// Its records by entry name.
     index: CatalogIndex,
 }
 
 impl<'a> Classifier<'a> {
-    fn new(seg: &'a ReadOnlySegment, entries: &'a [Entry]) -> Self {
+    pub(super) fn new(
+        seg: &'a ReadOnlySegment,
+        entries: &'a [Entry],
+        catalog: Option<&'a Catalog>,
+    ) -> Self {
         let mut by_name = HashMap::new();
         for e in entries {
             // The first entry of a name wins, as in upstream look-ups.
             by_name.entry(e.name().as_bytes()).or_insert(e);
         }
-        let catalog = seg.catalog().ok().flatten();
-        let index = CatalogIndex::new(catalog.as_ref());
+        let index = CatalogIndex::new(catalog);
         Self {
             seg,
             by_name,
@@ -206,7 +211,7 @@ impl<'a> Classifier<'a> {
         })
     }
 
-    fn classify(&self, entry: &Entry) -> Kind {
+    pub(super) fn classify(&self, entry: &Entry) -> Kind {
         if let Some(k) = self.waiter_registry(entry) {
             return k;
         }
@@ -214,7 +219,7 @@ impl<'a> Classifier<'a> {
             return k;
         }
         if entry.name() == CATALOG_ENTRY_NAME {
-            if let Some(c) = &self.catalog {
+            if let Some(c) = self.catalog {
                 return Kind::Catalog {
                     capacity: c.capacity,
                     count: c.count,

@@ -66,10 +66,11 @@ mod catalog;
 mod classify;
 mod decode;
 mod describe;
+mod inspection;
 mod kind;
 mod listing;
 pub use decode::{
-    Contents, Decoded, Elem, ElemType, Fill, Item, KIND_NAMES, KindError, ParseTypeError,
+    Contents, Decoded, Elem, ElemType, Fill, Item, KIND_NAMES, KindError, KindName, ParseTypeError,
     SlotState, TypeSpec, Value, catalog_type, decode, find_structure, read_as,
 };
 pub use describe::DescribeError;
@@ -84,7 +85,9 @@ pub use users::{
 };
 
 use catalog::*;
+use classify::Classifier;
 pub use classify::{classify, classify_all};
+pub use inspection::Inspection;
 
 pub use kind::{Composite, FieldValue, Flavor, Kind};
 pub use listing::{Listing, NotZeroIpc, Status, Summary, list_segments};

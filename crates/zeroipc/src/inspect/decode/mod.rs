@@ -48,7 +48,7 @@ use crate::layout::stack::{
 };
 use crate::layout::stream::STREAM_HEADER_LEN;
 use crate::raw::hash::{hash_bytes, int_hash};
-use crate::segment::{Entry, ReadOnlySegment, Record};
+use crate::segment::{Catalog, CatalogError, Entry, ReadOnlySegment, Record};
 use crate::sys::process::pid_alive;
 
 /// At most this many bytes of an entry are copied; items past them are not decoded
@@ -161,13 +161,24 @@ pub fn decode(
     kind: &Kind,
     spec: Option<TypeSpec>,
 ) -> Decoded {
-    let catalog = seg.catalog();
+    decode_in(seg, &seg.catalog(), entry, kind, spec)
+}
+
+/// [`decode`] with the segment's catalog already read (an [`Inspection`](crate::inspect::Inspection)
+/// reads it once for every entry).
+pub(crate) fn decode_in(
+    seg: &ReadOnlySegment,
+    catalog: &Result<Option<Catalog>, CatalogError>,
+    entry: &Entry,
+    kind: &Kind,
+    spec: Option<TypeSpec>,
+) -> Decoded {
     if let Kind::Catalog { .. } = kind {
         let mut d = Decoded::new(kind.clone());
         match catalog {
             Ok(Some(c)) => {
-                d.records = c.records;
-                d.problems = c.problems;
+                d.records.clone_from(&c.records);
+                d.problems.clone_from(&c.problems);
             }
             Ok(None) => d.problem("no catalog entry".to_owned()),
             Err(e) => d.problem(format!("corrupt: {e}")),
@@ -275,7 +286,11 @@ pub fn decode(
 /// ```
 #[must_use]
 pub fn catalog_type(seg: &ReadOnlySegment, entry: &Entry) -> Option<TypeSpec> {
-    let c = seg.catalog().ok()??;
+    catalog_type_in(seg.catalog().ok()?.as_ref()?, entry)
+}
+
+/// [`catalog_type`] from a catalog already read.
+pub(crate) fn catalog_type_in(c: &Catalog, entry: &Entry) -> Option<TypeSpec> {
     let r = c.describing(entry).or_else(|| c.containing(entry))?;
     r.layout.parse().ok()
 }
@@ -307,30 +322,133 @@ pub(super) fn all_candidates_failed(d: &Decoded) -> bool {
     !d.candidates.is_empty() && d.candidates.iter().all(|c| c.type_error.is_some())
 }
 
-/// The kinds [`read_as`] can read an entry as.
-pub const KIND_NAMES: [&str; 21] = [
-    "array",
-    "c_array",
-    "queue",
-    "stack",
-    "ring",
-    "pool",
-    "map",
-    "set",
-    "semaphore",
-    "mutex",
-    "barrier",
-    "latch",
-    "once",
-    "event",
-    "rwlock",
-    "monitor",
-    "signal",
-    "future",
-    "lazy",
-    "stream",
-    "channel",
-];
+/// A kind [`read_as`] reads an entry as (the CLI's `show --kind`): every structure,
+/// primitive and codata type zeroipc has. Parsed from and shown as its name
+/// ([`KIND_NAMES`]).
+///
+/// # Examples
+///
+/// ```
+/// use zeroipc::inspect::KindName;
+/// let k: KindName = "future".parse()?;
+/// assert_eq!((k, k.to_string()), (KindName::Future, "future".to_owned()));
+/// assert!("no_such_kind".parse::<KindName>().unwrap_err().to_string().contains("unknown kind"));
+/// # Ok::<(), zeroipc::inspect::KindError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[allow(missing_docs)] // the names say it
+pub enum KindName {
+    Array,
+    CArray,
+    Queue,
+    Stack,
+    Ring,
+    Pool,
+    Map,
+    Set,
+    Semaphore,
+    Mutex,
+    Barrier,
+    Latch,
+    Once,
+    Event,
+    RwLock,
+    Monitor,
+    Signal,
+    Future,
+    Lazy,
+    Stream,
+    Channel,
+}
+
+impl KindName {
+    /// Every kind, in the order of [`KIND_NAMES`].
+    pub const ALL: [Self; 21] = [
+        Self::Array,
+        Self::CArray,
+        Self::Queue,
+        Self::Stack,
+        Self::Ring,
+        Self::Pool,
+        Self::Map,
+        Self::Set,
+        Self::Semaphore,
+        Self::Mutex,
+        Self::Barrier,
+        Self::Latch,
+        Self::Once,
+        Self::Event,
+        Self::RwLock,
+        Self::Monitor,
+        Self::Signal,
+        Self::Future,
+        Self::Lazy,
+        Self::Stream,
+        Self::Channel,
+    ];
+
+    /// The kind's name (`"c_array"`, `"rwlock"`, ...).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Array => "array",
+            Self::CArray => "c_array",
+            Self::Queue => "queue",
+            Self::Stack => "stack",
+            Self::Ring => "ring",
+            Self::Pool => "pool",
+            Self::Map => "map",
+            Self::Set => "set",
+            Self::Semaphore => "semaphore",
+            Self::Mutex => "mutex",
+            Self::Barrier => "barrier",
+            Self::Latch => "latch",
+            Self::Once => "once",
+            Self::Event => "event",
+            Self::RwLock => "rwlock",
+            Self::Monitor => "monitor",
+            Self::Signal => "signal",
+            Self::Future => "future",
+            Self::Lazy => "lazy",
+            Self::Stream => "stream",
+            Self::Channel => "channel",
+        }
+    }
+}
+
+impl fmt::Display for KindName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for KindName {
+    type Err = KindError;
+
+    fn from_str(s: &str) -> Result<Self, KindError> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                KindError(format!(
+                    "unknown kind '{s}' (expected one of {})",
+                    KIND_NAMES.join(", ")
+                ))
+            })
+    }
+}
+
+/// The names of every [`KindName`], in order (for argument parsers).
+pub const KIND_NAMES: [&str; 21] = {
+    let mut names = [""; 21];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = KindName::ALL[i].name();
+        i += 1;
+    }
+    names
+};
 
 /// Why [`read_as`] cannot read an entry as the kind asked for.
 ///
@@ -357,7 +475,7 @@ impl fmt::Display for KindError {
 
 impl std::error::Error for KindError {}
 
-/// `entry` read as the kind called `name` (one of [`KIND_NAMES`]) from its raw header,
+/// `entry` read as `kind` from its raw header,
 /// **without** the consistency checks of [`classify`](super::classify): for an entry that is
 /// ambiguous, or whose header holds impossible values that [`decode`] then reports.
 ///
@@ -368,23 +486,24 @@ impl std::error::Error for KindError {}
 ///
 /// # Errors
 ///
-/// An unknown kind name, or an entry whose size does not fit that kind's geometry.
+/// An entry whose size does not fit that kind's geometry.
 ///
 /// # Examples
 ///
 /// ```
 /// use zeroipc::{Segment, SegmentOptions, sync::Semaphore};
-/// use zeroipc::inspect::{Kind, read_as};
+/// use zeroipc::inspect::{Kind, KindName, read_as};
 /// # let name = format!("/zeroipc-doc-read-as-{}", std::process::id());
 /// let seg = SegmentOptions::new().size(64 * 1024).create_new(&name)?;
 /// Semaphore::create(&seg, "slots", 3, 5)?;
 /// let e = seg.find("slots")?;
-/// assert_eq!(read_as(&seg, &e, "semaphore")?, Kind::Semaphore { count: 3, waiting: 0, max_count: 5 });
-/// assert!(read_as(&seg, &e, "queue").is_err());
+/// assert_eq!(read_as(&seg, &e, KindName::Semaphore)?, Kind::Semaphore { count: 3, waiting: 0, max_count: 5 });
+/// assert!(read_as(&seg, &e, KindName::Queue).is_err());
 /// # Segment::unlink(&name)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind, KindError> {
+pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, kind: KindName) -> Result<Kind, KindError> {
+    let name = kind.name();
     let snap = Snap::new(seg, entry);
     let size = entry.size();
     let w = |at: u64| snap.u32(at).unwrap_or(0);
@@ -412,16 +531,16 @@ pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind,
             )))
         }
     };
-    let kind = match name {
-        "array" | "c_array" => {
+    let kind = match kind {
+        KindName::Array | KindName::CArray => {
             let capacity = snap.u64(at!(ArrayHeader, capacity)).unwrap_or(0);
-            let header = if name == "array" {
+            let header = if kind == KindName::Array {
                 ARRAY_HEADER_LEN
             } else {
                 C_ARRAY_HEADER_LEN
             };
             let data = size.saturating_sub(header);
-            let elem_size = if name == "array" {
+            let elem_size = if kind == KindName::Array {
                 data.checked_div(capacity).unwrap_or(0)
             } else {
                 snap.u64(8).unwrap_or(0)
@@ -433,7 +552,7 @@ pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind,
                 needed.filter(|_| capacity > 0),
                 format!("capacity {capacity} x {elem_size} bytes"),
             )?;
-            if name == "array" {
+            if kind == KindName::Array {
                 Kind::Array {
                     capacity,
                     elem_size,
@@ -445,7 +564,7 @@ pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind,
                 }
             }
         }
-        "queue" => {
+        KindName::Queue => {
             let (capacity, elem_size) = (w(8), w(12));
             let needed = queue_size(capacity.into(), elem_size.into());
             fits(
@@ -459,7 +578,7 @@ pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind,
                 tail: w(4),
             }
         }
-        "stack" => {
+        KindName::Stack => {
             let (capacity, elem_size) = (w(4), w(8));
             let needed = stack_size(capacity.into(), elem_size.into());
             fits(
@@ -472,7 +591,7 @@ pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind,
                 top: sw(0),
             }
         }
-        "ring" => {
+        KindName::Ring => {
             let (capacity, elem_size) = (w(16), w(20));
             fits(
                 Some(ring_size(capacity)).filter(|_| elem_size > 0),
@@ -485,7 +604,7 @@ pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind,
                 read_pos: snap.u64(at!(RingHeader, read_pos)).unwrap_or(0),
             }
         }
-        "pool" => {
+        KindName::Pool => {
             let (capacity, elem_size) = (w(16), w(20));
             let node_size = [1u64, 2, 4, 8].into_iter().find_map(|a| {
                 let (_, node) = node_layout(elem_size.into(), a)?;
@@ -504,7 +623,7 @@ pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind,
                 free_head: snap.u64(at!(PoolHeader, free_head)).unwrap_or(0),
             }
         }
-        "map" | "set" => {
+        KindName::Map | KindName::Set => {
             let (len, capacity, ks, vs) = (w(0), w(4), w(8), w(12));
             let entry_size = size
                 .checked_sub(MAP_HEADER_LEN)
@@ -540,42 +659,42 @@ pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind,
                 }
             }
         }
-        "semaphore" | "mutex" | "barrier" | "latch" => {
+        KindName::Semaphore | KindName::Mutex | KindName::Barrier | KindName::Latch => {
             sized(SEMAPHORE_LEN)?;
-            match name {
-                "semaphore" => Kind::Semaphore {
-                    count: sw(0),
-                    waiting: sw(4),
-                    max_count: sw(8),
+            match kind {
+                KindName::Semaphore => Kind::Semaphore {
+                    count: sw(at!(SemaphoreHeader, count)),
+                    waiting: sw(at!(SemaphoreHeader, waiting)),
+                    max_count: sw(at!(SemaphoreHeader, max_count)),
                 },
-                "mutex" => Kind::Mutex {
-                    count: sw(0),
-                    waiting: sw(4),
+                KindName::Mutex => Kind::Mutex {
+                    count: sw(at!(SemaphoreHeader, count)),
+                    waiting: sw(at!(SemaphoreHeader, waiting)),
                 },
-                "barrier" => Kind::Barrier {
-                    arrived: sw(0),
-                    generation: sw(4),
-                    participants: sw(8),
+                KindName::Barrier => Kind::Barrier {
+                    arrived: sw(at!(BarrierHeader, arrived)),
+                    generation: sw(at!(BarrierHeader, generation)),
+                    participants: sw(at!(BarrierHeader, num_participants)),
                 },
                 _ => Kind::Latch {
-                    count: sw(0),
-                    initial_count: sw(4),
+                    count: sw(at!(LatchHeader, count)),
+                    initial_count: sw(at!(LatchHeader, initial_count)),
                 },
             }
         }
-        "once" => {
+        KindName::Once => {
             sized(ONCE_LEN)?;
             Kind::Once { state: w(0) }
         }
-        "event" => {
+        KindName::Event => {
             sized(EVENT_LEN)?;
             Kind::Event {
-                signaled: w(0),
-                mode: w(4),
-                waiting: w(8),
+                signaled: w(at!(EventHeader, signaled)),
+                mode: w(at!(EventHeader, mode)),
+                waiting: w(at!(EventHeader, waiting)),
             }
         }
-        "future" => {
+        KindName::Future => {
             // C++: sizeof(Header) = align8(16 + sizeof(T) + 256); Python: 16 + es + 256.
             if size <= 272 {
                 return Err(misfit("a future is more than 272 bytes".to_owned()));
@@ -588,7 +707,7 @@ pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind,
                 value_size_max: size - 272,
             }
         }
-        "lazy" => {
+        KindName::Lazy => {
             // C++: 280 bytes (T of 1-4 bytes, op at 4) or 304 (8-byte T, op at 8);
             // Python: 260 + sizeof(T), no op stored.
             if size <= 260 {
@@ -606,7 +725,7 @@ pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind,
                 value_size_max,
             }
         }
-        "stream" => {
+        KindName::Stream => {
             sized(STREAM_HEADER_LEN)?;
             Kind::StreamHeader {
                 sequence: snap.u64(at!(StreamHeader, sequence)).unwrap_or(0),
@@ -615,30 +734,24 @@ pub fn read_as(seg: &ReadOnlySegment, entry: &Entry, name: &str) -> Result<Kind,
                 buffer_capacity: w(16),
             }
         }
-        "channel" => {
+        KindName::Channel => {
             sized(CHANNEL_HEADER_LEN)?;
             Kind::ChannelHeader {
-                capacity: w(0),
-                senders: w(4),
-                receivers: w(8),
+                capacity: w(at!(ChannelHeader, capacity)),
+                senders: w(at!(ChannelHeader, senders)),
+                receivers: w(at!(ChannelHeader, receivers)),
                 closed: snap.get(at!(ChannelHeader, closed), 1).map_or(0, |b| b[0]),
             }
         }
-        "rwlock" => Kind::Marker {
+        KindName::RwLock => Kind::Marker {
             of: Composite::RwLock,
         },
-        "monitor" => Kind::Marker {
+        KindName::Monitor => Kind::Marker {
             of: Composite::Monitor,
         },
-        "signal" => Kind::Marker {
+        KindName::Signal => Kind::Marker {
             of: Composite::Signal,
         },
-        other => {
-            return Err(KindError(format!(
-                "unknown kind '{other}' (expected one of {})",
-                KIND_NAMES.join(", ")
-            )));
-        }
     };
     Ok(kind)
 }
