@@ -35,7 +35,7 @@
 //! | `stack.pop.before_release`      | pop: after the data read, before `state = EMPTY`             |
 //! | `ring.write.before_publish`     | `raw::ring` write: after the copy, before `write_pos` store  |
 //! | `ring.read.before_release`      | read: after the copy, before `read_pos` store                |
-//! | `stream.emit.before_publish`    | `raw::ring::shared` append (Stream, emit lock held): after the copy, before `write_pos` store |
+//! | `stream.emit.before_publish`    | `raw::ring::shared` append (Stream, emit lock held): after the copy and the `sequence` count, before `write_pos` store |
 //! | `stream.take.before_claim`      | take (Stream reader): after the copy, before the `read_pos` CAS |
 //! | `pool.allocate.before_cas`      | `raw::pool` allocate: after reading head and link, before the head CAS |
 //! | `pool.allocate.after_cas`       | allocate: after the head CAS, before `allocated` and the mark |

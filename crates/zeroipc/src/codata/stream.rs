@@ -61,9 +61,10 @@
 //!
 //! - **Emitters** hold the **emit lock** (`sync::pid_lock`), a `u32` in the header's tail
 //!   padding (52..56), which C++ never writes: `0` free, otherwise the holder's pid (bit 31:
-//!   a locker sleeps on it). Under the lock an emit writes the ring, then stores `sequence`
-//!   (its old value plus what it wrote): among zeroipc emitters `sequence` always equals the
-//!   values written when the lock is free. A handle remembers where its last emit left the
+//!   a locker sleeps on it). Under the lock an emit copies into the ring, stores `sequence`
+//!   (its old value plus what it copied), then publishes `write_pos`: among zeroipc emitters
+//!   `sequence` equals the values written when the lock is free, and an emitter killed in
+//!   between leaves it ahead, never behind. A handle remembers where its last emit left the
 //!   ring and, while `sequence` says nobody else emitted since, does not read the ring's
 //!   positions at all (as a [`Ring`] producer keeps its cursor).
 //! - **Readers** take no lock: they copy values at `read_pos` and claim them with a CAS of
@@ -495,18 +496,19 @@ impl<T: Element> Stream<T> {
         let seq = h.sequence.load(Relaxed);
         let hint = (self.hints.seq.load(Relaxed) == seq)
             .then(|| (self.hints.w.load(Relaxed), self.hints.r.load(Relaxed)));
-        let a = self
-            .ring
-            .view()
-            .append(src, broadcast, hint)
-            .map_err(|c| AppendFail::Corrupt(self.ring.corruption(c)))?;
-        let seq = seq.wrapping_add(a.n as u64);
-        if a.n > 0 {
+        // Counted before the ring publishes them (see `RingView::append`).
+        let count = |n: u64| {
             // ORDERING: Release, for readers of `sequence`. A store, not C++'s fetch_add:
             // every zeroipc emitter holds the lock here; a C++ emitter beside zeroipc
             // emitters is outside the contract anyway (it takes no lock, D-12).
-            h.sequence.store(seq, Release);
-        }
+            h.sequence.store(seq.wrapping_add(n), Release);
+        };
+        let a = self
+            .ring
+            .view()
+            .append(src, broadcast, hint, count)
+            .map_err(|c| AppendFail::Corrupt(self.ring.corruption(c)))?;
+        let seq = seq.wrapping_add(a.n as u64);
         // ORDERING: Relaxed — see above.
         self.hints.seq.store(seq, Relaxed);
         self.hints.w.store(a.w, Relaxed);

@@ -282,8 +282,8 @@ mod tests {
 
     #[test]
     fn contended_threads_exclude_each_other_and_sleepers_are_woken() {
+        use crate::loom::AtomicU64;
         use std::sync::Arc;
-        use std::sync::atomic::AtomicU64;
         let shared = Arc::new((AtomicU32::new(0), AtomicU64::new(0)));
         let threads: Vec<_> = (0..4)
             .map(|_| {

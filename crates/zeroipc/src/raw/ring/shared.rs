@@ -98,11 +98,15 @@ impl<T: Plain> RingView<'_, T> {
     /// `hint` is `(write_pos, read_pos)` as this producer left them, if it knows that no
     /// other producer has appended since (a Stream checks its `sequence`): then the shared
     /// line is not read at all unless the hint says "full", as a ring's own producer does.
+    /// `count(n)` runs after the copy and before `write_pos` publishes it (a Stream counts
+    /// the values in `sequence` there, so that a producer killed between the two leaves
+    /// `sequence` ahead, never behind: every hint then looks stale).
     pub(crate) fn append(
         &self,
         src: &[T],
         overwrite: bool,
         hint: Option<(u64, u64)>,
+        count: impl FnOnce(u64),
     ) -> Result<Appended, Corrupt>
     where
         T: Copy,
@@ -172,6 +176,7 @@ impl<T: Plain> RingView<'_, T> {
                 idx = 0;
             }
         }
+        count(n);
         crate::fault::point("stream.emit.before_publish");
         let w = w.wrapping_add(n * self.es);
         // ORDERING: Release — pairs with the Acquire loads of `write_pos` in `take` and
@@ -313,15 +318,15 @@ mod tests {
         let (h, s) = ring(3);
         let v = RingView::new(&h, &s).unwrap();
         let mut out = [0u32; 8];
-        assert_eq!(v.append(&[1, 2, 3, 4], false, None).unwrap().n, 3);
+        assert_eq!(v.append(&[1, 2, 3, 4], false, None, |_| {}).unwrap().n, 3);
         assert_eq!(
-            v.append(&[4], false, None).unwrap().n,
+            v.append(&[4], false, None, |_| {}).unwrap().n,
             0,
             "full: nothing appended"
         );
         assert_eq!(v.take(&mut out[..2], 0).unwrap().0, 2);
         assert_eq!(&out[..2], &[1, 2]);
-        assert_eq!(v.append(&[4, 5, 6], false, None).unwrap().n, 2);
+        assert_eq!(v.append(&[4, 5, 6], false, None, |_| {}).unwrap().n, 2);
         assert_eq!(v.shared_len().unwrap(), 3);
         assert_eq!(v.take(&mut out, 0).unwrap().0, 3);
         assert_eq!(&out[..3], &[3, 4, 5]);
@@ -329,19 +334,34 @@ mod tests {
     }
 
     #[test]
+    fn values_are_counted_before_write_pos_publishes_them() {
+        let (h, s) = ring(4);
+        let v = RingView::new(&h, &s).unwrap();
+        let mut counted = 0;
+        let a = v
+            .append(&[1, 2], false, None, |n| {
+                // ORDERING: Relaxed — one thread.
+                assert_eq!(h.write_pos.load(Relaxed), 0, "not published yet");
+                counted = n;
+            })
+            .unwrap();
+        assert_eq!((counted, a.w), (2, 8));
+    }
+
+    #[test]
     fn hints_are_used_until_they_say_full_or_empty() {
         let (h, s) = ring(2);
         let v = RingView::new(&h, &s).unwrap();
-        let a = v.append(&[1], false, None).unwrap();
+        let a = v.append(&[1], false, None, |_| {}).unwrap();
         assert_eq!((a.n, a.w, a.r), (1, 4, 0));
         // With the hint, a second append fits by the hint alone.
-        let a = v.append(&[2], false, Some((a.w, a.r))).unwrap();
+        let a = v.append(&[2], false, Some((a.w, a.r)), |_| {}).unwrap();
         assert_eq!((a.n, a.w), (1, 8));
         let mut out = [0u32; 1];
         let (n, w) = v.take(&mut out, 0).unwrap();
         assert_eq!((n, w, out[0]), (1, 8, 1));
         // Full by the stale hint: `read_pos` is loaded again and the value fits.
-        let a = v.append(&[3], false, Some((a.w, a.r))).unwrap();
+        let a = v.append(&[3], false, Some((a.w, a.r)), |_| {}).unwrap();
         assert_eq!((a.n, a.w, a.r), (1, 12, 4));
         // A stale `write_pos` hint is refreshed when it shows nothing to take.
         assert_eq!(v.take(&mut out, 4).unwrap(), (1, 12));
@@ -354,14 +374,14 @@ mod tests {
         let v = RingView::new(&h, &s).unwrap();
         let start = v.end().unwrap();
         let mut out = [0u32; 8];
-        assert_eq!(v.append(&[1, 2, 3], true, None).unwrap().n, 3);
+        assert_eq!(v.append(&[1, 2, 3], true, None, |_| {}).unwrap().n, 3);
         assert_eq!(
             v.read_from(start, &mut out[..1]).unwrap(),
             ReadFrom::Copied { n: 1, next: 4 }
         );
         assert_eq!(out[0], 1);
         assert_eq!(
-            v.append(&[4, 5], true, None).unwrap().n,
+            v.append(&[4, 5], true, None, |_| {}).unwrap().n,
             2,
             "overwrites 1 and 2"
         );
@@ -396,7 +416,7 @@ mod tests {
         let mut out = [0u32; 2];
         assert!(v.take(&mut out, 0).is_err());
         assert!(v.read_from(0, &mut out).is_err());
-        assert!(v.append(&[1], true, None).is_err());
+        assert!(v.append(&[1], true, None, |_| {}).is_err());
         h.write_pos.store(2, Relaxed);
         assert!(v.take(&mut out, 0).is_err(), "not a multiple of elem_size");
     }
@@ -424,7 +444,8 @@ mod loom_tests {
                     let mut sent = 0u32;
                     while sent < 2 {
                         sent +=
-                            u32::try_from(v.append(&[sent + 1], false, None).unwrap().n).unwrap();
+                            u32::try_from(v.append(&[sent + 1], false, None, |_| {}).unwrap().n)
+                                .unwrap();
                         thread::yield_now();
                     }
                 })
@@ -456,7 +477,7 @@ mod loom_tests {
                 vec![Slot::new(0u32), Slot::new(0u32)],
             ));
             let v = RingView::new(&heap.0, &heap.1).unwrap();
-            assert_eq!(v.append(&[1, 2], false, None).unwrap().n, 2);
+            assert_eq!(v.append(&[1, 2], false, None, |_| {}).unwrap().n, 2);
             let taker = |h: Arc<(RingHeader, Vec<Slot<u32>>)>| {
                 thread::spawn(move || {
                     let v = RingView::new(&h.0, &h.1).unwrap();
