@@ -577,6 +577,8 @@ fn next_async_sees_every_value_in_order_then_disconnected() {
 
 const COMPETE_TEST: &str = "competing_reader_processes_and_emitters_lose_and_duplicate_nothing";
 const COMPETE_PER_EMITTER: u32 = 20_000;
+/// A reader process's "finished" on the result channel (no emitted value is this large).
+const DONE: u32 = u32::MAX;
 
 /// Readers take without a lock (a CAS of the ring's `read_pos`, issue #15): two reader
 /// processes and this process's reader thread compete while two emitter threads emit
@@ -603,6 +605,7 @@ fn competing_reader_processes_and_emitters_lose_and_duplicate_nothing() {
                 Err(e) => panic!("{e:?}"),
             }
         }
+        out.send_timeout(DONE, LONG).unwrap();
         return;
     }
     let (name, seg) = fresh("stream_compete");
@@ -644,9 +647,13 @@ fn competing_reader_processes_and_emitters_lose_and_duplicate_nothing() {
     let collector = {
         let out = out.clone();
         std::thread::spawn(move || {
-            let mut v = Vec::new();
-            while let Ok(x) = out.recv_timeout(Duration::from_secs(2)) {
-                v.push(x);
+            // Until both reader processes said they are done (no idle guess).
+            let (mut v, mut done) = (Vec::new(), 0);
+            while done < 2 {
+                match out.recv_timeout(LONG).unwrap() {
+                    DONE => done += 1,
+                    x => v.push(x),
+                }
             }
             v
         })

@@ -27,6 +27,7 @@ fn progress_word(i: usize) -> usize {
 }
 
 /// One run: `subs` subscriber processes each read `iters` values; returns ns per value.
+#[allow(clippy::cast_precision_loss)] // a count of values as the divisor of a duration
 pub(super) fn run(subs: usize, iters: u64) -> f64 {
     assert!((1..=MAX_SUBS).contains(&subs));
     let name = format!("/zeroipc-bench-{}-broadcast-{subs}", std::process::id());
@@ -78,9 +79,7 @@ pub(super) fn run(subs: usize, iters: u64) -> f64 {
         assert!(k.wait().expect("wait").success(), "a subscriber failed");
     }
     let _ = Segment::unlink(&name);
-    #[allow(clippy::cast_precision_loss)]
-    let per = ns / iters as f64;
-    per
+    ns / iters as f64
 }
 
 /// A subscriber child: subscribes, says so, then reads `iters` values in order (a lag is a

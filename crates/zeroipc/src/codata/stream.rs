@@ -536,6 +536,8 @@ impl<T: Element> Stream<T> {
             .take(dst, hint)
             .map_err(|c| self.ring.corruption(c))?;
         if w != hint {
+            // ORDERING: Release — pairs with the Acquire load of the hint above, in whichever
+            // thread of this process reads next.
             self.hints.read_w.store(w, Release);
         }
         if n > 0 {
